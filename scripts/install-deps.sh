@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs, from Debian 12 packages only, whatever Chorus needs to build, test and run that is not
+# yet on this machine. Non-interactive and safe to run any number of times: when everything is
+# present it changes nothing and makes no network request.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git clang clang-format libclang-rt-14-dev
+  # media: FFmpeg libraries, codecs, scaling, SRTP
+  libavcodec-dev libavformat-dev libavutil-dev libswresample-dev libswscale-dev
+  libopus-dev libvpx-dev libx264-dev libyuv-dev libsrtp2-dev
+  # API and observability
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc prometheus-cpp-dev
+  # crypto and base
+  libssl-dev libsodium-dev libabsl-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # end-to-end clients and helpers: the ffmpeg program sends and receives SRTP; curl and
+  # openssl are used by the end-to-end tests (HTTP probes, throwaway TLS certificates)
+  ffmpeg curl openssl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps: missing packages: ${missing[*]}" >&2
+  echo "install-deps: run as root (or install them with apt-get) and try again" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

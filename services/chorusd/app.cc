@@ -1,0 +1,284 @@
+#include "services/chorusd/app.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+#include "pipeline/base/build_info.h"
+#include "pipeline/base/log.h"
+#include "services/common/auth.h"
+#include "services/common/grpc_logging.h"
+#include "services/common/http_server.h"
+#include "services/common/lifecycle.h"
+#include "services/common/metrics.h"
+#include "services/common/server_config.h"
+#include "services/common/tls.h"
+#include "services/controller/rooms_service.h"
+#include "services/media_node/media_node_service.h"
+
+ABSL_FLAG(bool, dev, false,
+          "Development mode: plaintext gRPC allowed, every listener on loopback only");
+ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:7700", "gRPC API address (host:port)");
+ABSL_FLAG(std::string, http_listen, "127.0.0.1:9464",
+          "HTTP address for /metrics, /healthz and /readyz (host:port)");
+ABSL_FLAG(std::string, media_address, "127.0.0.1", "IP address the media UDP sockets bind to");
+ABSL_FLAG(std::string, advertised_media_address, "",
+          "IP address given to endpoints in media answers (default: --media_address)");
+ABSL_FLAG(uint32_t, media_port_min, 40000, "Lowest UDP port for media endpoints");
+ABSL_FLAG(uint32_t, media_port_max, 40999, "Highest UDP port for media endpoints");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain of the gRPC server");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of the gRPC server");
+ABSL_FLAG(std::string, tls_client_ca, "", "PEM CA bundle that signs client certificates");
+ABSL_FLAG(bool, require_client_cert, false,
+          "Refuse gRPC clients without a certificate signed by --tls_client_ca");
+ABSL_FLAG(std::string, api_tokens_file, "",
+          "File of accepted bearer tokens, one per line (the platform sends "
+          "'authorization: Bearer <token>')");
+ABSL_FLAG(std::string, node_id, "", "Media node id in load reports (default: host name)");
+ABSL_FLAG(absl::Duration, drain_min_wait, absl::ZeroDuration(),
+          "After SIGTERM, keep serving with readiness off at least this long");
+ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(30),
+          "After SIGTERM, wait at most this long for running sessions to end");
+ABSL_FLAG(std::string, log_level, "info", "Lowest log level written: debug, info, warning, error");
+
+namespace chorus::chorusd {
+namespace {
+
+constexpr char kUsage[] =
+    "Chorus media mixing service.\n"
+    "\n"
+    "Usage: chorusd <role> [flags]\n"
+    "  all          controller and one media node in one process\n"
+    "  controller   the public API (chorus.v1.Rooms)\n"
+    "  media-node   the internal API (chorus.internal.v1.MediaNode) and the media engine\n"
+    "\n"
+    "Example: chorusd all --dev\n";
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+int UsageError(const std::string& message) {
+  std::fprintf(stderr, "chorusd: %s\n", message.c_str());
+  return kExitUsage;
+}
+
+std::string HostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "chorus";
+  return name;
+}
+
+absl::StatusOr<common::ServerConfig> ConfigFromFlags(const std::string& role_name) {
+  auto role = common::ParseRole(role_name);
+  if (!role.ok()) return role.status();
+  common::ServerConfig config;
+  config.role = *role;
+  config.dev = absl::GetFlag(FLAGS_dev);
+  config.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
+  config.http_listen = absl::GetFlag(FLAGS_http_listen);
+  config.media_address = absl::GetFlag(FLAGS_media_address);
+  config.advertised_media_address = absl::GetFlag(FLAGS_advertised_media_address);
+  config.media_port_min = absl::GetFlag(FLAGS_media_port_min);
+  config.media_port_max = absl::GetFlag(FLAGS_media_port_max);
+  config.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
+  config.tls_key_file = absl::GetFlag(FLAGS_tls_key);
+  config.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  config.require_client_cert = absl::GetFlag(FLAGS_require_client_cert);
+  config.api_tokens_file = absl::GetFlag(FLAGS_api_tokens_file);
+  config.node_id = absl::GetFlag(FLAGS_node_id);
+  if (config.node_id.empty()) config.node_id = HostName();
+  config.drain_min_wait = absl::GetFlag(FLAGS_drain_min_wait);
+  config.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
+  if (!base::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &config.log_level)) {
+    return absl::InvalidArgumentError("--log_level must be debug, info, warning or error");
+  }
+  if (auto status = common::ValidateServerConfig(config); !status.ok()) return status;
+  return config;
+}
+
+// Waits for SIGTERM/SIGINT (blocked in every thread, see RunChorusd) up to `timeout`; returns the
+// signal number, or 0 when the time ran out.
+int WaitForSignal(const sigset_t& signals, absl::Duration timeout) {
+  timespec ts = absl::ToTimespec(timeout);
+  for (;;) {
+    int signal = timeout == absl::InfiniteDuration() ? sigwaitinfo(&signals, nullptr)
+                                                      : sigtimedwait(&signals, nullptr, &ts);
+    if (signal > 0) return signal;
+    if (errno == EAGAIN) return 0;
+    // EINTR: retry with the full timeout; rare and harmless here.
+  }
+}
+
+// Drains after the first signal: readiness off, then wait for running sessions to end (at least
+// drain_min_wait, at most drain_timeout). A second signal ends the wait at once.
+void Drain(const common::ServerConfig& config, const sigset_t& signals,
+           common::Lifecycle& lifecycle, const media_node::MediaNodeService* media) {
+  lifecycle.BeginDrain();
+  const absl::Time start = absl::Now();
+  const absl::Time deadline = start + config.drain_timeout;
+  const absl::Time earliest_end = start + config.drain_min_wait;
+  base::Log(base::LogLevel::kInfo, "draining",
+            {{"timeout_s", absl::ToDoubleSeconds(config.drain_timeout)},
+             {"active_sessions", media ? media->active_sessions() : 0}});
+  for (;;) {
+    absl::Time now = absl::Now();
+    int active = media ? media->active_sessions() : 0;
+    if (now >= deadline) {
+      base::Log(base::LogLevel::kWarning, "drain_timeout", {{"active_sessions", active}});
+      return;
+    }
+    if (active == 0 && now >= earliest_end) {
+      base::Log(base::LogLevel::kInfo, "drained",
+                {{"elapsed_s", absl::ToDoubleSeconds(now - start)}});
+      return;
+    }
+    if (WaitForSignal(signals, std::min(absl::Milliseconds(100), deadline - now)) != 0) {
+      base::Log(base::LogLevel::kWarning, "drain_interrupted", {{"active_sessions", active}});
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+int RunChorusd(int argc, char** argv) {
+  absl::SetProgramUsageMessage(kUsage);
+  absl::FlagsUsageConfig usage_config;
+  usage_config.version_string = [] {
+    const base::BuildInfo& build = base::GetBuildInfo();
+    return absl::StrCat("chorusd ", build.version, " (", build.git_commit, ", ", build.compiler,
+                        ")\n");
+  };
+  absl::SetFlagsUsageConfig(usage_config);
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() != 2) {
+    return UsageError(
+        "expected exactly one role: all, controller or media-node (try: chorusd all --dev)");
+  }
+  auto config_or = ConfigFromFlags(positional[1]);
+  if (!config_or.ok()) return UsageError(std::string(config_or.status().message()));
+  const common::ServerConfig config = *std::move(config_or);
+  base::SetMinLogLevel(config.log_level);
+
+  // Signals are taken synchronously by the main thread: block them before any thread starts so
+  // that every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  common::RouteGrpcLogging();
+  const base::BuildInfo& build = base::GetBuildInfo();
+  base::Log(base::LogLevel::kInfo, "starting",
+            {{"role", common::RoleName(config.role)},
+             {"version", build.version},
+             {"commit", build.git_commit},
+             {"dev", config.dev}});
+
+  std::unique_ptr<common::BearerAuthenticator> auth;
+  if (config.api_tokens_file.empty()) {
+    auth = common::BearerAuthenticator::AllowAll();
+  } else {
+    auto loaded = common::BearerAuthenticator::FromFile(config.api_tokens_file);
+    if (!loaded.ok()) return UsageError(std::string(loaded.status().message()));
+    auth = *std::move(loaded);
+  }
+  auto credentials = common::MakeServerCredentials(config);
+  if (!credentials.ok()) return UsageError(std::string(credentials.status().message()));
+
+  common::Lifecycle lifecycle;
+  common::ServerMetrics metrics(config.role);
+
+  std::unique_ptr<controller::RoomsService> rooms;
+  if (common::ServesPublicApi(config.role)) {
+    rooms = std::make_unique<controller::RoomsService>(*auth, lifecycle);
+  }
+  std::unique_ptr<media_node::MediaNodeService> media;
+  if (common::RunsMedia(config.role)) {
+    media_node::MediaNodeOptions options;
+    options.node_id = config.node_id;
+    options.media_address = config.advertised_media_address.empty()
+                                ? config.media_address
+                                : config.advertised_media_address;
+    media = std::make_unique<media_node::MediaNodeService>(options, *auth, lifecycle);
+  }
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int grpc_port = 0;
+  builder.AddListeningPort(config.grpc_listen, *credentials, &grpc_port);
+  if (rooms) builder.RegisterService(rooms.get());
+  if (media) builder.RegisterService(media.get());
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || grpc_port == 0) {
+    base::Log(base::LogLevel::kError, "listen_failed",
+              {{"listener", "grpc"}, {"address", config.grpc_listen}});
+    std::fprintf(stderr, "chorusd: cannot listen on --grpc_listen=%s\n",
+                 config.grpc_listen.c_str());
+    return kExitFailure;
+  }
+
+  auto http = common::HttpServer::Start(
+      {config.http_listen, metrics.registry(), [&lifecycle] { return lifecycle.ready(); }});
+  if (!http.ok()) {
+    base::Log(base::LogLevel::kError, "listen_failed",
+              {{"listener", "http"}, {"address", config.http_listen}});
+    std::fprintf(stderr, "chorusd: %s\n", std::string(http.status().message()).c_str());
+    server->Shutdown();
+    return kExitFailure;
+  }
+
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  lifecycle.AddObserver([&](bool ready, bool draining) {
+    metrics.SetReady(ready);
+    metrics.SetDraining(draining);
+    health->SetServingStatus(ready);
+  });
+  lifecycle.SetReady(true);
+
+  auto grpc_host = common::ParseHostPort(config.grpc_listen);
+  auto http_host = common::ParseHostPort(config.http_listen);
+  std::string grpc_address = absl::StrCat(grpc_host->host, ":", grpc_port);
+  std::string http_address = absl::StrCat(http_host->host, ":", (*http)->port());
+  base::Log(base::LogLevel::kInfo, "listening",
+            {{"role", common::RoleName(config.role)},
+             {"grpc", grpc_address},
+             {"http", http_address},
+             {"tls", !config.tls_cert_file.empty()},
+             {"client_cert", config.require_client_cert},
+             {"bearer_tokens", auth->token_count()},
+             {"media_address", media ? config.media_address : ""},
+             {"media_ports", media ? absl::StrCat(config.media_port_min, "-",
+                                                  config.media_port_max)
+                                   : ""}});
+
+  int signal = WaitForSignal(signals, absl::InfiniteDuration());
+  base::Log(base::LogLevel::kInfo, "signal", {{"signal", strsignal(signal)}});
+  Drain(config, signals, lifecycle, media.get());
+
+  // Streams still open (WatchRoom, WatchLoad) are cancelled after a short grace.
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  http->reset();
+  base::Log(base::LogLevel::kInfo, "stopped", {});
+  return kExitOk;
+}
+
+}  // namespace chorus::chorusd

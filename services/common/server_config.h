@@ -1,0 +1,77 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "pipeline/base/log.h"
+
+namespace chorus::common {
+
+// Which parts of Chorus a chorusd process runs (DESIGN.md, Processes).
+enum class Role {
+  kAll,         // controller and one media node in one process
+  kController,  // the public API; drives media nodes over the internal API
+  kMediaNode,   // the internal API and the media engine
+};
+
+std::string_view RoleName(Role role);
+// Parses "all", "controller" or "media-node".
+absl::StatusOr<Role> ParseRole(std::string_view text);
+
+bool ServesPublicApi(Role role);
+bool RunsMedia(Role role);
+
+// Everything chorusd is started with. Filled from command-line flags by the chorusd app and
+// checked by ValidateServerConfig before anything listens.
+struct ServerConfig {
+  Role role = Role::kAll;
+  // Development mode: plaintext gRPC allowed, but only on loopback addresses.
+  bool dev = false;
+
+  std::string grpc_listen = "127.0.0.1:7700";  // host:port; port 0 picks a free port
+  std::string http_listen = "127.0.0.1:9464";  // /metrics, /healthz, /readyz
+
+  std::string media_address = "127.0.0.1";  // IP the media sockets bind to
+  std::string advertised_media_address;     // IP given to endpoints; empty = media_address
+  uint32_t media_port_min = 40000;
+  uint32_t media_port_max = 40999;
+
+  std::string tls_cert_file;       // PEM server certificate chain
+  std::string tls_key_file;        // PEM private key
+  std::string tls_client_ca_file;  // PEM CA bundle for client certificates
+  bool require_client_cert = false;
+
+  // Bearer tokens accepted on the API, one per line ('#' starts a comment).
+  std::string api_tokens_file;
+
+  std::string node_id;  // media node identity in load reports; empty = host name
+
+  // After SIGTERM: keep serving with readiness off for at least drain_min_wait (so load
+  // balancers notice), then wait for running sessions to end, at most drain_timeout in all.
+  absl::Duration drain_min_wait = absl::ZeroDuration();
+  absl::Duration drain_timeout = absl::Seconds(30);
+
+  base::LogLevel log_level = base::LogLevel::kInfo;
+};
+
+// A listening address split into its host and port.
+struct HostPort {
+  std::string host;  // without brackets for IPv6
+  uint16_t port = 0;
+};
+
+// Parses "127.0.0.1:7700", "[::1]:7700" or "localhost:7700". INVALID_ARGUMENT otherwise.
+absl::StatusOr<HostPort> ParseHostPort(std::string_view text);
+
+// True for 127.0.0.0/8, ::1 and "localhost".
+bool IsLoopbackHost(std::string_view host);
+
+// Checks a configuration before the process listens anywhere. The message of an error says
+// which flag is wrong and what to do, for the operator who reads it.
+absl::Status ValidateServerConfig(const ServerConfig& config);
+
+}  // namespace chorus::common

@@ -1,0 +1,33 @@
+#include "services/common/tls.h"
+
+#include "grpcpp/security/server_credentials.h"
+#include "services/common/status.h"
+
+namespace chorus::common {
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
+    const ServerConfig& config) {
+  if (config.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
+
+  auto cert = ReadFileForFlag("--tls_cert", config.tls_cert_file);
+  if (!cert.ok()) return cert.status();
+  auto key = ReadFileForFlag("--tls_key", config.tls_key_file);
+  if (!key.ok()) return key.status();
+
+  grpc::SslServerCredentialsOptions options;
+  options.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!config.tls_client_ca_file.empty()) {
+    auto ca = ReadFileForFlag("--tls_client_ca", config.tls_client_ca_file);
+    if (!ca.ok()) return ca.status();
+    options.pem_root_certs = *ca;
+    options.client_certificate_request =
+        config.require_client_cert
+            ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+            : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
+  } else {
+    options.client_certificate_request = GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
+  }
+  return grpc::SslServerCredentials(options);
+}
+
+}  // namespace chorus::common

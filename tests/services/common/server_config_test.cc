@@ -1,0 +1,130 @@
+#include "services/common/server_config.h"
+
+#include "gtest/gtest.h"
+
+namespace chorus::common {
+namespace {
+
+ServerConfig DevConfig() {
+  ServerConfig config;
+  config.dev = true;
+  return config;
+}
+
+ServerConfig ProductionConfig() {
+  ServerConfig config;
+  config.grpc_listen = "0.0.0.0:7700";
+  config.http_listen = "0.0.0.0:9464";
+  config.media_address = "10.0.0.5";
+  config.tls_cert_file = "/etc/chorus/tls.crt";
+  config.tls_key_file = "/etc/chorus/tls.key";
+  config.api_tokens_file = "/etc/chorus/tokens";
+  return config;
+}
+
+TEST(ServerConfigTest, DevDefaultsAreValid) { EXPECT_TRUE(ValidateServerConfig(DevConfig()).ok()); }
+
+TEST(ServerConfigTest, DevRefusesEveryNonLoopbackListener) {
+  ServerConfig grpc = DevConfig();
+  grpc.grpc_listen = "0.0.0.0:7700";
+  absl::Status status = ValidateServerConfig(grpc);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("--grpc_listen"), std::string_view::npos) << status;
+  EXPECT_NE(status.message().find("loopback"), std::string_view::npos) << status;
+
+  ServerConfig http = DevConfig();
+  http.http_listen = "192.168.1.2:9464";
+  EXPECT_NE(ValidateServerConfig(http).message().find("--http_listen"), std::string_view::npos);
+
+  ServerConfig media = DevConfig();
+  media.media_address = "10.1.2.3";
+  EXPECT_NE(ValidateServerConfig(media).message().find("--media_address"),
+            std::string_view::npos);
+}
+
+TEST(ServerConfigTest, DevAcceptsEveryLoopbackForm) {
+  for (const char* address : {"127.0.0.1:1", "127.8.9.10:7700", "[::1]:7700", "localhost:0"}) {
+    ServerConfig config = DevConfig();
+    config.grpc_listen = address;
+    EXPECT_TRUE(ValidateServerConfig(config).ok()) << address;
+  }
+}
+
+TEST(ServerConfigTest, WithoutDevTlsIsRequired) {
+  ServerConfig config = ProductionConfig();
+  EXPECT_TRUE(ValidateServerConfig(config).ok());
+  config.tls_cert_file.clear();
+  config.tls_key_file.clear();
+  absl::Status status = ValidateServerConfig(config);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("--tls_cert"), std::string_view::npos) << status;
+  EXPECT_NE(status.message().find("--dev"), std::string_view::npos) << status;
+}
+
+TEST(ServerConfigTest, PlaintextIsRefusedEvenOnLoopbackWithoutDev) {
+  ServerConfig config;  // defaults: loopback, no TLS, no --dev
+  EXPECT_EQ(ValidateServerConfig(config).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ServerConfigTest, PublicApiNeedsAuthenticationButMediaNodeMayUseTlsAlone) {
+  ServerConfig config = ProductionConfig();
+  config.api_tokens_file.clear();
+  EXPECT_NE(ValidateServerConfig(config).message().find("authenticate"), std::string_view::npos);
+  config.tls_client_ca_file = "/etc/chorus/ca.crt";
+  config.require_client_cert = true;
+  EXPECT_TRUE(ValidateServerConfig(config).ok());
+
+  ServerConfig media = ProductionConfig();
+  media.role = Role::kMediaNode;
+  media.api_tokens_file.clear();
+  EXPECT_TRUE(ValidateServerConfig(media).ok());
+}
+
+TEST(ServerConfigTest, RejectsNonsense) {
+  struct Case {
+    const char* what;
+    void (*mutate)(ServerConfig&);
+  };
+  const Case cases[] = {
+      {"bad grpc address", [](ServerConfig& c) { c.grpc_listen = "7700"; }},
+      {"port too large", [](ServerConfig& c) { c.grpc_listen = "127.0.0.1:70000"; }},
+      {"host name", [](ServerConfig& c) { c.grpc_listen = "example.org:7700"; }},
+      {"empty host", [](ServerConfig& c) { c.http_listen = ":9464"; }},
+      {"bare ipv6", [](ServerConfig& c) { c.http_listen = "::1:9464"; }},
+      {"inverted ports",
+       [](ServerConfig& c) {
+         c.media_port_min = 5000;
+         c.media_port_max = 4000;
+       }},
+      {"privileged ports", [](ServerConfig& c) { c.media_port_min = 80; }},
+      {"ports beyond 65535", [](ServerConfig& c) { c.media_port_max = 4'000'000'000u; }},
+      {"media address not ip", [](ServerConfig& c) { c.media_address = "media.local"; }},
+      {"zero drain", [](ServerConfig& c) { c.drain_timeout = absl::ZeroDuration(); }},
+      {"huge drain", [](ServerConfig& c) { c.drain_timeout = absl::Hours(1000); }},
+      {"min wait beyond timeout", [](ServerConfig& c) { c.drain_min_wait = absl::Hours(1); }},
+      {"cert without key", [](ServerConfig& c) { c.tls_cert_file = "/x.crt"; }},
+      {"client cert without ca", [](ServerConfig& c) { c.require_client_cert = true; }},
+  };
+  for (const Case& test : cases) {
+    ServerConfig config = DevConfig();
+    test.mutate(config);
+    EXPECT_EQ(ValidateServerConfig(config).code(), absl::StatusCode::kInvalidArgument)
+        << test.what;
+  }
+}
+
+TEST(ServerConfigTest, ParsesRolesAndAddresses) {
+  EXPECT_EQ(*ParseRole("media-node"), Role::kMediaNode);
+  EXPECT_EQ(ParseRole("recorder").status().code(), absl::StatusCode::kInvalidArgument);
+  auto v6 = ParseHostPort("[::1]:7700");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, 7700);
+  EXPECT_TRUE(IsLoopbackHost("127.0.0.53"));
+  EXPECT_FALSE(IsLoopbackHost("128.0.0.1"));
+  EXPECT_FALSE(IsLoopbackHost("0.0.0.0"));
+  EXPECT_FALSE(IsLoopbackHost("::"));
+}
+
+}  // namespace
+}  // namespace chorus::common
