@@ -10,11 +10,11 @@ namespace chorus::base::internal {
 [[noreturn]] void CheckFailed(const char* condition, const char* file, int line);
 }  // namespace chorus::base::internal
 
-#define CHORUS_CHECK(cond)                                                  \
-  do {                                                                      \
-    if (!(cond)) [[unlikely]] {                                             \
-      ::chorus::base::internal::CheckFailed(#cond, __FILE__, __LINE__);     \
-    }                                                                       \
+#define CHORUS_CHECK(cond)                                              \
+  do {                                                                  \
+    if (!(cond)) [[unlikely]] {                                         \
+      ::chorus::base::internal::CheckFailed(#cond, __FILE__, __LINE__); \
+    }                                                                   \
   } while (false)
 
 #ifdef NDEBUG

@@ -156,8 +156,7 @@ void SetLogSinkForTesting(std::function<void(std::string_view line)> sink) {
 namespace internal {
 
 void CheckFailed(const char* condition, const char* file, int line) {
-  Log(LogLevel::kError, "check_failed",
-      {{"condition", condition}, {"file", file}, {"line", line}});
+  Log(LogLevel::kError, "check_failed", {{"condition", condition}, {"file", file}, {"line", line}});
   std::abort();
 }
 

@@ -42,8 +42,7 @@ class LogField {
   LogField(std::string_view key, long long value) : key_(key), value_(int64_t{value}) {}
   LogField(std::string_view key, unsigned value) : key_(key), value_(uint64_t{value}) {}
   LogField(std::string_view key, unsigned long value) : key_(key), value_(uint64_t{value}) {}
-  LogField(std::string_view key, unsigned long long value)
-      : key_(key), value_(uint64_t{value}) {}
+  LogField(std::string_view key, unsigned long long value) : key_(key), value_(uint64_t{value}) {}
   LogField(std::string_view key, double value) : key_(key), value_(value) {}
   LogField(std::string_view key, bool value) : key_(key), value_(value) {}
 

@@ -42,7 +42,10 @@ absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create(size_t inbox_capaci
 }
 
 EventLoop::EventLoop(int epoll_fd, int wake_fd, int timer_fd, size_t inbox_capacity)
-    : epoll_fd_(epoll_fd), wake_fd_(wake_fd), timer_fd_(timer_fd), inbox_capacity_(inbox_capacity) {}
+    : epoll_fd_(epoll_fd),
+      wake_fd_(wake_fd),
+      timer_fd_(timer_fd),
+      inbox_capacity_(inbox_capacity) {}
 
 EventLoop::~EventLoop() {
   close(timer_fd_);

@@ -3,7 +3,9 @@
 namespace chorus::net {
 
 PortAllocator::PortAllocator(std::string ip, uint16_t port_min, uint16_t port_max)
-    : ip_(std::move(ip)), port_min_(port_min), port_max_(port_max < port_min ? port_min : port_max) {}
+    : ip_(std::move(ip)),
+      port_min_(port_min),
+      port_max_(port_max < port_min ? port_min : port_max) {}
 
 absl::StatusOr<std::unique_ptr<UdpSocket>> PortAllocator::Allocate() {
   absl::MutexLock lock(&mutex_);

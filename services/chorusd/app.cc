@@ -117,7 +117,7 @@ int WaitForSignal(const sigset_t& signals, absl::Duration timeout) {
   timespec ts = absl::ToTimespec(timeout);
   for (;;) {
     int signal = timeout == absl::InfiniteDuration() ? sigwaitinfo(&signals, nullptr)
-                                                      : sigtimedwait(&signals, nullptr, &ts);
+                                                     : sigtimedwait(&signals, nullptr, &ts);
     if (signal > 0) return signal;
     if (errno == EAGAIN) return 0;
     // EINTR: retry with the full timeout; rare and harmless here.
@@ -266,9 +266,8 @@ int RunChorusd(int argc, char** argv) {
              {"client_cert", config.require_client_cert},
              {"bearer_tokens", auth->token_count()},
              {"media_address", media ? config.media_address : ""},
-             {"media_ports", media ? absl::StrCat(config.media_port_min, "-",
-                                                  config.media_port_max)
-                                   : ""}});
+             {"media_ports",
+              media ? absl::StrCat(config.media_port_min, "-", config.media_port_max) : ""}});
 
   int signal = WaitForSignal(signals, absl::InfiniteDuration());
   base::Log(base::LogLevel::kInfo, "signal", {{"signal", strsignal(signal)}});

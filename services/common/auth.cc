@@ -31,7 +31,8 @@ absl::StatusOr<std::unique_ptr<BearerAuthenticator>> BearerAuthenticator::FromTo
   if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialise");
   std::vector<Digest> digests;
   int line_number = 0;
-  for (absl::string_view line : absl::StrSplit(absl::string_view(contents.data(), contents.size()), '\n')) {
+  for (absl::string_view line :
+       absl::StrSplit(absl::string_view(contents.data(), contents.size()), '\n')) {
     ++line_number;
     line = absl::StripAsciiWhitespace(line);
     if (line.empty() || line.front() == '#') continue;
@@ -67,8 +68,7 @@ grpc::Status BearerAuthenticator::Check(const grpc::ServerContext& context) cons
   return CheckHeader(std::string_view(it->second.data(), it->second.size()), true);
 }
 
-grpc::Status BearerAuthenticator::CheckHeader(std::string_view authorization,
-                                              bool present) const {
+grpc::Status BearerAuthenticator::CheckHeader(std::string_view authorization, bool present) const {
   if (!enabled()) return grpc::Status::OK;
   if (!present) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,

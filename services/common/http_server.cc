@@ -13,9 +13,10 @@ namespace {
 
 void Respond(mg_connection* conn, int code, std::string_view content_type, std::string_view body) {
   const char* reason = code == 200 ? "OK" : code == 503 ? "Service Unavailable" : "Error";
-  std::string head = absl::StrCat("HTTP/1.1 ", code, " ", reason, "\r\nContent-Type: ",
-                                  std::string(content_type), "\r\nContent-Length: ", body.size(),
-                                  "\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n");
+  std::string head =
+      absl::StrCat("HTTP/1.1 ", code, " ", reason, "\r\nContent-Type: ", std::string(content_type),
+                   "\r\nContent-Length: ", body.size(),
+                   "\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n");
   mg_write(conn, head.data(), head.size());
   mg_write(conn, body.data(), body.size());
 }
@@ -60,8 +61,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(Options options) {
   });
 
   std::vector<std::string> civet_options = {
-      "listening_ports", ports, "num_threads", "4", "request_timeout_ms", "5000",
-      "enable_keep_alive", "no"};
+      "listening_ports",    ports,  "num_threads",       "4",
+      "request_timeout_ms", "5000", "enable_keep_alive", "no"};
   try {
     server->server_ = std::make_unique<CivetServer>(civet_options);
   } catch (const CivetException& e) {

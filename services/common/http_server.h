@@ -21,9 +21,9 @@ namespace chorus::common {
 class HttpServer {
  public:
   struct Options {
-    std::string listen;                               // host:port; port 0 picks one
-    std::shared_ptr<prometheus::Registry> registry;   // shared with the metric owners
-    std::function<bool()> ready;                      // called from HTTP threads
+    std::string listen;                              // host:port; port 0 picks one
+    std::shared_ptr<prometheus::Registry> registry;  // shared with the metric owners
+    std::function<bool()> ready;                     // called from HTTP threads
   };
 
   // Starts listening. UNAVAILABLE when the address cannot be bound.

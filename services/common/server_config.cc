@@ -40,8 +40,8 @@ absl::StatusOr<Role> ParseRole(std::string_view text) {
   for (Role role : {Role::kAll, Role::kController, Role::kMediaNode}) {
     if (text == RoleName(role)) return role;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown role '", std::string(text), "': expected one of all, controller, media-node"));
+  return absl::InvalidArgumentError(absl::StrCat("unknown role '", std::string(text),
+                                                 "': expected one of all, controller, media-node"));
 }
 
 bool ServesPublicApi(Role role) { return role == Role::kAll || role == Role::kController; }
@@ -90,8 +90,7 @@ bool IsLoopbackHost(std::string_view host) {
   }
   in6_addr v6;
   if (inet_pton(AF_INET6, text.c_str(), &v6) == 1) {
-    return IN6_IS_ADDR_LOOPBACK(&v6) ||
-           (IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127);
+    return IN6_IS_ADDR_LOOPBACK(&v6) || (IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127);
   }
   return false;
 }
@@ -107,30 +106,27 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
   }
   if (RunsMedia(config.role)) {
     if (!IsIpLiteral(config.media_address)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--media_address: '", config.media_address, "' is not an IP address"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--media_address: '", config.media_address, "' is not an IP address"));
     }
-    if (!config.advertised_media_address.empty() &&
-        !IsIpLiteral(config.advertised_media_address)) {
+    if (!config.advertised_media_address.empty() && !IsIpLiteral(config.advertised_media_address)) {
       return absl::InvalidArgumentError(absl::StrCat("--advertised_media_address: '",
                                                      config.advertised_media_address,
                                                      "' is not an IP address"));
     }
     if (config.media_port_min < 1024 || config.media_port_max > 65535 ||
         config.media_port_min > config.media_port_max) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--media_port_min/--media_port_max: the range ", config.media_port_min, "-",
-          config.media_port_max, " must satisfy 1024 <= min <= max <= 65535"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--media_port_min/--media_port_max: the range ", config.media_port_min, "-",
+                       config.media_port_max, " must satisfy 1024 <= min <= max <= 65535"));
     }
   }
   if (config.drain_timeout <= absl::ZeroDuration() || config.drain_timeout > absl::Hours(24)) {
-    return absl::InvalidArgumentError(
-        "--drain_timeout must be longer than zero and at most 24h");
+    return absl::InvalidArgumentError("--drain_timeout must be longer than zero and at most 24h");
   }
   if (config.drain_min_wait < absl::ZeroDuration() ||
       config.drain_min_wait > config.drain_timeout) {
-    return absl::InvalidArgumentError(
-        "--drain_min_wait must be between zero and --drain_timeout");
+    return absl::InvalidArgumentError("--drain_min_wait must be between zero and --drain_timeout");
   }
   if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
     return absl::InvalidArgumentError("--tls_cert and --tls_key must be given together");

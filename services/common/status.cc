@@ -18,8 +18,7 @@ absl::StatusOr<std::string> ReadFileForFlag(const std::string& flag, const std::
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     int error = errno;
-    std::string message =
-        absl::StrCat(flag, ": cannot read '", path, "': ", std::strerror(error));
+    std::string message = absl::StrCat(flag, ": cannot read '", path, "': ", std::strerror(error));
     if (error == EACCES) return absl::PermissionDeniedError(message);
     return absl::NotFoundError(message);
   }

@@ -176,8 +176,7 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials() {
   for (FileFlag& file : files) {
     if (file.path.empty()) continue;
     if (!ReadFile(file.path, file.into)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(file.flag, ": cannot read '", file.path, "'"));
+      return absl::InvalidArgumentError(absl::StrCat(file.flag, ": cannot read '", file.path, "'"));
     }
   }
   if (options.pem_cert_chain.empty() != options.pem_private_key.empty()) {
@@ -217,8 +216,7 @@ int RunChorusctl(int argc, char** argv) {
   grpc::ChannelArguments arguments;
   std::string server_name = absl::GetFlag(FLAGS_tls_server_name);
   if (!server_name.empty()) arguments.SetSslTargetNameOverride(server_name);
-  client.channel =
-      grpc::CreateCustomChannel(absl::GetFlag(FLAGS_address), *credentials, arguments);
+  client.channel = grpc::CreateCustomChannel(absl::GetFlag(FLAGS_address), *credentials, arguments);
   client.token = *token;
   client.json = absl::GetFlag(FLAGS_json);
   client.timeout = absl::GetFlag(FLAGS_timeout);

@@ -10,11 +10,9 @@ namespace {
 
 TEST(LogTest, FormatsOneJsonObjectPerLineWithTypedValues) {
   absl::Time time = absl::FromUnixMillis(1'700'000'000'123);
-  std::string line = FormatLogLine(time, LogLevel::kInfo, "listening",
-                                   {{"grpc", "127.0.0.1:7700"},
-                                    {"port", 7700},
-                                    {"load", 0.5},
-                                    {"tls", false}});
+  std::string line =
+      FormatLogLine(time, LogLevel::kInfo, "listening",
+                    {{"grpc", "127.0.0.1:7700"}, {"port", 7700}, {"load", 0.5}, {"tls", false}});
   EXPECT_EQ(line,
             "{\"ts\":\"2023-11-14T22:13:20.123Z\",\"level\":\"info\",\"event\":\"listening\","
             "\"grpc\":\"127.0.0.1:7700\",\"port\":7700,\"load\":0.5,\"tls\":false}\n");

@@ -23,8 +23,7 @@ TEST(BearerAuthenticatorTest, AcceptsEveryListedTokenAndNothingElse) {
   EXPECT_NE(missing.error_message().find("authorization"), std::string::npos);
   EXPECT_EQ((*auth)->CheckHeader("Basic dXNlcjpwYXNz", true).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ((*auth)->CheckHeader("Bearer ", true).error_code(),
-            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ((*auth)->CheckHeader("Bearer ", true).error_code(), grpc::StatusCode::UNAUTHENTICATED);
   grpc::Status wrong = (*auth)->CheckHeader("Bearer 0123456789abcdef0123456789abcdeF", true);
   EXPECT_EQ(wrong.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   // The message never echoes what was presented.

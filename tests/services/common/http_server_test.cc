@@ -49,7 +49,8 @@ HttpReply Get(uint16_t port, const std::string& path) {
 TEST(HttpServerTest, ServesMetricsHealthAndReadiness) {
   ServerMetrics metrics(Role::kAll);
   std::atomic<bool> ready{true};
-  auto server = HttpServer::Start({"127.0.0.1:0", metrics.registry(), [&] { return ready.load(); }});
+  auto server =
+      HttpServer::Start({"127.0.0.1:0", metrics.registry(), [&] { return ready.load(); }});
   ASSERT_TRUE(server.ok()) << server.status();
   uint16_t port = (*server)->port();
   ASSERT_NE(port, 0);

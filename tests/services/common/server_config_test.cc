@@ -38,8 +38,7 @@ TEST(ServerConfigTest, DevRefusesEveryNonLoopbackListener) {
 
   ServerConfig media = DevConfig();
   media.media_address = "10.1.2.3";
-  EXPECT_NE(ValidateServerConfig(media).message().find("--media_address"),
-            std::string_view::npos);
+  EXPECT_NE(ValidateServerConfig(media).message().find("--media_address"), std::string_view::npos);
 }
 
 TEST(ServerConfigTest, DevAcceptsEveryLoopbackForm) {
@@ -108,8 +107,7 @@ TEST(ServerConfigTest, RejectsNonsense) {
   for (const Case& test : cases) {
     ServerConfig config = DevConfig();
     test.mutate(config);
-    EXPECT_EQ(ValidateServerConfig(config).code(), absl::StatusCode::kInvalidArgument)
-        << test.what;
+    EXPECT_EQ(ValidateServerConfig(config).code(), absl::StatusCode::kInvalidArgument) << test.what;
   }
 }
 
