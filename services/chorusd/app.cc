@@ -161,8 +161,10 @@ int RunChorusd(int argc, char** argv) {
   absl::FlagsUsageConfig usage_config;
   usage_config.version_string = [] {
     const base::BuildInfo& build = base::GetBuildInfo();
-    return absl::StrCat("chorusd ", build.version, " (", build.git_commit, ", ", build.compiler,
-                        ")\n");
+    std::string version = "chorusd ";
+    version.append(build.version).append(" (").append(build.git_commit);
+    version.append(", ").append(build.compiler).append(")\n");
+    return version;
   };
   absl::SetFlagsUsageConfig(usage_config);
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
@@ -217,6 +219,8 @@ int RunChorusd(int argc, char** argv) {
     options.media_address = config.advertised_media_address.empty()
                                 ? config.media_address
                                 : config.advertised_media_address;
+    options.media_port_min = static_cast<int>(config.media_port_min);
+    options.media_port_max = static_cast<int>(config.media_port_max);
     media = std::make_unique<media_node::MediaNodeService>(options, *auth, lifecycle);
   }
 
@@ -246,10 +250,16 @@ int RunChorusd(int argc, char** argv) {
     return kExitFailure;
   }
 
+  // The health service answers for the server ("") and for each API by its full name, so a
+  // load balancer or the platform can probe the one it uses.
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  std::vector<std::string> health_names;
+  if (rooms) health_names.push_back(chorus::v1::Rooms::service_full_name());
+  if (media) health_names.push_back(chorus::internal::v1::MediaNode::service_full_name());
   lifecycle.AddObserver([&](bool ready, bool draining) {
     metrics.SetReady(ready);
     metrics.SetDraining(draining);
+    for (const std::string& name : health_names) health->SetServingStatus(name, ready);
     health->SetServingStatus(ready);
   });
   lifecycle.SetReady(true);
@@ -273,7 +283,8 @@ int RunChorusd(int argc, char** argv) {
   base::Log(base::LogLevel::kInfo, "signal", {{"signal", strsignal(signal)}});
   Drain(config, signals, lifecycle, media.get());
 
-  // Streams still open (WatchRoom, WatchLoad) are cancelled after a short grace.
+  // Streams still open (WatchRoom, WatchLoad) end now or are cancelled after a short grace.
+  if (media) media->Shutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   http->reset();
   base::Log(base::LogLevel::kInfo, "stopped", {});

@@ -48,14 +48,14 @@ start_chorusd() {
   HTTP_ADDR=$(sed -E 's/.*"http":"([^"]+)".*/\1/' <<<"$line")
 }
 
-# wait_exit PID SECONDS: waits for the process to end; prints its exit status; fails on timeout.
+# wait_exit PID SECONDS: waits for the process (a child of this shell: do not call it in a
+# command substitution) to end and sets EXIT_STATUS; fails on timeout.
 wait_exit() {
   local pid=$1 seconds=$2
   for _ in $(seq $((seconds * 10))); do
     if ! kill -0 "$pid" 2>/dev/null; then
-      local status=0
-      wait "$pid" || status=$?
-      echo "$status"
+      EXIT_STATUS=0
+      wait "$pid" || EXIT_STATUS=$?
       return 0
     fi
     sleep 0.1

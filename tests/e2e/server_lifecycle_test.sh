@@ -42,8 +42,8 @@ sleep 0.3
 health=$("$CHORUSCTL" --insecure --address="$GRPC_ADDR" health || true)
 [[ $health == NOT_SERVING ]] || fail "health while draining: $health"
 pass "draining: /readyz 503, health NOT_SERVING"
-status=$(wait_exit "$CHORUSD_PID" 10)
-[[ $status == 0 ]] || fail "chorusd exited with $status after SIGTERM"
+wait_exit "$CHORUSD_PID" 10
+[[ $EXIT_STATUS == 0 ]] || fail "chorusd exited with $EXIT_STATUS after SIGTERM"
 grep -q '"event":"drained"' "$E2E_WORK/dev.log" || fail "no drained log line"
 pass "SIGTERM: exit 0 after draining"
 

@@ -50,5 +50,6 @@ if grep -q -- "$token" "$E2E_WORK/tls.log"; then fail "the token appears in the 
 pass "the token never appears in the log"
 
 kill -TERM "$CHORUSD_PID"
-[[ $(wait_exit "$CHORUSD_PID" 10) == 0 ]] || fail "exit status after SIGTERM"
+wait_exit "$CHORUSD_PID" 10
+[[ $EXIT_STATUS == 0 ]] || fail "exit status $EXIT_STATUS after SIGTERM"
 pass "SIGTERM: exit 0"

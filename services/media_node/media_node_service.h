@@ -1,0 +1,87 @@
+#pragma once
+
+#include <atomic>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "chorus/v1/media_node.grpc.pb.h"
+#include "services/common/auth.h"
+#include "services/common/lifecycle.h"
+
+namespace chorus::media_node {
+
+struct MediaNodeOptions {
+  // Identifies the node in load reports and placement (the pod name in Kubernetes).
+  std::string node_id;
+  // The address endpoints send media to (the advertised one when behind NAT).
+  std::string media_address;
+  // The UDP port range media endpoints are given.
+  int media_port_min = 40000;
+  int media_port_max = 40999;
+  // Above this load the node takes no new sessions.
+  double admission_threshold = 0.8;
+};
+
+// The internal API, chorus.internal.v1.MediaNode, as far as the media engine has landed.
+//
+// Serves the load report (GetLoad, WatchLoad) and Drain for real. The session and endpoint RPCs
+// answer UNIMPLEMENTED naming the missing media engine, after authenticating the caller.
+// Thread-safe: gRPC calls it from many threads.
+class MediaNodeService final : public chorus::internal::v1::MediaNode::Service {
+ public:
+  MediaNodeService(MediaNodeOptions options, const common::BearerAuthenticator& auth,
+                   common::Lifecycle& lifecycle);
+  ~MediaNodeService() override;
+
+  // Sessions running now; the drain waits for this to reach zero.
+  int active_sessions() const { return active_sessions_.load(std::memory_order_relaxed); }
+
+  // The load report as GetLoad answers it.
+  chorus::internal::v1::LoadReport CurrentLoad() const;
+
+  // Ends every WatchLoad stream promptly (called before the gRPC server shuts down).
+  void Shutdown();
+
+  grpc::Status GetLoad(grpc::ServerContext* context, const chorus::internal::v1::GetLoadRequest*,
+                       chorus::internal::v1::LoadReport* response) override;
+  grpc::Status WatchLoad(grpc::ServerContext* context,
+                         const chorus::internal::v1::WatchLoadRequest* request,
+                         grpc::ServerWriter<chorus::internal::v1::LoadReport>* writer) override;
+  grpc::Status Drain(grpc::ServerContext* context, const chorus::internal::v1::DrainRequest*,
+                     chorus::internal::v1::DrainResponse* response) override;
+
+  grpc::Status CreateSession(grpc::ServerContext* context,
+                             const chorus::internal::v1::CreateSessionRequest*,
+                             chorus::internal::v1::Session*) override;
+  grpc::Status DeleteSession(grpc::ServerContext* context,
+                             const chorus::internal::v1::DeleteSessionRequest*,
+                             chorus::internal::v1::DeleteSessionResponse*) override;
+  grpc::Status AddEndpoint(grpc::ServerContext* context,
+                           const chorus::internal::v1::AddEndpointRequest*,
+                           chorus::internal::v1::Endpoint*) override;
+  grpc::Status UpdateEndpoint(grpc::ServerContext* context,
+                              const chorus::internal::v1::UpdateEndpointRequest*,
+                              chorus::internal::v1::Endpoint*) override;
+  grpc::Status RemoveEndpoint(grpc::ServerContext* context,
+                              const chorus::internal::v1::RemoveEndpointRequest*,
+                              chorus::internal::v1::RemoveEndpointResponse*) override;
+  grpc::Status SetLayout(grpc::ServerContext* context,
+                         const chorus::internal::v1::SetLayoutRequest*,
+                         chorus::internal::v1::Layout*) override;
+  grpc::Status GetSessionStats(grpc::ServerContext* context,
+                               const chorus::internal::v1::GetSessionStatsRequest*,
+                               chorus::internal::v1::SessionStats*) override;
+
+ private:
+  grpc::Status NotYet(const grpc::ServerContext& context, const char* rpc) const;
+
+  const MediaNodeOptions options_;
+  const common::BearerAuthenticator& auth_;
+  common::Lifecycle& lifecycle_;
+  std::atomic<int> active_sessions_{0};
+
+  absl::Mutex mutex_;
+  bool shutting_down_ ABSL_GUARDED_BY(mutex_) = false;
+};
+
+}  // namespace chorus::media_node
