@@ -12,6 +12,7 @@ packages=(
   libopus-dev libvpx-dev libx264-dev libyuv-dev libsrtp2-dev
   # API and observability
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc prometheus-cpp-dev
+  libcivetweb-dev
   # crypto and base
   libssl-dev libsodium-dev libabsl-dev
   # tests and benchmarks
