@@ -34,6 +34,15 @@ pass "gRPC health SERVING, chorusctl agrees"
 "$CHORUSCTL" --insecure --address="$GRPC_ADDR" --json room list >/dev/null || fail "room list --json"
 pass "chorusctl room list answers"
 
+load=$("$CHORUSCTL" --insecure --address="$GRPC_ADDR" node GetLoad) || fail "node GetLoad"
+grep -q '"ready": true' <<<"$load" && grep -q '"free_ports": 100' <<<"$load" ||
+  fail "load report: $load"
+status=0
+"$CHORUSCTL" --insecure --address="$GRPC_ADDR" node CreateSession '{"session_id": 7' \
+  2>"$E2E_WORK/ctl.txt" || status=$?
+[[ $status == 2 ]] && grep -q "not valid JSON" "$E2E_WORK/ctl.txt" || fail "bad JSON request"
+pass "chorusctl node GetLoad answers; a malformed request is refused"
+
 # Drain: readiness goes off at once, the process ends with 0 after the minimum wait.
 kill -TERM "$CHORUSD_PID"
 sleep 0.3

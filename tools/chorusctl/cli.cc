@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "chorus/v1/media_node.grpc.pb.h"
 #include "chorus/v1/rooms.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -48,6 +49,11 @@ constexpr char kUsage[] =
     "  health [service]   gRPC health check of the server (or of one service); exit 0 when "
     "SERVING\n"
     "  room list          list the rooms\n"
+    "  node <Method> [json]\n"
+    "                     call the internal media node API (chorus.internal.v1.MediaNode) with a\n"
+    "                     JSON request (proto field names), print the JSON answer; for\n"
+    "                     operators and tests: GetLoad, Drain, CreateSession, DeleteSession,\n"
+    "                     AddEndpoint, UpdateEndpoint, RemoveEndpoint, SetLayout, GetSessionStats\n"
     "\n"
     "Example: chorusctl --insecure health\n";
 
@@ -163,6 +169,46 @@ int RoomList(const Client& client, const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+// One unary call of the internal API: JSON in, JSON out (always JSON: these messages have no
+// table form).
+template <typename Request, typename Response>
+int NodeCall(const Client& client, const std::string& method, const std::string& json,
+             grpc::Status (chorus::internal::v1::MediaNode::Stub::*call)(grpc::ClientContext*,
+                                                                         const Request&,
+                                                                         Response*)) {
+  Request request;
+  auto parsed = google::protobuf::util::JsonStringToMessage(json.empty() ? "{}" : json, &request);
+  if (!parsed.ok()) {
+    return Usage(absl::StrCat("node ", method, ": the request is not valid JSON for ",
+                              Request::descriptor()->full_name(), ": ",
+                              std::string(parsed.message())));
+  }
+  auto stub = chorus::internal::v1::MediaNode::NewStub(client.channel);
+  auto context = client.NewContext();
+  Response response;
+  grpc::Status status = ((*stub).*call)(context.get(), request, &response);
+  if (!status.ok()) return CallFailed(absl::StrCat("node ", method), status);
+  std::printf("%s\n", ToJson(response).c_str());
+  return kExitOk;
+}
+
+int Node(const Client& client, const std::vector<std::string>& args) {
+  if (args.empty() || args.size() > 2) return Usage("node takes a method name and a JSON request");
+  using Stub = chorus::internal::v1::MediaNode::Stub;
+  const std::string& method = args[0];
+  const std::string json = args.size() > 1 ? args[1] : "";
+  if (method == "GetLoad") return NodeCall(client, method, json, &Stub::GetLoad);
+  if (method == "Drain") return NodeCall(client, method, json, &Stub::Drain);
+  if (method == "CreateSession") return NodeCall(client, method, json, &Stub::CreateSession);
+  if (method == "DeleteSession") return NodeCall(client, method, json, &Stub::DeleteSession);
+  if (method == "AddEndpoint") return NodeCall(client, method, json, &Stub::AddEndpoint);
+  if (method == "UpdateEndpoint") return NodeCall(client, method, json, &Stub::UpdateEndpoint);
+  if (method == "RemoveEndpoint") return NodeCall(client, method, json, &Stub::RemoveEndpoint);
+  if (method == "SetLayout") return NodeCall(client, method, json, &Stub::SetLayout);
+  if (method == "GetSessionStats") return NodeCall(client, method, json, &Stub::GetSessionStats);
+  return Usage(absl::StrCat("node: unknown method '", method, "'"));
+}
+
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials() {
   if (absl::GetFlag(FLAGS_insecure)) return grpc::InsecureChannelCredentials();
   grpc::SslCredentialsOptions options;
@@ -231,6 +277,7 @@ int RunChorusctl(int argc, char** argv) {
   const Entry commands[] = {
       {{"health"}, Health},
       {{"room", "list"}, RoomList},
+      {{"node"}, Node},
   };
   for (const Entry& entry : commands) {
     if (words.size() >= entry.words.size() &&
