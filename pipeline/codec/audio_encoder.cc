@@ -1,0 +1,109 @@
+#include "pipeline/codec/audio_encoder.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "pipeline/codec/ffmpeg_util.h"
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavutil/opt.h>
+}
+
+namespace chorus::codec {
+
+absl::StatusOr<std::unique_ptr<AudioEncoder>> AudioEncoder::Create(
+    const AudioEncoderConfig& config) {
+  if (config.codec == AudioCodec::kOpus &&
+      (config.bitrate_bps < 6000 || config.bitrate_bps > 510000)) {
+    return absl::InvalidArgumentError("Opus bitrate must be 6000 to 510000 bit/s");
+  }
+  std::unique_ptr<AudioEncoder> encoder(new AudioEncoder(config));
+  const char* name = config.codec == AudioCodec::kOpus   ? "libopus"
+                     : config.codec == AudioCodec::kPcmu ? "pcm_mulaw"
+                     : config.codec == AudioCodec::kPcma ? "pcm_alaw"
+                                                         : "g722";
+  const AVCodec* av_codec = avcodec_find_encoder_by_name(name);
+  if (av_codec == nullptr) {
+    return absl::UnavailableError(std::string("libavcodec has no encoder ") + name);
+  }
+  AVCodecContext* context = avcodec_alloc_context3(av_codec);
+  encoder->context_ = context;
+  const int rate = CodecSampleRate(config.codec);
+  context->sample_rate = rate;
+  context->sample_fmt = AV_SAMPLE_FMT_S16;
+  av_channel_layout_default(&context->ch_layout, 1);
+  context->time_base = AVRational{1, rate};
+  if (config.codec == AudioCodec::kOpus) {
+    context->bit_rate = config.bitrate_bps;
+    context->compression_level = config.complexity;
+    av_opt_set(context->priv_data, "application", "voip", 0);
+    av_opt_set(context->priv_data, "frame_duration", "20", 0);
+    av_opt_set_int(context->priv_data, "packet_loss", config.expected_loss_percent, 0);
+    av_opt_set_int(context->priv_data, "fec", config.inband_fec ? 1 : 0, 0);
+    av_opt_set_int(context->priv_data, "dtx", config.dtx ? 1 : 0, 0);
+  }
+  int error = avcodec_open2(context, av_codec, nullptr);
+  if (error < 0) {
+    return absl::InternalError(std::string("cannot open the encoder ") + name + ": " +
+                               internal::AvError(error));
+  }
+  encoder->codec_samples_ = rate / 50;
+  if (context->frame_size != 0 && context->frame_size != encoder->codec_samples_) {
+    return absl::InternalError(std::string("the encoder ") + name + " wants frames of " +
+                               std::to_string(context->frame_size) + " samples, not 20 ms");
+  }
+  encoder->frame_ = av_frame_alloc();
+  encoder->packet_ = av_packet_alloc();
+  if (encoder->frame_ == nullptr || encoder->packet_ == nullptr) {
+    return absl::ResourceExhaustedError("cannot allocate the encoder's buffers");
+  }
+  encoder->frame_->format = AV_SAMPLE_FMT_S16;
+  encoder->frame_->sample_rate = rate;
+  encoder->frame_->nb_samples = encoder->codec_samples_;
+  av_channel_layout_default(&encoder->frame_->ch_layout, 1);
+  if (av_frame_get_buffer(encoder->frame_, 0) < 0) {
+    return absl::ResourceExhaustedError("cannot allocate the encoder's frame");
+  }
+  if (rate != kInternalRateHz) {
+    encoder->resampler_ = internal::MakeMonoResampler(kInternalRateHz, rate);
+    if (encoder->resampler_ == nullptr) return absl::InternalError("cannot create a resampler");
+  }
+  return encoder;
+}
+
+AudioEncoder::~AudioEncoder() {
+  avcodec_free_context(&context_);
+  av_frame_free(&frame_);
+  av_packet_free(&packet_);
+  swr_free(&resampler_);
+}
+
+int AudioEncoder::Encode(std::span<const int16_t> samples, std::span<uint8_t> out) {
+  if (samples.size() < static_cast<size_t>(kFrameSamples)) return -1;
+  if (av_frame_make_writable(frame_) < 0) return -1;
+  auto* data = reinterpret_cast<int16_t*>(frame_->data[0]);
+  if (resampler_ != nullptr) {
+    if (!internal::ResampleExact(resampler_, samples.data(), kFrameSamples, data, codec_samples_)) {
+      return -1;
+    }
+  } else {
+    std::memcpy(data, samples.data(), kFrameSamples * sizeof(int16_t));
+  }
+  frame_->nb_samples = codec_samples_;
+  if (avcodec_send_frame(context_, frame_) < 0) return -1;
+  int size = 0;
+  while (avcodec_receive_packet(context_, packet_) == 0) {
+    // One packet per 20 ms frame; should two come, the last one wins (never happens with 20 ms
+    // frames, which every encoder here takes whole).
+    if (static_cast<size_t>(packet_->size) <= out.size()) {
+      std::memcpy(out.data(), packet_->data, static_cast<size_t>(packet_->size));
+      size = packet_->size;
+    }
+    av_packet_unref(packet_);
+  }
+  return size;
+}
+
+}  // namespace chorus::codec
