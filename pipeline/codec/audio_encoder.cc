@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 #include <string>
 
 #include "pipeline/codec/ffmpeg_util.h"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
+#include <libavutil/log.h>
 #include <libavutil/opt.h>
 }
 
@@ -15,6 +17,9 @@ namespace chorus::codec {
 
 absl::StatusOr<std::unique_ptr<AudioEncoder>> AudioEncoder::Create(
     const AudioEncoderConfig& config) {
+  // libavcodec's own warnings would go to stderr as free text; Chorus logs JSON lines only.
+  static std::once_flag quiet;
+  std::call_once(quiet, [] { av_log_set_level(AV_LOG_ERROR); });
   if (config.codec == AudioCodec::kOpus &&
       (config.bitrate_bps < 6000 || config.bitrate_bps > 510000)) {
     return absl::InvalidArgumentError("Opus bitrate must be 6000 to 510000 bit/s");

@@ -20,6 +20,7 @@
 #include "grpcpp/server_builder.h"
 #include "pipeline/base/build_info.h"
 #include "pipeline/base/log.h"
+#include "pipeline/engine/engine.h"
 #include "services/common/auth.h"
 #include "services/common/grpc_logging.h"
 #include "services/common/http_server.h"
@@ -28,6 +29,7 @@
 #include "services/common/server_config.h"
 #include "services/common/tls.h"
 #include "services/controller/rooms_service.h"
+#include "services/media_node/engine_metrics.h"
 #include "services/media_node/media_node_service.h"
 
 ABSL_FLAG(bool, dev, false,
@@ -40,6 +42,9 @@ ABSL_FLAG(std::string, advertised_media_address, "",
           "IP address given to endpoints in media answers (default: --media_address)");
 ABSL_FLAG(uint32_t, media_port_min, 40000, "Lowest UDP port for media endpoints");
 ABSL_FLAG(uint32_t, media_port_max, 40999, "Highest UDP port for media endpoints");
+ABSL_FLAG(uint32_t, media_workers, 0, "Media worker threads (0: one per core)");
+ABSL_FLAG(bool, allow_insecure_media, false,
+          "Accept plain RTP endpoints as well as SRTP (development only; needs --dev)");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain of the gRPC server");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of the gRPC server");
 ABSL_FLAG(std::string, tls_client_ca, "", "PEM CA bundle that signs client certificates");
@@ -95,6 +100,8 @@ absl::StatusOr<common::ServerConfig> ConfigFromFlags(const std::string& role_nam
   config.advertised_media_address = absl::GetFlag(FLAGS_advertised_media_address);
   config.media_port_min = absl::GetFlag(FLAGS_media_port_min);
   config.media_port_max = absl::GetFlag(FLAGS_media_port_max);
+  config.media_workers = absl::GetFlag(FLAGS_media_workers);
+  config.allow_insecure_media = absl::GetFlag(FLAGS_allow_insecure_media);
   config.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
   config.tls_key_file = absl::GetFlag(FLAGS_tls_key);
   config.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
@@ -212,8 +219,19 @@ int RunChorusd(int argc, char** argv) {
   if (common::ServesPublicApi(config.role)) {
     rooms = std::make_unique<controller::RoomsService>(*auth, lifecycle);
   }
+  std::unique_ptr<engine::MediaEngine> media_engine;
+  std::shared_ptr<media_node::EngineMetrics> engine_metrics;
   std::unique_ptr<media_node::MediaNodeService> media;
   if (common::RunsMedia(config.role)) {
+    engine::EngineOptions engine_options;
+    engine_options.workers = static_cast<int>(config.media_workers);
+    engine_options.media_ip = config.media_address;
+    engine_options.port_min = static_cast<uint16_t>(config.media_port_min);
+    engine_options.port_max = static_cast<uint16_t>(config.media_port_max);
+    engine_options.allow_insecure_media = config.allow_insecure_media;
+    auto created = engine::MediaEngine::Create(engine_options);
+    if (!created.ok()) return UsageError(std::string(created.status().message()));
+    media_engine = *std::move(created);
     media_node::MediaNodeOptions options;
     options.node_id = config.node_id;
     options.media_address = config.advertised_media_address.empty()
@@ -221,7 +239,9 @@ int RunChorusd(int argc, char** argv) {
                                 : config.advertised_media_address;
     options.media_port_min = static_cast<int>(config.media_port_min);
     options.media_port_max = static_cast<int>(config.media_port_max);
-    media = std::make_unique<media_node::MediaNodeService>(options, *auth, lifecycle);
+    media = std::make_unique<media_node::MediaNodeService>(options, media_engine.get(), *auth,
+                                                           lifecycle);
+    engine_metrics = std::make_shared<media_node::EngineMetrics>(media_engine.get());
   }
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -240,8 +260,10 @@ int RunChorusd(int argc, char** argv) {
     return kExitFailure;
   }
 
-  auto http = common::HttpServer::Start(
-      {config.http_listen, metrics.registry(), [&lifecycle] { return lifecycle.ready(); }});
+  std::vector<std::shared_ptr<prometheus::Collectable>> collectables;
+  if (engine_metrics) collectables.push_back(engine_metrics);
+  auto http = common::HttpServer::Start({config.http_listen, metrics.registry(),
+                                         [&lifecycle] { return lifecycle.ready(); }, collectables});
   if (!http.ok()) {
     base::Log(base::LogLevel::kError, "listen_failed",
               {{"listener", "http"}, {"address", config.http_listen}});

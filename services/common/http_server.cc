@@ -47,7 +47,13 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(Options options) {
   server->options_ = std::move(options);
   HttpServer* self = server.get();
   server->metrics_ = std::make_unique<Handler>([self](mg_connection* conn) {
-    std::string body = prometheus::TextSerializer().Serialize(self->options_.registry->Collect());
+    std::vector<prometheus::MetricFamily> families = self->options_.registry->Collect();
+    for (const auto& collectable : self->options_.collectables) {
+      std::vector<prometheus::MetricFamily> more = collectable->Collect();
+      families.insert(families.end(), std::make_move_iterator(more.begin()),
+                      std::make_move_iterator(more.end()));
+    }
+    std::string body = prometheus::TextSerializer().Serialize(families);
     Respond(conn, 200, "text/plain; version=0.0.4; charset=utf-8", body);
   });
   server->healthz_ = std::make_unique<Handler>(

@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "prometheus/registry.h"
@@ -24,6 +25,8 @@ class HttpServer {
     std::string listen;                              // host:port; port 0 picks one
     std::shared_ptr<prometheus::Registry> registry;  // shared with the metric owners
     std::function<bool()> ready;                     // called from HTTP threads
+    // More metric sources read at each scrape (the media engine's counters).
+    std::vector<std::shared_ptr<prometheus::Collectable>> collectables;
   };
 
   // Starts listening. UNAVAILABLE when the address cannot be bound.

@@ -121,6 +121,14 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
                        config.media_port_max, " must satisfy 1024 <= min <= max <= 65535"));
     }
   }
+  if (config.media_workers > 256) {
+    return absl::InvalidArgumentError("--media_workers must be 0 (one per core) to 256");
+  }
+  if (config.allow_insecure_media && !config.dev) {
+    return absl::InvalidArgumentError(
+        "--allow_insecure_media (plain RTP) is for development only and needs --dev; media with "
+        "patients is always SRTP");
+  }
   if (config.drain_timeout <= absl::ZeroDuration() || config.drain_timeout > absl::Hours(24)) {
     return absl::InvalidArgumentError("--drain_timeout must be longer than zero and at most 24h");
   }

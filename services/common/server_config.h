@@ -39,6 +39,10 @@ struct ServerConfig {
   std::string advertised_media_address;     // IP given to endpoints; empty = media_address
   uint32_t media_port_min = 40000;
   uint32_t media_port_max = 40999;
+  // Media worker threads; 0 = one per core.
+  uint32_t media_workers = 0;
+  // Accept plain RTP endpoints (development only: requires --dev).
+  bool allow_insecure_media = false;
 
   std::string tls_cert_file;       // PEM server certificate chain
   std::string tls_key_file;        // PEM private key

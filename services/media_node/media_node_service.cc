@@ -1,30 +1,208 @@
 #include "services/media_node/media_node_service.h"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "services/common/status.h"
 
 namespace chorus::media_node {
 namespace {
+
+namespace v1 = chorus::internal::v1;
 
 constexpr double kDefaultWatchIntervalSeconds = 2.0;
 constexpr double kMinWatchIntervalSeconds = 0.5;
 constexpr double kMaxWatchIntervalSeconds = 60.0;
 // How often a waiting WatchLoad stream looks for a cancelled call.
 constexpr absl::Duration kCancelPoll = absl::Milliseconds(100);
+constexpr char kAudioLevelUri[] = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+constexpr char kSessionPrefix[] = "sessions/";
 
-constexpr char kMissingEngine[] =
-    " is not implemented yet: the media engine (sessions, SRTP endpoints, mixing) has not landed "
-    "in this node; GetLoad, WatchLoad and Drain answer today";
+grpc::Status Invalid(const std::string& message) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
+}
+
+// "sessions/{session}" -> session; "sessions/{s}/endpoints/{e}" -> (s, e).
+bool ParseSessionName(const std::string& name, std::string* session) {
+  if (!absl::StartsWith(name, kSessionPrefix)) return false;
+  *session = name.substr(sizeof(kSessionPrefix) - 1);
+  return !session->empty() && session->find('/') == std::string::npos;
+}
+
+bool ParseEndpointName(const std::string& name, std::string* session, std::string* endpoint) {
+  if (!absl::StartsWith(name, kSessionPrefix)) return false;
+  std::string rest = name.substr(sizeof(kSessionPrefix) - 1);
+  size_t slash = rest.find("/endpoints/");
+  if (slash == std::string::npos) return false;
+  *session = rest.substr(0, slash);
+  *endpoint = rest.substr(slash + 11);
+  return !session->empty() && !endpoint->empty() && endpoint->find('/') == std::string::npos;
+}
+
+absl::StatusOr<srtp::SrtpSuite> SuiteFromProto(v1::SrtpSuite suite) {
+  switch (suite) {
+    case v1::SRTP_SUITE_UNSPECIFIED:
+    case v1::SRTP_SUITE_AES_CM_128_HMAC_SHA1_80:
+      return srtp::SrtpSuite::kAesCm128HmacSha1_80;
+    case v1::SRTP_SUITE_AES_CM_128_HMAC_SHA1_32:
+      return srtp::SrtpSuite::kAesCm128HmacSha1_32;
+    case v1::SRTP_SUITE_AEAD_AES_128_GCM:
+      return srtp::SrtpSuite::kAeadAes128Gcm;
+    default:
+      return absl::InvalidArgumentError("unknown SRTP suite");
+  }
+}
+
+v1::SrtpSuite SuiteToProto(srtp::SrtpSuite suite) {
+  switch (suite) {
+    case srtp::SrtpSuite::kAesCm128HmacSha1_80:
+      return v1::SRTP_SUITE_AES_CM_128_HMAC_SHA1_80;
+    case srtp::SrtpSuite::kAesCm128HmacSha1_32:
+      return v1::SRTP_SUITE_AES_CM_128_HMAC_SHA1_32;
+    case srtp::SrtpSuite::kAeadAes128Gcm:
+      return v1::SRTP_SUITE_AEAD_AES_128_GCM;
+  }
+  return v1::SRTP_SUITE_UNSPECIFIED;
+}
+
+// Bus index of `language` in the session: 0 for the floor (empty).
+absl::StatusOr<int> BusIndex(const std::vector<std::string>& languages, const std::string& language,
+                             const char* field) {
+  if (language.empty()) return 0;
+  auto it = std::find(languages.begin(), languages.end(), language);
+  if (it == languages.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": the session has no '", language, "' bus"));
+  }
+  return static_cast<int>(it - languages.begin()) + 1;
+}
+
+float DbToGain(double db) { return static_cast<float>(std::pow(10.0, db / 20.0)); }
+
+absl::StatusOr<engine::Routing> RoutingFromProto(const v1::Routing& routing,
+                                                 const std::vector<std::string>& languages) {
+  engine::Routing out;
+  auto speak = BusIndex(languages, routing.speak_bus(), "routing.speak_bus");
+  if (!speak.ok()) return speak.status();
+  auto listen = BusIndex(languages, routing.listen_bus(), "routing.listen_bus");
+  if (!listen.ok()) return listen.status();
+  out.speak_bus = *speak;
+  out.listen_bus = *listen;
+  double floor_db = routing.has_floor_gain_db() ? routing.floor_gain_db() : -12.0;
+  if (!(floor_db >= -60.0 && floor_db <= 0.0)) {
+    return absl::InvalidArgumentError("routing.floor_gain_db must be between -60 and 0");
+  }
+  if (!(routing.input_gain_db() >= -60.0 && routing.input_gain_db() <= 12.0)) {
+    return absl::InvalidArgumentError("routing.input_gain_db must be between -60 and +12");
+  }
+  out.floor_gain = DbToGain(floor_db);
+  out.input_gain = DbToGain(routing.input_gain_db());
+  out.muted = routing.muted();
+  out.admitted = routing.admitted();
+  return out;
+}
+
+// The audio stream of an endpoint request, converted and checked.
+absl::StatusOr<engine::EndpointConfig> EndpointFromProto(
+    const std::string& endpoint_id, const v1::Endpoint& endpoint,
+    const std::vector<std::string>& languages) {
+  engine::EndpointConfig config;
+  config.id = endpoint_id;
+  switch (endpoint.transport()) {
+    case v1::TRANSPORT_UNSPECIFIED:
+    case v1::TRANSPORT_SRTP:
+      config.secure = true;
+      break;
+    case v1::TRANSPORT_RTP_INSECURE:
+      config.secure = false;
+      break;
+    default:
+      return absl::InvalidArgumentError("endpoint.transport: unknown value");
+  }
+  const v1::RemoteStream* audio = nullptr;
+  for (const v1::RemoteStream& stream : endpoint.remote_streams()) {
+    if (stream.kind() == v1::MEDIA_KIND_AUDIO) {
+      if (audio != nullptr) {
+        return absl::InvalidArgumentError("endpoint.remote_streams: more than one audio stream");
+      }
+      audio = &stream;
+    } else {
+      return absl::UnimplementedError(
+          "video and content streams are not implemented yet: the video engine has not landed "
+          "in this node; offer the audio stream alone");
+    }
+  }
+  if (audio == nullptr) {
+    return absl::InvalidArgumentError("endpoint.remote_streams: no audio stream");
+  }
+  bool chosen = false;
+  for (const v1::Codec& offered : audio->codecs()) {
+    auto codec = codec::CodecFromName(offered.name());
+    if (!codec.has_value()) continue;
+    if (offered.payload_type() > 127) {
+      return absl::InvalidArgumentError("codecs.payload_type must be 0 to 127");
+    }
+    if (offered.channels() > 2) {
+      return absl::InvalidArgumentError("codecs.channels must be 0, 1 or 2");
+    }
+    if (offered.bitrate() != 0 && (offered.bitrate() < 6000 || offered.bitrate() > 510000)) {
+      return absl::InvalidArgumentError("codecs.bitrate must be 0 or 6000 to 510000 bit/s");
+    }
+    config.codec.codec = *codec;
+    config.codec.payload_type = static_cast<uint8_t>(offered.payload_type());
+    config.codec.channels = offered.channels() == 0 ? 1 : static_cast<int>(offered.channels());
+    config.codec.bitrate_bps = static_cast<int>(offered.bitrate());
+    chosen = true;
+    break;
+  }
+  if (!chosen) {
+    return absl::InvalidArgumentError(
+        "no audio codec in common: Chorus speaks opus, PCMU, PCMA and G722");
+  }
+  if (audio->port() == 0 || audio->port() > 65535) {
+    return absl::InvalidArgumentError("remote_streams.port must be 1 to 65535");
+  }
+  auto remote = net::SocketAddress::FromIp(audio->address(), static_cast<uint16_t>(audio->port()));
+  if (!remote.ok()) {
+    return absl::InvalidArgumentError("remote_streams.address must be a literal IP address");
+  }
+  config.remote = *remote;
+  config.learn_address = audio->learn_address();
+  if (config.secure) {
+    auto suite = SuiteFromProto(audio->key().suite());
+    if (!suite.ok()) return suite.status();
+    config.suite = *suite;
+    if (audio->key().key_base64().empty()) {
+      return absl::InvalidArgumentError("remote_streams.key.key_base64 is required for SRTP");
+    }
+    config.remote_key_base64 = audio->key().key_base64();
+  }
+  for (const v1::HeaderExtension& extension : audio->header_extensions()) {
+    if (extension.uri() == kAudioLevelUri) {
+      if (extension.id() < 1 || extension.id() > 14) {
+        return absl::InvalidArgumentError("header_extensions.id must be 1 to 14");
+      }
+      config.audio_level_extension_id = static_cast<uint8_t>(extension.id());
+    }
+  }
+  auto routing = RoutingFromProto(endpoint.routing(), languages);
+  if (!routing.ok()) return routing.status();
+  config.routing = *routing;
+  return config;
+}
 
 }  // namespace
 
-MediaNodeService::MediaNodeService(MediaNodeOptions options,
+MediaNodeService::MediaNodeService(MediaNodeOptions options, engine::MediaEngine* engine,
                                    const common::BearerAuthenticator& auth,
                                    common::Lifecycle& lifecycle)
-    : options_(std::move(options)), auth_(auth), lifecycle_(lifecycle) {}
+    : options_(std::move(options)), engine_(engine), auth_(auth), lifecycle_(lifecycle) {}
 
 MediaNodeService::~MediaNodeService() { Shutdown(); }
 
@@ -33,19 +211,19 @@ void MediaNodeService::Shutdown() {
   shutting_down_ = true;
 }
 
-chorus::internal::v1::LoadReport MediaNodeService::CurrentLoad() const {
-  chorus::internal::v1::LoadReport report;
+v1::LoadReport MediaNodeService::CurrentLoad() const {
+  v1::LoadReport report;
   report.set_node_id(options_.node_id);
-  // No media work runs until the engine lands: the real-time budget used is nil.
-  report.set_load(0.0);
-  report.set_sessions(active_sessions());
-  report.set_endpoints(0);
-  report.set_workers(0);
+  report.set_load(engine_->load());
+  report.set_sessions(engine_->session_count());
+  report.set_endpoints(engine_->endpoint_count());
+  report.set_workers(engine_->worker_count());
   report.set_media_address(options_.media_address);
   report.set_ready(lifecycle_.ready());
   report.set_draining(lifecycle_.draining());
   report.set_admission_threshold(options_.admission_threshold);
-  report.set_free_ports(std::max(0, options_.media_port_max - options_.media_port_min + 1));
+  report.set_free_ports(
+      std::max<int>(0, static_cast<int>(engine_->port_range_size()) - engine_->endpoint_count()));
   return report;
 }
 
@@ -53,29 +231,29 @@ grpc::Status MediaNodeService::NotYet(const grpc::ServerContext& context, const 
   grpc::Status status = auth_.Check(context);
   if (!status.ok()) return status;
   std::string message = rpc;
-  message.append(kMissingEngine);
+  message.append(
+      " is not implemented yet: the video engine (layouts, composition) has not landed in this "
+      "node");
   return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, message);
 }
 
-grpc::Status MediaNodeService::GetLoad(grpc::ServerContext* context,
-                                       const chorus::internal::v1::GetLoadRequest*,
-                                       chorus::internal::v1::LoadReport* response) {
+grpc::Status MediaNodeService::GetLoad(grpc::ServerContext* context, const v1::GetLoadRequest*,
+                                       v1::LoadReport* response) {
   grpc::Status status = auth_.Check(*context);
   if (!status.ok()) return status;
   *response = CurrentLoad();
   return grpc::Status::OK;
 }
 
-grpc::Status MediaNodeService::WatchLoad(
-    grpc::ServerContext* context, const chorus::internal::v1::WatchLoadRequest* request,
-    grpc::ServerWriter<chorus::internal::v1::LoadReport>* writer) {
+grpc::Status MediaNodeService::WatchLoad(grpc::ServerContext* context,
+                                         const v1::WatchLoadRequest* request,
+                                         grpc::ServerWriter<v1::LoadReport>* writer) {
   grpc::Status status = auth_.Check(*context);
   if (!status.ok()) return status;
   double seconds = request->interval_seconds();
   if (seconds == 0) seconds = kDefaultWatchIntervalSeconds;
   if (!(seconds >= kMinWatchIntervalSeconds && seconds <= kMaxWatchIntervalSeconds)) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "interval_seconds must be 0 (the default, 2) or between 0.5 and 60");
+    return Invalid("interval_seconds must be 0 (the default, 2) or between 0.5 and 60");
   }
   const absl::Duration interval = absl::Seconds(seconds);
   absl::Time next = absl::Now();
@@ -95,9 +273,8 @@ grpc::Status MediaNodeService::WatchLoad(
   }
 }
 
-grpc::Status MediaNodeService::Drain(grpc::ServerContext* context,
-                                     const chorus::internal::v1::DrainRequest*,
-                                     chorus::internal::v1::DrainResponse* response) {
+grpc::Status MediaNodeService::Drain(grpc::ServerContext* context, const v1::DrainRequest*,
+                                     v1::DrainResponse* response) {
   grpc::Status status = auth_.Check(*context);
   if (!status.ok()) return status;
   lifecycle_.BeginDrain();
@@ -106,51 +283,232 @@ grpc::Status MediaNodeService::Drain(grpc::ServerContext* context,
 }
 
 grpc::Status MediaNodeService::CreateSession(grpc::ServerContext* context,
-                                             const chorus::internal::v1::CreateSessionRequest*,
-                                             chorus::internal::v1::Session*) {
+                                             const v1::CreateSessionRequest* request,
+                                             v1::Session* response) {
+  grpc::Status status = auth_.Check(*context);
+  if (!status.ok()) return status;
   if (lifecycle_.draining()) {
-    grpc::Status status = auth_.Check(*context);
-    if (!status.ok()) return status;
     return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                         "the media node is draining and accepts no new sessions");
   }
-  return NotYet(*context, "CreateSession");
+  if (engine_->load() > options_.admission_threshold) {
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        "the media node is above its admission threshold");
+  }
+  engine::SessionConfig config;
+  config.max_speakers = 3;
+  for (const v1::Bus& bus : request->session().buses()) {
+    if (bus.max_speakers() < 0 || bus.max_speakers() > 8) {
+      return Invalid("buses.max_speakers must be 0 (default 3) to 8");
+    }
+    if (bus.max_speakers() > 0) config.max_speakers = bus.max_speakers();
+    if (bus.language().empty()) continue;  // The floor is always there.
+    if (bus.language().size() > 35 || std::find(config.languages.begin(), config.languages.end(),
+                                                bus.language()) != config.languages.end()) {
+      return Invalid("buses.language: too long or listed twice");
+    }
+    config.languages.push_back(bus.language());
+  }
+  absl::Status created = engine_->CreateSession(request->session_id(), config);
+  if (!created.ok()) return common::ToGrpcStatus(created);
+  {
+    absl::MutexLock lock(&mutex_);
+    sessions_[request->session_id()].languages = config.languages;
+  }
+  response->set_name(kSessionPrefix + request->session_id());
+  for (const std::string& language : config.languages) {
+    v1::Bus* bus = response->add_buses();
+    bus->set_language(language);
+    bus->set_max_speakers(config.max_speakers);
+  }
+  return grpc::Status::OK;
 }
 
 grpc::Status MediaNodeService::DeleteSession(grpc::ServerContext* context,
-                                             const chorus::internal::v1::DeleteSessionRequest*,
-                                             chorus::internal::v1::DeleteSessionResponse*) {
-  return NotYet(*context, "DeleteSession");
+                                             const v1::DeleteSessionRequest* request,
+                                             v1::DeleteSessionResponse*) {
+  grpc::Status status = auth_.Check(*context);
+  if (!status.ok()) return status;
+  std::string session;
+  if (!ParseSessionName(request->name(), &session)) return Invalid("name: expected sessions/{id}");
+  absl::Status deleted = engine_->DeleteSession(session);
+  if (!deleted.ok()) return common::ToGrpcStatus(deleted);
+  absl::MutexLock lock(&mutex_);
+  sessions_.erase(session);
+  return grpc::Status::OK;
 }
 
 grpc::Status MediaNodeService::AddEndpoint(grpc::ServerContext* context,
-                                           const chorus::internal::v1::AddEndpointRequest*,
-                                           chorus::internal::v1::Endpoint*) {
-  return NotYet(*context, "AddEndpoint");
+                                           const v1::AddEndpointRequest* request,
+                                           v1::Endpoint* response) {
+  grpc::Status status = auth_.Check(*context);
+  if (!status.ok()) return status;
+  std::string session;
+  if (!ParseSessionName(request->parent(), &session)) {
+    return Invalid("parent: expected sessions/{id}");
+  }
+  std::vector<std::string> languages;
+  {
+    absl::MutexLock lock(&mutex_);
+    auto it = sessions_.find(session);
+    if (it == sessions_.end()) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, "no session '" + session + "'");
+    }
+    languages = it->second.languages;
+  }
+  auto config = EndpointFromProto(request->endpoint_id(), request->endpoint(), languages);
+  if (!config.ok()) return common::ToGrpcStatus(config.status());
+  auto answer = engine_->AddEndpoint(session, *config);
+  if (!answer.ok()) return common::ToGrpcStatus(answer.status());
+
+  *response = request->endpoint();
+  // The endpoint's key is not echoed back: it travels once, in the request.
+  for (v1::RemoteStream& stream : *response->mutable_remote_streams()) stream.clear_key();
+  response->set_name(absl::StrCat(kSessionPrefix, session, "/endpoints/", config->id));
+  response->clear_local_streams();
+  v1::LocalStream* local = response->add_local_streams();
+  local->set_kind(v1::MEDIA_KIND_AUDIO);
+  v1::Codec* codec = local->mutable_codec();
+  codec->set_name(std::string(codec::CodecName(config->codec.codec)));
+  codec->set_payload_type(config->codec.payload_type);
+  codec->set_clock_rate(codec::RtpClockRate(config->codec.codec));
+  codec->set_channels(config->codec.codec == codec::AudioCodec::kOpus ? 2 : 1);
+  local->set_address(options_.media_address);
+  local->set_port(answer->local.port());
+  local->set_ssrc(answer->ssrc);
+  if (config->secure) {
+    local->mutable_key()->set_suite(SuiteToProto(answer->suite));
+    local->mutable_key()->set_key_base64(answer->local_key_base64);
+  }
+  if (config->audio_level_extension_id != 0) {
+    v1::HeaderExtension* extension = local->add_header_extensions();
+    extension->set_id(config->audio_level_extension_id);
+    extension->set_uri(kAudioLevelUri);
+  }
+  // Keys are not kept by the service: the copy it remembers is for routing updates only.
+  v1::Endpoint remembered = *response;
+  for (v1::LocalStream& stream : *remembered.mutable_local_streams()) stream.clear_key();
+  absl::MutexLock lock(&mutex_);
+  auto it = sessions_.find(session);
+  if (it != sessions_.end()) it->second.endpoints[config->id] = std::move(remembered);
+  return grpc::Status::OK;
 }
 
 grpc::Status MediaNodeService::UpdateEndpoint(grpc::ServerContext* context,
-                                              const chorus::internal::v1::UpdateEndpointRequest*,
-                                              chorus::internal::v1::Endpoint*) {
-  return NotYet(*context, "UpdateEndpoint");
+                                              const v1::UpdateEndpointRequest* request,
+                                              v1::Endpoint* response) {
+  grpc::Status status = auth_.Check(*context);
+  if (!status.ok()) return status;
+  std::string session;
+  std::string endpoint;
+  if (!ParseEndpointName(request->endpoint().name(), &session, &endpoint)) {
+    return Invalid("endpoint.name: expected sessions/{id}/endpoints/{id}");
+  }
+  v1::Routing routing;
+  std::vector<std::string> languages;
+  {
+    absl::MutexLock lock(&mutex_);
+    auto it = sessions_.find(session);
+    if (it == sessions_.end()) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, "no session '" + session + "'");
+    }
+    auto found = it->second.endpoints.find(endpoint);
+    if (found == it->second.endpoints.end()) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, "no endpoint '" + endpoint + "'");
+    }
+    languages = it->second.languages;
+    routing = found->second.routing();
+  }
+  const v1::Routing& update = request->endpoint().routing();
+  if (request->update_paths().empty()) return Invalid("update_paths: name at least one field");
+  for (const std::string& path : request->update_paths()) {
+    if (path == "routing.speak_bus") {
+      routing.set_speak_bus(update.speak_bus());
+    } else if (path == "routing.listen_bus") {
+      routing.set_listen_bus(update.listen_bus());
+    } else if (path == "routing.floor_gain_db") {
+      routing.set_floor_gain_db(update.floor_gain_db());
+    } else if (path == "routing.input_gain_db") {
+      routing.set_input_gain_db(update.input_gain_db());
+    } else if (path == "routing.muted") {
+      routing.set_muted(update.muted());
+    } else if (path == "routing.admitted") {
+      routing.set_admitted(update.admitted());
+    } else if (path == "routing.content_sharing") {
+      routing.set_content_sharing(update.content_sharing());
+    } else if (path == "routing") {
+      routing = update;
+    } else {
+      return Invalid("update_paths: '" + path + "' cannot be changed");
+    }
+  }
+  auto converted = RoutingFromProto(routing, languages);
+  if (!converted.ok()) return common::ToGrpcStatus(converted.status());
+  absl::Status updated = engine_->UpdateRouting(session, endpoint, *converted);
+  if (!updated.ok()) return common::ToGrpcStatus(updated);
+  absl::MutexLock lock(&mutex_);
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) return grpc::Status(grpc::StatusCode::NOT_FOUND, "session ended");
+  auto found = it->second.endpoints.find(endpoint);
+  if (found == it->second.endpoints.end()) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, "endpoint removed");
+  }
+  *found->second.mutable_routing() = routing;
+  *response = found->second;
+  return grpc::Status::OK;
 }
 
 grpc::Status MediaNodeService::RemoveEndpoint(grpc::ServerContext* context,
-                                              const chorus::internal::v1::RemoveEndpointRequest*,
-                                              chorus::internal::v1::RemoveEndpointResponse*) {
-  return NotYet(*context, "RemoveEndpoint");
+                                              const v1::RemoveEndpointRequest* request,
+                                              v1::RemoveEndpointResponse*) {
+  grpc::Status status = auth_.Check(*context);
+  if (!status.ok()) return status;
+  std::string session;
+  std::string endpoint;
+  if (!ParseEndpointName(request->name(), &session, &endpoint)) {
+    return Invalid("name: expected sessions/{id}/endpoints/{id}");
+  }
+  absl::Status removed = engine_->RemoveEndpoint(session, endpoint);
+  if (!removed.ok()) return common::ToGrpcStatus(removed);
+  absl::MutexLock lock(&mutex_);
+  auto it = sessions_.find(session);
+  if (it != sessions_.end()) it->second.endpoints.erase(endpoint);
+  return grpc::Status::OK;
 }
 
-grpc::Status MediaNodeService::SetLayout(grpc::ServerContext* context,
-                                         const chorus::internal::v1::SetLayoutRequest*,
-                                         chorus::internal::v1::Layout*) {
+grpc::Status MediaNodeService::SetLayout(grpc::ServerContext* context, const v1::SetLayoutRequest*,
+                                         v1::Layout*) {
   return NotYet(*context, "SetLayout");
 }
 
 grpc::Status MediaNodeService::GetSessionStats(grpc::ServerContext* context,
-                                               const chorus::internal::v1::GetSessionStatsRequest*,
-                                               chorus::internal::v1::SessionStats*) {
-  return NotYet(*context, "GetSessionStats");
+                                               const v1::GetSessionStatsRequest* request,
+                                               v1::SessionStats* response) {
+  grpc::Status status = auth_.Check(*context);
+  if (!status.ok()) return status;
+  std::string session;
+  if (!ParseSessionName(request->name(), &session)) return Invalid("name: expected sessions/{id}");
+  auto stats = engine_->GetSessionStats(session);
+  if (!stats.ok()) return common::ToGrpcStatus(stats.status());
+  response->set_session(request->name());
+  response->set_audio_encoders(stats->audio_encoders);
+  for (const engine::EndpointStatsSnapshot& endpoint : stats->endpoints) {
+    v1::EndpointStats* out = response->add_endpoints();
+    out->set_endpoint(absl::StrCat(request->name(), "/endpoints/", endpoint.id));
+    out->set_audio_level_dbov(endpoint.level_dbov);
+    out->set_speaking(endpoint.speaking);
+    v1::StreamStats* stream = out->add_streams();
+    stream->set_kind(v1::MEDIA_KIND_AUDIO);
+    stream->set_packets_received(endpoint.packets_received);
+    stream->set_packets_sent(endpoint.packets_sent);
+    stream->set_packets_lost(endpoint.packets_lost);
+    stream->set_jitter_ms(endpoint.jitter_ms);
+    stream->set_jitter_buffer_ms(endpoint.jitter_buffer_ms);
+    stream->set_concealed_frames(endpoint.concealed_frames);
+    if (endpoint.srtp_failures > 0) (*stream->mutable_drops())["srtp"] = endpoint.srtp_failures;
+    if (endpoint.drops > 0) (*stream->mutable_drops())["other"] = endpoint.drops;
+  }
+  return grpc::Status::OK;
 }
 
 }  // namespace chorus::media_node

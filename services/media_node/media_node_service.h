@@ -3,8 +3,10 @@
 #include <atomic>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "chorus/v1/media_node.grpc.pb.h"
+#include "pipeline/engine/engine.h"
 #include "services/common/auth.h"
 #include "services/common/lifecycle.h"
 
@@ -22,19 +24,20 @@ struct MediaNodeOptions {
   double admission_threshold = 0.8;
 };
 
-// The internal API, chorus.internal.v1.MediaNode, as far as the media engine has landed.
-//
-// Serves the load report (GetLoad, WatchLoad) and Drain for real. The session and endpoint RPCs
-// answer UNIMPLEMENTED naming the missing media engine, after authenticating the caller.
+// The internal API, chorus.internal.v1.MediaNode, over the media engine: converts proto messages
+// to pipeline types (checking every field: they come from the network) and engine Status to gRPC
+// status. Audio sessions and endpoints, routing, statistics, load reports and drain work; video
+// streams and layouts answer UNIMPLEMENTED naming the missing video engine.
 // Thread-safe: gRPC calls it from many threads.
 class MediaNodeService final : public chorus::internal::v1::MediaNode::Service {
  public:
-  MediaNodeService(MediaNodeOptions options, const common::BearerAuthenticator& auth,
-                   common::Lifecycle& lifecycle);
+  // `engine` must outlive the service.
+  MediaNodeService(MediaNodeOptions options, engine::MediaEngine* engine,
+                   const common::BearerAuthenticator& auth, common::Lifecycle& lifecycle);
   ~MediaNodeService() override;
 
   // Sessions running now; the drain waits for this to reach zero.
-  int active_sessions() const { return active_sessions_.load(std::memory_order_relaxed); }
+  int active_sessions() const { return engine_->session_count(); }
 
   // The load report as GetLoad answers it.
   chorus::internal::v1::LoadReport CurrentLoad() const;
@@ -75,13 +78,21 @@ class MediaNodeService final : public chorus::internal::v1::MediaNode::Service {
  private:
   grpc::Status NotYet(const grpc::ServerContext& context, const char* rpc) const;
 
+  // What the service remembers of a session to translate names: bus languages, and each
+  // endpoint's current routing (UpdateEndpoint changes only the fields named).
+  struct SessionInfo {
+    std::vector<std::string> languages;
+    absl::flat_hash_map<std::string, chorus::internal::v1::Endpoint> endpoints;
+  };
+
   const MediaNodeOptions options_;
+  engine::MediaEngine* const engine_;  // not owned
   const common::BearerAuthenticator& auth_;
   common::Lifecycle& lifecycle_;
-  std::atomic<int> active_sessions_{0};
 
   absl::Mutex mutex_;
   bool shutting_down_ ABSL_GUARDED_BY(mutex_) = false;
+  absl::flat_hash_map<std::string, SessionInfo> sessions_ ABSL_GUARDED_BY(mutex_);
 };
 
 }  // namespace chorus::media_node

@@ -50,7 +50,7 @@ TEST(HttpServerTest, ServesMetricsHealthAndReadiness) {
   ServerMetrics metrics(Role::kAll);
   std::atomic<bool> ready{true};
   auto server =
-      HttpServer::Start({"127.0.0.1:0", metrics.registry(), [&] { return ready.load(); }});
+      HttpServer::Start({"127.0.0.1:0", metrics.registry(), [&] { return ready.load(); }, {}});
   ASSERT_TRUE(server.ok()) << server.status();
   uint16_t port = (*server)->port();
   ASSERT_NE(port, 0);
@@ -70,10 +70,10 @@ TEST(HttpServerTest, ServesMetricsHealthAndReadiness) {
 
 TEST(HttpServerTest, ReportsAnAddressItCannotBind) {
   ServerMetrics metrics(Role::kAll);
-  auto first = HttpServer::Start({"127.0.0.1:0", metrics.registry(), [] { return true; }});
+  auto first = HttpServer::Start({"127.0.0.1:0", metrics.registry(), [] { return true; }, {}});
   ASSERT_TRUE(first.ok());
   std::string taken = "127.0.0.1:" + std::to_string((*first)->port());
-  auto second = HttpServer::Start({taken, metrics.registry(), [] { return true; }});
+  auto second = HttpServer::Start({taken, metrics.registry(), [] { return true; }, {}});
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_NE(second.status().message().find("--http_listen"), std::string_view::npos);
 }

@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -21,7 +22,12 @@ class MediaNodeServiceTest : public ::testing::Test {
     options.media_address = "127.0.0.1";
     options.media_port_min = 41000;
     options.media_port_max = 41099;
-    service_ = std::make_unique<MediaNodeService>(options, *auth_, lifecycle_);
+    engine::EngineOptions engine_options;
+    engine_options.workers = 1;
+    engine_options.port_min = 41000;
+    engine_options.port_max = 41099;
+    engine_ = *engine::MediaEngine::Create(engine_options);
+    service_ = std::make_unique<MediaNodeService>(options, engine_.get(), *auth_, lifecycle_);
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -39,6 +45,7 @@ class MediaNodeServiceTest : public ::testing::Test {
 
   common::Lifecycle lifecycle_;
   std::unique_ptr<common::BearerAuthenticator> auth_;
+  std::unique_ptr<engine::MediaEngine> engine_;
   std::unique_ptr<MediaNodeService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::MediaNode::Stub> stub_;
@@ -115,10 +122,136 @@ TEST_F(MediaNodeServiceTest, DrainTurnsReadinessOffAndRefusesSessions) {
 
 TEST_F(MediaNodeServiceTest, UnbuiltCallsSayWhatIsMissing) {
   grpc::ClientContext context;
-  v1::Endpoint endpoint;
-  grpc::Status status = stub_->AddEndpoint(&context, {}, &endpoint);
+  v1::Layout layout;
+  grpc::Status status = stub_->SetLayout(&context, {}, &layout);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_NE(status.error_message().find("media engine"), std::string::npos);
+  EXPECT_NE(status.error_message().find("video engine"), std::string::npos);
+}
+
+// An SRTP audio endpoint request as the controller sends it.
+v1::AddEndpointRequest AudioEndpoint(const std::string& id, const std::string& codec,
+                                     uint32_t port) {
+  v1::AddEndpointRequest request;
+  request.set_parent("sessions/room-1");
+  request.set_endpoint_id(id);
+  v1::RemoteStream* stream = request.mutable_endpoint()->add_remote_streams();
+  stream->set_kind(v1::MEDIA_KIND_AUDIO);
+  v1::Codec* offered = stream->add_codecs();
+  offered->set_name(codec);
+  offered->set_payload_type(codec == "PCMU" ? 0 : 111);
+  stream->set_address("127.0.0.1");
+  stream->set_port(port);
+  stream->mutable_key()->set_suite(v1::SRTP_SUITE_AES_CM_128_HMAC_SHA1_80);
+  stream->mutable_key()->set_key_base64("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNk");
+  request.mutable_endpoint()->mutable_routing()->set_admitted(true);
+  return request;
+}
+
+TEST_F(MediaNodeServiceTest, SessionsAndEndpointsAnswerWithThePortAndKey) {
+  grpc::ClientContext create_context;
+  v1::CreateSessionRequest create;
+  create.set_session_id("room-1");
+  v1::Session session;
+  ASSERT_TRUE(stub_->CreateSession(&create_context, create, &session).ok());
+  EXPECT_EQ(session.name(), "sessions/room-1");
+
+  grpc::ClientContext again;
+  EXPECT_EQ(stub_->CreateSession(&again, create, &session).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+
+  grpc::ClientContext add_context;
+  v1::Endpoint endpoint;
+  grpc::Status status =
+      stub_->AddEndpoint(&add_context, AudioEndpoint("p1", "opus", 5004), &endpoint);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(endpoint.local_streams_size(), 1);
+  const v1::LocalStream& local = endpoint.local_streams(0);
+  EXPECT_GE(local.port(), 41000u);
+  EXPECT_LE(local.port(), 41099u);
+  EXPECT_NE(local.ssrc(), 0u);
+  EXPECT_EQ(local.key().key_base64().size(), 40u);  // 30 bytes of key and salt
+  EXPECT_EQ(local.codec().name(), "opus");
+  EXPECT_EQ(endpoint.remote_streams(0).key().key_base64(), "");  // never echoed
+
+  grpc::ClientContext load_context;
+  v1::LoadReport report;
+  ASSERT_TRUE(stub_->GetLoad(&load_context, {}, &report).ok());
+  EXPECT_EQ(report.sessions(), 1);
+  EXPECT_EQ(report.endpoints(), 1);
+  EXPECT_EQ(report.free_ports(), 99);
+
+  grpc::ClientContext stats_context;
+  v1::GetSessionStatsRequest stats_request;
+  stats_request.set_name("sessions/room-1");
+  v1::SessionStats stats;
+  ASSERT_TRUE(stub_->GetSessionStats(&stats_context, stats_request, &stats).ok());
+  EXPECT_EQ(stats.endpoints_size(), 1);
+
+  grpc::ClientContext remove_context;
+  v1::RemoveEndpointRequest remove;
+  remove.set_name("sessions/room-1/endpoints/p1");
+  v1::RemoveEndpointResponse removed;
+  EXPECT_TRUE(stub_->RemoveEndpoint(&remove_context, remove, &removed).ok());
+  grpc::ClientContext delete_context;
+  v1::DeleteSessionRequest del;
+  del.set_name("sessions/room-1");
+  v1::DeleteSessionResponse deleted;
+  EXPECT_TRUE(stub_->DeleteSession(&delete_context, del, &deleted).ok());
+  EXPECT_EQ(service_->active_sessions(), 0);
+}
+
+TEST_F(MediaNodeServiceTest, NonsenseEndpointRequestsAreRefusedClearly) {
+  grpc::ClientContext create_context;
+  v1::CreateSessionRequest create;
+  create.set_session_id("room-1");
+  v1::Session session;
+  ASSERT_TRUE(stub_->CreateSession(&create_context, create, &session).ok());
+
+  struct Case {
+    const char* what;
+    v1::AddEndpointRequest request;
+    grpc::StatusCode code;
+  };
+  std::vector<Case> cases;
+  cases.push_back(
+      {"unknown codec", AudioEndpoint("a", "speex", 5004), grpc::StatusCode::INVALID_ARGUMENT});
+  auto bad_key = AudioEndpoint("b", "opus", 5004);
+  bad_key.mutable_endpoint()->mutable_remote_streams(0)->mutable_key()->set_key_base64("!!");
+  cases.push_back({"bad key", bad_key, grpc::StatusCode::INVALID_ARGUMENT});
+  auto short_key = AudioEndpoint("c", "opus", 5004);
+  short_key.mutable_endpoint()->mutable_remote_streams(0)->mutable_key()->set_key_base64("AAAA");
+  cases.push_back({"short key", short_key, grpc::StatusCode::INVALID_ARGUMENT});
+  cases.push_back({"port 0", AudioEndpoint("d", "opus", 0), grpc::StatusCode::INVALID_ARGUMENT});
+  cases.push_back(
+      {"huge port", AudioEndpoint("e", "opus", 1u << 31), grpc::StatusCode::INVALID_ARGUMENT});
+  auto host = AudioEndpoint("f", "opus", 5004);
+  host.mutable_endpoint()->mutable_remote_streams(0)->set_address("example.org");
+  cases.push_back({"host name", host, grpc::StatusCode::INVALID_ARGUMENT});
+  auto plain = AudioEndpoint("g", "opus", 5004);
+  plain.mutable_endpoint()->set_transport(v1::TRANSPORT_RTP_INSECURE);
+  cases.push_back({"plain RTP", plain, grpc::StatusCode::INVALID_ARGUMENT});
+  auto bus = AudioEndpoint("h", "opus", 5004);
+  bus.mutable_endpoint()->mutable_routing()->set_listen_bus("fr");
+  cases.push_back({"unknown bus", bus, grpc::StatusCode::INVALID_ARGUMENT});
+  auto video = AudioEndpoint("i", "opus", 5004);
+  video.mutable_endpoint()->add_remote_streams()->set_kind(v1::MEDIA_KIND_VIDEO);
+  cases.push_back({"video", video, grpc::StatusCode::UNIMPLEMENTED});
+  auto id = AudioEndpoint("Bad Id!", "opus", 5004);
+  cases.push_back({"bad id", id, grpc::StatusCode::INVALID_ARGUMENT});
+  auto session_name = AudioEndpoint("j", "opus", 5004);
+  session_name.set_parent("sessions/nope");
+  cases.push_back({"unknown session", session_name, grpc::StatusCode::NOT_FOUND});
+  for (const Case& c : cases) {
+    grpc::ClientContext context;
+    v1::Endpoint endpoint;
+    grpc::Status status = stub_->AddEndpoint(&context, c.request, &endpoint);
+    EXPECT_EQ(status.error_code(), c.code) << c.what << ": " << status.error_message();
+    EXPECT_FALSE(status.error_message().empty()) << c.what;
+  }
+  grpc::ClientContext load_context;
+  v1::LoadReport report;
+  ASSERT_TRUE(stub_->GetLoad(&load_context, {}, &report).ok());
+  EXPECT_EQ(report.endpoints(), 0);
 }
 
 }  // namespace

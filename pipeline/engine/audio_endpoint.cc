@@ -1,0 +1,362 @@
+#include "pipeline/engine/audio_endpoint.h"
+
+#include <time.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <utility>
+
+#include "pipeline/audio/simd/mix_kernels.h"
+#include "pipeline/rtp/rtcp.h"
+#include "pipeline/rtp/rtp_packet.h"
+
+namespace chorus::engine {
+namespace {
+
+int64_t MonotonicUs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
+}
+
+int64_t UnixUs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
+}
+
+constexpr int64_t kRtcpIntervalUs = 5'000'000;
+constexpr uint8_t kCname[] = {'c', 'h', 'o', 'r', 'u', 's'};
+// The largest datagram accepted: RTP/SRTP audio is far smaller.
+constexpr size_t kMaxDatagram = 1500;
+
+uint32_t RandomSsrc() {
+  static thread_local std::mt19937 random{std::random_device{}()};
+  uint32_t ssrc = 0;
+  while (ssrc == 0) ssrc = random();
+  return ssrc;
+}
+
+DropReason FromSrtp(srtp::SrtpResult result) {
+  switch (result) {
+    case srtp::SrtpResult::kAuthFailed:
+      return DropReason::kSrtpAuth;
+    case srtp::SrtpResult::kReplayed:
+      return DropReason::kSrtpReplay;
+    default:
+      return DropReason::kSrtpOther;
+  }
+}
+
+uint8_t MeasuredLevel(std::span<const int16_t> frame) {
+  const uint64_t energy = audio::Kernels().energy(frame.data(), frame.size());
+  if (energy == 0) return 127;
+  const double rms = std::sqrt(static_cast<double>(energy) / static_cast<double>(frame.size()));
+  const double dbov = -20.0 * std::log10(rms / 32768.0);
+  return static_cast<uint8_t>(std::clamp(dbov, 0.0, 127.0));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<AudioEndpoint>> AudioEndpoint::Create(
+    const EndpointConfig& config, std::unique_ptr<net::UdpSocket> socket, EngineStats* stats) {
+  std::unique_ptr<AudioEndpoint> endpoint(new AudioEndpoint(config, std::move(socket), stats));
+  if (config.secure) {
+    auto remote_key = srtp::SrtpKeyMaterial::FromBase64(config.suite, config.remote_key_base64);
+    if (!remote_key.ok()) return remote_key.status();
+    auto inbound = srtp::SrtpSession::Create(*remote_key, srtp::Direction::kInbound);
+    if (!inbound.ok()) return inbound.status();
+    srtp::SrtpKeyMaterial local_key = srtp::SrtpKeyMaterial::Generate(config.suite);
+    auto outbound = srtp::SrtpSession::Create(local_key, srtp::Direction::kOutbound);
+    if (!outbound.ok()) return outbound.status();
+    endpoint->inbound_ = *std::move(inbound);
+    endpoint->outbound_ = *std::move(outbound);
+    endpoint->answer_.local_key_base64 = local_key.ToBase64();
+    endpoint->answer_.suite = config.suite;
+  }
+  auto decoder = codec::AudioDecoder::Create(config.codec.codec);
+  if (!decoder.ok()) return decoder.status();
+  endpoint->decoder_ = *std::move(decoder);
+  codec::AudioEncoderConfig encoder_config;
+  encoder_config.codec = config.codec.codec;
+  if (config.codec.bitrate_bps > 0) encoder_config.bitrate_bps = config.codec.bitrate_bps;
+  auto encoder = codec::AudioEncoder::Create(encoder_config);
+  if (!encoder.ok()) return encoder.status();
+  endpoint->encoder_ = *std::move(encoder);
+  endpoint->answer_.local = endpoint->socket_->local_address();
+  endpoint->answer_.ssrc = RandomSsrc();
+  endpoint->sequence_ = static_cast<uint16_t>(RandomSsrc());
+  endpoint->timestamp_ = RandomSsrc();
+  return endpoint;
+}
+
+AudioEndpoint::AudioEndpoint(const EndpointConfig& config, std::unique_ptr<net::UdpSocket> socket,
+                             EngineStats* stats)
+    : config_(config),
+      socket_(std::move(socket)),
+      stats_(stats),
+      jitter_buffer_(std::make_unique<rtp::JitterBuffer>(codec::RtpClockRate(config.codec.codec))),
+      receive_stats_(codec::RtpClockRate(config.codec.codec)) {}
+
+AudioEndpoint::~AudioEndpoint() = default;
+
+void AudioEndpoint::OnReadable() {
+  for (;;) {
+    net::SocketAddress from;
+    const int length = socket_->Receive(receive_buffer_, &from);
+    if (length == -1) return;
+    if (length == -2 || static_cast<size_t>(length) > kMaxDatagram) {
+      stats_->Drop(DropReason::kOversized);
+      ++drops_;
+      continue;
+    }
+    HandleDatagram(static_cast<size_t>(length), from, MonotonicUs());
+  }
+}
+
+void AudioEndpoint::HandleDatagram(size_t length, const net::SocketAddress& from, int64_t now_us) {
+  Bump(stats_->bytes_in, length);
+  std::span<const uint8_t> data(receive_buffer_.data(), length);
+  if (rtp::IsRtcp(data)) {
+    HandleRtcp(length);
+    return;
+  }
+  if (inbound_ != nullptr) {
+    size_t clear = 0;
+    srtp::SrtpResult result = inbound_->UnprotectRtp(receive_buffer_, length, &clear);
+    if (result != srtp::SrtpResult::kOk) {
+      stats_->Drop(FromSrtp(result));
+      ++srtp_failures_;
+      return;
+    }
+    length = clear;
+  }
+  rtp::RtpPacketView packet;
+  if (rtp::ParseRtp(std::span<const uint8_t>(receive_buffer_.data(), length), &packet) !=
+      rtp::RtpParseResult::kOk) {
+    stats_->Drop(DropReason::kMalformedRtp);
+    ++drops_;
+    return;
+  }
+  if (packet.payload_type != config_.codec.payload_type) {
+    stats_->Drop(DropReason::kUnknownPayloadType);
+    ++drops_;
+    return;
+  }
+  if (!config_.routing.admitted) {
+    stats_->Drop(DropReason::kNotAdmitted);
+    return;
+  }
+  if (!have_remote_ssrc_ || packet.ssrc != remote_ssrc_) {
+    // A new source (or the first): start its buffer and statistics afresh.
+    if (have_remote_ssrc_) {
+      jitter_buffer_->Reset();
+      receive_stats_.Reset();
+    }
+    remote_ssrc_ = packet.ssrc;
+    have_remote_ssrc_ = true;
+  }
+  if (config_.learn_address) config_.remote = from;
+  Bump(stats_->rtp_packets_in);
+  ++packets_received_;
+  receive_stats_.OnPacket(packet.sequence_number, packet.timestamp, now_us);
+  bool has_level = false;
+  uint8_t level = 127;
+  if (config_.audio_level_extension_id != 0) {
+    bool voice = false;
+    has_level = rtp::ParseAudioLevel(packet.FindExtension(config_.audio_level_extension_id), &voice,
+                                     &level);
+  }
+  switch (jitter_buffer_->Insert(packet.sequence_number, packet.timestamp, packet.payload, now_us,
+                                 has_level, level)) {
+    case rtp::JitterInsertResult::kInserted:
+    case rtp::JitterInsertResult::kRestarted:
+      break;
+    case rtp::JitterInsertResult::kDuplicate:
+      stats_->Drop(DropReason::kDuplicate);
+      ++drops_;
+      break;
+    case rtp::JitterInsertResult::kTooLate:
+      stats_->Drop(DropReason::kLate);
+      ++drops_;
+      break;
+    case rtp::JitterInsertResult::kTooLarge:
+      stats_->Drop(DropReason::kOversized);
+      ++drops_;
+      break;
+  }
+}
+
+void AudioEndpoint::HandleRtcp(size_t length) {
+  if (inbound_ != nullptr) {
+    size_t clear = 0;
+    srtp::SrtpResult result = inbound_->UnprotectRtcp(receive_buffer_, length, &clear);
+    if (result != srtp::SrtpResult::kOk) {
+      stats_->Drop(FromSrtp(result));
+      ++srtp_failures_;
+      return;
+    }
+    length = clear;
+  }
+  rtp::RtcpInfo info;
+  if (rtp::ParseRtcp(std::span<const uint8_t>(receive_buffer_.data(), length), &info) !=
+      rtp::RtcpParseResult::kOk) {
+    stats_->Drop(DropReason::kMalformedRtcp);
+    ++drops_;
+    return;
+  }
+  Bump(stats_->rtcp_packets_in);
+  if (info.has_sender_report) receive_stats_.OnSenderReport(info.ntp_timestamp, MonotonicUs());
+  // What the endpoint reports of our stream to it.
+  for (size_t i = 0; i < info.block_count; ++i) {
+    if (info.blocks[i].ssrc != answer_.ssrc) continue;
+    const double clock = codec::RtpClockRate(config_.codec.codec);
+    stats_->jitter_ms.Observe(info.blocks[i].jitter * 1000.0 / clock);
+    remote_fraction_lost_ = info.blocks[i].fraction_lost;
+  }
+}
+
+bool AudioEndpoint::PullFrame(int64_t now_us) {
+  (void)now_us;
+  frame_arrival_us_ = 0;
+  if (!config_.routing.admitted) return false;
+  const rtp::JitterFrame pulled = jitter_buffer_->Pull();
+  const size_t codec_index = static_cast<size_t>(config_.codec.codec);
+  switch (pulled.kind) {
+    case rtp::JitterPullKind::kBuffering:
+      level_ = 127;
+      return false;
+    case rtp::JitterPullKind::kFrame: {
+      const int64_t start = MonotonicUs();
+      codec::DecodeResult result = decoder_->Decode(pulled.payload, frame_);
+      stats_->decode_us[codec_index].Observe(static_cast<double>(MonotonicUs() - start));
+      if (result != codec::DecodeResult::kOk) {
+        stats_->Drop(DropReason::kDecodeError);
+        ++drops_;
+        decoder_->Conceal(frame_);
+        Bump(stats_->concealed_frames);
+        ++concealed_;
+      } else {
+        frame_arrival_us_ = pulled.arrival_us;
+      }
+      level_ = pulled.has_level ? pulled.level : MeasuredLevel(frame_);
+      return true;
+    }
+    case rtp::JitterPullKind::kLost:
+      if (!pulled.next_payload.empty() && decoder_->DecodeFec(pulled.next_payload, frame_)) {
+        Bump(stats_->fec_frames);
+      } else {
+        decoder_->Conceal(frame_);
+      }
+      Bump(stats_->concealed_frames);
+      ++concealed_;
+      level_ = MeasuredLevel(frame_);
+      return true;
+  }
+  return false;
+}
+
+void AudioEndpoint::EncodeAndSend(std::span<const int16_t> mix, int64_t now_us) {
+  const int64_t start = MonotonicUs();
+  const int size = encoder_->Encode(mix, payload_buffer_);
+  stats_->encode_us[static_cast<size_t>(config_.codec.codec)].Observe(
+      static_cast<double>(MonotonicUs() - start));
+  Bump(stats_->encodes);
+  if (size > 0) {
+    SendPayload(std::span<const uint8_t>(payload_buffer_.data(), static_cast<size_t>(size)),
+                now_us);
+  } else {
+    SkipFrame();
+  }
+}
+
+void AudioEndpoint::SkipFrame() {
+  timestamp_ += codec::TimestampIncrement(config_.codec.codec);
+  need_marker_ = true;
+}
+
+void AudioEndpoint::SendPayload(std::span<const uint8_t> payload, int64_t now_us) {
+  (void)now_us;
+  rtp::RtpHeader header;
+  header.marker = need_marker_;
+  header.payload_type = config_.codec.payload_type;
+  header.sequence_number = sequence_++;
+  header.timestamp = timestamp_;
+  header.ssrc = answer_.ssrc;
+  timestamp_ += codec::TimestampIncrement(config_.codec.codec);
+  need_marker_ = false;
+  size_t length = rtp::BuildRtp(header, payload, std::span<uint8_t>(send_buffer_.data(), 1400));
+  if (length == 0) return;
+  if (outbound_ != nullptr) {
+    size_t protected_length = 0;
+    if (outbound_->ProtectRtp(send_buffer_, length, &protected_length) != srtp::SrtpResult::kOk) {
+      Bump(stats_->send_failures);
+      return;
+    }
+    length = protected_length;
+  }
+  Send(length, false);
+  ++packets_sent_;
+  octets_sent_ += payload.size();
+}
+
+void AudioEndpoint::Send(size_t length, bool rtcp) {
+  if (socket_->Send(std::span<const uint8_t>(send_buffer_.data(), length), config_.remote)) {
+    Bump(rtcp ? stats_->rtcp_packets_out : stats_->rtp_packets_out);
+    Bump(stats_->bytes_out, length);
+  } else {
+    Bump(stats_->send_failures);
+  }
+}
+
+void AudioEndpoint::MaybeSendRtcp(int64_t now_us) {
+  if (last_rtcp_us_ != 0 && now_us - last_rtcp_us_ < kRtcpIntervalUs) return;
+  const bool first = last_rtcp_us_ == 0;
+  last_rtcp_us_ = now_us;
+  if (first) return;  // the first report after one interval, once there is something to say
+  rtp::SenderReport report;
+  report.ssrc = answer_.ssrc;
+  report.ntp_timestamp = rtp::NtpFromUnixMicros(UnixUs());
+  report.rtp_timestamp = timestamp_;
+  report.packet_count = static_cast<uint32_t>(packets_sent_);
+  report.octet_count = static_cast<uint32_t>(octets_sent_);
+  if (have_remote_ssrc_) {
+    report.has_block = true;
+    report.block = receive_stats_.MakeReportBlock(remote_ssrc_, now_us);
+    const int64_t lost = receive_stats_.cumulative_lost();
+    if (lost > reported_lost_) {
+      Bump(stats_->packets_lost, static_cast<uint64_t>(lost - reported_lost_));
+      reported_lost_ = lost;
+    }
+  }
+  size_t length =
+      rtp::BuildSenderReport(report, kCname, std::span<uint8_t>(send_buffer_.data(), 1400));
+  if (length == 0) return;
+  if (outbound_ != nullptr) {
+    size_t protected_length = 0;
+    if (outbound_->ProtectRtcp(send_buffer_, length, &protected_length) != srtp::SrtpResult::kOk) {
+      Bump(stats_->send_failures);
+      return;
+    }
+    length = protected_length;
+  }
+  Send(length, true);
+}
+
+EndpointStatsSnapshot AudioEndpoint::Stats() const {
+  EndpointStatsSnapshot snapshot;
+  snapshot.id = config_.id;
+  snapshot.packets_received = packets_received_;
+  snapshot.packets_sent = packets_sent_;
+  snapshot.packets_lost = static_cast<uint64_t>(receive_stats_.cumulative_lost());
+  snapshot.jitter_ms = receive_stats_.jitter_ms();
+  snapshot.jitter_buffer_ms = jitter_buffer_->stats().target_delay_ms;
+  snapshot.concealed_frames = concealed_;
+  snapshot.srtp_failures = srtp_failures_;
+  snapshot.drops = drops_;
+  snapshot.level_dbov = -static_cast<double>(level_);
+  return snapshot;
+}
+
+}  // namespace chorus::engine

@@ -1,0 +1,118 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "pipeline/codec/audio_decoder.h"
+#include "pipeline/codec/audio_encoder.h"
+#include "pipeline/engine/engine_stats.h"
+#include "pipeline/engine/session_types.h"
+#include "pipeline/net/event_loop.h"
+#include "pipeline/net/udp_socket.h"
+#include "pipeline/rtp/jitter_buffer.h"
+#include "pipeline/rtp/receive_statistics.h"
+#include "pipeline/srtp/srtp_session.h"
+
+namespace chorus::engine {
+
+// One participant's audio stream on a media node: its UDP socket (RTP and RTCP multiplexed,
+// RFC 5761), SRTP contexts in both directions, receive statistics, adaptive jitter buffer,
+// decoder, and the RTP state of what it is sent (own SSRC, sequence numbers, timestamps, SRTP
+// context), plus a personal encoder used while it is a selected speaker (its mix-minus is its
+// own).
+//
+// Thread: the owning session's worker thread only. Receive and send allocate nothing.
+class AudioEndpoint final : public net::EventLoop::Handler {
+ public:
+  static constexpr int kFrameSamples = 960;  // 20 ms at 48 kHz
+
+  static absl::StatusOr<std::unique_ptr<AudioEndpoint>> Create(
+      const EndpointConfig& config, std::unique_ptr<net::UdpSocket> socket, EngineStats* stats);
+  ~AudioEndpoint() override;
+
+  const std::string& id() const { return config_.id; }
+  // The endpoint's slot in the session's mixer (set by the session).
+  int mixer_slot = -1;
+  const EndpointConfig& config() const { return config_; }
+  const EndpointAnswer& answer() const { return answer_; }
+  int fd() const { return socket_->fd(); }
+  Routing& routing() { return config_.routing; }
+
+  // Receive path: drains the socket.
+  void OnReadable() override;
+
+  // Tick: one 20 ms frame of what the participant said (decoded, concealed, or nothing).
+  // Returns false when there is nothing to mix (not started, silence/DTX, muted upstream).
+  bool PullFrame(int64_t now_us);
+  std::span<const int16_t> frame() const { return frame_; }
+  // Level of the last frame as RFC 6464 -dBov (0 loudest, 127 silence), from the packet's
+  // audio-level extension when present, else measured.
+  uint8_t level() const { return level_; }
+  // Arrival time (CLOCK_MONOTONIC, us) of the packet behind the last frame; 0 when concealed.
+  int64_t frame_arrival_us() const { return frame_arrival_us_; }
+
+  // Encodes `mix` with the personal encoder and sends it.
+  void EncodeAndSend(std::span<const int16_t> mix, int64_t now_us);
+  // Sends an already encoded payload (from a shared encoder) as this endpoint's next packet.
+  void SendPayload(std::span<const uint8_t> payload, int64_t now_us);
+  // Nothing to send this tick (the encoder produced nothing): time moves on, and the next packet
+  // carries the marker bit.
+  void SkipFrame();
+  // The jitter buffer's current target delay.
+  int jitter_target_ms() const { return jitter_buffer_->stats().target_delay_ms; }
+  // Sends an RTCP sender report with a reception report about the participant's stream, about
+  // every 5 s.
+  void MaybeSendRtcp(int64_t now_us);
+
+  EndpointStatsSnapshot Stats() const;
+
+ private:
+  AudioEndpoint(const EndpointConfig& config, std::unique_ptr<net::UdpSocket> socket,
+                EngineStats* stats);
+  void HandleDatagram(size_t length, const net::SocketAddress& from, int64_t now_us);
+  void HandleRtcp(size_t length);
+  void Send(size_t length, bool rtcp);
+
+  EndpointConfig config_;
+  EndpointAnswer answer_;
+  std::unique_ptr<net::UdpSocket> socket_;
+  EngineStats* const stats_;  // not owned
+
+  std::unique_ptr<srtp::SrtpSession> inbound_;   // null for plain RTP
+  std::unique_ptr<srtp::SrtpSession> outbound_;  // null for plain RTP
+  std::unique_ptr<rtp::JitterBuffer> jitter_buffer_;
+  rtp::ReceiveStatistics receive_stats_;
+  std::unique_ptr<codec::AudioDecoder> decoder_;
+  std::unique_ptr<codec::AudioEncoder> encoder_;
+
+  // Media sent.
+  uint16_t sequence_ = 0;
+  uint32_t timestamp_ = 0;
+  bool need_marker_ = true;
+  uint64_t packets_sent_ = 0;
+  uint64_t octets_sent_ = 0;
+  int64_t last_rtcp_us_ = 0;
+
+  // Media received.
+  uint64_t packets_received_ = 0;
+  uint64_t srtp_failures_ = 0;
+  uint64_t drops_ = 0;
+  uint64_t concealed_ = 0;
+  uint32_t remote_ssrc_ = 0;
+  int64_t reported_lost_ = 0;
+  uint8_t remote_fraction_lost_ = 0;  // what the endpoint reports of our stream (of 256)
+  bool have_remote_ssrc_ = false;
+
+  std::array<int16_t, kFrameSamples> frame_{};
+  uint8_t level_ = 127;
+  int64_t frame_arrival_us_ = 0;
+  alignas(16) std::array<uint8_t, 2048> receive_buffer_{};
+  alignas(16) std::array<uint8_t, 1600> send_buffer_{};
+  std::array<uint8_t, 1500> payload_buffer_{};
+};
+
+}  // namespace chorus::engine

@@ -1,0 +1,193 @@
+#include "pipeline/engine/engine.h"
+
+#include <algorithm>
+#include <thread>
+#include <utility>
+
+#include "pipeline/engine/session.h"
+
+namespace chorus::engine {
+namespace {
+
+bool ValidId(const std::string& id) {
+  if (id.empty() || id.size() > 63) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+  });
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<MediaEngine>> MediaEngine::Create(const EngineOptions& options) {
+  if (options.port_min == 0 || options.port_min > options.port_max) {
+    return absl::InvalidArgumentError("the media port range is empty");
+  }
+  auto probe = net::SocketAddress::FromIp(options.media_ip, 0);
+  if (!probe.ok()) return probe.status();
+  std::unique_ptr<MediaEngine> engine(new MediaEngine(options));
+  int count = options.workers > 0
+                  ? options.workers
+                  : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  for (int i = 0; i < count; ++i) {
+    auto worker = MediaWorker::Create(i, &engine->stats_);
+    if (!worker.ok()) return worker.status();
+    engine->workers_.push_back(*std::move(worker));
+  }
+  return engine;
+}
+
+MediaEngine::MediaEngine(const EngineOptions& options)
+    : options_(options), ports_(options.media_ip, options.port_min, options.port_max) {}
+
+MediaEngine::~MediaEngine() {
+  absl::MutexLock lock(&mutex_);
+  for (auto& [id, entry] : sessions_) {
+    SessionEntry* raw = entry.get();
+    (void)raw->worker->Call([raw] { raw->session.reset(); });
+  }
+  sessions_.clear();
+  workers_.clear();
+}
+
+absl::StatusOr<MediaEngine::SessionEntry*> MediaEngine::Find(const std::string& session_id) {
+  auto it = sessions_.find(session_id);
+  if (it == sessions_.end()) {
+    return absl::NotFoundError("no session '" + session_id + "' on this media node");
+  }
+  return it->second.get();
+}
+
+absl::Status MediaEngine::CreateSession(const std::string& session_id,
+                                        const SessionConfig& config) {
+  if (!ValidId(session_id)) {
+    return absl::InvalidArgumentError("session_id must be 1 to 63 characters of [a-z0-9-_]");
+  }
+  if (config.max_speakers < 1 || config.max_speakers > 8) {
+    return absl::InvalidArgumentError("max_speakers must be between 1 and 8");
+  }
+  if (config.languages.size() > 8) {
+    return absl::InvalidArgumentError("at most 8 language buses per session");
+  }
+  absl::MutexLock lock(&mutex_);
+  if (sessions_.contains(session_id)) {
+    return absl::AlreadyExistsError("session '" + session_id + "' exists");
+  }
+  // Placement: the worker with the fewest sessions, then the lowest load.
+  MediaWorker* worker = workers_.front().get();
+  for (auto& candidate : workers_) {
+    if (candidate->session_count().load() < worker->session_count().load()) {
+      worker = candidate.get();
+    }
+  }
+  auto entry = std::make_unique<SessionEntry>();
+  entry->worker = worker;
+  absl::Status created;
+  absl::Status posted = worker->Call([&] {
+    auto session = Session::Create(config, worker, &stats_, options_.max_endpoints_per_session);
+    if (!session.ok()) {
+      created = session.status();
+      return;
+    }
+    entry->session = *std::move(session);
+  });
+  if (!posted.ok()) return posted;
+  if (!created.ok()) return created;
+  worker->session_count().fetch_add(1);
+  sessions_.emplace(session_id, std::move(entry));
+  return absl::OkStatus();
+}
+
+absl::Status MediaEngine::DeleteSession(const std::string& session_id) {
+  absl::MutexLock lock(&mutex_);
+  auto found = Find(session_id);
+  if (!found.ok()) return found.status();
+  SessionEntry* entry = *found;
+  int endpoints = 0;
+  absl::Status posted = entry->worker->Call([&] {
+    endpoints = entry->session->endpoint_count();
+    entry->session.reset();
+  });
+  if (!posted.ok()) return posted;
+  endpoint_count_.fetch_sub(endpoints);
+  entry->worker->session_count().fetch_sub(1);
+  sessions_.erase(session_id);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<EndpointAnswer> MediaEngine::AddEndpoint(const std::string& session_id,
+                                                        const EndpointConfig& config) {
+  if (!ValidId(config.id)) {
+    return absl::InvalidArgumentError("endpoint_id must be 1 to 63 characters of [a-z0-9-_]");
+  }
+  if (!config.secure && !options_.allow_insecure_media) {
+    return absl::InvalidArgumentError(
+        "plain RTP is refused: this media node only speaks SRTP (start it with "
+        "--allow_insecure_media for development)");
+  }
+  absl::MutexLock lock(&mutex_);
+  auto found = Find(session_id);
+  if (!found.ok()) return found.status();
+  SessionEntry* entry = *found;
+  auto socket = ports_.Allocate();
+  if (!socket.ok()) return socket.status();
+  absl::StatusOr<EndpointAnswer> answer = absl::InternalError("not run");
+  absl::Status posted = entry->worker->Call(
+      [&] { answer = entry->session->AddEndpoint(config, *std::move(socket)); });
+  if (!posted.ok()) return posted;
+  if (answer.ok()) endpoint_count_.fetch_add(1);
+  return answer;
+}
+
+absl::Status MediaEngine::UpdateRouting(const std::string& session_id,
+                                        const std::string& endpoint_id, const Routing& routing) {
+  absl::MutexLock lock(&mutex_);
+  auto found = Find(session_id);
+  if (!found.ok()) return found.status();
+  SessionEntry* entry = *found;
+  absl::Status result;
+  absl::Status posted =
+      entry->worker->Call([&] { result = entry->session->UpdateRouting(endpoint_id, routing); });
+  return posted.ok() ? result : posted;
+}
+
+absl::Status MediaEngine::RemoveEndpoint(const std::string& session_id,
+                                         const std::string& endpoint_id) {
+  absl::MutexLock lock(&mutex_);
+  auto found = Find(session_id);
+  if (!found.ok()) return found.status();
+  SessionEntry* entry = *found;
+  absl::Status result;
+  absl::Status posted =
+      entry->worker->Call([&] { result = entry->session->RemoveEndpoint(endpoint_id); });
+  if (!posted.ok()) return posted;
+  if (result.ok()) endpoint_count_.fetch_sub(1);
+  return result;
+}
+
+absl::StatusOr<SessionStatsSnapshot> MediaEngine::GetSessionStats(const std::string& session_id) {
+  absl::MutexLock lock(&mutex_);
+  auto found = Find(session_id);
+  if (!found.ok()) return found.status();
+  SessionEntry* entry = *found;
+  SessionStatsSnapshot snapshot;
+  absl::Status posted = entry->worker->Call([&] { snapshot = entry->session->Stats(); });
+  if (!posted.ok()) return posted;
+  snapshot.worker = entry->worker->index();
+  return snapshot;
+}
+
+double MediaEngine::load() const {
+  if (workers_.empty()) return 0;
+  double sum = 0;
+  for (const auto& worker : workers_) sum += worker->load();
+  return sum / static_cast<double>(workers_.size());
+}
+
+int MediaEngine::session_count() const {
+  absl::MutexLock lock(&mutex_);
+  return static_cast<int>(sessions_.size());
+}
+
+int MediaEngine::endpoint_count() const { return endpoint_count_.load(); }
+
+}  // namespace chorus::engine

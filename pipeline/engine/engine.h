@@ -1,0 +1,89 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "pipeline/engine/engine_stats.h"
+#include "pipeline/engine/media_worker.h"
+#include "pipeline/engine/session_types.h"
+#include "pipeline/net/port_allocator.h"
+
+namespace chorus::engine {
+
+class Session;
+
+struct EngineOptions {
+  // Media workers (threads); 0 = one per core.
+  int workers = 0;
+  // Where endpoint sockets are bound, and their port range.
+  std::string media_ip = "127.0.0.1";
+  uint16_t port_min = 40000;
+  uint16_t port_max = 40999;
+  // Plain RTP endpoints are refused unless this is set (development only).
+  bool allow_insecure_media = false;
+  // Most endpoints in one session.
+  int max_endpoints_per_session = 1000;
+};
+
+// A media node's engine (DESIGN.md, The media engine): media workers, the sessions placed on
+// them, and the ports their endpoints use. The control-plane face of the pipeline: every method
+// is thread-safe, validates its arguments (they come from the network via the API) and answers
+// with a Status a caller can act on; the work itself runs on the session's worker thread.
+class MediaEngine {
+ public:
+  static absl::StatusOr<std::unique_ptr<MediaEngine>> Create(const EngineOptions& options);
+  // Ends every session and stops the workers.
+  ~MediaEngine();
+
+  // ALREADY_EXISTS, INVALID_ARGUMENT (bad bus list).
+  absl::Status CreateSession(const std::string& session_id, const SessionConfig& config);
+  // NOT_FOUND.
+  absl::Status DeleteSession(const std::string& session_id);
+
+  // Binds the endpoint's socket, sets up its SRTP, decoder and place in the mix, and answers
+  // with the node's side. INVALID_ARGUMENT (bad key, codec, address; plain RTP refused),
+  // RESOURCE_EXHAUSTED (no port left, session full), NOT_FOUND, ALREADY_EXISTS.
+  absl::StatusOr<EndpointAnswer> AddEndpoint(const std::string& session_id,
+                                             const EndpointConfig& config);
+  absl::Status UpdateRouting(const std::string& session_id, const std::string& endpoint_id,
+                             const Routing& routing);
+  absl::Status RemoveEndpoint(const std::string& session_id, const std::string& endpoint_id);
+  absl::StatusOr<SessionStatsSnapshot> GetSessionStats(const std::string& session_id);
+
+  // Mean of the workers' loads (0 to 1).
+  double load() const;
+  int session_count() const;
+  int endpoint_count() const;
+  int worker_count() const { return static_cast<int>(workers_.size()); }
+  uint32_t port_range_size() const { return ports_.range_size(); }
+  EngineStats& stats() { return stats_; }
+  const EngineOptions& options() const { return options_; }
+
+ private:
+  struct SessionEntry {
+    MediaWorker* worker;               // not owned
+    std::unique_ptr<Session> session;  // destroyed on the worker thread
+  };
+
+  explicit MediaEngine(const EngineOptions& options);
+  absl::StatusOr<SessionEntry*> Find(const std::string& session_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+
+  const EngineOptions options_;
+  EngineStats stats_;
+  net::PortAllocator ports_;
+  std::vector<std::unique_ptr<MediaWorker>> workers_;
+
+  // Serialises control operations (they are rare and short; the media path never takes it).
+  mutable absl::Mutex mutex_;
+  absl::flat_hash_map<std::string, std::unique_ptr<SessionEntry>> sessions_ ABSL_GUARDED_BY(mutex_);
+  std::atomic<int> endpoint_count_{0};
+};
+
+}  // namespace chorus::engine

@@ -1,0 +1,105 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace chorus::engine {
+
+// Why the engine dropped an incoming packet or frame. Every drop is counted by its reason and
+// never disturbs other endpoints.
+enum class DropReason : uint8_t {
+  kMalformedRtp,        // not a valid RTP packet (RFC 3550 checks)
+  kMalformedRtcp,       // not a valid compound RTCP packet
+  kSrtpAuth,            // SRTP/SRTCP authentication failed: wrong key or forged
+  kSrtpReplay,          // SRTP replay protection: a packet seen before
+  kSrtpOther,           // any other SRTP failure
+  kPlainRtpRefused,     // unprotected media on an SRTP endpoint is not decrypted; counted as auth
+  kUnknownPayloadType,  // a payload type that was not negotiated
+  kOversized,           // a datagram larger than any media packet we accept
+  kLate,                // arrived after its play-out time
+  kDuplicate,           // already in the jitter buffer
+  kBufferFull,          // jitter buffer overflow (a flood)
+  kNotAdmitted,         // media from an endpoint still in the lobby
+  kDecodeError,         // the decoder refused the payload
+  kCount,
+};
+inline constexpr size_t kDropReasonCount = static_cast<size_t>(DropReason::kCount);
+const char* DropReasonName(DropReason reason);
+
+// A histogram with fixed bucket bounds, safe to observe from any thread without locks (relaxed
+// atomics) and read at scrape time. The snapshot is not atomic as a whole: fine for monitoring.
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> upper_bounds);
+  Histogram(const Histogram&) = delete;
+  Histogram& operator=(const Histogram&) = delete;
+
+  void Observe(double value);
+
+  struct Snapshot {
+    std::vector<double> upper_bounds;
+    std::vector<uint64_t> cumulative_counts;  // one per bound, then +Inf
+    double sum = 0;
+    uint64_t count = 0;
+  };
+  Snapshot Read() const;
+  // The value below which `quantile` (0..1) of observations fall, by linear interpolation within
+  // the bucket; for tests and benchmark reports.
+  double Quantile(double quantile) const;
+
+ private:
+  static constexpr size_t kMaxBuckets = 32;
+  std::vector<double> upper_bounds_;
+  std::array<std::atomic<uint64_t>, kMaxBuckets + 1> counts_{};
+  std::atomic<uint64_t> sum_micro_{0};  // sum * 1e6, so it can be an integer atomic
+};
+
+// The engine's counters, shared by all media workers (relaxed atomics: each increment is one
+// uncontended instruction in practice, as sessions do not move between workers).
+struct EngineStats {
+  EngineStats();
+
+  std::atomic<uint64_t> rtp_packets_in{0};
+  std::atomic<uint64_t> rtp_packets_out{0};
+  std::atomic<uint64_t> rtcp_packets_in{0};
+  std::atomic<uint64_t> rtcp_packets_out{0};
+  std::atomic<uint64_t> bytes_in{0};
+  std::atomic<uint64_t> bytes_out{0};
+  std::atomic<uint64_t> send_failures{0};
+  // Packets the senders lost on the way to us (RFC 3550 A.3, from sequence numbers).
+  std::atomic<uint64_t> packets_lost{0};
+  // Frames the decoder concealed (loss or late), and those rebuilt from Opus in-band FEC.
+  std::atomic<uint64_t> concealed_frames{0};
+  std::atomic<uint64_t> fec_frames{0};
+  std::atomic<uint64_t> ticks{0};
+  // Ticks that started one period or more late (the worker fell behind real time).
+  std::atomic<uint64_t> tick_overruns{0};
+  std::atomic<uint64_t> encodes{0};
+  std::array<std::atomic<uint64_t>, kDropReasonCount> drops{};
+
+  // Work of one tick of one worker (all its sessions), microseconds.
+  Histogram tick_duration_us;
+  // From the arrival of a packet to the send of the first mix that carries it, excluding the
+  // time the jitter buffer deliberately held it, milliseconds.
+  Histogram mix_latency_ms;
+  // Per codec (index = codec::AudioCodec), microseconds per 20 ms frame.
+  std::array<Histogram, 4> decode_us;
+  std::array<Histogram, 4> encode_us;
+  // Interarrival jitter of received streams (RFC 3550 A.8), milliseconds, observed per RTCP
+  // report interval.
+  Histogram jitter_ms;
+
+  void Drop(DropReason reason) {
+    drops[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
+  }
+};
+
+inline void Bump(std::atomic<uint64_t>& counter, uint64_t by = 1) {
+  counter.fetch_add(by, std::memory_order_relaxed);
+}
+
+}  // namespace chorus::engine

@@ -1,0 +1,244 @@
+#include "pipeline/engine/session.h"
+
+#include <time.h>
+
+#include <algorithm>
+#include <utility>
+
+namespace chorus::engine {
+namespace {
+
+int64_t MonotonicUs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Session>> Session::Create(const SessionConfig& config,
+                                                         MediaWorker* worker, EngineStats* stats,
+                                                         int max_endpoints) {
+  audio::MixerConfig mixer_config;
+  mixer_config.max_participants = static_cast<size_t>(max_endpoints);
+  mixer_config.bus_count = 1 + static_cast<int>(config.languages.size());
+  mixer_config.max_speakers = config.max_speakers;
+  auto mixer = audio::AudioMixer::Create(mixer_config);
+  if (!mixer.ok()) return mixer.status();
+  std::unique_ptr<Session> session(
+      new Session(config, worker, stats, max_endpoints, *std::move(mixer)));
+  worker->AddTickListener(session.get());
+  return session;
+}
+
+Session::Session(const SessionConfig& config, MediaWorker* worker, EngineStats* stats,
+                 int max_endpoints, std::unique_ptr<audio::AudioMixer> mixer)
+    : config_(config),
+      worker_(worker),
+      stats_(stats),
+      max_endpoints_(max_endpoints),
+      mixer_(std::move(mixer)) {
+  endpoints_.reserve(static_cast<size_t>(max_endpoints));
+  endpoint_encoders_.reserve(static_cast<size_t>(max_endpoints));
+}
+
+Session::~Session() {
+  for (auto& endpoint : endpoints_) worker_->loop().Remove(endpoint->fd(), endpoint.get());
+  worker_->RemoveTickListener(this);
+}
+
+audio::ParticipantConfig Session::MixerConfig(const Routing& routing) {
+  audio::ParticipantConfig config;
+  config.speak_bus = routing.speak_bus;
+  config.listen_bus = routing.listen_bus;
+  config.floor_gain = routing.floor_gain;
+  config.input_gain = routing.input_gain;
+  config.muted = routing.muted;
+  config.admitted = routing.admitted;
+  return config;
+}
+
+AudioEndpoint* Session::Find(const std::string& id) {
+  for (auto& endpoint : endpoints_) {
+    if (endpoint->id() == id) return endpoint.get();
+  }
+  return nullptr;
+}
+
+Session::SharedEncoder* Session::SharedEncoderFor(int mixer_key, const CodecChoice& codec) {
+  for (auto& shared : shared_encoders_) {
+    if (shared->mixer_key == mixer_key && shared->codec == codec.codec &&
+        shared->bitrate_bps == codec.bitrate_bps) {
+      return shared.get();
+    }
+  }
+  return nullptr;
+}
+
+absl::Status Session::AttachSharedEncoder(AudioEndpoint* endpoint) {
+  const int key = mixer_->shared_output(endpoint->mixer_slot);
+  const CodecChoice& codec = endpoint->config().codec;
+  SharedEncoder* shared = SharedEncoderFor(key, codec);
+  if (shared == nullptr) {
+    codec::AudioEncoderConfig encoder_config;
+    encoder_config.codec = codec.codec;
+    if (codec.bitrate_bps > 0) encoder_config.bitrate_bps = codec.bitrate_bps;
+    auto encoder = codec::AudioEncoder::Create(encoder_config);
+    if (!encoder.ok()) return encoder.status();
+    auto created = std::make_unique<SharedEncoder>();
+    created->mixer_key = key;
+    created->codec = codec.codec;
+    created->bitrate_bps = codec.bitrate_bps;
+    created->encoder = *std::move(encoder);
+    shared = created.get();
+    shared_encoders_.push_back(std::move(created));
+  }
+  ++shared->users;
+  for (size_t i = 0; i < endpoints_.size(); ++i) {
+    if (endpoints_[i].get() == endpoint) endpoint_encoders_[i] = shared;
+  }
+  return absl::OkStatus();
+}
+
+void Session::DetachSharedEncoder(AudioEndpoint* endpoint) {
+  for (size_t i = 0; i < endpoints_.size(); ++i) {
+    if (endpoints_[i].get() != endpoint || endpoint_encoders_[i] == nullptr) continue;
+    SharedEncoder* shared = endpoint_encoders_[i];
+    endpoint_encoders_[i] = nullptr;
+    if (--shared->users == 0) {
+      shared_encoders_.erase(
+          std::find_if(shared_encoders_.begin(), shared_encoders_.end(),
+                       [shared](const auto& candidate) { return candidate.get() == shared; }));
+    }
+  }
+}
+
+absl::StatusOr<EndpointAnswer> Session::AddEndpoint(const EndpointConfig& config,
+                                                    std::unique_ptr<net::UdpSocket> socket) {
+  if (Find(config.id) != nullptr) {
+    return absl::AlreadyExistsError("endpoint '" + config.id + "' exists in this session");
+  }
+  if (endpoint_count() >= max_endpoints_) {
+    return absl::ResourceExhaustedError("the session is full");
+  }
+  const int buses = 1 + static_cast<int>(config_.languages.size());
+  if (config.routing.speak_bus < 0 || config.routing.speak_bus >= buses ||
+      config.routing.listen_bus < 0 || config.routing.listen_bus >= buses) {
+    return absl::InvalidArgumentError("routing names a bus the session does not have");
+  }
+  auto endpoint = AudioEndpoint::Create(config, std::move(socket), stats_);
+  if (!endpoint.ok()) return endpoint.status();
+  AudioEndpoint* raw = endpoint->get();
+  raw->mixer_slot = mixer_->Add(MixerConfig(config.routing));
+  if (raw->mixer_slot < 0) return absl::ResourceExhaustedError("the session's mixer is full");
+  endpoints_.push_back(*std::move(endpoint));
+  endpoint_encoders_.push_back(nullptr);
+  absl::Status attached = AttachSharedEncoder(raw);
+  if (!attached.ok() || !worker_->loop().Add(raw->fd(), raw)) {
+    mixer_->Remove(raw->mixer_slot);
+    DetachSharedEncoder(raw);
+    endpoints_.pop_back();
+    endpoint_encoders_.pop_back();
+    return attached.ok() ? absl::InternalError("cannot watch the endpoint's socket") : attached;
+  }
+  return raw->answer();
+}
+
+absl::Status Session::UpdateRouting(const std::string& endpoint_id, const Routing& routing) {
+  AudioEndpoint* endpoint = Find(endpoint_id);
+  if (endpoint == nullptr) return absl::NotFoundError("no endpoint '" + endpoint_id + "'");
+  const int buses = 1 + static_cast<int>(config_.languages.size());
+  if (routing.speak_bus < 0 || routing.speak_bus >= buses || routing.listen_bus < 0 ||
+      routing.listen_bus >= buses) {
+    return absl::InvalidArgumentError("routing names a bus the session does not have");
+  }
+  DetachSharedEncoder(endpoint);
+  mixer_->Update(endpoint->mixer_slot, MixerConfig(routing));
+  endpoint->routing() = routing;
+  return AttachSharedEncoder(endpoint);
+}
+
+absl::Status Session::RemoveEndpoint(const std::string& endpoint_id) {
+  AudioEndpoint* endpoint = Find(endpoint_id);
+  if (endpoint == nullptr) return absl::NotFoundError("no endpoint '" + endpoint_id + "'");
+  worker_->loop().Remove(endpoint->fd(), endpoint);
+  mixer_->Remove(endpoint->mixer_slot);
+  DetachSharedEncoder(endpoint);
+  for (size_t i = 0; i < endpoints_.size(); ++i) {
+    if (endpoints_[i].get() == endpoint) {
+      endpoints_.erase(endpoints_.begin() + static_cast<std::ptrdiff_t>(i));
+      endpoint_encoders_.erase(endpoint_encoders_.begin() + static_cast<std::ptrdiff_t>(i));
+      break;
+    }
+  }
+  return absl::OkStatus();
+}
+
+SessionStatsSnapshot Session::Stats() const {
+  SessionStatsSnapshot snapshot;
+  for (const auto& endpoint : endpoints_) {
+    EndpointStatsSnapshot stats = endpoint->Stats();
+    stats.speaking = mixer_->is_speaker(endpoint->mixer_slot);
+    snapshot.endpoints.push_back(std::move(stats));
+  }
+  snapshot.audio_encoders = static_cast<int>(shared_encoders_.size());
+  for (const auto& endpoint : endpoints_) {
+    if (mixer_->output_kind(endpoint->mixer_slot) == audio::AudioMixer::OutputKind::kPersonal) {
+      ++snapshot.audio_encoders;
+    }
+  }
+  return snapshot;
+}
+
+void Session::OnTick(int64_t now_us) {
+  ++tick_count_;
+  for (auto& endpoint : endpoints_) {
+    const bool has_audio = endpoint->PullFrame(now_us);
+    mixer_->SetInput(endpoint->mixer_slot,
+                     has_audio ? endpoint->frame() : std::span<const int16_t>(), endpoint->level());
+  }
+  mixer_->Mix();
+  for (size_t i = 0; i < endpoints_.size(); ++i) {
+    AudioEndpoint* endpoint = endpoints_[i].get();
+    const int slot = endpoint->mixer_slot;
+    switch (mixer_->output_kind(slot)) {
+      case audio::AudioMixer::OutputKind::kNone:
+        continue;  // in the lobby: nothing of the room reaches it
+      case audio::AudioMixer::OutputKind::kPersonal:
+        endpoint->EncodeAndSend(mixer_->output(slot), now_us);
+        break;
+      case audio::AudioMixer::OutputKind::kShared: {
+        SharedEncoder* shared = endpoint_encoders_[i];
+        if (shared == nullptr) continue;
+        if (shared->encoded_tick != tick_count_) {
+          const int64_t start = MonotonicUs();
+          shared->payload_size = shared->encoder->Encode(mixer_->output(slot), shared->payload);
+          stats_->encode_us[static_cast<size_t>(shared->codec)].Observe(
+              static_cast<double>(MonotonicUs() - start));
+          Bump(stats_->encodes);
+          shared->encoded_tick = tick_count_;
+        }
+        if (shared->payload_size > 0) {
+          endpoint->SendPayload(std::span<const uint8_t>(shared->payload.data(),
+                                                         static_cast<size_t>(shared->payload_size)),
+                                now_us);
+        } else {
+          endpoint->SkipFrame();
+        }
+        break;
+      }
+    }
+    endpoint->MaybeSendRtcp(now_us);
+  }
+  // Packet in to mixed packet out, without the jitter buffer's deliberate hold beyond one frame.
+  const int64_t sent_us = MonotonicUs();
+  for (auto& endpoint : endpoints_) {
+    if (endpoint->frame_arrival_us() == 0) continue;
+    const double hold_ms = std::max(0, endpoint->jitter_target_ms() - 20);
+    const double latency_ms =
+        static_cast<double>(sent_us - endpoint->frame_arrival_us()) / 1000.0 - hold_ms;
+    stats_->mix_latency_ms.Observe(std::max(0.0, latency_ms));
+  }
+}
+
+}  // namespace chorus::engine

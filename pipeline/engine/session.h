@@ -1,0 +1,81 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "pipeline/audio/mixer.h"
+#include "pipeline/codec/audio_codec.h"
+#include "pipeline/codec/audio_encoder.h"
+#include "pipeline/engine/audio_endpoint.h"
+#include "pipeline/engine/engine_stats.h"
+#include "pipeline/engine/media_worker.h"
+#include "pipeline/engine/session_types.h"
+#include "pipeline/net/udp_socket.h"
+
+namespace chorus::engine {
+
+// One room's media on one media worker: its audio endpoints, its mixer (buses, speaker
+// selection, mix-minus, one limiter per distinct output) and the encoders of its distinct
+// outputs. Every 20 ms it pulls one frame per endpoint, mixes, encodes once per distinct
+// (mix, codec) and sends each listener its own RTP stream of that encoding.
+//
+// Thread: created, used and destroyed on its worker thread only (the engine posts every call).
+// The tick and the receive path allocate nothing.
+class Session final : public TickListener {
+ public:
+  static absl::StatusOr<std::unique_ptr<Session>> Create(const SessionConfig& config,
+                                                         MediaWorker* worker, EngineStats* stats,
+                                                         int max_endpoints);
+  ~Session() override;
+
+  absl::StatusOr<EndpointAnswer> AddEndpoint(const EndpointConfig& config,
+                                             std::unique_ptr<net::UdpSocket> socket);
+  absl::Status UpdateRouting(const std::string& endpoint_id, const Routing& routing);
+  absl::Status RemoveEndpoint(const std::string& endpoint_id);
+  SessionStatsSnapshot Stats() const;
+  int endpoint_count() const { return static_cast<int>(endpoints_.size()); }
+
+  void OnTick(int64_t now_us) override;
+
+ private:
+  // An encoder shared by every non-speaking listener with the same mix and codec.
+  struct SharedEncoder {
+    int mixer_key = -1;  // the mixer's shared output
+    codec::AudioCodec codec = codec::AudioCodec::kOpus;
+    int bitrate_bps = 0;
+    std::unique_ptr<codec::AudioEncoder> encoder;
+    int users = 0;
+    // Filled once per tick.
+    int64_t encoded_tick = -1;
+    int payload_size = 0;
+    std::array<uint8_t, 1500> payload{};
+  };
+
+  Session(const SessionConfig& config, MediaWorker* worker, EngineStats* stats, int max_endpoints,
+          std::unique_ptr<audio::AudioMixer> mixer);
+  AudioEndpoint* Find(const std::string& id);
+  // Makes sure the shared encoder for the endpoint's (mix, codec) exists, and counts it as a
+  // user; done on the control path so the tick never creates an encoder.
+  absl::Status AttachSharedEncoder(AudioEndpoint* endpoint);
+  void DetachSharedEncoder(AudioEndpoint* endpoint);
+  SharedEncoder* SharedEncoderFor(int mixer_key, const CodecChoice& codec);
+  static audio::ParticipantConfig MixerConfig(const Routing& routing);
+
+  const SessionConfig config_;
+  MediaWorker* const worker_;  // not owned; runs this session
+  EngineStats* const stats_;   // not owned
+  const int max_endpoints_;
+  std::unique_ptr<audio::AudioMixer> mixer_;
+  std::vector<std::unique_ptr<AudioEndpoint>> endpoints_;
+  std::vector<std::unique_ptr<SharedEncoder>> shared_encoders_;
+  // Parallel to endpoints_: the shared encoder each endpoint is counted in.
+  std::vector<SharedEncoder*> endpoint_encoders_;
+  int64_t tick_count_ = 0;
+};
+
+}  // namespace chorus::engine

@@ -1,0 +1,88 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pipeline/codec/audio_codec.h"
+#include "pipeline/net/socket_address.h"
+#include "pipeline/srtp/srtp_suite.h"
+
+namespace chorus::engine {
+
+// A session's audio buses: bus 0 is the floor, bus i (1..n) is languages[i-1].
+struct SessionConfig {
+  std::vector<std::string> languages;
+  // Speakers mixed per bus (1 to 8).
+  int max_speakers = 3;
+};
+
+// What an endpoint speaks into and hears (DESIGN.md, Mixing).
+struct Routing {
+  int speak_bus = 0;
+  // The bus heard; when not the floor, the floor is mixed underneath at floor_gain.
+  int listen_bus = 0;
+  float floor_gain = 0.25f;  // -12 dB
+  float input_gain = 1.0f;
+  bool muted = false;
+  // False while in the lobby: not heard, hears nothing, gets no packets.
+  bool admitted = true;
+};
+
+// The codec an endpoint receives (and is expected to send) on its audio stream.
+struct CodecChoice {
+  codec::AudioCodec codec = codec::AudioCodec::kOpus;
+  uint8_t payload_type = 111;
+  // Channels the endpoint declared (Opus is always 2 in SDP, RFC 7587; we send mono content).
+  int channels = 1;
+  // Encoder bitrate for Opus (bit/s); 0 = default.
+  int bitrate_bps = 0;
+};
+
+struct EndpointConfig {
+  std::string id;
+  // SRTP (the default) or plain RTP (refused unless the engine allows insecure media).
+  bool secure = true;
+  srtp::SrtpSuite suite = srtp::SrtpSuite::kAesCm128HmacSha1_80;
+  // The key the endpoint protects what it sends with: base64 of master key || salt.
+  std::string remote_key_base64;
+  // Where the endpoint receives.
+  net::SocketAddress remote;
+  // Send to the source of the latest authenticated packet instead (NAT).
+  bool learn_address = false;
+  CodecChoice codec;
+  // RFC 6464 client-to-mixer audio level extension id (1..14), 0 = not negotiated.
+  uint8_t audio_level_extension_id = 0;
+  Routing routing;
+};
+
+// The node's side of the endpoint's audio stream.
+struct EndpointAnswer {
+  net::SocketAddress local;
+  uint32_t ssrc = 0;
+  srtp::SrtpSuite suite = srtp::SrtpSuite::kAesCm128HmacSha1_80;
+  // The key Chorus protects what it sends with (empty for plain RTP). Never logged.
+  std::string local_key_base64;
+};
+
+struct EndpointStatsSnapshot {
+  std::string id;
+  uint64_t packets_received = 0;
+  uint64_t packets_sent = 0;
+  uint64_t packets_lost = 0;
+  double jitter_ms = 0;
+  double jitter_buffer_ms = 0;
+  uint64_t concealed_frames = 0;
+  uint64_t srtp_failures = 0;
+  uint64_t drops = 0;
+  double level_dbov = -127;
+  bool speaking = false;
+};
+
+struct SessionStatsSnapshot {
+  std::vector<EndpointStatsSnapshot> endpoints;
+  int audio_encoders = 0;
+  int worker = 0;
+};
+
+}  // namespace chorus::engine

@@ -1,0 +1,168 @@
+#include "services/media_node/engine_metrics.h"
+
+#include <limits>
+#include <string>
+#include <utility>
+
+#include "pipeline/audio/simd/mix_kernels.h"
+
+namespace chorus::media_node {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+MetricFamily Family(std::string name, std::string help, MetricType type) {
+  MetricFamily family;
+  family.name = std::move(name);
+  family.help = std::move(help);
+  family.type = type;
+  return family;
+}
+
+ClientMetric Value(MetricType type, double value, std::vector<ClientMetric::Label> labels = {}) {
+  ClientMetric metric;
+  metric.label = std::move(labels);
+  if (type == MetricType::Counter) {
+    metric.counter.value = value;
+  } else {
+    metric.gauge.value = value;
+  }
+  return metric;
+}
+
+double Read(const std::atomic<uint64_t>& counter) {
+  return static_cast<double>(counter.load(std::memory_order_relaxed));
+}
+
+// `scale` converts the histogram's unit to seconds.
+ClientMetric HistogramMetric(const engine::Histogram& histogram, double scale,
+                             std::vector<ClientMetric::Label> labels = {}) {
+  engine::Histogram::Snapshot snapshot = histogram.Read();
+  ClientMetric metric;
+  metric.label = std::move(labels);
+  metric.histogram.sample_count = snapshot.count;
+  metric.histogram.sample_sum = snapshot.sum * scale;
+  for (size_t i = 0; i < snapshot.upper_bounds.size(); ++i) {
+    metric.histogram.bucket.push_back(
+        {snapshot.cumulative_counts[i], snapshot.upper_bounds[i] * scale});
+  }
+  metric.histogram.bucket.push_back(
+      {snapshot.cumulative_counts.back(), std::numeric_limits<double>::infinity()});
+  return metric;
+}
+
+const char* const kCodecNames[] = {"opus", "pcmu", "pcma", "g722"};
+
+}  // namespace
+
+std::vector<MetricFamily> EngineMetrics::Collect() const {
+  engine::EngineStats& stats = engine_->stats();
+  std::vector<MetricFamily> families;
+
+  auto gauge = [&](const char* name, const char* help, double value) {
+    MetricFamily family = Family(name, help, MetricType::Gauge);
+    family.metric.push_back(Value(MetricType::Gauge, value));
+    families.push_back(std::move(family));
+  };
+  auto counter = [&](const char* name, const char* help, double value) {
+    MetricFamily family = Family(name, help, MetricType::Counter);
+    family.metric.push_back(Value(MetricType::Counter, value));
+    families.push_back(std::move(family));
+  };
+  auto in_out = [&](const char* name, const char* help, double in, double out) {
+    MetricFamily family = Family(name, help, MetricType::Counter);
+    family.metric.push_back(Value(MetricType::Counter, in, {{"direction", "in"}}));
+    family.metric.push_back(Value(MetricType::Counter, out, {{"direction", "out"}}));
+    families.push_back(std::move(family));
+  };
+
+  gauge("chorus_node_load",
+        "Share of the media workers' real-time budget in use, 0 to 1, averaged over about 5 s: "
+        "what autoscaling and placement use",
+        engine_->load());
+  gauge("chorus_media_workers", "Media worker threads", engine_->worker_count());
+  gauge("chorus_sessions", "Media sessions (rooms) on this node", engine_->session_count());
+  gauge("chorus_endpoints", "Media endpoints (participants) on this node",
+        engine_->endpoint_count());
+  {
+    MetricFamily family = Family("chorus_simd_info",
+                                 "Always 1; the label names the instruction set the audio kernels "
+                                 "use (CHORUS_SIMD overrides the choice)",
+                                 MetricType::Gauge);
+    family.metric.push_back(
+        Value(MetricType::Gauge, 1, {{"instruction_set", std::string(audio::ActiveSimdName())}}));
+    families.push_back(std::move(family));
+  }
+  in_out("chorus_rtp_packets_total", "RTP packets received and sent", Read(stats.rtp_packets_in),
+         Read(stats.rtp_packets_out));
+  in_out("chorus_rtcp_packets_total", "RTCP packets received and sent", Read(stats.rtcp_packets_in),
+         Read(stats.rtcp_packets_out));
+  in_out("chorus_media_bytes_total", "Media bytes (UDP payload) received and sent",
+         Read(stats.bytes_in), Read(stats.bytes_out));
+  counter("chorus_packets_lost_total",
+          "Packets the senders lost on the way to this node (from RTP sequence numbers)",
+          Read(stats.packets_lost));
+  counter("chorus_send_failures_total", "Datagrams the kernel refused to send",
+          Read(stats.send_failures));
+  {
+    MetricFamily family = Family("chorus_packet_drops_total",
+                                 "Packets and frames dropped, by reason", MetricType::Counter);
+    for (size_t i = 0; i < engine::kDropReasonCount; ++i) {
+      family.metric.push_back(
+          Value(MetricType::Counter, Read(stats.drops[i]),
+                {{"reason", engine::DropReasonName(static_cast<engine::DropReason>(i))}}));
+    }
+    families.push_back(std::move(family));
+  }
+  counter("chorus_srtp_failures_total",
+          "SRTP/SRTCP packets that failed authentication, replay protection or decryption",
+          Read(stats.drops[static_cast<size_t>(engine::DropReason::kSrtpAuth)]) +
+              Read(stats.drops[static_cast<size_t>(engine::DropReason::kSrtpReplay)]) +
+              Read(stats.drops[static_cast<size_t>(engine::DropReason::kSrtpOther)]) +
+              Read(stats.drops[static_cast<size_t>(engine::DropReason::kPlainRtpRefused)]));
+  counter("chorus_concealed_frames_total", "Audio frames concealed after a loss or a late packet",
+          Read(stats.concealed_frames));
+  counter("chorus_fec_frames_total", "Lost audio frames rebuilt from Opus in-band FEC",
+          Read(stats.fec_frames));
+  counter("chorus_audio_encodes_total",
+          "Audio frames encoded (once per distinct mix and codec, shared by identical listeners)",
+          Read(stats.encodes));
+  counter("chorus_ticks_total", "20 ms media ticks run", Read(stats.ticks));
+  counter("chorus_tick_overruns_total",
+          "Media ticks that started one period or more late (the worker fell behind)",
+          Read(stats.tick_overruns));
+
+  auto histogram = [&](const char* name, const char* help, const engine::Histogram& h,
+                       double scale) {
+    MetricFamily family = Family(name, help, MetricType::Histogram);
+    family.metric.push_back(HistogramMetric(h, scale));
+    families.push_back(std::move(family));
+  };
+  histogram("chorus_tick_duration_seconds", "Work of one 20 ms tick of one media worker",
+            stats.tick_duration_us, 1e-6);
+  histogram("chorus_mix_latency_seconds",
+            "From a packet's arrival to the send of the first mix carrying it, without the "
+            "jitter buffer's deliberate hold",
+            stats.mix_latency_ms, 1e-3);
+  histogram("chorus_jitter_seconds", "Interarrival jitter of received streams (RFC 3550)",
+            stats.jitter_ms, 1e-3);
+  {
+    MetricFamily decode =
+        Family("chorus_decode_seconds", "Decoding one 20 ms audio frame", MetricType::Histogram);
+    MetricFamily encode =
+        Family("chorus_encode_seconds", "Encoding one 20 ms audio frame", MetricType::Histogram);
+    for (size_t i = 0; i < 4; ++i) {
+      decode.metric.push_back(
+          HistogramMetric(stats.decode_us[i], 1e-6, {{"codec", kCodecNames[i]}}));
+      encode.metric.push_back(
+          HistogramMetric(stats.encode_us[i], 1e-6, {{"codec", kCodecNames[i]}}));
+    }
+    families.push_back(std::move(decode));
+    families.push_back(std::move(encode));
+  }
+  return families;
+}
+
+}  // namespace chorus::media_node

@@ -1,0 +1,108 @@
+# Media helpers of the end-to-end scripts (sourced after lib.sh): real ffmpeg processes send and
+# receive SRTP, chorusctl drives the media node's internal API, and chorus-tone-analyzer judges the
+# recorded audio. Every process started here is killed when the script exits.
+: "${TONE_ANALYZER:?set TONE_ANALYZER to the chorus-tone-analyzer binary}"
+: "${UDP_RELAY:?set UDP_RELAY to the chorus-udp-relay binary}"
+command -v ffmpeg >/dev/null || fail "ffmpeg is not installed (scripts/install-deps.sh installs it)"
+
+# A fresh SDES master key || salt (30 bytes), base64.
+new_key() { head -c 30 /dev/urandom | base64 -w0; }
+
+node() { "$CHORUSCTL" --insecure --address="$GRPC_ADDR" node "$@"; }
+
+# add_endpoint SESSION ID CODEC PT CLOCK PORT KEY [EXTRA_ROUTING_JSON]
+# KEY is the key the endpoint sends with (SDES: each side announces its own sending key).
+# Adds an audio endpoint that receives on 127.0.0.1:PORT; sets ANSWER_PORT and
+# ANSWER_KEY to where the endpoint sends, and the key Chorus sends to it with.
+add_endpoint() {
+  local session=$1 id=$2 codec=$3 pt=$4 clock=$5 port=$6 key=$7 routing=${8:-'"admitted": true'}
+  local answer
+  answer=$(node AddEndpoint "{
+    \"parent\": \"sessions/$session\", \"endpoint_id\": \"$id\",
+    \"endpoint\": {\"transport\": \"TRANSPORT_SRTP\",
+      \"remote_streams\": [{\"kind\": \"MEDIA_KIND_AUDIO\",
+        \"codecs\": [{\"name\": \"$codec\", \"payload_type\": $pt, \"clock_rate\": $clock}],
+        \"address\": \"127.0.0.1\", \"port\": $port,
+        \"key\": {\"suite\": \"SRTP_SUITE_AES_CM_128_HMAC_SHA1_80\", \"key_base64\": \"$key\"}}],
+      \"routing\": {$routing}}}") || fail "AddEndpoint $id"
+  local local_part=${answer#*\"local_streams\"}
+  ANSWER_PORT=$(grep -o '"port": [0-9]*' <<<"$local_part" | head -1 | grep -o '[0-9]*$')
+  ANSWER_KEY=$(grep -o '"key_base64": "[^"]*"' <<<"$local_part" | head -1 | cut -d'"' -f4)
+  [[ -n $ANSWER_PORT && -n $ANSWER_KEY ]] || fail "no answer port/key for $id: $answer"
+}
+
+# start_receiver NAME PORT KEY CODEC PT CLOCK CHANNELS SECONDS
+# An ffmpeg SRTP receiver on 127.0.0.1:PORT, decoding to raw 48 kHz mono s16le in
+# $E2E_WORK/NAME.raw; stops after SECONDS of received media (or 40 s in all).
+start_receiver() {
+  local name=$1 port=$2 key=$3 codec=$4 pt=$5 clock=$6 channels=$7 seconds=$8
+  cat >"$E2E_WORK/$name.sdp" <<SDP
+v=0
+o=- 0 0 IN IP4 127.0.0.1
+s=chorus-e2e
+c=IN IP4 127.0.0.1
+t=0 0
+m=audio $port RTP/SAVP $pt
+a=rtpmap:$pt $codec/$clock/$channels
+a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:$key
+SDP
+  timeout 40 ffmpeg -hide_banner -loglevel error -nostdin -y \
+    -protocol_whitelist file,udp,rtp,srtp -i "$E2E_WORK/$name.sdp" \
+    -t "$seconds" -ac 1 -ar 48000 -f s16le "$E2E_WORK/$name.raw" 2>"$E2E_WORK/$name.ffmpeg.txt" &
+  E2E_PIDS+=($!)
+  RECEIVER_PID=$!
+}
+
+# start_sender NAME HZ TARGET_PORT LOCAL_PORT KEY ENCODER_ARGS SECONDS [VOLUME]
+# An ffmpeg SRTP sender of a sine tone (HZ) to 127.0.0.1:TARGET_PORT from LOCAL_PORT, RTCP
+# sent to the same port (RFC 5761 multiplexing on our side; ffmpeg sends it from LOCAL_PORT + 1).
+start_sender() {
+  local name=$1 hz=$2 target=$3 local_port=$4 key=$5 encoder=$6 seconds=$7 volume=${8:-1}
+  # shellcheck disable=SC2086
+  timeout 40 ffmpeg -hide_banner -loglevel error -nostdin -re \
+    -f lavfi -i "sine=frequency=$hz:sample_rate=48000:duration=$seconds" -af "volume=$volume" \
+    $encoder -f rtp -srtp_out_suite AES_CM_128_HMAC_SHA1_80 -srtp_out_params "$key" \
+    "srtp://127.0.0.1:$target?rtcpport=$target&localrtpport=$local_port&localrtcpport=$((local_port + 1))" \
+    >/dev/null 2>"$E2E_WORK/$name.ffmpeg.txt" &
+  E2E_PIDS+=($!)
+}
+
+OPUS_ENCODER="-ac 1 -c:a libopus -b:a 32k -application voip -payload_type 111"
+PCMU_ENCODER="-ac 1 -ar 8000 -c:a pcm_mulaw"
+G722_ENCODER="-ac 1 -ar 16000 -c:a g722"
+
+# analyze NAME TONES...: runs the analyzer over $E2E_WORK/NAME.raw (skipping the first second)
+# and leaves its report in $E2E_WORK/NAME.report.
+analyze() {
+  local name=$1
+  shift
+  local tones
+  tones=$(IFS=,; echo "$*")
+  [[ -s $E2E_WORK/$name.raw ]] || fail "$name received nothing ($(cat "$E2E_WORK/$name.ffmpeg.txt"))"
+  "$TONE_ANALYZER" "$E2E_WORK/$name.raw" --rate=48000 --skip=1.0 --tones="$tones" \
+    >"$E2E_WORK/$name.report"
+}
+
+# tone_db NAME HZ: the level of HZ in NAME's report.
+tone_db() { awk -v hz="$2" '$1 == "tone" && $2 == hz { print $3 }' "$E2E_WORK/$1.report"; }
+report_value() { awk -v key="$2" '$1 == key { print $2 }' "$E2E_WORK/$1.report"; }
+
+# expect_db_above NAME HZ DB / expect_db_below NAME HZ DB
+expect_db_above() {
+  local level
+  level=$(tone_db "$1" "$2")
+  awk -v l="$level" -v d="$3" 'BEGIN { exit !(l > d) }' ||
+    fail "$1: the $2 Hz tone is at $level dB, expected above $3 dB ($(tr '\n' ' ' <"$E2E_WORK/$1.report"))"
+}
+expect_db_below() {
+  local level
+  level=$(tone_db "$1" "$2")
+  awk -v l="$level" -v d="$3" 'BEGIN { exit !(l < d) }' ||
+    fail "$1: the $2 Hz tone is at $level dB, expected below $3 dB ($(tr '\n' ' ' <"$E2E_WORK/$1.report"))"
+}
+
+# wait_all PIDS...: waits for ffmpeg clients (they end on their own, bounded by timeout).
+wait_all() {
+  local pid
+  for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
+}
