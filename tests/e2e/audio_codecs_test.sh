@@ -16,7 +16,9 @@ pts=(111 0 9)
 clocks=(48000 8000 8000)
 channels=(2 1 1)
 encoders=("$OPUS_ENCODER" "$PCMU_ENCODER" "$G722_ENCODER")
-tones=(440 660 880)
+# Tones chosen so that none is a low-order intermodulation product of the other two
+# (2 x 660 - 880 = 440 would be: G.711 companding is not linear).
+tones=(440 700 1030)
 receivers=()
 for i in 0 1 2; do
   key=$(new_key)

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The audio MCU judged from outside, with real ffmpeg clients over SRTP (issue: Audio MCU, tests 1,
 # 4 and 5):
-#  1. three Opus participants send 440, 660 and 880 Hz: each hears the other two clearly and its
+#  1. three Opus participants send 440, 700 and 1030 Hz: each hears the other two clearly and its
 #     own tone at least 30 dB below them (FFT of what an ffmpeg receiver decoded);
-#  5. a fourth participant sends 1000 Hz with a wrong SRTP key: nobody hears it, and the node
+#  5. a fourth participant sends 1250 Hz with a wrong SRTP key: nobody hears it, and the node
 #     counts its packets as SRTP authentication failures;
 #  4. five participants send full-scale tones: every output stays within full scale with no
 #     wrap-around (no sample-to-sample jump beyond what the tones allow).
@@ -16,7 +16,9 @@ pass "chorusd listening on $GRPC_ADDR"
 
 # ---- 1 and 5: three tones, and an intruder with the wrong key
 node CreateSession '{"session_id": "tones"}' >/dev/null || fail "CreateSession"
-tones=(440 660 880)
+# Tones chosen so that none is a low-order intermodulation product of the other two
+# (2 x 660 - 880 = 440 would be: G.711 companding is not linear).
+tones=(440 700 1030)
 receivers=()
 for i in 0 1 2; do
   key=$(new_key)
@@ -33,11 +35,11 @@ for i in 0 1 2; do
     "$OPUS_ENCODER" 7
 done
 # The intruder knows where to send but not the key the node expects.
-start_sender intruder 1000 "$intruder_port" 43030 "$(new_key)" "$OPUS_ENCODER" 7
+start_sender intruder 1250 "$intruder_port" 43030 "$(new_key)" "$OPUS_ENCODER" 7
 wait_all "${receivers[@]}"
 
 for i in 0 1 2; do
-  analyze "p$i" 440 660 880 1000
+  analyze "p$i" 440 700 1030 1250
   own=${tones[i]}
   for other in "${tones[@]}"; do
     [[ $other == "$own" ]] && continue
@@ -46,7 +48,7 @@ for i in 0 1 2; do
     expect_db_below "p$i" "$own" "$own_limit"
   done
   # The intruder's tone is as absent as the participant's own: 30 dB below what is heard.
-  expect_db_below "p$i" 1000 "$own_limit"
+  expect_db_below "p$i" 1250 "$own_limit"
 done
 pass "each participant hears the two others and not itself (own tone >= 30 dB below)"
 pass "the wrong-key sender is not heard"
