@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "pipeline/engine/session.h"
+#include "pipeline/srtp/srtp_key.h"
 
 namespace chorus::engine {
 namespace {
@@ -123,6 +124,11 @@ absl::StatusOr<EndpointAnswer> MediaEngine::AddEndpoint(const std::string& sessi
     return absl::InvalidArgumentError(
         "plain RTP is refused: this media node only speaks SRTP (start it with "
         "--allow_insecure_media for development)");
+  }
+  if (config.secure) {
+    // Checked before a port is taken, so a bad key is reported as such.
+    auto key = srtp::SrtpKeyMaterial::FromBase64(config.suite, config.remote_key_base64);
+    if (!key.ok()) return key.status();
   }
   absl::MutexLock lock(&mutex_);
   auto found = Find(session_id);

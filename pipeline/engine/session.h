@@ -39,6 +39,8 @@ class Session final : public TickListener {
   absl::Status RemoveEndpoint(const std::string& endpoint_id);
   SessionStatsSnapshot Stats() const;
   int endpoint_count() const { return static_cast<int>(endpoints_.size()); }
+  // The i-th endpoint, in joining order (for statistics and tests).
+  AudioEndpoint& endpoint(size_t i) { return *endpoints_[i]; }
 
   void OnTick(int64_t now_us) override;
 

@@ -1,0 +1,190 @@
+#include "pipeline/engine/engine.h"
+
+#include <time.h>
+
+// GCC 12 reports a false -Wrestrict in std::string assignments at -O3 (GCC bug 105329).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wrestrict"
+#endif
+
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "pipeline/codec/audio_encoder.h"
+#include "pipeline/engine/session.h"
+#include "pipeline/net/port_allocator.h"
+#include "pipeline/net/udp_socket.h"
+#include "pipeline/rtp/rtp_packet.h"
+#include "pipeline/srtp/srtp_session.h"
+#include "tests/support/allocation_counter.h"
+
+namespace chorus::engine {
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+int64_t NowUs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
+}
+
+// One simulated participant: its key, a pre-encoded Opus frame, and a socket to send from.
+struct Participant {
+  srtp::SrtpKeyMaterial key =
+      srtp::SrtpKeyMaterial::Generate(srtp::SrtpSuite::kAesCm128HmacSha1_80);
+  std::unique_ptr<srtp::SrtpSession> outbound;
+  std::vector<uint8_t> opus;
+  std::unique_ptr<net::UdpSocket> socket;
+  net::SocketAddress target;
+  uint16_t sequence = 100;
+  uint32_t timestamp = 1000;
+
+  // Sends the next packet (no allocation: stack buffer, in-place SRTP).
+  void Send() {
+    uint8_t buffer[1500];
+    rtp::RtpHeader header;
+    header.payload_type = 111;
+    header.sequence_number = sequence++;
+    header.timestamp = timestamp;
+    timestamp += 960;
+    header.ssrc = 0x1234;
+    size_t length = rtp::BuildRtp(header, opus, std::span<uint8_t>(buffer, 1400));
+    size_t protected_length = 0;
+    ASSERT_EQ(
+        outbound->ProtectRtp(std::span<uint8_t>(buffer, sizeof(buffer)), length, &protected_length),
+        srtp::SrtpResult::kOk);
+    socket->Send(std::span<const uint8_t>(buffer, protected_length), target);
+  }
+};
+
+std::vector<uint8_t> EncodeTone(double hz, double amplitude) {
+  auto encoder = *codec::AudioEncoder::Create({});
+  std::vector<int16_t> samples(960);
+  std::vector<uint8_t> payload(1500);
+  int size = 0;
+  for (int frame = 0; frame < 5 || size <= 0; ++frame) {
+    for (int i = 0; i < 960; ++i) {
+      samples[i] =
+          static_cast<int16_t>(amplitude * std::sin(2 * kPi * hz * (frame * 960 + i) / 48000));
+    }
+    size = encoder->Encode(samples, payload);
+  }
+  payload.resize(static_cast<size_t>(size));
+  return payload;
+}
+
+// The engine's hot path, for real: 16 participants send SRTP Opus packets that are received,
+// unprotected, buffered, decoded, mixed (4 speakers), encoded and sent back, protected, 1000
+// ticks in a row. Not one heap allocation through operator new (libavcodec's own packet buffers
+// come from av_malloc and are not counted here).
+TEST(SessionTest, ATickOfSixteenParticipantsAllocatesNothing) {
+  EngineStats stats;
+  auto worker = *MediaWorker::Create(0, &stats);
+  net::PortAllocator ports("127.0.0.1", 42100, 42199);
+  std::unique_ptr<Session> session;
+  std::vector<Participant> participants(16);
+  auto sink = *net::UdpSocket::Bind(*net::SocketAddress::FromIp("127.0.0.1", 0));
+  ASSERT_TRUE(worker
+                  ->Call([&] {
+                    session = *Session::Create({}, worker.get(), &stats, 32);
+                    for (size_t i = 0; i < participants.size(); ++i) {
+                      Participant& p = participants[i];
+                      p.outbound = *srtp::SrtpSession::Create(p.key, srtp::Direction::kOutbound);
+                      p.opus = EncodeTone(200.0 + 60 * i, i < 4 ? 8000 : 20);
+                      p.socket = *net::UdpSocket::Bind(*net::SocketAddress::FromIp("127.0.0.1", 0));
+                      EndpointConfig config;
+                      char id[32];
+                      std::snprintf(id, sizeof(id), "p%zu", i);
+                      config.id = id;
+                      config.remote_key_base64 = p.key.ToBase64();
+                      config.remote = sink->local_address();
+                      auto answer = session->AddEndpoint(config, *ports.Allocate());
+                      ASSERT_TRUE(answer.ok()) << answer.status();
+                      p.target = answer->local;
+                    }
+                  })
+                  .ok());
+  int allocations = -1;
+  uint64_t sent_before = stats.rtp_packets_out.load();
+  ASSERT_TRUE(worker
+                  ->Call([&] {
+                    // Warm up: the jitter buffers start and every encoder has run once.
+                    for (int tick = 0; tick < 20; ++tick) {
+                      for (auto& p : participants) p.Send();
+                      for (int i = 0; i < 16; ++i) session->endpoint(i).OnReadable();
+                      session->OnTick(NowUs());
+                    }
+                    chorus::testing::ScopedAllocationCounter counter;
+                    for (int tick = 0; tick < 1000; ++tick) {
+                      for (auto& p : participants) p.Send();
+                      for (int i = 0; i < 16; ++i) session->endpoint(i).OnReadable();
+                      session->OnTick(NowUs());
+                    }
+                    allocations = counter.count();
+                  })
+                  .ok());
+  EXPECT_EQ(allocations, 0);
+  // Every participant was sent a packet every tick.
+  EXPECT_GE(stats.rtp_packets_out.load() - sent_before, 16u * 1000u);
+  EXPECT_EQ(stats.drops[static_cast<size_t>(DropReason::kSrtpAuth)].load(), 0u);
+  // Four loud talkers, K = 3: three speakers get their own mix-minus; the thirteen others share
+  // one mix and one encoder.
+  SessionStatsSnapshot snapshot;
+  ASSERT_TRUE(worker->Call([&] { snapshot = session->Stats(); }).ok());
+  EXPECT_EQ(snapshot.audio_encoders, 1 + 3);
+  ASSERT_TRUE(worker->Call([&] { session.reset(); }).ok());
+}
+
+TEST(EngineTest, SessionsAndEndpointsComeAndGoWithClearErrors) {
+  EngineOptions options;
+  options.workers = 2;
+  options.port_min = 42200;
+  options.port_max = 42201;  // two ports only
+  auto engine = *MediaEngine::Create(options);
+  EXPECT_TRUE(engine->CreateSession("room", {}).ok());
+  EXPECT_EQ(engine->CreateSession("room", {}).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(engine->CreateSession("Bad Name", {}).code(), absl::StatusCode::kInvalidArgument);
+  SessionConfig too_many;
+  too_many.max_speakers = 50;
+  EXPECT_EQ(engine->CreateSession("other", too_many).code(), absl::StatusCode::kInvalidArgument);
+
+  EndpointConfig config;
+  config.remote = *net::SocketAddress::FromIp("127.0.0.1", 9);
+  config.remote_key_base64 =
+      srtp::SrtpKeyMaterial::Generate(srtp::SrtpSuite::kAesCm128HmacSha1_80).ToBase64();
+  config.id = "a";
+  ASSERT_TRUE(engine->AddEndpoint("room", config).ok());
+  EXPECT_EQ(engine->AddEndpoint("room", config).status().code(), absl::StatusCode::kAlreadyExists);
+  config.id = "b";
+  EXPECT_TRUE(engine->AddEndpoint("room", config).ok());
+  config.id = "c";
+  EXPECT_EQ(engine->AddEndpoint("room", config).status().code(),
+            absl::StatusCode::kResourceExhausted);  // no port left
+  config.id = "d";
+  config.secure = false;
+  EXPECT_EQ(engine->AddEndpoint("room", config).status().code(),
+            absl::StatusCode::kInvalidArgument);  // plain RTP refused
+  config.secure = true;
+  config.remote_key_base64 = "not base64!";
+  EXPECT_EQ(engine->AddEndpoint("room", config).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  config.remote_key_base64 =
+      srtp::SrtpKeyMaterial::Generate(srtp::SrtpSuite::kAesCm128HmacSha1_80).ToBase64();
+  EXPECT_EQ(engine->AddEndpoint("nowhere", config).status().code(), absl::StatusCode::kNotFound);
+  Routing routing;
+  routing.listen_bus = 3;  // the session has only the floor
+  EXPECT_EQ(engine->UpdateRouting("room", "a", routing).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(engine->endpoint_count(), 2);
+  EXPECT_TRUE(engine->RemoveEndpoint("room", "a").ok());
+  EXPECT_EQ(engine->RemoveEndpoint("room", "a").code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(engine->DeleteSession("room").ok());
+  EXPECT_EQ(engine->session_count(), 0);
+  EXPECT_EQ(engine->endpoint_count(), 0);
+}
+
+}  // namespace
+}  // namespace chorus::engine
