@@ -1,0 +1,114 @@
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "pipeline/codec/audio_codec.h"
+#include "pipeline/codec/audio_decoder.h"
+#include "pipeline/codec/audio_encoder.h"
+
+namespace chorus::codec {
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+// Amplitude of `hz` in 48 kHz samples (one DFT bin).
+double Amplitude(const std::vector<int16_t>& samples, double hz) {
+  double re = 0, im = 0;
+  for (size_t i = 0; i < samples.size(); ++i) {
+    re += samples[i] * std::cos(2 * kPi * hz * i / 48000.0);
+    im += samples[i] * std::sin(2 * kPi * hz * i / 48000.0);
+  }
+  return 2 * std::sqrt(re * re + im * im) / static_cast<double>(samples.size());
+}
+
+class CodecTest : public ::testing::TestWithParam<AudioCodec> {};
+
+// One second of a tone through encoder and decoder: the tone comes out, at about its level.
+TEST_P(CodecTest, ATonePassesThroughAtItsLevel) {
+  auto encoder = *AudioEncoder::Create({.codec = GetParam()});
+  auto decoder = *AudioDecoder::Create(GetParam());
+  std::vector<int16_t> decoded;
+  std::vector<int16_t> frame(960);
+  std::vector<uint8_t> payload(1500);
+  for (int f = 0; f < 50; ++f) {
+    for (int i = 0; i < 960; ++i) {
+      frame[i] = static_cast<int16_t>(8000 * std::sin(2 * kPi * 440 * (f * 960 + i) / 48000.0));
+    }
+    int size = encoder->Encode(frame, payload);
+    ASSERT_GE(size, 0);
+    if (size == 0) continue;
+    std::vector<int16_t> out(960);
+    ASSERT_EQ(decoder->Decode(std::span<const uint8_t>(payload.data(), size), out),
+              DecodeResult::kOk);
+    if (f >= 10) decoded.insert(decoded.end(), out.begin(), out.end());
+  }
+  EXPECT_NEAR(Amplitude(decoded, 440), 8000, 1600);
+  EXPECT_LT(Amplitude(decoded, 1000), 400);
+}
+
+TEST_P(CodecTest, GarbageNeverCrashesTheDecoder) {
+  auto decoder = *AudioDecoder::Create(GetParam());
+  std::mt19937 random(7);
+  std::vector<int16_t> out(960);
+  for (int round = 0; round < 200; ++round) {
+    std::vector<uint8_t> garbage(random() % 400);
+    for (auto& b : garbage) b = static_cast<uint8_t>(random());
+    DecodeResult result = decoder->Decode(garbage, out);
+    EXPECT_TRUE(result == DecodeResult::kOk || result == DecodeResult::kCorrupt);
+  }
+  EXPECT_EQ(decoder->Decode({}, out), DecodeResult::kCorrupt);
+  std::vector<uint8_t> huge(5000, 1);
+  EXPECT_EQ(decoder->Decode(huge, out), DecodeResult::kCorrupt);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllCodecs, CodecTest,
+                         ::testing::Values(AudioCodec::kOpus, AudioCodec::kPcmu, AudioCodec::kPcma,
+                                           AudioCodec::kG722),
+                         [](const auto& info) { return std::string(CodecName(info.param)); });
+
+TEST(CodecFactsTest, ClocksAndTimestamps) {
+  EXPECT_EQ(RtpClockRate(AudioCodec::kG722), 8000u);  // RFC 3551, though it samples at 16 kHz
+  EXPECT_EQ(CodecSampleRate(AudioCodec::kG722), 16000);
+  EXPECT_EQ(TimestampIncrement(AudioCodec::kG722), 160u);
+  EXPECT_EQ(TimestampIncrement(AudioCodec::kOpus), 960u);
+  EXPECT_EQ(StaticPayloadType(AudioCodec::kPcma), 8);
+  EXPECT_EQ(CodecFromName("OPUS"), AudioCodec::kOpus);
+  EXPECT_FALSE(CodecFromName("speex").has_value());
+}
+
+TEST(ConcealmentTest, OpusConcealsAndG711FadesToSilence) {
+  auto opus_encoder = *AudioEncoder::Create({});
+  auto opus = *AudioDecoder::Create(AudioCodec::kOpus);
+  auto pcmu_encoder = *AudioEncoder::Create({.codec = AudioCodec::kPcmu});
+  auto pcmu = *AudioDecoder::Create(AudioCodec::kPcmu);
+  std::vector<int16_t> frame(960), out(960);
+  std::vector<uint8_t> payload(1500);
+  for (int f = 0; f < 10; ++f) {
+    for (int i = 0; i < 960; ++i) {
+      frame[i] = static_cast<int16_t>(8000 * std::sin(2 * kPi * 440 * (f * 960 + i) / 48000.0));
+    }
+    int size = opus_encoder->Encode(frame, payload);
+    if (size > 0) opus->Decode(std::span<const uint8_t>(payload.data(), size), out);
+    size = pcmu_encoder->Encode(frame, payload);
+    pcmu->Decode(std::span<const uint8_t>(payload.data(), size), out);
+  }
+  opus->Conceal(out);
+  EXPECT_GT(Amplitude(out, 440), 1000);  // Opus PLC continues the voice
+  pcmu->Conceal(out);
+  EXPECT_GT(Amplitude(out, 440), 1000);
+  for (int i = 0; i < 3; ++i) pcmu->Conceal(out);
+  for (int16_t s : out) EXPECT_EQ(s, 0);  // silent after 60 ms
+  EXPECT_TRUE(opus->DecodeFec(std::span<const uint8_t>(payload.data(), 3), out) ||
+              true);  // never crashes on a short packet
+  EXPECT_FALSE(pcmu->DecodeFec(std::span<const uint8_t>(payload.data(), 3), out));
+}
+
+TEST(EncoderTest, NonsenseConfigurationsAreRefused) {
+  EXPECT_FALSE(AudioEncoder::Create({.codec = AudioCodec::kOpus, .bitrate_bps = 10}).ok());
+  EXPECT_FALSE(AudioEncoder::Create({.codec = AudioCodec::kOpus, .bitrate_bps = 1 << 30}).ok());
+}
+
+}  // namespace
+}  // namespace chorus::codec
