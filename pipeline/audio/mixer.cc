@@ -21,6 +21,7 @@ absl::StatusOr<std::unique_ptr<AudioMixer>> AudioMixer::Create(const MixerConfig
 
 AudioMixer::AudioMixer(const MixerConfig& config)
     : config_(config), slots_(config.max_participants), bus_sums_(config.bus_count) {
+  (void)Kernels();  // choose the SIMD table now, not inside the first tick
   keys_.reserve(config.max_participants);
   for (int bus = 0; bus < config.bus_count; ++bus) {
     selectors_.push_back(
