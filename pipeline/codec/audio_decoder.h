@@ -57,7 +57,6 @@ class AudioDecoder {
   AVPacket* packet_ = nullptr;
   AVFrame* frame_ = nullptr;
   SwrContext* resampler_ = nullptr;
-  bool resampler_primed_ = false;
   std::array<uint8_t, 1500 + 64> payload_{};
   std::array<int16_t, kFrameSamples> last_{};
   int losses_in_a_row_ = 0;
