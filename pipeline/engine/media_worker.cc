@@ -24,11 +24,13 @@ constexpr double kLoadSmoothing = 0.05;
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<MediaWorker>> MediaWorker::Create(int index, EngineStats* stats) {
+absl::StatusOr<std::unique_ptr<MediaWorker>> MediaWorker::Create(int index, EngineStats* stats,
+                                                                 bool start_thread) {
   auto loop = net::EventLoop::Create(/*inbox_capacity=*/4096);
   if (!loop.ok()) return loop.status();
   std::unique_ptr<MediaWorker> worker(new MediaWorker(index, stats, *std::move(loop)));
   MediaWorker* raw = worker.get();
+  if (!start_thread) return worker;
   raw->thread_ = std::thread([raw] {
     std::string name = "chorus-media-" + std::to_string(raw->index_);
     pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
@@ -48,7 +50,7 @@ MediaWorker::~MediaWorker() {
 }
 
 absl::Status MediaWorker::Call(std::function<void()> command) {
-  if (thread_.get_id() == std::this_thread::get_id()) {
+  if (!thread_.joinable() || thread_.get_id() == std::this_thread::get_id()) {
     command();
     return absl::OkStatus();
   }

@@ -33,7 +33,10 @@ class MediaWorker {
  public:
   static constexpr int64_t kTickPeriodUs = 20'000;
 
-  static absl::StatusOr<std::unique_ptr<MediaWorker>> Create(int index, EngineStats* stats);
+  // With `start_thread` false the loop never runs on a thread of its own: the caller's thread is
+  // the worker thread (benchmarks drive a session tick by tick this way).
+  static absl::StatusOr<std::unique_ptr<MediaWorker>> Create(int index, EngineStats* stats,
+                                                             bool start_thread = true);
   // Stops the thread after running the commands already posted.
   ~MediaWorker();
   MediaWorker(const MediaWorker&) = delete;
