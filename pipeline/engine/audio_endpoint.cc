@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "pipeline/audio/simd/mix_kernels.h"
+#include "pipeline/audio/speaker_selector.h"
 #include "pipeline/rtp/rtcp.h"
 #include "pipeline/rtp/rtp_packet.h"
 
@@ -102,7 +103,7 @@ AudioEndpoint::AudioEndpoint(const EndpointConfig& config, std::unique_ptr<net::
 AudioEndpoint::~AudioEndpoint() = default;
 
 void AudioEndpoint::OnReadable() {
-  for (;;) {
+  for (int i = 0; i < kMaxDatagramsPerWakeup; ++i) {
     net::SocketAddress from;
     const int length = socket_->Receive(receive_buffer_, &from);
     if (length == -1) return;
@@ -260,11 +261,12 @@ bool AudioEndpoint::PullFrame(int64_t now_us) {
 void AudioEndpoint::EncodeAndSend(std::span<const int16_t> mix, int64_t now_us) {
   const int64_t start = MonotonicUs();
   const int size = encoder_->Encode(mix, payload_buffer_);
+  const uint8_t level = config_.audio_level_extension_id != 0 ? MeasuredLevel(mix) : 127;
   stats_->encode_us[static_cast<size_t>(config_.codec.codec)].Observe(
       static_cast<double>(MonotonicUs() - start));
   Bump(stats_->encodes);
   if (size > 0) {
-    SendPayload(std::span<const uint8_t>(payload_buffer_.data(), static_cast<size_t>(size)),
+    SendPayload(std::span<const uint8_t>(payload_buffer_.data(), static_cast<size_t>(size)), level,
                 now_us);
   } else {
     SkipFrame();
@@ -276,9 +278,12 @@ void AudioEndpoint::SkipFrame() {
   need_marker_ = true;
 }
 
-void AudioEndpoint::SendPayload(std::span<const uint8_t> payload, int64_t now_us) {
+void AudioEndpoint::SendPayload(std::span<const uint8_t> payload, uint8_t level, int64_t now_us) {
   (void)now_us;
   rtp::RtpHeader header;
+  header.audio_level_id = config_.audio_level_extension_id;
+  header.audio_level = level;
+  header.voice_activity = level < audio::SpeakerSelector::kActiveBelowDbov;
   header.marker = need_marker_;
   header.payload_type = config_.codec.payload_type;
   header.sequence_number = sequence_++;

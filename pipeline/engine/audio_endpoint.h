@@ -42,7 +42,9 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   int fd() const { return socket_->fd(); }
   Routing& routing() { return config_.routing; }
 
-  // Receive path: drains the socket.
+  // Receive path: reads what the socket holds, at most kMaxDatagramsPerWakeup at a time so a
+  // flood on one endpoint cannot hold the worker away from its tick (epoll comes back for more).
+  static constexpr int kMaxDatagramsPerWakeup = 64;
   void OnReadable() override;
 
   // Tick: one 20 ms frame of what the participant said (decoded, concealed, or nothing).
@@ -58,7 +60,9 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   // Encodes `mix` with the personal encoder and sends it.
   void EncodeAndSend(std::span<const int16_t> mix, int64_t now_us);
   // Sends an already encoded payload (from a shared encoder) as this endpoint's next packet.
-  void SendPayload(std::span<const uint8_t> payload, int64_t now_us);
+  // `level` is the mix's RFC 6464 level (-dBov), carried in the audio-level extension when the
+  // endpoint negotiated it.
+  void SendPayload(std::span<const uint8_t> payload, uint8_t level, int64_t now_us);
   // Nothing to send this tick (the encoder produced nothing): time moves on, and the next packet
   // carries the marker bit.
   void SkipFrame();

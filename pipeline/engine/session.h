@@ -55,6 +55,7 @@ class Session final : public TickListener {
     // Filled once per tick.
     int64_t encoded_tick = -1;
     int payload_size = 0;
+    uint8_t level = 127;  // of the mix, RFC 6464 -dBov
     std::array<uint8_t, 1500> payload{};
   };
 

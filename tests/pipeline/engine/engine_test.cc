@@ -7,6 +7,7 @@
 #pragma GCC diagnostic ignored "-Wrestrict"
 #endif
 
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -137,6 +138,54 @@ TEST(SessionTest, ATickOfSixteenParticipantsAllocatesNothing) {
   ASSERT_TRUE(worker->Call([&] { snapshot = session->Stats(); }).ok());
   EXPECT_EQ(snapshot.audio_encoders, 1 + 3);
   ASSERT_TRUE(worker->Call([&] { session.reset(); }).ok());
+}
+
+// What Chorus sends carries the mix's level (RFC 6464) when the endpoint negotiated the
+// extension, protected with the key given in the answer.
+TEST(SessionTest, SentPacketsCarryTheMixLevel) {
+  EngineStats stats;
+  auto worker = *MediaWorker::Create(0, &stats, /*start_thread=*/false);
+  net::PortAllocator ports("127.0.0.1", 42300, 42309);
+  auto session = *Session::Create({}, worker.get(), &stats, 4);
+  auto sink = *net::UdpSocket::Bind(*net::SocketAddress::FromIp("127.0.0.1", 0));
+  Participant talker;
+  talker.outbound = *srtp::SrtpSession::Create(talker.key, srtp::Direction::kOutbound);
+  talker.opus = EncodeTone(500, 8000);
+  talker.socket = *net::UdpSocket::Bind(*net::SocketAddress::FromIp("127.0.0.1", 0));
+  EndpointConfig config;
+  config.id = "talker";
+  config.remote_key_base64 = talker.key.ToBase64();
+  config.remote = *net::SocketAddress::FromIp("127.0.0.1", 9);
+  talker.target = session->AddEndpoint(config, *ports.Allocate())->local;
+  config.id = "listener";
+  config.remote = sink->local_address();
+  config.audio_level_extension_id = 3;
+  auto answer = *session->AddEndpoint(config, *ports.Allocate());
+  auto chorus_key = *srtp::SrtpKeyMaterial::FromBase64(answer.suite, answer.local_key_base64);
+  auto inbound = *srtp::SrtpSession::Create(chorus_key, srtp::Direction::kInbound);
+  for (int tick = 0; tick < 10; ++tick) {
+    talker.Send();
+    session->endpoint(0).OnReadable();
+    session->OnTick(NowUs());
+  }
+  std::array<uint8_t, 1600> buffer;
+  net::SocketAddress from;
+  int length = 0;
+  bool heard = false;
+  while ((length = sink->Receive(buffer, &from)) > 0) {
+    size_t clear = 0;
+    ASSERT_EQ(inbound->UnprotectRtp(buffer, static_cast<size_t>(length), &clear),
+              srtp::SrtpResult::kOk);
+    rtp::RtpPacketView packet;
+    ASSERT_EQ(rtp::ParseRtp(std::span<const uint8_t>(buffer.data(), clear), &packet),
+              rtp::RtpParseResult::kOk);
+    EXPECT_EQ(packet.ssrc, answer.ssrc);
+    bool voice = false;
+    uint8_t level = 127;
+    ASSERT_TRUE(rtp::ParseAudioLevel(packet.FindExtension(3), &voice, &level));
+    if (voice && level < 30) heard = true;  // a -12 dBFS tone is about 15 dB below full scale
+  }
+  EXPECT_TRUE(heard);
 }
 
 TEST(EngineTest, SessionsAndEndpointsComeAndGoWithClearErrors) {
