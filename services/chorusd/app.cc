@@ -9,11 +9,13 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/marshalling.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "grpcpp/create_channel.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server.h"
@@ -28,6 +30,7 @@
 #include "services/common/metrics.h"
 #include "services/common/server_config.h"
 #include "services/common/tls.h"
+#include "services/controller/media_nodes.h"
 #include "services/controller/rooms_service.h"
 #include "services/media_node/engine_metrics.h"
 #include "services/media_node/media_node_service.h"
@@ -45,6 +48,9 @@ ABSL_FLAG(uint32_t, media_port_max, 40999, "Highest UDP port for media endpoints
 ABSL_FLAG(uint32_t, media_workers, 0, "Media worker threads (0: one per core)");
 ABSL_FLAG(bool, allow_insecure_media, false,
           "Accept plain RTP endpoints as well as SRTP (development only; needs --dev)");
+ABSL_FLAG(std::vector<std::string>, media_nodes, {},
+          "controller: the media nodes' gRPC addresses (host:port, comma-separated); mutual TLS "
+          "with this server's certificate, checked against --tls_client_ca, unless --dev");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain of the gRPC server");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of the gRPC server");
 ABSL_FLAG(std::string, tls_client_ca, "", "PEM CA bundle that signs client certificates");
@@ -102,6 +108,7 @@ absl::StatusOr<common::ServerConfig> ConfigFromFlags(const std::string& role_nam
   config.media_port_max = absl::GetFlag(FLAGS_media_port_max);
   config.media_workers = absl::GetFlag(FLAGS_media_workers);
   config.allow_insecure_media = absl::GetFlag(FLAGS_allow_insecure_media);
+  config.media_nodes = absl::GetFlag(FLAGS_media_nodes);
   config.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
   config.tls_key_file = absl::GetFlag(FLAGS_tls_key);
   config.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
@@ -215,10 +222,28 @@ int RunChorusd(int argc, char** argv) {
   common::Lifecycle lifecycle;
   common::ServerMetrics metrics(config.role);
 
+  // The media nodes rooms are placed on: this process's own in `all` (added once the server runs),
+  // the --media_nodes list for a separate controller.
+  controller::MediaNodes media_nodes;
+  if (config.role == common::Role::kController) {
+    for (const std::string& address : config.media_nodes) {
+      std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+      if (!config.dev) {
+        auto node_credentials = common::MakeMediaNodeClientCredentials(config);
+        if (!node_credentials.ok())
+          return UsageError(std::string(node_credentials.status().message()));
+        credentials = *node_credentials;
+      }
+      media_nodes.Add(address, grpc::CreateChannel(address, credentials));
+    }
+  }
   std::unique_ptr<controller::RoomsService> rooms;
   if (common::ServesPublicApi(config.role)) {
-    rooms = std::make_unique<controller::RoomsService>(*auth, lifecycle);
+    rooms = std::make_unique<controller::RoomsService>(*auth, lifecycle, &media_nodes);
   }
+  // Proves, on the in-process channel of `chorusd all`, that a MediaNode call comes from this
+  // process's own controller. Random per run, never leaves the process.
+  const std::string internal_secret = common::RandomSecret();
   std::unique_ptr<engine::MediaEngine> media_engine;
   std::shared_ptr<media_node::EngineMetrics> engine_metrics;
   std::unique_ptr<media_node::MediaNodeService> media;
@@ -234,6 +259,7 @@ int RunChorusd(int argc, char** argv) {
     media_engine = *std::move(created);
     media_node::MediaNodeOptions options;
     options.node_id = config.node_id;
+    options.internal_secret = internal_secret;
     options.media_address = config.advertised_media_address.empty()
                                 ? config.media_address
                                 : config.advertised_media_address;
@@ -252,6 +278,10 @@ int RunChorusd(int argc, char** argv) {
   if (rooms) builder.RegisterService(rooms.get());
   if (media) builder.RegisterService(media.get());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server && rooms && media) {
+    media_nodes.Add("in-process", server->InProcessChannel(grpc::ChannelArguments()),
+                    {media_node::kInternalSecretHeader, internal_secret});
+  }
   if (!server || grpc_port == 0) {
     base::Log(base::LogLevel::kError, "listen_failed",
               {{"listener", "grpc"}, {"address", config.grpc_listen}});
@@ -307,6 +337,7 @@ int RunChorusd(int argc, char** argv) {
 
   // Streams still open (WatchRoom, WatchLoad) end now or are cancelled after a short grace.
   if (media) media->Shutdown();
+  if (rooms) rooms->Shutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   http->reset();
   base::Log(base::LogLevel::kInfo, "stopped", {});

@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include <cstdlib>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -93,6 +95,16 @@ grpc::Status BearerAuthenticator::CheckHeader(std::string_view authorization, bo
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "the bearer token is not valid");
   }
   return grpc::Status::OK;
+}
+
+std::string RandomSecret() {
+  if (sodium_init() < 0) std::abort();
+  unsigned char bytes[32];
+  randombytes_buf(bytes, sizeof(bytes));
+  char hex[65];
+  sodium_bin2hex(hex, sizeof(hex), bytes, sizeof(bytes));
+  sodium_memzero(bytes, sizeof(bytes));
+  return hex;
 }
 
 }  // namespace chorus::common

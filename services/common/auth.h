@@ -47,4 +47,7 @@ class BearerAuthenticator {
   std::vector<Digest> digests_;
 };
 
+// 32 random bytes from the operating system's CSPRNG, hex encoded.
+std::string RandomSecret();
+
 }  // namespace chorus::common

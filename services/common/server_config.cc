@@ -121,6 +121,15 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
                        config.media_port_max, " must satisfy 1024 <= min <= max <= 65535"));
     }
   }
+  if (config.role == Role::kController && config.media_nodes.empty()) {
+    return absl::InvalidArgumentError(
+        "controller: give --media_nodes, the media nodes' gRPC addresses (host:port,...)");
+  }
+  for (const std::string& node : config.media_nodes) {
+    auto parsed = ParseHostPort(node);
+    if (!parsed.ok())
+      return absl::InvalidArgumentError("--media_nodes: '" + node + "' is not host:port");
+  }
   if (config.media_workers > 256) {
     return absl::InvalidArgumentError("--media_workers must be 0 (one per core) to 256");
   }

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -41,6 +42,8 @@ struct ServerConfig {
   uint32_t media_port_max = 40999;
   // Media worker threads; 0 = one per core.
   uint32_t media_workers = 0;
+  // controller: the media nodes' gRPC addresses.
+  std::vector<std::string> media_nodes;
   // Accept plain RTP endpoints (development only: requires --dev).
   bool allow_insecure_media = false;
 

@@ -29,4 +29,24 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
   return grpc::SslServerCredentials(options);
 }
 
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeMediaNodeClientCredentials(
+    const ServerConfig& config) {
+  if (config.tls_client_ca_file.empty() || config.tls_cert_file.empty()) {
+    return absl::InvalidArgumentError(
+        "a controller reaches its media nodes over mutual TLS: give --tls_cert, --tls_key and "
+        "--tls_client_ca (the CA that signs the nodes' certificates)");
+  }
+  grpc::SslCredentialsOptions options;
+  auto ca = ReadFileForFlag("--tls_client_ca", config.tls_client_ca_file);
+  if (!ca.ok()) return ca.status();
+  auto cert = ReadFileForFlag("--tls_cert", config.tls_cert_file);
+  if (!cert.ok()) return cert.status();
+  auto key = ReadFileForFlag("--tls_key", config.tls_key_file);
+  if (!key.ok()) return key.status();
+  options.pem_root_certs = *ca;
+  options.pem_cert_chain = *cert;
+  options.pem_private_key = *key;
+  return grpc::SslCredentials(options);
+}
+
 }  // namespace chorus::common

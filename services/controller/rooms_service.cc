@@ -1,200 +1,1367 @@
 #include "services/controller/rooms_service.h"
 
-#include <algorithm>
-#include <string>
+#include <sodium.h>
 
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+#include "grpcpp/client_context.h"
+#include "pipeline/base/log.h"
 
 namespace chorus::controller {
 namespace {
 
+namespace v1 = chorus::v1;
+namespace internal = chorus::internal::v1;
+using google::protobuf::util::TimeUtil;
+
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
-constexpr char kPageTokenPrefix[] = "rooms-after-";
+constexpr size_t kHistory = 1000;
+constexpr size_t kWatcherQueue = 256;
+constexpr char kRoomsPrefix[] = "rooms/";
+// PIN hashes: Argon2id (libsodium crypto_pwhash) with 16 MiB and 2 passes: a PIN is short, so the
+// hash's job is to make a stolen memory dump expensive to search, not to be unguessable.
+constexpr unsigned long long kPinOps = 2;
+constexpr size_t kPinMemory = 16u << 20;
 
-constexpr char kMissingController[] =
-    " is not implemented yet: the room controller (rooms, invites, lobby, PIN and invite "
-    "joining, participant control, room events) has not landed in this server; only ListRooms "
-    "answers today";
-
-}  // namespace
-
-RoomsService::RoomsService(const common::BearerAuthenticator& auth,
-                           const common::Lifecycle& lifecycle)
-    : auth_(auth), lifecycle_(lifecycle) {}
-
-grpc::Status RoomsService::NotYet(const grpc::ServerContext& context, const char* rpc) const {
-  grpc::Status status = auth_.Check(context);
-  if (!status.ok()) return status;
-  std::string message = rpc;
-  message.append(kMissingController);
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, message);
+grpc::Status Invalid(const std::string& message) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
+}
+grpc::Status NotFound(const std::string& message) {
+  return grpc::Status(grpc::StatusCode::NOT_FOUND, message);
+}
+grpc::Status Precondition(const std::string& message) {
+  return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, message);
+}
+grpc::Status Denied() {
+  // The same words whatever was wrong: a caller learns nothing about which credential failed.
+  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                      "the invite or PIN is not valid for this room");
 }
 
-grpc::Status RoomsService::ListRooms(grpc::ServerContext* context,
-                                     const chorus::v1::ListRoomsRequest* request,
-                                     chorus::v1::ListRoomsResponse* response) {
-  grpc::Status status = auth_.Check(*context);
-  if (!status.ok()) return status;
-  if (request->page_size() < 0) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "page_size must be 0 (the default, 50) or positive");
+void EnsureSodium() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (sodium_init() < 0) std::abort();
+  });
+}
+
+std::string RandomId(size_t bytes) {
+  EnsureSodium();
+  std::array<unsigned char, 16> random{};
+  randombytes_buf(random.data(), bytes);
+  std::array<char, 33> hex{};
+  sodium_bin2hex(hex.data(), hex.size(), random.data(), bytes);
+  return std::string(hex.data());
+}
+
+std::string HashToken(const std::string& token) {
+  std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
+  crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(token.data()),
+                     token.size());
+  return std::string(reinterpret_cast<const char*>(digest.data()), digest.size());
+}
+
+bool ValidRoomId(const std::string& id) {
+  if (id.size() < 4 || id.size() > 63 || !(id[0] >= 'a' && id[0] <= 'z')) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+bool ValidPin(const std::string& pin) {
+  return pin.size() >= 4 && pin.size() <= 12 &&
+         std::all_of(pin.begin(), pin.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// A BCP-47-looking tag: letters, digits and hyphens, 2 to 35 characters.
+bool ValidLanguage(const std::string& tag) {
+  if (tag.size() < 2 || tag.size() > 35) return false;
+  return std::all_of(tag.begin(), tag.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+// A display name: 1 to 64 printable characters, no control characters.
+bool ValidDisplayName(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  return std::none_of(name.begin(), name.end(),
+                      [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+}
+
+std::string HashPin(const std::string& pin) {
+  EnsureSodium();
+  char out[crypto_pwhash_STRBYTES];
+  if (crypto_pwhash_str(out, pin.data(), pin.size(), kPinOps, kPinMemory) != 0) return {};
+  return out;
+}
+
+bool PinMatches(const std::string& hash, const std::string& pin) {
+  if (hash.empty()) return false;
+  return crypto_pwhash_str_verify(hash.c_str(), pin.data(), pin.size()) == 0;
+}
+
+// Offset-based page tokens: "<prefix><offset>".
+bool ParsePageToken(const std::string& token, const char* prefix, size_t* offset) {
+  if (token.empty()) {
+    *offset = 0;
+    return true;
   }
-  const int page_size =
-      request->page_size() == 0 ? kDefaultPageSize : std::min(request->page_size(), kMaxPageSize);
-  size_t offset = 0;
-  if (!request->page_token().empty()) {
-    const std::string& token = request->page_token();
-    const std::string prefix = kPageTokenPrefix;
-    if (token.compare(0, prefix.size(), prefix) != 0 ||
-        !absl::SimpleAtoi(absl::string_view(token).substr(prefix.size()), &offset)) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          "page_token is not one this server returned");
+  const std::string p = prefix;
+  return token.compare(0, p.size(), p) == 0 &&
+         absl::SimpleAtoi(absl::string_view(token).substr(p.size()), offset);
+}
+
+int PageSize(int requested) {
+  return requested == 0 ? kDefaultPageSize : std::min(requested, kMaxPageSize);
+}
+
+google::protobuf::Timestamp Now() { return TimeUtil::GetCurrentTime(); }
+
+// Public media offer -> the internal endpoint the node takes.
+grpc::Status OfferToEndpoint(const v1::MediaOffer& offer, internal::Endpoint* endpoint) {
+  if (offer.has_webrtc()) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                        "WebRTC offers are not implemented yet: offer RTP/SRTP (offer.rtp)");
+  }
+  if (!offer.has_rtp()) return Invalid("offer: an RTP/SRTP media offer is required");
+  const v1::RtpOffer& rtp = offer.rtp();
+  if (rtp.streams().empty()) return Invalid("offer.rtp.streams: at least one stream");
+  if (rtp.streams_size() > 4) return Invalid("offer.rtp.streams: at most 4 streams");
+  endpoint->set_transport(static_cast<internal::Transport>(rtp.transport()));
+  for (const v1::StreamOffer& stream : rtp.streams()) {
+    if (stream.codecs_size() > 32) return Invalid("offer.rtp.streams.codecs: at most 32");
+    internal::RemoteStream* out = endpoint->add_remote_streams();
+    out->set_kind(static_cast<internal::MediaKind>(stream.kind()));
+    for (const v1::Codec& codec : stream.codecs()) {
+      internal::Codec* c = out->add_codecs();
+      c->set_name(codec.name());
+      c->set_payload_type(codec.payload_type());
+      c->set_clock_rate(codec.clock_rate());
+      c->set_channels(codec.channels());
+      c->set_fmtp(codec.fmtp());
     }
+    out->set_address(stream.address());
+    out->set_port(stream.port());
+    out->set_learn_address(stream.learn_address());
+    out->mutable_key()->set_suite(static_cast<internal::SrtpSuite>(stream.key().suite()));
+    out->mutable_key()->set_key_base64(stream.key().key_base64());
+    for (const v1::HeaderExtension& extension : stream.header_extensions()) {
+      internal::HeaderExtension* e = out->add_header_extensions();
+      e->set_id(extension.id());
+      e->set_uri(extension.uri());
+    }
+    out->set_ssrc(stream.ssrc());
   }
-  absl::MutexLock lock(&mutex_);
-  if (offset > rooms_.size()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "page_token is stale: the listing has changed");
-  }
-  const size_t end = std::min(rooms_.size(), offset + static_cast<size_t>(page_size));
-  for (size_t i = offset; i < end; ++i) *response->add_rooms() = rooms_[i];
-  if (end < rooms_.size()) response->set_next_page_token(absl::StrCat(kPageTokenPrefix, end));
   return grpc::Status::OK;
 }
 
+void EndpointToAnswer(const internal::Endpoint& endpoint, v1::MediaAnswer* answer) {
+  v1::RtpAnswer* rtp = answer->mutable_rtp();
+  rtp->set_transport(static_cast<v1::Transport>(endpoint.transport()));
+  for (const internal::LocalStream& local : endpoint.local_streams()) {
+    v1::StreamAnswer* stream = rtp->add_streams();
+    stream->set_kind(static_cast<v1::MediaKind>(local.kind()));
+    stream->mutable_codec()->set_name(local.codec().name());
+    stream->mutable_codec()->set_payload_type(local.codec().payload_type());
+    stream->mutable_codec()->set_clock_rate(local.codec().clock_rate());
+    stream->mutable_codec()->set_channels(local.codec().channels());
+    stream->set_address(local.address());
+    stream->set_port(local.port());
+    stream->set_ssrc(local.ssrc());
+    stream->mutable_key()->set_suite(static_cast<v1::SrtpSuite>(local.key().suite()));
+    stream->mutable_key()->set_key_base64(local.key().key_base64());
+    for (const internal::HeaderExtension& extension : local.header_extensions()) {
+      v1::HeaderExtension* e = stream->add_header_extensions();
+      e->set_id(extension.id());
+      e->set_uri(extension.uri());
+    }
+  }
+}
+
+enum EventKind { kWaiting, kJoined, kAdmitted, kUpdated };
+
+}  // namespace
+
+// One WatchRoom stream's queue. The room pushes (under the service mutex, never blocking); the
+// stream's own thread pops. A watcher that falls kWatcherQueue events behind is ended.
+struct RoomsService::Watcher {
+  absl::Mutex mutex;
+  std::deque<v1::RoomEvent> queue ABSL_GUARDED_BY(mutex);
+  bool overflow ABSL_GUARDED_BY(mutex) = false;
+  bool closed ABSL_GUARDED_BY(mutex) = false;
+
+  void Push(const v1::RoomEvent& event) {
+    absl::MutexLock lock(&mutex);
+    if (closed || overflow) return;
+    if (queue.size() >= kWatcherQueue) {
+      overflow = true;
+      return;
+    }
+    queue.push_back(event);
+  }
+  void Close() {
+    absl::MutexLock lock(&mutex);
+    closed = true;
+  }
+};
+
+struct RoomsService::Room {
+  std::string id;
+  v1::Room room;
+  std::string host_pin_hash;
+  std::string guest_pin_hash;
+  struct Invite {
+    v1::Invite invite;
+    std::string token_hash;
+  };
+  std::map<std::string, Invite> invites;  // by invite id
+  std::vector<std::string> invite_order;
+  struct Member {
+    v1::Participant participant;
+    internal::Routing routing;
+    bool pending = true;  // reserved, media not yet set up
+  };
+  std::map<std::string, Member> participants;  // by participant id
+  std::vector<std::string> participant_order;
+  int next_guest = 1;
+  int64_t next_sequence = 1;
+  std::deque<v1::RoomEvent> history;
+  std::vector<std::shared_ptr<Watcher>> watchers;
+  std::deque<absl::Time> wrong_pins;
+  absl::Time pin_locked_until = absl::InfinitePast();
+  int node = -1;  // media node index; -1 until the first join
+  bool session_ready = false;
+  bool ever_joined = false;
+
+  bool lobby() const {
+    if (room.has_lobby_enabled()) return room.lobby_enabled();
+    return room.kind() == v1::ROOM_KIND_CONSULTATION;
+  }
+  bool host_present() const {
+    for (const auto& [id, member] : participants) {
+      if (!member.pending && member.participant.role() == v1::ROLE_HOST &&
+          member.participant.state() == v1::PARTICIPANT_STATE_ADMITTED) {
+        return true;
+      }
+    }
+    return false;
+  }
+  std::string ParticipantName(const std::string& participant) const {
+    return absl::StrCat(kRoomsPrefix, id, "/participants/", participant);
+  }
+};
+
+RoomsService::RoomsService(const common::BearerAuthenticator& auth,
+                           const common::Lifecycle& lifecycle, MediaNodes* media,
+                           RoomsOptions options)
+    : auth_(auth), lifecycle_(lifecycle), media_(media), options_(options) {
+  EnsureSodium();
+}
+
+RoomsService::~RoomsService() { Shutdown(); }
+
+void RoomsService::Shutdown() {
+  absl::MutexLock lock(&mutex_);
+  shutting_down_ = true;
+  for (auto& [id, room] : rooms_) {
+    for (auto& watcher : room->watchers) watcher->Close();
+  }
+}
+
+RoomsService::Room* RoomsService::FindRoom(const std::string& name) {
+  if (!absl::StartsWith(name, kRoomsPrefix)) return nullptr;
+  auto it = rooms_.find(name.substr(sizeof(kRoomsPrefix) - 1));
+  return it == rooms_.end() ? nullptr : it->second.get();
+}
+
+grpc::Status RoomsService::FindParticipant(const std::string& name, Room** room,
+                                           std::string* participant) {
+  size_t marker = name.find("/participants/");
+  if (!absl::StartsWith(name, kRoomsPrefix) || marker == std::string::npos) {
+    return Invalid("name: expected rooms/{room}/participants/{participant}");
+  }
+  *room = FindRoom(name.substr(0, marker));
+  if (*room == nullptr) return NotFound("no such room");
+  *participant = name.substr(marker + 14);
+  auto it = (*room)->participants.find(*participant);
+  if (it == (*room)->participants.end() || it->second.pending) {
+    return NotFound("no such participant in this room");
+  }
+  return grpc::Status::OK;
+}
+
+void RoomsService::Publish(Room& room, v1::RoomEvent event) {
+  event.set_sequence(room.next_sequence++);
+  *event.mutable_event_time() = Now();
+  event.set_room(absl::StrCat(kRoomsPrefix, room.id));
+  room.history.push_back(event);
+  if (room.history.size() > kHistory) room.history.pop_front();
+  for (auto& watcher : room.watchers) watcher->Push(event);
+}
+
+void RoomsService::PublishParticipant(Room& room, const v1::Participant& participant, int kind) {
+  v1::RoomEvent event;
+  switch (kind) {
+    case kWaiting:
+      *event.mutable_participant_waiting()->mutable_participant() = participant;
+      break;
+    case kJoined:
+      *event.mutable_participant_joined()->mutable_participant() = participant;
+      break;
+    case kAdmitted:
+      *event.mutable_participant_admitted()->mutable_participant() = participant;
+      break;
+    default:
+      *event.mutable_participant_updated()->mutable_participant() = participant;
+      break;
+  }
+  Publish(room, std::move(event));
+}
+
+void RoomsService::DropParticipant(Room& room, const std::string& id, v1::LeaveReason reason) {
+  auto it = room.participants.find(id);
+  if (it == room.participants.end()) return;
+  const bool announced = !it->second.pending;
+  room.participants.erase(it);
+  room.participant_order.erase(
+      std::remove(room.participant_order.begin(), room.participant_order.end(), id),
+      room.participant_order.end());
+  room.room.set_participant_count(static_cast<int32_t>(room.participants.size()));
+  if (room.participants.empty()) room.room.set_state(v1::ROOM_STATE_OPEN);
+  if (!announced) return;
+  v1::RoomEvent event;
+  event.mutable_participant_left()->set_participant(room.ParticipantName(id));
+  event.mutable_participant_left()->set_reason(reason);
+  Publish(room, std::move(event));
+}
+
+std::unique_ptr<RoomsService::Room> RoomsService::TakeRoom(const std::string& id) {
+  auto it = rooms_.find(id);
+  if (it == rooms_.end()) return nullptr;
+  std::unique_ptr<Room> room = std::move(it->second);
+  rooms_.erase(it);
+  order_.erase(std::remove(order_.begin(), order_.end(), id), order_.end());
+  std::vector<std::string> ids = room->participant_order;
+  for (const std::string& participant : ids) {
+    DropParticipant(*room, participant, v1::LEAVE_REASON_ROOM_CLOSED);
+  }
+  room->room.set_state(v1::ROOM_STATE_CLOSED);
+  v1::RoomEvent closed;
+  closed.mutable_room_closed();
+  Publish(*room, std::move(closed));
+  for (auto& watcher : room->watchers) watcher->Close();
+  base::Log(base::LogLevel::kInfo, "room_closed", {{"room", id}});
+  return room;
+}
+
+void RoomsService::EndRoomMedia(const Room& room) {
+  if (room.node < 0 || media_ == nullptr) return;
+  auto context = media_->NewContext(static_cast<size_t>(room.node));
+  internal::DeleteSessionRequest request;
+  request.set_name("sessions/" + room.id);
+  internal::DeleteSessionResponse response;
+  grpc::Status status =
+      media_->stub(static_cast<size_t>(room.node)).DeleteSession(context.get(), request, &response);
+  if (!status.ok() && status.error_code() != grpc::StatusCode::NOT_FOUND) {
+    base::Log(base::LogLevel::kWarning, "media_delete_failed",
+              {{"room", room.id}, {"code", static_cast<int>(status.error_code())}});
+  }
+}
+
+grpc::Status RoomsService::ApplyRouting(const std::string& room_id, int node,
+                                        const std::string& participant,
+                                        const internal::Routing& routing,
+                                        const std::vector<std::string>& paths) {
+  if (node < 0 || media_ == nullptr || paths.empty()) return grpc::Status::OK;
+  auto context = media_->NewContext(static_cast<size_t>(node));
+  internal::UpdateEndpointRequest request;
+  request.mutable_endpoint()->set_name(
+      absl::StrCat("sessions/", room_id, "/endpoints/", participant));
+  *request.mutable_endpoint()->mutable_routing() = routing;
+  for (const std::string& path : paths) request.add_update_paths(path);
+  internal::Endpoint response;
+  return media_->stub(static_cast<size_t>(node)).UpdateEndpoint(context.get(), request, &response);
+}
+
+std::vector<std::string> RoomsService::AutoAdmit(Room& room) {
+  std::vector<std::string> admitted;
+  if (room.room.access_mode() != v1::ACCESS_MODE_HOST_PIN || room.room.has_lobby_enabled() ||
+      !room.host_present()) {
+    return admitted;
+  }
+  for (auto& [id, member] : room.participants) {
+    if (member.pending || member.participant.state() != v1::PARTICIPANT_STATE_WAITING) continue;
+    member.participant.set_state(v1::PARTICIPANT_STATE_ADMITTED);
+    member.routing.set_admitted(true);
+    PublishParticipant(room, member.participant, kAdmitted);
+    admitted.push_back(id);
+  }
+  return admitted;
+}
+
+// ----- Rooms -----
+
 grpc::Status RoomsService::CreateRoom(grpc::ServerContext* context,
-                                      const chorus::v1::CreateRoomRequest*, chorus::v1::Room*) {
+                                      const v1::CreateRoomRequest* request, v1::Room* response) {
+  grpc::Status status = auth_.Check(*context);
+  if (!status.ok()) return status;
   if (lifecycle_.draining()) {
-    grpc::Status status = auth_.Check(*context);
-    if (!status.ok()) return status;
     return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                         "the server is draining and accepts no new rooms");
   }
-  return NotYet(*context, "CreateRoom");
+  const v1::Room& in = request->room();
+  if (in.kind() != v1::ROOM_KIND_CONSULTATION && in.kind() != v1::ROOM_KIND_MEETING) {
+    return Invalid("room.kind: CONSULTATION or MEETING is required");
+  }
+  v1::AccessMode mode = in.access_mode() == v1::ACCESS_MODE_UNSPECIFIED
+                            ? v1::ACCESS_MODE_INVITE_ONLY
+                            : in.access_mode();
+  if (!v1::AccessMode_IsValid(mode)) return Invalid("room.access_mode: unknown value");
+  if (!request->room_id().empty() && !ValidRoomId(request->room_id())) {
+    return Invalid("room_id: 4 to 63 characters of [a-z0-9-], starting with a letter");
+  }
+  const int max = in.max_participants() == 0 ? (in.kind() == v1::ROOM_KIND_CONSULTATION ? 6 : 100)
+                                             : in.max_participants();
+  if (max < 2 || max > options_.max_participants_limit) {
+    return Invalid(absl::StrCat("room.max_participants: 2 to ", options_.max_participants_limit));
+  }
+  if (in.languages_size() > 8) return Invalid("room.languages: at most 8");
+  for (const std::string& language : in.languages()) {
+    if (!ValidLanguage(language)) return Invalid("room.languages: not a BCP-47 tag");
+  }
+  if (in.layout_policy().max_tiles() < 0 || in.layout_policy().max_tiles() > 25) {
+    return Invalid("room.layout_policy.max_tiles: 0 to 25");
+  }
+  if (mode == v1::ACCESS_MODE_HOST_PIN &&
+      (request->host_pin().empty() || request->guest_pin().empty())) {
+    return Invalid("host_pin and guest_pin are required for HOST_PIN rooms");
+  }
+  if (mode == v1::ACCESS_MODE_SHARED_PIN && request->guest_pin().empty()) {
+    return Invalid("guest_pin is required for SHARED_PIN rooms");
+  }
+  if ((mode != v1::ACCESS_MODE_HOST_PIN && mode != v1::ACCESS_MODE_SHARED_PIN) &&
+      (!request->host_pin().empty() || !request->guest_pin().empty())) {
+    return Invalid("PINs are only for HOST_PIN and SHARED_PIN rooms");
+  }
+  for (const std::string* pin : {&request->host_pin(), &request->guest_pin()}) {
+    if (!pin->empty() && !ValidPin(*pin)) return Invalid("PINs are 4 to 12 digits");
+  }
+  if (!request->host_pin().empty() && request->host_pin() == request->guest_pin()) {
+    return Invalid("host_pin and guest_pin must differ");
+  }
+  if (in.idle_timeout().seconds() < 0 || in.idle_timeout().seconds() > 24 * 3600) {
+    return Invalid("room.idle_timeout: at most 24 h");
+  }
+
+  auto room = std::make_unique<Room>();
+  room->id = request->room_id().empty() ? "r-" + RandomId(6) : request->room_id();
+  room->room = in;
+  room->room.set_name(absl::StrCat(kRoomsPrefix, room->id));
+  room->room.set_access_mode(mode);
+  room->room.set_state(v1::ROOM_STATE_OPEN);
+  room->room.set_participant_count(0);
+  room->room.set_locked(false);
+  room->room.set_max_participants(max);
+  room->room.set_has_host_pin(!request->host_pin().empty());
+  room->room.set_has_guest_pin(!request->guest_pin().empty());
+  room->room.clear_media_node();
+  *room->room.mutable_create_time() = Now();
+  // Hashing is slow by design: outside the lock.
+  if (!request->host_pin().empty()) room->host_pin_hash = HashPin(request->host_pin());
+  if (!request->guest_pin().empty()) room->guest_pin_hash = HashPin(request->guest_pin());
+
+  absl::MutexLock lock(&mutex_);
+  if (rooms_.contains(room->id)) {
+    return grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "room_id is taken");
+  }
+  *response = room->room;
+  base::Log(base::LogLevel::kInfo, "room_created",
+            {{"room", room->id}, {"kind", v1::RoomKind_Name(in.kind())}});
+  order_.push_back(room->id);
+  rooms_.emplace(room->id, std::move(room));
+  return grpc::Status::OK;
 }
 
-grpc::Status RoomsService::GetRoom(grpc::ServerContext* context, const chorus::v1::GetRoomRequest*,
-                                   chorus::v1::Room*) {
-  return NotYet(*context, "GetRoom");
+grpc::Status RoomsService::GetRoom(grpc::ServerContext* context, const v1::GetRoomRequest* request,
+                                   v1::Room* response) {
+  grpc::Status status = auth_.Check(*context);
+  if (!status.ok()) return status;
+  absl::MutexLock lock(&mutex_);
+  Room* room = FindRoom(request->name());
+  if (room == nullptr) return NotFound("no such room");
+  *response = room->room;
+  return grpc::Status::OK;
+}
+
+grpc::Status RoomsService::ListRooms(grpc::ServerContext* context,
+                                     const v1::ListRoomsRequest* request,
+                                     v1::ListRoomsResponse* response) {
+  grpc::Status status = auth_.Check(*context);
+  if (!status.ok()) return status;
+  if (request->page_size() < 0) {
+    return Invalid("page_size must be 0 (the default, 50) or positive");
+  }
+  size_t offset = 0;
+  if (!ParsePageToken(request->page_token(), "rooms-after-", &offset)) {
+    return Invalid("page_token is not one this server returned");
+  }
+  absl::MutexLock lock(&mutex_);
+  if (offset > order_.size()) return Invalid("page_token is stale: the listing has changed");
+  const size_t end =
+      std::min(order_.size(), offset + static_cast<size_t>(PageSize(request->page_size())));
+  for (size_t i = offset; i < end; ++i) *response->add_rooms() = rooms_.at(order_[i])->room;
+  if (end < order_.size()) response->set_next_page_token(absl::StrCat("rooms-after-", end));
+  return grpc::Status::OK;
 }
 
 grpc::Status RoomsService::UpdateRoom(grpc::ServerContext* context,
-                                      const chorus::v1::UpdateRoomRequest*, chorus::v1::Room*) {
-  return NotYet(*context, "UpdateRoom");
+                                      const v1::UpdateRoomRequest* request, v1::Room* response) {
+  grpc::Status status = auth_.Check(*context);
+  if (!status.ok()) return status;
+  if (request->update_mask().paths().empty()) return Invalid("update_mask: name the fields");
+  std::string host_hash;
+  std::string guest_hash;
+  for (const std::string& path : request->update_mask().paths()) {
+    if (path == "host_pin" || path == "guest_pin") {
+      const std::string& pin = path == "host_pin" ? request->host_pin() : request->guest_pin();
+      if (!ValidPin(pin)) return Invalid("PINs are 4 to 12 digits");
+      (path == "host_pin" ? host_hash : guest_hash) = HashPin(pin);
+    }
+  }
+  absl::MutexLock lock(&mutex_);
+  Room* room = FindRoom(request->room().name());
+  if (room == nullptr) return NotFound("no such room");
+  v1::Room updated = room->room;
+  for (const std::string& path : request->update_mask().paths()) {
+    const v1::Room& in = request->room();
+    if (path == "lobby_enabled") {
+      updated.set_lobby_enabled(in.lobby_enabled());
+    } else if (path == "max_participants") {
+      if (in.max_participants() < std::max(2, room->room.participant_count()) ||
+          in.max_participants() > options_.max_participants_limit) {
+        return Invalid(
+            "room.max_participants: between the current participant count (and 2) "
+            "and the server's limit");
+      }
+      updated.set_max_participants(in.max_participants());
+    } else if (path == "languages") {
+      if (room->node >= 0) {
+        return Precondition("languages cannot change once the room's media has started");
+      }
+      if (in.languages_size() > 8) return Invalid("room.languages: at most 8");
+      for (const std::string& language : in.languages()) {
+        if (!ValidLanguage(language)) return Invalid("room.languages: not a BCP-47 tag");
+      }
+      *updated.mutable_languages() = in.languages();
+    } else if (path == "layout_policy") {
+      if (in.layout_policy().max_tiles() < 0 || in.layout_policy().max_tiles() > 25) {
+        return Invalid("room.layout_policy.max_tiles: 0 to 25");
+      }
+      *updated.mutable_layout_policy() = in.layout_policy();
+    } else if (path == "idle_timeout") {
+      *updated.mutable_idle_timeout() = in.idle_timeout();
+    } else if (path == "host_pin" || path == "guest_pin") {
+      const v1::AccessMode mode = room->room.access_mode();
+      if (mode != v1::ACCESS_MODE_HOST_PIN && mode != v1::ACCESS_MODE_SHARED_PIN) {
+        return Invalid("PINs are only for HOST_PIN and SHARED_PIN rooms");
+      }
+    } else {
+      return Invalid("update_mask: '" + path + "' cannot be changed");
+    }
+  }
+  if (!host_hash.empty()) {
+    room->host_pin_hash = host_hash;
+    updated.set_has_host_pin(true);
+  }
+  if (!guest_hash.empty()) {
+    room->guest_pin_hash = guest_hash;
+    updated.set_has_guest_pin(true);
+  }
+  room->room = updated;
+  *response = updated;
+  return grpc::Status::OK;
 }
 
 grpc::Status RoomsService::LockRoom(grpc::ServerContext* context,
-                                    const chorus::v1::LockRoomRequest*, chorus::v1::Room*) {
-  return NotYet(*context, "LockRoom");
+                                    const v1::LockRoomRequest* request, v1::Room* response) {
+  grpc::Status status = auth_.Check(*context);
+  if (!status.ok()) return status;
+  absl::MutexLock lock(&mutex_);
+  Room* room = FindRoom(request->name());
+  if (room == nullptr) return NotFound("no such room");
+  if (!room->room.locked()) {
+    room->room.set_locked(true);
+    v1::RoomEvent event;
+    event.mutable_room_locked();
+    Publish(*room, std::move(event));
+  }
+  *response = room->room;
+  return grpc::Status::OK;
 }
 
 grpc::Status RoomsService::UnlockRoom(grpc::ServerContext* context,
-                                      const chorus::v1::UnlockRoomRequest*, chorus::v1::Room*) {
-  return NotYet(*context, "UnlockRoom");
+                                      const v1::UnlockRoomRequest* request, v1::Room* response) {
+  grpc::Status status = auth_.Check(*context);
+  if (!status.ok()) return status;
+  absl::MutexLock lock(&mutex_);
+  Room* room = FindRoom(request->name());
+  if (room == nullptr) return NotFound("no such room");
+  if (room->room.locked()) {
+    room->room.set_locked(false);
+    v1::RoomEvent event;
+    event.mutable_room_unlocked();
+    Publish(*room, std::move(event));
+  }
+  *response = room->room;
+  return grpc::Status::OK;
 }
 
 grpc::Status RoomsService::CloseRoom(grpc::ServerContext* context,
-                                     const chorus::v1::CloseRoomRequest*,
-                                     chorus::v1::CloseRoomResponse*) {
-  return NotYet(*context, "CloseRoom");
+                                     const v1::CloseRoomRequest* request, v1::CloseRoomResponse*) {
+  grpc::Status status = auth_.Check(*context);
+  if (!status.ok()) return status;
+  std::unique_ptr<Room> room;
+  {
+    absl::MutexLock lock(&mutex_);
+    if (FindRoom(request->name()) == nullptr) return NotFound("no such room");
+    room = TakeRoom(request->name().substr(sizeof(kRoomsPrefix) - 1));
+  }
+  EndRoomMedia(*room);
+  return grpc::Status::OK;
 }
 
+// ----- Invites -----
+
 grpc::Status RoomsService::CreateInvite(grpc::ServerContext* context,
-                                        const chorus::v1::CreateInviteRequest*,
-                                        chorus::v1::CreateInviteResponse*) {
-  return NotYet(*context, "CreateInvite");
+                                        const v1::CreateInviteRequest* request,
+                                        v1::CreateInviteResponse* response) {
+  grpc::Status status = auth_.Check(*context);
+  if (!status.ok()) return status;
+  const v1::Invite& in = request->invite();
+  if (in.role() != v1::ROLE_HOST && in.role() != v1::ROLE_GUEST &&
+      in.role() != v1::ROLE_INTERPRETER) {
+    return Invalid("invite.role: HOST, GUEST or INTERPRETER is required");
+  }
+  if (!in.pseudonym().empty() && !ValidDisplayName(in.pseudonym())) {
+    return Invalid("invite.pseudonym: 1 to 64 printable characters");
+  }
+  if (in.consent_reference().size() > 256) {
+    return Invalid("invite.consent_reference: at most 256 characters");
+  }
+  absl::Duration ttl = absl::Hours(24);
+  if (in.has_ttl()) {
+    ttl = absl::Seconds(in.ttl().seconds());
+    if (ttl < absl::Minutes(1) || ttl > absl::Hours(24 * 7)) {
+      return Invalid("invite.ttl: 1 minute to 7 days");
+    }
+  }
+  absl::MutexLock lock(&mutex_);
+  Room* room = FindRoom(request->parent());
+  if (room == nullptr) return NotFound("no such room");
+  if (in.role() == v1::ROLE_INTERPRETER) {
+    const std::string& first = in.interpreter_languages().first();
+    const std::string& second = in.interpreter_languages().second();
+    if (!ValidLanguage(first) || !ValidLanguage(second) || first == second) {
+      return Invalid("invite.interpreter_languages: two different BCP-47 tags are required");
+    }
+    if (!room->room.languages().empty()) {
+      // A simultaneous interpreter works between the floor language and a room channel: at least
+      // one of its languages must be a channel of the room.
+      const auto& languages = room->room.languages();
+      bool offered = std::find(languages.begin(), languages.end(), first) != languages.end() ||
+                     std::find(languages.begin(), languages.end(), second) != languages.end();
+      if (!offered) return Invalid("invite.interpreter_languages: the room offers neither");
+    }
+  }
+  // A third participant in a consultation needs the patient's consent.
+  if (room->room.kind() == v1::ROOM_KIND_CONSULTATION && in.consent_reference().empty()) {
+    int expected = 0;
+    for (const auto& [id, invite] : room->invites) {
+      if (invite.invite.state() != v1::INVITE_STATE_REVOKED &&
+          invite.invite.state() != v1::INVITE_STATE_EXPIRED) {
+        ++expected;
+      }
+    }
+    if (expected >= 2) {
+      return Precondition(
+          "a third participant in a consultation needs the patient's consent: give "
+          "invite.consent_reference");
+    }
+  }
+  EnsureSodium();
+  std::array<unsigned char, 32> secret{};
+  randombytes_buf(secret.data(), secret.size());
+  char token[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+  sodium_bin2base64(token, sizeof(token), secret.data(), secret.size(),
+                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  sodium_memzero(secret.data(), secret.size());
+  const std::string id = RandomId(6);
+  Room::Invite record;
+  record.invite = in;
+  record.invite.clear_ttl();
+  record.invite.set_name(absl::StrCat(kRoomsPrefix, room->id, "/invites/", id));
+  record.invite.set_state(v1::INVITE_STATE_PENDING);
+  *record.invite.mutable_create_time() = Now();
+  *record.invite.mutable_expire_time() =
+      TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now() + ttl));
+  record.token_hash = HashToken(token);
+  response->set_token(token);
+  sodium_memzero(token, sizeof(token));
+  *response->mutable_invite() = record.invite;
+  room->invites.emplace(id, std::move(record));
+  room->invite_order.push_back(id);
+  return grpc::Status::OK;
 }
 
 grpc::Status RoomsService::ListInvites(grpc::ServerContext* context,
-                                       const chorus::v1::ListInvitesRequest*,
-                                       chorus::v1::ListInvitesResponse*) {
-  return NotYet(*context, "ListInvites");
+                                       const v1::ListInvitesRequest* request,
+                                       v1::ListInvitesResponse* response) {
+  grpc::Status status = auth_.Check(*context);
+  if (!status.ok()) return status;
+  size_t offset = 0;
+  if (request->page_size() < 0 ||
+      !ParsePageToken(request->page_token(), "invites-after-", &offset)) {
+    return Invalid("page_size must not be negative; page_token must come from this server");
+  }
+  absl::MutexLock lock(&mutex_);
+  Room* room = FindRoom(request->parent());
+  if (room == nullptr) return NotFound("no such room");
+  if (offset > room->invite_order.size()) return Invalid("page_token is stale");
+  const size_t end = std::min(room->invite_order.size(),
+                              offset + static_cast<size_t>(PageSize(request->page_size())));
+  for (size_t i = offset; i < end; ++i) {
+    *response->add_invites() = room->invites.at(room->invite_order[i]).invite;
+  }
+  if (end < room->invite_order.size()) {
+    response->set_next_page_token(absl::StrCat("invites-after-", end));
+  }
+  return grpc::Status::OK;
 }
 
 grpc::Status RoomsService::RevokeInvite(grpc::ServerContext* context,
-                                        const chorus::v1::RevokeInviteRequest*,
-                                        chorus::v1::Invite*) {
-  return NotYet(*context, "RevokeInvite");
+                                        const v1::RevokeInviteRequest* request,
+                                        v1::Invite* response) {
+  grpc::Status status = auth_.Check(*context);
+  if (!status.ok()) return status;
+  size_t marker = request->name().find("/invites/");
+  if (marker == std::string::npos) return Invalid("name: expected rooms/{room}/invites/{invite}");
+  absl::MutexLock lock(&mutex_);
+  Room* room = FindRoom(request->name().substr(0, marker));
+  if (room == nullptr) return NotFound("no such room");
+  auto it = room->invites.find(request->name().substr(marker + 9));
+  if (it == room->invites.end()) return NotFound("no such invite");
+  if (it->second.invite.state() == v1::INVITE_STATE_USED) {
+    return Precondition("the invite has been used");
+  }
+  it->second.invite.set_state(v1::INVITE_STATE_REVOKED);
+  *response = it->second.invite;
+  return grpc::Status::OK;
 }
+
+// ----- Joining -----
 
 grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
-                                    const chorus::v1::JoinRoomRequest*,
-                                    chorus::v1::JoinRoomResponse*) {
-  return NotYet(*context, "JoinRoom");
+                                    const v1::JoinRoomRequest* request,
+                                    v1::JoinRoomResponse* response) {
+  grpc::Status status = auth_.Check(*context);
+  if (!status.ok()) return status;
+  if (lifecycle_.draining()) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is draining: no new joins");
+  }
+  if (media_ == nullptr || media_->size() == 0) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no media node is configured");
+  }
+  if (request->credential_case() == v1::JoinRoomRequest::CREDENTIAL_NOT_SET) {
+    return Invalid("an invite_token or a pin is required");
+  }
+  if (!request->display_name().empty() && !ValidDisplayName(request->display_name())) {
+    return Invalid("display_name: 1 to 64 printable characters");
+  }
+  if (request->invite_token().size() > 128 || request->pin().size() > 64) {
+    return Invalid("credential: too long");
+  }
+  internal::Endpoint endpoint;
+  status = OfferToEndpoint(request->offer(), &endpoint);
+  if (!status.ok()) return status;
+
+  // A PIN is checked against its hash outside the lock (hashing is slow by design).
+  v1::Role pin_role = v1::ROLE_UNSPECIFIED;
+  if (request->credential_case() == v1::JoinRoomRequest::kPin) {
+    std::string host_hash;
+    std::string guest_hash;
+    {
+      absl::MutexLock lock(&mutex_);
+      Room* room = FindRoom(request->room());
+      if (room == nullptr) return NotFound("no such room");
+      if (room->room.access_mode() != v1::ACCESS_MODE_HOST_PIN &&
+          room->room.access_mode() != v1::ACCESS_MODE_SHARED_PIN) {
+        return Denied();
+      }
+      const absl::Time now = absl::Now();
+      if (now < room->pin_locked_until) {
+        return grpc::Status(
+            grpc::StatusCode::RESOURCE_EXHAUSTED,
+            absl::StrCat("too many wrong PINs for this room: PIN joins are refused for another ",
+                         absl::ToInt64Seconds(room->pin_locked_until - now), " s"));
+      }
+      host_hash = room->host_pin_hash;
+      guest_hash = room->guest_pin_hash;
+    }
+    if (PinMatches(host_hash, request->pin())) {
+      pin_role = v1::ROLE_HOST;
+    } else if (PinMatches(guest_hash, request->pin())) {
+      pin_role = v1::ROLE_GUEST;
+    } else {
+      absl::MutexLock lock(&mutex_);
+      Room* room = FindRoom(request->room());
+      if (room == nullptr) return NotFound("no such room");
+      const absl::Time now = absl::Now();
+      room->wrong_pins.push_back(now);
+      while (!room->wrong_pins.empty() && room->wrong_pins.front() < now - options_.pin_window) {
+        room->wrong_pins.pop_front();
+      }
+      v1::RoomEvent event;
+      event.mutable_join_rejected()->set_reason(v1::REJECT_REASON_WRONG_PIN);
+      Publish(*room, std::move(event));
+      if (static_cast<int>(room->wrong_pins.size()) >= options_.pin_attempts) {
+        room->pin_locked_until = now + options_.pin_lockout;
+        room->wrong_pins.clear();
+        base::Log(base::LogLevel::kWarning, "pin_lockout", {{"room", room->id}});
+      }
+      return Denied();
+    }
+  }
+
+  // Reserve the participant under the lock.
+  std::string participant_id = RandomId(6);
+  std::string room_id;
+  int node = -1;
+  bool create_session = false;
+  std::vector<std::string> room_languages;
+  v1::Participant participant;
+  std::string invite_id;
+  {
+    absl::MutexLock lock(&mutex_);
+    Room* room = FindRoom(request->room());
+    if (room == nullptr) return NotFound("no such room");
+    auto reject = [&](v1::RejectReason reason, const std::string& invite) {
+      v1::RoomEvent event;
+      event.mutable_join_rejected()->set_reason(reason);
+      event.mutable_join_rejected()->set_invite(invite);
+      Publish(*room, std::move(event));
+    };
+    v1::Role role = pin_role;
+    std::string pseudonym = request->display_name();
+    if (request->credential_case() == v1::JoinRoomRequest::kInviteToken) {
+      const std::string hash = HashToken(request->invite_token());
+      Room::Invite* found = nullptr;
+      for (auto& [id, invite] : room->invites) {
+        if (sodium_memcmp(invite.token_hash.data(), hash.data(), hash.size()) == 0) {
+          found = &invite;
+          invite_id = id;
+        }
+      }
+      if (found == nullptr) return Denied();
+      v1::Invite& invite = found->invite;
+      if (invite.state() == v1::INVITE_STATE_PENDING &&
+          TimeUtil::TimestampToNanoseconds(invite.expire_time()) < absl::ToUnixNanos(absl::Now())) {
+        invite.set_state(v1::INVITE_STATE_EXPIRED);
+      }
+      switch (invite.state()) {
+        case v1::INVITE_STATE_USED:
+          reject(v1::REJECT_REASON_INVITE_ALREADY_USED, invite.name());
+          base::Log(base::LogLevel::kWarning, "invite_reused", {{"room", room->id}});
+          return Denied();
+        case v1::INVITE_STATE_REVOKED:
+          reject(v1::REJECT_REASON_INVITE_REVOKED, invite.name());
+          return Denied();
+        case v1::INVITE_STATE_EXPIRED:
+          reject(v1::REJECT_REASON_INVITE_EXPIRED, invite.name());
+          return Denied();
+        default:
+          break;
+      }
+      role = invite.role();
+      if (!invite.pseudonym().empty()) pseudonym = invite.pseudonym();
+      *participant.mutable_interpreter_languages() = invite.interpreter_languages();
+    }
+    if (room->room.locked()) {
+      reject(v1::REJECT_REASON_ROOM_LOCKED, "");
+      return Precondition("the room is locked");
+    }
+    if (room->room.participant_count() >= room->room.max_participants()) {
+      reject(v1::REJECT_REASON_ROOM_FULL, "");
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "the room is full");
+    }
+    if (request->credential_case() == v1::JoinRoomRequest::kInviteToken) {
+      room->invites.at(invite_id).invite.set_state(v1::INVITE_STATE_USED);
+      *room->invites.at(invite_id).invite.mutable_use_time() = Now();
+      room->invites.at(invite_id).invite.set_participant(room->ParticipantName(participant_id));
+    }
+    if (pseudonym.empty()) {
+      char name[16];
+      std::snprintf(name, sizeof(name), "Guest%02d", room->next_guest++);
+      pseudonym = name;
+    }
+    for (const auto& [id, member] : room->participants) {
+      if (member.participant.display_name() == pseudonym) {
+        pseudonym += "-" + participant_id.substr(0, 4);
+        break;
+      }
+    }
+    bool waiting = role != v1::ROLE_HOST &&
+                   (room->lobby() || (room->room.access_mode() == v1::ACCESS_MODE_HOST_PIN &&
+                                      !room->host_present()));
+    participant.set_name(room->ParticipantName(participant_id));
+    participant.set_display_name(pseudonym);
+    participant.set_role(role);
+    participant.set_state(waiting ? v1::PARTICIPANT_STATE_WAITING : v1::PARTICIPANT_STATE_ADMITTED);
+    *participant.mutable_join_time() = Now();
+    Room::Member member;
+    member.participant = participant;
+    member.routing.set_admitted(!waiting);
+    *endpoint.mutable_routing() = member.routing;
+    room->participants.emplace(participant_id, std::move(member));
+    room->participant_order.push_back(participant_id);
+    room->room.set_participant_count(static_cast<int32_t>(room->participants.size()));
+    room_id = room->id;
+    if (room->node < 0) {
+      auto placed = media_->Place();
+      if (!placed.ok()) {
+        DropParticipant(*room, participant_id, v1::LEAVE_REASON_UNSPECIFIED);
+        return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                            std::string(placed.status().message()));
+      }
+      room->node = static_cast<int>(*placed);
+      room->room.set_media_node(media_->address(*placed));
+      create_session = true;
+    }
+    node = room->node;
+    room_languages.assign(room->room.languages().begin(), room->room.languages().end());
+  }
+
+  auto& stub = media_->stub(static_cast<size_t>(node));
+  auto rollback = [&](const grpc::Status& failure) {
+    absl::MutexLock lock(&mutex_);
+    Room* room = FindRoom(absl::StrCat(kRoomsPrefix, room_id));
+    if (room != nullptr) {
+      DropParticipant(*room, participant_id, v1::LEAVE_REASON_UNSPECIFIED);
+      if (!invite_id.empty() && room->invites.contains(invite_id)) {
+        room->invites.at(invite_id).invite.set_state(v1::INVITE_STATE_PENDING);
+        room->invites.at(invite_id).invite.clear_use_time();
+        room->invites.at(invite_id).invite.clear_participant();
+      }
+    }
+    return failure;
+  };
+  if (create_session) {
+    auto create_context = media_->NewContext(static_cast<size_t>(node));
+    internal::CreateSessionRequest create;
+    create.set_session_id(room_id);
+    for (const std::string& language : room_languages) {
+      create.mutable_session()->add_buses()->set_language(language);
+    }
+    internal::Session session;
+    grpc::Status created = stub.CreateSession(create_context.get(), create, &session);
+    if (!created.ok() && created.error_code() != grpc::StatusCode::ALREADY_EXISTS) {
+      {
+        absl::MutexLock lock(&mutex_);
+        Room* room = FindRoom(absl::StrCat(kRoomsPrefix, room_id));
+        if (room != nullptr) {
+          room->node = -1;
+          room->room.clear_media_node();
+        }
+      }
+      return rollback(created);
+    }
+  }
+  auto add_context = media_->NewContext(static_cast<size_t>(node));
+  internal::AddEndpointRequest add;
+  add.set_parent("sessions/" + room_id);
+  add.set_endpoint_id(participant_id);
+  *add.mutable_endpoint() = endpoint;
+  internal::Endpoint added;
+  grpc::Status added_status = stub.AddEndpoint(add_context.get(), add, &added);
+  if (!added_status.ok()) return rollback(added_status);
+
+  std::vector<std::pair<std::string, internal::Routing>> updates;
+  {
+    absl::MutexLock lock(&mutex_);
+    Room* room = FindRoom(absl::StrCat(kRoomsPrefix, room_id));
+    if (room == nullptr || !room->participants.contains(participant_id)) {
+      return Precondition("the room was closed while joining");
+    }
+    Room::Member& member = room->participants.at(participant_id);
+    member.pending = false;
+    room->ever_joined = true;
+    room->room.set_state(v1::ROOM_STATE_ACTIVE);
+    if (!invite_id.empty() && !room->invites.at(invite_id).invite.consent_reference().empty()) {
+      v1::RoomEvent consent;
+      consent.mutable_consent_recorded()->set_participant(member.participant.name());
+      consent.mutable_consent_recorded()->set_invite(room->invites.at(invite_id).invite.name());
+      Publish(*room, std::move(consent));
+    }
+    PublishParticipant(
+        *room, member.participant,
+        member.participant.state() == v1::PARTICIPANT_STATE_WAITING ? kWaiting : kJoined);
+    base::Log(base::LogLevel::kInfo, "participant_joined",
+              {{"room", room_id},
+               {"participant", participant_id},
+               {"role", v1::Role_Name(member.participant.role())},
+               {"waiting", member.participant.state() == v1::PARTICIPANT_STATE_WAITING}});
+    *response->mutable_participant() = member.participant;
+    EndpointToAnswer(added, response->mutable_answer());
+    for (const std::string& id : AutoAdmit(*room)) {
+      updates.emplace_back(id, room->participants.at(id).routing);
+    }
+  }
+  for (const auto& [id, routing] : updates) {
+    (void)ApplyRouting(room_id, node, id, routing, {"routing.admitted"});
+  }
+  return grpc::Status::OK;
 }
 
+// ----- Participants -----
+
 grpc::Status RoomsService::GetParticipant(grpc::ServerContext* context,
-                                          const chorus::v1::GetParticipantRequest*,
-                                          chorus::v1::Participant*) {
-  return NotYet(*context, "GetParticipant");
+                                          const v1::GetParticipantRequest* request,
+                                          v1::Participant* response) {
+  grpc::Status status = auth_.Check(*context);
+  if (!status.ok()) return status;
+  absl::MutexLock lock(&mutex_);
+  Room* room = nullptr;
+  std::string id;
+  status = FindParticipant(request->name(), &room, &id);
+  if (!status.ok()) return status;
+  *response = room->participants.at(id).participant;
+  return grpc::Status::OK;
 }
 
 grpc::Status RoomsService::ListParticipants(grpc::ServerContext* context,
-                                            const chorus::v1::ListParticipantsRequest*,
-                                            chorus::v1::ListParticipantsResponse*) {
-  return NotYet(*context, "ListParticipants");
+                                            const v1::ListParticipantsRequest* request,
+                                            v1::ListParticipantsResponse* response) {
+  grpc::Status status = auth_.Check(*context);
+  if (!status.ok()) return status;
+  size_t offset = 0;
+  if (request->page_size() < 0 ||
+      !ParsePageToken(request->page_token(), "participants-after-", &offset)) {
+    return Invalid("page_size must not be negative; page_token must come from this server");
+  }
+  absl::MutexLock lock(&mutex_);
+  Room* room = FindRoom(request->parent());
+  if (room == nullptr) return NotFound("no such room");
+  std::vector<const v1::Participant*> roster;
+  for (const std::string& id : room->participant_order) {
+    const Room::Member& member = room->participants.at(id);
+    if (!member.pending) roster.push_back(&member.participant);
+  }
+  if (offset > roster.size()) return Invalid("page_token is stale");
+  const size_t end =
+      std::min(roster.size(), offset + static_cast<size_t>(PageSize(request->page_size())));
+  for (size_t i = offset; i < end; ++i) *response->add_participants() = *roster[i];
+  if (end < roster.size()) response->set_next_page_token(absl::StrCat("participants-after-", end));
+  return grpc::Status::OK;
+}
+
+grpc::Status RoomsService::ParticipantCall(
+    grpc::ServerContext* context, const std::string& name, v1::Participant* response,
+    const std::function<grpc::Status(Room&, v1::Participant&, std::vector<std::string>*)>& change) {
+  grpc::Status status = auth_.Check(*context);
+  if (!status.ok()) return status;
+  std::string room_id;
+  std::string id;
+  int node = -1;
+  internal::Routing routing;
+  std::vector<std::string> paths;
+  {
+    absl::MutexLock lock(&mutex_);
+    Room* room = nullptr;
+    status = FindParticipant(name, &room, &id);
+    if (!status.ok()) return status;
+    Room::Member& member = room->participants.at(id);
+    status = change(*room, member.participant, &paths);
+    if (!status.ok()) return status;
+    for (const std::string& path : paths) {
+      if (path == "routing.admitted") {
+        member.routing.set_admitted(member.participant.state() == v1::PARTICIPANT_STATE_ADMITTED);
+      } else if (path == "routing.muted") {
+        member.routing.set_muted(member.participant.muted());
+      } else if (path == "routing.listen_bus") {
+        member.routing.set_listen_bus(member.participant.listen_language());
+      } else if (path == "routing.speak_bus") {
+        member.routing.set_speak_bus(member.participant.speak_language());
+      }
+    }
+    routing = member.routing;
+    *response = member.participant;
+    room_id = room->id;
+    node = room->node;
+  }
+  return ApplyRouting(room_id, node, id, routing, paths);
 }
 
 grpc::Status RoomsService::AdmitParticipant(grpc::ServerContext* context,
-                                            const chorus::v1::AdmitParticipantRequest*,
-                                            chorus::v1::Participant*) {
-  return NotYet(*context, "AdmitParticipant");
-}
-
-grpc::Status RoomsService::DenyParticipant(grpc::ServerContext* context,
-                                           const chorus::v1::DenyParticipantRequest*,
-                                           chorus::v1::DenyParticipantResponse*) {
-  return NotYet(*context, "DenyParticipant");
-}
-
-grpc::Status RoomsService::RemoveParticipant(grpc::ServerContext* context,
-                                             const chorus::v1::RemoveParticipantRequest*,
-                                             chorus::v1::RemoveParticipantResponse*) {
-  return NotYet(*context, "RemoveParticipant");
-}
-
-grpc::Status RoomsService::LeaveRoom(grpc::ServerContext* context,
-                                     const chorus::v1::LeaveRoomRequest*,
-                                     chorus::v1::LeaveRoomResponse*) {
-  return NotYet(*context, "LeaveRoom");
+                                            const v1::AdmitParticipantRequest* request,
+                                            v1::Participant* response) {
+  return ParticipantCall(context, request->name(), response,
+                         [this](Room& room, v1::Participant& participant,
+                                std::vector<std::string>* paths) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                           if (participant.state() != v1::PARTICIPANT_STATE_WAITING) {
+                             return Precondition("the participant is not waiting");
+                           }
+                           participant.set_state(v1::PARTICIPANT_STATE_ADMITTED);
+                           PublishParticipant(room, participant, kAdmitted);
+                           paths->push_back("routing.admitted");
+                           return grpc::Status::OK;
+                         });
 }
 
 grpc::Status RoomsService::MuteParticipant(grpc::ServerContext* context,
-                                           const chorus::v1::MuteParticipantRequest*,
-                                           chorus::v1::Participant*) {
-  return NotYet(*context, "MuteParticipant");
+                                           const v1::MuteParticipantRequest* request,
+                                           v1::Participant* response) {
+  const bool muted = request->muted();
+  return ParticipantCall(
+      context, request->name(), response,
+      [this, muted](Room& room, v1::Participant& participant, std::vector<std::string>* paths)
+          ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            if (participant.muted() != muted) {
+              participant.set_muted(muted);
+              PublishParticipant(room, participant, kUpdated);
+            }
+            paths->push_back("routing.muted");
+            return grpc::Status::OK;
+          });
 }
 
 grpc::Status RoomsService::RenameParticipant(grpc::ServerContext* context,
-                                             const chorus::v1::RenameParticipantRequest*,
-                                             chorus::v1::Participant*) {
-  return NotYet(*context, "RenameParticipant");
+                                             const v1::RenameParticipantRequest* request,
+                                             v1::Participant* response) {
+  const std::string name = request->display_name();
+  if (!ValidDisplayName(name)) {
+    grpc::Status status = auth_.Check(*context);
+    if (!status.ok()) return status;
+    return Invalid("display_name: 1 to 64 printable characters");
+  }
+  return ParticipantCall(context, request->name(), response,
+                         [this, name](Room& room, v1::Participant& participant,
+                                      std::vector<std::string>*) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                           for (const auto& [id, member] : room.participants) {
+                             if (member.participant.name() != participant.name() &&
+                                 member.participant.display_name() == name) {
+                               return grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
+                                                   "another participant of the room has that name");
+                             }
+                           }
+                           participant.set_display_name(name);
+                           PublishParticipant(room, participant, kUpdated);
+                           return grpc::Status::OK;
+                         });
 }
 
 grpc::Status RoomsService::SetListenLanguage(grpc::ServerContext* context,
-                                             const chorus::v1::SetListenLanguageRequest*,
-                                             chorus::v1::Participant*) {
-  return NotYet(*context, "SetListenLanguage");
+                                             const v1::SetListenLanguageRequest* request,
+                                             v1::Participant* response) {
+  const std::string language = request->language();
+  return ParticipantCall(
+      context, request->name(), response,
+      [this, language](Room& room, v1::Participant& participant, std::vector<std::string>* paths)
+          ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            const auto& languages = room.room.languages();
+            if (!language.empty() &&
+                std::find(languages.begin(), languages.end(), language) == languages.end()) {
+              return Invalid("language: the room does not offer it");
+            }
+            participant.set_listen_language(language);
+            PublishParticipant(room, participant, kUpdated);
+            paths->push_back("routing.listen_bus");
+            return grpc::Status::OK;
+          });
 }
 
 grpc::Status RoomsService::SetSpeakLanguage(grpc::ServerContext* context,
-                                            const chorus::v1::SetSpeakLanguageRequest*,
-                                            chorus::v1::Participant*) {
-  return NotYet(*context, "SetSpeakLanguage");
+                                            const v1::SetSpeakLanguageRequest* request,
+                                            v1::Participant* response) {
+  const std::string language = request->language();
+  return ParticipantCall(
+      context, request->name(), response,
+      [this, language](Room& room, v1::Participant& participant, std::vector<std::string>* paths)
+          ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            if (participant.role() != v1::ROLE_INTERPRETER) {
+              return Precondition("only interpreters choose the channel they speak into");
+            }
+            const auto& pair = participant.interpreter_languages();
+            if (!language.empty() && language != pair.first() && language != pair.second()) {
+              return Invalid("language: not one of the interpreter's pair");
+            }
+            const auto& languages = room.room.languages();
+            if (!language.empty() &&
+                std::find(languages.begin(), languages.end(), language) == languages.end()) {
+              return Invalid("language: the room has no such channel");
+            }
+            participant.set_speak_language(language);
+            PublishParticipant(room, participant, kUpdated);
+            paths->push_back("routing.speak_bus");
+            return grpc::Status::OK;
+          });
 }
 
 grpc::Status RoomsService::SetContentSharing(grpc::ServerContext* context,
-                                             const chorus::v1::SetContentSharingRequest*,
-                                             chorus::v1::Participant*) {
-  return NotYet(*context, "SetContentSharing");
+                                             const v1::SetContentSharingRequest*,
+                                             v1::Participant*) {
+  grpc::Status status = auth_.Check(*context);
+  if (!status.ok()) return status;
+  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                      "SetContentSharing is not implemented yet: the video engine (content "
+                      "streams, layouts) has not landed");
 }
 
+grpc::Status RoomsService::RemoveCall(grpc::ServerContext* context, const std::string& name,
+                                      v1::LeaveReason reason, bool only_waiting) {
+  grpc::Status status = auth_.Check(*context);
+  if (!status.ok()) return status;
+  std::string room_id;
+  std::string participant;
+  int node = -1;
+  std::unique_ptr<Room> closed;
+  {
+    absl::MutexLock lock(&mutex_);
+    Room* room = nullptr;
+    status = FindParticipant(name, &room, &participant);
+    if (!status.ok()) return status;
+    if (only_waiting &&
+        room->participants.at(participant).participant.state() != v1::PARTICIPANT_STATE_WAITING) {
+      return Precondition("the participant is not waiting");
+    }
+    DropParticipant(*room, participant, reason);
+    room_id = room->id;
+    node = room->node;
+    // A one-time room ends, with all its state, when its last participant leaves.
+    if (room->room.access_mode() == v1::ACCESS_MODE_ONE_TIME && room->participants.empty()) {
+      closed = TakeRoom(room->id);
+    }
+  }
+  if (media_ != nullptr && node >= 0) {
+    auto remove_context = media_->NewContext(static_cast<size_t>(node));
+    internal::RemoveEndpointRequest request;
+    request.set_name(absl::StrCat("sessions/", room_id, "/endpoints/", participant));
+    internal::RemoveEndpointResponse response;
+    (void)media_->stub(static_cast<size_t>(node))
+        .RemoveEndpoint(remove_context.get(), request, &response);
+  }
+  if (closed) EndRoomMedia(*closed);
+  return grpc::Status::OK;
+}
+
+grpc::Status RoomsService::DenyParticipant(grpc::ServerContext* context,
+                                           const v1::DenyParticipantRequest* request,
+                                           v1::DenyParticipantResponse*) {
+  return RemoveCall(context, request->name(), v1::LEAVE_REASON_DENIED, true);
+}
+
+grpc::Status RoomsService::RemoveParticipant(grpc::ServerContext* context,
+                                             const v1::RemoveParticipantRequest* request,
+                                             v1::RemoveParticipantResponse*) {
+  return RemoveCall(context, request->name(), v1::LEAVE_REASON_REMOVED, false);
+}
+
+grpc::Status RoomsService::LeaveRoom(grpc::ServerContext* context,
+                                     const v1::LeaveRoomRequest* request, v1::LeaveRoomResponse*) {
+  return RemoveCall(context, request->name(), v1::LEAVE_REASON_LEFT, false);
+}
+
+// ----- Events -----
+
 grpc::Status RoomsService::WatchRoom(grpc::ServerContext* context,
-                                     const chorus::v1::WatchRoomRequest*,
-                                     grpc::ServerWriter<chorus::v1::RoomEvent>*) {
-  return NotYet(*context, "WatchRoom");
+                                     const v1::WatchRoomRequest* request,
+                                     grpc::ServerWriter<v1::RoomEvent>* writer) {
+  grpc::Status status = auth_.Check(*context);
+  if (!status.ok()) return status;
+  auto watcher = std::make_shared<Watcher>();
+  std::vector<v1::RoomEvent> first;
+  {
+    absl::MutexLock lock(&mutex_);
+    Room* room = FindRoom(request->name());
+    if (room == nullptr) return NotFound("no such room");
+    if (request->resume_after_sequence() < 0) return Invalid("resume_after_sequence: negative");
+    if (request->resume_after_sequence() > 0) {
+      if (room->history.empty() ||
+          request->resume_after_sequence() < room->history.front().sequence() - 1) {
+        return grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
+                            "resume_after_sequence is older than the events kept");
+      }
+      for (const v1::RoomEvent& event : room->history) {
+        if (event.sequence() > request->resume_after_sequence()) first.push_back(event);
+      }
+    }
+    if (request->include_snapshot()) {
+      for (const std::string& id : room->participant_order) {
+        const Room::Member& member = room->participants.at(id);
+        if (member.pending) continue;
+        v1::RoomEvent event;
+        event.set_room(room->room.name());
+        *event.mutable_event_time() = Now();
+        *event.mutable_participant_updated()->mutable_participant() = member.participant;
+        first.push_back(std::move(event));
+      }
+    }
+    room->watchers.push_back(watcher);
+  }
+  auto unregister = [&] {
+    absl::MutexLock lock(&mutex_);
+    Room* room = FindRoom(request->name());
+    if (room == nullptr) return;
+    room->watchers.erase(std::remove(room->watchers.begin(), room->watchers.end(), watcher),
+                         room->watchers.end());
+  };
+  for (const v1::RoomEvent& event : first) {
+    if (!writer->Write(event)) {
+      unregister();
+      return grpc::Status::OK;
+    }
+  }
+  for (;;) {
+    std::deque<v1::RoomEvent> batch;
+    bool closed = false;
+    bool overflow = false;
+    {
+      absl::MutexLock lock(&watcher->mutex);
+      auto ready = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return !watcher->queue.empty() || watcher->closed || watcher->overflow;
+      };
+      watcher->mutex.AwaitWithTimeout(absl::Condition(&ready), absl::Milliseconds(100));
+      batch.swap(watcher->queue);
+      closed = watcher->closed;
+      overflow = watcher->overflow;
+    }
+    for (const v1::RoomEvent& event : batch) {
+      if (!writer->Write(event)) {
+        unregister();
+        return grpc::Status::OK;
+      }
+    }
+    if (overflow) {
+      unregister();
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          "the watcher fell too far behind the room's events; watch again with "
+                          "resume_after_sequence");
+    }
+    if (closed) return grpc::Status::OK;
+    if (context->IsCancelled()) {
+      unregister();
+      return grpc::Status::CANCELLED;
+    }
+  }
 }
 
 }  // namespace chorus::controller

@@ -1,25 +1,44 @@
 #pragma once
 
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "chorus/v1/media_node.pb.h"
 #include "chorus/v1/rooms.grpc.pb.h"
 #include "services/common/auth.h"
 #include "services/common/lifecycle.h"
+#include "services/controller/media_nodes.h"
 
 namespace chorus::controller {
 
-// The public API, chorus.v1.Rooms.
-//
-// Today it serves the room listing over an empty in-memory room table, with paging and argument
-// checks as the contract says. Every other RPC answers UNIMPLEMENTED with a message naming the
-// missing part (the room controller: rooms, invites, lobby, joining), after authenticating the
-// caller like any implemented RPC, so a platform can integrate against the real error paths.
-// Thread-safe: gRPC calls it from many threads.
+struct RoomsOptions {
+  // Most participants a room may be configured for.
+  int max_participants_limit = 1000;
+  // Wrong PINs for one room within pin_window lock PIN joins to it for pin_lockout.
+  int pin_attempts = 5;
+  absl::Duration pin_window = absl::Minutes(10);
+  absl::Duration pin_lockout = absl::Minutes(10);
+};
+
+// The public API, chorus.v1.Rooms: rooms, invites, joining by invite or PIN with a media offer,
+// the lobby, participant control and room events, over media nodes reached through their
+// internal API. State is in memory, guarded by one mutex; media-node calls are made outside it.
+// Names, PINs, tokens and consent references never reach logs. Thread-safe.
 class RoomsService final : public chorus::v1::Rooms::Service {
  public:
-  RoomsService(const common::BearerAuthenticator& auth, const common::Lifecycle& lifecycle);
+  // `media` (not owned, may be empty at first) must outlive the service.
+  RoomsService(const common::BearerAuthenticator& auth, const common::Lifecycle& lifecycle,
+               MediaNodes* media, RoomsOptions options = {});
+  ~RoomsService() override;
+
+  // Ends every WatchRoom stream promptly (before the gRPC server shuts down).
+  void Shutdown();
 
   grpc::Status ListRooms(grpc::ServerContext* context, const chorus::v1::ListRoomsRequest* request,
                          chorus::v1::ListRoomsResponse* response) override;
@@ -80,14 +99,43 @@ class RoomsService final : public chorus::v1::Rooms::Service {
                          grpc::ServerWriter<chorus::v1::RoomEvent>*) override;
 
  private:
-  // Authenticates, then answers UNIMPLEMENTED naming `rpc` and the missing part.
-  grpc::Status NotYet(const grpc::ServerContext& context, const char* rpc) const;
+  struct Watcher;
+  struct Room;
+  struct MediaChange;
+
+  Room* FindRoom(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Resolves "rooms/{r}/participants/{p}" to its room and participant id.
+  grpc::Status FindParticipant(const std::string& name, Room** room, std::string* participant)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  void Publish(Room& room, chorus::v1::RoomEvent event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  void PublishParticipant(Room& room, const chorus::v1::Participant& participant, int kind)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Removes a participant from the room's state; the media endpoint is removed by the caller.
+  void DropParticipant(Room& room, const std::string& id, chorus::v1::LeaveReason reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  std::unique_ptr<Room> TakeRoom(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  void EndRoomMedia(const Room& room);
+  grpc::Status ApplyRouting(const std::string& room_id, int node, const std::string& participant,
+                            const chorus::internal::v1::Routing& routing,
+                            const std::vector<std::string>& paths);
+  // Admits waiting participants of a HOST_PIN room once a host is in (lobby off).
+  std::vector<std::string> AutoAdmit(Room& room) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  grpc::Status RemoveCall(grpc::ServerContext* context, const std::string& name,
+                          chorus::v1::LeaveReason reason, bool only_waiting);
+  grpc::Status ParticipantCall(
+      grpc::ServerContext* context, const std::string& name, chorus::v1::Participant* response,
+      const std::function<grpc::Status(Room&, chorus::v1::Participant&, std::vector<std::string>*)>&
+          change);
 
   const common::BearerAuthenticator& auth_;
   const common::Lifecycle& lifecycle_;
+  MediaNodes* const media_;  // not owned
+  const RoomsOptions options_;
   mutable absl::Mutex mutex_;
-  // Rooms in creation order. Filled by the room controller once it lands.
-  std::vector<chorus::v1::Room> rooms_ ABSL_GUARDED_BY(mutex_);
+  std::map<std::string, std::unique_ptr<Room>> rooms_ ABSL_GUARDED_BY(mutex_);
+  // Room ids in creation order, for listing.
+  std::vector<std::string> order_ ABSL_GUARDED_BY(mutex_);
+  bool shutting_down_ ABSL_GUARDED_BY(mutex_) = false;
 };
 
 }  // namespace chorus::controller

@@ -22,7 +22,12 @@ struct MediaNodeOptions {
   int media_port_max = 40999;
   // Above this load the node takes no new sessions.
   double admission_threshold = 0.8;
+  // A random secret of this process: calls bearing it in kInternalSecretHeader come from the
+  // controller of the same process (`chorusd all`, in-process channel). Empty: none.
+  std::string internal_secret;
 };
+
+inline constexpr char kInternalSecretHeader[] = "x-chorus-internal";
 
 // The internal API, chorus.internal.v1.MediaNode, over the media engine: converts proto messages
 // to pipeline types (checking every field: they come from the network) and engine Status to gRPC
@@ -77,6 +82,7 @@ class MediaNodeService final : public chorus::internal::v1::MediaNode::Service {
 
  private:
   grpc::Status NotYet(const grpc::ServerContext& context, const char* rpc) const;
+  grpc::Status Authenticate(const grpc::ServerContext& context) const;
 
   // What the service remembers of a session to translate names: bus languages, and each
   // endpoint's current routing (UpdateEndpoint changes only the fields named).

@@ -2,33 +2,55 @@
 
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "pipeline/engine/engine.h"
+#include "services/media_node/media_node_service.h"
 
 namespace chorus::controller {
 namespace {
 
+namespace v1 = chorus::v1;
 constexpr char kToken[] = "0123456789abcdef-room-test-token";
 
-// A real gRPC server on a loopback port with the service, and a client stub, so each test sees
-// the service as the hospital platform does.
+// The whole control path for real: a gRPC server with the Rooms service and a media node (its
+// engine binding loopback ports) reached through an in-process channel, as in `chorusd all`, and a
+// client stub as the hospital platform has.
 class RoomsServiceTest : public ::testing::Test {
  protected:
-  void Start(bool with_tokens) {
+  void Start(bool with_tokens = false, RoomsOptions options = {}) {
     auth_ = with_tokens ? *common::BearerAuthenticator::FromTokenList(kToken)
                         : common::BearerAuthenticator::AllowAll();
-    service_ = std::make_unique<RoomsService>(*auth_, lifecycle_);
+    engine::EngineOptions engine_options;
+    engine_options.workers = 1;
+    engine_options.port_min = 42400;
+    engine_options.port_max = 42499;
+    engine_ = *engine::MediaEngine::Create(engine_options);
+    media_node::MediaNodeOptions node_options;
+    node_options.node_id = "node-1";
+    node_options.internal_secret = "test-secret";
+    media_service_ = std::make_unique<media_node::MediaNodeService>(node_options, engine_.get(),
+                                                                    *auth_, lifecycle_);
+    service_ = std::make_unique<RoomsService>(*auth_, lifecycle_, &nodes_, options);
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
     builder.RegisterService(service_.get());
+    builder.RegisterService(media_service_.get());
     server_ = builder.BuildAndStart();
     ASSERT_NE(port, 0);
-    stub_ = chorus::v1::Rooms::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
-                                                           grpc::InsecureChannelCredentials()));
+    nodes_.Add("in-process", server_->InProcessChannel(grpc::ChannelArguments()),
+               {media_node::kInternalSecretHeader, "test-secret"});
+    lifecycle_.SetReady(true);
+    stub_ = v1::Rooms::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                                                   grpc::InsecureChannelCredentials()));
   }
   void TearDown() override {
+    if (service_) service_->Shutdown();
+    if (media_service_) media_service_->Shutdown();
     if (server_) server_->Shutdown();
   }
   std::unique_ptr<grpc::ClientContext> Context(const std::string& token = kToken) {
@@ -37,88 +59,381 @@ class RoomsServiceTest : public ::testing::Test {
     return context;
   }
 
+  v1::Room CreateRoom(v1::RoomKind kind, v1::AccessMode mode = v1::ACCESS_MODE_INVITE_ONLY,
+                      const std::string& host_pin = "", const std::string& guest_pin = "") {
+    v1::CreateRoomRequest request;
+    request.mutable_room()->set_kind(kind);
+    request.mutable_room()->set_access_mode(mode);
+    request.set_host_pin(host_pin);
+    request.set_guest_pin(guest_pin);
+    v1::Room room;
+    grpc::Status status = stub_->CreateRoom(Context().get(), request, &room);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return room;
+  }
+  grpc::Status Invite(const v1::Room& room, v1::Role role, std::string* token,
+                      const std::string& consent = "") {
+    v1::CreateInviteRequest request;
+    request.set_parent(room.name());
+    request.mutable_invite()->set_role(role);
+    request.mutable_invite()->set_consent_reference(consent);
+    v1::CreateInviteResponse response;
+    grpc::Status status = stub_->CreateInvite(Context().get(), request, &response);
+    if (status.ok()) *token = response.token();
+    return status;
+  }
+  static v1::MediaOffer Offer(uint32_t port) {
+    v1::MediaOffer offer;
+    v1::StreamOffer* stream = offer.mutable_rtp()->add_streams();
+    stream->set_kind(v1::MEDIA_KIND_AUDIO);
+    v1::Codec* codec = stream->add_codecs();
+    codec->set_name("opus");
+    codec->set_payload_type(111);
+    stream->set_address("127.0.0.1");
+    stream->set_port(port);
+    stream->mutable_key()->set_key_base64("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNk");
+    return offer;
+  }
+  grpc::Status Join(const v1::Room& room, const std::string& token, v1::JoinRoomResponse* out,
+                    bool pin = false) {
+    v1::JoinRoomRequest request;
+    request.set_room(room.name());
+    if (pin) {
+      request.set_pin(token);
+    } else {
+      request.set_invite_token(token);
+    }
+    *request.mutable_offer() = Offer(50000);
+    return stub_->JoinRoom(Context().get(), request, out);
+  }
+  v1::Participant JoinAs(const v1::Room& room, v1::Role role, const std::string& consent = "") {
+    std::string token;
+    EXPECT_TRUE(Invite(room, role, &token, consent).ok());
+    v1::JoinRoomResponse joined;
+    grpc::Status status = Join(room, token, &joined);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return joined.participant();
+  }
+
   common::Lifecycle lifecycle_;
   std::unique_ptr<common::BearerAuthenticator> auth_;
+  std::unique_ptr<engine::MediaEngine> engine_;
+  std::unique_ptr<media_node::MediaNodeService> media_service_;
+  MediaNodes nodes_;
   std::unique_ptr<RoomsService> service_;
   std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<chorus::v1::Rooms::Stub> stub_;
+  std::unique_ptr<v1::Rooms::Stub> stub_;
 };
 
-TEST_F(RoomsServiceTest, ListRoomsAnswersAnEmptyListing) {
-  Start(false);
-  chorus::v1::ListRoomsRequest request;
-  chorus::v1::ListRoomsResponse response;
-  grpc::Status status = stub_->ListRooms(Context().get(), request, &response);
-  ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(response.rooms_size(), 0);
-  EXPECT_TRUE(response.next_page_token().empty());
+TEST_F(RoomsServiceTest, RoomsAreCreatedListedAndClosed) {
+  Start();
+  v1::Room consultation = CreateRoom(v1::ROOM_KIND_CONSULTATION);
+  v1::Room meeting = CreateRoom(v1::ROOM_KIND_MEETING);
+  EXPECT_EQ(consultation.max_participants(), 6);
+  EXPECT_EQ(meeting.max_participants(), 100);
+  EXPECT_EQ(consultation.access_mode(), v1::ACCESS_MODE_INVITE_ONLY);
+  v1::ListRoomsRequest list;
+  list.set_page_size(1);
+  v1::ListRoomsResponse page;
+  ASSERT_TRUE(stub_->ListRooms(Context().get(), list, &page).ok());
+  ASSERT_EQ(page.rooms_size(), 1);
+  EXPECT_EQ(page.rooms(0).name(), consultation.name());
+  list.set_page_token(page.next_page_token());
+  ASSERT_TRUE(stub_->ListRooms(Context().get(), list, &page).ok());
+  EXPECT_EQ(page.rooms(0).name(), meeting.name());
+  EXPECT_TRUE(page.next_page_token().empty());
+
+  v1::CloseRoomRequest close;
+  close.set_name(meeting.name());
+  v1::CloseRoomResponse closed;
+  ASSERT_TRUE(stub_->CloseRoom(Context().get(), close, &closed).ok());
+  EXPECT_EQ(stub_->CloseRoom(Context().get(), close, &closed).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  v1::GetRoomRequest get;
+  get.set_name(meeting.name());
+  v1::Room room;
+  EXPECT_EQ(stub_->GetRoom(Context().get(), get, &room).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
-TEST_F(RoomsServiceTest, ListRoomsRejectsNonsensePaging) {
-  Start(false);
-  chorus::v1::ListRoomsRequest request;
-  chorus::v1::ListRoomsResponse response;
-  request.set_page_size(-1);
-  grpc::Status status = stub_->ListRooms(Context().get(), request, &response);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_NE(status.error_message().find("page_size"), std::string::npos);
-
-  request.set_page_size(10);
-  for (const char* token : {"garbage", "rooms-after-", "rooms-after-x", "rooms-after-999999"}) {
-    request.set_page_token(token);
-    status = stub_->ListRooms(Context().get(), request, &response);
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << token;
+TEST_F(RoomsServiceTest, NonsenseRoomRequestsAreRefusedAndChangeNothing) {
+  Start();
+  std::vector<v1::CreateRoomRequest> bad(8);
+  bad[0].mutable_room()->set_kind(v1::ROOM_KIND_UNSPECIFIED);
+  for (size_t i = 1; i < bad.size(); ++i) bad[i].mutable_room()->set_kind(v1::ROOM_KIND_MEETING);
+  bad[1].mutable_room()->set_max_participants(1'000'000);
+  bad[2].mutable_room()->set_access_mode(v1::ACCESS_MODE_HOST_PIN);  // no PINs
+  bad[3].mutable_room()->set_access_mode(v1::ACCESS_MODE_SHARED_PIN);
+  bad[3].set_guest_pin("12ab");
+  bad[4].set_room_id("Not A Valid Id!");
+  bad[5].mutable_room()->add_languages("not a language tag");
+  bad[6].set_host_pin("1234");  // PINs on an invite-only room
+  bad[7].mutable_room()->set_access_mode(v1::ACCESS_MODE_HOST_PIN);
+  bad[7].set_host_pin("1234");
+  bad[7].set_guest_pin("1234");  // the same PIN twice
+  for (const auto& request : bad) {
+    v1::Room room;
+    grpc::Status status = stub_->CreateRoom(Context().get(), request, &room);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << request.DebugString();
+    EXPECT_FALSE(status.error_message().empty());
   }
-  request.set_page_token("rooms-after-0");
-  EXPECT_TRUE(stub_->ListRooms(Context().get(), request, &response).ok());
-  request.clear_page_token();
-  request.set_page_size(1 << 30);  // Huge values are capped, not refused.
-  EXPECT_TRUE(stub_->ListRooms(Context().get(), request, &response).ok());
+  v1::ListRoomsResponse rooms;
+  ASSERT_TRUE(stub_->ListRooms(Context().get(), {}, &rooms).ok());
+  EXPECT_EQ(rooms.rooms_size(), 0);
+  v1::JoinRoomRequest join;
+  join.set_room("rooms/nope");
+  join.set_invite_token("x");
+  *join.mutable_offer() = Offer(5000);
+  v1::JoinRoomResponse joined;
+  EXPECT_EQ(stub_->JoinRoom(Context().get(), join, &joined).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  v1::AdmitParticipantRequest admit;
+  admit.set_name("garbage");
+  v1::Participant participant;
+  EXPECT_EQ(stub_->AdmitParticipant(Context().get(), admit, &participant).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(RoomsServiceTest, AnInviteWorksOnceAndItsReuseIsRefusedAndReported) {
+  Start();
+  v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
+  std::string token;
+  ASSERT_TRUE(Invite(room, v1::ROLE_GUEST, &token).ok());
+  EXPECT_EQ(token.size(), 43u);  // 256 bits, base64url without padding
+  v1::JoinRoomResponse joined;
+  ASSERT_TRUE(Join(room, token, &joined).ok());
+  EXPECT_EQ(joined.participant().display_name(), "Guest01");
+  EXPECT_EQ(joined.participant().state(), v1::PARTICIPANT_STATE_ADMITTED);  // meeting: no lobby
+  ASSERT_EQ(joined.answer().rtp().streams_size(), 1);
+  EXPECT_GE(joined.answer().rtp().streams(0).port(), 42400u);
+  EXPECT_FALSE(joined.answer().rtp().streams(0).key().key_base64().empty());
+
+  grpc::Status again = Join(room, token, &joined);
+  EXPECT_EQ(again.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Join(room, "made-up-token", &joined).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+
+  grpc::ClientContext watch_context;
+  v1::WatchRoomRequest watch;
+  watch.set_name(room.name());
+  watch.set_resume_after_sequence(1);
+  auto reader = stub_->WatchRoom(&watch_context, watch);
+  v1::RoomEvent event;
+  bool reuse_reported = false;
+  while (reader->Read(&event)) {
+    if (event.has_join_rejected() &&
+        event.join_rejected().reason() == v1::REJECT_REASON_INVITE_ALREADY_USED) {
+      reuse_reported = true;
+      break;
+    }
+  }
+  watch_context.TryCancel();
+  EXPECT_TRUE(reuse_reported);
+}
+
+TEST_F(RoomsServiceTest, ALockedRoomRefusesEvenValidInvites) {
+  Start();
+  v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
+  std::string token;
+  ASSERT_TRUE(Invite(room, v1::ROLE_GUEST, &token).ok());
+  v1::LockRoomRequest lock;
+  lock.set_name(room.name());
+  v1::Room locked;
+  ASSERT_TRUE(stub_->LockRoom(Context().get(), lock, &locked).ok());
+  EXPECT_TRUE(locked.locked());
+  v1::JoinRoomResponse joined;
+  EXPECT_EQ(Join(room, token, &joined).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  v1::UnlockRoomRequest unlock;
+  unlock.set_name(room.name());
+  ASSERT_TRUE(stub_->UnlockRoom(Context().get(), unlock, &locked).ok());
+  EXPECT_TRUE(Join(room, token, &joined).ok());  // the refused attempt did not use the invite
+}
+
+TEST_F(RoomsServiceTest, RevokedInvitesAndFullRoomsAreRefused) {
+  Start();
+  v1::CreateRoomRequest create;
+  create.mutable_room()->set_kind(v1::ROOM_KIND_MEETING);
+  create.mutable_room()->set_max_participants(2);
+  v1::Room room;
+  ASSERT_TRUE(stub_->CreateRoom(Context().get(), create, &room).ok());
+  std::string revoked;
+  v1::CreateInviteRequest invite;
+  invite.set_parent(room.name());
+  invite.mutable_invite()->set_role(v1::ROLE_GUEST);
+  v1::CreateInviteResponse created;
+  ASSERT_TRUE(stub_->CreateInvite(Context().get(), invite, &created).ok());
+  v1::RevokeInviteRequest revoke;
+  revoke.set_name(created.invite().name());
+  v1::Invite out;
+  ASSERT_TRUE(stub_->RevokeInvite(Context().get(), revoke, &out).ok());
+  v1::JoinRoomResponse joined;
+  EXPECT_EQ(Join(room, created.token(), &joined).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  JoinAs(room, v1::ROLE_HOST);
+  JoinAs(room, v1::ROLE_GUEST);
+  std::string third;
+  ASSERT_TRUE(Invite(room, v1::ROLE_GUEST, &third).ok());
+  EXPECT_EQ(Join(room, third, &joined).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+TEST_F(RoomsServiceTest, AThirdConsultationParticipantNeedsConsent) {
+  Start();
+  v1::Room room = CreateRoom(v1::ROOM_KIND_CONSULTATION);
+  std::string token;
+  ASSERT_TRUE(Invite(room, v1::ROLE_HOST, &token).ok());
+  ASSERT_TRUE(Invite(room, v1::ROLE_GUEST, &token).ok());
+  EXPECT_EQ(Invite(room, v1::ROLE_INTERPRETER, &token).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);  // an interpreter needs its languages
+  EXPECT_EQ(Invite(room, v1::ROLE_GUEST, &token).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(Invite(room, v1::ROLE_GUEST, &token, "consent-form-77").ok());
+}
+
+TEST_F(RoomsServiceTest, TheConsultationLobbyHoldsGuestsUntilAdmitted) {
+  Start();
+  v1::Room room = CreateRoom(v1::ROOM_KIND_CONSULTATION);
+  v1::Participant host = JoinAs(room, v1::ROLE_HOST);
+  EXPECT_EQ(host.state(), v1::PARTICIPANT_STATE_ADMITTED);
+  v1::Participant guest = JoinAs(room, v1::ROLE_GUEST);
+  EXPECT_EQ(guest.state(), v1::PARTICIPANT_STATE_WAITING);
+  // The roster shows the waiting guest: nobody is hidden.
+  v1::ListParticipantsRequest list;
+  list.set_parent(room.name());
+  v1::ListParticipantsResponse roster;
+  ASSERT_TRUE(stub_->ListParticipants(Context().get(), list, &roster).ok());
+  EXPECT_EQ(roster.participants_size(), 2);
+  v1::AdmitParticipantRequest admit;
+  admit.set_name(guest.name());
+  v1::Participant admitted;
+  ASSERT_TRUE(stub_->AdmitParticipant(Context().get(), admit, &admitted).ok());
+  EXPECT_EQ(admitted.state(), v1::PARTICIPANT_STATE_ADMITTED);
+  EXPECT_EQ(stub_->AdmitParticipant(Context().get(), admit, &admitted).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(RoomsServiceTest, HostPinRoomsHoldGuestsUntilAHostIsIn) {
+  Start();
+  v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING, v1::ACCESS_MODE_HOST_PIN, "424242", "1111");
+  EXPECT_TRUE(room.has_host_pin());
+  v1::JoinRoomResponse guest;
+  ASSERT_TRUE(Join(room, "1111", &guest, true).ok());
+  EXPECT_EQ(guest.participant().state(), v1::PARTICIPANT_STATE_WAITING);
+  v1::JoinRoomResponse host;
+  ASSERT_TRUE(Join(room, "424242", &host, true).ok());
+  EXPECT_EQ(host.participant().role(), v1::ROLE_HOST);
+  v1::GetParticipantRequest get;
+  get.set_name(guest.participant().name());
+  v1::Participant now;
+  ASSERT_TRUE(stub_->GetParticipant(Context().get(), get, &now).ok());
+  EXPECT_EQ(now.state(), v1::PARTICIPANT_STATE_ADMITTED);
+}
+
+TEST_F(RoomsServiceTest, WrongPinsLockPinJoinsOut) {
+  RoomsOptions options;
+  options.pin_attempts = 3;
+  Start(false, options);
+  v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING, v1::ACCESS_MODE_SHARED_PIN, "", "2468");
+  v1::JoinRoomResponse joined;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Join(room, "0000", &joined, true).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  }
+  grpc::Status locked_out = Join(room, "2468", &joined, true);
+  EXPECT_EQ(locked_out.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(locked_out.error_message().find("wrong PINs"), std::string::npos);
+}
+
+TEST_F(RoomsServiceTest, SharedPinAdmitsAtOnceAndOneTimeRoomsEndWithTheMeeting) {
+  Start();
+  v1::Room shared = CreateRoom(v1::ROOM_KIND_MEETING, v1::ACCESS_MODE_SHARED_PIN, "", "8642");
+  v1::JoinRoomResponse joined;
+  ASSERT_TRUE(Join(shared, "8642", &joined, true).ok());
+  EXPECT_EQ(joined.participant().state(), v1::PARTICIPANT_STATE_ADMITTED);
+
+  v1::Room once = CreateRoom(v1::ROOM_KIND_MEETING, v1::ACCESS_MODE_ONE_TIME);
+  v1::Participant a = JoinAs(once, v1::ROLE_HOST);
+  v1::Participant b = JoinAs(once, v1::ROLE_GUEST);
+  EXPECT_EQ(a.display_name(), "Guest01");  // hosts are anonymous too
+  EXPECT_EQ(b.display_name(), "Guest02");
+  for (const auto& participant : {a, b}) {
+    v1::LeaveRoomRequest leave;
+    leave.set_name(participant.name());
+    v1::LeaveRoomResponse left;
+    ASSERT_TRUE(stub_->LeaveRoom(Context().get(), leave, &left).ok());
+  }
+  v1::GetRoomRequest get;
+  get.set_name(once.name());
+  v1::Room gone;
+  EXPECT_EQ(stub_->GetRoom(Context().get(), get, &gone).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(engine_->session_count(), 1);  // the shared-PIN room's media goes on
+}
+
+TEST_F(RoomsServiceTest, ParticipantControlChangesWhatTheyAreAndEveryWatcherSeesIt) {
+  Start();
+  v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
+  grpc::ClientContext watch_context;
+  v1::WatchRoomRequest watch;
+  watch.set_name(room.name());
+  auto reader = stub_->WatchRoom(&watch_context, watch);
+  v1::Participant host = JoinAs(room, v1::ROLE_HOST);
+  v1::Participant guest = JoinAs(room, v1::ROLE_GUEST);
+  v1::MuteParticipantRequest mute;
+  mute.set_name(guest.name());
+  mute.set_muted(true);
+  v1::Participant out;
+  ASSERT_TRUE(stub_->MuteParticipant(Context().get(), mute, &out).ok());
+  EXPECT_TRUE(out.muted());
+  v1::RenameParticipantRequest rename;
+  rename.set_name(guest.name());
+  rename.set_display_name("Patient");
+  ASSERT_TRUE(stub_->RenameParticipant(Context().get(), rename, &out).ok());
+  rename.set_name(host.name());
+  EXPECT_EQ(stub_->RenameParticipant(Context().get(), rename, &out).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+  rename.set_display_name(std::string(100, 'x'));
+  EXPECT_EQ(stub_->RenameParticipant(Context().get(), rename, &out).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  v1::RemoveParticipantRequest remove;
+  remove.set_name(guest.name());
+  v1::RemoveParticipantResponse removed;
+  ASSERT_TRUE(stub_->RemoveParticipant(Context().get(), remove, &removed).ok());
+  v1::LockRoomRequest lock;
+  lock.set_name(room.name());
+  v1::Room locked;
+  ASSERT_TRUE(stub_->LockRoom(Context().get(), lock, &locked).ok());
+
+  std::vector<std::string> seen;
+  v1::RoomEvent event;
+  int64_t last_sequence = 0;
+  while (seen.size() < 6 && reader->Read(&event)) {
+    EXPECT_EQ(event.sequence(), last_sequence + 1);
+    last_sequence = event.sequence();
+    seen.push_back(event.GetDescriptor()->FindFieldByNumber(event.event_case())->name());
+  }
+  watch_context.TryCancel();
+  std::vector<std::string> expected = {"participant_joined",  "participant_joined",
+                                       "participant_updated", "participant_updated",
+                                       "participant_left",    "room_locked"};
+  EXPECT_EQ(seen, expected);
 }
 
 TEST_F(RoomsServiceTest, EveryCallNeedsATokenWhenTokensAreConfigured) {
   Start(true);
-  chorus::v1::ListRoomsResponse rooms;
+  v1::ListRoomsResponse rooms;
   grpc::ClientContext bare;
   EXPECT_EQ(stub_->ListRooms(&bare, {}, &rooms).error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(stub_->ListRooms(Context("wrong-token-but-long-enough").get(), {}, &rooms).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_TRUE(stub_->ListRooms(Context().get(), {}, &rooms).ok());
-  // Authentication comes before anything else, also for what is not built yet.
-  chorus::v1::Room room;
-  grpc::ClientContext bare_create;
-  EXPECT_EQ(stub_->CreateRoom(&bare_create, {}, &room).error_code(),
-            grpc::StatusCode::UNAUTHENTICATED);
-}
-
-TEST_F(RoomsServiceTest, UnbuiltCallsSayWhatIsMissing) {
-  Start(false);
-  chorus::v1::Room room;
-  grpc::Status status = stub_->CreateRoom(Context().get(), {}, &room);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_NE(status.error_message().find("CreateRoom"), std::string::npos);
-  EXPECT_NE(status.error_message().find("room controller"), std::string::npos);
-
-  chorus::v1::JoinRoomResponse join;
-  status = stub_->JoinRoom(Context().get(), {}, &join);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_NE(status.error_message().find("JoinRoom"), std::string::npos);
-
-  grpc::ClientContext watch_context;
-  auto reader = stub_->WatchRoom(&watch_context, {});
-  chorus::v1::RoomEvent event;
-  EXPECT_FALSE(reader->Read(&event));
-  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  // The controller still reaches its in-process media node.
+  v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
+  EXPECT_EQ(JoinAs(room, v1::ROLE_HOST).state(), v1::PARTICIPANT_STATE_ADMITTED);
 }
 
 TEST_F(RoomsServiceTest, DrainingRefusesNewRooms) {
-  Start(false);
+  Start();
   lifecycle_.BeginDrain();
-  chorus::v1::Room room;
-  EXPECT_EQ(stub_->CreateRoom(Context().get(), {}, &room).error_code(),
+  v1::CreateRoomRequest request;
+  request.mutable_room()->set_kind(v1::ROOM_KIND_MEETING);
+  v1::Room room;
+  EXPECT_EQ(stub_->CreateRoom(Context().get(), request, &room).error_code(),
             grpc::StatusCode::UNAVAILABLE);
-  chorus::v1::ListRoomsResponse rooms;
-  EXPECT_TRUE(stub_->ListRooms(Context().get(), {}, &rooms).ok());
 }
 
 }  // namespace
