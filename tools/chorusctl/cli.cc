@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/marshalling.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
@@ -37,6 +38,26 @@ ABSL_FLAG(std::string, token_file, "",
 ABSL_FLAG(bool, json, false, "Print answers as JSON");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "Deadline of each call");
 ABSL_FLAG(int32_t, page_size, 0, "room list: rooms per page asked of the server (0: its default)");
+ABSL_FLAG(std::string, room_id, "", "room create: the room's id (random when empty)");
+ABSL_FLAG(std::string, access, "invite-only",
+          "room create: invite-only, host-pin, shared-pin or one-time");
+ABSL_FLAG(std::string, host_pin, "", "room create: the host PIN (host-pin rooms)");
+ABSL_FLAG(std::string, guest_pin, "", "room create: the guest PIN (host-pin, shared-pin rooms)");
+ABSL_FLAG(std::string, lobby, "", "room create: true or false (default: on for consultations)");
+ABSL_FLAG(int32_t, max_participants, 0, "room create: participant limit (0: the default)");
+ABSL_FLAG(std::vector<std::string>, languages, {}, "room create: interpretation languages");
+ABSL_FLAG(std::string, pseudonym, "", "invite create: the display name on joining");
+ABSL_FLAG(std::string, consent, "", "invite create: the consent reference (third participants)");
+ABSL_FLAG(std::vector<std::string>, language_pair, {},
+          "invite create: an interpreter's two languages");
+ABSL_FLAG(absl::Duration, ttl, absl::ZeroDuration(), "invite create: validity (default 24h)");
+ABSL_FLAG(std::string, invite_token, "", "join: the invite token");
+ABSL_FLAG(std::string, pin, "", "join: the room's host or guest PIN");
+ABSL_FLAG(std::string, display_name, "", "join: the display name (PIN joins)");
+ABSL_FLAG(std::string, codec, "opus/111", "join: codec/payload type the endpoint receives");
+ABSL_FLAG(std::string, receive, "", "join: ip:port where the endpoint receives media");
+ABSL_FLAG(std::string, key, "", "join: base64 SDES key the endpoint sends with");
+ABSL_FLAG(bool, unmute, false, "mute: unmute instead");
 
 namespace chorus::chorusctl {
 namespace {
@@ -49,6 +70,17 @@ constexpr char kUsage[] =
     "  health [service]   gRPC health check of the server (or of one service); exit 0 when "
     "SERVING\n"
     "  room list          list the rooms\n"
+    "  room create consultation|meeting   [--access --host_pin --guest_pin --lobby\n"
+    "                     --max_participants --languages --room_id]\n"
+    "  room get|lock|unlock|close <room>\n"
+    "  invite create <room> host|guest|interpreter   [--pseudonym --consent --language_pair\n"
+    "                     --ttl]; prints the token (shown once)\n"
+    "  join <room> --invite_token=T | --pin=P   --receive=ip:port --key=BASE64 [--codec]\n"
+    "                     prints the participant and the media answer (address, port, key)\n"
+    "  admit|deny|remove|mute <participant>   (mute --unmute to undo)\n"
+    "  rename <participant> <display name>\n"
+    "  participants <room>   the roster\n"
+    "  watch <room>       print the room's events as they come (JSON lines) until stopped\n"
     "  node <Method> [json]\n"
     "                     call the internal media node API (chorus.internal.v1.MediaNode) with a\n"
     "                     JSON request (proto field names), print the JSON answer; for\n"
@@ -209,6 +241,263 @@ int Node(const Client& client, const std::vector<std::string>& args) {
   return Usage(absl::StrCat("node: unknown method '", method, "'"));
 }
 
+// The public API's other commands. Each prints the answer as JSON with --json, else one line.
+template <typename Request, typename Response>
+int RoomsCall(const Client& client, const std::string& what, const Request& request,
+              grpc::Status (chorus::v1::Rooms::Stub::*call)(grpc::ClientContext*, const Request&,
+                                                            Response*),
+              const std::function<std::string(const Response&)>& summary) {
+  auto stub = chorus::v1::Rooms::NewStub(client.channel);
+  auto context = client.NewContext();
+  Response response;
+  grpc::Status status = ((*stub).*call)(context.get(), request, &response);
+  if (!status.ok()) return CallFailed(what, status);
+  if (client.json) {
+    std::printf("%s\n", ToJson(response).c_str());
+  } else {
+    std::printf("%s\n", summary(response).c_str());
+  }
+  return kExitOk;
+}
+
+std::string RoomLine(const chorus::v1::Room& room) {
+  return absl::StrCat(room.name(), " ",
+                      Shorten(chorus::v1::RoomKind_Name(room.kind()), "ROOM_KIND_"), " ",
+                      Shorten(chorus::v1::AccessMode_Name(room.access_mode()), "ACCESS_MODE_"),
+                      " participants=", room.participant_count(), room.locked() ? " locked" : "");
+}
+
+std::string ParticipantLine(const chorus::v1::Participant& p) {
+  return absl::StrCat(p.name(), " ", p.display_name(), " ",
+                      Shorten(chorus::v1::Role_Name(p.role()), "ROLE_"), " ",
+                      Shorten(chorus::v1::ParticipantState_Name(p.state()), "PARTICIPANT_STATE_"),
+                      p.muted() ? " muted" : "");
+}
+
+std::string RoomName(const std::string& arg) {
+  return arg.rfind("rooms/", 0) == 0 ? arg : "rooms/" + arg;
+}
+
+int Room(const Client& client, const std::vector<std::string>& args) {
+  using chorus::v1::Rooms;
+  if (args.empty()) return Usage("room: create, get, list, lock, unlock or close");
+  const std::string& verb = args[0];
+  if (verb == "create") {
+    if (args.size() != 2 || (args[1] != "consultation" && args[1] != "meeting")) {
+      return Usage("room create consultation|meeting");
+    }
+    chorus::v1::CreateRoomRequest request;
+    chorus::v1::Room* room = request.mutable_room();
+    room->set_kind(args[1] == "consultation" ? chorus::v1::ROOM_KIND_CONSULTATION
+                                             : chorus::v1::ROOM_KIND_MEETING);
+    const std::string access = absl::GetFlag(FLAGS_access);
+    if (access == "invite-only") {
+      room->set_access_mode(chorus::v1::ACCESS_MODE_INVITE_ONLY);
+    } else if (access == "host-pin") {
+      room->set_access_mode(chorus::v1::ACCESS_MODE_HOST_PIN);
+    } else if (access == "shared-pin") {
+      room->set_access_mode(chorus::v1::ACCESS_MODE_SHARED_PIN);
+    } else if (access == "one-time") {
+      room->set_access_mode(chorus::v1::ACCESS_MODE_ONE_TIME);
+    } else {
+      return Usage("--access: invite-only, host-pin, shared-pin or one-time");
+    }
+    const std::string lobby = absl::GetFlag(FLAGS_lobby);
+    if (lobby == "true" || lobby == "false") {
+      room->set_lobby_enabled(lobby == "true");
+    } else if (!lobby.empty()) {
+      return Usage("--lobby: true or false");
+    }
+    room->set_max_participants(absl::GetFlag(FLAGS_max_participants));
+    for (const std::string& language : absl::GetFlag(FLAGS_languages))
+      room->add_languages(language);
+    request.set_room_id(absl::GetFlag(FLAGS_room_id));
+    request.set_host_pin(absl::GetFlag(FLAGS_host_pin));
+    request.set_guest_pin(absl::GetFlag(FLAGS_guest_pin));
+    return RoomsCall<chorus::v1::CreateRoomRequest, chorus::v1::Room>(
+        client, "room create", request, &Rooms::Stub::CreateRoom, RoomLine);
+  }
+  if (verb == "list") return RoomList(client, {args.begin() + 1, args.end()});
+  if (args.size() != 2) return Usage("room " + verb + " <room>");
+  const std::string name = RoomName(args[1]);
+  if (verb == "get") {
+    chorus::v1::GetRoomRequest request;
+    request.set_name(name);
+    return RoomsCall<chorus::v1::GetRoomRequest, chorus::v1::Room>(client, "room get", request,
+                                                                   &Rooms::Stub::GetRoom, RoomLine);
+  }
+  if (verb == "lock") {
+    chorus::v1::LockRoomRequest request;
+    request.set_name(name);
+    return RoomsCall<chorus::v1::LockRoomRequest, chorus::v1::Room>(
+        client, "room lock", request, &Rooms::Stub::LockRoom, RoomLine);
+  }
+  if (verb == "unlock") {
+    chorus::v1::UnlockRoomRequest request;
+    request.set_name(name);
+    return RoomsCall<chorus::v1::UnlockRoomRequest, chorus::v1::Room>(
+        client, "room unlock", request, &Rooms::Stub::UnlockRoom, RoomLine);
+  }
+  if (verb == "close") {
+    chorus::v1::CloseRoomRequest request;
+    request.set_name(name);
+    return RoomsCall<chorus::v1::CloseRoomRequest, chorus::v1::CloseRoomResponse>(
+        client, "room close", request, &Rooms::Stub::CloseRoom,
+        [&](const chorus::v1::CloseRoomResponse&) { return name + " closed"; });
+  }
+  return Usage("room: unknown command '" + verb + "'");
+}
+
+int InviteCreate(const Client& client, const std::vector<std::string>& args) {
+  if (args.size() != 2) return Usage("invite create <room> host|guest|interpreter");
+  chorus::v1::CreateInviteRequest request;
+  request.set_parent(RoomName(args[0]));
+  chorus::v1::Invite* invite = request.mutable_invite();
+  if (args[1] == "host") {
+    invite->set_role(chorus::v1::ROLE_HOST);
+  } else if (args[1] == "guest") {
+    invite->set_role(chorus::v1::ROLE_GUEST);
+  } else if (args[1] == "interpreter") {
+    invite->set_role(chorus::v1::ROLE_INTERPRETER);
+  } else {
+    return Usage("invite create: the role is host, guest or interpreter");
+  }
+  invite->set_pseudonym(absl::GetFlag(FLAGS_pseudonym));
+  invite->set_consent_reference(absl::GetFlag(FLAGS_consent));
+  std::vector<std::string> pair = absl::GetFlag(FLAGS_language_pair);
+  if (pair.size() == 2) {
+    invite->mutable_interpreter_languages()->set_first(pair[0]);
+    invite->mutable_interpreter_languages()->set_second(pair[1]);
+  } else if (!pair.empty()) {
+    return Usage("--language_pair: two languages, comma-separated");
+  }
+  absl::Duration ttl = absl::GetFlag(FLAGS_ttl);
+  if (ttl > absl::ZeroDuration()) invite->mutable_ttl()->set_seconds(absl::ToInt64Seconds(ttl));
+  return RoomsCall<chorus::v1::CreateInviteRequest, chorus::v1::CreateInviteResponse>(
+      client, "invite create", request, &chorus::v1::Rooms::Stub::CreateInvite,
+      [](const chorus::v1::CreateInviteResponse& r) {
+        return absl::StrCat(r.invite().name(), " token=", r.token());
+      });
+}
+
+int Join(const Client& client, const std::vector<std::string>& args) {
+  if (args.size() != 1)
+    return Usage("join <room> --invite_token=T|--pin=P --receive=ip:port --key=K");
+  chorus::v1::JoinRoomRequest request;
+  request.set_room(RoomName(args[0]));
+  if (!absl::GetFlag(FLAGS_invite_token).empty()) {
+    request.set_invite_token(absl::GetFlag(FLAGS_invite_token));
+  } else if (!absl::GetFlag(FLAGS_pin).empty()) {
+    request.set_pin(absl::GetFlag(FLAGS_pin));
+  } else {
+    return Usage("join: give --invite_token or --pin");
+  }
+  request.set_display_name(absl::GetFlag(FLAGS_display_name));
+  const std::string receive = absl::GetFlag(FLAGS_receive);
+  const size_t colon = receive.rfind(':');
+  uint32_t port = 0;
+  if (colon == std::string::npos || !absl::SimpleAtoi(receive.substr(colon + 1), &port)) {
+    return Usage("--receive: ip:port where the endpoint receives");
+  }
+  const std::string codec = absl::GetFlag(FLAGS_codec);
+  const size_t slash = codec.find('/');
+  uint32_t payload_type = 0;
+  if (slash == std::string::npos || !absl::SimpleAtoi(codec.substr(slash + 1), &payload_type)) {
+    return Usage("--codec: name/payload type, e.g. opus/111 or PCMU/0");
+  }
+  chorus::v1::StreamOffer* stream = request.mutable_offer()->mutable_rtp()->add_streams();
+  stream->set_kind(chorus::v1::MEDIA_KIND_AUDIO);
+  stream->add_codecs()->set_name(codec.substr(0, slash));
+  stream->mutable_codecs(0)->set_payload_type(payload_type);
+  stream->set_address(receive.substr(0, colon));
+  stream->set_port(port);
+  stream->mutable_key()->set_key_base64(absl::GetFlag(FLAGS_key));
+  return RoomsCall<chorus::v1::JoinRoomRequest, chorus::v1::JoinRoomResponse>(
+      client, "join", request, &chorus::v1::Rooms::Stub::JoinRoom,
+      [](const chorus::v1::JoinRoomResponse& r) {
+        std::string line = ParticipantLine(r.participant());
+        for (const auto& s : r.answer().rtp().streams()) {
+          absl::StrAppend(&line, " send_to=", s.address(), ":", s.port(),
+                          " key=", s.key().key_base64(), " ssrc=", s.ssrc());
+        }
+        return line;
+      });
+}
+
+int Participants(const Client& client, const std::vector<std::string>& args) {
+  if (args.size() != 1) return Usage("participants <room>");
+  chorus::v1::ListParticipantsRequest request;
+  request.set_parent(RoomName(args[0]));
+  request.set_page_size(1000);
+  return RoomsCall<chorus::v1::ListParticipantsRequest, chorus::v1::ListParticipantsResponse>(
+      client, "participants", request, &chorus::v1::Rooms::Stub::ListParticipants,
+      [](const chorus::v1::ListParticipantsResponse& r) {
+        std::string lines;
+        for (const auto& p : r.participants()) absl::StrAppend(&lines, ParticipantLine(p), "\n");
+        return lines.empty() ? std::string("no participants") : lines.substr(0, lines.size() - 1);
+      });
+}
+
+int Control(const Client& client, const std::string& verb, const std::vector<std::string>& args) {
+  using chorus::v1::Rooms;
+  if (verb == "rename") {
+    if (args.size() != 2) return Usage("rename <participant> <display name>");
+    chorus::v1::RenameParticipantRequest request;
+    request.set_name(args[0]);
+    request.set_display_name(args[1]);
+    return RoomsCall<chorus::v1::RenameParticipantRequest, chorus::v1::Participant>(
+        client, verb, request, &Rooms::Stub::RenameParticipant, ParticipantLine);
+  }
+  if (args.size() != 1) return Usage(verb + " <participant>");
+  if (verb == "admit") {
+    chorus::v1::AdmitParticipantRequest request;
+    request.set_name(args[0]);
+    return RoomsCall<chorus::v1::AdmitParticipantRequest, chorus::v1::Participant>(
+        client, verb, request, &Rooms::Stub::AdmitParticipant, ParticipantLine);
+  }
+  if (verb == "mute") {
+    chorus::v1::MuteParticipantRequest request;
+    request.set_name(args[0]);
+    request.set_muted(!absl::GetFlag(FLAGS_unmute));
+    return RoomsCall<chorus::v1::MuteParticipantRequest, chorus::v1::Participant>(
+        client, verb, request, &Rooms::Stub::MuteParticipant, ParticipantLine);
+  }
+  if (verb == "deny") {
+    chorus::v1::DenyParticipantRequest request;
+    request.set_name(args[0]);
+    return RoomsCall<chorus::v1::DenyParticipantRequest, chorus::v1::DenyParticipantResponse>(
+        client, verb, request, &Rooms::Stub::DenyParticipant,
+        [&](const chorus::v1::DenyParticipantResponse&) { return args[0] + " denied"; });
+  }
+  chorus::v1::RemoveParticipantRequest request;
+  request.set_name(args[0]);
+  return RoomsCall<chorus::v1::RemoveParticipantRequest, chorus::v1::RemoveParticipantResponse>(
+      client, verb, request, &Rooms::Stub::RemoveParticipant,
+      [&](const chorus::v1::RemoveParticipantResponse&) { return args[0] + " removed"; });
+}
+
+int Watch(const Client& client, const std::vector<std::string>& args) {
+  if (args.size() != 1) return Usage("watch <room>");
+  auto stub = chorus::v1::Rooms::NewStub(client.channel);
+  grpc::ClientContext context;  // no deadline: until stopped or the room closes
+  if (!client.token.empty()) context.AddMetadata("authorization", "Bearer " + client.token);
+  chorus::v1::WatchRoomRequest request;
+  request.set_name(RoomName(args[0]));
+  request.set_include_snapshot(true);
+  auto reader = stub->WatchRoom(&context, request);
+  chorus::v1::RoomEvent event;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  while (reader->Read(&event)) {
+    std::string json;
+    (void)google::protobuf::util::MessageToJsonString(event, &json, options);
+    std::printf("%s\n", json.c_str());
+    std::fflush(stdout);
+  }
+  grpc::Status status = reader->Finish();
+  return status.ok() ? kExitOk : CallFailed("watch", status);
+}
+
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials() {
   if (absl::GetFlag(FLAGS_insecure)) return grpc::InsecureChannelCredentials();
   grpc::SslCredentialsOptions options;
@@ -276,7 +565,21 @@ int RunChorusctl(int argc, char** argv) {
   };
   const Entry commands[] = {
       {{"health"}, Health},
-      {{"room", "list"}, RoomList},
+      {{"room"}, Room},
+      {{"invite", "create"}, InviteCreate},
+      {{"join"}, Join},
+      {{"participants"}, Participants},
+      {{"admit"},
+       [](const Client& c, const std::vector<std::string>& a) { return Control(c, "admit", a); }},
+      {{"deny"},
+       [](const Client& c, const std::vector<std::string>& a) { return Control(c, "deny", a); }},
+      {{"remove"},
+       [](const Client& c, const std::vector<std::string>& a) { return Control(c, "remove", a); }},
+      {{"mute"},
+       [](const Client& c, const std::vector<std::string>& a) { return Control(c, "mute", a); }},
+      {{"rename"},
+       [](const Client& c, const std::vector<std::string>& a) { return Control(c, "rename", a); }},
+      {{"watch"}, Watch},
       {{"node"}, Node},
   };
   for (const Entry& entry : commands) {
