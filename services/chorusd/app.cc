@@ -314,6 +314,11 @@ int RunChorusd(int argc, char** argv) {
     for (const std::string& name : health_names) health->SetServingStatus(name, ready);
     health->SetServingStatus(ready);
   });
+  if (rooms) {
+    // Stopped below before `rooms` goes away; nothing returns early between here and there.
+    controller::RoomsService* rooms_service = rooms.get();
+    media_nodes.StartMonitor([rooms_service](size_t node) { rooms_service->OnNodeFailed(node); });
+  }
   lifecycle.SetReady(true);
 
   auto grpc_host = common::ParseHostPort(config.grpc_listen);
@@ -337,6 +342,7 @@ int RunChorusd(int argc, char** argv) {
 
   // Streams still open (WatchRoom, WatchLoad) end now or are cancelled after a short grace.
   if (media) media->Shutdown();
+  media_nodes.StopMonitor();
   if (rooms) rooms->Shutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   http->reset();

@@ -3,25 +3,20 @@
 #include <chrono>
 #include <utility>
 
-#include "grpcpp/client_context.h"
+#include "pipeline/base/log.h"
 
 namespace chorus::controller {
 
+MediaNodes::~MediaNodes() { StopMonitor(); }
+
 void MediaNodes::Add(std::string address, std::shared_ptr<grpc::Channel> channel,
                      std::pair<std::string, std::string> metadata) {
+  auto node = std::make_unique<Node>();
+  node->address = std::move(address);
+  node->stub = chorus::internal::v1::MediaNode::NewStub(channel);
+  node->metadata = std::move(metadata);
   absl::MutexLock lock(&mutex_);
-  nodes_.push_back(
-      {std::move(address), chorus::internal::v1::MediaNode::NewStub(channel), std::move(metadata)});
-}
-
-std::unique_ptr<grpc::ClientContext> MediaNodes::NewContext(size_t node) const {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  absl::MutexLock lock(&mutex_);
-  if (!nodes_[node].metadata.first.empty()) {
-    context->AddMetadata(nodes_[node].metadata.first, nodes_[node].metadata.second);
-  }
-  return context;
+  nodes_.push_back(std::move(node));
 }
 
 size_t MediaNodes::size() const {
@@ -29,37 +24,114 @@ size_t MediaNodes::size() const {
   return nodes_.size();
 }
 
+std::unique_ptr<grpc::ClientContext> MediaNodes::NewContext(size_t node) const {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  absl::MutexLock lock(&mutex_);
+  if (!nodes_[node]->metadata.first.empty()) {
+    context->AddMetadata(nodes_[node]->metadata.first, nodes_[node]->metadata.second);
+  }
+  return context;
+}
+
 chorus::internal::v1::MediaNode::Stub& MediaNodes::stub(size_t node) const {
   absl::MutexLock lock(&mutex_);
-  return *nodes_[node].stub;
+  return *nodes_[node]->stub;
 }
 
 std::string MediaNodes::address(size_t node) const {
   absl::MutexLock lock(&mutex_);
-  return nodes_[node].address;
+  return nodes_[node]->address;
 }
 
-absl::StatusOr<size_t> MediaNodes::Place() const {
+bool MediaNodes::Refresh(size_t i) {
+  auto context = NewContext(i);
+  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  chorus::internal::v1::LoadReport report;
+  grpc::Status status = stub(i).GetLoad(context.get(), {}, &report);
+  absl::MutexLock lock(&mutex_);
+  Node& node = *nodes_[i];
+  if (!status.ok()) return false;
+  node.known = true;
+  node.report = report;
+  node.last_report = absl::Now();
+  node.placed_since_report = 0;
+  if (node.failed) {
+    node.failed = false;
+    base::Log(base::LogLevel::kInfo, "media_node_recovered", {{"node", node.address}});
+  }
+  return true;
+}
+
+void MediaNodes::StartMonitor(std::function<void(size_t node)> on_failed, absl::Duration poll,
+                              absl::Duration silence) {
+  silence_ = silence;
+  monitor_ = std::thread([this, on_failed = std::move(on_failed), poll, silence] {
+    for (;;) {
+      const size_t count = size();
+      for (size_t i = 0; i < count; ++i) {
+        if (Refresh(i)) continue;
+        bool newly_failed = false;
+        {
+          absl::MutexLock lock(&mutex_);
+          Node& node = *nodes_[i];
+          if (!node.failed && node.known && absl::Now() - node.last_report > silence) {
+            node.failed = true;
+            newly_failed = true;
+            base::Log(base::LogLevel::kWarning, "media_node_failed", {{"node", node.address}});
+          }
+        }
+        if (newly_failed) on_failed(i);
+      }
+      absl::MutexLock lock(&mutex_);
+      if (mutex_.AwaitWithTimeout(absl::Condition(&stopping_), poll)) return;
+    }
+  });
+}
+
+void MediaNodes::StopMonitor() {
+  {
+    absl::MutexLock lock(&mutex_);
+    stopping_ = true;
+  }
+  if (monitor_.joinable()) monitor_.join();
+}
+
+absl::StatusOr<size_t> MediaNodes::Place() {
   const size_t count = size();
-  size_t best = count;
-  double best_load = 2.0;
   for (size_t i = 0; i < count; ++i) {
-    auto context = NewContext(i);
-    chorus::internal::v1::LoadReport report;
-    if (!stub(i).GetLoad(context.get(), {}, &report).ok()) continue;
-    if (!report.ready() || report.draining() || report.load() >= report.admission_threshold()) {
+    bool known = false;
+    {
+      absl::MutexLock lock(&mutex_);
+      known = nodes_[i]->known;
+    }
+    if (!known) Refresh(i);
+  }
+  absl::MutexLock lock(&mutex_);
+  size_t best = count;
+  double best_score = 1e9;
+  const absl::Time now = absl::Now();
+  for (size_t i = 0; i < count; ++i) {
+    const Node& node = *nodes_[i];
+    const auto& report = node.report;
+    if (!node.known || node.failed || now - node.last_report > silence_ || !report.ready() ||
+        report.draining() || report.load() >= report.admission_threshold()) {
       continue;
     }
-    if (report.load() < best_load) {
-      best_load = report.load();
+    // Headroom first; among equals, the node with fewer sessions (counting those placed since
+    // its last report).
+    const double score = report.load() + 0.001 * (report.sessions() + node.placed_since_report);
+    if (score < best_score) {
+      best_score = score;
       best = i;
     }
   }
   if (best == count) {
     return absl::ResourceExhaustedError(
-        "no media node can take a room now (all draining, unready, unreachable or loaded above "
+        "no media node can take a room now (all draining, unready, silent or loaded above "
         "their admission threshold)");
   }
+  ++nodes_[best]->placed_since_report;
   return best;
 }
 

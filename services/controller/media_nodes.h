@@ -1,47 +1,72 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "chorus/v1/media_node.grpc.pb.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 
 namespace chorus::controller {
 
-// The media nodes a controller places rooms on, and the client calls it makes to them.
-// In `chorusd all` the one node is this process, reached through an in-process channel.
-// Thread-safe (gRPC stubs are).
+// The media nodes a controller places rooms on, their health, and the client calls it makes to
+// them. In `chorusd all` the one node is this process, reached through an in-process channel.
+//
+// A monitor thread asks every node for its load report each second. A node is placeable while it
+// is ready, not draining, under its admission threshold and heard from within the last 5 s; a
+// node silent for longer is marked failed once (the callback tells the rooms), and placeable again
+// when it answers. Thread-safe.
 class MediaNodes {
  public:
-  struct Node {
-    std::string address;  // for logs and placement; "in-process" for the embedded node
-    std::unique_ptr<chorus::internal::v1::MediaNode::Stub> stub;
-    std::pair<std::string, std::string> metadata;
-  };
+  MediaNodes() = default;
+  ~MediaNodes();
 
   // `metadata` (name, value) is sent with every call to that node (the in-process secret).
   void Add(std::string address, std::shared_ptr<grpc::Channel> channel,
            std::pair<std::string, std::string> metadata = {});
+  size_t size() const;
   // A context for a call to `node`: a 5 s deadline and the node's metadata.
   std::unique_ptr<grpc::ClientContext> NewContext(size_t node) const;
-  size_t size() const;
-
-  // The ready, not draining node with the lowest load under its admission threshold (asked with
-  // GetLoad). RESOURCE_EXHAUSTED when none fits.
-  absl::StatusOr<size_t> Place() const;
-
   chorus::internal::v1::MediaNode::Stub& stub(size_t node) const;
   std::string address(size_t node) const;
 
+  // Starts the monitor; `on_failed(node)` runs on its thread when a node falls silent.
+  void StartMonitor(std::function<void(size_t node)> on_failed,
+                    absl::Duration poll = absl::Seconds(1),
+                    absl::Duration silence = absl::Seconds(5));
+  void StopMonitor();
+
+  // The placeable node with the most headroom (lowest load, then fewest sessions). Nodes never
+  // heard from yet are asked at once. RESOURCE_EXHAUSTED when none fits.
+  absl::StatusOr<size_t> Place();
+
  private:
+  struct Node {
+    std::string address;
+    std::unique_ptr<chorus::internal::v1::MediaNode::Stub> stub;
+    std::pair<std::string, std::string> metadata;
+    bool known = false;
+    bool failed = false;
+    absl::Time last_report = absl::InfinitePast();
+    chorus::internal::v1::LoadReport report;
+    int placed_since_report = 0;
+  };
+  // Asks node `i` for its load (no lock held during the call) and records the answer.
+  bool Refresh(size_t i);
+
   mutable absl::Mutex mutex_;
-  // Nodes are only ever appended, and stubs never move (unique_ptr).
-  std::vector<Node> nodes_ ABSL_GUARDED_BY(mutex_);
+  // Nodes are only ever appended; stubs never move (unique_ptr).
+  std::vector<std::unique_ptr<Node>> nodes_ ABSL_GUARDED_BY(mutex_);
+  bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
+  absl::Duration silence_ = absl::Seconds(5);
+  std::thread monitor_;
 };
 
 }  // namespace chorus::controller

@@ -279,6 +279,23 @@ void RoomsService::Shutdown() {
   }
 }
 
+void RoomsService::OnNodeFailed(size_t node) {
+  absl::MutexLock lock(&mutex_);
+  for (auto& [id, room] : rooms_) {
+    if (room->node != static_cast<int>(node)) continue;
+    v1::RoomEvent event;
+    event.mutable_media_node_failed()->set_media_node(room->room.media_node());
+    Publish(*room, std::move(event));
+    std::vector<std::string> ids = room->participant_order;
+    for (const std::string& participant : ids) {
+      DropParticipant(*room, participant, v1::LEAVE_REASON_NODE_FAILED);
+    }
+    room->node = -1;
+    room->room.clear_media_node();
+    base::Log(base::LogLevel::kWarning, "room_media_lost", {{"room", id}});
+  }
+}
+
 RoomsService::Room* RoomsService::FindRoom(const std::string& name) {
   if (!absl::StartsWith(name, kRoomsPrefix)) return nullptr;
   auto it = rooms_.find(name.substr(sizeof(kRoomsPrefix) - 1));

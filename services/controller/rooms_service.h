@@ -40,6 +40,10 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   // Ends every WatchRoom stream promptly (before the gRPC server shuts down).
   void Shutdown();
 
+  // A media node fell silent: its rooms' watchers get a media_node_failed event, their
+  // participants are gone (reason NODE_FAILED) and may join again, landing on a healthy node.
+  void OnNodeFailed(size_t node);
+
   grpc::Status ListRooms(grpc::ServerContext* context, const chorus::v1::ListRoomsRequest* request,
                          chorus::v1::ListRoomsResponse* response) override;
 
