@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "benchmark/benchmark.h"
@@ -71,10 +72,12 @@ std::vector<std::vector<uint8_t>> Voice(double hz) {
   return packets;
 }
 
-// Arguments: participants, talkers.
+// Arguments: participants, talkers, SRTP suite (0 AES_CM_128_HMAC_SHA1_80, 2 AEAD_AES_128_GCM).
 void BM_SessionTick(benchmark::State& state) {
   const int participants = static_cast<int>(state.range(0));
   const int talkers = static_cast<int>(state.range(1));
+  const auto suite = static_cast<srtp::SrtpSuite>(state.range(2));
+  state.SetLabel(std::string(srtp::SuiteName(suite)));
   EngineStats stats;
   auto worker = *MediaWorker::Create(0, &stats, /*start_thread=*/false);
   net::PortAllocator ports("127.0.0.1", 45000, 46999);
@@ -82,9 +85,9 @@ void BM_SessionTick(benchmark::State& state) {
   auto sink = *net::UdpSocket::Bind(*net::SocketAddress::FromIp("127.0.0.1", 0));
   std::vector<Talker> voices(static_cast<size_t>(talkers));
   for (int i = 0; i < participants; ++i) {
-    srtp::SrtpKeyMaterial key =
-        srtp::SrtpKeyMaterial::Generate(srtp::SrtpSuite::kAesCm128HmacSha1_80);
+    srtp::SrtpKeyMaterial key = srtp::SrtpKeyMaterial::Generate(suite);
     EndpointConfig config;
+    config.suite = suite;
     char id[32];
     std::snprintf(id, sizeof(id), "p%d", i);
     config.id = id;
@@ -128,14 +131,16 @@ void BM_SessionTick(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_SessionTick)
-    ->Args({3, 3})
-    ->Args({5, 3})
-    ->Args({5, 5})
-    ->Args({10, 3})
-    ->Args({50, 3})
-    ->Args({200, 3})
-    ->Args({1000, 3})
-    ->ArgNames({"participants", "talkers"})
+    ->Args({3, 3, 0})
+    ->Args({5, 3, 0})
+    ->Args({5, 5, 0})
+    ->Args({10, 3, 0})
+    ->Args({50, 3, 0})
+    ->Args({200, 3, 0})
+    ->Args({1000, 3, 0})
+    ->Args({5, 5, 2})
+    ->Args({1000, 3, 2})
+    ->ArgNames({"participants", "talkers", "suite"})
     ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
