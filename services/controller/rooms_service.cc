@@ -827,6 +827,9 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
       }
       const absl::Time now = absl::Now();
       if (now < room->pin_locked_until) {
+        v1::RoomEvent event;
+        event.mutable_join_rejected()->set_reason(v1::REJECT_REASON_PIN_LOCKOUT);
+        Publish(*room, std::move(event));
         return grpc::Status(
             grpc::StatusCode::RESOURCE_EXHAUSTED,
             absl::StrCat("too many wrong PINs for this room: PIN joins are refused for another ",
@@ -854,6 +857,9 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
       if (static_cast<int>(room->wrong_pins.size()) >= options_.pin_attempts) {
         room->pin_locked_until = now + options_.pin_lockout;
         room->wrong_pins.clear();
+        v1::RoomEvent lockout;
+        lockout.mutable_join_rejected()->set_reason(v1::REJECT_REASON_PIN_LOCKOUT);
+        Publish(*room, std::move(lockout));
         base::Log(base::LogLevel::kWarning, "pin_lockout", {{"room", room->id}});
       }
       return Denied();

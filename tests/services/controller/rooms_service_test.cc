@@ -337,6 +337,20 @@ TEST_F(RoomsServiceTest, WrongPinsLockPinJoinsOut) {
   grpc::Status locked_out = Join(room, "2468", &joined, true);
   EXPECT_EQ(locked_out.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_NE(locked_out.error_message().find("wrong PINs"), std::string::npos);
+  // The watchers were told: three wrong PINs, the lockout, the refused join during it.
+  grpc::ClientContext watch_context;
+  v1::WatchRoomRequest watch;
+  watch.set_name(room.name());
+  watch.set_resume_after_sequence(1);
+  auto reader = stub_->WatchRoom(&watch_context, watch);
+  v1::RoomEvent event;
+  int lockouts = 0;
+  while (reader->Read(&event)) {
+    if (event.join_rejected().reason() == v1::REJECT_REASON_PIN_LOCKOUT) ++lockouts;
+    if (event.sequence() >= 5) break;
+  }
+  watch_context.TryCancel();
+  EXPECT_EQ(lockouts, 2);
 }
 
 TEST_F(RoomsServiceTest, SharedPinAdmitsAtOnceAndOneTimeRoomsEndWithTheMeeting) {
@@ -411,6 +425,38 @@ TEST_F(RoomsServiceTest, ParticipantControlChangesWhatTheyAreAndEveryWatcherSees
                                        "participant_updated", "participant_updated",
                                        "participant_left",    "room_locked"};
   EXPECT_EQ(seen, expected);
+}
+
+TEST_F(RoomsServiceTest, ManyWatchersSeeTheSameEventsAndASilentOneDoesNotSlowTheRoom) {
+  Start();
+  v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::RoomEvent>>> readers;
+  v1::WatchRoomRequest watch;
+  watch.set_name(room.name());
+  for (int i = 0; i < 5; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    readers.push_back(stub_->WatchRoom(contexts.back().get(), watch));
+  }
+  // Many lock/unlock changes: the room never waits for its watchers.
+  v1::LockRoomRequest lock;
+  lock.set_name(room.name());
+  v1::UnlockRoomRequest unlock;
+  unlock.set_name(room.name());
+  v1::Room out;
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(stub_->LockRoom(Context().get(), lock, &out).ok());
+    ASSERT_TRUE(stub_->UnlockRoom(Context().get(), unlock, &out).ok());
+  }
+  // Each watcher that reads gets them in order; the first 10 of each suffice here.
+  for (auto& reader : readers) {
+    v1::RoomEvent event;
+    for (int n = 1; n <= 10; ++n) {
+      ASSERT_TRUE(reader->Read(&event));
+      EXPECT_EQ(event.sequence(), n);
+    }
+  }
+  for (auto& context : contexts) context->TryCancel();
 }
 
 TEST_F(RoomsServiceTest, EveryCallNeedsATokenWhenTokensAreConfigured) {
