@@ -336,7 +336,12 @@ int RunChorusd(int argc, char** argv) {
              {"media_ports",
               media ? absl::StrCat(config.media_port_min, "-", config.media_port_max) : ""}});
 
-  int signal = WaitForSignal(signals, absl::InfiniteDuration());
+  // Housekeeping once a second while serving: idle rooms close.
+  int signal = 0;
+  while (signal == 0) {
+    signal = WaitForSignal(signals, absl::Seconds(1));
+    if (signal == 0 && rooms) rooms->Sweep();
+  }
   base::Log(base::LogLevel::kInfo, "signal", {{"signal", strsignal(signal)}});
   Drain(config, signals, lifecycle, media.get());
 

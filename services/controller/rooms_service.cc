@@ -243,6 +243,8 @@ struct RoomsService::Room {
   int node = -1;  // media node index; -1 until the first join
   bool session_ready = false;
   bool ever_joined = false;
+  // Since when nobody is in the room (creation, or the last participant leaving).
+  absl::Time empty_since;
 
   bool lobby() const {
     if (room.has_lobby_enabled()) return room.lobby_enabled();
@@ -277,6 +279,25 @@ void RoomsService::Shutdown() {
   for (auto& [id, room] : rooms_) {
     for (auto& watcher : room->watchers) watcher->Close();
   }
+}
+
+void RoomsService::Sweep() {
+  std::vector<std::unique_ptr<Room>> closed;
+  {
+    absl::MutexLock lock(&mutex_);
+    const absl::Time now = options_.now();
+    std::vector<std::string> idle;
+    for (const auto& [id, room] : rooms_) {
+      if (!room->participants.empty()) continue;
+      const absl::Duration timeout =
+          room->room.has_idle_timeout() && room->room.idle_timeout().seconds() > 0
+              ? absl::Seconds(room->room.idle_timeout().seconds())
+              : options_.default_idle_timeout;
+      if (now - room->empty_since > timeout) idle.push_back(id);
+    }
+    for (const std::string& id : idle) closed.push_back(TakeRoom(id));
+  }
+  for (const auto& room : closed) EndRoomMedia(*room);
 }
 
 void RoomsService::OnNodeFailed(size_t node) {
@@ -355,7 +376,10 @@ void RoomsService::DropParticipant(Room& room, const std::string& id, v1::LeaveR
       std::remove(room.participant_order.begin(), room.participant_order.end(), id),
       room.participant_order.end());
   room.room.set_participant_count(static_cast<int32_t>(room.participants.size()));
-  if (room.participants.empty()) room.room.set_state(v1::ROOM_STATE_OPEN);
+  if (room.participants.empty()) {
+    room.room.set_state(v1::ROOM_STATE_OPEN);
+    room.empty_since = options_.now();
+  }
   if (!announced) return;
   v1::RoomEvent event;
   event.mutable_participant_left()->set_participant(room.ParticipantName(id));
@@ -494,6 +518,7 @@ grpc::Status RoomsService::CreateRoom(grpc::ServerContext* context,
   room->room.set_has_guest_pin(!request->guest_pin().empty());
   room->room.clear_media_node();
   *room->room.mutable_create_time() = Now();
+  room->empty_since = options_.now();
   // Hashing is slow by design: outside the lock.
   if (!request->host_pin().empty()) room->host_pin_hash = HashPin(request->host_pin());
   if (!request->guest_pin().empty()) room->guest_pin_hash = HashPin(request->guest_pin());
@@ -731,7 +756,7 @@ grpc::Status RoomsService::CreateInvite(grpc::ServerContext* context,
   record.invite.set_state(v1::INVITE_STATE_PENDING);
   *record.invite.mutable_create_time() = Now();
   *record.invite.mutable_expire_time() =
-      TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now() + ttl));
+      TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(options_.now() + ttl));
   record.token_hash = HashToken(token);
   response->set_token(token);
   sodium_memzero(token, sizeof(token));
@@ -825,7 +850,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
           room->room.access_mode() != v1::ACCESS_MODE_SHARED_PIN) {
         return Denied();
       }
-      const absl::Time now = absl::Now();
+      const absl::Time now = options_.now();
       if (now < room->pin_locked_until) {
         v1::RoomEvent event;
         event.mutable_join_rejected()->set_reason(v1::REJECT_REASON_PIN_LOCKOUT);
@@ -846,7 +871,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
       absl::MutexLock lock(&mutex_);
       Room* room = FindRoom(request->room());
       if (room == nullptr) return NotFound("no such room");
-      const absl::Time now = absl::Now();
+      const absl::Time now = options_.now();
       room->wrong_pins.push_back(now);
       while (!room->wrong_pins.empty() && room->wrong_pins.front() < now - options_.pin_window) {
         room->wrong_pins.pop_front();
@@ -898,7 +923,8 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
       if (found == nullptr) return Denied();
       v1::Invite& invite = found->invite;
       if (invite.state() == v1::INVITE_STATE_PENDING &&
-          TimeUtil::TimestampToNanoseconds(invite.expire_time()) < absl::ToUnixNanos(absl::Now())) {
+          TimeUtil::TimestampToNanoseconds(invite.expire_time()) <
+              absl::ToUnixNanos(options_.now())) {
         invite.set_state(v1::INVITE_STATE_EXPIRED);
       }
       switch (invite.state()) {

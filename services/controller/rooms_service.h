@@ -24,6 +24,10 @@ struct RoomsOptions {
   int pin_attempts = 5;
   absl::Duration pin_window = absl::Minutes(10);
   absl::Duration pin_lockout = absl::Minutes(10);
+  // A room nobody has been in for its idle_timeout (default below) is closed by Sweep().
+  absl::Duration default_idle_timeout = absl::Minutes(10);
+  // The clock (tests inject one).
+  std::function<absl::Time()> now = [] { return absl::Now(); };
 };
 
 // The public API, chorus.v1.Rooms: rooms, invites, joining by invite or PIN with a media offer,
@@ -39,6 +43,10 @@ class RoomsService final : public chorus::v1::Rooms::Service {
 
   // Ends every WatchRoom stream promptly (before the gRPC server shuts down).
   void Shutdown();
+
+  // Closes rooms idle for longer than their idle_timeout (no participant). Called every second by
+  // the server, directly by tests.
+  void Sweep();
 
   // A media node fell silent: its rooms' watchers get a media_node_failed event, their
   // participants are gone (reason NODE_FAILED) and may join again, landing on a healthy node.

@@ -459,6 +459,55 @@ TEST_F(RoomsServiceTest, ManyWatchersSeeTheSameEventsAndASilentOneDoesNotSlowThe
   for (auto& context : contexts) context->TryCancel();
 }
 
+// A clock the test moves by hand.
+struct FakeTime {
+  absl::Mutex mutex;
+  absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  void Advance(absl::Duration d) {
+    absl::MutexLock lock(&mutex);
+    now += d;
+  }
+  absl::Time Now() {
+    absl::MutexLock lock(&mutex);
+    return now;
+  }
+};
+
+TEST_F(RoomsServiceTest, ExpiredInvitesAreRefusedAndIdleRoomsClose) {
+  auto time = std::make_shared<FakeTime>();
+  RoomsOptions options;
+  options.now = [time] { return time->Now(); };
+  options.default_idle_timeout = absl::Minutes(10);
+  Start(false, options);
+  v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
+  v1::CreateInviteRequest invite;
+  invite.set_parent(room.name());
+  invite.mutable_invite()->set_role(v1::ROLE_GUEST);
+  invite.mutable_invite()->mutable_ttl()->set_seconds(60);
+  v1::CreateInviteResponse created;
+  ASSERT_TRUE(stub_->CreateInvite(Context().get(), invite, &created).ok());
+  time->Advance(absl::Seconds(61));
+  v1::JoinRoomResponse joined;
+  EXPECT_EQ(Join(room, created.token(), &joined).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  v1::ListInvitesRequest list;
+  list.set_parent(room.name());
+  v1::ListInvitesResponse invites;
+  ASSERT_TRUE(stub_->ListInvites(Context().get(), list, &invites).ok());
+  EXPECT_EQ(invites.invites(0).state(), v1::INVITE_STATE_EXPIRED);
+  EXPECT_TRUE(invites.invites(0).name().find(created.token()) == std::string::npos);
+
+  // Nobody in it: the room closes after its idle timeout, not before.
+  time->Advance(absl::Minutes(5));
+  service_->Sweep();
+  v1::GetRoomRequest get;
+  get.set_name(room.name());
+  v1::Room still;
+  EXPECT_TRUE(stub_->GetRoom(Context().get(), get, &still).ok());
+  time->Advance(absl::Minutes(6));
+  service_->Sweep();
+  EXPECT_EQ(stub_->GetRoom(Context().get(), get, &still).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
 TEST_F(RoomsServiceTest, EveryCallNeedsATokenWhenTokensAreConfigured) {
   Start(true);
   v1::ListRoomsResponse rooms;
