@@ -198,6 +198,17 @@ SessionStatsSnapshot Session::Stats() const {
       ++snapshot.audio_encoders;
     }
   }
+  const int buses = 1 + static_cast<int>(config_.languages.size());
+  snapshot.speakers.resize(static_cast<size_t>(buses));
+  for (int bus = 0; bus < buses; ++bus) {
+    for (uint32_t slot : mixer_->selector(bus).speakers()) {
+      for (const auto& endpoint : endpoints_) {
+        if (endpoint->mixer_slot == static_cast<int>(slot)) {
+          snapshot.speakers[static_cast<size_t>(bus)].push_back(endpoint->id());
+        }
+      }
+    }
+  }
   return snapshot;
 }
 

@@ -83,6 +83,9 @@ struct SessionStatsSnapshot {
   std::vector<EndpointStatsSnapshot> endpoints;
   int audio_encoders = 0;
   int worker = 0;
+  // Per bus (0 = the floor, then the session's languages): the selected speakers' endpoint ids,
+  // loudest first.
+  std::vector<std::vector<std::string>> speakers;
 };
 
 }  // namespace chorus::engine

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <mutex>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -245,6 +246,8 @@ struct RoomsService::Room {
   bool ever_joined = false;
   // Since when nobody is in the room (creation, or the last participant leaving).
   absl::Time empty_since;
+  // The speakers last reported per channel ("" = the floor), as participant names.
+  std::map<std::string, std::vector<std::string>> speakers;
 
   bool lobby() const {
     if (room.has_lobby_enabled()) return room.lobby_enabled();
@@ -298,6 +301,53 @@ void RoomsService::Sweep() {
     for (const std::string& id : idle) closed.push_back(TakeRoom(id));
   }
   for (const auto& room : closed) EndRoomMedia(*room);
+  PollSpeakers();
+}
+
+void RoomsService::PollSpeakers() {
+  if (media_ == nullptr) return;
+  std::vector<std::pair<std::string, int>> active;
+  {
+    absl::MutexLock lock(&mutex_);
+    for (const auto& [id, room] : rooms_) {
+      if (room->node >= 0 && !room->participants.empty()) active.emplace_back(id, room->node);
+    }
+  }
+  for (const auto& [id, node] : active) {
+    auto context = media_->NewContext(static_cast<size_t>(node));
+    internal::GetSessionStatsRequest request;
+    request.set_name("sessions/" + id);
+    internal::SessionStats stats;
+    if (!media_->stub(static_cast<size_t>(node))
+             .GetSessionStats(context.get(), request, &stats)
+             .ok()) {
+      continue;
+    }
+    absl::MutexLock lock(&mutex_);
+    auto it = rooms_.find(id);
+    if (it == rooms_.end()) continue;
+    Room& room = *it->second;
+    std::set<std::string> speaking;
+    for (const auto& [language, list] : stats.speakers()) {
+      std::vector<std::string> names;
+      for (const std::string& endpoint : list.endpoints()) {
+        const std::string participant = endpoint.substr(endpoint.rfind('/') + 1);
+        if (!room.participants.contains(participant)) continue;
+        names.push_back(room.ParticipantName(participant));
+        speaking.insert(participant);
+      }
+      if (room.speakers[language] == names) continue;
+      room.speakers[language] = names;
+      v1::RoomEvent event;
+      event.mutable_speakers_changed()->set_language(language);
+      for (const std::string& name : names)
+        event.mutable_speakers_changed()->add_participants(name);
+      Publish(room, std::move(event));
+    }
+    for (auto& [participant, member] : room.participants) {
+      member.participant.set_speaking(speaking.contains(participant));
+    }
+  }
 }
 
 void RoomsService::OnNodeFailed(size_t node) {

@@ -48,6 +48,9 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   // the server, directly by tests.
   void Sweep();
 
+  // Asks the media nodes who speaks in each active room; publishes speakers_changed events.
+  void PollSpeakers();
+
   // A media node fell silent: its rooms' watchers get a media_node_failed event, their
   // participants are gone (reason NODE_FAILED) and may join again, landing on a healthy node.
   void OnNodeFailed(size_t node);

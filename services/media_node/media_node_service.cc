@@ -509,6 +509,19 @@ grpc::Status MediaNodeService::GetSessionStats(grpc::ServerContext* context,
   if (!stats.ok()) return common::ToGrpcStatus(stats.status());
   response->set_session(request->name());
   response->set_audio_encoders(stats->audio_encoders);
+  std::vector<std::string> languages;
+  {
+    absl::MutexLock lock(&mutex_);
+    auto it = sessions_.find(session);
+    if (it != sessions_.end()) languages = it->second.languages;
+  }
+  for (size_t bus = 0; bus < stats->speakers.size(); ++bus) {
+    const std::string key = bus == 0 || bus > languages.size() ? "" : languages[bus - 1];
+    auto& list = (*response->mutable_speakers())[key];
+    for (const std::string& endpoint : stats->speakers[bus]) {
+      list.add_endpoints(absl::StrCat(request->name(), "/endpoints/", endpoint));
+    }
+  }
   for (const engine::EndpointStatsSnapshot& endpoint : stats->endpoints) {
     v1::EndpointStats* out = response->add_endpoints();
     out->set_endpoint(absl::StrCat(request->name(), "/endpoints/", endpoint.id));

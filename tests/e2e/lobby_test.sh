@@ -2,7 +2,7 @@
 # The waiting room, judged from outside with real ffmpeg clients over SRTP, driven through the
 # public API with chorusctl (issue: Room controller): in a host-PIN room with the lobby on, a
 # guest who joined with the guest PIN receives no audio and is not heard; once the host admits
-# it, both hear each other.
+# it, both hear each other, and watchers see who speaks.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/media_lib.sh"
 
@@ -12,6 +12,8 @@ ctl() { "$CHORUSCTL" --insecure --address="$GRPC_ADDR" "$@"; }
 
 ctl room create meeting --access=host-pin --host_pin=424242 --guest_pin=1111 --lobby=true \
   --room_id=lobby-room >/dev/null || fail "room create"
+ctl watch lobby-room >"$E2E_WORK/watch.txt" 2>&1 &
+E2E_PIDS+=($!)
 host_key=$(new_key)
 guest_key=$(new_key)
 host=$(ctl --json join lobby-room --pin=424242 --receive=127.0.0.1:43300 --key="$host_key") ||
@@ -69,3 +71,7 @@ analyze guest2 440 700
 expect_db_above host2 700 -30
 expect_db_above guest2 440 -30
 pass "admitted: host and guest hear each other"
+grep -q '"speakers_changed"' "$E2E_WORK/watch.txt" || fail "no speakers_changed event"
+grep '"speakers_changed"' "$E2E_WORK/watch.txt" | grep -q "$guest_name" ||
+  fail "the guest never became a speaker"
+pass "watchers saw who speaks (speakers_changed)"
