@@ -49,7 +49,8 @@ ABSL_FLAG(uint32_t, media_workers, 0, "Media worker threads (0: one per core)");
 ABSL_FLAG(bool, allow_insecure_media, false,
           "Accept plain RTP endpoints as well as SRTP (development only; needs --dev)");
 ABSL_FLAG(std::vector<std::string>, media_nodes, {},
-          "controller: the media nodes' gRPC addresses (host:port, comma-separated); mutual TLS "
+          "controller: the media nodes' gRPC addresses (host:port, or dns:name:port for every "
+          "address of a name, re-resolved; comma-separated); mutual TLS "
           "with this server's certificate, checked against --tls_client_ca, unless --dev");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain of the gRPC server");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of the gRPC server");
@@ -226,16 +227,25 @@ int RunChorusd(int argc, char** argv) {
   // the --media_nodes list for a separate controller.
   controller::MediaNodes media_nodes;
   if (config.role == common::Role::kController) {
-    for (const std::string& address : config.media_nodes) {
-      std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
-      if (!config.dev) {
-        auto node_credentials = common::MakeMediaNodeClientCredentials(config);
-        if (!node_credentials.ok())
-          return UsageError(std::string(node_credentials.status().message()));
-        credentials = *node_credentials;
+    std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+    if (!config.dev) {
+      auto node_credentials = common::MakeMediaNodeClientCredentials(config);
+      if (!node_credentials.ok()) {
+        return UsageError(std::string(node_credentials.status().message()));
       }
-      media_nodes.Add(address, grpc::CreateChannel(address, credentials));
+      credentials = *node_credentials;
     }
+    for (const std::string& entry : config.media_nodes) {
+      // "dns:host:port": every address the name resolves to (a headless service), re-resolved.
+      if (entry.rfind("dns:", 0) == 0) {
+        auto host_port = common::ParseHostPort(entry.substr(4));
+        media_nodes.AddDnsName(host_port->host, static_cast<uint16_t>(host_port->port),
+                               credentials);
+      } else {
+        media_nodes.Add(entry, grpc::CreateChannel(entry, credentials));
+      }
+    }
+    media_nodes.ResolveNow();
   }
   std::unique_ptr<controller::RoomsService> rooms;
   if (common::ServesPublicApi(config.role)) {

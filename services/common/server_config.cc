@@ -126,7 +126,7 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
         "controller: give --media_nodes, the media nodes' gRPC addresses (host:port,...)");
   }
   for (const std::string& node : config.media_nodes) {
-    auto parsed = ParseHostPort(node);
+    auto parsed = ParseHostPort(node.rfind("dns:", 0) == 0 ? node.substr(4) : node);
     if (!parsed.ok())
       return absl::InvalidArgumentError("--media_nodes: '" + node + "' is not host:port");
   }

@@ -1,8 +1,13 @@
 #include "services/controller/media_nodes.h"
 
+#include <netdb.h>
+#include <sys/socket.h>
+
 #include <chrono>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "grpcpp/create_channel.h"
 #include "pipeline/base/log.h"
 
 namespace chorus::controller {
@@ -44,6 +49,43 @@ std::string MediaNodes::address(size_t node) const {
   return nodes_[node]->address;
 }
 
+void MediaNodes::AddDnsName(std::string host, uint16_t port,
+                            std::shared_ptr<grpc::ChannelCredentials> credentials) {
+  dns_names_.push_back({std::move(host), port, std::move(credentials)});
+}
+
+size_t MediaNodes::ResolveNow() {
+  last_resolve_ = absl::Now();
+  for (const DnsName& name : dns_names_) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    if (getaddrinfo(name.host.c_str(), nullptr, &hints, &found) != 0) {
+      base::Log(base::LogLevel::kWarning, "media_nodes_unresolved", {{"name", name.host}});
+      continue;
+    }
+    for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+      char ip[NI_MAXHOST];
+      if (getnameinfo(a->ai_addr, a->ai_addrlen, ip, sizeof(ip), nullptr, 0, NI_NUMERICHOST) != 0) {
+        continue;
+      }
+      const std::string address = a->ai_family == AF_INET6 ? absl::StrCat("[", ip, "]:", name.port)
+                                                           : absl::StrCat(ip, ":", name.port);
+      bool known = false;
+      {
+        absl::MutexLock lock(&mutex_);
+        for (const auto& node : nodes_) known |= node->address == address;
+      }
+      if (known) continue;
+      Add(address, grpc::CreateChannel(address, name.credentials));
+      base::Log(base::LogLevel::kInfo, "media_node_discovered", {{"node", address}});
+    }
+    freeaddrinfo(found);
+  }
+  return size();
+}
+
 bool MediaNodes::Refresh(size_t i) {
   auto context = NewContext(i);
   context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
@@ -68,6 +110,7 @@ void MediaNodes::StartMonitor(std::function<void(size_t node)> on_failed, absl::
   silence_ = silence;
   monitor_ = std::thread([this, on_failed = std::move(on_failed), poll, silence] {
     for (;;) {
+      if (!dns_names_.empty() && absl::Now() - last_resolve_ >= absl::Seconds(10)) ResolveNow();
       const size_t count = size();
       for (size_t i = 0; i < count; ++i) {
         if (Refresh(i)) continue;

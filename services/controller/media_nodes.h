@@ -13,6 +13,7 @@
 #include "chorus/v1/media_node.grpc.pb.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
+#include "grpcpp/security/credentials.h"
 
 namespace chorus::controller {
 
@@ -37,6 +38,14 @@ class MediaNodes {
   chorus::internal::v1::MediaNode::Stub& stub(size_t node) const;
   std::string address(size_t node) const;
 
+  // Nodes found through DNS: every address `host` resolves to (a Kubernetes headless service) is
+  // a node on `port`; the monitor re-resolves each 10 s and adds new addresses (addresses that
+  // disappear fall silent and are failed like any silent node).
+  void AddDnsName(std::string host, uint16_t port,
+                  std::shared_ptr<grpc::ChannelCredentials> credentials);
+  // Resolves the DNS names now; returns how many nodes are known.
+  size_t ResolveNow();
+
   // Starts the monitor; `on_failed(node)` runs on its thread when a node falls silent.
   void StartMonitor(std::function<void(size_t node)> on_failed,
                     absl::Duration poll = absl::Seconds(1),
@@ -60,6 +69,14 @@ class MediaNodes {
   };
   // Asks node `i` for its load (no lock held during the call) and records the answer.
   bool Refresh(size_t i);
+
+  struct DnsName {
+    std::string host;
+    uint16_t port;
+    std::shared_ptr<grpc::ChannelCredentials> credentials;
+  };
+  std::vector<DnsName> dns_names_;  // set before the monitor starts
+  absl::Time last_resolve_ = absl::InfinitePast();
 
   mutable absl::Mutex mutex_;
   // Nodes are only ever appended; stubs never move (unique_ptr).

@@ -508,6 +508,18 @@ TEST_F(RoomsServiceTest, ExpiredInvitesAreRefusedAndIdleRoomsClose) {
   EXPECT_EQ(stub_->GetRoom(Context().get(), get, &still).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
+TEST(MediaNodesTest, NodesAreFoundThroughDns) {
+  MediaNodes nodes;
+  nodes.AddDnsName("localhost", 7701, grpc::InsecureChannelCredentials());
+  EXPECT_GE(nodes.ResolveNow(), 1u);  // 127.0.0.1 (and ::1 where configured)
+  const size_t found = nodes.size();
+  EXPECT_EQ(nodes.ResolveNow(), found);  // resolving again adds nothing new
+  MediaNodes none;
+  none.AddDnsName("no-such-host.invalid", 7701, grpc::InsecureChannelCredentials());
+  EXPECT_EQ(none.ResolveNow(), 0u);
+  EXPECT_EQ(none.Place().status().code(), absl::StatusCode::kResourceExhausted);
+}
+
 TEST_F(RoomsServiceTest, EveryCallNeedsATokenWhenTokensAreConfigured) {
   Start(true);
   v1::ListRoomsResponse rooms;
