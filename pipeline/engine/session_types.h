@@ -22,7 +22,7 @@ struct Routing {
   int speak_bus = 0;
   // The bus heard; when not the floor, the floor is mixed underneath at floor_gain.
   int listen_bus = 0;
-  float floor_gain = 0.25f;  // -12 dB
+  float floor_gain = 0.178f;  // -15 dB
   float input_gain = 1.0f;
   bool muted = false;
   // False while in the lobby: not heard, hears nothing, gets no packets.

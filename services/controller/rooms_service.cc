@@ -554,6 +554,9 @@ grpc::Status RoomsService::CreateRoom(grpc::ServerContext* context,
   if (in.idle_timeout().seconds() < 0 || in.idle_timeout().seconds() > 24 * 3600) {
     return Invalid("room.idle_timeout: at most 24 h");
   }
+  if (in.has_floor_level_db() && !(in.floor_level_db() >= -60.0 && in.floor_level_db() <= 0.0)) {
+    return Invalid("room.floor_level_db: between -60 (muted) and 0");
+  }
 
   auto room = std::make_unique<Room>();
   room->id = request->room_id().empty() ? "r-" + RandomId(6) : request->room_id();
@@ -663,6 +666,11 @@ grpc::Status RoomsService::UpdateRoom(grpc::ServerContext* context,
       *updated.mutable_layout_policy() = in.layout_policy();
     } else if (path == "idle_timeout") {
       *updated.mutable_idle_timeout() = in.idle_timeout();
+    } else if (path == "floor_level_db") {
+      if (!(in.floor_level_db() >= -60.0 && in.floor_level_db() <= 0.0)) {
+        return Invalid("room.floor_level_db: between -60 (muted) and 0");
+      }
+      updated.set_floor_level_db(in.floor_level_db());
     } else if (path == "host_pin" || path == "guest_pin") {
       const v1::AccessMode mode = room->room.access_mode();
       if (mode != v1::ACCESS_MODE_HOST_PIN && mode != v1::ACCESS_MODE_SHARED_PIN) {
@@ -1030,6 +1038,8 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     Room::Member member;
     member.participant = participant;
     member.routing.set_admitted(!waiting);
+    member.routing.set_floor_gain_db(room->room.has_floor_level_db() ? room->room.floor_level_db()
+                                                                     : -15.0);
     *endpoint.mutable_routing() = member.routing;
     room->participants.emplace(participant_id, std::move(member));
     room->participant_order.push_back(participant_id);
@@ -1198,6 +1208,8 @@ grpc::Status RoomsService::ParticipantCall(
         member.routing.set_muted(member.participant.muted());
       } else if (path == "routing.listen_bus") {
         member.routing.set_listen_bus(member.participant.listen_language());
+        member.routing.set_floor_gain_db(
+            room->room.has_floor_level_db() ? room->room.floor_level_db() : -15.0);
       } else if (path == "routing.speak_bus") {
         member.routing.set_speak_bus(member.participant.speak_language());
       }
@@ -1284,6 +1296,7 @@ grpc::Status RoomsService::SetListenLanguage(grpc::ServerContext* context,
             participant.set_listen_language(language);
             PublishParticipant(room, participant, kUpdated);
             paths->push_back("routing.listen_bus");
+            paths->push_back("routing.floor_gain_db");
             return grpc::Status::OK;
           });
 }

@@ -96,14 +96,14 @@ absl::StatusOr<engine::Routing> RoutingFromProto(const v1::Routing& routing,
   if (!listen.ok()) return listen.status();
   out.speak_bus = *speak;
   out.listen_bus = *listen;
-  double floor_db = routing.has_floor_gain_db() ? routing.floor_gain_db() : -12.0;
+  double floor_db = routing.has_floor_gain_db() ? routing.floor_gain_db() : -15.0;
   if (!(floor_db >= -60.0 && floor_db <= 0.0)) {
     return absl::InvalidArgumentError("routing.floor_gain_db must be between -60 and 0");
   }
   if (!(routing.input_gain_db() >= -60.0 && routing.input_gain_db() <= 12.0)) {
     return absl::InvalidArgumentError("routing.input_gain_db must be between -60 and +12");
   }
-  out.floor_gain = DbToGain(floor_db);
+  out.floor_gain = floor_db <= -60.0 ? 0.0f : DbToGain(floor_db);
   out.input_gain = DbToGain(routing.input_gain_db());
   out.muted = routing.muted();
   out.admitted = routing.admitted();

@@ -10,6 +10,9 @@ E2E_PIDS=()
 
 e2e_cleanup() {
   local pid
+  # TERM first: `timeout` passes it on to the client it runs (a KILL would orphan the client).
+  for pid in "${E2E_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  sleep 0.3
   for pid in "${E2E_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
   for pid in "${E2E_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$E2E_WORK"

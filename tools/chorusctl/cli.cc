@@ -46,6 +46,8 @@ ABSL_FLAG(std::string, guest_pin, "", "room create: the guest PIN (host-pin, sha
 ABSL_FLAG(std::string, lobby, "", "room create: true or false (default: on for consultations)");
 ABSL_FLAG(int32_t, max_participants, 0, "room create: participant limit (0: the default)");
 ABSL_FLAG(std::vector<std::string>, languages, {}, "room create: interpretation languages");
+ABSL_FLAG(double, floor_level_db, 1.0,
+          "room create: floor level under a language channel, dB (-60 mutes; default -15)");
 ABSL_FLAG(std::string, pseudonym, "", "invite create: the display name on joining");
 ABSL_FLAG(std::string, consent, "", "invite create: the consent reference (third participants)");
 ABSL_FLAG(std::vector<std::string>, language_pair, {},
@@ -79,6 +81,7 @@ constexpr char kUsage[] =
     "                     prints the participant and the media answer (address, port, key)\n"
     "  admit|deny|remove|mute <participant>   (mute --unmute to undo)\n"
     "  rename <participant> <display name>\n"
+    "  listen|speak <participant> <language|floor>   the channel heard / spoken into\n"
     "  participants <room>   the roster\n"
     "  watch <room>       print the room's events as they come (JSON lines) until stopped\n"
     "  node <Method> [json]\n"
@@ -448,6 +451,22 @@ int Control(const Client& client, const std::string& verb, const std::vector<std
     return RoomsCall<chorus::v1::RenameParticipantRequest, chorus::v1::Participant>(
         client, verb, request, &Rooms::Stub::RenameParticipant, ParticipantLine);
   }
+  if (verb == "listen" || verb == "speak") {
+    if (args.size() != 2) return Usage(verb + " <participant> <language|floor>");
+    const std::string language = args[1] == "floor" ? "" : args[1];
+    if (verb == "listen") {
+      chorus::v1::SetListenLanguageRequest request;
+      request.set_name(args[0]);
+      request.set_language(language);
+      return RoomsCall<chorus::v1::SetListenLanguageRequest, chorus::v1::Participant>(
+          client, verb, request, &Rooms::Stub::SetListenLanguage, ParticipantLine);
+    }
+    chorus::v1::SetSpeakLanguageRequest request;
+    request.set_name(args[0]);
+    request.set_language(language);
+    return RoomsCall<chorus::v1::SetSpeakLanguageRequest, chorus::v1::Participant>(
+        client, verb, request, &Rooms::Stub::SetSpeakLanguage, ParticipantLine);
+  }
   if (args.size() != 1) return Usage(verb + " <participant>");
   if (verb == "admit") {
     chorus::v1::AdmitParticipantRequest request;
@@ -579,6 +598,10 @@ int RunChorusctl(int argc, char** argv) {
        [](const Client& c, const std::vector<std::string>& a) { return Control(c, "mute", a); }},
       {{"rename"},
        [](const Client& c, const std::vector<std::string>& a) { return Control(c, "rename", a); }},
+      {{"listen"},
+       [](const Client& c, const std::vector<std::string>& a) { return Control(c, "listen", a); }},
+      {{"speak"},
+       [](const Client& c, const std::vector<std::string>& a) { return Control(c, "speak", a); }},
       {{"watch"}, Watch},
       {{"node"}, Node},
   };
