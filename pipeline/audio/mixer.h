@@ -3,117 +3,231 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <span>
+#include <unordered_map>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "pipeline/audio/limiter.h"
 #include "pipeline/audio/speaker_selector.h"
 
 namespace chorus::audio {
 
-inline constexpr size_t kMixFrame = 960;  // 20 ms at 48 kHz
+// The internal format: 48 kHz mono, 20 ms frames of 960 int16 samples.
+inline constexpr int kSampleRateHz = 48000;
+inline constexpr size_t kFrameSamples = 960;
+inline constexpr size_t kMixFrame = kFrameSamples;  // older name, still used by the engine
+
+// A level byte outside 0..127 (the RFC 6464 range): "the packet carried no level, measure it".
+inline constexpr uint8_t kMeasureLevel = 255;
+
+using ParticipantId = uint32_t;
+
+// One bus a participant hears, at a linear gain (bus 0 = the floor, 1.. = language buses).
+struct BusGain {
+  int bus = 0;
+  float gain = 1.0f;
+  bool operator==(const BusGain&) const = default;
+};
+
+// What a participant hears: up to kMax buses with their gains, e.g. the floor at 1.0, or a
+// language bus at 1.0 with the floor ducked under it at 0.25. Kept sorted by bus so that equal
+// lists compare equal. Fixed size: copying and comparing never allocate.
+class ListenList {
+ public:
+  static constexpr int kMax = 4;
+
+  ListenList() = default;
+  ListenList(std::initializer_list<BusGain> entries);
+  static ListenList Floor() { return ListenList({{0, 1.0f}}); }
+
+  // Adds a bus (gains of a repeated bus add up); false when the list is full.
+  bool Add(int bus, float gain);
+  std::span<const BusGain> entries() const { return {entries_.data(), size_}; }
+  bool empty() const { return size_ == 0; }
+  // The gain of `bus` in this list (0 when absent).
+  float GainOf(int bus) const;
+  bool operator==(const ListenList& other) const;
+
+ private:
+  std::array<BusGain, kMax> entries_{};
+  size_t size_ = 0;
+};
 
 // Where a participant's voice goes and what it hears.
 struct ParticipantConfig {
-  int speak_bus = 0;         // 0 = the floor, 1.. = language buses
-  int listen_bus = 0;        // the bus heard; with a language bus, the floor is mixed under it
-  float floor_gain = 0.25f;  // the floor under a language bus (linear)
-  float input_gain = 1.0f;   // applied to what the participant says (linear)
-  bool muted = false;        // not heard
-  bool admitted = true;      // false in the lobby: neither heard nor hearing
-};
-
-// What a listener hears, independent of who it is: listeners with equal keys that are not
-// speakers themselves share one mix, one limiter, and (in the engine) one encoder.
-struct ListenKey {
+  int speak_bus = 0;   // 0 = the floor, interpreters speak into their language bus
+  ListenList listens;  // what it hears; empty = the shorthand below
+  // Shorthand used when `listens` is empty: listen_bus 0 means the floor at 1.0; another bus
+  // means that bus at 1.0 with the floor at floor_gain under it.
   int listen_bus = 0;
-  float floor_gain = 0;  // meaningful only when listen_bus != 0
-  bool operator==(const ListenKey& other) const {
-    return listen_bus == other.listen_bus && (listen_bus == 0 || floor_gain == other.floor_gain);
-  }
+  float floor_gain = 0.25f;
+  float input_gain = 1.0f;  // linear, applied to what the participant says (0 to 8)
+  bool muted = false;       // server-side mute: not heard (still hears)
+  bool admitted = true;     // false while waiting in the lobby: neither heard nor hearing
 };
 
 struct MixerConfig {
-  size_t max_participants = 1000;
-  int bus_count = 1;     // the floor plus language buses (1 to 9)
-  int max_speakers = 3;  // K, per bus
+  size_t max_participants = 1000;  // 1 to 10000; storage is allocated for this many
+  int bus_count = 1;               // the floor plus language buses (1 to 16)
+  int max_speakers = 3;            // K per bus (1 to 16)
+  size_t max_listen_lists = 32;    // distinct ListenLists in use at once (1 to 256)
+  SpeakerSelectorConfig selector;  // its max_speakers is replaced by max_speakers above
+  LimiterConfig limiter;
 };
 
-// The audio mixer of one session (DESIGN.md, Mixing). Each tick:
-//  1. per bus, select at most K speakers from the levels (SpeakerSelector);
-//  2. sum each bus once, from its selected speakers, in a float accumulator (no partial-sum
-//     saturation);
-//  3. per distinct ListenKey in use: the bus heard, plus the floor at floor_gain under a
-//     language bus; limited once, into int16, if some non-speaker listener uses it;
-//  4. per selected speaker whose own voice is in what it hears: that mix minus its own
-//     contribution (mix-minus by subtraction, never by re-summing), limited into its own output.
-// Participants are slots (ints) handed out by Add. Thread: the session's media worker. Mix()
-// allocates nothing; Add/Update/Remove are control operations, bounded by max_participants.
+// A source heard in an output, with its level this tick (RFC 6464 -dBov), for the RFC 6465
+// mixer-to-client audio levels of the CSRCs.
+struct Contributor {
+  ParticipantId id = 0;
+  uint8_t level_dbov = 127;
+};
+
+// One distinct mix of this tick: the engine encodes it once and sends it to every participant
+// whose output_index() points at it. Spans point into the mixer and stay valid until the next
+// Mix() or control operation.
+struct MixOutput {
+  // Stable across ticks while the output's key (listen list, excluded speaker) stays in use, so
+  // an encoder kept per output_id keeps its state; a key that comes back gets a new id.
+  uint32_t output_id = 0;
+  int listen_list = -1;                       // index of the ListenList (see listen_list_index())
+  bool has_excluded = false;                  // a selected speaker's mix-minus
+  ParticipantId excluded = 0;                 // that speaker, when has_excluded
+  std::span<const int16_t> frame;             // 960 samples, limited
+  std::span<const Contributor> contributors;  // selected speakers heard in it, loudest first
+};
+
+// The audio mixer of one session (DESIGN.md, Mixing; RFC 6464 levels). Every 20 ms tick:
+//  1. each bus selects at most K speakers (SpeakerSelector) from the levels of its sources;
+//  2. each bus is summed once, from its selected speakers times their input gains, in a float
+//     accumulator (no partial sum is ever saturated);
+//  3. each listen list in use is mixed once from the bus sums;
+//  4. each distinct output is produced: the list's mix for the listeners who are not selected
+//     speakers on a bus they hear (one shared output per list), and for each such speaker its
+//     mix-minus, the list's mix minus its own contribution (by subtraction, never by re-summing);
+//  5. each output goes through its own Limiter into int16 (one limiter per distinct output).
+// Waiting (not admitted) participants are neither heard nor hear anything (no output); muted ones
+// are not heard. The limiter delays every output by Limiter::kLatencySamples.
+//
+// Participants are added, updated and removed by id (control operations: they may allocate, and
+// are bounded by max_participants and max_listen_lists). Each also has a dense slot, stable while
+// it is present, for the slot-based calls the engine makes. Thread: one media worker (the
+// session's); no locks. SetFrame/SetInput and Mix() allocate nothing, never throw, never log, and
+// report bad input as a result instead of failing.
 class AudioMixer {
  public:
+  enum class InputResult : uint8_t { kOk, kUnknownParticipant, kBadFrameSize };
   enum class OutputKind : uint8_t { kNone, kShared, kPersonal };
 
   static absl::StatusOr<std::unique_ptr<AudioMixer>> Create(const MixerConfig& config);
 
-  // A slot, or -1 when the mixer is full or the config names a bus it does not have.
+  // Control operations. Add: InvalidArgument (bad bus or gain), AlreadyExists, ResourceExhausted
+  // (max_participants or max_listen_lists reached). Update/Remove: NotFound for an unknown id.
+  absl::Status AddParticipant(ParticipantId id, const ParticipantConfig& config);
+  absl::Status UpdateParticipant(ParticipantId id, const ParticipantConfig& config);
+  absl::Status RemoveParticipant(ParticipantId id);
+  bool Contains(ParticipantId id) const { return ids_.contains(id); }
+  int SlotOf(ParticipantId id) const;  // -1 when absent
+
+  // Per tick, before Mix(): the participant's decoded 20 ms frame (960 samples; empty when it
+  // delivered no audio) and its level (RFC 6464 -dBov from the packet, or kMeasureLevel to have
+  // it measured from the frame). The span must stay valid until Mix() returns; a participant
+  // given nothing this tick counts as silent. A frame of another size counts as no audio.
+  InputResult SetFrame(ParticipantId id, std::span<const int16_t> frame,
+                       uint8_t level_dbov = kMeasureLevel);
+
+  // Mixes one tick; true when the speakers of some bus changed (see speakers(), selector()).
+  bool Mix();
+
+  // After Mix(): the distinct outputs of this tick, and which one each participant hears.
+  std::span<const MixOutput> outputs() const { return published_; }
+  int OutputIndex(ParticipantId id) const;  // index into outputs(), -1 for none (waiting)
+  bool IsSpeaker(ParticipantId id) const;
+  // Selected speakers of `bus` by id, loudest first (valid until the next Mix()).
+  std::span<const ParticipantId> speakers(int bus) const;
+  const SpeakerSelector& selector(int bus) const { return *selectors_[bus]; }
+  int bus_count() const { return config_.bus_count; }
+  size_t participant_count() const { return ids_.size(); }
+
+  // Slot-based calls (the engine's). Add returns the new participant's slot, -1 when it cannot
+  // be added; it gets an id from a reserved range (0x80000000 and up).
   int Add(const ParticipantConfig& config);
   bool Update(int slot, const ParticipantConfig& config);
   void Remove(int slot);
-
-  // Per tick, before Mix(): the participant's 20 ms frame (960 samples; empty when it delivered
-  // nothing) and its level (RFC 6464 -dBov). The span must stay valid until Mix() returns.
-  void SetInput(int slot, std::span<const int16_t> frame, uint8_t level_dbov);
-  // Mixes; returns true when the speakers of some bus changed.
-  bool Mix();
-
-  // After Mix():
-  OutputKind output_kind(int slot) const { return slots_[slot].output; }
-  // The shared output (index of its ListenKey) a kShared participant hears; stable while the key
-  // has users.
-  int shared_output(int slot) const { return slots_[slot].key; }
-  std::span<const int16_t> output(int slot) const;
-  bool is_speaker(int slot) const { return slots_[slot].speaker; }
-  // Distinct mixes limited this tick (shared ones in use plus personal ones).
-  int outputs_this_tick() const { return outputs_this_tick_; }
-  const SpeakerSelector& selector(int bus) const { return *selectors_[bus]; }
-  const ParticipantConfig& config(int slot) const { return slots_[slot].config; }
+  InputResult SetInput(int slot, std::span<const int16_t> frame, uint8_t level_dbov);
+  OutputKind output_kind(int slot) const;
+  std::span<const int16_t> output(int slot) const;  // empty for kNone
+  int output_index(int slot) const;                 // index into outputs(), -1 for none
+  // The listen list index of the slot: equal for participants that hear the same thing, stable
+  // while some participant uses that list (the engine keys its shared encoders by it).
+  int shared_output(int slot) const { return listen_list_index(slot); }
+  int listen_list_index(int slot) const;
+  bool is_speaker(int slot) const;
+  int outputs_this_tick() const { return static_cast<int>(published_.size()); }
 
  private:
   struct Slot {
     bool used = false;
+    ParticipantId id = 0;
     ParticipantConfig config;
-    int key = -1;
-    std::span<const int16_t> input;
-    uint8_t level = 127;
-    bool speaker = false;
-    OutputKind output = OutputKind::kNone;
-    Limiter limiter;
-    std::array<float, kMixFrame> mix{};
-    std::array<int16_t, kMixFrame> out{};
+    ListenList listens;  // normalised
+    int list = -1;       // index into lists_
+    std::span<const int16_t> frame;
+    uint8_t level = 127;       // as given this tick
+    uint8_t level_used = 127;  // as fed to the selector
+    bool audible = false;      // heard this tick
+    int output = -1;           // index into outputs_ (the pool), -1 for none
+    int personal_output = -1;  // its mix-minus output in the pool, while it has one
   };
-  struct Key {
-    ListenKey key;
+  struct List {
+    ListenList listens;
     int users = 0;
-    int listeners_this_tick = 0;
+    int shared_output = -1;  // in the pool
+    bool needed = false;     // this tick
+    std::unique_ptr<std::array<float, kFrameSamples>> mix;
+  };
+  struct Output {
+    bool in_use = false;
+    bool used_this_tick = false;
+    uint32_t id = 0;
+    int list = -1;
+    int excluded_slot = -1;  // -1 for a shared output
+    ParticipantId excluded_id = 0;
+    int published = -1;
     Limiter limiter;
-    std::array<float, kMixFrame> mix{};
-    std::array<int16_t, kMixFrame> out{};
+    std::array<float, kFrameSamples> mix{};
+    std::array<int16_t, kFrameSamples> pcm{};
+    std::vector<Contributor> contributors;  // capacity reserved at construction
   };
 
   explicit AudioMixer(const MixerConfig& config);
-  int AcquireKey(const ParticipantConfig& config);
-  void ReleaseKey(int key);
-  // The weight of `slot`'s own voice in what it hears (0 when absent).
+  absl::Status Validate(const ParticipantConfig& config, ListenList* normalised) const;
+  absl::StatusOr<int> AcquireList(const ListenList& listens);
+  void ReleaseList(int list);
+  int AcquireOutput(int list, int excluded_slot);
+  void ReleaseOutput(int output);
+  absl::Status AddAt(int slot, ParticipantId id, const ParticipantConfig& config);
+  absl::Status UpdateSlot(int slot, const ParticipantConfig& config);
+  void RemoveSlot(int slot);
+  InputResult SetSlotInput(int slot, std::span<const int16_t> frame, uint8_t level_dbov);
+  // The weight of the slot's own voice in what it hears (0 when absent).
   float OwnWeight(const Slot& slot) const;
 
   const MixerConfig config_;
   std::vector<Slot> slots_;
-  std::vector<Key> keys_;
+  std::unordered_map<ParticipantId, int> ids_;  // id -> slot
+  std::vector<List> lists_;
+  std::vector<std::unique_ptr<Output>> outputs_;  // the pool: lists plus K per bus
+  std::vector<MixOutput> published_;              // this tick's, capacity = pool size
   std::vector<std::unique_ptr<SpeakerSelector>> selectors_;
-  std::vector<std::array<float, kMixFrame>> bus_sums_;
-  int outputs_this_tick_ = 0;
+  std::vector<std::array<float, kFrameSamples>> bus_sums_;
+  std::vector<std::vector<ParticipantId>> bus_speakers_;  // per bus, capacity K
+  std::array<float, kFrameSamples> zeros_{};
+  uint32_t next_output_id_ = 1;
+  ParticipantId next_auto_id_ = 0x80000000u;
 };
 
 }  // namespace chorus::audio

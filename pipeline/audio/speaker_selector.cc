@@ -4,93 +4,117 @@
 
 namespace chorus::audio {
 
-SpeakerSelector::SpeakerSelector(size_t capacity, int max_speakers)
-    : max_speakers_(max_speakers),
+SpeakerSelector::SpeakerSelector(size_t capacity, const SpeakerSelectorConfig& config)
+    : config_(config),
       smoothed_(capacity, 127.0f),
-      present_(capacity, false),
-      selected_(capacity, false),
-      silent_ticks_(capacity, 0),
+      present_(capacity, 0),
+      selected_(capacity, 0),
+      quiet_ticks_(capacity, 0),
       louder_ticks_(capacity, 0) {
-  speakers_.reserve(static_cast<size_t>(max_speakers));
+  const size_t k = static_cast<size_t>(std::max(config.max_speakers, 0));
+  speakers_.reserve(k);
+  added_.reserve(k);
+  removed_.reserve(k + capacity);
+  cleared_.reserve(capacity);
 }
 
 void SpeakerSelector::SetLevel(size_t slot, bool has_audio, uint8_t level_dbov) {
-  const float level = has_audio ? static_cast<float>(level_dbov) : 127.0f;
+  if (slot >= smoothed_.size()) return;
+  const float level = has_audio ? static_cast<float>(std::min<uint8_t>(level_dbov, 127)) : 127.0f;
   float& s = smoothed_[slot];
-  // Louder (lower) levels are followed quickly, quieter ones slowly.
-  s += (level < s ? 0.5f : 0.1f) * (level - s);
-  present_[slot] = has_audio;
+  s += (level < s ? config_.rise : config_.fall) * (level - s);
+  present_[slot] = has_audio ? 1 : 0;
 }
 
 void SpeakerSelector::Clear(size_t slot) {
+  if (slot >= smoothed_.size()) return;
   smoothed_[slot] = 127.0f;
-  present_[slot] = false;
+  present_[slot] = 0;
   louder_ticks_[slot] = 0;
-  silent_ticks_[slot] = 0;
-  if (selected_[slot]) {
-    selected_[slot] = false;
-    speakers_.erase(std::remove(speakers_.begin(), speakers_.end(), static_cast<uint32_t>(slot)),
-                    speakers_.end());
-  }
+  quiet_ticks_[slot] = 0;
+  if (!selected_[slot]) return;
+  selected_[slot] = 0;
+  speakers_.erase(std::find(speakers_.begin(), speakers_.end(), static_cast<uint32_t>(slot)));
+  cleared_.push_back(static_cast<uint32_t>(slot));
+}
+
+bool SpeakerSelector::IsCandidate(size_t slot) const {
+  return present_[slot] && smoothed_[slot] < config_.active_below_dbov;
+}
+
+void SpeakerSelector::Release(size_t index_in_speakers) {
+  const uint32_t slot = speakers_[index_in_speakers];
+  selected_[slot] = 0;
+  speakers_.erase(speakers_.begin() + static_cast<std::ptrdiff_t>(index_in_speakers));
+  removed_.push_back(slot);
 }
 
 bool SpeakerSelector::Select() {
-  bool changed = false;
-  // Release speakers silent for longer than the hang time.
+  added_.clear();
+  removed_.assign(cleared_.begin(), cleared_.end());
+  cleared_.clear();
+  const size_t k = static_cast<size_t>(std::max(config_.max_speakers, 0));
+
+  // 1. Speakers quiet for longer than the hang time leave.
   for (size_t i = 0; i < speakers_.size();) {
     const uint32_t slot = speakers_[i];
-    const bool active = present_[slot] && smoothed_[slot] < kActiveBelowDbov;
-    silent_ticks_[slot] = active ? 0 : silent_ticks_[slot] + 1;
-    if (silent_ticks_[slot] > kHangTicks) {
-      selected_[slot] = false;
-      speakers_.erase(speakers_.begin() + static_cast<std::ptrdiff_t>(i));
-      changed = true;
+    quiet_ticks_[slot] = IsCandidate(slot) ? 0 : quiet_ticks_[slot] + 1;
+    if (quiet_ticks_[slot] > config_.hang_ticks) {
+      Release(i);
     } else {
       ++i;
     }
   }
-  // Candidates, loudest first, fill free places or replace the weakest speaker.
-  for (;;) {
+
+  // 2. Free places go to the loudest candidates at once.
+  while (speakers_.size() < k) {
     size_t best = smoothed_.size();
     for (size_t slot = 0; slot < smoothed_.size(); ++slot) {
-      if (selected_[slot] || !present_[slot] || smoothed_[slot] >= kActiveBelowDbov) {
-        louder_ticks_[slot] = 0;
-        continue;
-      }
+      if (selected_[slot] || !IsCandidate(slot)) continue;
       if (best == smoothed_.size() || smoothed_[slot] < smoothed_[best]) best = slot;
     }
     if (best == smoothed_.size()) break;
-    if (static_cast<int>(speakers_.size()) < max_speakers_) {
-      selected_[best] = true;
-      silent_ticks_[best] = 0;
-      louder_ticks_[best] = 0;
-      speakers_.push_back(static_cast<uint32_t>(best));
-      changed = true;
+    selected_[best] = 1;
+    quiet_ticks_[best] = 0;
+    speakers_.push_back(static_cast<uint32_t>(best));
+    added_.push_back(static_cast<uint32_t>(best));
+  }
+
+  // 3. All places taken: a candidate that has beaten the weakest speaker by the margin for the
+  // hold time takes its place (one replacement per tick).
+  size_t weakest_index = speakers_.size();
+  for (size_t i = 0; i < speakers_.size(); ++i) {
+    if (weakest_index == speakers_.size() ||
+        smoothed_[speakers_[i]] > smoothed_[speakers_[weakest_index]]) {
+      weakest_index = i;
+    }
+  }
+  const bool full = k > 0 && speakers_.size() == k;
+  size_t challenger = smoothed_.size();
+  for (size_t slot = 0; slot < smoothed_.size(); ++slot) {
+    if (selected_[slot]) continue;
+    if (!full || !IsCandidate(slot) ||
+        smoothed_[slot] + config_.replace_margin_db >= smoothed_[speakers_[weakest_index]]) {
+      louder_ticks_[slot] = 0;
       continue;
     }
-    // All places taken: the weakest speaker (highest -dBov).
-    size_t weakest_index = 0;
-    for (size_t i = 1; i < speakers_.size(); ++i) {
-      if (smoothed_[speakers_[i]] > smoothed_[speakers_[weakest_index]]) weakest_index = i;
+    if (++louder_ticks_[slot] < config_.replace_hold_ticks) continue;
+    if (challenger == smoothed_.size() || smoothed_[slot] < smoothed_[challenger]) {
+      challenger = slot;
     }
-    const uint32_t weakest = speakers_[weakest_index];
-    if (smoothed_[best] + kReplaceMarginDb < smoothed_[weakest]) {
-      if (++louder_ticks_[best] >= kReplaceTicks) {
-        selected_[weakest] = false;
-        selected_[best] = true;
-        silent_ticks_[best] = 0;
-        louder_ticks_[best] = 0;
-        speakers_[weakest_index] = static_cast<uint32_t>(best);
-        changed = true;
-      }
-    } else {
-      louder_ticks_[best] = 0;
-    }
-    break;
   }
+  if (challenger != smoothed_.size()) {
+    Release(weakest_index);
+    selected_[challenger] = 1;
+    quiet_ticks_[challenger] = 0;
+    louder_ticks_[challenger] = 0;
+    speakers_.push_back(static_cast<uint32_t>(challenger));
+    added_.push_back(static_cast<uint32_t>(challenger));
+  }
+
   std::sort(speakers_.begin(), speakers_.end(),
             [this](uint32_t a, uint32_t b) { return smoothed_[a] < smoothed_[b]; });
-  return changed;
+  return !added_.empty() || !removed_.empty();
 }
 
 }  // namespace chorus::audio

@@ -1,5 +1,5 @@
-// Compiled with -mavx512f -mavx512bw -mavx512dq -mavx512vl for this file only; used only when
-// the CPU reports AVX-512 F and BW.
+// The mixer's kernels for AVX-512 (16 floats per step, masked tails). Compiled with -mavx512f
+// -mavx512bw -mavx512dq -mavx512vl for this file only, and used only when the CPU reports all four.
 #include <immintrin.h>
 
 #include <cmath>
@@ -14,6 +14,7 @@ inline __m512 Load16(const int16_t* in) {
   return _mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(s));
 }
 
+// The first `left` lanes (left <= 16).
 inline __mmask16 TailMask(size_t left) { return static_cast<__mmask16>((1u << left) - 1u); }
 
 inline __m512 LoadTail16(const int16_t* in, size_t left) {
@@ -89,6 +90,33 @@ void ApplyGainToInt16(int16_t* out, const float* in, float gain_start, float gai
   }
 }
 
+int32_t PeakInt16(const int16_t* in, size_t n) {
+  // |-32768| is 0x8000 as an unsigned 16-bit lane, so the maximum is taken unsigned.
+  __m512i peak = _mm512_setzero_si512();
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    peak = _mm512_max_epu16(peak, _mm512_abs_epi16(_mm512_loadu_si512(in + i)));
+  }
+  if (i < n) {
+    const __mmask32 m = static_cast<__mmask32>((uint64_t{1} << (n - i)) - 1u);
+    peak = _mm512_max_epu16(peak, _mm512_abs_epi16(_mm512_maskz_loadu_epi16(m, in + i)));
+  }
+  const __m512i low = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(peak));
+  const __m512i high = _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(peak, 1));
+  return static_cast<int32_t>(_mm512_reduce_max_epu32(_mm512_max_epu32(low, high)));
+}
+
+void ToInt16(int16_t* out, const float* in, size_t n) {
+  const __m512 high = _mm512_set1_ps(32767.0f);
+  const __m512 low = _mm512_set1_ps(-32768.0f);
+  for (size_t i = 0; i < n; i += 16) {
+    const __mmask16 m = TailMask(n - i < 16 ? n - i : 16);
+    __m512 v = _mm512_maskz_loadu_ps(m, in + i);
+    v = _mm512_min_ps(high, _mm512_max_ps(low, v));
+    _mm256_mask_storeu_epi16(out + i, m, _mm512_cvtsepi32_epi16(_mm512_cvtps_epi32(v)));
+  }
+}
+
 uint64_t Energy(const int16_t* in, size_t n) {
   __m512i total = _mm512_setzero_si512();
   size_t i = 0;
@@ -103,8 +131,17 @@ uint64_t Energy(const int16_t* in, size_t n) {
   return sum;
 }
 
-const MixKernels kAvx512Kernels = {"avx512", Accumulate,       Subtract, AddScaled,
-                                   Peak,     ApplyGainToInt16, Energy};
+const MixKernels kAvx512Kernels = {
+    .name = "avx512",
+    .accumulate = Accumulate,
+    .subtract = Subtract,
+    .add_scaled = AddScaled,
+    .peak = Peak,
+    .peak_int16 = PeakInt16,
+    .energy = Energy,
+    .to_int16 = ToInt16,
+    .apply_gain_to_int16 = ApplyGainToInt16,
+};
 
 }  // namespace
 
