@@ -87,7 +87,9 @@ absl::StatusOr<std::unique_ptr<AudioEndpoint>> AudioEndpoint::Create(
   endpoint->encoder_ = *std::move(encoder);
   endpoint->answer_.local = endpoint->socket_->local_address();
   endpoint->answer_.ssrc = RandomSsrc();
-  endpoint->sequence_ = static_cast<uint16_t>(RandomSsrc());
+  // Random but below 2^15, so the first wrap (and SRTP roll-over) is at least 11 minutes away: a
+  // receiver that starts listening mid-stream assumes roll-over counter 0 (RFC 3711 3.3.1).
+  endpoint->sequence_ = static_cast<uint16_t>(RandomSsrc() & 0x7fff);
   endpoint->timestamp_ = RandomSsrc();
   return endpoint;
 }

@@ -150,7 +150,16 @@ absl::StatusOr<size_t> MediaNodes::Place() {
     }
     if (!known) Refresh(i);
   }
+  auto best = PickFromReports();
+  if (best.ok()) return best;
+  // The reports may be stale (a node that just became ready, or recovered): ask again once.
+  for (size_t i = 0; i < count; ++i) Refresh(i);
+  return PickFromReports();
+}
+
+absl::StatusOr<size_t> MediaNodes::PickFromReports() {
   absl::MutexLock lock(&mutex_);
+  const size_t count = nodes_.size();
   size_t best = count;
   double best_score = 1e9;
   const absl::Time now = absl::Now();

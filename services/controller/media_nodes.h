@@ -69,6 +69,7 @@ class MediaNodes {
   };
   // Asks node `i` for its load (no lock held during the call) and records the answer.
   bool Refresh(size_t i);
+  absl::StatusOr<size_t> PickFromReports();
 
   struct DnsName {
     std::string host;

@@ -163,7 +163,8 @@ TEST(SessionTest, SentPacketsCarryTheMixLevel) {
   auto answer = *session->AddEndpoint(config, *ports.Allocate());
   auto chorus_key = *srtp::SrtpKeyMaterial::FromBase64(answer.suite, answer.local_key_base64);
   auto inbound = *srtp::SrtpSession::Create(chorus_key, srtp::Direction::kInbound);
-  for (int tick = 0; tick < 10; ++tick) {
+  // Long enough for the jitter buffer to start and the talker to be selected as a speaker.
+  for (int tick = 0; tick < 40; ++tick) {
     talker.Send();
     session->endpoint(0).OnReadable();
     session->OnTick(NowUs());
