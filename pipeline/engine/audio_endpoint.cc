@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <random>
 #include <utility>
 
 #include "pipeline/audio/simd/mix_kernels.h"
 #include "pipeline/audio/speaker_selector.h"
+#include "pipeline/rtp/audio_level.h"
 #include "pipeline/rtp/rtcp.h"
 #include "pipeline/rtp/rtp_packet.h"
 
@@ -152,11 +154,9 @@ void AudioEndpoint::HandleDatagram(size_t length, const net::SocketAddress& from
     return;
   }
   if (!have_remote_ssrc_ || packet.ssrc != remote_ssrc_) {
-    // A new source (or the first): start its buffer and statistics afresh.
-    if (have_remote_ssrc_) {
-      jitter_buffer_->Reset();
-      receive_stats_.Reset();
-    }
+    // A new source (or the first): start its statistics afresh (the jitter buffer sees the new
+    // SSRC itself).
+    if (have_remote_ssrc_) receive_stats_.Reset();
     remote_ssrc_ = packet.ssrc;
     have_remote_ssrc_ = true;
   }
@@ -164,27 +164,31 @@ void AudioEndpoint::HandleDatagram(size_t length, const net::SocketAddress& from
   Bump(stats_->rtp_packets_in);
   ++packets_received_;
   receive_stats_.OnPacket(packet.sequence_number, packet.timestamp, now_us);
-  bool has_level = false;
-  uint8_t level = 127;
+  std::optional<rtp::AudioLevel> level;
   if (config_.audio_level_extension_id != 0) {
-    bool voice = false;
-    has_level = rtp::ParseAudioLevel(packet.FindExtension(config_.audio_level_extension_id), &voice,
-                                     &level);
+    level = rtp::ParseAudioLevel(packet.FindExtension(config_.audio_level_extension_id));
   }
-  switch (jitter_buffer_->Insert(packet.sequence_number, packet.timestamp, packet.payload, now_us,
-                                 has_level, level)) {
-    case rtp::JitterInsertResult::kInserted:
-    case rtp::JitterInsertResult::kRestarted:
+  using Insert = rtp::JitterBuffer::InsertResult;
+  switch (jitter_buffer_->Insert(packet, now_us, level)) {
+    case Insert::kInserted:
+    case Insert::kRestarted:
+    case Insert::kSsrcChanged:
       break;
-    case rtp::JitterInsertResult::kDuplicate:
+    case Insert::kDuplicate:
       stats_->Drop(DropReason::kDuplicate);
       ++drops_;
       break;
-    case rtp::JitterInsertResult::kTooLate:
+    case Insert::kTooLate:
+    case Insert::kTooOld:
       stats_->Drop(DropReason::kLate);
       ++drops_;
       break;
-    case rtp::JitterInsertResult::kTooLarge:
+    case Insert::kTooFarAhead:
+    case Insert::kFull:
+      stats_->Drop(DropReason::kBufferFull);
+      ++drops_;
+      break;
+    case Insert::kTooLarge:
       stats_->Drop(DropReason::kOversized);
       ++drops_;
       break;
@@ -224,13 +228,17 @@ bool AudioEndpoint::PullFrame(int64_t now_us) {
   (void)now_us;
   frame_arrival_us_ = 0;
   if (!config_.routing.admitted) return false;
-  const rtp::JitterFrame pulled = jitter_buffer_->Pull();
+  rtp::JitterFrame pulled;
+  const rtp::JitterBuffer::PullResult kind = jitter_buffer_->Pull(&pulled);
   const size_t codec_index = static_cast<size_t>(config_.codec.codec);
-  switch (pulled.kind) {
-    case rtp::JitterPullKind::kBuffering:
+  switch (kind) {
+    case rtp::JitterBuffer::PullResult::kBuffering:
+    case rtp::JitterBuffer::PullResult::kDtx:
+      // Not started, paused, or the sender is in discontinuous transmission: silence, not a
+      // loss, and nothing to mix.
       level_ = 127;
       return false;
-    case rtp::JitterPullKind::kFrame: {
+    case rtp::JitterBuffer::PullResult::kFrame: {
       const int64_t start = MonotonicUs();
       codec::DecodeResult result = decoder_->Decode(pulled.payload, frame_);
       stats_->decode_us[codec_index].Observe(static_cast<double>(MonotonicUs() - start));
@@ -246,7 +254,7 @@ bool AudioEndpoint::PullFrame(int64_t now_us) {
       level_ = pulled.has_level ? pulled.level : MeasuredLevel(frame_);
       return true;
     }
-    case rtp::JitterPullKind::kLost:
+    case rtp::JitterBuffer::PullResult::kLost:
       if (!pulled.next_payload.empty() && decoder_->DecodeFec(pulled.next_payload, frame_)) {
         Bump(stats_->fec_frames);
       } else {
