@@ -288,20 +288,41 @@ void AudioEndpoint::SkipFrame() {
   need_marker_ = true;
 }
 
+void AudioEndpoint::SetContributors(std::span<const uint32_t> csrcs,
+                                    std::span<const uint8_t> levels) {
+  csrc_count_ = std::min({csrcs.size(), levels.size(), csrcs_.size()});
+  std::copy_n(csrcs.begin(), csrc_count_, csrcs_.begin());
+  std::copy_n(levels.begin(), csrc_count_, csrc_levels_.begin());
+}
+
 void AudioEndpoint::SendPayload(std::span<const uint8_t> payload, uint8_t level, int64_t now_us) {
   (void)now_us;
-  rtp::RtpHeader header;
-  header.audio_level_id = config_.audio_level_extension_id;
-  header.audio_level = level;
-  header.voice_activity = level < audio::SpeakerSelector::kActiveBelowDbov;
-  header.marker = need_marker_;
-  header.payload_type = config_.codec.payload_type;
-  header.sequence_number = sequence_++;
-  header.timestamp = timestamp_;
-  header.ssrc = answer_.ssrc;
+  rtp::RtpPacketBuilder builder;
+  builder.set_marker(need_marker_);
+  builder.set_payload_type(config_.codec.payload_type);
+  builder.set_sequence_number(sequence_++);
+  builder.set_timestamp(timestamp_);
+  builder.set_ssrc(answer_.ssrc);
   timestamp_ += codec::TimestampIncrement(config_.codec.codec);
   need_marker_ = false;
-  size_t length = rtp::BuildRtp(header, payload, std::span<uint8_t>(send_buffer_.data(), 1400));
+  // RFC 3550: a mixer lists the sources it mixed as CSRCs.
+  for (size_t i = 0; i < csrc_count_; ++i) builder.AddCsrc(csrcs_[i]);
+  // The builder keeps views of the element bytes until Build(): one buffer per element.
+  uint8_t element[16];
+  uint8_t csrc_element[16];
+  if (config_.audio_level_extension_id != 0) {
+    // RFC 6464 for what this packet carries as a whole.
+    rtp::AudioLevel own{level < audio::SpeakerSelector::kActiveBelowDbov, level};
+    const size_t size = rtp::WriteAudioLevel(own, element);
+    builder.AddExtension(config_.audio_level_extension_id, std::span<const uint8_t>(element, size));
+  }
+  if (config_.csrc_audio_level_extension_id != 0 && csrc_count_ > 0) {
+    const size_t size = rtp::WriteCsrcAudioLevels(
+        std::span<const uint8_t>(csrc_levels_.data(), csrc_count_), csrc_element);
+    builder.AddExtension(config_.csrc_audio_level_extension_id,
+                         std::span<const uint8_t>(csrc_element, size));
+  }
+  size_t length = builder.Build(payload, std::span<uint8_t>(send_buffer_.data(), 1400));
   if (length == 0) return;
   if (outbound_ != nullptr) {
     size_t protected_length = 0;

@@ -63,6 +63,12 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   // `level` is the mix's RFC 6464 level (-dBov), carried in the audio-level extension when the
   // endpoint negotiated it.
   void SendPayload(std::span<const uint8_t> payload, uint8_t level, int64_t now_us);
+  // The speakers heard in what this endpoint is sent this tick (RFC 3550 CSRCs, loudest first,
+  // at most 15) with their levels (RFC 6465, sent when negotiated). Set before sending.
+  void SetContributors(std::span<const uint32_t> csrcs, std::span<const uint8_t> levels);
+  // The SSRC the endpoint sends with (0 until its first packet).
+  uint32_t remote_ssrc() const { return have_remote_ssrc_ ? remote_ssrc_ : 0; }
+
   // Nothing to send this tick (the encoder produced nothing): time moves on, and the next packet
   // carries the marker bit.
   void SkipFrame();
@@ -111,6 +117,9 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   uint8_t remote_fraction_lost_ = 0;  // what the endpoint reports of our stream (of 256)
   bool have_remote_ssrc_ = false;
 
+  std::array<uint32_t, 15> csrcs_{};
+  std::array<uint8_t, 15> csrc_levels_{};
+  size_t csrc_count_ = 0;
   std::array<int16_t, kFrameSamples> frame_{};
   uint8_t level_ = 127;
   int64_t frame_arrival_us_ = 0;

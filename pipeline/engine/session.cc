@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <utility>
 
@@ -50,6 +51,7 @@ Session::Session(const SessionConfig& config, MediaWorker* worker, EngineStats* 
       max_endpoints_(max_endpoints),
       mixer_(std::move(mixer)) {
   endpoints_.reserve(static_cast<size_t>(max_endpoints));
+  by_slot_.assign(static_cast<size_t>(max_endpoints), nullptr);
   endpoint_encoders_.reserve(static_cast<size_t>(max_endpoints));
 }
 
@@ -144,8 +146,10 @@ absl::StatusOr<EndpointAnswer> Session::AddEndpoint(const EndpointConfig& config
   if (raw->mixer_slot < 0) return absl::ResourceExhaustedError("the session's mixer is full");
   endpoints_.push_back(*std::move(endpoint));
   endpoint_encoders_.push_back(nullptr);
+  if (static_cast<size_t>(raw->mixer_slot) < by_slot_.size()) by_slot_[raw->mixer_slot] = raw;
   absl::Status attached = AttachSharedEncoder(raw);
   if (!attached.ok() || !worker_->loop().Add(raw->fd(), raw)) {
+    by_slot_[raw->mixer_slot] = nullptr;
     mixer_->Remove(raw->mixer_slot);
     DetachSharedEncoder(raw);
     endpoints_.pop_back();
@@ -173,6 +177,9 @@ absl::Status Session::RemoveEndpoint(const std::string& endpoint_id) {
   AudioEndpoint* endpoint = Find(endpoint_id);
   if (endpoint == nullptr) return absl::NotFoundError("no endpoint '" + endpoint_id + "'");
   worker_->loop().Remove(endpoint->fd(), endpoint);
+  if (static_cast<size_t>(endpoint->mixer_slot) < by_slot_.size()) {
+    by_slot_[endpoint->mixer_slot] = nullptr;
+  }
   mixer_->Remove(endpoint->mixer_slot);
   DetachSharedEncoder(endpoint);
   for (size_t i = 0; i < endpoints_.size(); ++i) {
@@ -212,6 +219,33 @@ SessionStatsSnapshot Session::Stats() const {
   return snapshot;
 }
 
+void Session::PassContributors(AudioEndpoint& endpoint) {
+  const int index = mixer_->output_index(endpoint.mixer_slot);
+  if (index < 0) {
+    endpoint.SetContributors({}, {});
+    return;
+  }
+  OutputContributors scratch;
+  OutputContributors& entry =
+      static_cast<size_t>(index) < contributors_.size() ? contributors_[index] : scratch;
+  if (entry.tick != tick_count_) {
+    entry.tick = tick_count_;
+    entry.count = 0;
+    for (const audio::Contributor& contributor : mixer_->outputs()[index].contributors) {
+      if (entry.count == entry.csrcs.size()) break;
+      const int slot = mixer_->SlotOf(contributor.id);
+      if (slot < 0 || static_cast<size_t>(slot) >= by_slot_.size()) continue;
+      const AudioEndpoint* source = by_slot_[static_cast<size_t>(slot)];
+      if (source == nullptr || source->remote_ssrc() == 0) continue;
+      entry.csrcs[entry.count] = source->remote_ssrc();
+      entry.levels[entry.count] = contributor.level_dbov;
+      ++entry.count;
+    }
+  }
+  endpoint.SetContributors(std::span<const uint32_t>(entry.csrcs.data(), entry.count),
+                           std::span<const uint8_t>(entry.levels.data(), entry.count));
+}
+
 void Session::OnTick(int64_t now_us) {
   ++tick_count_;
   for (auto& endpoint : endpoints_) {
@@ -223,6 +257,9 @@ void Session::OnTick(int64_t now_us) {
   for (size_t i = 0; i < endpoints_.size(); ++i) {
     AudioEndpoint* endpoint = endpoints_[i].get();
     const int slot = endpoint->mixer_slot;
+    if (mixer_->output_kind(slot) != audio::AudioMixer::OutputKind::kNone) {
+      PassContributors(*endpoint);
+    }
     switch (mixer_->output_kind(slot)) {
       case audio::AudioMixer::OutputKind::kNone:
         continue;  // in the lobby: nothing of the room reaches it

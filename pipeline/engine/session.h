@@ -76,6 +76,20 @@ class Session final : public TickListener {
   std::unique_ptr<audio::AudioMixer> mixer_;
   std::vector<std::unique_ptr<AudioEndpoint>> endpoints_;
   std::vector<std::unique_ptr<SharedEncoder>> shared_encoders_;
+  // Tells `endpoint` which speakers its output carries (CSRCs and RFC 6465 levels).
+  void PassContributors(AudioEndpoint& endpoint);
+
+  // The endpoint in each mixer slot (nullptr when free), to turn contributors into SSRCs.
+  std::vector<AudioEndpoint*> by_slot_;
+  // Contributors of each mixer output, worked out once per tick (the first 64 outputs).
+  struct OutputContributors {
+    int64_t tick = -1;
+    size_t count = 0;
+    std::array<uint32_t, 15> csrcs{};
+    std::array<uint8_t, 15> levels{};
+  };
+  std::array<OutputContributors, 64> contributors_{};
+
   // Parallel to endpoints_: the shared encoder each endpoint is counted in.
   std::vector<SharedEncoder*> endpoint_encoders_;
   int64_t tick_count_ = 0;

@@ -53,6 +53,9 @@ struct EndpointConfig {
   CodecChoice codec;
   // RFC 6464 client-to-mixer audio level extension id (1..14), 0 = not negotiated.
   uint8_t audio_level_extension_id = 0;
+  // RFC 6465 mixer-to-client audio levels extension id (1..14), 0 = not negotiated: the levels of
+  // the speakers in each mixed packet, one per CSRC.
+  uint8_t csrc_audio_level_extension_id = 0;
   Routing routing;
 };
 

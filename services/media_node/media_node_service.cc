@@ -24,6 +24,7 @@ constexpr double kMaxWatchIntervalSeconds = 60.0;
 // How often a waiting WatchLoad stream looks for a cancelled call.
 constexpr absl::Duration kCancelPoll = absl::Milliseconds(100);
 constexpr char kAudioLevelUri[] = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+constexpr char kCsrcAudioLevelUri[] = "urn:ietf:params:rtp-hdrext:csrc-audio-level";
 constexpr char kSessionPrefix[] = "sessions/";
 
 grpc::Status Invalid(const std::string& message) {
@@ -186,12 +187,13 @@ absl::StatusOr<engine::EndpointConfig> EndpointFromProto(
     config.remote_key_base64 = audio->key().key_base64();
   }
   for (const v1::HeaderExtension& extension : audio->header_extensions()) {
-    if (extension.uri() == kAudioLevelUri) {
-      if (extension.id() < 1 || extension.id() > 14) {
-        return absl::InvalidArgumentError("header_extensions.id must be 1 to 14");
-      }
-      config.audio_level_extension_id = static_cast<uint8_t>(extension.id());
+    if (extension.uri() != kAudioLevelUri && extension.uri() != kCsrcAudioLevelUri) continue;
+    if (extension.id() < 1 || extension.id() > 14) {
+      return absl::InvalidArgumentError("header_extensions.id must be 1 to 14");
     }
+    (extension.uri() == kAudioLevelUri ? config.audio_level_extension_id
+                                       : config.csrc_audio_level_extension_id) =
+        static_cast<uint8_t>(extension.id());
   }
   auto routing = RoutingFromProto(endpoint.routing(), languages);
   if (!routing.ok()) return routing.status();
@@ -401,6 +403,11 @@ grpc::Status MediaNodeService::AddEndpoint(grpc::ServerContext* context,
     v1::HeaderExtension* extension = local->add_header_extensions();
     extension->set_id(config->audio_level_extension_id);
     extension->set_uri(kAudioLevelUri);
+  }
+  if (config->csrc_audio_level_extension_id != 0) {
+    v1::HeaderExtension* extension = local->add_header_extensions();
+    extension->set_id(config->csrc_audio_level_extension_id);
+    extension->set_uri(kCsrcAudioLevelUri);
   }
   // Keys are not kept by the service: the copy it remembers is for routing updates only.
   v1::Endpoint remembered = *response;

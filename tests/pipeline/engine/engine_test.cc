@@ -18,6 +18,7 @@
 #include "pipeline/engine/session.h"
 #include "pipeline/net/port_allocator.h"
 #include "pipeline/net/udp_socket.h"
+#include "pipeline/rtp/audio_level.h"
 #include "pipeline/rtp/rtp_packet.h"
 #include "pipeline/srtp/srtp_session.h"
 #include "tests/support/allocation_counter.h"
@@ -140,8 +141,8 @@ TEST(SessionTest, ATickOfSixteenParticipantsAllocatesNothing) {
   ASSERT_TRUE(worker->Call([&] { session.reset(); }).ok());
 }
 
-// What Chorus sends carries the mix's level (RFC 6464) when the endpoint negotiated the
-// extension, protected with the key given in the answer.
+// What Chorus sends carries the mix's level (RFC 6464), its speakers as CSRCs, and their levels
+// (RFC 6465) when the endpoint negotiated the extensions, protected with the key of the answer.
 TEST(SessionTest, SentPacketsCarryTheMixLevel) {
   EngineStats stats;
   auto worker = *MediaWorker::Create(0, &stats, /*start_thread=*/false);
@@ -160,6 +161,7 @@ TEST(SessionTest, SentPacketsCarryTheMixLevel) {
   config.id = "listener";
   config.remote = sink->local_address();
   config.audio_level_extension_id = 3;
+  config.csrc_audio_level_extension_id = 4;
   auto answer = *session->AddEndpoint(config, *ports.Allocate());
   auto chorus_key = *srtp::SrtpKeyMaterial::FromBase64(answer.suite, answer.local_key_base64);
   auto inbound = *srtp::SrtpSession::Create(chorus_key, srtp::Direction::kInbound);
@@ -184,7 +186,15 @@ TEST(SessionTest, SentPacketsCarryTheMixLevel) {
     bool voice = false;
     uint8_t level = 127;
     ASSERT_TRUE(rtp::ParseAudioLevel(packet.FindExtension(3), &voice, &level));
-    if (voice && level < 30) heard = true;  // a -12 dBFS tone is about 15 dB below full scale
+    if (voice && level < 30) {  // a -12 dBFS tone is about 15 dB below full scale
+      heard = true;
+      // RFC 3550/6465: the talker is listed as a contributing source, with its level.
+      ASSERT_EQ(packet.csrc_count, 1);
+      EXPECT_EQ(packet.csrc(0), 0x1234u);
+      std::array<uint8_t, 15> levels{};
+      ASSERT_EQ(rtp::ParseCsrcAudioLevels(packet.FindExtension(4), levels), 1u);
+      EXPECT_LT(levels[0], 30);
+    }
   }
   EXPECT_TRUE(heard);
 }
