@@ -520,6 +520,134 @@ TEST(MediaNodesTest, NodesAreFoundThroughDns) {
   EXPECT_EQ(none.Place().status().code(), absl::StatusCode::kResourceExhausted);
 }
 
+// Every RPC, given empty, oversized or unknown names, answers INVALID_ARGUMENT or NOT_FOUND with
+// a message, and changes nothing.
+TEST_F(RoomsServiceTest, NonsenseOnEveryRpcIsRefusedClearly) {
+  Start();
+  v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
+  const std::string huge(100000, 'x');
+  const std::vector<std::string> names = {"",
+                                          "rooms/",
+                                          "rooms/nope",
+                                          huge,
+                                          "rooms/" + huge,
+                                          room.name() + "/participants/nope",
+                                          room.name() + "/invites/nope",
+                                          "participants/x"};
+  auto refused = [](const grpc::Status& status) {
+    return (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
+            status.error_code() == grpc::StatusCode::NOT_FOUND) &&
+           !status.error_message().empty();
+  };
+  for (const std::string& name : names) {
+    SCOPED_TRACE(name.substr(0, 40));
+    v1::Room r;
+    v1::Participant p;
+    v1::GetRoomRequest get;
+    get.set_name(name);
+    EXPECT_TRUE(refused(stub_->GetRoom(Context().get(), get, &r)));
+    v1::LockRoomRequest lock;
+    lock.set_name(name);
+    EXPECT_TRUE(refused(stub_->LockRoom(Context().get(), lock, &r)));
+    v1::UnlockRoomRequest unlock;
+    unlock.set_name(name);
+    EXPECT_TRUE(refused(stub_->UnlockRoom(Context().get(), unlock, &r)));
+    v1::CloseRoomRequest close;
+    close.set_name(name);
+    v1::CloseRoomResponse closed;
+    EXPECT_TRUE(refused(stub_->CloseRoom(Context().get(), close, &closed)));
+    v1::UpdateRoomRequest update;
+    update.mutable_room()->set_name(name);
+    update.mutable_update_mask()->add_paths("lobby_enabled");
+    EXPECT_TRUE(refused(stub_->UpdateRoom(Context().get(), update, &r)));
+    v1::CreateInviteRequest invite;
+    invite.set_parent(name);
+    invite.mutable_invite()->set_role(v1::ROLE_GUEST);
+    v1::CreateInviteResponse created;
+    EXPECT_TRUE(refused(stub_->CreateInvite(Context().get(), invite, &created)));
+    v1::ListInvitesRequest invites;
+    invites.set_parent(name);
+    v1::ListInvitesResponse invite_list;
+    EXPECT_TRUE(refused(stub_->ListInvites(Context().get(), invites, &invite_list)));
+    v1::RevokeInviteRequest revoke;
+    revoke.set_name(name);
+    v1::Invite revoked;
+    EXPECT_TRUE(refused(stub_->RevokeInvite(Context().get(), revoke, &revoked)));
+    v1::ListParticipantsRequest roster;
+    roster.set_parent(name);
+    v1::ListParticipantsResponse listed;
+    EXPECT_TRUE(refused(stub_->ListParticipants(Context().get(), roster, &listed)));
+    v1::GetParticipantRequest get_participant;
+    get_participant.set_name(name);
+    EXPECT_TRUE(refused(stub_->GetParticipant(Context().get(), get_participant, &p)));
+    v1::AdmitParticipantRequest admit;
+    admit.set_name(name);
+    EXPECT_TRUE(refused(stub_->AdmitParticipant(Context().get(), admit, &p)));
+    v1::DenyParticipantRequest deny;
+    deny.set_name(name);
+    v1::DenyParticipantResponse denied;
+    EXPECT_TRUE(refused(stub_->DenyParticipant(Context().get(), deny, &denied)));
+    v1::RemoveParticipantRequest remove;
+    remove.set_name(name);
+    v1::RemoveParticipantResponse removed;
+    EXPECT_TRUE(refused(stub_->RemoveParticipant(Context().get(), remove, &removed)));
+    v1::LeaveRoomRequest leave;
+    leave.set_name(name);
+    v1::LeaveRoomResponse left;
+    EXPECT_TRUE(refused(stub_->LeaveRoom(Context().get(), leave, &left)));
+    v1::MuteParticipantRequest mute;
+    mute.set_name(name);
+    EXPECT_TRUE(refused(stub_->MuteParticipant(Context().get(), mute, &p)));
+    v1::RenameParticipantRequest rename;
+    rename.set_name(name);
+    rename.set_display_name("Someone");
+    EXPECT_TRUE(refused(stub_->RenameParticipant(Context().get(), rename, &p)));
+    v1::SetListenLanguageRequest listen;
+    listen.set_name(name);
+    EXPECT_TRUE(refused(stub_->SetListenLanguage(Context().get(), listen, &p)));
+    v1::SetSpeakLanguageRequest speak;
+    speak.set_name(name);
+    EXPECT_TRUE(refused(stub_->SetSpeakLanguage(Context().get(), speak, &p)));
+    v1::JoinRoomRequest join;
+    join.set_room(name);
+    join.set_invite_token(huge.substr(0, 200));
+    *join.mutable_offer() = Offer(5000);
+    v1::JoinRoomResponse joined;
+    EXPECT_TRUE(refused(stub_->JoinRoom(Context().get(), join, &joined)));
+    grpc::ClientContext watch_context;
+    v1::WatchRoomRequest watch;
+    watch.set_name(name);
+    auto reader = stub_->WatchRoom(&watch_context, watch);
+    v1::RoomEvent event;
+    EXPECT_FALSE(reader->Read(&event));
+    EXPECT_TRUE(refused(reader->Finish()));
+  }
+  // Nonsense offers and credentials on a real room.
+  v1::JoinRoomResponse joined;
+  v1::JoinRoomRequest join;
+  join.set_room(room.name());
+  EXPECT_EQ(stub_->JoinRoom(Context().get(), join, &joined).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);  // no credential
+  join.set_invite_token("x");
+  EXPECT_EQ(stub_->JoinRoom(Context().get(), join, &joined).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);  // no offer
+  std::string token;
+  ASSERT_TRUE(Invite(room, v1::ROLE_GUEST, &token).ok());
+  join.set_invite_token(token);
+  *join.mutable_offer() = Offer(0);  // port 0
+  EXPECT_EQ(stub_->JoinRoom(Context().get(), join, &joined).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  // The refused join did not use the invite, and the room is as it was.
+  *join.mutable_offer() = Offer(5000);
+  EXPECT_TRUE(stub_->JoinRoom(Context().get(), join, &joined).ok());
+  v1::GetRoomRequest get;
+  get.set_name(room.name());
+  v1::Room now;
+  ASSERT_TRUE(stub_->GetRoom(Context().get(), get, &now).ok());
+  EXPECT_FALSE(now.locked());
+  EXPECT_EQ(now.participant_count(), 1);
+}
+
 TEST_F(RoomsServiceTest, EveryCallNeedsATokenWhenTokensAreConfigured) {
   Start(true);
   v1::ListRoomsResponse rooms;
