@@ -16,13 +16,15 @@ bool ValidGain(float gain) { return std::isfinite(gain) && gain >= 0.0f && gain 
 // RFC 6464 level (-dBov, 0..127) of a frame, measured from its RMS.
 uint8_t MeasureLevel(const MixKernels& k, std::span<const int16_t> frame) {
   const uint64_t energy = k.energy(frame.data(), frame.size());
-  if (energy == 0) return 127;
+  if (energy == 0 || frame.empty()) return 127;
   const double rms = std::sqrt(static_cast<double>(energy) / static_cast<double>(frame.size()));
   const double dbov = -20.0 * std::log10(rms / 32768.0);
   return static_cast<uint8_t>(std::clamp(dbov, 0.0, 127.0));
 }
 
 }  // namespace
+
+uint8_t MeasureLevel(std::span<const int16_t> frame) { return MeasureLevel(Kernels(), frame); }
 
 // ---- ListenList ----
 

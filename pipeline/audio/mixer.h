@@ -24,6 +24,10 @@ inline constexpr size_t kMixFrame = kFrameSamples;  // older name, still used by
 // A level byte outside 0..127 (the RFC 6464 range): "the packet carried no level, measure it".
 inline constexpr uint8_t kMeasureLevel = 255;
 
+// The RFC 6464 level of a frame (-dBov: 0 full scale, 127 silence), measured with the active SIMD
+// table's energy kernel. Allocation-free; any thread.
+uint8_t MeasureLevel(std::span<const int16_t> frame);
+
 using ParticipantId = uint32_t;
 
 // One bus a participant hears, at a linear gain (bus 0 = the floor, 1.. = language buses).

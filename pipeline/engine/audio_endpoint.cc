@@ -8,7 +8,7 @@
 #include <random>
 #include <utility>
 
-#include "pipeline/audio/simd/mix_kernels.h"
+#include "pipeline/audio/mixer.h"
 #include "pipeline/audio/speaker_selector.h"
 #include "pipeline/rtp/audio_level.h"
 #include "pipeline/rtp/rtcp.h"
@@ -50,14 +50,6 @@ DropReason FromSrtp(srtp::SrtpResult result) {
     default:
       return DropReason::kSrtpOther;
   }
-}
-
-uint8_t MeasuredLevel(std::span<const int16_t> frame) {
-  const uint64_t energy = audio::Kernels().energy(frame.data(), frame.size());
-  if (energy == 0) return 127;
-  const double rms = std::sqrt(static_cast<double>(energy) / static_cast<double>(frame.size()));
-  const double dbov = -20.0 * std::log10(rms / 32768.0);
-  return static_cast<uint8_t>(std::clamp(dbov, 0.0, 127.0));
 }
 
 }  // namespace
@@ -251,7 +243,7 @@ bool AudioEndpoint::PullFrame(int64_t now_us) {
       } else {
         frame_arrival_us_ = pulled.arrival_us;
       }
-      level_ = pulled.has_level ? pulled.level : MeasuredLevel(frame_);
+      level_ = pulled.has_level ? pulled.level : audio::MeasureLevel(frame_);
       return true;
     }
     case rtp::JitterBuffer::PullResult::kLost:
@@ -262,7 +254,7 @@ bool AudioEndpoint::PullFrame(int64_t now_us) {
       }
       Bump(stats_->concealed_frames);
       ++concealed_;
-      level_ = MeasuredLevel(frame_);
+      level_ = audio::MeasureLevel(frame_);
       return true;
   }
   return false;
@@ -271,7 +263,7 @@ bool AudioEndpoint::PullFrame(int64_t now_us) {
 void AudioEndpoint::EncodeAndSend(std::span<const int16_t> mix, int64_t now_us) {
   const int64_t start = MonotonicUs();
   const int size = encoder_->Encode(mix, payload_buffer_);
-  const uint8_t level = config_.audio_level_extension_id != 0 ? MeasuredLevel(mix) : 127;
+  const uint8_t level = config_.audio_level_extension_id != 0 ? audio::MeasureLevel(mix) : 127;
   stats_->encode_us[static_cast<size_t>(config_.codec.codec)].Observe(
       static_cast<double>(MonotonicUs() - start));
   Bump(stats_->encodes);

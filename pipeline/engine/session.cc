@@ -7,8 +7,6 @@
 #include <cmath>
 #include <utility>
 
-#include "pipeline/audio/simd/mix_kernels.h"
-
 namespace chorus::engine {
 namespace {
 
@@ -16,14 +14,6 @@ int64_t MonotonicUs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
-}
-
-// RFC 6464 level (-dBov) of a mix.
-uint8_t LevelOf(std::span<const int16_t> frame) {
-  const uint64_t energy = audio::Kernels().energy(frame.data(), frame.size());
-  if (energy == 0 || frame.empty()) return 127;
-  const double rms = std::sqrt(static_cast<double>(energy) / static_cast<double>(frame.size()));
-  return static_cast<uint8_t>(std::clamp(-20.0 * std::log10(rms / 32768.0), 0.0, 127.0));
 }
 
 }  // namespace
@@ -272,7 +262,7 @@ void Session::OnTick(int64_t now_us) {
         if (shared->encoded_tick != tick_count_) {
           const int64_t start = MonotonicUs();
           shared->payload_size = shared->encoder->Encode(mixer_->output(slot), shared->payload);
-          shared->level = LevelOf(mixer_->output(slot));
+          shared->level = audio::MeasureLevel(mixer_->output(slot));
           stats_->encode_us[static_cast<size_t>(shared->codec)].Observe(
               static_cast<double>(MonotonicUs() - start));
           Bump(stats_->encodes);

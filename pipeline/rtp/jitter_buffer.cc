@@ -135,30 +135,6 @@ JitterBuffer::InsertResult JitterBuffer::Insert(const RtpPacketView& packet, int
   return result;
 }
 
-JitterInsertResult JitterBuffer::Insert(uint16_t sequence, uint32_t timestamp,
-                                        std::span<const uint8_t> payload, int64_t arrival_us,
-                                        bool has_level, uint8_t level) {
-  std::optional<AudioLevel> audio_level;
-  if (has_level) audio_level = AudioLevel{.voice_activity = level < kQuietLevel, .level = level};
-  switch (InsertPacket(sequence, timestamp, false, payload, arrival_us, audio_level)) {
-    case InsertResult::kInserted:
-      return JitterInsertResult::kInserted;
-    case InsertResult::kDuplicate:
-      return JitterInsertResult::kDuplicate;
-    case InsertResult::kTooLate:
-    case InsertResult::kTooOld:
-    case InsertResult::kTooFarAhead:
-    case InsertResult::kFull:
-      return JitterInsertResult::kTooLate;
-    case InsertResult::kTooLarge:
-      return JitterInsertResult::kTooLarge;
-    case InsertResult::kRestarted:
-    case InsertResult::kSsrcChanged:
-      return JitterInsertResult::kRestarted;
-  }
-  return JitterInsertResult::kTooLate;
-}
-
 JitterBuffer::InsertResult JitterBuffer::InsertPacket(uint16_t sequence, uint32_t timestamp,
                                                       bool marker, std::span<const uint8_t> payload,
                                                       int64_t arrival_us,
@@ -259,13 +235,6 @@ void JitterBuffer::FillFrame(const Slot& slot, JitterFrame* frame) {
   frame->arrival_us = slot.arrival_us;
 }
 
-JitterFrame JitterBuffer::Pull() {
-  JitterFrame frame;
-  const PullResult result = Pull(&frame);
-  if (result == PullResult::kDtx) frame.kind = JitterPullKind::kBuffering;
-  return frame;
-}
-
 JitterBuffer::PullResult JitterBuffer::Pull(JitterFrame* frame) {
   *frame = JitterFrame();
   const int64_t now_us = clock_.NowUs();
@@ -279,22 +248,8 @@ JitterBuffer::PullResult JitterBuffer::Pull(JitterFrame* frame) {
   stats_.target_delay_ms = static_cast<int>(target_delay_us_ / 1000);
   const PullResult result = PullPlaying(now_us, have_reference, reference_us, frame);
   stats_.depth_ms = static_cast<int>(static_cast<int64_t>(buffered_) * config_.frame_ms);
-  switch (result) {
-    case PullResult::kFrame:
-      frame->kind = JitterPullKind::kFrame;
-      ++stats_.played;
-      break;
-    case PullResult::kLost:
-      frame->kind = JitterPullKind::kLost;
-      break;
-    case PullResult::kDtx:
-      ++stats_.dtx;
-      frame->kind = JitterPullKind::kBuffering;
-      break;
-    case PullResult::kBuffering:
-      frame->kind = JitterPullKind::kBuffering;
-      break;
-  }
+  if (result == PullResult::kFrame) ++stats_.played;
+  if (result == PullResult::kDtx) ++stats_.dtx;
   return result;
 }
 

@@ -26,25 +26,9 @@ struct JitterBufferConfig {
   int max_delay_ms = 200;
 };
 
-// Results of the packet-level API (existing callers); the view-level API below says more.
-enum class JitterInsertResult : uint8_t {
-  kInserted,
-  kDuplicate,  // that sequence number is already buffered
-  kTooLate,    // dropped: its play-out time has passed, or it lies outside the window / capacity
-  kTooLarge,   // payload bigger than a slot
-  kRestarted,  // the buffer restarted on it (sender restart confirmed by two packets)
-};
-enum class JitterPullKind : uint8_t {
-  kFrame,      // a packet to decode
-  kLost,       // a gap to conceal (next_payload, when not empty, holds the following packet for
-               // Opus in-band FEC)
-  kBuffering,  // nothing to play: not started, paused (DTX, end of talk), or a DTX tick
-};
-
 // One Pull(). Spans point into the buffer's own memory and stay valid until the next Insert(),
 // Pull() or Reset().
 struct JitterFrame {
-  JitterPullKind kind = JitterPullKind::kBuffering;
   std::span<const uint8_t> payload;       // kFrame: the packet's payload
   std::span<const uint8_t> next_payload;  // kLost: the next packet when buffered (for FEC)
   uint32_t timestamp = 0;                 // kFrame: RTP timestamp of the packet
@@ -156,14 +140,6 @@ class JitterBuffer {
                       std::optional<AudioLevel> level = std::nullopt);
   // One 20 ms tick (frame_ms): what to decode, conceal or skip. `*frame` is overwritten.
   PullResult Pull(JitterFrame* frame);
-
-  // The same for existing callers (no SSRC tracking: call Reset on a new SSRC). kTooOld,
-  // kTooFarAhead and kFull map to kTooLate; kSsrcChanged to kRestarted. Pull() reports kDtx
-  // ticks as kBuffering.
-  JitterInsertResult Insert(uint16_t sequence, uint32_t timestamp, std::span<const uint8_t> payload,
-                            int64_t arrival_us, bool has_level = false,
-                            uint8_t level = kSilentLevel);
-  JitterFrame Pull();
 
   // Forgets every packet, the SSRC and the jitter estimate (statistics counters stay).
   void Reset();

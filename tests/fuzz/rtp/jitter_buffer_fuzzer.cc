@@ -54,9 +54,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
     }
     if (p[4] & 0x80) {
-      (void)buffer.Insert(static_cast<uint16_t>(view.sequence_number + 1), view.timestamp + 960,
-                          view.payload, arrival_us);
-      (void)buffer.Pull();
+      chorus::rtp::RtpPacketView next = view;
+      next.sequence_number = static_cast<uint16_t>(view.sequence_number + 1);
+      next.timestamp = view.timestamp + 960;
+      (void)buffer.Insert(next, arrival_us);
+      chorus::rtp::JitterFrame next_frame;
+      (void)buffer.Pull(&next_frame);
     }
   }
   return 0;

@@ -307,23 +307,6 @@ TEST_F(JitterBufferTest, RefusesPacketsBeyondItsCapacity) {
   EXPECT_EQ(Send(101, 0, 0, 1, std::nullopt, 1500), InsertResult::kFull);
 }
 
-TEST_F(JitterBufferTest, LegacyPacketApiMapsResults) {
-  JitterBuffer buffer(48000);
-  const std::array<uint8_t, 2> payload = {1, 2};
-  const int64_t now = base::RealClock().NowUs();
-  EXPECT_EQ(buffer.Insert(1, 0, payload, now - 100'000, true, 20), JitterInsertResult::kInserted);
-  EXPECT_EQ(buffer.Insert(1, 0, payload, now - 100'000), JitterInsertResult::kDuplicate);
-  const std::array<uint8_t, 1501> big{};
-  EXPECT_EQ(buffer.Insert(2, kFrameTs, big, now), JitterInsertResult::kTooLarge);
-  const JitterFrame frame = buffer.Pull();  // the packet waited 100 ms: it plays
-  EXPECT_EQ(frame.kind, JitterPullKind::kFrame);
-  EXPECT_TRUE(frame.has_level);
-  EXPECT_EQ(frame.level, 20);
-  EXPECT_EQ(buffer.Insert(1, 0, payload, now), JitterInsertResult::kTooLate);
-  EXPECT_EQ(buffer.Insert(9000, 0, payload, now), JitterInsertResult::kTooLate);
-  EXPECT_EQ(buffer.Insert(9001, kFrameTs, payload, now), JitterInsertResult::kRestarted);
-}
-
 TEST_F(JitterBufferTest, InsertAndPullNeverAllocate) {
   Lcg random(7);
   std::array<std::array<uint8_t, 1600>, 64> packets{};
