@@ -949,6 +949,19 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     }
   }
 
+  // Placement may ask the media nodes for their load (RPCs): done before taking the lock, only
+  // when the room has no node yet.
+  absl::StatusOr<size_t> placement =
+      absl::UnavailableError("the room lost its media node while joining; join again");
+  bool needs_node = false;
+  {
+    absl::MutexLock lock(&mutex_);
+    Room* room = FindRoom(request->room());
+    if (room == nullptr) return NotFound("no such room");
+    needs_node = room->node < 0;
+  }
+  if (needs_node) placement = media_->Place();
+
   // Reserve the participant under the lock.
   std::string participant_id = RandomId(6);
   std::string room_id;
@@ -967,6 +980,13 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
       event.mutable_join_rejected()->set_invite(invite);
       Publish(*room, std::move(event));
     };
+    if (room->node < 0 && !placement.ok()) {
+      // Refused before anything is reserved or consumed (the invite stays usable).
+      return grpc::Status(placement.status().code() == absl::StatusCode::kResourceExhausted
+                              ? grpc::StatusCode::RESOURCE_EXHAUSTED
+                              : grpc::StatusCode::UNAVAILABLE,
+                          std::string(placement.status().message()));
+    }
     v1::Role role = pin_role;
     std::string pseudonym = request->display_name();
     if (request->credential_case() == v1::JoinRoomRequest::kInviteToken) {
@@ -1046,14 +1066,8 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     room->room.set_participant_count(static_cast<int32_t>(room->participants.size()));
     room_id = room->id;
     if (room->node < 0) {
-      auto placed = media_->Place();
-      if (!placed.ok()) {
-        DropParticipant(*room, participant_id, v1::LEAVE_REASON_UNSPECIFIED);
-        return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                            std::string(placed.status().message()));
-      }
-      room->node = static_cast<int>(*placed);
-      room->room.set_media_node(media_->address(*placed));
+      room->node = static_cast<int>(*placement);
+      room->room.set_media_node(media_->address(*placement));
       create_session = true;
     }
     node = room->node;
