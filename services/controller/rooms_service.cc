@@ -112,20 +112,38 @@ bool PinMatches(const std::string& hash, const std::string& pin) {
   return crypto_pwhash_str_verify(hash.c_str(), pin.data(), pin.size()) == 0;
 }
 
-// Offset-based page tokens: "<prefix><offset>".
-bool ParsePageToken(const std::string& token, const char* prefix, size_t* offset) {
-  if (token.empty()) {
-    *offset = 0;
-    return true;
+// Offset paging (AIP-158) of one listing, tokens "<prefix><offset>": the request is checked up
+// front; the page's [begin, end) and the next token follow once the listing's size is known.
+class Pager {
+ public:
+  Pager(const char* prefix, int page_size, const std::string& token) : prefix_(prefix) {
+    if (page_size < 0) {
+      status_ = Invalid("page_size must be 0 (the default, 50) or positive");
+      return;
+    }
+    size_ = page_size == 0 ? kDefaultPageSize : std::min(page_size, kMaxPageSize);
+    if (!token.empty() &&
+        (token.compare(0, prefix_.size(), prefix_) != 0 ||
+         !absl::SimpleAtoi(absl::string_view(token).substr(prefix_.size()), &offset_))) {
+      status_ = Invalid("page_token is not one this server returned");
+    }
   }
-  const std::string p = prefix;
-  return token.compare(0, p.size(), p) == 0 &&
-         absl::SimpleAtoi(absl::string_view(token).substr(p.size()), offset);
-}
+  const grpc::Status& status() const { return status_; }
+  // For a listing of `total` items; INVALID_ARGUMENT when the token points past its end.
+  grpc::Status Range(size_t total, size_t* begin, size_t* end, std::string* next_token) const {
+    if (offset_ > total) return Invalid("page_token is stale: the listing has changed");
+    *begin = offset_;
+    *end = std::min(total, offset_ + static_cast<size_t>(size_));
+    if (*end < total) *next_token = absl::StrCat(prefix_, *end);
+    return grpc::Status::OK;
+  }
 
-int PageSize(int requested) {
-  return requested == 0 ? kDefaultPageSize : std::min(requested, kMaxPageSize);
-}
+ private:
+  const std::string prefix_;
+  int size_ = kDefaultPageSize;
+  size_t offset_ = 0;
+  grpc::Status status_;
+};
 
 google::protobuf::Timestamp Now() { return TimeUtil::GetCurrentTime(); }
 
@@ -604,19 +622,14 @@ grpc::Status RoomsService::ListRooms(grpc::ServerContext* context,
                                      v1::ListRoomsResponse* response) {
   grpc::Status status = auth_.Check(*context);
   if (!status.ok()) return status;
-  if (request->page_size() < 0) {
-    return Invalid("page_size must be 0 (the default, 50) or positive");
-  }
-  size_t offset = 0;
-  if (!ParsePageToken(request->page_token(), "rooms-after-", &offset)) {
-    return Invalid("page_token is not one this server returned");
-  }
+  const Pager pager("rooms-after-", request->page_size(), request->page_token());
+  if (!pager.status().ok()) return pager.status();
   absl::MutexLock lock(&mutex_);
-  if (offset > order_.size()) return Invalid("page_token is stale: the listing has changed");
-  const size_t end =
-      std::min(order_.size(), offset + static_cast<size_t>(PageSize(request->page_size())));
-  for (size_t i = offset; i < end; ++i) *response->add_rooms() = rooms_.at(order_[i])->room;
-  if (end < order_.size()) response->set_next_page_token(absl::StrCat("rooms-after-", end));
+  size_t begin = 0;
+  size_t end = 0;
+  status = pager.Range(order_.size(), &begin, &end, response->mutable_next_page_token());
+  if (!status.ok()) return status;
+  for (size_t i = begin; i < end; ++i) *response->add_rooms() = rooms_.at(order_[i])->room;
   return grpc::Status::OK;
 }
 
@@ -829,22 +842,18 @@ grpc::Status RoomsService::ListInvites(grpc::ServerContext* context,
                                        v1::ListInvitesResponse* response) {
   grpc::Status status = auth_.Check(*context);
   if (!status.ok()) return status;
-  size_t offset = 0;
-  if (request->page_size() < 0 ||
-      !ParsePageToken(request->page_token(), "invites-after-", &offset)) {
-    return Invalid("page_size must not be negative; page_token must come from this server");
-  }
+  const Pager pager("invites-after-", request->page_size(), request->page_token());
+  if (!pager.status().ok()) return pager.status();
   absl::MutexLock lock(&mutex_);
   Room* room = FindRoom(request->parent());
   if (room == nullptr) return NotFound("no such room");
-  if (offset > room->invite_order.size()) return Invalid("page_token is stale");
-  const size_t end = std::min(room->invite_order.size(),
-                              offset + static_cast<size_t>(PageSize(request->page_size())));
-  for (size_t i = offset; i < end; ++i) {
+  size_t begin = 0;
+  size_t end = 0;
+  status =
+      pager.Range(room->invite_order.size(), &begin, &end, response->mutable_next_page_token());
+  if (!status.ok()) return status;
+  for (size_t i = begin; i < end; ++i) {
     *response->add_invites() = room->invites.at(room->invite_order[i]).invite;
-  }
-  if (end < room->invite_order.size()) {
-    response->set_next_page_token(absl::StrCat("invites-after-", end));
   }
   return grpc::Status::OK;
 }
@@ -1176,11 +1185,8 @@ grpc::Status RoomsService::ListParticipants(grpc::ServerContext* context,
                                             v1::ListParticipantsResponse* response) {
   grpc::Status status = auth_.Check(*context);
   if (!status.ok()) return status;
-  size_t offset = 0;
-  if (request->page_size() < 0 ||
-      !ParsePageToken(request->page_token(), "participants-after-", &offset)) {
-    return Invalid("page_size must not be negative; page_token must come from this server");
-  }
+  const Pager pager("participants-after-", request->page_size(), request->page_token());
+  if (!pager.status().ok()) return pager.status();
   absl::MutexLock lock(&mutex_);
   Room* room = FindRoom(request->parent());
   if (room == nullptr) return NotFound("no such room");
@@ -1189,11 +1195,11 @@ grpc::Status RoomsService::ListParticipants(grpc::ServerContext* context,
     const Room::Member& member = room->participants.at(id);
     if (!member.pending) roster.push_back(&member.participant);
   }
-  if (offset > roster.size()) return Invalid("page_token is stale");
-  const size_t end =
-      std::min(roster.size(), offset + static_cast<size_t>(PageSize(request->page_size())));
-  for (size_t i = offset; i < end; ++i) *response->add_participants() = *roster[i];
-  if (end < roster.size()) response->set_next_page_token(absl::StrCat("participants-after-", end));
+  size_t begin = 0;
+  size_t end = 0;
+  status = pager.Range(roster.size(), &begin, &end, response->mutable_next_page_token());
+  if (!status.ok()) return status;
+  for (size_t i = begin; i < end; ++i) *response->add_participants() = *roster[i];
   return grpc::Status::OK;
 }
 
