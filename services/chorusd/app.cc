@@ -52,6 +52,9 @@ ABSL_FLAG(std::vector<std::string>, media_nodes, {},
           "controller: the media nodes' gRPC addresses (host:port, or dns:name:port for every "
           "address of a name, re-resolved; comma-separated); mutual TLS "
           "with this server's certificate, checked against --tls_client_ca, unless --dev");
+ABSL_FLAG(std::string, media_node_tls_name, "",
+          "controller: the name the media nodes' certificates must carry (default: the host of "
+          "each --media_nodes address; set it when nodes are found by IP through DNS)");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain of the gRPC server");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of the gRPC server");
 ABSL_FLAG(std::string, tls_client_ca, "", "PEM CA bundle that signs client certificates");
@@ -110,6 +113,7 @@ absl::StatusOr<common::ServerConfig> ConfigFromFlags(const std::string& role_nam
   config.media_workers = absl::GetFlag(FLAGS_media_workers);
   config.allow_insecure_media = absl::GetFlag(FLAGS_allow_insecure_media);
   config.media_nodes = absl::GetFlag(FLAGS_media_nodes);
+  config.media_node_tls_name = absl::GetFlag(FLAGS_media_node_tls_name);
   config.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
   config.tls_key_file = absl::GetFlag(FLAGS_tls_key);
   config.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
@@ -235,14 +239,21 @@ int RunChorusd(int argc, char** argv) {
       }
       credentials = *node_credentials;
     }
+    grpc::ChannelArguments channel_args;
+    if (!config.media_node_tls_name.empty()) {
+      channel_args.SetSslTargetNameOverride(config.media_node_tls_name);
+    }
+    const controller::MediaNodes::Connector connect = [credentials,
+                                                       channel_args](const std::string& address) {
+      return grpc::CreateCustomChannel(address, credentials, channel_args);
+    };
     for (const std::string& entry : config.media_nodes) {
       // "dns:host:port": every address the name resolves to (a headless service), re-resolved.
       if (entry.rfind("dns:", 0) == 0) {
-        auto host_port = common::ParseHostPort(entry.substr(4));
-        media_nodes.AddDnsName(host_port->host, static_cast<uint16_t>(host_port->port),
-                               credentials);
+        auto host_port = common::ParseHostPort(entry.substr(4), true);
+        media_nodes.AddDnsName(host_port->host, static_cast<uint16_t>(host_port->port), connect);
       } else {
-        media_nodes.Add(entry, grpc::CreateChannel(entry, credentials));
+        media_nodes.Add(entry, connect(entry));
       }
     }
     media_nodes.ResolveNow();

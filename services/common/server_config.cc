@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
@@ -20,6 +21,23 @@ bool IsIpLiteral(std::string_view host) {
   in_addr v4;
   in6_addr v6;
   return inet_pton(AF_INET, text.c_str(), &v4) == 1 || inet_pton(AF_INET6, text.c_str(), &v6) == 1;
+}
+
+// Letters, digits and hyphens in dot-separated labels of 1 to 63 characters (RFC 1123).
+bool IsDnsName(std::string_view host) {
+  if (host.empty() || host.size() > 253) return false;
+  size_t label = 0;
+  for (size_t i = 0; i <= host.size(); ++i) {
+    if (i == host.size() || host[i] == '.') {
+      if (label == 0 || label > 63 || host[i - 1] == '-' || host[i - label] == '-') return false;
+      label = 0;
+      continue;
+    }
+    const char c = host[i];
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+    ++label;
+  }
+  return true;
 }
 
 }  // namespace
@@ -47,7 +65,7 @@ absl::StatusOr<Role> ParseRole(std::string_view text) {
 bool ServesPublicApi(Role role) { return role == Role::kAll || role == Role::kController; }
 bool RunsMedia(Role role) { return role == Role::kAll || role == Role::kMediaNode; }
 
-absl::StatusOr<HostPort> ParseHostPort(std::string_view text_view) {
+absl::StatusOr<HostPort> ParseHostPort(std::string_view text_view, bool allow_names) {
   const std::string text(text_view);
   HostPort result;
   std::string port_text;
@@ -72,6 +90,10 @@ absl::StatusOr<HostPort> ParseHostPort(std::string_view text_view) {
   if (result.host.empty() || !absl::SimpleAtoi(port_text, &port) || port > 65535) {
     return absl::InvalidArgumentError(
         absl::StrCat("'", text, "' is not host:port with a port from 0 to 65535"));
+  }
+  if (allow_names && IsDnsName(result.host)) {
+    result.port = static_cast<uint16_t>(port);
+    return result;
   }
   if (result.host != "localhost" && !IsIpLiteral(result.host)) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -121,14 +143,21 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
                        config.media_port_max, " must satisfy 1024 <= min <= max <= 65535"));
     }
   }
+  if (!config.media_node_tls_name.empty() && config.role != Role::kController) {
+    return absl::InvalidArgumentError(
+        "--media_node_tls_name names the media nodes' certificates and only applies to the "
+        "controller role");
+  }
   if (config.role == Role::kController && config.media_nodes.empty()) {
     return absl::InvalidArgumentError(
         "controller: give --media_nodes, the media nodes' gRPC addresses (host:port,...)");
   }
   for (const std::string& node : config.media_nodes) {
-    auto parsed = ParseHostPort(node.rfind("dns:", 0) == 0 ? node.substr(4) : node);
-    if (!parsed.ok())
-      return absl::InvalidArgumentError("--media_nodes: '" + node + "' is not host:port");
+    auto parsed = ParseHostPort(node.rfind("dns:", 0) == 0 ? node.substr(4) : node, true);
+    if (!parsed.ok() || parsed->port == 0) {
+      return absl::InvalidArgumentError("--media_nodes: '" + node +
+                                        "' is not host:port (or dns:name:port) with a port");
+    }
   }
   if (config.media_workers > 256) {
     return absl::InvalidArgumentError("--media_workers must be 0 (one per core) to 256");
@@ -170,6 +199,17 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
     return absl::InvalidArgumentError(
         "TLS is required: give --tls_cert and --tls_key (PEM files), or start with --dev for a "
         "plaintext development server on loopback addresses only");
+  }
+  if (config.role == Role::kMediaNode &&
+      (config.tls_client_ca_file.empty() || !config.require_client_cert)) {
+    return absl::InvalidArgumentError(
+        "media-node: its only client is the controller, which proves itself with a certificate: "
+        "give --tls_client_ca (the CA of the controller's certificate) and --require_client_cert");
+  }
+  if (config.role == Role::kMediaNode && !config.api_tokens_file.empty()) {
+    return absl::InvalidArgumentError(
+        "media-node: --api_tokens_file does not apply (the controller authenticates with its "
+        "certificate); drop it");
   }
   if (ServesPublicApi(config.role) && config.api_tokens_file.empty() &&
       !config.require_client_cert) {

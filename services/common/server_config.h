@@ -44,6 +44,9 @@ struct ServerConfig {
   uint32_t media_workers = 0;
   // controller: the media nodes' gRPC addresses.
   std::vector<std::string> media_nodes;
+  // controller: the name the media nodes' certificates must carry (default: the host of each
+  // address). Lets nodes found by IP (a headless service) present one certificate for a name.
+  std::string media_node_tls_name;
   // Accept plain RTP endpoints (development only: requires --dev).
   bool allow_insecure_media = false;
 
@@ -72,7 +75,9 @@ struct HostPort {
 };
 
 // Parses "127.0.0.1:7700", "[::1]:7700" or "localhost:7700". INVALID_ARGUMENT otherwise.
-absl::StatusOr<HostPort> ParseHostPort(std::string_view text);
+// With `allow_names`, the host may also be a DNS name ("chorus-media.chorus.svc:7701"), for
+// addresses this server connects to rather than listens on.
+absl::StatusOr<HostPort> ParseHostPort(std::string_view text, bool allow_names = false);
 
 // True for 127.0.0.0/8, ::1 and "localhost".
 bool IsLoopbackHost(std::string_view host);

@@ -49,9 +49,8 @@ std::string MediaNodes::address(size_t node) const {
   return nodes_[node]->address;
 }
 
-void MediaNodes::AddDnsName(std::string host, uint16_t port,
-                            std::shared_ptr<grpc::ChannelCredentials> credentials) {
-  dns_names_.push_back({std::move(host), port, std::move(credentials)});
+void MediaNodes::AddDnsName(std::string host, uint16_t port, Connector connect) {
+  dns_names_.push_back({std::move(host), port, std::move(connect)});
 }
 
 size_t MediaNodes::ResolveNow() {
@@ -78,7 +77,7 @@ size_t MediaNodes::ResolveNow() {
         for (const auto& node : nodes_) known |= node->address == address;
       }
       if (known) continue;
-      Add(address, grpc::CreateChannel(address, name.credentials));
+      Add(address, name.connect(address));
       base::Log(base::LogLevel::kInfo, "media_node_discovered", {{"node", address}});
     }
     freeaddrinfo(found);

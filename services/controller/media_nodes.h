@@ -41,8 +41,9 @@ class MediaNodes {
   // Nodes found through DNS: every address `host` resolves to (a Kubernetes headless service) is
   // a node on `port`; the monitor re-resolves each 10 s and adds new addresses (addresses that
   // disappear fall silent and are failed like any silent node).
-  void AddDnsName(std::string host, uint16_t port,
-                  std::shared_ptr<grpc::ChannelCredentials> credentials);
+  // `connect` opens the channel to one found address ("ip:port").
+  using Connector = std::function<std::shared_ptr<grpc::Channel>(const std::string& address)>;
+  void AddDnsName(std::string host, uint16_t port, Connector connect);
   // Resolves the DNS names now; returns how many nodes are known.
   size_t ResolveNow();
 
@@ -74,7 +75,7 @@ class MediaNodes {
   struct DnsName {
     std::string host;
     uint16_t port;
-    std::shared_ptr<grpc::ChannelCredentials> credentials;
+    Connector connect;
   };
   std::vector<DnsName> dns_names_;  // set before the monitor starts
   absl::Time last_resolve_ = absl::InfinitePast();

@@ -29,7 +29,6 @@ constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
 constexpr size_t kHistory = 1000;
 constexpr size_t kWatcherQueue = 256;
-constexpr char kRoomsPrefix[] = "rooms/";
 // PIN hashes: Argon2id (libsodium crypto_pwhash) with 16 MiB and 2 passes: a PIN is short, so the
 // hash's job is to make a stolen memory dump expensive to search, not to be unguessable.
 constexpr unsigned long long kPinOps = 2;
@@ -235,60 +234,14 @@ struct RoomsService::Watcher {
   }
 };
 
-struct RoomsService::Room {
-  std::string id;
-  v1::Room room;
-  std::string host_pin_hash;
-  std::string guest_pin_hash;
-  struct Invite {
-    v1::Invite invite;
-    std::string token_hash;
-  };
-  std::map<std::string, Invite> invites;  // by invite id
-  std::vector<std::string> invite_order;
-  struct Member {
-    v1::Participant participant;
-    internal::Routing routing;
-    bool pending = true;  // reserved, media not yet set up
-  };
-  std::map<std::string, Member> participants;  // by participant id
-  std::vector<std::string> participant_order;
-  int next_guest = 1;
-  int64_t next_sequence = 1;
-  std::deque<v1::RoomEvent> history;
-  std::vector<std::shared_ptr<Watcher>> watchers;
-  std::deque<absl::Time> wrong_pins;
-  absl::Time pin_locked_until = absl::InfinitePast();
-  int node = -1;  // media node index; -1 until the first join
-  bool session_ready = false;
-  bool ever_joined = false;
-  // Since when nobody is in the room (creation, or the last participant leaving).
-  absl::Time empty_since;
-  // The speakers last reported per channel ("" = the floor), as participant names.
-  std::map<std::string, std::vector<std::string>> speakers;
-
-  bool lobby() const {
-    if (room.has_lobby_enabled()) return room.lobby_enabled();
-    return room.kind() == v1::ROOM_KIND_CONSULTATION;
-  }
-  bool host_present() const {
-    for (const auto& [id, member] : participants) {
-      if (!member.pending && member.participant.role() == v1::ROLE_HOST &&
-          member.participant.state() == v1::PARTICIPANT_STATE_ADMITTED) {
-        return true;
-      }
-    }
-    return false;
-  }
-  std::string ParticipantName(const std::string& participant) const {
-    return absl::StrCat(kRoomsPrefix, id, "/participants/", participant);
-  }
-};
-
 RoomsService::RoomsService(const common::BearerAuthenticator& auth,
                            const common::Lifecycle& lifecycle, MediaNodes* media,
-                           RoomsOptions options)
-    : auth_(auth), lifecycle_(lifecycle), media_(media), options_(options) {
+                           RoomsOptions options, std::unique_ptr<RoomStore> store)
+    : auth_(auth),
+      lifecycle_(lifecycle),
+      media_(media),
+      options_(options),
+      store_(store != nullptr ? std::move(store) : MakeInMemoryRoomStore()) {
   EnsureSodium();
 }
 
@@ -297,8 +250,8 @@ RoomsService::~RoomsService() { Shutdown(); }
 void RoomsService::Shutdown() {
   absl::MutexLock lock(&mutex_);
   shutting_down_ = true;
-  for (auto& [id, room] : rooms_) {
-    for (auto& watcher : room->watchers) watcher->Close();
+  for (auto& [id, list] : watchers_) {
+    for (auto& watcher : list) watcher->Close();
   }
 }
 
@@ -308,13 +261,13 @@ void RoomsService::Sweep() {
     absl::MutexLock lock(&mutex_);
     const absl::Time now = options_.now();
     std::vector<std::string> idle;
-    for (const auto& [id, room] : rooms_) {
+    for (const Room* room : store_->All()) {
       if (!room->participants.empty()) continue;
       const absl::Duration timeout =
           room->room.has_idle_timeout() && room->room.idle_timeout().seconds() > 0
               ? absl::Seconds(room->room.idle_timeout().seconds())
               : options_.default_idle_timeout;
-      if (now - room->empty_since > timeout) idle.push_back(id);
+      if (now - room->empty_since > timeout) idle.push_back(room->id);
     }
     for (const std::string& id : idle) closed.push_back(TakeRoom(id));
   }
@@ -327,8 +280,8 @@ void RoomsService::PollSpeakers() {
   std::vector<std::pair<std::string, int>> active;
   {
     absl::MutexLock lock(&mutex_);
-    for (const auto& [id, room] : rooms_) {
-      if (room->node >= 0 && !room->participants.empty()) active.emplace_back(id, room->node);
+    for (const Room* room : store_->All()) {
+      if (room->node >= 0 && !room->participants.empty()) active.emplace_back(room->id, room->node);
     }
   }
   for (const auto& [id, node] : active) {
@@ -342,9 +295,9 @@ void RoomsService::PollSpeakers() {
       continue;
     }
     absl::MutexLock lock(&mutex_);
-    auto it = rooms_.find(id);
-    if (it == rooms_.end()) continue;
-    Room& room = *it->second;
+    Room* found = store_->Find(id);
+    if (found == nullptr) continue;
+    Room& room = *found;
     std::set<std::string> speaking;
     for (const auto& [language, list] : stats.speakers()) {
       std::vector<std::string> names;
@@ -370,7 +323,7 @@ void RoomsService::PollSpeakers() {
 
 void RoomsService::OnNodeFailed(size_t node) {
   absl::MutexLock lock(&mutex_);
-  for (auto& [id, room] : rooms_) {
+  for (Room* room : store_->All()) {
     if (room->node != static_cast<int>(node)) continue;
     v1::RoomEvent event;
     event.mutable_media_node_failed()->set_media_node(room->room.media_node());
@@ -380,15 +333,15 @@ void RoomsService::OnNodeFailed(size_t node) {
       DropParticipant(*room, participant, v1::LEAVE_REASON_NODE_FAILED);
     }
     room->node = -1;
+    room->session_ready = false;
     room->room.clear_media_node();
-    base::Log(base::LogLevel::kWarning, "room_media_lost", {{"room", id}});
+    base::Log(base::LogLevel::kWarning, "room_media_lost", {{"room", room->id}});
   }
 }
 
 RoomsService::Room* RoomsService::FindRoom(const std::string& name) {
   if (!absl::StartsWith(name, kRoomsPrefix)) return nullptr;
-  auto it = rooms_.find(name.substr(sizeof(kRoomsPrefix) - 1));
-  return it == rooms_.end() ? nullptr : it->second.get();
+  return store_->Find(std::string_view(name).substr(sizeof(kRoomsPrefix) - 1));
 }
 
 grpc::Status RoomsService::FindParticipant(const std::string& name, Room** room,
@@ -413,7 +366,9 @@ void RoomsService::Publish(Room& room, v1::RoomEvent event) {
   event.set_room(absl::StrCat(kRoomsPrefix, room.id));
   room.history.push_back(event);
   if (room.history.size() > kHistory) room.history.pop_front();
-  for (auto& watcher : room.watchers) watcher->Push(event);
+  auto watching = watchers_.find(room.id);
+  if (watching == watchers_.end()) return;
+  for (auto& watcher : watching->second) watcher->Push(event);
 }
 
 void RoomsService::PublishParticipant(Room& room, const v1::Participant& participant, int kind) {
@@ -456,11 +411,8 @@ void RoomsService::DropParticipant(Room& room, const std::string& id, v1::LeaveR
 }
 
 std::unique_ptr<RoomsService::Room> RoomsService::TakeRoom(const std::string& id) {
-  auto it = rooms_.find(id);
-  if (it == rooms_.end()) return nullptr;
-  std::unique_ptr<Room> room = std::move(it->second);
-  rooms_.erase(it);
-  order_.erase(std::remove(order_.begin(), order_.end(), id), order_.end());
+  std::unique_ptr<Room> room = store_->Remove(id);
+  if (room == nullptr) return nullptr;
   std::vector<std::string> ids = room->participant_order;
   for (const std::string& participant : ids) {
     DropParticipant(*room, participant, v1::LEAVE_REASON_ROOM_CLOSED);
@@ -469,7 +421,11 @@ std::unique_ptr<RoomsService::Room> RoomsService::TakeRoom(const std::string& id
   v1::RoomEvent closed;
   closed.mutable_room_closed();
   Publish(*room, std::move(closed));
-  for (auto& watcher : room->watchers) watcher->Close();
+  auto watching = watchers_.find(id);
+  if (watching != watchers_.end()) {
+    for (auto& watcher : watching->second) watcher->Close();
+    watchers_.erase(watching);
+  }
   base::Log(base::LogLevel::kInfo, "room_closed", {{"room", id}});
   return room;
 }
@@ -595,14 +551,13 @@ grpc::Status RoomsService::CreateRoom(grpc::ServerContext* context,
   if (!request->guest_pin().empty()) room->guest_pin_hash = HashPin(request->guest_pin());
 
   absl::MutexLock lock(&mutex_);
-  if (rooms_.contains(room->id)) {
+  if (store_->Find(room->id) != nullptr) {
     return grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "room_id is taken");
   }
   *response = room->room;
   base::Log(base::LogLevel::kInfo, "room_created",
             {{"room", room->id}, {"kind", v1::RoomKind_Name(in.kind())}});
-  order_.push_back(room->id);
-  rooms_.emplace(room->id, std::move(room));
+  store_->Insert(std::move(room));
   return grpc::Status::OK;
 }
 
@@ -627,9 +582,9 @@ grpc::Status RoomsService::ListRooms(grpc::ServerContext* context,
   absl::MutexLock lock(&mutex_);
   size_t begin = 0;
   size_t end = 0;
-  status = pager.Range(order_.size(), &begin, &end, response->mutable_next_page_token());
+  status = pager.Range(store_->size(), &begin, &end, response->mutable_next_page_token());
   if (!status.ok()) return status;
-  for (size_t i = begin; i < end; ++i) *response->add_rooms() = rooms_.at(order_[i])->room;
+  for (const Room* room : store_->List(begin, end)) *response->add_rooms() = room->room;
   return grpc::Status::OK;
 }
 
@@ -1117,6 +1072,27 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
       }
       return rollback(created);
     }
+    absl::MutexLock lock(&mutex_);
+    Room* room = FindRoom(absl::StrCat(kRoomsPrefix, room_id));
+    if (room != nullptr && room->node == node) room->session_ready = true;
+  } else {
+    // Another join of the same moment may still be creating the session: wait for it.
+    bool ready = false;
+    {
+      absl::MutexLock lock(&mutex_);
+      const std::string name = absl::StrCat(kRoomsPrefix, room_id);
+      auto settled = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        Room* room = FindRoom(name);
+        return room == nullptr || room->node != node || room->session_ready;
+      };
+      mutex_.AwaitWithTimeout(absl::Condition(&settled), absl::Seconds(10));
+      Room* room = FindRoom(name);
+      ready = room != nullptr && room->node == node && room->session_ready;
+    }
+    if (!ready) {
+      return rollback(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                   "the room's media session could not be set up; join again"));
+    }
   }
   auto add_context = media_->NewContext(static_cast<size_t>(node));
   internal::AddEndpointRequest add;
@@ -1447,14 +1423,16 @@ grpc::Status RoomsService::WatchRoom(grpc::ServerContext* context,
         first.push_back(std::move(event));
       }
     }
-    room->watchers.push_back(watcher);
+    watchers_[room->id].push_back(watcher);
   }
   auto unregister = [&] {
     absl::MutexLock lock(&mutex_);
     Room* room = FindRoom(request->name());
     if (room == nullptr) return;
-    room->watchers.erase(std::remove(room->watchers.begin(), room->watchers.end(), watcher),
-                         room->watchers.end());
+    auto watching = watchers_.find(room->id);
+    if (watching == watchers_.end()) return;
+    std::erase(watching->second, watcher);
+    if (watching->second.empty()) watchers_.erase(watching);
   };
   for (const v1::RoomEvent& event : first) {
     if (!writer->Write(event)) {

@@ -14,6 +14,7 @@
 #include "services/common/auth.h"
 #include "services/common/lifecycle.h"
 #include "services/controller/media_nodes.h"
+#include "services/controller/room_store.h"
 
 namespace chorus::controller {
 
@@ -32,13 +33,16 @@ struct RoomsOptions {
 
 // The public API, chorus.v1.Rooms: rooms, invites, joining by invite or PIN with a media offer,
 // the lobby, participant control and room events, over media nodes reached through their
-// internal API. State is in memory, guarded by one mutex; media-node calls are made outside it.
+// internal API. Rooms live in a RoomStore (in memory by default); one mutex makes each rule atomic,
+// and media-node calls are made outside it.
 // Names, PINs, tokens and consent references never reach logs. Thread-safe.
 class RoomsService final : public chorus::v1::Rooms::Service {
  public:
   // `media` (not owned, may be empty at first) must outlive the service.
+  // `store` defaults to MakeInMemoryRoomStore().
   RoomsService(const common::BearerAuthenticator& auth, const common::Lifecycle& lifecycle,
-               MediaNodes* media, RoomsOptions options = {});
+               MediaNodes* media, RoomsOptions options = {},
+               std::unique_ptr<RoomStore> store = nullptr);
   ~RoomsService() override;
 
   // Ends every WatchRoom stream promptly (before the gRPC server shuts down).
@@ -115,7 +119,7 @@ class RoomsService final : public chorus::v1::Rooms::Service {
 
  private:
   struct Watcher;
-  struct Room;
+  using Room = RoomRecord;
   struct MediaChange;
 
   Room* FindRoom(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
@@ -147,9 +151,9 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   MediaNodes* const media_;  // not owned
   const RoomsOptions options_;
   mutable absl::Mutex mutex_;
-  std::map<std::string, std::unique_ptr<Room>> rooms_ ABSL_GUARDED_BY(mutex_);
-  // Room ids in creation order, for listing.
-  std::vector<std::string> order_ ABSL_GUARDED_BY(mutex_);
+  const std::unique_ptr<RoomStore> store_ ABSL_PT_GUARDED_BY(mutex_);
+  // The open WatchRoom streams by room id: state of this process, not of the rooms.
+  std::map<std::string, std::vector<std::shared_ptr<Watcher>>> watchers_ ABSL_GUARDED_BY(mutex_);
   bool shutting_down_ ABSL_GUARDED_BY(mutex_) = false;
 };
 

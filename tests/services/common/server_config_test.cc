@@ -65,7 +65,7 @@ TEST(ServerConfigTest, PlaintextIsRefusedEvenOnLoopbackWithoutDev) {
   EXPECT_EQ(ValidateServerConfig(config).code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST(ServerConfigTest, PublicApiNeedsAuthenticationButMediaNodeMayUseTlsAlone) {
+TEST(ServerConfigTest, PublicApiNeedsAuthenticationAndMediaNodeNeedsClientCertificates) {
   ServerConfig config = ProductionConfig();
   config.api_tokens_file.clear();
   EXPECT_NE(ValidateServerConfig(config).message().find("authenticate"), std::string_view::npos);
@@ -73,10 +73,29 @@ TEST(ServerConfigTest, PublicApiNeedsAuthenticationButMediaNodeMayUseTlsAlone) {
   config.require_client_cert = true;
   EXPECT_TRUE(ValidateServerConfig(config).ok());
 
+  // A media node's one client is the controller, known by its certificate: TLS alone would let
+  // anyone who reaches the port create sessions.
   ServerConfig media = ProductionConfig();
   media.role = Role::kMediaNode;
   media.api_tokens_file.clear();
+  EXPECT_NE(ValidateServerConfig(media).message().find("--require_client_cert"),
+            std::string_view::npos);
+  media.tls_client_ca_file = "/etc/chorus/ca.crt";
+  media.require_client_cert = true;
   EXPECT_TRUE(ValidateServerConfig(media).ok());
+  media.api_tokens_file = "/etc/chorus/tokens";
+  EXPECT_NE(ValidateServerConfig(media).message().find("does not apply"), std::string_view::npos);
+
+  ServerConfig controller = ProductionConfig();
+  controller.role = Role::kController;
+  controller.media_nodes = {"dns:chorus-media:7701"};
+  controller.media_node_tls_name = "chorus-media";
+  EXPECT_TRUE(ValidateServerConfig(controller).ok()) << ValidateServerConfig(controller);
+  controller.media_nodes = {"media-0.chorus-media.chorus.svc.cluster.local:7701", "10.0.0.7:7701"};
+  EXPECT_TRUE(ValidateServerConfig(controller).ok()) << ValidateServerConfig(controller);
+  media.api_tokens_file.clear();
+  media.media_node_tls_name = "chorus-media";
+  EXPECT_NE(ValidateServerConfig(media).message().find("only applies"), std::string_view::npos);
 }
 
 TEST(ServerConfigTest, RejectsNonsense) {
@@ -103,6 +122,10 @@ TEST(ServerConfigTest, RejectsNonsense) {
       {"min wait beyond timeout", [](ServerConfig& c) { c.drain_min_wait = absl::Hours(1); }},
       {"cert without key", [](ServerConfig& c) { c.tls_cert_file = "/x.crt"; }},
       {"client cert without ca", [](ServerConfig& c) { c.require_client_cert = true; }},
+      {"node without port", [](ServerConfig& c) { c.media_nodes = {"dns:chorus-media"}; }},
+      {"node name with a bad label", [](ServerConfig& c) { c.media_nodes = {"-media-:7701"}; }},
+      {"node name with a space", [](ServerConfig& c) { c.media_nodes = {"media 1:7701"}; }},
+      {"node port zero", [](ServerConfig& c) { c.media_nodes = {"media-0:0"}; }},
   };
   for (const Case& test : cases) {
     ServerConfig config = DevConfig();

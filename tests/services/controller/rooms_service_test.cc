@@ -1,6 +1,8 @@
 #include "services/controller/rooms_service.h"
 
+#include <atomic>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -510,12 +512,15 @@ TEST_F(RoomsServiceTest, ExpiredInvitesAreRefusedAndIdleRoomsClose) {
 
 TEST(MediaNodesTest, NodesAreFoundThroughDns) {
   MediaNodes nodes;
-  nodes.AddDnsName("localhost", 7701, grpc::InsecureChannelCredentials());
+  const MediaNodes::Connector connect = [](const std::string& address) {
+    return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  };
+  nodes.AddDnsName("localhost", 7701, connect);
   EXPECT_GE(nodes.ResolveNow(), 1u);  // 127.0.0.1 (and ::1 where configured)
   const size_t found = nodes.size();
   EXPECT_EQ(nodes.ResolveNow(), found);  // resolving again adds nothing new
   MediaNodes none;
-  none.AddDnsName("no-such-host.invalid", 7701, grpc::InsecureChannelCredentials());
+  none.AddDnsName("no-such-host.invalid", 7701, connect);
   EXPECT_EQ(none.ResolveNow(), 0u);
   EXPECT_EQ(none.Place().status().code(), absl::StatusCode::kResourceExhausted);
 }
@@ -669,6 +674,104 @@ TEST_F(RoomsServiceTest, DrainingRefusesNewRooms) {
   v1::Room room;
   EXPECT_EQ(stub_->CreateRoom(Context().get(), request, &room).error_code(),
             grpc::StatusCode::UNAVAILABLE);
+}
+
+// Many clients at once on one room: the participant limit, single-use invites and the guest
+// numbering hold, while other threads create, list and close rooms beside it.
+TEST_F(RoomsServiceTest, ConcurrentCallsKeepEveryRule) {
+  Start();
+  constexpr int kLimit = 8;
+  constexpr int kThreads = 6;
+  constexpr int kInvitesPerThread = 4;
+  v1::CreateRoomRequest create;
+  create.mutable_room()->set_kind(v1::ROOM_KIND_MEETING);
+  create.mutable_room()->set_max_participants(kLimit);
+  v1::Room room;
+  ASSERT_TRUE(stub_->CreateRoom(Context().get(), create, &room).ok());
+  std::vector<std::string> tokens(kThreads * kInvitesPerThread);
+  for (std::string& token : tokens) ASSERT_TRUE(Invite(room, v1::ROLE_GUEST, &token).ok());
+
+  std::atomic<int> joined{0}, full{0}, reused{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kInvitesPerThread; ++i) {
+        // Every invite is tried by two threads: one of them must be refused.
+        for (int owner : {t, (t + 1) % kThreads}) {
+          v1::JoinRoomResponse out;
+          grpc::Status status = Join(room, tokens[owner * kInvitesPerThread + i], &out);
+          if (status.ok()) {
+            ++joined;
+          } else if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+            ++full;
+          } else if (status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+            ++reused;
+          } else {
+            ADD_FAILURE() << status.error_code() << " " << status.error_message();
+            ++other;
+          }
+        }
+      }
+    });
+  }
+  threads.emplace_back([&] {
+    for (int i = 0; i < 20; ++i) {
+      v1::Room scratch = CreateRoom(v1::ROOM_KIND_MEETING);
+      v1::ListRoomsRequest list;
+      v1::ListRoomsResponse listed;
+      EXPECT_TRUE(stub_->ListRooms(Context().get(), list, &listed).ok());
+      v1::CloseRoomRequest close;
+      close.set_name(scratch.name());
+      v1::CloseRoomResponse closed;
+      EXPECT_TRUE(stub_->CloseRoom(Context().get(), close, &closed).ok());
+    }
+  });
+  for (auto& thread : threads) thread.join();
+
+  EXPECT_EQ(joined.load(), kLimit);
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(joined + full + reused, 2 * kThreads * kInvitesPerThread);
+  EXPECT_GE(reused.load(), 1);
+  v1::ListParticipantsRequest list;
+  list.set_parent(room.name());
+  v1::ListParticipantsResponse roster;
+  ASSERT_TRUE(stub_->ListParticipants(Context().get(), list, &roster).ok());
+  ASSERT_EQ(roster.participants_size(), kLimit);
+  std::set<std::string> names;
+  for (const auto& participant : roster.participants()) names.insert(participant.display_name());
+  EXPECT_EQ(names.size(), static_cast<size_t>(kLimit));  // no Guest number handed out twice
+  v1::ListRoomsRequest rooms;
+  v1::ListRoomsResponse listed;
+  ASSERT_TRUE(stub_->ListRooms(Context().get(), rooms, &listed).ok());
+  EXPECT_EQ(listed.rooms_size(), 1);  // the scratch rooms are gone
+}
+
+TEST(RoomStoreTest, KeepsRoomsInCreationOrderAndForgetsRemovedOnes) {
+  auto store = MakeInMemoryRoomStore();
+  for (const char* id : {"b", "a", "c"}) {
+    auto room = std::make_unique<RoomRecord>();
+    room->id = id;
+    EXPECT_TRUE(store->Insert(std::move(room)));
+  }
+  auto twin = std::make_unique<RoomRecord>();
+  twin->id = "a";
+  EXPECT_FALSE(store->Insert(std::move(twin)));
+  EXPECT_FALSE(store->Insert(nullptr));
+  ASSERT_EQ(store->size(), 3u);
+  std::vector<std::string> ids;
+  for (const RoomRecord* room : store->All()) ids.push_back(room->id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"b", "a", "c"}));
+  ASSERT_NE(store->Find("a"), nullptr);
+  store->Find("a")->next_guest = 7;
+  EXPECT_EQ(store->Find("a")->next_guest, 7);  // changed in place
+  auto removed = store->Remove("a");
+  ASSERT_NE(removed, nullptr);
+  EXPECT_EQ(removed->next_guest, 7);
+  EXPECT_EQ(store->Find("a"), nullptr);
+  EXPECT_EQ(store->Remove("a"), nullptr);
+  ASSERT_EQ(store->List(1, 99).size(), 1u);
+  EXPECT_EQ(store->List(1, 99)[0]->id, "c");
+  EXPECT_TRUE(store->List(5, 9).empty());
 }
 
 }  // namespace

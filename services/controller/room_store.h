@@ -1,0 +1,90 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "chorus/v1/media_node.pb.h"
+#include "chorus/v1/rooms.pb.h"
+
+namespace chorus::controller {
+
+inline constexpr char kRoomsPrefix[] = "rooms/";
+
+// Everything the controller knows about one room: its public description, PIN hashes, invites
+// (token hashes only), participants with their routing, the PIN-lockout window, recent events
+// for resuming watchers, and which media node carries it. Plain data: the rules that change it
+// live in RoomsService. Watch streams are not part of it (they belong to the process serving
+// them).
+struct RoomRecord {
+  std::string id;
+  chorus::v1::Room room;
+  std::string host_pin_hash;
+  std::string guest_pin_hash;
+  struct Invite {
+    chorus::v1::Invite invite;
+    std::string token_hash;
+  };
+  std::map<std::string, Invite> invites;  // by invite id
+  std::vector<std::string> invite_order;
+  struct Member {
+    chorus::v1::Participant participant;
+    chorus::internal::v1::Routing routing;
+    bool pending = true;  // reserved, media not yet set up
+  };
+  std::map<std::string, Member> participants;  // by participant id
+  std::vector<std::string> participant_order;
+  int next_guest = 1;
+  int64_t next_sequence = 1;
+  std::deque<chorus::v1::RoomEvent> history;
+  std::deque<absl::Time> wrong_pins;
+  absl::Time pin_locked_until = absl::InfinitePast();
+  int node = -1;  // media node index; -1 until the first join
+  bool session_ready = false;
+  bool ever_joined = false;
+  // Since when nobody is in the room (creation, or the last participant leaving).
+  absl::Time empty_since;
+  // The speakers last reported per channel ("" = the floor), as participant names.
+  std::map<std::string, std::vector<std::string>> speakers;
+
+  bool lobby() const;
+  bool host_present() const;
+  std::string ParticipantName(const std::string& participant) const {
+    return absl::StrCat(kRoomsPrefix, id, "/participants/", participant);
+  }
+};
+
+// Where the controller keeps its rooms. RoomsService makes every call, and every use of a
+// returned pointer, under its own mutex, so that a rule of several steps (check the lock, the
+// PIN, the limit, then add the participant) is one atomic change; an implementation therefore
+// needs no lock of its own. A store shared by several controllers would have to offer the same
+// atomicity (a transaction around those steps), which is why the interface hands out records to
+// change in place rather than copies.
+class RoomStore {
+ public:
+  virtual ~RoomStore() = default;
+
+  // Adds a room; false (and the room is dropped) when its id is taken.
+  virtual bool Insert(std::unique_ptr<RoomRecord> room) = 0;
+  // The room with this id, or nullptr.
+  virtual RoomRecord* Find(std::string_view id) = 0;
+  // Takes the room out of the store (nullptr if none): after this nothing of it is kept.
+  virtual std::unique_ptr<RoomRecord> Remove(std::string_view id) = 0;
+  virtual size_t size() const = 0;
+  // The rooms in creation order, from index `begin` up to `end` (clamped to size()).
+  virtual std::vector<RoomRecord*> List(size_t begin, size_t end) = 0;
+
+  std::vector<RoomRecord*> All() { return List(0, size()); }
+};
+
+// The store of a single controller: rooms in memory, gone when the process ends (by design:
+// nothing about a room outlives it, REQUIREMENTS "Privacy and security").
+std::unique_ptr<RoomStore> MakeInMemoryRoomStore();
+
+}  // namespace chorus::controller
