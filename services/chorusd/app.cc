@@ -46,6 +46,8 @@ ABSL_FLAG(std::string, advertised_media_address, "",
 ABSL_FLAG(uint32_t, media_port_min, 40000, "Lowest UDP port for media endpoints");
 ABSL_FLAG(uint32_t, media_port_max, 40999, "Highest UDP port for media endpoints");
 ABSL_FLAG(uint32_t, media_workers, 0, "Media worker threads (0: one per core)");
+ABSL_FLAG(double, admission_threshold, 0.8,
+          "media node: load (0 to 1) from which it takes no new sessions and gets no new rooms");
 ABSL_FLAG(bool, allow_insecure_media, false,
           "Accept plain RTP endpoints as well as SRTP (development only; needs --dev)");
 ABSL_FLAG(std::vector<std::string>, media_nodes, {},
@@ -113,6 +115,7 @@ absl::StatusOr<common::ServerConfig> ConfigFromFlags(const std::string& role_nam
   config.media_workers = absl::GetFlag(FLAGS_media_workers);
   config.allow_insecure_media = absl::GetFlag(FLAGS_allow_insecure_media);
   config.media_nodes = absl::GetFlag(FLAGS_media_nodes);
+  config.admission_threshold = absl::GetFlag(FLAGS_admission_threshold);
   config.media_node_tls_name = absl::GetFlag(FLAGS_media_node_tls_name);
   config.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
   config.tls_key_file = absl::GetFlag(FLAGS_tls_key);
@@ -280,6 +283,7 @@ int RunChorusd(int argc, char** argv) {
     media_engine = *std::move(created);
     media_node::MediaNodeOptions options;
     options.node_id = config.node_id;
+    options.admission_threshold = config.admission_threshold;
     options.internal_secret = internal_secret;
     options.media_address = config.advertised_media_address.empty()
                                 ? config.media_address

@@ -159,6 +159,9 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
                                         "' is not host:port (or dns:name:port) with a port");
     }
   }
+  if (!(config.admission_threshold >= 0.05 && config.admission_threshold <= 1.0)) {
+    return absl::InvalidArgumentError("--admission_threshold must be from 0.05 to 1");
+  }
   if (config.media_workers > 256) {
     return absl::InvalidArgumentError("--media_workers must be 0 (one per core) to 256");
   }

@@ -1,5 +1,7 @@
 #include "services/common/server_config.h"
 
+#include <cmath>
+
 #include "gtest/gtest.h"
 
 namespace chorus::common {
@@ -125,6 +127,9 @@ TEST(ServerConfigTest, RejectsNonsense) {
       {"node without port", [](ServerConfig& c) { c.media_nodes = {"dns:chorus-media"}; }},
       {"node name with a bad label", [](ServerConfig& c) { c.media_nodes = {"-media-:7701"}; }},
       {"node name with a space", [](ServerConfig& c) { c.media_nodes = {"media 1:7701"}; }},
+      {"admission threshold zero", [](ServerConfig& c) { c.admission_threshold = 0; }},
+      {"admission threshold above one", [](ServerConfig& c) { c.admission_threshold = 1.5; }},
+      {"admission threshold nan", [](ServerConfig& c) { c.admission_threshold = std::nan(""); }},
       {"node port zero", [](ServerConfig& c) { c.media_nodes = {"media-0:0"}; }},
   };
   for (const Case& test : cases) {
