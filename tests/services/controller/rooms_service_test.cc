@@ -774,5 +774,21 @@ TEST(RoomStoreTest, KeepsRoomsInCreationOrderAndForgetsRemovedOnes) {
   EXPECT_TRUE(store->List(5, 9).empty());
 }
 
+TEST_F(RoomsServiceTest, AMeetingHoldsFiftyParticipants) {
+  Start();
+  v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
+  EXPECT_GE(room.max_participants(), 50);
+  for (int i = 0; i < 50; ++i) {
+    v1::Participant joined = JoinAs(room, i == 0 ? v1::ROLE_HOST : v1::ROLE_GUEST);
+    ASSERT_EQ(joined.state(), v1::PARTICIPANT_STATE_ADMITTED) << i;
+  }
+  v1::GetRoomRequest get;
+  get.set_name(room.name());
+  v1::Room now;
+  ASSERT_TRUE(stub_->GetRoom(Context().get(), get, &now).ok());
+  EXPECT_EQ(now.participant_count(), 50);
+  EXPECT_EQ(engine_->endpoint_count(), 50);
+}
+
 }  // namespace
 }  // namespace chorus::controller
