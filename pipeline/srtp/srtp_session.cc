@@ -8,6 +8,7 @@
 #include <string>
 
 #include "pipeline/base/check.h"
+#include "pipeline/srtp/srtp_crypto.h"
 
 namespace chorus::srtp {
 namespace {
@@ -54,13 +55,16 @@ namespace {
 
 absl::Status InitLibrary() {
   static std::once_flag once;
-  static srtp_err_status_t status = srtp_err_status_ok;
-  std::call_once(once, [] { status = srtp_init(); });
-  if (status != srtp_err_status_ok) {
-    return absl::InternalError("libsrtp2 failed to initialise (error " +
-                               std::to_string(static_cast<int>(status)) + ")");
-  }
-  return absl::OkStatus();
+  static absl::Status status;
+  std::call_once(once, [] {
+    if (srtp_err_status_t init = srtp_init(); init != srtp_err_status_ok) {
+      status = absl::InternalError("libsrtp2 failed to initialise (error " +
+                                   std::to_string(static_cast<int>(init)) + ")");
+      return;
+    }
+    status = InstallCryptoBackend();
+  });
+  return status;
 }
 
 // libsrtp writes the tag (and would write an MKI, never configured here) after the packet; with

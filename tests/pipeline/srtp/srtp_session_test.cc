@@ -2,10 +2,13 @@
 
 #include <array>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "pipeline/srtp/srtp_crypto.h"
 #include "pipeline/srtp/srtp_key.h"
 #include "pipeline/srtp/srtp_suite.h"
 #include "tests/pipeline/srtp/srtp_test_util.h"
@@ -292,6 +295,17 @@ TEST(SrtpSessionTest, ReplayWindowOutOfRangeIsInvalidArgument) {
     EXPECT_EQ(session.status().code(), absl::StatusCode::kInvalidArgument);
   }
   EXPECT_TRUE(SrtpSession::Create(key, Direction::kInbound, {.replay_window_packets = 32767}).ok());
+}
+
+// AES-CM and HMAC-SHA1 come from libcrypto unless CHORUS_SRTP_CRYPTO=libsrtp keeps libsrtp2's own;
+// either way libsrtp2 ran its known-answer tests on them before the first session.
+TEST(SrtpCryptoTest, ThePrimitivesFollowTheEnvironment) {
+  auto session = SrtpSession::Create(SrtpKeyMaterial::Generate(SrtpSuite::kAesCm128HmacSha1_80),
+                                     Direction::kOutbound);
+  ASSERT_TRUE(session.ok()) << session.status();
+  const char* choice = std::getenv("CHORUS_SRTP_CRYPTO");
+  const bool libsrtp = choice != nullptr && std::string_view(choice) == "libsrtp";
+  EXPECT_EQ(ActiveCryptoBackend(), libsrtp ? CryptoBackend::kLibsrtp : CryptoBackend::kOpenSsl);
 }
 
 }  // namespace

@@ -1,0 +1,284 @@
+#include "pipeline/srtp/srtp_crypto.h"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <srtp2/auth.h>
+#include <srtp2/cipher.h>
+#include <srtp2/crypto_types.h>
+#include <srtp2/srtp.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+
+namespace chorus::srtp {
+namespace {
+
+std::atomic<CryptoBackend> g_backend{CryptoBackend::kLibsrtp};
+
+// ----- AES-128 in counter mode (RFC 3711 section 4.1.1) -----
+
+constexpr int kAesKeyLength = 16;
+
+struct AesCmState {
+  EVP_CIPHER_CTX* context = nullptr;
+  // The session salt, zero-padded to a block: the counter block is salt XOR the packet's IV.
+  uint8_t salt[16] = {};
+};
+
+const EVP_CIPHER* Aes128Ctr() {
+  static const EVP_CIPHER* const cipher = EVP_CIPHER_fetch(nullptr, "AES-128-CTR", nullptr);
+  return cipher;
+}
+
+extern const srtp_cipher_type_t kAesCmType;
+
+srtp_err_status_t AesCmAlloc(srtp_cipher_pointer_t* out, int key_length, int /*tag_length*/) {
+  if (key_length != SRTP_AES_ICM_128_KEY_LEN_WSALT) return srtp_err_status_bad_param;
+  if (Aes128Ctr() == nullptr) return srtp_err_status_cipher_fail;
+  auto* cipher = static_cast<srtp_cipher_t*>(std::calloc(1, sizeof(srtp_cipher_t)));
+  auto* state = new (std::nothrow) AesCmState;
+  EVP_CIPHER_CTX* context = EVP_CIPHER_CTX_new();
+  if (cipher == nullptr || state == nullptr || context == nullptr) {
+    std::free(cipher);
+    delete state;
+    EVP_CIPHER_CTX_free(context);
+    return srtp_err_status_alloc_fail;
+  }
+  state->context = context;
+  cipher->type = &kAesCmType;
+  cipher->state = state;
+  cipher->key_len = key_length;
+  cipher->algorithm = SRTP_AES_ICM_128;
+  *out = cipher;
+  return srtp_err_status_ok;
+}
+
+srtp_err_status_t AesCmDealloc(srtp_cipher_pointer_t cipher) {
+  if (cipher == nullptr) return srtp_err_status_bad_param;
+  auto* state = static_cast<AesCmState*>(cipher->state);
+  if (state != nullptr) {
+    EVP_CIPHER_CTX_free(state->context);  // wipes the expanded key
+    OPENSSL_cleanse(state->salt, sizeof(state->salt));
+    delete state;
+  }
+  OPENSSL_cleanse(cipher, sizeof(*cipher));
+  std::free(cipher);
+  return srtp_err_status_ok;
+}
+
+// `key` is the 16-byte key followed by the 14-byte salt.
+srtp_err_status_t AesCmInit(void* opaque, const uint8_t* key) {
+  auto* state = static_cast<AesCmState*>(opaque);
+  std::memset(state->salt, 0, sizeof(state->salt));
+  std::memcpy(state->salt, key + kAesKeyLength, SRTP_SALT_LEN);
+  if (EVP_EncryptInit_ex(state->context, Aes128Ctr(), nullptr, key, nullptr) != 1) {
+    return srtp_err_status_init_fail;
+  }
+  return srtp_err_status_ok;
+}
+
+srtp_err_status_t AesCmSetIv(void* opaque, uint8_t* iv, srtp_cipher_direction_t /*direction*/) {
+  auto* state = static_cast<AesCmState*>(opaque);
+  uint8_t counter[16];
+  for (int i = 0; i < 16; ++i) counter[i] = static_cast<uint8_t>(state->salt[i] ^ iv[i]);
+  if (EVP_EncryptInit_ex(state->context, nullptr, nullptr, nullptr, counter) != 1) {
+    return srtp_err_status_cipher_fail;
+  }
+  return srtp_err_status_ok;
+}
+
+// Counter mode: the same keystream XOR both ways, in place.
+srtp_err_status_t AesCmCrypt(void* opaque, uint8_t* buffer, unsigned int* length) {
+  auto* state = static_cast<AesCmState*>(opaque);
+  if (*length > 0x7fffffffu) return srtp_err_status_bad_param;
+  int written = 0;
+  if (EVP_EncryptUpdate(state->context, buffer, &written, buffer, static_cast<int>(*length)) != 1 ||
+      written != static_cast<int>(*length)) {
+    return srtp_err_status_cipher_fail;
+  }
+  return srtp_err_status_ok;
+}
+
+// RFC 3711 appendix B.2: the first two keystream blocks for this key and salt at index zero.
+constexpr uint8_t kAesCmTestKey[SRTP_AES_ICM_128_KEY_LEN_WSALT] = {
+    0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6, 0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf, 0x4f,
+    0x3c, 0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfa, 0xfb, 0xfc, 0xfd};
+uint8_t kAesCmTestIv[16] = {};
+constexpr uint8_t kAesCmTestPlaintext[32] = {};
+constexpr uint8_t kAesCmTestCiphertext[32] = {
+    0xe0, 0x3e, 0xad, 0x09, 0x35, 0xc9, 0x5e, 0x80, 0xe1, 0x66, 0xb1, 0x6d, 0xd9, 0x2b, 0x4e, 0xb4,
+    0xd2, 0x35, 0x13, 0x16, 0x2b, 0x02, 0xd0, 0xf7, 0x2a, 0x43, 0xa2, 0xfe, 0x4a, 0x5f, 0x97, 0xab};
+const srtp_cipher_test_case_t kAesCmTest = {SRTP_AES_ICM_128_KEY_LEN_WSALT,
+                                            kAesCmTestKey,
+                                            kAesCmTestIv,
+                                            32,
+                                            kAesCmTestPlaintext,
+                                            32,
+                                            kAesCmTestCiphertext,
+                                            0,
+                                            nullptr,
+                                            0,
+                                            nullptr};
+
+const srtp_cipher_type_t kAesCmType = {
+    AesCmAlloc,
+    AesCmDealloc,
+    AesCmInit,
+    nullptr,  // no additional data in counter mode
+    AesCmCrypt,
+    AesCmCrypt,
+    AesCmSetIv,
+    nullptr,  // no tag
+    "AES-128 counter mode (OpenSSL libcrypto)",
+    &kAesCmTest,
+    SRTP_AES_ICM_128,
+};
+
+// ----- HMAC-SHA1 (RFC 2104), the SRTP and SRTCP authentication tag -----
+
+constexpr int kSha1Length = 20;
+
+EVP_MAC* HmacAlgorithm() {
+  static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  return mac;
+}
+
+extern const srtp_auth_type_t kHmacType;
+
+srtp_err_status_t HmacAlloc(srtp_auth_pointer_t* out, int key_length, int tag_length) {
+  if (key_length < 0 || key_length > kSha1Length || tag_length < 0 || tag_length > kSha1Length) {
+    return srtp_err_status_bad_param;
+  }
+  if (HmacAlgorithm() == nullptr) return srtp_err_status_auth_fail;
+  auto* auth = static_cast<srtp_auth_t*>(std::calloc(1, sizeof(srtp_auth_t)));
+  EVP_MAC_CTX* context = EVP_MAC_CTX_new(HmacAlgorithm());
+  if (auth == nullptr || context == nullptr) {
+    std::free(auth);
+    EVP_MAC_CTX_free(context);
+    return srtp_err_status_alloc_fail;
+  }
+  auth->type = &kHmacType;
+  auth->state = context;
+  auth->out_len = tag_length;
+  auth->key_len = key_length;
+  auth->prefix_len = 0;
+  *out = auth;
+  return srtp_err_status_ok;
+}
+
+srtp_err_status_t HmacDealloc(srtp_auth_pointer_t auth) {
+  if (auth == nullptr) return srtp_err_status_bad_param;
+  EVP_MAC_CTX_free(static_cast<EVP_MAC_CTX*>(auth->state));  // wipes the key pads
+  OPENSSL_cleanse(auth, sizeof(*auth));
+  std::free(auth);
+  return srtp_err_status_ok;
+}
+
+srtp_err_status_t HmacInit(void* opaque, const uint8_t* key, int key_length) {
+  char digest[] = "SHA1";
+  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                               OSSL_PARAM_construct_end()};
+  if (EVP_MAC_init(static_cast<EVP_MAC_CTX*>(opaque), key, static_cast<size_t>(key_length),
+                   params) != 1) {
+    return srtp_err_status_auth_fail;
+  }
+  return srtp_err_status_ok;
+}
+
+// A new message under the same key.
+srtp_err_status_t HmacStart(void* opaque) {
+  if (EVP_MAC_init(static_cast<EVP_MAC_CTX*>(opaque), nullptr, 0, nullptr) != 1) {
+    return srtp_err_status_auth_fail;
+  }
+  return srtp_err_status_ok;
+}
+
+srtp_err_status_t HmacUpdate(void* opaque, const uint8_t* message, int length) {
+  if (length < 0) return srtp_err_status_bad_param;
+  if (EVP_MAC_update(static_cast<EVP_MAC_CTX*>(opaque), message, static_cast<size_t>(length)) !=
+      1) {
+    return srtp_err_status_auth_fail;
+  }
+  return srtp_err_status_ok;
+}
+
+srtp_err_status_t HmacCompute(void* opaque, const uint8_t* message, int length, int tag_length,
+                              uint8_t* tag) {
+  if (tag_length < 0 || tag_length > kSha1Length) return srtp_err_status_bad_param;
+  if (srtp_err_status_t status = HmacUpdate(opaque, message, length);
+      status != srtp_err_status_ok) {
+    return status;
+  }
+  uint8_t full[EVP_MAX_MD_SIZE];
+  size_t written = 0;
+  if (EVP_MAC_final(static_cast<EVP_MAC_CTX*>(opaque), full, &written, sizeof(full)) != 1 ||
+      written != kSha1Length) {
+    return srtp_err_status_auth_fail;
+  }
+  std::memcpy(tag, full, static_cast<size_t>(tag_length));
+  OPENSSL_cleanse(full, sizeof(full));
+  return srtp_err_status_ok;
+}
+
+// RFC 2202 section 3, test case 2 ("what do ya want for nothing?" under the key "Jefe").
+constexpr uint8_t kHmacTestKey[4] = {'J', 'e', 'f', 'e'};
+constexpr uint8_t kHmacTestData[28] = {'w', 'h', 'a', 't', ' ', 'd', 'o', ' ', 'y', 'a',
+                                       ' ', 'w', 'a', 'n', 't', ' ', 'f', 'o', 'r', ' ',
+                                       'n', 'o', 't', 'h', 'i', 'n', 'g', '?'};
+constexpr uint8_t kHmacTestTag[kSha1Length] = {0xef, 0xfc, 0xdf, 0x6a, 0xe5, 0xeb, 0x2f,
+                                               0xa2, 0xd2, 0x74, 0x16, 0xd5, 0xf1, 0x84,
+                                               0xdf, 0x9c, 0x25, 0x9a, 0x7c, 0x79};
+const srtp_auth_test_case_t kHmacTest = {4,           kHmacTestKey, 28,     kHmacTestData,
+                                         kSha1Length, kHmacTestTag, nullptr};
+
+const srtp_auth_type_t kHmacType = {
+    HmacAlloc,
+    HmacDealloc,
+    HmacInit,
+    HmacCompute,
+    HmacUpdate,
+    HmacStart,
+    "HMAC-SHA1 (OpenSSL libcrypto)",
+    &kHmacTest,
+    SRTP_HMAC_SHA1,
+};
+
+}  // namespace
+
+absl::Status InstallCryptoBackend() {
+  const char* choice = std::getenv("CHORUS_SRTP_CRYPTO");
+  if (choice != nullptr && std::string_view(choice) == "libsrtp") {
+    g_backend = CryptoBackend::kLibsrtp;
+    return absl::OkStatus();
+  }
+  if (choice != nullptr && *choice != '\0' && std::string_view(choice) != "openssl") {
+    return absl::InvalidArgumentError(std::string("CHORUS_SRTP_CRYPTO must be 'openssl' or "
+                                                  "'libsrtp', not '") +
+                                      choice + "'");
+  }
+  // Each replacement passes its own known-answer test and that of the type it replaces.
+  if (srtp_err_status_t status = srtp_replace_cipher_type(&kAesCmType, SRTP_AES_ICM_128);
+      status != srtp_err_status_ok) {
+    return absl::InternalError("libsrtp2 refused the OpenSSL AES-CM cipher (error " +
+                               std::to_string(static_cast<int>(status)) + ")");
+  }
+  if (srtp_err_status_t status = srtp_replace_auth_type(&kHmacType, SRTP_HMAC_SHA1);
+      status != srtp_err_status_ok) {
+    return absl::InternalError("libsrtp2 refused the OpenSSL HMAC-SHA1 (error " +
+                               std::to_string(static_cast<int>(status)) + ")");
+  }
+  g_backend = CryptoBackend::kOpenSsl;
+  return absl::OkStatus();
+}
+
+CryptoBackend ActiveCryptoBackend() { return g_backend.load(); }
+
+std::string_view CryptoBackendName(CryptoBackend backend) {
+  return backend == CryptoBackend::kOpenSsl ? "openssl" : "libsrtp";
+}
+
+}  // namespace chorus::srtp
