@@ -26,6 +26,35 @@ uint8_t MeasureLevel(const MixKernels& k, std::span<const int16_t> frame) {
 
 uint8_t MeasureLevel(std::span<const int16_t> frame) { return MeasureLevel(Kernels(), frame); }
 
+namespace {
+
+// dst = base + src x gain, the gain moving linearly from `from` to `to` across the frame (a
+// floor ducking or coming back: no step, so no click). Only on ticks where a gain moves.
+void AddRamped(float* dst, const float* base, const float* src, float from, float to) {
+  if (from == to) {
+    Kernels().add_scaled(dst, base, src, to, kFrameSamples);
+    return;
+  }
+  const float step = (to - from) / static_cast<float>(kFrameSamples);
+  for (size_t i = 0; i < kFrameSamples; ++i) {
+    dst[i] = base[i] + src[i] * (from + step * static_cast<float>(i + 1));
+  }
+}
+
+// dst = mix - own x gain, the gain ramped as in AddRamped.
+void SubtractRamped(float* dst, const float* mix, const int16_t* own, float from, float to) {
+  if (from == to) {
+    Kernels().subtract(dst, mix, own, to, kFrameSamples);
+    return;
+  }
+  const float step = (to - from) / static_cast<float>(kFrameSamples);
+  for (size_t i = 0; i < kFrameSamples; ++i) {
+    dst[i] = mix[i] - static_cast<float>(own[i]) * (from + step * static_cast<float>(i + 1));
+  }
+}
+
+}  // namespace
+
 // ---- ListenList ----
 
 ListenList::ListenList(std::initializer_list<BusGain> entries) {
@@ -57,9 +86,16 @@ float ListenList::GainOf(int bus) const {
   return 0.0f;
 }
 
+bool ListenList::Has(int bus) const {
+  for (const BusGain& entry : entries()) {
+    if (entry.bus == bus) return true;
+  }
+  return false;
+}
+
 bool ListenList::operator==(const ListenList& other) const {
-  return std::equal(entries().begin(), entries().end(), other.entries().begin(),
-                    other.entries().end());
+  return lead_ == other.lead_ && std::equal(entries().begin(), entries().end(),
+                                            other.entries().begin(), other.entries().end());
 }
 
 // ---- AudioMixer: construction ----
@@ -131,7 +167,12 @@ absl::Status AudioMixer::Validate(const ParticipantConfig& config, ListenList* n
       return absl::InvalidArgumentError("floor_gain must be 0 to 8");
     }
     list.Add(config.listen_bus, 1.0f);
-    if (config.listen_bus != 0 && config.floor_gain > 0.0f) list.Add(0, config.floor_gain);
+    if (config.listen_bus != 0) {
+      // The floor stays in the list even at gain 0 (muted under the channel): it comes back
+      // when the channel falls silent.
+      list.Add(0, config.floor_gain);
+      list.SetLead(config.listen_bus);
+    }
   } else {
     for (const BusGain& entry : config.listens.entries()) {
       if (entry.bus < 0 || entry.bus >= config_.bus_count) {
@@ -139,7 +180,17 @@ absl::Status AudioMixer::Validate(const ParticipantConfig& config, ListenList* n
                                           ", not a bus of this mixer");
       }
       if (!ValidGain(entry.gain)) return absl::InvalidArgumentError("listen gains must be 0 to 8");
-      if (entry.gain > 0.0f) list.Add(entry.bus, entry.gain);
+      if (entry.gain > 0.0f || (entry.bus == 0 && config.listens.lead() > 0)) {
+        list.Add(entry.bus, entry.gain);
+      }
+    }
+    const int lead = config.listens.lead();
+    if (lead >= 0) {
+      if (lead == 0 || lead >= config_.bus_count || !list.Has(lead) || !list.Has(0)) {
+        return absl::InvalidArgumentError(
+            "a lead bus must be a language bus of the list, and the list must hold the floor");
+      }
+      list.SetLead(lead);
     }
   }
   *normalised = list;
@@ -162,6 +213,9 @@ absl::StatusOr<int> AudioMixer::AcquireList(const ListenList& listens) {
   list.listens = listens;
   list.users = 1;
   list.shared_output = -1;
+  // Nobody has spoken in the channel yet: the floor starts at full level.
+  list.floor_from = list.floor_to = 1.0f;
+  list.lead_silent_ticks = std::max(1, config_.ducking.hold_ms / 20);
   return free_index;
 }
 
@@ -343,7 +397,30 @@ AudioMixer::InputResult AudioMixer::SetSlotInput(int index, std::span<const int1
 }
 
 float AudioMixer::OwnWeight(const Slot& slot) const {
-  return slot.config.input_gain * slot.listens.GainOf(slot.config.speak_bus);
+  float gain = slot.listens.GainOf(slot.config.speak_bus);
+  if (slot.config.speak_bus == 0 && slot.listens.lead() > 0) gain = std::max(gain, 1.0f);
+  return slot.config.input_gain * gain;
+}
+
+void AudioMixer::UpdateFloorGain(List& list) {
+  list.floor_from = list.floor_to;
+  const int lead = list.listens.lead();
+  if (lead <= 0) return;
+  bool active = false;
+  for (uint32_t index : selectors_[static_cast<size_t>(lead)]->speakers()) {
+    active |= slots_[index].audible;
+  }
+  const int hold_ticks = std::max(1, config_.ducking.hold_ms / 20);
+  list.lead_silent_ticks = active ? 0 : std::min(list.lead_silent_ticks + 1, hold_ticks);
+  const float target = list.lead_silent_ticks >= hold_ticks ? 1.0f : list.listens.GainOf(0);
+  const float from = list.floor_from;
+  if (target < from) {
+    const float step = 20.0f / static_cast<float>(std::max(20, config_.ducking.duck_ms));
+    list.floor_to = std::max(target, from - step);
+  } else {
+    const float step = 20.0f / static_cast<float>(std::max(20, config_.ducking.return_ms));
+    list.floor_to = std::min(target, from + step);
+  }
 }
 
 int AudioMixer::AcquireOutput(int list, int excluded_slot) {
@@ -441,14 +518,21 @@ bool AudioMixer::Mix() {
     if (outputs_[i]->in_use && !outputs_[i]->used_this_tick) ReleaseOutput(static_cast<int>(i));
   }
 
-  // 4. Each listen list in use is mixed once from the bus sums.
+  // 4. Each listen list in use is mixed once from the bus sums; a floor under a language
+  // channel follows the channel, ramped across the tick when its gain moves.
   for (List& list : lists_) {
+    if (list.users == 0) continue;
+    UpdateFloorGain(list);
     if (!list.needed) continue;
     float* mix = list.mix->data();
     const float* base = zeros_.data();
     for (const BusGain& entry : list.listens.entries()) {
-      k.add_scaled(mix, base, bus_sums_[static_cast<size_t>(entry.bus)].data(), entry.gain,
-                   kFrameSamples);
+      const float* sum = bus_sums_[static_cast<size_t>(entry.bus)].data();
+      if (entry.bus == 0 && list.listens.lead() > 0) {
+        AddRamped(mix, base, sum, list.floor_from, list.floor_to);
+      } else {
+        k.add_scaled(mix, base, sum, entry.gain, kFrameSamples);
+      }
       base = mix;
     }
     if (list.listens.empty()) std::fill(list.mix->begin(), list.mix->end(), 0.0f);
@@ -464,7 +548,13 @@ bool AudioMixer::Mix() {
     const float* mix = list.mix->data();
     if (output.excluded_slot >= 0) {
       const Slot& own = slots_[static_cast<size_t>(output.excluded_slot)];
-      if (own.audible) {
+      if (own.audible && own.config.speak_bus == 0 && list.listens.lead() > 0) {
+        // Its voice is in the ducked floor: take it out with the same ramp it went in with.
+        SubtractRamped(output.mix.data(), mix, own.frame.data(),
+                       own.config.input_gain * list.floor_from,
+                       own.config.input_gain * list.floor_to);
+        mix = output.mix.data();
+      } else if (own.audible) {
         k.subtract(output.mix.data(), mix, own.frame.data(), OwnWeight(own), kFrameSamples);
         mix = output.mix.data();
       }

@@ -40,6 +40,10 @@ struct BusGain {
 // What a participant hears: up to kMax buses with their gains, e.g. the floor at 1.0, or a
 // language bus at 1.0 with the floor ducked under it at 0.25. Kept sorted by bus so that equal
 // lists compare equal. Fixed size: copying and comparing never allocate.
+//
+// A list may name a lead bus (a language channel): then the floor's gain in the list is its
+// level while the lead bus has a speaker, and the floor comes back to full level (1.0) once the
+// lead bus has been silent for the mixer's DuckingConfig::hold_ms, in ramps, never in steps.
 class ListenList {
  public:
   static constexpr int kMax = 4;
@@ -54,11 +58,16 @@ class ListenList {
   bool empty() const { return size_ == 0; }
   // The gain of `bus` in this list (0 when absent).
   float GainOf(int bus) const;
+  bool Has(int bus) const;
+  // The channel the floor ducks under (-1: none, the gains are fixed).
+  void SetLead(int bus) { lead_ = bus; }
+  int lead() const { return lead_; }
   bool operator==(const ListenList& other) const;
 
  private:
   std::array<BusGain, kMax> entries_{};
   size_t size_ = 0;
+  int lead_ = -1;
 };
 
 // Where a participant's voice goes and what it hears.
@@ -66,12 +75,20 @@ struct ParticipantConfig {
   int speak_bus = 0;   // 0 = the floor, interpreters speak into their language bus
   ListenList listens;  // what it hears; empty = the shorthand below
   // Shorthand used when `listens` is empty: listen_bus 0 means the floor at 1.0; another bus
-  // means that bus at 1.0 with the floor at floor_gain under it.
+  // means that bus at 1.0 with the floor at floor_gain under it while that bus has a speaker,
+  // and at full level after it has been silent a while (the bus is the list's lead).
   int listen_bus = 0;
   float floor_gain = 0.25f;
   float input_gain = 1.0f;  // linear, applied to what the participant says (0 to 8)
   bool muted = false;       // server-side mute: not heard (still hears)
   bool admitted = true;     // false while waiting in the lobby: neither heard nor hearing
+};
+
+// How the floor under a language channel follows that channel (ListenList::lead()).
+struct DuckingConfig {
+  int hold_ms = 600;    // the channel silent this long: the floor returns to full level
+  int duck_ms = 60;     // a full swing down (1.0 to 0) takes this long; partial ones less
+  int return_ms = 400;  // and back up
 };
 
 struct MixerConfig {
@@ -81,6 +98,7 @@ struct MixerConfig {
   size_t max_listen_lists = 32;    // distinct ListenLists in use at once (1 to 256)
   SpeakerSelectorConfig selector;  // its max_speakers is replaced by max_speakers above
   LimiterConfig limiter;
+  DuckingConfig ducking;
 };
 
 // A source heard in an output, with its level this tick (RFC 6464 -dBov), for the RFC 6465
@@ -192,6 +210,11 @@ class AudioMixer {
     int shared_output = -1;  // in the pool
     bool needed = false;     // this tick
     std::unique_ptr<std::array<float, kFrameSamples>> mix;
+    // With a lead bus: the floor's gain at the start and the end of this tick (ramped between),
+    // and how long the lead bus has been silent.
+    float floor_from = 1.0f;
+    float floor_to = 1.0f;
+    int lead_silent_ticks = 0;
   };
   struct Output {
     bool in_use = false;
@@ -217,8 +240,11 @@ class AudioMixer {
   absl::Status UpdateSlot(int slot, const ParticipantConfig& config);
   void RemoveSlot(int slot);
   InputResult SetSlotInput(int slot, std::span<const int16_t> frame, uint8_t level_dbov);
-  // The weight of the slot's own voice in what it hears (0 when absent).
+  // The weight of the slot's own voice in what it hears (0 when absent); with a ducked floor,
+  // its largest value (full level).
   float OwnWeight(const Slot& slot) const;
+  // The floor's gain in `list` this tick: follows the lead bus (see DuckingConfig).
+  void UpdateFloorGain(List& list);
 
   const MixerConfig config_;
   std::vector<Slot> slots_;

@@ -253,6 +253,96 @@ TEST_F(MixerTest, LanguageBusWithTheFloorDuckedUnderIt) {
   EXPECT_EQ(2u, mixer_->speakers(1)[0]);
 }
 
+// The shorthand (listen_bus + floor_gain) leads with the channel: while the channel speaks the
+// floor is at floor_gain, once it has been silent for the hold the floor ramps back to full.
+TEST_F(MixerTest, TheFloorReturnsWhenTheChannelFallsSilentAndDucksWhenItSpeaksAgain) {
+  Create(/*bus_count=*/2);
+  ParticipantConfig interpreter;
+  interpreter.speak_bus = 1;
+  ParticipantConfig listener;
+  listener.listen_bus = 1;
+  listener.floor_gain = 0.1f;
+  ParticipantConfig muted_floor = listener;  // a listener who wants no floor under the channel
+  muted_floor.floor_gain = 0.0f;
+  Add(1);  // floor speaker, 450 Hz
+  Add(2, interpreter);
+  Add(3, listener);
+  Add(4, muted_floor);
+  const std::vector<Source> both = {{1, 450}, {2, 650}};
+  const std::vector<Source> floor_only = {{1, 450}};
+  Run(both, 30);
+  EXPECT_NEAR(8000, Amplitude(Heard(3), 650), 80);
+  EXPECT_NEAR(800, Amplitude(Heard(3), 450), 20);  // ducked to 0.1
+  EXPECT_LT(Amplitude(Heard(4), 450), 2.0);        // muted under the channel
+  // The interpreter stops. Within the hold (600 ms) the floor stays ducked.
+  Run(floor_only, 20);
+  EXPECT_NEAR(800, Amplitude(Heard(3), 450), 20);
+  // Then it ramps back (400 ms for a full swing), one small step per sample: no click.
+  int max_step = 0;
+  std::vector<int16_t> last(Heard(3).begin(), Heard(3).end());
+  for (int t = 0; t < 40; ++t) {
+    Tick(floor_only);
+    std::span<const int16_t> heard = Heard(3);
+    max_step = std::max(max_step, std::abs(heard[0] - last.back()));
+    for (size_t i = 1; i < heard.size(); ++i) {
+      max_step = std::max(max_step, std::abs(heard[i] - heard[i - 1]));
+    }
+    last.assign(heard.begin(), heard.end());
+  }
+  // A full-level 450 Hz sine of amplitude 8000 moves at most 8000 x 2 pi x 450 / 48000 = 471
+  // per sample; a gain step would add far more.
+  EXPECT_LT(max_step, 480);
+  EXPECT_NEAR(8000, Amplitude(Heard(3), 450), 80);
+  EXPECT_NEAR(8000, Amplitude(Heard(4), 450), 80);  // the muted floor came back too
+  // The interpreter speaks again: the floor goes back under it within the duck ramp (60 ms).
+  Run(both, 8);
+  EXPECT_NEAR(800, Amplitude(Heard(3), 450), 20);
+  EXPECT_LT(Amplitude(Heard(4), 450), 2.0);
+  EXPECT_NEAR(8000, Amplitude(Heard(3), 650), 80);
+}
+
+// A floor speaker who listens to a language channel hears the channel and the ducked floor, but
+// never its own voice, also while the floor's gain is ramping: its output equals, sample for
+// sample, what a second mixer produces where it says nothing.
+TEST_F(MixerTest, MixMinusStaysExactWhileTheFloorRamps) {
+  MixerConfig config;
+  config.bus_count = 2;
+  auto with_voice = AudioMixer::Create(config);
+  auto without_voice = AudioMixer::Create(config);
+  ASSERT_TRUE(with_voice.ok() && without_voice.ok());
+  ParticipantConfig interpreter;
+  interpreter.speak_bus = 1;
+  ParticipantConfig speaking_listener;  // speaks on the floor, listens to bus 1
+  speaking_listener.listen_bus = 1;
+  speaking_listener.floor_gain = 0.2f;
+  for (AudioMixer* mixer : {with_voice->get(), without_voice->get()}) {
+    ASSERT_TRUE(mixer->AddParticipant(1, speaking_listener).ok());
+    ASSERT_TRUE(mixer->AddParticipant(2, interpreter).ok());
+    ASSERT_TRUE(mixer->AddParticipant(3, ParticipantConfig{}).ok());  // another floor speaker
+  }
+  int worst = 0;
+  for (int t = 0; t < 240; ++t) {
+    const bool interpreting = (t / 45) % 2 == 0;  // the floor ducks, returns, ducks...
+    const std::vector<int16_t> own = Tone(450, t);
+    const std::vector<int16_t> other = Tone(850, t);
+    const std::vector<int16_t> interpretation = Tone(650, t);
+    for (AudioMixer* mixer : {with_voice->get(), without_voice->get()}) {
+      if (mixer == with_voice->get()) mixer->SetFrame(1, own, 20);
+      mixer->SetFrame(3, other, 20);
+      if (interpreting) mixer->SetFrame(2, interpretation, 20);
+      mixer->Mix();
+    }
+    if (t < 20) continue;  // both settled: speakers selected, outputs created
+    ASSERT_TRUE((*with_voice)->IsSpeaker(1));
+    const auto heard = (*with_voice)->outputs()[(*with_voice)->OutputIndex(1)].frame;
+    const auto reference = (*without_voice)->outputs()[(*without_voice)->OutputIndex(1)].frame;
+    for (size_t i = 0; i < kFrameSamples; ++i) {
+      worst = std::max(worst, std::abs(heard[i] - reference[i]));
+    }
+  }
+  EXPECT_LE(worst, 2);  // float rounding only
+}
+
 TEST_F(MixerTest, LevelsAreMeasuredWhenThePacketHadNone) {
   MixerConfig config;
   config.max_participants = 4;
