@@ -1187,8 +1187,8 @@ grpc::Status RoomsService::ParticipantCall(
   std::string room_id;
   std::string id;
   int node = -1;
-  internal::Routing routing;
   std::vector<std::string> paths;
+  std::vector<std::pair<std::string, internal::Routing>> updates;
   {
     absl::MutexLock lock(&mutex_);
     Room* room = nullptr;
@@ -1197,25 +1197,75 @@ grpc::Status RoomsService::ParticipantCall(
     Room::Member& member = room->participants.at(id);
     status = change(*room, member.participant, &paths);
     if (!status.ok()) return status;
-    for (const std::string& path : paths) {
-      if (path == "routing.admitted") {
-        member.routing.set_admitted(member.participant.state() == v1::PARTICIPANT_STATE_ADMITTED);
-      } else if (path == "routing.muted") {
-        member.routing.set_muted(member.participant.muted());
-      } else if (path == "routing.listen_bus") {
-        member.routing.set_listen_bus(member.participant.listen_language());
-        member.routing.set_floor_gain_db(
-            room->room.has_floor_level_db() ? room->room.floor_level_db() : -15.0);
-      } else if (path == "routing.speak_bus") {
-        member.routing.set_speak_bus(member.participant.speak_language());
-      }
-    }
-    routing = member.routing;
+    // A change may move others too (a booth partner going on air or to standby).
+    if (!paths.empty()) updates = RerouteAll(*room, id);
     *response = member.participant;
     room_id = room->id;
     node = room->node;
   }
-  return ApplyRouting(room_id, node, id, routing, paths);
+  grpc::Status result = grpc::Status::OK;
+  for (const auto& [participant, routing] : updates) {
+    grpc::Status applied = ApplyRouting(room_id, node, participant, routing, {"routing"});
+    if (participant == id) result = applied;
+  }
+  return result;
+}
+
+void RoomsService::Reroute(const Room& room, Room::Member& member) const {
+  const v1::Participant& p = member.participant;
+  internal::Routing& routing = member.routing;
+  const bool standby =
+      p.role() == v1::ROLE_INTERPRETER && !p.speak_language().empty() && !p.on_air();
+  routing.set_admitted(p.state() == v1::PARTICIPANT_STATE_ADMITTED);
+  routing.set_muted(p.muted() || standby);
+  routing.set_speak_bus(p.speak_language());
+  if (standby) {
+    // Hears the floor and its partner's voice in the channel, both at full level.
+    routing.set_listen_bus(p.speak_language());
+    routing.set_floor_gain_db(0.0);
+  } else {
+    routing.set_listen_bus(p.listen_language());
+    routing.set_floor_gain_db(room.room.has_floor_level_db() ? room.room.floor_level_db() : -15.0);
+  }
+}
+
+std::vector<std::pair<std::string, internal::Routing>> RoomsService::RerouteAll(
+    Room& room, const std::string& always) const {
+  std::vector<std::pair<std::string, internal::Routing>> updates;
+  for (auto& [id, member] : room.participants) {
+    if (member.pending) continue;
+    const std::string before = member.routing.SerializeAsString();
+    Reroute(room, member);
+    if (id == always || member.routing.SerializeAsString() != before) {
+      updates.emplace_back(id, member.routing);
+    }
+  }
+  return updates;
+}
+
+void RoomsService::FillBooth(Room& room, const std::string& language) {
+  if (language.empty()) return;
+  for (const std::string& id : room.participant_order) {
+    const Room::Member& member = room.participants.at(id);
+    if (!member.pending && member.participant.on_air() &&
+        member.participant.speak_language() == language) {
+      return;  // somebody is on air
+    }
+  }
+  for (const std::string& id : room.participant_order) {
+    Room::Member& member = room.participants.at(id);
+    if (member.pending || member.participant.role() != v1::ROLE_INTERPRETER ||
+        member.participant.speak_language() != language) {
+      continue;
+    }
+    member.participant.set_on_air(true);
+    PublishParticipant(room, member.participant, kUpdated);
+    v1::RoomEvent event;
+    event.mutable_interpreter_on_air()->set_language(language);
+    event.mutable_interpreter_on_air()->set_participant(member.participant.name());
+    Publish(room, std::move(event));
+    return;
+  }
 }
 
 grpc::Status RoomsService::AdmitParticipant(grpc::ServerContext* context,
@@ -1317,9 +1367,62 @@ grpc::Status RoomsService::SetSpeakLanguage(grpc::ServerContext* context,
                 std::find(languages.begin(), languages.end(), language) == languages.end()) {
               return Invalid("language: the room has no such channel");
             }
+            const std::string previous = participant.speak_language();
+            const bool was_on_air = participant.on_air();
             participant.set_speak_language(language);
+            participant.set_on_air(false);
+            if (!language.empty()) {
+              // The first interpreter of a channel is on air; a second one joins the booth on
+              // standby until a hand-over.
+              bool taken = false;
+              for (const auto& [id, member] : room.participants) {
+                taken |= &member.participant != &participant && member.participant.on_air() &&
+                         member.participant.speak_language() == language;
+              }
+              participant.set_on_air(!taken);
+            }
             PublishParticipant(room, participant, kUpdated);
-            paths->push_back("routing.speak_bus");
+            if (participant.on_air()) {
+              v1::RoomEvent event;
+              event.mutable_interpreter_on_air()->set_language(language);
+              event.mutable_interpreter_on_air()->set_participant(participant.name());
+              Publish(room, std::move(event));
+            }
+            if (was_on_air && previous != language) FillBooth(room, previous);
+            paths->push_back("routing");
+            return grpc::Status::OK;
+          });
+}
+
+grpc::Status RoomsService::HandOverInterpretation(grpc::ServerContext* context,
+                                                  const v1::HandOverInterpretationRequest* request,
+                                                  v1::Participant* response) {
+  return ParticipantCall(
+      context, request->name(), response,
+      [this](Room& room, v1::Participant& participant, std::vector<std::string>* paths)
+          ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            if (participant.role() != v1::ROLE_INTERPRETER) {
+              return Precondition("only interpreters hand over a booth");
+            }
+            const std::string language = participant.speak_language();
+            if (language.empty()) {
+              return Precondition("the interpreter speaks into the floor: there is no booth");
+            }
+            if (participant.on_air()) return Precondition("the interpreter is already on air");
+            v1::RoomEvent event;
+            for (auto& [id, member] : room.participants) {
+              if (member.participant.on_air() && member.participant.speak_language() == language) {
+                member.participant.set_on_air(false);
+                event.mutable_interpreter_on_air()->set_previous(member.participant.name());
+                PublishParticipant(room, member.participant, kUpdated);
+              }
+            }
+            participant.set_on_air(true);
+            PublishParticipant(room, participant, kUpdated);
+            event.mutable_interpreter_on_air()->set_language(language);
+            event.mutable_interpreter_on_air()->set_participant(participant.name());
+            Publish(room, std::move(event));
+            paths->push_back("routing");
             return grpc::Status::OK;
           });
 }
@@ -1342,6 +1445,7 @@ grpc::Status RoomsService::RemoveCall(grpc::ServerContext* context, const std::s
   std::string participant;
   int node = -1;
   std::unique_ptr<Room> closed;
+  std::vector<std::pair<std::string, internal::Routing>> updates;
   {
     absl::MutexLock lock(&mutex_);
     Room* room = nullptr;
@@ -1351,9 +1455,15 @@ grpc::Status RoomsService::RemoveCall(grpc::ServerContext* context, const std::s
         room->participants.at(participant).participant.state() != v1::PARTICIPANT_STATE_WAITING) {
       return Precondition("the participant is not waiting");
     }
+    const v1::Participant leaving = room->participants.at(participant).participant;
     DropParticipant(*room, participant, reason);
     room_id = room->id;
     node = room->node;
+    // An interpreter on air left its booth: the partner takes over.
+    if (leaving.on_air()) {
+      FillBooth(*room, leaving.speak_language());
+      updates = RerouteAll(*room, "");
+    }
     // A one-time room ends, with all its state, when its last participant leaves.
     if (room->room.access_mode() == v1::ACCESS_MODE_ONE_TIME && room->participants.empty()) {
       closed = TakeRoom(room->id);
@@ -1366,6 +1476,9 @@ grpc::Status RoomsService::RemoveCall(grpc::ServerContext* context, const std::s
     internal::RemoveEndpointResponse response;
     (void)media_->stub(static_cast<size_t>(node))
         .RemoveEndpoint(remove_context.get(), request, &response);
+  }
+  for (const auto& [id, routing] : updates) {
+    (void)ApplyRouting(room_id, node, id, routing, {"routing"});
   }
   if (closed) EndRoomMedia(*closed);
   return grpc::Status::OK;

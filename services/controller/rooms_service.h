@@ -111,6 +111,9 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   grpc::Status SetSpeakLanguage(grpc::ServerContext* context,
                                 const chorus::v1::SetSpeakLanguageRequest*,
                                 chorus::v1::Participant*) override;
+  grpc::Status HandOverInterpretation(grpc::ServerContext* context,
+                                      const chorus::v1::HandOverInterpretationRequest*,
+                                      chorus::v1::Participant*) override;
   grpc::Status SetContentSharing(grpc::ServerContext* context,
                                  const chorus::v1::SetContentSharingRequest*,
                                  chorus::v1::Participant*) override;
@@ -137,6 +140,14 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   grpc::Status ApplyRouting(const std::string& room_id, int node, const std::string& participant,
                             const chorus::internal::v1::Routing& routing,
                             const std::vector<std::string>& paths);
+  // The member's whole media routing, from its state and the room's booths.
+  void Reroute(const Room& room, Room::Member& member) const;
+  // Reroutes every member whose routing changed (and `always`); returns what to apply.
+  std::vector<std::pair<std::string, chorus::internal::v1::Routing>> RerouteAll(
+      Room& room, const std::string& always) const;
+  // A booth's on-air interpreter left `language` (or the room): its standby partner, if any,
+  // goes on air. Publishes the events.
+  void FillBooth(Room& room, const std::string& language) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // Admits waiting participants of a HOST_PIN room once a host is in (lobby off).
   std::vector<std::string> AutoAdmit(Room& room) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   grpc::Status RemoveCall(grpc::ServerContext* context, const std::string& name,

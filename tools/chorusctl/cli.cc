@@ -82,6 +82,7 @@ constexpr char kUsage[] =
     "  admit|deny|remove|mute <participant>   (mute --unmute to undo)\n"
     "  rename <participant> <display name>\n"
     "  listen|speak <participant> <language|floor>   the channel heard / spoken into\n"
+    "  handover <participant>             puts this interpreter on air in its booth\n"
     "  participants <room>   the roster\n"
     "  watch <room>       print the room's events as they come (JSON lines) until stopped\n"
     "  node <Method> [json]\n"
@@ -271,10 +272,14 @@ std::string RoomLine(const chorus::v1::Room& room) {
 }
 
 std::string ParticipantLine(const chorus::v1::Participant& p) {
-  return absl::StrCat(p.name(), " ", p.display_name(), " ",
-                      Shorten(chorus::v1::Role_Name(p.role()), "ROLE_"), " ",
-                      Shorten(chorus::v1::ParticipantState_Name(p.state()), "PARTICIPANT_STATE_"),
-                      p.muted() ? " muted" : "");
+  return absl::StrCat(
+      p.name(), " ", p.display_name(), " ", Shorten(chorus::v1::Role_Name(p.role()), "ROLE_"), " ",
+      Shorten(chorus::v1::ParticipantState_Name(p.state()), "PARTICIPANT_STATE_"),
+      p.muted() ? " muted" : "",
+      p.speak_language().empty()
+          ? ""
+          : absl::StrCat(" speaks=", p.speak_language(), p.on_air() ? " on-air" : " standby"),
+      p.listen_language().empty() ? "" : " listens=" + p.listen_language());
 }
 
 std::string RoomName(const std::string& arg) {
@@ -468,6 +473,12 @@ int Control(const Client& client, const std::string& verb, const std::vector<std
         client, verb, request, &Rooms::Stub::SetSpeakLanguage, ParticipantLine);
   }
   if (args.size() != 1) return Usage(verb + " <participant>");
+  if (verb == "handover") {
+    chorus::v1::HandOverInterpretationRequest request;
+    request.set_name(args[0]);
+    return RoomsCall<chorus::v1::HandOverInterpretationRequest, chorus::v1::Participant>(
+        client, verb, request, &Rooms::Stub::HandOverInterpretation, ParticipantLine);
+  }
   if (verb == "admit") {
     chorus::v1::AdmitParticipantRequest request;
     request.set_name(args[0]);
@@ -602,6 +613,10 @@ int RunChorusctl(int argc, char** argv) {
        [](const Client& c, const std::vector<std::string>& a) { return Control(c, "listen", a); }},
       {{"speak"},
        [](const Client& c, const std::vector<std::string>& a) { return Control(c, "speak", a); }},
+      {{"handover"},
+       [](const Client& c, const std::vector<std::string>& a) {
+         return Control(c, "handover", a);
+       }},
       {{"watch"}, Watch},
       {{"node"}, Node},
   };

@@ -790,5 +790,87 @@ TEST_F(RoomsServiceTest, AMeetingHoldsFiftyParticipants) {
   EXPECT_EQ(engine_->endpoint_count(), 50);
 }
 
+// Booths: the first interpreter into a channel is on air, the second on standby; a hand-over is
+// one call; when the one on air leaves, the partner takes over. Each change is an event.
+TEST_F(RoomsServiceTest, InterpretersShareABoothAndHandOver) {
+  Start();
+  v1::CreateRoomRequest create;
+  create.mutable_room()->set_kind(v1::ROOM_KIND_MEETING);
+  create.mutable_room()->add_languages("ar");
+  v1::Room room;
+  ASSERT_TRUE(stub_->CreateRoom(Context().get(), create, &room).ok());
+  auto interpreter = [&] {
+    v1::CreateInviteRequest request;
+    request.set_parent(room.name());
+    request.mutable_invite()->set_role(v1::ROLE_INTERPRETER);
+    request.mutable_invite()->mutable_interpreter_languages()->set_first("da");
+    request.mutable_invite()->mutable_interpreter_languages()->set_second("ar");
+    v1::CreateInviteResponse invite;
+    EXPECT_TRUE(stub_->CreateInvite(Context().get(), request, &invite).ok());
+    v1::JoinRoomResponse joined;
+    EXPECT_TRUE(Join(room, invite.token(), &joined).ok());
+    return joined.participant();
+  };
+  v1::Participant guest = JoinAs(room, v1::ROLE_GUEST);
+  v1::Participant first = interpreter();
+  v1::Participant second = interpreter();
+  v1::WatchRoomRequest watch;
+  watch.set_name(room.name());
+  grpc::ClientContext watch_context;
+  auto reader = stub_->WatchRoom(&watch_context, watch);
+
+  auto speak = [&](const v1::Participant& who, const std::string& language) {
+    v1::SetSpeakLanguageRequest request;
+    request.set_name(who.name());
+    request.set_language(language);
+    v1::Participant out;
+    EXPECT_TRUE(stub_->SetSpeakLanguage(Context().get(), request, &out).ok());
+    return out;
+  };
+  auto get = [&](const v1::Participant& who) {
+    v1::GetParticipantRequest request;
+    request.set_name(who.name());
+    v1::Participant out;
+    EXPECT_TRUE(stub_->GetParticipant(Context().get(), request, &out).ok());
+    return out;
+  };
+  auto hand_over = [&](const v1::Participant& who, v1::Participant* out) {
+    v1::HandOverInterpretationRequest request;
+    request.set_name(who.name());
+    return stub_->HandOverInterpretation(Context().get(), request, out);
+  };
+  EXPECT_TRUE(speak(first, "ar").on_air());
+  EXPECT_FALSE(speak(second, "ar").on_air());  // the booth's standby
+  v1::Participant out;
+  EXPECT_EQ(hand_over(first, &out).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(hand_over(guest, &out).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  ASSERT_TRUE(hand_over(second, &out).ok());
+  EXPECT_TRUE(out.on_air());
+  EXPECT_FALSE(get(first).on_air());
+  // Turning to the floor leaves the booth; the first is then alone in it, on standby until the
+  // one on air leaves.
+  v1::LeaveRoomRequest leave;
+  leave.set_name(second.name());
+  v1::LeaveRoomResponse left;
+  ASSERT_TRUE(stub_->LeaveRoom(Context().get(), leave, &left).ok());
+  EXPECT_TRUE(get(first).on_air());         // the partner took over
+  EXPECT_FALSE(speak(first, "").on_air());  // the floor: no booth
+  EXPECT_EQ(hand_over(first, &out).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+
+  // The events: on air (first), hand-over (second, previous first), take-over (first).
+  std::vector<v1::RoomEvent::InterpreterOnAir> on_air;
+  v1::RoomEvent event;
+  while (on_air.size() < 3 && reader->Read(&event)) {
+    if (event.has_interpreter_on_air()) on_air.push_back(event.interpreter_on_air());
+  }
+  ASSERT_EQ(on_air.size(), 3u);
+  EXPECT_EQ(on_air[0].participant(), first.name());
+  EXPECT_EQ(on_air[1].participant(), second.name());
+  EXPECT_EQ(on_air[1].previous(), first.name());
+  EXPECT_EQ(on_air[2].participant(), first.name());
+  for (const auto& e : on_air) EXPECT_EQ(e.language(), "ar");
+  watch_context.TryCancel();
+}
+
 }  // namespace
 }  // namespace chorus::controller
