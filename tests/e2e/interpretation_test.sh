@@ -8,24 +8,8 @@ source "$(dirname "$0")/media_lib.sh"
 
 start_chorusd interp all --dev --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
   --media_port_min=41700 --media_port_max=41749 --media_workers=1
-ctl() { "$CHORUSCTL" --insecure --address="$GRPC_ADDR" "$@"; }
-field() { grep -o "\"$2\": \"\\?[^\",]*" <<<"$1" | head -1 | sed -E 's/.*: "?//'; }
-
 ctl room create meeting --room_id=interp-room --languages=ar >/dev/null || fail "room create"
-# join NAME ROLE PORT [--language_pair=..]: invites, joins; sets PORT_<NAME>, KEY_<NAME>, etc.
-join() {
-  local name=$1 role=$2 port=$3
-  shift 3
-  local token key answer
-  token=$(ctl invite create interp-room "$role" "$@" | sed -E 's/.*token=//') || fail "invite $name"
-  key=$(new_key)
-  answer=$(ctl --json join interp-room --invite_token="$token" --receive=127.0.0.1:"$port" \
-    --key="$key") || fail "join $name"
-  printf -v "send_port_$name" '%s' "$(field "$answer" port)"
-  printf -v "answer_key_$name" '%s' "$(field "$answer" key_base64)"
-  printf -v "key_$name" '%s' "$key"
-  printf -v "participant_$name" '%s' "$(field "$answer" name)"
-}
+join() { room_join interp-room "$@"; }
 join speaker host 43400
 join interpreter interpreter 43404 --language_pair=da,ar
 join arabic guest 43408

@@ -8,7 +8,6 @@ source "$(dirname "$0")/media_lib.sh"
 
 start_chorusd lobby all --dev --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
   --media_port_min=41500 --media_port_max=41599 --media_workers=1
-ctl() { "$CHORUSCTL" --insecure --address="$GRPC_ADDR" "$@"; }
 
 ctl room create meeting --access=host-pin --host_pin=424242 --guest_pin=1111 --lobby=true \
   --room_id=lobby-room >/dev/null || fail "room create"
@@ -20,7 +19,6 @@ host=$(ctl --json join lobby-room --pin=424242 --receive=127.0.0.1:43300 --key="
   fail "host join"
 guest=$(ctl --json join lobby-room --pin=1111 --receive=127.0.0.1:43304 --key="$guest_key") ||
   fail "guest join"
-field() { grep -o "\"$2\": \"\\?[^\",]*" <<<"$1" | head -1 | sed -E 's/.*: "?//'; }
 host_port=$(field "$host" port)
 host_answer_key=$(field "$host" key_base64)
 guest_port=$(field "$guest" port)

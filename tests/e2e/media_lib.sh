@@ -106,3 +106,41 @@ wait_all() {
   local pid
   for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
 }
+
+# ctl ARGS...: chorusctl against the chorusd started last (plaintext, --dev).
+ctl() { "$CHORUSCTL" --insecure --address="$GRPC_ADDR" "$@"; }
+# field JSON KEY: the first value of KEY in chorusctl's JSON output.
+field() { grep -o "\"$2\": \"\\?[^\",]*" <<<"$1" | head -1 | sed -E 's/.*: "?//'; }
+
+# room_join ROOM NAME ROLE PORT [invite flags...]: invites and joins a participant receiving on
+# 127.0.0.1:PORT; sets send_port_NAME (where to send), answer_key_NAME (the key Chorus sends
+# with), key_NAME (the key to send with) and participant_NAME (its resource name).
+room_join() {
+  local room=$1 name=$2 role=$3 port=$4
+  shift 4
+  local token key answer
+  token=$(ctl invite create "$room" "$role" "$@" | sed -E 's/.*token=//') || fail "invite $name"
+  key=$(new_key)
+  answer=$(ctl --json join "$room" --invite_token="$token" --receive=127.0.0.1:"$port" \
+    --key="$key") || fail "join $name"
+  printf -v "send_port_$name" '%s' "$(field "$answer" port)"
+  printf -v "answer_key_$name" '%s' "$(field "$answer" key_base64)"
+  printf -v "key_$name" '%s' "$key"
+  printf -v "participant_$name" '%s' "$(field "$answer" name)"
+}
+
+# analyze_window NAME FROM TO TONES...: analyses seconds FROM to TO (tenths) of NAME's recording
+# into the report NAME-FROM (read it with tone_db NAME-FROM HZ).
+analyze_window() {
+  local name=$1 from=$2 to=$3
+  shift 3
+  local tones
+  tones=$(IFS=,; echo "$*")
+  [[ -s $E2E_WORK/$name.raw ]] || fail "$name received nothing ($(cat "$E2E_WORK/$name.ffmpeg.txt"))"
+  # 0.1 s of 48 kHz mono s16le is 9600 bytes.
+  dd if="$E2E_WORK/$name.raw" of="$E2E_WORK/$name-$from.raw" bs=9600 \
+    skip="$(awk -v f="$from" 'BEGIN { printf "%d", f * 10 }')" \
+    count="$(awk -v f="$from" -v t="$to" 'BEGIN { printf "%d", (t - f) * 10 }')" 2>/dev/null
+  "$TONE_ANALYZER" "$E2E_WORK/$name-$from.raw" --rate=48000 --skip=0 --tones="$tones" \
+    >"$E2E_WORK/$name-$from.report"
+}
