@@ -36,6 +36,8 @@ ABSL_FLAG(std::string, tls_server_name, "", "Expected server name in its certifi
 ABSL_FLAG(std::string, token_file, "",
           "File whose first line is the API bearer token (or set CHORUS_TOKEN)");
 ABSL_FLAG(bool, json, false, "Print answers as JSON");
+ABSL_FLAG(bool, timing, false,
+          "Print each API call's round trip to standard error (rpc_ms=...), connection included");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "Deadline of each call");
 ABSL_FLAG(int32_t, page_size, 0, "room list: rooms per page asked of the server (0: its default)");
 ABSL_FLAG(std::string, room_id, "", "room create: the room's id (random when empty)");
@@ -254,7 +256,11 @@ int RoomsCall(const Client& client, const std::string& what, const Request& requ
   auto stub = chorus::v1::Rooms::NewStub(client.channel);
   auto context = client.NewContext();
   Response response;
+  const absl::Time start = absl::Now();
   grpc::Status status = ((*stub).*call)(context.get(), request, &response);
+  if (absl::GetFlag(FLAGS_timing)) {
+    std::fprintf(stderr, "rpc_ms=%.1f\n", absl::ToDoubleMilliseconds(absl::Now() - start));
+  }
   if (!status.ok()) return CallFailed(what, status);
   if (client.json) {
     std::printf("%s\n", ToJson(response).c_str());
