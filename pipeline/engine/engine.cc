@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "pipeline/engine/session.h"
+#include "pipeline/engine/video_session.h"
 #include "pipeline/srtp/srtp_key.h"
 
 namespace chorus::engine {
@@ -34,6 +35,12 @@ absl::StatusOr<std::unique_ptr<MediaEngine>> MediaEngine::Create(const EngineOpt
     if (!worker.ok()) return worker.status();
     engine->workers_.push_back(*std::move(worker));
   }
+  for (int i = 0; i < std::clamp(options.video_workers, 1, 64); ++i) {
+    auto worker =
+        MediaWorker::Create(i, &engine->video_stats_, /*start_thread=*/true, kVideoTickUs, "video");
+    if (!worker.ok()) return worker.status();
+    engine->video_workers_.push_back(*std::move(worker));
+  }
   return engine;
 }
 
@@ -44,10 +51,12 @@ MediaEngine::~MediaEngine() {
   absl::MutexLock lock(&mutex_);
   for (auto& [id, entry] : sessions_) {
     SessionEntry* raw = entry.get();
+    (void)raw->video_worker->Call([raw] { raw->video.reset(); });
     (void)raw->worker->Call([raw] { raw->session.reset(); });
   }
   sessions_.clear();
   workers_.clear();
+  video_workers_.clear();
 }
 
 absl::StatusOr<MediaEngine::SessionEntry*> MediaEngine::Find(const std::string& session_id) {
@@ -80,8 +89,16 @@ absl::Status MediaEngine::CreateSession(const std::string& session_id,
       worker = candidate.get();
     }
   }
+  MediaWorker* video_worker = video_workers_.front().get();
+  for (auto& candidate : video_workers_) {
+    if (candidate->session_count().load() < video_worker->session_count().load()) {
+      video_worker = candidate.get();
+    }
+  }
   auto entry = std::make_unique<SessionEntry>();
   entry->worker = worker;
+  entry->video_worker = video_worker;
+  entry->video = std::make_unique<VideoSession>(video_worker, &stats_);
   absl::Status created;
   absl::Status posted = worker->Call([&] {
     auto session = Session::Create(config, worker, &stats_, options_.max_endpoints_per_session);
@@ -94,6 +111,7 @@ absl::Status MediaEngine::CreateSession(const std::string& session_id,
   if (!posted.ok()) return posted;
   if (!created.ok()) return created;
   worker->session_count().fetch_add(1);
+  video_worker->session_count().fetch_add(1);
   sessions_.emplace(session_id, std::move(entry));
   return absl::OkStatus();
 }
@@ -104,6 +122,8 @@ absl::Status MediaEngine::DeleteSession(const std::string& session_id) {
   if (!found.ok()) return found.status();
   SessionEntry* entry = *found;
   int endpoints = 0;
+  (void)entry->video_worker->Call([&] { entry->video.reset(); });
+  entry->video_worker->session_count().fetch_sub(1);
   absl::Status posted = entry->worker->Call([&] {
     endpoints = entry->session->endpoint_count();
     entry->session.reset();
@@ -136,11 +156,31 @@ absl::StatusOr<EndpointAnswer> MediaEngine::AddEndpoint(const std::string& sessi
   SessionEntry* entry = *found;
   auto socket = ports_.Allocate();
   if (!socket.ok()) return socket.status();
+  std::unique_ptr<net::UdpSocket> video_socket;
+  if (config.video.enabled) {
+    auto allocated = ports_.Allocate();
+    if (!allocated.ok()) return allocated.status();
+    video_socket = *std::move(allocated);
+  }
   absl::StatusOr<EndpointAnswer> answer = absl::InternalError("not run");
   absl::Status posted = entry->worker->Call(
       [&] { answer = entry->session->AddEndpoint(config, *std::move(socket)); });
   if (!posted.ok()) return posted;
-  if (answer.ok()) endpoint_count_.fetch_add(1);
+  if (!answer.ok()) return answer;
+  if (config.video.enabled) {
+    absl::StatusOr<VideoAnswer> video = absl::InternalError("not run");
+    posted = entry->video_worker->Call([&] {
+      video = entry->video->AddEndpoint(config.id, config.secure, config.suite, config.video,
+                                        std::move(video_socket));
+    });
+    if (!posted.ok()) video = posted;
+    if (!video.ok()) {
+      (void)entry->worker->Call([&] { (void)entry->session->RemoveEndpoint(config.id); });
+      return video.status();
+    }
+    answer->video = *video;
+  }
+  endpoint_count_.fetch_add(1);
   return answer;
 }
 
@@ -166,8 +206,35 @@ absl::Status MediaEngine::RemoveEndpoint(const std::string& session_id,
   absl::Status posted =
       entry->worker->Call([&] { result = entry->session->RemoveEndpoint(endpoint_id); });
   if (!posted.ok()) return posted;
-  if (result.ok()) endpoint_count_.fetch_sub(1);
+  if (result.ok()) {
+    endpoint_count_.fetch_sub(1);
+    (void)entry->video_worker->Call([&] { entry->video->RemoveEndpoint(endpoint_id); });
+  }
   return result;
+}
+
+absl::Status MediaEngine::SetLayout(const std::string& session_id, const LayoutConfig& layout) {
+  if (layout.max_tiles < 1 || layout.max_tiles > 25) {
+    return absl::InvalidArgumentError("layout.max_tiles must be 1 to 25");
+  }
+  if (layout.pinned.size() > 25) return absl::InvalidArgumentError("at most 25 pinned endpoints");
+  absl::MutexLock lock(&mutex_);
+  auto found = Find(session_id);
+  if (!found.ok()) return found.status();
+  SessionEntry* entry = *found;
+  return entry->video_worker->Call([&] { entry->video->SetLayout(layout); });
+}
+
+absl::StatusOr<int> MediaEngine::VideoViews(const std::string& session_id) {
+  absl::MutexLock lock(&mutex_);
+  auto found = Find(session_id);
+  if (!found.ok()) return found.status();
+  SessionEntry* entry = *found;
+  int views = 0;
+  absl::Status posted =
+      entry->video_worker->Call([&] { views = static_cast<int>(entry->video->views_in_use()); });
+  if (!posted.ok()) return posted;
+  return views;
 }
 
 absl::StatusOr<SessionStatsSnapshot> MediaEngine::GetSessionStats(const std::string& session_id) {

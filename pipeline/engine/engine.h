@@ -17,6 +17,7 @@
 namespace chorus::engine {
 
 class Session;
+class VideoSession;
 
 struct EngineOptions {
   // Media workers (threads); 0 = one per core.
@@ -29,6 +30,8 @@ struct EngineOptions {
   bool allow_insecure_media = false;
   // Most endpoints in one session.
   int max_endpoints_per_session = 1000;
+  // Video workers (threads of their own, so video never delays an audio tick).
+  int video_workers = 1;
 };
 
 // A media node's engine (DESIGN.md, The media engine): media workers, the sessions placed on
@@ -54,6 +57,10 @@ class MediaEngine {
   absl::Status UpdateRouting(const std::string& session_id, const std::string& endpoint_id,
                              const Routing& routing);
   absl::Status RemoveEndpoint(const std::string& session_id, const std::string& endpoint_id);
+  // How the session's video views are laid out. NOT_FOUND, INVALID_ARGUMENT.
+  absl::Status SetLayout(const std::string& session_id, const LayoutConfig& layout);
+  // Distinct video views (compositors and encoders) the session uses.
+  absl::StatusOr<int> VideoViews(const std::string& session_id);
   absl::StatusOr<SessionStatsSnapshot> GetSessionStats(const std::string& session_id);
 
   // Mean of the workers' loads (0 to 1).
@@ -67,8 +74,10 @@ class MediaEngine {
 
  private:
   struct SessionEntry {
-    MediaWorker* worker;               // not owned
-    std::unique_ptr<Session> session;  // destroyed on the worker thread
+    MediaWorker* worker;                  // not owned
+    std::unique_ptr<Session> session;     // destroyed on the worker thread
+    MediaWorker* video_worker;            // not owned
+    std::unique_ptr<VideoSession> video;  // on the video worker thread
   };
 
   explicit MediaEngine(const EngineOptions& options);
@@ -79,6 +88,8 @@ class MediaEngine {
   EngineStats stats_;
   net::PortAllocator ports_;
   std::vector<std::unique_ptr<MediaWorker>> workers_;
+  EngineStats video_stats_;  // the video workers' ticks
+  std::vector<std::unique_ptr<MediaWorker>> video_workers_;
 
   // Serialises control operations (they are rare and short; the media path never takes it).
   mutable absl::Mutex mutex_;

@@ -25,14 +25,17 @@ constexpr double kLoadSmoothing = 0.05;
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<MediaWorker>> MediaWorker::Create(int index, EngineStats* stats,
-                                                                 bool start_thread) {
+                                                                 bool start_thread,
+                                                                 int64_t period_us,
+                                                                 const char* name) {
   auto loop = net::EventLoop::Create(/*inbox_capacity=*/4096);
   if (!loop.ok()) return loop.status();
-  std::unique_ptr<MediaWorker> worker(new MediaWorker(index, stats, *std::move(loop)));
+  std::unique_ptr<MediaWorker> worker(new MediaWorker(index, stats, *std::move(loop), period_us));
   MediaWorker* raw = worker.get();
   if (!start_thread) return worker;
-  raw->thread_ = std::thread([raw] {
-    std::string name = "chorus-media-" + std::to_string(raw->index_);
+  const std::string thread_name = std::string("chorus-") + name + "-" + std::to_string(index);
+  raw->thread_ = std::thread([raw, thread_name] {
+    const std::string& name = thread_name;
     pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
     raw->last_sample_wall_us_ = ClockUs(CLOCK_MONOTONIC);
     raw->last_sample_cpu_us_ = ClockUs(CLOCK_THREAD_CPUTIME_ID);
@@ -41,8 +44,9 @@ absl::StatusOr<std::unique_ptr<MediaWorker>> MediaWorker::Create(int index, Engi
   return worker;
 }
 
-MediaWorker::MediaWorker(int index, EngineStats* stats, std::unique_ptr<net::EventLoop> loop)
-    : index_(index), stats_(stats), loop_(std::move(loop)) {}
+MediaWorker::MediaWorker(int index, EngineStats* stats, std::unique_ptr<net::EventLoop> loop,
+                         int64_t period_us)
+    : index_(index), period_us_(period_us), stats_(stats), loop_(std::move(loop)) {}
 
 MediaWorker::~MediaWorker() {
   loop_->Stop();
@@ -70,7 +74,7 @@ void MediaWorker::AddTickListener(TickListener* listener) {
   if (!loop_->ticking()) {
     last_sample_wall_us_ = ClockUs(CLOCK_MONOTONIC);
     last_sample_cpu_us_ = ClockUs(CLOCK_THREAD_CPUTIME_ID);
-    loop_->StartTicker(kTickPeriodUs, [this](uint64_t periods) { Tick(periods); });
+    loop_->StartTicker(period_us_, [this](uint64_t periods) { Tick(periods); });
   }
 }
 

@@ -35,8 +35,11 @@ class MediaWorker {
 
   // With `start_thread` false the loop never runs on a thread of its own: the caller's thread is
   // the worker thread (benchmarks drive a session tick by tick this way).
+  // `period_us`: the tick (20 ms for audio; video workers tick at their frame rate).
   static absl::StatusOr<std::unique_ptr<MediaWorker>> Create(int index, EngineStats* stats,
-                                                             bool start_thread = true);
+                                                             bool start_thread = true,
+                                                             int64_t period_us = kTickPeriodUs,
+                                                             const char* name = "media");
   // Stops the thread after running the commands already posted.
   ~MediaWorker();
   MediaWorker(const MediaWorker&) = delete;
@@ -58,10 +61,12 @@ class MediaWorker {
   void RemoveTickListener(TickListener* listener);
 
  private:
-  MediaWorker(int index, EngineStats* stats, std::unique_ptr<net::EventLoop> loop);
+  MediaWorker(int index, EngineStats* stats, std::unique_ptr<net::EventLoop> loop,
+              int64_t period_us);
   void Tick(uint64_t periods);
 
   const int index_;
+  const int64_t period_us_;
   EngineStats* const stats_;  // not owned; outlives the worker
   std::unique_ptr<net::EventLoop> loop_;
   std::vector<TickListener*> listeners_;  // worker thread only

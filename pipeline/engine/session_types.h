@@ -7,6 +7,7 @@
 #include "pipeline/codec/audio_codec.h"
 #include "pipeline/net/socket_address.h"
 #include "pipeline/srtp/srtp_suite.h"
+#include "pipeline/video/rtp_video.h"
 
 namespace chorus::engine {
 
@@ -39,6 +40,20 @@ struct CodecChoice {
   int bitrate_bps = 0;
 };
 
+// An endpoint's video stream (issue: Video MCU): its own socket beside the audio one, the same
+// SRTP suite. What it sends is decoded and shown to the others; what it receives is the view
+// the session composes for it.
+struct VideoConfig {
+  bool enabled = false;
+  video::VideoCodec codec = video::VideoCodec::kVp8;
+  uint8_t payload_type = 96;
+  std::string remote_key_base64;  // the key its video is protected with
+  net::SocketAddress remote;      // where it receives video
+  int width = 640;                // the view it receives (even, 16 to 1920 x 16 to 1080)
+  int height = 360;
+  int bitrate_bps = 800'000;
+};
+
 struct EndpointConfig {
   std::string id;
   // SRTP (the default) or plain RTP (refused unless the engine allows insecure media).
@@ -57,15 +72,35 @@ struct EndpointConfig {
   // the speakers in each mixed packet, one per CSRC.
   uint8_t csrc_audio_level_extension_id = 0;
   Routing routing;
+  VideoConfig video;
 };
 
-// The node's side of the endpoint's audio stream.
+// The node's side of the endpoint's video stream.
+struct VideoAnswer {
+  bool enabled = false;
+  net::SocketAddress local;
+  uint32_t ssrc = 0;
+  std::string local_key_base64;  // never logged
+};
+
+// The node's side of the endpoint's audio stream (and video, when offered).
 struct EndpointAnswer {
   net::SocketAddress local;
   uint32_t ssrc = 0;
   srtp::SrtpSuite suite = srtp::SrtpSuite::kAesCm128HmacSha1_80;
   // The key Chorus protects what it sends with (empty for plain RTP). Never logged.
   std::string local_key_base64;
+  VideoAnswer video;
+};
+
+// How a session's views are laid out (DESIGN.md, Mixing: views as keys).
+struct LayoutConfig {
+  enum class Mode : uint8_t { kGrid, kSpeaker };
+  Mode mode = Mode::kGrid;
+  bool self_view = true;  // a participant sees itself among the tiles
+  // Shown large in the speaker layout whatever else happens (a sign-language interpreter).
+  std::vector<std::string> pinned;
+  int max_tiles = 25;
 };
 
 struct EndpointStatsSnapshot {

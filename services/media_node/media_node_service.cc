@@ -111,6 +111,55 @@ absl::StatusOr<engine::Routing> RoutingFromProto(const v1::Routing& routing,
   return out;
 }
 
+// The video stream of an endpoint request, converted and checked.
+absl::StatusOr<engine::VideoConfig> VideoFromProto(const v1::RemoteStream& stream, bool secure) {
+  engine::VideoConfig video;
+  video.enabled = true;
+  bool chosen = false;
+  for (const v1::Codec& offered : stream.codecs()) {
+    const std::string name = absl::AsciiStrToLower(offered.name());
+    if (name != "vp8" && name != "h264") continue;
+    if (offered.payload_type() < 96 || offered.payload_type() > 127) {
+      return absl::InvalidArgumentError("video codecs.payload_type must be 96 to 127 (dynamic)");
+    }
+    if (offered.bitrate() != 0 && (offered.bitrate() < 50'000 || offered.bitrate() > 8'000'000)) {
+      return absl::InvalidArgumentError("video codecs.bitrate must be 0 or 50 kbit/s to 8 Mbit/s");
+    }
+    video.codec = name == "vp8" ? video::VideoCodec::kVp8 : video::VideoCodec::kH264;
+    video.payload_type = static_cast<uint8_t>(offered.payload_type());
+    if (offered.bitrate() != 0) video.bitrate_bps = static_cast<int>(offered.bitrate());
+    chosen = true;
+    break;
+  }
+  if (!chosen) {
+    return absl::InvalidArgumentError("no video codec in common: Chorus speaks VP8 and H264");
+  }
+  if (stream.width() != 0 || stream.height() != 0) {
+    if (stream.width() < 16 || stream.height() < 16 || stream.width() > 1920 ||
+        stream.height() > 1080 || stream.width() % 2 != 0 || stream.height() % 2 != 0) {
+      return absl::InvalidArgumentError(
+          "video width and height must be even, 16x16 to 1920x1080 (or both 0 for 640x360)");
+    }
+    video.width = static_cast<int>(stream.width());
+    video.height = static_cast<int>(stream.height());
+  }
+  if (stream.port() == 0 || stream.port() > 65535) {
+    return absl::InvalidArgumentError("remote_streams.port must be 1 to 65535");
+  }
+  auto remote = net::SocketAddress::FromIp(stream.address(), static_cast<uint16_t>(stream.port()));
+  if (!remote.ok()) {
+    return absl::InvalidArgumentError("remote_streams.address must be a literal IP address");
+  }
+  video.remote = *remote;
+  if (secure) {
+    if (stream.key().key_base64().empty()) {
+      return absl::InvalidArgumentError("the video stream's key.key_base64 is required for SRTP");
+    }
+    video.remote_key_base64 = stream.key().key_base64();
+  }
+  return video;
+}
+
 // The audio stream of an endpoint request, converted and checked.
 absl::StatusOr<engine::EndpointConfig> EndpointFromProto(
     const std::string& endpoint_id, const v1::Endpoint& endpoint,
@@ -129,17 +178,27 @@ absl::StatusOr<engine::EndpointConfig> EndpointFromProto(
       return absl::InvalidArgumentError("endpoint.transport: unknown value");
   }
   const v1::RemoteStream* audio = nullptr;
+  const v1::RemoteStream* video = nullptr;
   for (const v1::RemoteStream& stream : endpoint.remote_streams()) {
     if (stream.kind() == v1::MEDIA_KIND_AUDIO) {
       if (audio != nullptr) {
         return absl::InvalidArgumentError("endpoint.remote_streams: more than one audio stream");
       }
       audio = &stream;
+    } else if (stream.kind() == v1::MEDIA_KIND_VIDEO) {
+      if (video != nullptr) {
+        return absl::InvalidArgumentError("endpoint.remote_streams: more than one video stream");
+      }
+      video = &stream;
     } else {
       return absl::UnimplementedError(
-          "video and content streams are not implemented yet: the video engine has not landed "
-          "in this node; offer the audio stream alone");
+          "content streams are not implemented yet; offer audio and camera video");
     }
+  }
+  if (video != nullptr) {
+    auto parsed = VideoFromProto(*video, config.secure);
+    if (!parsed.ok()) return parsed.status();
+    config.video = *parsed;
   }
   if (audio == nullptr) {
     return absl::InvalidArgumentError("endpoint.remote_streams: no audio stream");
@@ -409,6 +468,24 @@ grpc::Status MediaNodeService::AddEndpoint(grpc::ServerContext* context,
     extension->set_id(config->csrc_audio_level_extension_id);
     extension->set_uri(kCsrcAudioLevelUri);
   }
+  if (answer->video.enabled) {
+    v1::LocalStream* video = response->add_local_streams();
+    video->set_kind(v1::MEDIA_KIND_VIDEO);
+    v1::Codec* video_codec = video->mutable_codec();
+    video_codec->set_name(config->video.codec == video::VideoCodec::kVp8 ? "VP8" : "H264");
+    video_codec->set_payload_type(config->video.payload_type);
+    video_codec->set_clock_rate(90000);
+    if (config->video.codec == video::VideoCodec::kH264) {
+      video_codec->set_fmtp("packetization-mode=1;profile-level-id=42e01f");
+    }
+    video->set_address(options_.media_address);
+    video->set_port(answer->video.local.port());
+    video->set_ssrc(answer->video.ssrc);
+    if (config->secure) {
+      video->mutable_key()->set_suite(SuiteToProto(answer->suite));
+      video->mutable_key()->set_key_base64(answer->video.local_key_base64);
+    }
+  }
   // Keys are not kept by the service: the copy it remembers is for routing updates only.
   v1::Endpoint remembered = *response;
   for (v1::LocalStream& stream : *remembered.mutable_local_streams()) stream.clear_key();
@@ -500,9 +577,39 @@ grpc::Status MediaNodeService::RemoveEndpoint(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status MediaNodeService::SetLayout(grpc::ServerContext* context, const v1::SetLayoutRequest*,
-                                         v1::Layout*) {
-  return NotYet(*context, "SetLayout");
+grpc::Status MediaNodeService::SetLayout(grpc::ServerContext* context,
+                                         const v1::SetLayoutRequest* request,
+                                         v1::Layout* response) {
+  grpc::Status status = Authenticate(*context);
+  if (!status.ok()) return status;
+  std::string session;
+  if (!ParseSessionName(request->session(), &session)) {
+    return Invalid("session: expected sessions/{id}");
+  }
+  const v1::Layout& in = request->layout();
+  engine::LayoutConfig layout;
+  switch (in.mode()) {
+    case v1::Layout::MODE_UNSPECIFIED:
+    case v1::Layout::MODE_AUTO:
+    case v1::Layout::MODE_GRID:
+      layout.mode = engine::LayoutConfig::Mode::kGrid;
+      break;
+    case v1::Layout::MODE_SPEAKER:
+      layout.mode = engine::LayoutConfig::Mode::kSpeaker;
+      break;
+    default:
+      return Invalid("layout.mode: unknown value");
+  }
+  layout.self_view = in.show_self_view();
+  layout.max_tiles = in.max_tiles() == 0 ? 25 : in.max_tiles();
+  for (const std::string& pinned : in.pinned_endpoints()) {
+    const size_t slash = pinned.rfind('/');
+    layout.pinned.push_back(slash == std::string::npos ? pinned : pinned.substr(slash + 1));
+  }
+  absl::Status set = engine_->SetLayout(session, layout);
+  if (!set.ok()) return common::ToGrpcStatus(set);
+  *response = in;
+  return grpc::Status::OK;
 }
 
 grpc::Status MediaNodeService::GetSessionStats(grpc::ServerContext* context,
@@ -516,6 +623,8 @@ grpc::Status MediaNodeService::GetSessionStats(grpc::ServerContext* context,
   if (!stats.ok()) return common::ToGrpcStatus(stats.status());
   response->set_session(request->name());
   response->set_audio_encoders(stats->audio_encoders);
+  auto views = engine_->VideoViews(session);
+  if (views.ok()) response->set_video_encoders(*views);
   std::vector<std::string> languages;
   {
     absl::MutexLock lock(&mutex_);

@@ -120,12 +120,15 @@ TEST_F(MediaNodeServiceTest, DrainTurnsReadinessOffAndRefusesSessions) {
             grpc::StatusCode::UNAVAILABLE);
 }
 
-TEST_F(MediaNodeServiceTest, UnbuiltCallsSayWhatIsMissing) {
+TEST_F(MediaNodeServiceTest, SetLayoutChecksItsArguments) {
   grpc::ClientContext context;
   v1::Layout layout;
-  grpc::Status status = stub_->SetLayout(&context, {}, &layout);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_NE(status.error_message().find("video engine"), std::string::npos);
+  EXPECT_EQ(stub_->SetLayout(&context, {}, &layout).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  v1::SetLayoutRequest request;
+  request.set_session("sessions/nope");
+  grpc::ClientContext unknown;
+  EXPECT_EQ(stub_->SetLayout(&unknown, request, &layout).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
 // An SRTP audio endpoint request as the controller sends it.
@@ -235,7 +238,19 @@ TEST_F(MediaNodeServiceTest, NonsenseEndpointRequestsAreRefusedClearly) {
   cases.push_back({"unknown bus", bus, grpc::StatusCode::INVALID_ARGUMENT});
   auto video = AudioEndpoint("i", "opus", 5004);
   video.mutable_endpoint()->add_remote_streams()->set_kind(v1::MEDIA_KIND_VIDEO);
-  cases.push_back({"video", video, grpc::StatusCode::UNIMPLEMENTED});
+  cases.push_back({"video without a codec", video, grpc::StatusCode::INVALID_ARGUMENT});
+  auto huge = AudioEndpoint("i", "opus", 5004);
+  v1::RemoteStream* huge_video = huge.mutable_endpoint()->add_remote_streams();
+  *huge_video = huge.endpoint().remote_streams(0);
+  huge_video->set_kind(v1::MEDIA_KIND_VIDEO);
+  huge_video->mutable_codecs(0)->set_name("VP8");
+  huge_video->mutable_codecs(0)->set_payload_type(96);
+  huge_video->set_width(100000);
+  huge_video->set_height(7);
+  cases.push_back({"video of a nonsense size", huge, grpc::StatusCode::INVALID_ARGUMENT});
+  auto content = AudioEndpoint("i", "opus", 5004);
+  content.mutable_endpoint()->add_remote_streams()->set_kind(v1::MEDIA_KIND_CONTENT);
+  cases.push_back({"content", content, grpc::StatusCode::UNIMPLEMENTED});
   auto id = AudioEndpoint("Bad Id!", "opus", 5004);
   cases.push_back({"bad id", id, grpc::StatusCode::INVALID_ARGUMENT});
   auto session_name = AudioEndpoint("j", "opus", 5004);

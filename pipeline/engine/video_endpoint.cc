@@ -1,0 +1,220 @@
+#include "pipeline/engine/video_endpoint.h"
+
+#include <time.h>
+
+#include <random>
+
+#include "pipeline/rtp/rtcp.h"
+#include "pipeline/rtp/rtp_packet.h"
+#include "pipeline/srtp/srtp_key.h"
+
+namespace chorus::engine {
+namespace {
+
+int64_t MonotonicUs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
+}
+
+constexpr size_t kMaxDatagram = 1500;
+// RTP payload per packet: a 1500-byte MTU less IP/UDP, RTP and SRTP overheads.
+constexpr size_t kMaxPayload = 1180;
+constexpr int64_t kPliIntervalUs = 500'000;
+
+uint32_t RandomSsrc() {
+  static thread_local std::mt19937 random{std::random_device{}()};
+  uint32_t ssrc = 0;
+  while (ssrc == 0) ssrc = random();
+  return ssrc;
+}
+
+DropReason FromSrtp(srtp::SrtpResult result) {
+  switch (result) {
+    case srtp::SrtpResult::kAuthFailed:
+      return DropReason::kSrtpAuth;
+    case srtp::SrtpResult::kReplayed:
+      return DropReason::kSrtpReplay;
+    default:
+      return DropReason::kSrtpOther;
+  }
+}
+
+}  // namespace
+
+VideoEndpoint::VideoEndpoint(const std::string& id, const VideoConfig& config,
+                             std::unique_ptr<net::UdpSocket> socket, EngineStats* stats)
+    : id_(id),
+      config_(config),
+      socket_(std::move(socket)),
+      stats_(stats),
+      assembler_(config.codec) {}
+
+VideoEndpoint::~VideoEndpoint() = default;
+
+absl::StatusOr<std::unique_ptr<VideoEndpoint>> VideoEndpoint::Create(
+    const std::string& id, bool secure, srtp::SrtpSuite suite, const VideoConfig& config,
+    std::unique_ptr<net::UdpSocket> socket, EngineStats* stats) {
+  if (config.width < 16 || config.height < 16 || config.width > 1920 || config.height > 1080 ||
+      config.width % 2 != 0 || config.height % 2 != 0) {
+    return absl::InvalidArgumentError("video size must be even, 16x16 to 1920x1080");
+  }
+  std::unique_ptr<VideoEndpoint> endpoint(new VideoEndpoint(id, config, std::move(socket), stats));
+  if (secure) {
+    auto remote_key = srtp::SrtpKeyMaterial::FromBase64(suite, config.remote_key_base64);
+    if (!remote_key.ok()) return remote_key.status();
+    auto inbound = srtp::SrtpSession::Create(*remote_key, srtp::Direction::kInbound);
+    if (!inbound.ok()) return inbound.status();
+    srtp::SrtpKeyMaterial local_key = srtp::SrtpKeyMaterial::Generate(suite);
+    auto outbound = srtp::SrtpSession::Create(local_key, srtp::Direction::kOutbound);
+    if (!outbound.ok()) return outbound.status();
+    endpoint->inbound_ = *std::move(inbound);
+    endpoint->outbound_ = *std::move(outbound);
+    endpoint->answer_.local_key_base64 = local_key.ToBase64();
+  }
+  auto decoder = video::VideoDecoder::Create(config.codec);
+  if (!decoder.ok()) return decoder.status();
+  endpoint->decoder_ = *std::move(decoder);
+  endpoint->answer_.enabled = true;
+  endpoint->answer_.local = endpoint->socket_->local_address();
+  endpoint->answer_.ssrc = RandomSsrc();
+  endpoint->sequence_ = static_cast<uint16_t>(RandomSsrc() & 0x7fff);
+  return endpoint;
+}
+
+void VideoEndpoint::OnReadable() {
+  for (int i = 0; i < kMaxDatagramsPerWakeup; ++i) {
+    net::SocketAddress from;
+    const int length = socket_->Receive(receive_buffer_, &from);
+    if (length == -1) return;
+    if (length == -2 || static_cast<size_t>(length) > kMaxDatagram) {
+      stats_->Drop(DropReason::kOversized);
+      continue;
+    }
+    HandleDatagram(static_cast<size_t>(length), MonotonicUs());
+  }
+}
+
+void VideoEndpoint::HandleDatagram(size_t length, int64_t now_us) {
+  Bump(stats_->bytes_in, length);
+  if (rtp::IsRtcp(std::span<const uint8_t>(receive_buffer_.data(), length))) {
+    HandleRtcp(length);
+    return;
+  }
+  if (inbound_ != nullptr) {
+    size_t clear = 0;
+    srtp::SrtpResult result = inbound_->UnprotectRtp(receive_buffer_, length, &clear);
+    if (result != srtp::SrtpResult::kOk) {
+      stats_->Drop(FromSrtp(result));
+      return;
+    }
+    length = clear;
+  }
+  rtp::RtpPacketView packet;
+  if (rtp::ParseRtp(std::span<const uint8_t>(receive_buffer_.data(), length), &packet) !=
+      rtp::RtpParseResult::kOk) {
+    stats_->Drop(DropReason::kMalformedRtp);
+    return;
+  }
+  if (packet.payload_type != config_.payload_type) {
+    stats_->Drop(DropReason::kUnknownPayloadType);
+    return;
+  }
+  ++packets_received_;
+  remote_ssrc_ = packet.ssrc;
+  uint32_t timestamp = 0;
+  switch (assembler_.Insert(packet.sequence_number, packet.timestamp, packet.marker, packet.payload,
+                            &frame_, &timestamp)) {
+    case video::FrameAssembler::Result::kFrame:
+      break;
+    case video::FrameAssembler::Result::kMalformed:
+      stats_->Drop(DropReason::kMalformedRtp);
+      return;
+    case video::FrameAssembler::Result::kTooLate:
+      stats_->Drop(DropReason::kLate);
+      return;
+    case video::FrameAssembler::Result::kPending:
+      return;
+  }
+  bool got = false;
+  if (!decoder_->Decode(frame_, &picture_, &got).ok()) {
+    stats_->Drop(DropReason::kDecodeError);
+    RequestKeyframe(now_us);
+    return;
+  }
+  if (got) ++frames_decoded_;
+}
+
+void VideoEndpoint::HandleRtcp(size_t length) {
+  if (inbound_ != nullptr) {
+    size_t clear = 0;
+    srtp::SrtpResult result = inbound_->UnprotectRtcp(receive_buffer_, length, &clear);
+    if (result != srtp::SrtpResult::kOk) {
+      stats_->Drop(FromSrtp(result));
+      return;
+    }
+    length = clear;
+  }
+  rtp::RtcpInfo info;
+  if (rtp::ParseRtcp(std::span<const uint8_t>(receive_buffer_.data(), length), &info) !=
+      rtp::RtcpParseResult::kOk) {
+    stats_->Drop(DropReason::kMalformedRtcp);
+    return;
+  }
+  Bump(stats_->rtcp_packets_in);
+  if ((info.has_pli && info.pli_media_ssrc == answer_.ssrc) || info.fir_count > 0) {
+    keyframe_requested_ = true;
+  }
+}
+
+bool VideoEndpoint::TakeKeyframeRequest() {
+  const bool requested = keyframe_requested_;
+  keyframe_requested_ = false;
+  return requested;
+}
+
+void VideoEndpoint::RequestKeyframe(int64_t now_us) {
+  if (remote_ssrc_ == 0 || now_us - last_pli_us_ < kPliIntervalUs) return;
+  last_pli_us_ = now_us;
+  // A compound packet: an empty receiver report, then the PLI.
+  size_t length = rtp::BuildRr(answer_.ssrc, {}, send_buffer_);
+  if (length == 0) return;
+  const size_t pli =
+      rtp::BuildPli(answer_.ssrc, remote_ssrc_, std::span<uint8_t>(send_buffer_).subspan(length));
+  if (pli == 0) return;
+  Send(length + pli, /*rtcp=*/true);
+}
+
+void VideoEndpoint::SendFrame(std::span<const uint8_t> frame, uint32_t rtp_timestamp) {
+  const auto payloads = config_.codec == video::VideoCodec::kVp8
+                            ? video::PacketizeVp8(frame, kMaxPayload)
+                            : video::PacketizeH264(frame, kMaxPayload);
+  for (size_t i = 0; i < payloads.size(); ++i) {
+    rtp::RtpHeader header;
+    header.marker = i + 1 == payloads.size();
+    header.payload_type = config_.payload_type;
+    header.sequence_number = sequence_++;
+    header.timestamp = rtp_timestamp;
+    header.ssrc = answer_.ssrc;
+    const size_t length = rtp::BuildRtp(header, payloads[i], send_buffer_);
+    if (length == 0) continue;
+    Send(length, /*rtcp=*/false);
+  }
+  ++frames_sent_;
+}
+
+void VideoEndpoint::Send(size_t length, bool rtcp) {
+  if (outbound_ != nullptr) {
+    size_t protected_length = 0;
+    const srtp::SrtpResult result =
+        rtcp ? outbound_->ProtectRtcp(send_buffer_, length, &protected_length)
+             : outbound_->ProtectRtp(send_buffer_, length, &protected_length);
+    if (result != srtp::SrtpResult::kOk) return;
+    length = protected_length;
+  }
+  if (socket_->Send(std::span<const uint8_t>(send_buffer_.data(), length), config_.remote)) {
+    Bump(stats_->bytes_out, length);
+  }
+}
+
+}  // namespace chorus::engine

@@ -1,0 +1,88 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "pipeline/engine/engine_stats.h"
+#include "pipeline/engine/session_types.h"
+#include "pipeline/net/event_loop.h"
+#include "pipeline/net/udp_socket.h"
+#include "pipeline/srtp/srtp_session.h"
+#include "pipeline/video/picture.h"
+#include "pipeline/video/rtp_video.h"
+#include "pipeline/video/video_codec.h"
+
+namespace chorus::engine {
+
+// One participant's video stream on a video worker: its own UDP socket, SRTP both ways, frames
+// reassembled and decoded as they arrive (the latest picture is what the others see of it), and
+// the view composed for it sent back. RTCP on the same port (RFC 5761): PLI and FIR from the
+// participant ask for a keyframe of its view; a frame that does not decode sends it a PLI.
+// Thread: the video worker that owns it.
+class VideoEndpoint final : public net::EventLoop::Handler {
+ public:
+  static absl::StatusOr<std::unique_ptr<VideoEndpoint>> Create(
+      const std::string& id, bool secure, srtp::SrtpSuite suite, const VideoConfig& config,
+      std::unique_ptr<net::UdpSocket> socket, EngineStats* stats);
+  ~VideoEndpoint() override;
+
+  const std::string& id() const { return id_; }
+  const VideoConfig& config() const { return config_; }
+  const VideoAnswer& answer() const { return answer_; }
+  int fd() const { return socket_->fd(); }
+  // Join order in the session (earlier joins come first in layouts).
+  uint64_t order = 0;
+
+  static constexpr int kMaxDatagramsPerWakeup = 64;
+  void OnReadable() override;
+
+  // The latest picture of the participant (empty until its first keyframe decoded).
+  const video::Picture& picture() const { return picture_; }
+  bool has_picture() const { return !picture_.empty(); }
+
+  // Sends one encoded frame of its view, `rtp_timestamp` on the 90 kHz clock.
+  void SendFrame(std::span<const uint8_t> frame, uint32_t rtp_timestamp);
+  // Asks the participant for a keyframe (RTCP PLI), at most every 500 ms.
+  void RequestKeyframe(int64_t now_us);
+  // Whether the participant asked for a keyframe of its view since the last call.
+  bool TakeKeyframeRequest();
+
+  uint64_t frames_decoded() const { return frames_decoded_; }
+  uint64_t frames_sent() const { return frames_sent_; }
+  uint64_t packets_received() const { return packets_received_; }
+
+ private:
+  VideoEndpoint(const std::string& id, const VideoConfig& config,
+                std::unique_ptr<net::UdpSocket> socket, EngineStats* stats);
+  void HandleDatagram(size_t length, int64_t now_us);
+  void HandleRtcp(size_t length);
+  void Send(size_t length, bool rtcp);
+
+  const std::string id_;
+  const VideoConfig config_;
+  VideoAnswer answer_;
+  std::unique_ptr<net::UdpSocket> socket_;
+  EngineStats* const stats_;
+  std::unique_ptr<srtp::SrtpSession> inbound_;   // null for plain RTP
+  std::unique_ptr<srtp::SrtpSession> outbound_;  // null for plain RTP
+  video::FrameAssembler assembler_;
+  std::unique_ptr<video::VideoDecoder> decoder_;
+  video::Picture picture_;
+  std::vector<uint8_t> frame_;  // reassembly output, reused
+  uint32_t remote_ssrc_ = 0;
+  uint16_t sequence_ = 0;
+  bool keyframe_requested_ = true;  // a new viewer starts with a keyframe
+  int64_t last_pli_us_ = -1'000'000'000;
+  uint64_t packets_received_ = 0;
+  uint64_t frames_decoded_ = 0;
+  uint64_t frames_sent_ = 0;
+  alignas(16) std::array<uint8_t, 2048> receive_buffer_{};
+  alignas(16) std::array<uint8_t, 1600> send_buffer_{};
+};
+
+}  // namespace chorus::engine

@@ -1,0 +1,165 @@
+#include "pipeline/engine/video_session.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace chorus::engine {
+
+VideoSession::~VideoSession() {
+  for (auto& endpoint : endpoints_) worker_->loop().Remove(endpoint->fd(), endpoint.get());
+  if (!endpoints_.empty()) worker_->RemoveTickListener(this);
+}
+
+absl::StatusOr<VideoAnswer> VideoSession::AddEndpoint(const std::string& id, bool secure,
+                                                      srtp::SrtpSuite suite,
+                                                      const VideoConfig& config,
+                                                      std::unique_ptr<net::UdpSocket> socket) {
+  for (const auto& endpoint : endpoints_) {
+    if (endpoint->id() == id) return absl::AlreadyExistsError("the endpoint already has video");
+  }
+  auto created = VideoEndpoint::Create(id, secure, suite, config, std::move(socket), stats_);
+  if (!created.ok()) return created.status();
+  std::unique_ptr<VideoEndpoint> endpoint = *std::move(created);
+  endpoint->order = next_order_++;
+  if (!worker_->loop().Add(endpoint->fd(), endpoint.get())) {
+    return absl::ResourceExhaustedError("the video worker cannot watch another socket");
+  }
+  VideoAnswer answer = endpoint->answer();
+  if (endpoints_.empty()) worker_->AddTickListener(this);
+  endpoints_.push_back(std::move(endpoint));
+  return answer;
+}
+
+void VideoSession::RemoveEndpoint(const std::string& id) {
+  auto it = std::find_if(endpoints_.begin(), endpoints_.end(),
+                         [&](const auto& endpoint) { return endpoint->id() == id; });
+  if (it == endpoints_.end()) return;
+  worker_->loop().Remove((*it)->fd(), it->get());
+  endpoints_.erase(it);
+  viewer_keys_.erase(id);
+  if (endpoints_.empty()) {
+    worker_->RemoveTickListener(this);
+    views_.clear();
+  }
+}
+
+const VideoEndpoint* VideoSession::endpoint(const std::string& id) const {
+  for (const auto& endpoint : endpoints_) {
+    if (endpoint->id() == id) return endpoint.get();
+  }
+  return nullptr;
+}
+
+std::vector<const VideoEndpoint*> VideoSession::TilesFor(const VideoEndpoint& viewer) const {
+  std::vector<const VideoEndpoint*> tiles;
+  for (const auto& endpoint : endpoints_) {
+    if (endpoint.get() == &viewer && !layout_.self_view) continue;
+    tiles.push_back(endpoint.get());
+  }
+  std::sort(tiles.begin(), tiles.end(),
+            [](const VideoEndpoint* a, const VideoEndpoint* b) { return a->order < b->order; });
+  if (layout_.mode == LayoutConfig::Mode::kSpeaker) {
+    // The pinned participant (a sign-language interpreter) goes large, else the first.
+    for (const std::string& pinned : layout_.pinned) {
+      auto found = std::find_if(tiles.begin(), tiles.end(),
+                                [&](const VideoEndpoint* e) { return e->id() == pinned; });
+      if (found != tiles.end()) {
+        std::rotate(tiles.begin(), found, found + 1);
+        break;
+      }
+    }
+  }
+  const size_t max_tiles = static_cast<size_t>(std::clamp(layout_.max_tiles, 1, 25));
+  if (tiles.size() > max_tiles) tiles.resize(max_tiles);
+  return tiles;
+}
+
+std::string VideoSession::KeyOf(const VideoEndpoint& viewer, const LayoutConfig& layout,
+                                const std::vector<const VideoEndpoint*>& tiles) {
+  const VideoConfig& c = viewer.config();
+  std::string key = absl::StrCat(layout.mode == LayoutConfig::Mode::kSpeaker ? "speaker" : "grid",
+                                 "|", c.codec == video::VideoCodec::kVp8 ? "vp8" : "h264", "|",
+                                 c.width, "x", c.height, "|", c.bitrate_bps);
+  for (const VideoEndpoint* tile : tiles) absl::StrAppend(&key, "|", tile->id());
+  return key;
+}
+
+void VideoSession::Compose(View& view, const std::vector<const VideoEndpoint*>& tiles) const {
+  video::Picture& canvas = view.canvas;
+  video::ClearCanvas(&canvas);
+  if (tiles.empty()) return;
+  std::vector<video::Tile> rects;
+  if (layout_.mode == LayoutConfig::Mode::kSpeaker && tiles.size() > 1) {
+    // One large tile over three quarters of the height, a strip of the others below it.
+    const int large_height = (canvas.height * 3 / 4) & ~1;
+    rects.push_back(video::Tile{0, 0, canvas.width & ~1, large_height});
+    const int count = static_cast<int>(tiles.size()) - 1;
+    const int width = (canvas.width / count) & ~1;
+    for (int i = 0; i < count; ++i) {
+      rects.push_back(
+          video::Tile{i * width, large_height, width, (canvas.height - large_height) & ~1});
+    }
+  } else {
+    rects = video::GridTiles(static_cast<int>(tiles.size()), canvas.width, canvas.height);
+  }
+  for (size_t i = 0; i < tiles.size() && i < rects.size(); ++i) {
+    video::DrawTile(&canvas, rects[i], tiles[i]->has_picture() ? &tiles[i]->picture() : nullptr);
+  }
+}
+
+void VideoSession::OnTick(int64_t now_us) {
+  for (auto& [key, view] : views_) view.used = false;
+  const uint32_t rtp_timestamp = static_cast<uint32_t>(now_us * 9 / 100);  // 90 kHz
+  // Group the viewers by key; a viewer new to its key, or asking, needs a keyframe.
+  std::map<std::string, std::vector<VideoEndpoint*>> viewers;
+  std::map<std::string, std::vector<const VideoEndpoint*>> tiles_of;
+  std::map<std::string, bool> keyframe;
+  for (auto& endpoint : endpoints_) {
+    std::vector<const VideoEndpoint*> tiles = TilesFor(*endpoint);
+    std::string key = KeyOf(*endpoint, layout_, tiles);
+    bool& wants = keyframe[key];
+    wants |= endpoint->TakeKeyframeRequest();
+    std::string& previous = viewer_keys_[endpoint->id()];
+    if (previous != key) wants = true;
+    previous = key;
+    viewers[key].push_back(endpoint.get());
+    tiles_of.emplace(key, std::move(tiles));
+  }
+  for (auto& [key, group] : viewers) {
+    auto [it, created] = views_.try_emplace(key);
+    View& view = it->second;
+    view.used = true;
+    const VideoConfig& config = group.front()->config();
+    if (created) {
+      video::VideoEncoderConfig encoder_config;
+      encoder_config.codec = config.codec;
+      encoder_config.width = config.width;
+      encoder_config.height = config.height;
+      encoder_config.bitrate_bps = config.bitrate_bps;
+      encoder_config.frame_rate = static_cast<int>(1'000'000 / kVideoTickUs);
+      // A keyframe at least every 3 s: receivers that cannot ask for one (plain RTP and SIP
+      // clients without RTCP feedback) still recover from loss or a late start.
+      encoder_config.keyframe_interval = static_cast<int>(3'000'000 / kVideoTickUs);
+      auto encoder = video::VideoEncoder::Create(encoder_config);
+      if (!encoder.ok()) continue;  // sizes were checked when the endpoint joined
+      view.encoder = *std::move(encoder);
+      view.canvas.Allocate(config.width, config.height);
+      keyframe[key] = true;
+    }
+    if (view.encoder == nullptr) continue;
+    Compose(view, tiles_of[key]);
+    bool is_keyframe = false;
+    if (!view.encoder->Encode(view.canvas, keyframe[key], &view.encoded, &is_keyframe).ok() ||
+        view.encoded.empty()) {
+      continue;
+    }
+    for (VideoEndpoint* viewer : group) viewer->SendFrame(view.encoded, rtp_timestamp);
+  }
+  // Views nobody has any more give their encoder up.
+  for (auto it = views_.begin(); it != views_.end();) {
+    it = it->second.used ? std::next(it) : views_.erase(it);
+  }
+}
+
+}  // namespace chorus::engine

@@ -1,0 +1,72 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "pipeline/engine/engine_stats.h"
+#include "pipeline/engine/media_worker.h"
+#include "pipeline/engine/session_types.h"
+#include "pipeline/engine/video_endpoint.h"
+#include "pipeline/video/compositor.h"
+#include "pipeline/video/video_codec.h"
+
+namespace chorus::engine {
+
+// The video frame period: 25 frames per second.
+inline constexpr int64_t kVideoTickUs = 40'000;
+
+// The video of one session, on a video worker (its own thread: video never delays an audio
+// tick). Every tick (the video frame period) each participant's view is worked out as a key:
+// the layout, the participants in its tiles, its codec, size and bitrate. Each distinct key is
+// composed once and encoded once; every participant with that key gets the same encoded frame,
+// sent with its own SSRC, sequence numbers and SRTP context (DESIGN.md, Mixing). A view seen for
+// the first time, or by a new participant, or asked for by a PLI/FIR, starts with a keyframe.
+// Thread: the video worker.
+class VideoSession final : public TickListener {
+ public:
+  VideoSession(MediaWorker* worker, EngineStats* stats) : worker_(worker), stats_(stats) {}
+  ~VideoSession() override;
+
+  absl::StatusOr<VideoAnswer> AddEndpoint(const std::string& id, bool secure, srtp::SrtpSuite suite,
+                                          const VideoConfig& config,
+                                          std::unique_ptr<net::UdpSocket> socket);
+  // OK when the endpoint had no video.
+  void RemoveEndpoint(const std::string& id);
+  void SetLayout(const LayoutConfig& layout) { layout_ = layout; }
+  const LayoutConfig& layout() const { return layout_; }
+
+  void OnTick(int64_t now_us) override;
+
+  size_t endpoint_count() const { return endpoints_.size(); }
+  // Distinct views (compositors and encoders) in use after the last tick.
+  size_t views_in_use() const { return views_.size(); }
+  const VideoEndpoint* endpoint(const std::string& id) const;
+
+ private:
+  struct View {
+    std::unique_ptr<video::VideoEncoder> encoder;
+    video::Picture canvas;
+    std::vector<uint8_t> encoded;
+    bool used = false;
+  };
+  // The participants in a viewer's tiles, in tile order (for the speaker layout, the large one
+  // first), and the view key.
+  std::vector<const VideoEndpoint*> TilesFor(const VideoEndpoint& viewer) const;
+  static std::string KeyOf(const VideoEndpoint& viewer, const LayoutConfig& layout,
+                           const std::vector<const VideoEndpoint*>& tiles);
+  void Compose(View& view, const std::vector<const VideoEndpoint*>& tiles) const;
+
+  MediaWorker* const worker_;
+  EngineStats* const stats_;
+  LayoutConfig layout_;
+  std::vector<std::unique_ptr<VideoEndpoint>> endpoints_;
+  std::map<std::string, std::string> viewer_keys_;  // endpoint id -> the key it saw last tick
+  std::map<std::string, View> views_;
+  uint64_t next_order_ = 0;
+};
+
+}  // namespace chorus::engine
