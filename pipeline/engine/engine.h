@@ -70,6 +70,8 @@ class MediaEngine {
   int worker_count() const { return static_cast<int>(workers_.size()); }
   uint32_t port_range_size() const { return ports_.range_size(); }
   EngineStats& stats() { return stats_; }
+  // The video workers' ticks (their count and overruns: frames not served in time).
+  EngineStats& video_stats() { return video_stats_; }
   const EngineOptions& options() const { return options_; }
 
  private:

@@ -95,6 +95,10 @@ std::vector<double> CodecMicros() {
   return {10, 25, 50, 100, 200, 400, 800, 1600, 3200, 6400, 12800};
 }
 
+std::vector<double> VideoMicros() {
+  return {500, 1000, 2000, 4000, 8000, 16000, 32000, 64000};
+}
+
 }  // namespace
 
 EngineStats::EngineStats()
@@ -104,6 +108,9 @@ EngineStats::EngineStats()
                 Histogram(CodecMicros())},
       encode_us{Histogram(CodecMicros()), Histogram(CodecMicros()), Histogram(CodecMicros()),
                 Histogram(CodecMicros())},
-      jitter_ms({1, 2, 5, 10, 20, 40, 80, 160, 320}) {}
+      jitter_ms({1, 2, 5, 10, 20, 40, 80, 160, 320}),
+      video_encode_us{Histogram(VideoMicros()), Histogram(VideoMicros()), Histogram(VideoMicros()),
+                      Histogram(VideoMicros()), Histogram(VideoMicros()), Histogram(VideoMicros()),
+                      Histogram(VideoMicros()), Histogram(VideoMicros())} {}
 
 }  // namespace chorus::engine

@@ -81,6 +81,21 @@ struct EngineStats {
   std::atomic<uint64_t> encodes{0};
   std::array<std::atomic<uint64_t>, kDropReasonCount> drops{};
 
+  // Video: whole frames reassembled from participants, decoded, skipped while waiting for a
+  // keyframe after a loss; views composed and encoded; keyframe requests (RTCP PLI) sent to
+  // participants and received from them (PLI, FIR).
+  std::atomic<uint64_t> video_frames_in{0};
+  std::atomic<uint64_t> video_frames_decoded{0};
+  std::atomic<uint64_t> video_frames_skipped{0};
+  std::atomic<uint64_t> video_frames_composed{0};
+  std::atomic<uint64_t> video_frames_encoded{0};
+  std::atomic<uint64_t> video_keyframe_requests_sent{0};
+  std::atomic<uint64_t> video_keyframe_requests_received{0};
+  static size_t VideoEncodeIndex(int codec, int height) {
+    const size_t tier = height <= 360 ? 0 : height <= 720 ? 1 : height <= 1080 ? 2 : 3;
+    return static_cast<size_t>(codec) * 4 + tier;
+  }
+
   // Work of one tick of one worker (all its sessions), microseconds.
   Histogram tick_duration_us;
   // From the arrival of a packet to the send of the first mix that carries it, excluding the
@@ -92,6 +107,9 @@ struct EngineStats {
   // Interarrival jitter of received streams (RFC 3550 A.8), milliseconds, observed per RTCP
   // report interval.
   Histogram jitter_ms;
+  // Encoding one view frame, microseconds, by codec (0 VP8, 1 H.264) x 4 + size tier (0 up to
+  // 360p, 1 up to 720p, 2 up to 1080p, 3 larger).
+  std::array<Histogram, 8> video_encode_us;
 
   void Drop(DropReason reason) {
     drops[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);

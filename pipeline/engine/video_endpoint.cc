@@ -48,7 +48,7 @@ VideoEndpoint::VideoEndpoint(const std::string& id, const VideoConfig& config,
       config_(config),
       socket_(std::move(socket)),
       stats_(stats),
-      assembler_(config.codec) {}
+      assembler_(std::make_unique<video::FrameAssembler>(config.codec)) {}
 
 VideoEndpoint::~VideoEndpoint() = default;
 
@@ -121,11 +121,28 @@ void VideoEndpoint::HandleDatagram(size_t length, int64_t now_us) {
     return;
   }
   ++packets_received_;
-  remote_ssrc_ = packet.ssrc;
+  if (packet.ssrc != remote_ssrc_) {
+    // A new source (the sender restarted, perhaps at another size): its sequence numbers and
+    // timestamps start afresh, and so does reassembly; decoding resumes at its first keyframe.
+    remote_ssrc_ = packet.ssrc;
+    assembler_ = std::make_unique<video::FrameAssembler>(config_.codec);
+    assembler_drops_seen_ = 0;
+    waiting_for_keyframe_ = true;
+  }
   uint32_t timestamp = 0;
-  switch (assembler_.Insert(packet.sequence_number, packet.timestamp, packet.marker, packet.payload,
-                            &frame_, &timestamp)) {
+  const auto result = assembler_->Insert(packet.sequence_number, packet.timestamp, packet.marker,
+                                         packet.payload, &frame_, &timestamp);
+  if (assembler_->dropped_frames() != assembler_drops_seen_) {
+    // A frame was lost: what follows cannot decode cleanly until a keyframe.
+    for (; assembler_drops_seen_ < assembler_->dropped_frames(); ++assembler_drops_seen_) {
+      stats_->Drop(DropReason::kLate);
+    }
+    waiting_for_keyframe_ = true;
+    RequestKeyframe(now_us);
+  }
+  switch (result) {
     case video::FrameAssembler::Result::kFrame:
+      Bump(stats_->video_frames_in);
       break;
     case video::FrameAssembler::Result::kMalformed:
       stats_->Drop(DropReason::kMalformedRtp);
@@ -136,13 +153,25 @@ void VideoEndpoint::HandleDatagram(size_t length, int64_t now_us) {
     case video::FrameAssembler::Result::kPending:
       return;
   }
+  if (waiting_for_keyframe_) {
+    if (!video::IsKeyframe(config_.codec, frame_)) {
+      Bump(stats_->video_frames_skipped);
+      RequestKeyframe(now_us);
+      return;
+    }
+    waiting_for_keyframe_ = false;
+  }
   bool got = false;
   if (!decoder_->Decode(frame_, &picture_, &got).ok()) {
     stats_->Drop(DropReason::kDecodeError);
+    waiting_for_keyframe_ = true;
     RequestKeyframe(now_us);
     return;
   }
-  if (got) ++frames_decoded_;
+  if (got) {
+    ++frames_decoded_;
+    Bump(stats_->video_frames_decoded);
+  }
 }
 
 void VideoEndpoint::HandleRtcp(size_t length) {
@@ -164,6 +193,7 @@ void VideoEndpoint::HandleRtcp(size_t length) {
   Bump(stats_->rtcp_packets_in);
   if ((info.has_pli && info.pli_media_ssrc == answer_.ssrc) || info.fir_count > 0) {
     keyframe_requested_ = true;
+    Bump(stats_->video_keyframe_requests_received);
   }
 }
 
@@ -182,6 +212,8 @@ void VideoEndpoint::RequestKeyframe(int64_t now_us) {
   const size_t pli =
       rtp::BuildPli(answer_.ssrc, remote_ssrc_, std::span<uint8_t>(send_buffer_).subspan(length));
   if (pli == 0) return;
+  ++plis_sent_;
+  Bump(stats_->video_keyframe_requests_sent);
   Send(length + pli, /*rtcp=*/true);
 }
 

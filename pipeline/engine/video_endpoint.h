@@ -54,6 +54,7 @@ class VideoEndpoint final : public net::EventLoop::Handler {
 
   uint64_t frames_decoded() const { return frames_decoded_; }
   uint64_t frames_sent() const { return frames_sent_; }
+  uint64_t keyframe_requests_sent() const { return plis_sent_; }
   uint64_t packets_received() const { return packets_received_; }
 
  private:
@@ -70,8 +71,12 @@ class VideoEndpoint final : public net::EventLoop::Handler {
   EngineStats* const stats_;
   std::unique_ptr<srtp::SrtpSession> inbound_;   // null for plain RTP
   std::unique_ptr<srtp::SrtpSession> outbound_;  // null for plain RTP
-  video::FrameAssembler assembler_;
+  std::unique_ptr<video::FrameAssembler> assembler_;
   std::unique_ptr<video::VideoDecoder> decoder_;
+  // After a lost or undecodable frame, later frames depend on what is missing: they are skipped
+  // (the tile keeps its last good picture) until a keyframe, asked for with PLI, arrives.
+  bool waiting_for_keyframe_ = true;
+  uint64_t assembler_drops_seen_ = 0;
   video::Picture picture_;
   std::vector<uint8_t> frame_;  // reassembly output, reused
   uint32_t remote_ssrc_ = 0;
@@ -81,6 +86,7 @@ class VideoEndpoint final : public net::EventLoop::Handler {
   uint64_t packets_received_ = 0;
   uint64_t frames_decoded_ = 0;
   uint64_t frames_sent_ = 0;
+  uint64_t plis_sent_ = 0;
   alignas(16) std::array<uint8_t, 2048> receive_buffer_{};
   alignas(16) std::array<uint8_t, 1600> send_buffer_{};
 };

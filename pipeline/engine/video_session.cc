@@ -1,10 +1,21 @@
 #include "pipeline/engine/video_session.h"
 
+#include <time.h>
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 
 namespace chorus::engine {
+namespace {
+
+int64_t MonotonicMicros() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
+}
+
+}  // namespace
 
 VideoSession::~VideoSession() {
   for (auto& endpoint : endpoints_) worker_->loop().Remove(endpoint->fd(), endpoint.get());
@@ -149,11 +160,18 @@ void VideoSession::OnTick(int64_t now_us) {
     }
     if (view.encoder == nullptr) continue;
     Compose(view, tiles_of[key]);
+    Bump(stats_->video_frames_composed);
     bool is_keyframe = false;
+    const int64_t encode_start = MonotonicMicros();
     if (!view.encoder->Encode(view.canvas, keyframe[key], &view.encoded, &is_keyframe).ok() ||
         view.encoded.empty()) {
       continue;
     }
+    Bump(stats_->video_frames_encoded);
+    stats_
+        ->video_encode_us[EngineStats::VideoEncodeIndex(
+            config.codec == video::VideoCodec::kVp8 ? 0 : 1, config.height)]
+        .Observe(static_cast<double>(MonotonicMicros() - encode_start));
     for (VideoEndpoint* viewer : group) viewer->SendFrame(view.encoded, rtp_timestamp);
   }
   // Views nobody has any more give their encoder up.

@@ -159,6 +159,15 @@ bool AppendH264Payload(std::span<const uint8_t> packet, std::vector<uint8_t>* an
   return false;  // STAP-B, MTAP16/24, FU-B: not in packetization-mode 1 from our clients
 }
 
+bool IsKeyframe(VideoCodec codec, std::span<const uint8_t> frame) {
+  if (frame.empty()) return false;
+  if (codec == VideoCodec::kVp8) return (frame[0] & 0x01) == 0;
+  for (std::span<const uint8_t> nal : SplitAnnexB(frame)) {
+    if (!nal.empty() && (nal[0] & 0x1f) == 5) return true;
+  }
+  return false;
+}
+
 FrameAssembler::Result FrameAssembler::Insert(uint16_t sequence, uint32_t timestamp, bool marker,
                                               std::span<const uint8_t> payload,
                                               std::vector<uint8_t>* frame,

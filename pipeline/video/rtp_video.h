@@ -35,6 +35,10 @@ bool ParseVp8Payload(std::span<const uint8_t> packet, bool* frame_start,
 bool AppendH264Payload(std::span<const uint8_t> packet, std::vector<uint8_t>* annexb,
                        bool* frame_start);
 
+// Whether an encoded frame (VP8 bytes, or H.264 Annex B) is a keyframe: VP8's inverse key frame
+// flag (RFC 6386 section 9.1), or an H.264 IDR slice.
+bool IsKeyframe(VideoCodec codec, std::span<const uint8_t> frame);
+
 // Puts a stream's RTP packets back into whole frames: packets of one timestamp, in sequence
 // order, complete when the marker packet arrived and no sequence number between the frame's
 // first packet and it is missing. Bounded: at most kMaxPackets per frame and kMaxFrames frames in

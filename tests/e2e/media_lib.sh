@@ -144,3 +144,90 @@ analyze_window() {
   "$TONE_ANALYZER" "$E2E_WORK/$name-$from.raw" --rate=48000 --skip=0 --tones="$tones" \
     >"$E2E_WORK/$name-$from.report"
 }
+
+# add_video_endpoint SESSION ID CODEC PORT [TRANSPORT]: an endpoint with audio (to a port nobody
+# reads) and video (CODEC VP8 or H264, payload type 96) whose view is sent to 127.0.0.1:PORT at
+# 640x360. Sets VIDEO_PORT (where to send video), VIDEO_ANSWER_KEY (the key of the view) and
+# VIDEO_SEND_KEY (the key to send video with). TRANSPORT: SRTP (default) or RTP_INSECURE.
+add_video_endpoint() {
+  local session=$1 id=$2 codec=$3 port=$4 transport=${5:-SRTP}
+  local audio_key video_key answer audio_crypto="" video_crypto=""
+  audio_key=$(new_key)
+  video_key=$(new_key)
+  if [[ $transport == SRTP ]]; then
+    audio_crypto=", \"key\": {\"suite\": \"SRTP_SUITE_AES_CM_128_HMAC_SHA1_80\", \"key_base64\": \"$audio_key\"}"
+    video_crypto=", \"key\": {\"suite\": \"SRTP_SUITE_AES_CM_128_HMAC_SHA1_80\", \"key_base64\": \"$video_key\"}"
+  fi
+  answer=$(node AddEndpoint "{
+    \"parent\": \"sessions/$session\", \"endpoint_id\": \"$id\",
+    \"endpoint\": {\"transport\": \"TRANSPORT_$transport\", \"routing\": {\"admitted\": true},
+      \"remote_streams\": [
+        {\"kind\": \"MEDIA_KIND_AUDIO\",
+         \"codecs\": [{\"name\": \"opus\", \"payload_type\": 111, \"clock_rate\": 48000}],
+         \"address\": \"127.0.0.1\", \"port\": 9 $audio_crypto},
+        {\"kind\": \"MEDIA_KIND_VIDEO\",
+         \"codecs\": [{\"name\": \"$codec\", \"payload_type\": 96, \"clock_rate\": 90000}],
+         \"address\": \"127.0.0.1\", \"port\": $port, \"width\": 640, \"height\": 360
+         $video_crypto}]}}") || fail "AddEndpoint $id"
+  local local_part=${answer#*\"local_streams\"}
+  local video_part=${local_part#*MEDIA_KIND_VIDEO}
+  VIDEO_PORT=$(grep -o '"port": [0-9]*' <<<"$video_part" | head -1 | grep -o '[0-9]*$')
+  VIDEO_ANSWER_KEY=$(grep -o '"key_base64": "[^"]*"' <<<"$video_part" | head -1 | cut -d'"' -f4)
+  VIDEO_SEND_KEY=$video_key
+  [[ -n $VIDEO_PORT ]] || fail "no video answer for $id: $answer"
+}
+
+# start_video_receiver NAME PORT CODEC KEY SECONDS: an ffmpeg SRTP receiver of a 640x360 view,
+# decoded to raw yuv420p in $E2E_WORK/NAME.yuv (every decoded frame once).
+start_video_receiver() {
+  local name=$1 port=$2 codec=$3 key=$4 seconds=$5 fmtp=""
+  [[ $codec == H264 ]] && fmtp="a=fmtp:96 packetization-mode=1"
+  cat >"$E2E_WORK/$name.sdp" <<SDP
+v=0
+o=- 0 0 IN IP4 127.0.0.1
+s=chorus-e2e
+c=IN IP4 127.0.0.1
+t=0 0
+m=video $port RTP/SAVP 96
+a=rtpmap:96 $codec/90000
+$fmtp
+a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:$key
+SDP
+  timeout 40 ffmpeg -hide_banner -loglevel error -nostdin -y \
+    -protocol_whitelist file,udp,rtp,srtp -analyzeduration 1000000 -i "$E2E_WORK/$name.sdp" \
+    -t "$seconds" -fps_mode passthrough -f rawvideo -pix_fmt yuv420p -s 640x360 \
+    "$E2E_WORK/$name.yuv" 2>"$E2E_WORK/$name.ffmpeg.txt" &
+  E2E_PIDS+=($!)
+  RECEIVER_PID=$!
+}
+
+# start_video_sender NAME COLOUR SIZE CODEC TARGET_PORT LOCAL_PORT KEY SECONDS: an ffmpeg SRTP
+# sender of a solid colour (keyframe every second).
+start_video_sender() {
+  local name=$1 colour=$2 size=$3 codec=$4 target=$5 local_port=$6 key=$7 seconds=$8 encoder
+  if [[ $codec == VP8 ]]; then
+    encoder="-c:v libvpx -deadline realtime -cpu-used 8 -b:v 300k"
+  else
+    encoder="-c:v libx264 -preset ultrafast -tune zerolatency -profile:v baseline -b:v 300k"
+  fi
+  # shellcheck disable=SC2086
+  timeout 40 ffmpeg -hide_banner -loglevel error -nostdin -re \
+    -f lavfi -i "color=c=$colour:s=$size:r=15" -t "$seconds" -pix_fmt yuv420p -g 15 $encoder \
+    -payload_type 96 -f rtp -srtp_out_suite AES_CM_128_HMAC_SHA1_80 -srtp_out_params "$key" \
+    "srtp://127.0.0.1:$target?rtcpport=$target&localrtpport=$local_port&localrtcpport=$((local_port + 1))" \
+    >/dev/null 2>"$E2E_WORK/$name.ffmpeg.txt" &
+  E2E_PIDS+=($!)
+  SENDER_PID=$!
+}
+
+# probe_frame NAME FRAME POINTS: chorus-frame-probe on $E2E_WORK/NAME.yuv (640x360).
+probe_frame() {
+  "$FRAME_PROBE" "$E2E_WORK/$1.yuv" --size=640x360 --frame="$2" --points="$3"
+}
+# yuv_near "Y U V" "Y U V": within 20 per component.
+yuv_near() {
+  awk -v g="$1" -v w="$2" 'BEGIN {
+    split(g, a, " "); split(w, b, " ");
+    for (i = 1; i <= 3; i++) { d = a[i] - b[i]; if (d < -20 || d > 20) exit 1 }
+  }'
+}
