@@ -172,7 +172,7 @@ add_video_endpoint() {
   local local_part=${answer#*\"local_streams\"}
   local video_part=${local_part#*MEDIA_KIND_VIDEO}
   VIDEO_PORT=$(grep -o '"port": [0-9]*' <<<"$video_part" | head -1 | grep -o '[0-9]*$')
-  VIDEO_ANSWER_KEY=$(grep -o '"key_base64": "[^"]*"' <<<"$video_part" | head -1 | cut -d'"' -f4)
+  VIDEO_ANSWER_KEY=$(grep -o '"key_base64": "[^"]*"' <<<"$video_part" | head -1 | cut -d'"' -f4 || true)
   VIDEO_SEND_KEY=$video_key
   [[ -n $VIDEO_PORT ]] || fail "no video answer for $id: $answer"
 }
