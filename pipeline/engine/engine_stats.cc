@@ -95,9 +95,7 @@ std::vector<double> CodecMicros() {
   return {10, 25, 50, 100, 200, 400, 800, 1600, 3200, 6400, 12800};
 }
 
-std::vector<double> VideoMicros() {
-  return {500, 1000, 2000, 4000, 8000, 16000, 32000, 64000};
-}
+std::vector<double> VideoMicros() { return {500, 1000, 2000, 4000, 8000, 16000, 32000, 64000}; }
 
 }  // namespace
 

@@ -21,6 +21,15 @@ constexpr size_t kMaxDatagram = 1500;
 // RTP payload per packet: a 1500-byte MTU less IP/UDP, RTP and SRTP overheads.
 constexpr size_t kMaxPayload = 1180;
 constexpr int64_t kPliIntervalUs = 500'000;
+constexpr int64_t kReportIntervalUs = 5'000'000;
+// The CNAME of every stream Chorus sends an endpoint (audio and video alike: lip sync).
+constexpr uint8_t kCname[] = {'c', 'h', 'o', 'r', 'u', 's'};
+
+int64_t UnixUs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
+}
 
 uint32_t RandomSsrc() {
   static thread_local std::mt19937 random{std::random_device{}()};
@@ -217,6 +226,22 @@ void VideoEndpoint::RequestKeyframe(int64_t now_us) {
   Send(length + pli, /*rtcp=*/true);
 }
 
+void VideoEndpoint::MaybeSendReport(int64_t now_us, uint32_t rtp_timestamp) {
+  if (last_report_us_ != 0 && now_us - last_report_us_ < kReportIntervalUs) return;
+  const bool first = last_report_us_ == 0;
+  last_report_us_ = now_us;
+  if (first || packets_sent_ == 0) return;
+  rtp::SenderReport report;
+  report.ssrc = answer_.ssrc;
+  report.ntp_timestamp = rtp::NtpFromUnixMicros(UnixUs());
+  report.rtp_timestamp = rtp_timestamp;
+  report.packet_count = static_cast<uint32_t>(packets_sent_);
+  report.octet_count = static_cast<uint32_t>(octets_sent_);
+  const size_t length =
+      rtp::BuildSenderReport(report, kCname, std::span<uint8_t>(send_buffer_.data(), 1400));
+  if (length > 0) Send(length, /*rtcp=*/true);
+}
+
 void VideoEndpoint::SendFrame(std::span<const uint8_t> frame, uint32_t rtp_timestamp) {
   const auto payloads = config_.codec == video::VideoCodec::kVp8
                             ? video::PacketizeVp8(frame, kMaxPayload)
@@ -230,6 +255,8 @@ void VideoEndpoint::SendFrame(std::span<const uint8_t> frame, uint32_t rtp_times
     header.ssrc = answer_.ssrc;
     const size_t length = rtp::BuildRtp(header, payloads[i], send_buffer_);
     if (length == 0) continue;
+    ++packets_sent_;
+    octets_sent_ += payloads[i].size();
     Send(length, /*rtcp=*/false);
   }
   ++frames_sent_;

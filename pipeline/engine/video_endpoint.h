@@ -47,6 +47,10 @@ class VideoEndpoint final : public net::EventLoop::Handler {
 
   // Sends one encoded frame of its view, `rtp_timestamp` on the 90 kHz clock.
   void SendFrame(std::span<const uint8_t> frame, uint32_t rtp_timestamp);
+  // An RTCP sender report about every 5 s: the NTP wall-clock time paired with the video RTP
+  // timestamp of now, on the same wall clock as the audio stream's reports and under the same
+  // CNAME, so the participant can line the two up (lip sync).
+  void MaybeSendReport(int64_t now_us, uint32_t rtp_timestamp);
   // Asks the participant for a keyframe (RTCP PLI), at most every 500 ms.
   void RequestKeyframe(int64_t now_us);
   // Whether the participant asked for a keyframe of its view since the last call.
@@ -87,6 +91,9 @@ class VideoEndpoint final : public net::EventLoop::Handler {
   uint64_t frames_decoded_ = 0;
   uint64_t frames_sent_ = 0;
   uint64_t plis_sent_ = 0;
+  uint64_t packets_sent_ = 0;
+  uint64_t octets_sent_ = 0;
+  int64_t last_report_us_ = 0;
   alignas(16) std::array<uint8_t, 2048> receive_buffer_{};
   alignas(16) std::array<uint8_t, 1600> send_buffer_{};
 };

@@ -172,7 +172,10 @@ void VideoSession::OnTick(int64_t now_us) {
         ->video_encode_us[EngineStats::VideoEncodeIndex(
             config.codec == video::VideoCodec::kVp8 ? 0 : 1, config.height)]
         .Observe(static_cast<double>(MonotonicMicros() - encode_start));
-    for (VideoEndpoint* viewer : group) viewer->SendFrame(view.encoded, rtp_timestamp);
+    for (VideoEndpoint* viewer : group) {
+      viewer->SendFrame(view.encoded, rtp_timestamp);
+      viewer->MaybeSendReport(now_us, rtp_timestamp);
+    }
   }
   // Views nobody has any more give their encoder up.
   for (auto it = views_.begin(); it != views_.end();) {

@@ -175,20 +175,23 @@ std::vector<MetricFamily> EngineMetrics::Collect() const {
   counter("chorus_video_frames_encoded_total", "View frames encoded (one per distinct view)",
           Read(stats.video_frames_encoded));
   counter("chorus_video_keyframe_requests_sent_total",
-          "Keyframe requests (RTCP PLI) sent to participants", Read(stats.video_keyframe_requests_sent));
+          "Keyframe requests (RTCP PLI) sent to participants",
+          Read(stats.video_keyframe_requests_sent));
   counter("chorus_video_keyframe_requests_received_total",
           "Keyframe requests (RTCP PLI, FIR) received from participants",
           Read(stats.video_keyframe_requests_received));
   engine::EngineStats& video_ticks = engine_->video_stats();
-  counter("chorus_video_ticks_total", "Video frame periods run (25 per second while a session "
-          "has video)", Read(video_ticks.ticks));
+  counter("chorus_video_ticks_total",
+          "Video frame periods run (25 per second while a session "
+          "has video)",
+          Read(video_ticks.ticks));
   counter("chorus_video_tick_overruns_total",
           "Video frame periods missed because the video worker fell behind (frames not served "
           "in time, dropped)",
           Read(video_ticks.tick_overruns));
   {
-    MetricFamily encode = Family("chorus_video_encode_seconds",
-                                 "Encoding one frame of a view", MetricType::Histogram);
+    MetricFamily encode = Family("chorus_video_encode_seconds", "Encoding one frame of a view",
+                                 MetricType::Histogram);
     const char* codecs[] = {"vp8", "h264"};
     const char* tiers[] = {"360p", "720p", "1080p", "larger"};
     for (size_t i = 0; i < 8; ++i) {

@@ -116,6 +116,7 @@ absl::StatusOr<engine::VideoConfig> VideoFromProto(const v1::RemoteStream& strea
   engine::VideoConfig video;
   video.enabled = true;
   bool chosen = false;
+  bool bitrate_offered = false;
   for (const v1::Codec& offered : stream.codecs()) {
     const std::string name = absl::AsciiStrToLower(offered.name());
     if (name != "vp8" && name != "h264") continue;
@@ -128,6 +129,7 @@ absl::StatusOr<engine::VideoConfig> VideoFromProto(const v1::RemoteStream& strea
     video.codec = name == "vp8" ? video::VideoCodec::kVp8 : video::VideoCodec::kH264;
     video.payload_type = static_cast<uint8_t>(offered.payload_type());
     if (offered.bitrate() != 0) video.bitrate_bps = static_cast<int>(offered.bitrate());
+    bitrate_offered = offered.bitrate() != 0;
     chosen = true;
     break;
   }
@@ -142,6 +144,11 @@ absl::StatusOr<engine::VideoConfig> VideoFromProto(const v1::RemoteStream& strea
     }
     video.width = static_cast<int>(stream.width());
     video.height = static_cast<int>(stream.height());
+  }
+  // Bitrate tiers by size, unless the offer named one: 360p 800 kbit/s, 720p 1.5 Mbit/s,
+  // 1080p 2.5 Mbit/s (part of the view key: receivers of one tier share an encoder).
+  if (!bitrate_offered) {
+    video.bitrate_bps = video.height <= 360 ? 800'000 : video.height <= 720 ? 1'500'000 : 2'500'000;
   }
   if (stream.port() == 0 || stream.port() > 65535) {
     return absl::InvalidArgumentError("remote_streams.port must be 1 to 65535");
