@@ -124,7 +124,7 @@ absl::StatusOr<std::unique_ptr<VideoEncoder>> VideoEncoder::Create(
   c->thread_count = 1;
   if (config.codec == VideoCodec::kVp8) {
     av_opt_set(c->priv_data, "deadline", "realtime", 0);
-    av_opt_set_int(c->priv_data, "cpu-used", 8, 0);
+    av_opt_set_int(c->priv_data, "cpu-used", 16, 0);
     av_opt_set_int(c->priv_data, "lag-in-frames", 0, 0);
     av_opt_set(c->priv_data, "error-resilient", "default", 0);
   } else {
