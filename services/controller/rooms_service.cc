@@ -180,6 +180,8 @@ grpc::Status OfferToEndpoint(const v1::MediaOffer& offer, internal::Endpoint* en
       e->set_uri(extension.uri());
     }
     out->set_ssrc(stream.ssrc());
+    out->set_width(stream.width());
+    out->set_height(stream.height());
   }
   return grpc::Status::OK;
 }
@@ -194,6 +196,7 @@ void EndpointToAnswer(const internal::Endpoint& endpoint, v1::MediaAnswer* answe
     stream->mutable_codec()->set_payload_type(local.codec().payload_type());
     stream->mutable_codec()->set_clock_rate(local.codec().clock_rate());
     stream->mutable_codec()->set_channels(local.codec().channels());
+    stream->mutable_codec()->set_fmtp(local.codec().fmtp());
     stream->set_address(local.address());
     stream->set_port(local.port());
     stream->set_ssrc(local.ssrc());
@@ -590,6 +593,40 @@ grpc::Status RoomsService::ListRooms(grpc::ServerContext* context,
 
 grpc::Status RoomsService::UpdateRoom(grpc::ServerContext* context,
                                       const v1::UpdateRoomRequest* request, v1::Room* response) {
+  grpc::Status status = UpdateRoomState(context, request, response);
+  if (!status.ok()) return status;
+  const auto& paths = request->update_mask().paths();
+  if (std::find(paths.begin(), paths.end(), "layout_policy") == paths.end()) return status;
+  int node = -1;
+  std::string room_id;
+  {
+    absl::MutexLock lock(&mutex_);
+    Room* room = FindRoom(request->room().name());
+    if (room == nullptr || !room->session_ready) return status;
+    node = room->node;
+    room_id = room->id;
+  }
+  (void)ApplyLayout(room_id, node, response->layout_policy());
+  return status;
+}
+
+grpc::Status RoomsService::ApplyLayout(const std::string& room_id, int node,
+                                       const v1::LayoutPolicy& policy) {
+  if (node < 0 || media_ == nullptr) return grpc::Status::OK;
+  internal::SetLayoutRequest request;
+  request.set_session("sessions/" + room_id);
+  internal::Layout* layout = request.mutable_layout();
+  layout->set_mode(static_cast<internal::Layout::Mode>(policy.mode()));
+  layout->set_max_tiles(policy.max_tiles() == 0 ? 9 : policy.max_tiles());
+  layout->set_show_self_view(policy.show_self_view());
+  auto context = media_->NewContext(static_cast<size_t>(node));
+  internal::Layout applied;
+  return media_->stub(static_cast<size_t>(node)).SetLayout(context.get(), request, &applied);
+}
+
+grpc::Status RoomsService::UpdateRoomState(grpc::ServerContext* context,
+                                           const v1::UpdateRoomRequest* request,
+                                           v1::Room* response) {
   grpc::Status status = auth_.Check(*context);
   if (!status.ok()) return status;
   if (request->update_mask().paths().empty()) return Invalid("update_mask: name the fields");
@@ -931,6 +968,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
   std::string room_id;
   int node = -1;
   bool create_session = false;
+  v1::LayoutPolicy layout_policy;
   std::vector<std::string> room_languages;
   v1::Participant participant;
   std::string invite_id;
@@ -1036,6 +1074,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     }
     node = room->node;
     room_languages.assign(room->room.languages().begin(), room->room.languages().end());
+    layout_policy = room->room.layout_policy();
   }
 
   auto& stub = media_->stub(static_cast<size_t>(node));
@@ -1072,9 +1111,12 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
       }
       return rollback(created);
     }
-    absl::MutexLock lock(&mutex_);
-    Room* room = FindRoom(absl::StrCat(kRoomsPrefix, room_id));
-    if (room != nullptr && room->node == node) room->session_ready = true;
+    {
+      absl::MutexLock lock(&mutex_);
+      Room* room = FindRoom(absl::StrCat(kRoomsPrefix, room_id));
+      if (room != nullptr && room->node == node) room->session_ready = true;
+    }
+    (void)ApplyLayout(room_id, node, layout_policy);
   } else {
     // Another join of the same moment may still be creating the session: wait for it.
     bool ready = false;

@@ -137,6 +137,12 @@ class RoomsService final : public chorus::v1::Rooms::Service {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   std::unique_ptr<Room> TakeRoom(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void EndRoomMedia(const Room& room);
+  // Sends the room's layout policy to its media node (when the session exists).
+  grpc::Status ApplyLayout(const std::string& room_id, int node,
+                           const chorus::v1::LayoutPolicy& policy);
+  grpc::Status UpdateRoomState(grpc::ServerContext* context,
+                               const chorus::v1::UpdateRoomRequest* request,
+                               chorus::v1::Room* response);
   grpc::Status ApplyRouting(const std::string& room_id, int node, const std::string& participant,
                             const chorus::internal::v1::Routing& routing,
                             const std::vector<std::string>& paths);

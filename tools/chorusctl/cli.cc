@@ -61,6 +61,11 @@ ABSL_FLAG(std::string, display_name, "", "join: the display name (PIN joins)");
 ABSL_FLAG(std::string, codec, "opus/111", "join: codec/payload type the endpoint receives");
 ABSL_FLAG(std::string, receive, "", "join: ip:port where the endpoint receives media");
 ABSL_FLAG(std::string, key, "", "join: base64 SDES key the endpoint sends with");
+ABSL_FLAG(std::string, video_receive, "",
+          "join: ip:port where the endpoint receives its video view (adds a video stream)");
+ABSL_FLAG(std::string, video_key, "", "join: base64 SDES key the endpoint sends video with");
+ABSL_FLAG(std::string, video_codec, "VP8/96", "join: video codec/payload type (VP8 or H264)");
+ABSL_FLAG(std::string, video_size, "640x360", "join: size of the video view received");
 ABSL_FLAG(bool, unmute, false, "mute: unmute instead");
 
 namespace chorus::chorusctl {
@@ -80,6 +85,8 @@ constexpr char kUsage[] =
     "  invite create <room> host|guest|interpreter   [--pseudonym --consent --language_pair\n"
     "                     --ttl]; prints the token (shown once)\n"
     "  join <room> --invite_token=T | --pin=P   --receive=ip:port --key=BASE64 [--codec]\n"
+    "                     [--video_receive=ip:port --video_key=B64 --video_codec=VP8/96\n"
+    "                      --video_size=1280x720]\n"
     "                     prints the participant and the media answer (address, port, key)\n"
     "  admit|deny|remove|mute <participant>   (mute --unmute to undo)\n"
     "  rename <participant> <display name>\n"
@@ -426,13 +433,46 @@ int Join(const Client& client, const std::vector<std::string>& args) {
   stream->set_address(receive.substr(0, colon));
   stream->set_port(port);
   stream->mutable_key()->set_key_base64(absl::GetFlag(FLAGS_key));
+  if (const std::string video = absl::GetFlag(FLAGS_video_receive); !video.empty()) {
+    const size_t video_colon = video.rfind(':');
+    uint32_t video_port = 0;
+    if (video_colon == std::string::npos ||
+        !absl::SimpleAtoi(video.substr(video_colon + 1), &video_port)) {
+      return Usage("--video_receive: ip:port where the endpoint receives video");
+    }
+    const std::string video_codec = absl::GetFlag(FLAGS_video_codec);
+    const size_t video_slash = video_codec.find('/');
+    uint32_t video_payload_type = 0;
+    if (video_slash == std::string::npos ||
+        !absl::SimpleAtoi(video_codec.substr(video_slash + 1), &video_payload_type)) {
+      return Usage("--video_codec: name/payload type, e.g. VP8/96 or H264/97");
+    }
+    uint32_t width = 0, height = 0;
+    const std::string size = absl::GetFlag(FLAGS_video_size);
+    const size_t x = size.find('x');
+    if (x == std::string::npos || !absl::SimpleAtoi(size.substr(0, x), &width) ||
+        !absl::SimpleAtoi(size.substr(x + 1), &height)) {
+      return Usage("--video_size: WIDTHxHEIGHT, e.g. 1280x720");
+    }
+    chorus::v1::StreamOffer* video_stream = request.mutable_offer()->mutable_rtp()->add_streams();
+    video_stream->set_kind(chorus::v1::MEDIA_KIND_VIDEO);
+    video_stream->add_codecs()->set_name(video_codec.substr(0, video_slash));
+    video_stream->mutable_codecs(0)->set_payload_type(video_payload_type);
+    video_stream->mutable_codecs(0)->set_clock_rate(90000);
+    video_stream->set_address(video.substr(0, video_colon));
+    video_stream->set_port(video_port);
+    video_stream->set_width(width);
+    video_stream->set_height(height);
+    video_stream->mutable_key()->set_key_base64(absl::GetFlag(FLAGS_video_key));
+  }
   return RoomsCall<chorus::v1::JoinRoomRequest, chorus::v1::JoinRoomResponse>(
       client, "join", request, &chorus::v1::Rooms::Stub::JoinRoom,
       [](const chorus::v1::JoinRoomResponse& r) {
         std::string line = ParticipantLine(r.participant());
         for (const auto& s : r.answer().rtp().streams()) {
-          absl::StrAppend(&line, " send_to=", s.address(), ":", s.port(),
-                          " key=", s.key().key_base64(), " ssrc=", s.ssrc());
+          absl::StrAppend(&line, s.kind() == chorus::v1::MEDIA_KIND_VIDEO ? " video" : "",
+                          " send_to=", s.address(), ":", s.port(), " key=", s.key().key_base64(),
+                          " ssrc=", s.ssrc());
         }
         return line;
       });
