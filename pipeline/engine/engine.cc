@@ -99,6 +99,8 @@ absl::Status MediaEngine::CreateSession(const std::string& session_id,
   entry->worker = worker;
   entry->video_worker = video_worker;
   entry->video = std::make_unique<VideoSession>(video_worker, &stats_);
+  auto board = std::make_shared<SpeakerBoard>();
+  entry->video->set_speaker_board(board);
   absl::Status created;
   absl::Status posted = worker->Call([&] {
     auto session = Session::Create(config, worker, &stats_, options_.max_endpoints_per_session);
@@ -107,6 +109,7 @@ absl::Status MediaEngine::CreateSession(const std::string& session_id,
       return;
     }
     entry->session = *std::move(session);
+    entry->session->set_speaker_board(board);
   });
   if (!posted.ok()) return posted;
   if (!created.ok()) return created;

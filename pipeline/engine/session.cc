@@ -244,6 +244,16 @@ void Session::OnTick(int64_t now_us) {
                      has_audio ? endpoint->frame() : std::span<const int16_t>(), endpoint->level());
   }
   mixer_->Mix();
+  if (board_ != nullptr) {
+    const auto floor = mixer_->speakers(0);
+    const int slot = floor.empty() ? -1 : mixer_->SlotOf(floor[0]);
+    if (slot != published_speaker_slot_) {
+      published_speaker_slot_ = slot;
+      const AudioEndpoint* speaker =
+          slot >= 0 && static_cast<size_t>(slot) < by_slot_.size() ? by_slot_[slot] : nullptr;
+      board_->Set(speaker != nullptr ? std::string_view(speaker->id()) : std::string_view());
+    }
+  }
   for (size_t i = 0; i < endpoints_.size(); ++i) {
     AudioEndpoint* endpoint = endpoints_[i].get();
     const int slot = endpoint->mixer_slot;

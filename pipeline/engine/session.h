@@ -32,6 +32,8 @@ class Session final : public TickListener {
                                                          MediaWorker* worker, EngineStats* stats,
                                                          int max_endpoints);
   ~Session() override;
+  // Where the floor's loudest speaker is published for the video layouts (optional).
+  void set_speaker_board(std::shared_ptr<SpeakerBoard> board) { board_ = std::move(board); }
 
   absl::StatusOr<EndpointAnswer> AddEndpoint(const EndpointConfig& config,
                                              std::unique_ptr<net::UdpSocket> socket);
@@ -81,6 +83,8 @@ class Session final : public TickListener {
 
   // The endpoint in each mixer slot (nullptr when free), to turn contributors into SSRCs.
   std::vector<AudioEndpoint*> by_slot_;
+  std::shared_ptr<SpeakerBoard> board_;
+  int published_speaker_slot_ = -2;  // the slot last written to board_ (-1: none)
   // Contributors of each mixer output, worked out once per tick (the first 64 outputs).
   struct OutputContributors {
     int64_t tick = -1;

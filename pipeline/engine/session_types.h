@@ -1,9 +1,13 @@
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "pipeline/codec/audio_codec.h"
 #include "pipeline/net/socket_address.h"
 #include "pipeline/srtp/srtp_suite.h"
@@ -91,6 +95,27 @@ struct EndpointAnswer {
   // The key Chorus protects what it sends with (empty for plain RTP). Never logged.
   std::string local_key_base64;
   VideoAnswer video;
+};
+
+// The floor's loudest speaker (an endpoint id, empty for none): written by the audio session
+// when it changes, read by the video session on its own thread for the speaker layout. Locked;
+// the audio side writes only on a change and never allocates.
+class SpeakerBoard {
+ public:
+  void Set(std::string_view id) {
+    absl::MutexLock lock(&mutex_);
+    size_ = std::min(id.size(), id_.size());
+    std::copy_n(id.data(), size_, id_.data());
+  }
+  std::string Get() const {
+    absl::MutexLock lock(&mutex_);
+    return std::string(id_.data(), size_);
+  }
+
+ private:
+  mutable absl::Mutex mutex_;
+  std::array<char, 64> id_{};
+  size_t size_ = 0;
 };
 
 // How a session's views are laid out (DESIGN.md, Mixing: views as keys).

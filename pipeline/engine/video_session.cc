@@ -71,10 +71,13 @@ std::vector<const VideoEndpoint*> VideoSession::TilesFor(const VideoEndpoint& vi
   std::sort(tiles.begin(), tiles.end(),
             [](const VideoEndpoint* a, const VideoEndpoint* b) { return a->order < b->order; });
   if (layout_.mode == LayoutConfig::Mode::kSpeaker) {
-    // The pinned participant (a sign-language interpreter) goes large, else the first.
-    for (const std::string& pinned : layout_.pinned) {
+    // The pinned participant (a sign-language interpreter) goes large, else the speaker, else
+    // the first to have joined.
+    std::vector<std::string> candidates = layout_.pinned;
+    if (!shown_speaker_.empty()) candidates.push_back(shown_speaker_);
+    for (const std::string& wanted : candidates) {
       auto found = std::find_if(tiles.begin(), tiles.end(),
-                                [&](const VideoEndpoint* e) { return e->id() == pinned; });
+                                [&](const VideoEndpoint* e) { return e->id() == wanted; });
       if (found != tiles.end()) {
         std::rotate(tiles.begin(), found, found + 1);
         break;
@@ -120,6 +123,19 @@ void VideoSession::Compose(View& view, const std::vector<const VideoEndpoint*>& 
 }
 
 void VideoSession::OnTick(int64_t now_us) {
+  if (board_ != nullptr) {
+    const std::string speaker = board_->Get();
+    if (!speaker.empty() && speaker != shown_speaker_) {
+      if (speaker != pending_speaker_) {
+        pending_speaker_ = speaker;
+        pending_since_us_ = now_us;
+      } else if (now_us - pending_since_us_ >= kSpeakerHoldUs || shown_speaker_.empty()) {
+        shown_speaker_ = speaker;
+      }
+    } else {
+      pending_speaker_.clear();
+    }
+  }
   for (auto& [key, view] : views_) view.used = false;
   const uint32_t rtp_timestamp = static_cast<uint32_t>(now_us * 9 / 100);  // 90 kHz
   // Group the viewers by key; a viewer new to its key, or asking, needs a keyframe.

@@ -37,6 +37,11 @@ class VideoSession final : public TickListener {
   // OK when the endpoint had no video.
   void RemoveEndpoint(const std::string& id);
   void SetLayout(const LayoutConfig& layout) { layout_ = layout; }
+  void set_speaker_board(std::shared_ptr<SpeakerBoard> board) { board_ = std::move(board); }
+  // The speaker shown large in the speaker layout: the floor's loudest speaker once it has led
+  // for kSpeakerHoldUs (so the picture does not flap between two talkers).
+  static constexpr int64_t kSpeakerHoldUs = 1'000'000;
+  const std::string& shown_speaker() const { return shown_speaker_; }
   const LayoutConfig& layout() const { return layout_; }
 
   void OnTick(int64_t now_us) override;
@@ -67,6 +72,10 @@ class VideoSession final : public TickListener {
   std::map<std::string, std::string> viewer_keys_;  // endpoint id -> the key it saw last tick
   std::map<std::string, View> views_;
   uint64_t next_order_ = 0;
+  std::shared_ptr<SpeakerBoard> board_;
+  std::string shown_speaker_;
+  std::string pending_speaker_;
+  int64_t pending_since_us_ = 0;
 };
 
 }  // namespace chorus::engine

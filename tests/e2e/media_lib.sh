@@ -174,6 +174,8 @@ add_video_endpoint() {
   VIDEO_PORT=$(grep -o '"port": [0-9]*' <<<"$video_part" | head -1 | grep -o '[0-9]*$')
   VIDEO_ANSWER_KEY=$(grep -o '"key_base64": "[^"]*"' <<<"$video_part" | head -1 | cut -d'"' -f4 || true)
   VIDEO_SEND_KEY=$video_key
+  AUDIO_PORT=$(grep -o '"port": [0-9]*' <<<"$local_part" | head -1 | grep -o '[0-9]*$')
+  AUDIO_SEND_KEY=$audio_key
   [[ -n $VIDEO_PORT ]] || fail "no video answer for $id: $answer"
 }
 

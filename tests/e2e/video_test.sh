@@ -5,7 +5,8 @@
 # the grid layout and self-view on, every receiver decodes a 2x2 grid with the four colours in
 # join order, and the node runs one encoder per codec (not one per receiver). Then the speaker
 # layout with self-view off: each receiver sees the first of the others large and the two others
-# in the strip below (1+2), each view encoded once.
+# in the strip below (1+2), each view encoded once. Last, v3 starts talking: after the hold, the
+# others see it large (the speaker layout follows the audio's speaker selection).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/media_lib.sh"
 : "${FRAME_PROBE:?set FRAME_PROBE to the chorus-frame-probe binary}"
@@ -23,17 +24,19 @@ for i in 0 1 2 3; do
   video_port[i]=$VIDEO_PORT
   video_answer_key[i]=$VIDEO_ANSWER_KEY
   send_key[i]=$VIDEO_SEND_KEY
+  audio_port[i]=$AUDIO_PORT
+  audio_key[i]=$AUDIO_SEND_KEY
 done
 pass "four endpoints with audio and video (2 x VP8, 2 x H.264)"
 
 receivers=()
 for i in 0 1 2 3; do
-  start_video_receiver "view$i" $((45420 + i * 4)) "${codecs[i]}" "${video_answer_key[i]}" 10
+  start_video_receiver "view$i" $((45420 + i * 4)) "${codecs[i]}" "${video_answer_key[i]}" 14
   receivers+=("$RECEIVER_PID")
 done
 for i in 0 1 2 3; do
   start_video_sender "send$i" "${names[i]}" 320x240 "${codecs[i]}" "${video_port[i]}" \
-    $((45440 + i * 4)) "${send_key[i]}" 17
+    $((45440 + i * 4)) "${send_key[i]}" 21
 done
 
 # The receivers start on the view's next keyframe (at most 3 s) and record 10 s: the grid fills
@@ -46,6 +49,8 @@ node SetLayout '{"session": "sessions/video", "layout": {"mode": "MODE_SPEAKER",
 sleep 2
 speaker_encoders=$(node GetSessionStats '{"name": "sessions/video"}' |
   grep -o '"video_encoders": [0-9]*' | grep -o '[0-9]*$')
+sleep 2
+start_sender v3-voice 440 "${audio_port[3]}" 45460 "${audio_key[3]}" "$OPUS_ENCODER" 8
 wait_all "${receivers[@]}"
 
 # expect_colour VIEW FRAME X,Y INDEX WHAT
@@ -71,14 +76,31 @@ pass "2x2 grid with self-view: every receiver finds red, lime, blue and yellow i
   fail "the grid should need 2 video encoders (one per codec), not '$grid_encoders'"
 pass "one composition and encoder per codec for four receivers (video_encoders=$grid_encoders)"
 
-# Speaker layout, self-view off (the last frame): the first of the others large, the rest below.
+# Speaker layout, self-view off, before anyone talks: the first of the others large, the rest
+# below. The recordings start on a keyframe, so each view's frames are scanned for the moment.
+# shows_1_plus_2 VIEW LARGE SMALL1 SMALL2: some frame has these colour indexes in those tiles.
+shows_1_plus_2() {
+  local view=$1 frames f got large small1 small2
+  frames=$(probe_frame "view$view" -1 "0,0" | awk '$1 == "frames" { print $2 }')
+  for ((f = 0; f < frames; f += 10)); do
+    got=$(probe_frame "view$view" "$f" "320,135;160,315;480,315" |
+      awk '$1 == "point" { printf "%s %s %s;", $4, $5, $6 }')
+    IFS=';' read -r large small1 small2 <<<"$got"
+    yuv_near "$large" "${expect_yuv[$2]}" && yuv_near "$small1" "${expect_yuv[$3]}" &&
+      yuv_near "$small2" "${expect_yuv[$4]}" && return 0
+  done
+  return 1
+}
 for i in 0 1 2 3; do
   others=()
   for j in 0 1 2 3; do [[ $j != "$i" ]] && others+=("$j"); done
-  expect_colour "$i" -1 "320,135" "${others[0]}" "the large tile"
-  expect_colour "$i" -1 "160,315" "${others[1]}" "the first small tile"
-  expect_colour "$i" -1 "480,315" "${others[2]}" "the second small tile"
+  shows_1_plus_2 "$i" "${others[@]}" ||
+    fail "view $i never showed ${names[${others[0]}]} large with ${names[${others[1]}]} and ${names[${others[2]}]} below"
 done
 pass "1+2 layout without self-view: each receiver sees the three others, not itself"
+# v3 talked: the others now see it (yellow) large; v3 still does not see itself.
+for i in 0 1 2; do expect_colour "$i" -1 "320,135" 3 "the speaker's large tile"; done
+expect_colour 3 -1 "320,135" 0 "v3's own large tile (itself excluded)"
+pass "the speaker layout follows who talks: v3 large for the others after the hold"
 [[ $speaker_encoders == 4 ]] || fail "4 distinct views should need 4 encoders, not '$speaker_encoders'"
 pass "a distinct view per receiver once self-view is off (video_encoders=$speaker_encoders)"
