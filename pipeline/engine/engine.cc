@@ -165,6 +165,12 @@ absl::StatusOr<EndpointAnswer> MediaEngine::AddEndpoint(const std::string& sessi
     if (!allocated.ok()) return allocated.status();
     video_socket = *std::move(allocated);
   }
+  std::unique_ptr<net::UdpSocket> content_socket;
+  if (config.content.enabled) {
+    auto allocated = ports_.Allocate();
+    if (!allocated.ok()) return allocated.status();
+    content_socket = *std::move(allocated);
+  }
   absl::StatusOr<EndpointAnswer> answer = absl::InternalError("not run");
   absl::Status posted = entry->worker->Call(
       [&] { answer = entry->session->AddEndpoint(config, *std::move(socket)); });
@@ -183,6 +189,21 @@ absl::StatusOr<EndpointAnswer> MediaEngine::AddEndpoint(const std::string& sessi
     }
     answer->video = *video;
   }
+  if (config.content.enabled) {
+    absl::StatusOr<VideoAnswer> content = absl::InternalError("not run");
+    posted = entry->video_worker->Call([&] {
+      content = entry->video->AddContent(config.id, config.secure, config.suite, config.content,
+                                         std::move(content_socket));
+      if (content.ok()) entry->video->SetSharing(config.id, config.routing.content_sharing);
+    });
+    if (!posted.ok()) content = posted;
+    if (!content.ok()) {
+      (void)entry->video_worker->Call([&] { entry->video->RemoveEndpoint(config.id); });
+      (void)entry->worker->Call([&] { (void)entry->session->RemoveEndpoint(config.id); });
+      return content.status();
+    }
+    answer->content = *content;
+  }
   endpoint_count_.fetch_add(1);
   return answer;
 }
@@ -196,7 +217,12 @@ absl::Status MediaEngine::UpdateRouting(const std::string& session_id,
   absl::Status result;
   absl::Status posted =
       entry->worker->Call([&] { result = entry->session->UpdateRouting(endpoint_id, routing); });
-  return posted.ok() ? result : posted;
+  if (!posted.ok()) return posted;
+  if (result.ok()) {
+    (void)entry->video_worker->Call(
+        [&] { entry->video->SetSharing(endpoint_id, routing.content_sharing); });
+  }
+  return result;
 }
 
 absl::Status MediaEngine::RemoveEndpoint(const std::string& session_id,

@@ -32,6 +32,8 @@ struct Routing {
   bool muted = false;
   // False while in the lobby: not heard, hears nothing, gets no packets.
   bool admitted = true;
+  // Its content stream (screen sharing) is shown large while it flows (presentation layout).
+  bool content_sharing = false;
 };
 
 // The codec an endpoint receives (and is expected to send) on its audio stream.
@@ -77,6 +79,8 @@ struct EndpointConfig {
   uint8_t csrc_audio_level_extension_id = 0;
   Routing routing;
   VideoConfig video;
+  // A second video stream marked as content (screen sharing), received only.
+  VideoConfig content;
 };
 
 // The node's side of the endpoint's video stream.
@@ -87,7 +91,7 @@ struct VideoAnswer {
   std::string local_key_base64;  // never logged
 };
 
-// The node's side of the endpoint's audio stream (and video, when offered).
+// The node's side of the endpoint's audio stream (and video and content, when offered).
 struct EndpointAnswer {
   net::SocketAddress local;
   uint32_t ssrc = 0;
@@ -95,6 +99,7 @@ struct EndpointAnswer {
   // The key Chorus protects what it sends with (empty for plain RTP). Never logged.
   std::string local_key_base64;
   VideoAnswer video;
+  VideoAnswer content;
 };
 
 // The floor's loudest speaker (an endpoint id, empty for none): written by the audio session

@@ -179,6 +179,7 @@ void VideoEndpoint::HandleDatagram(size_t length, int64_t now_us) {
   }
   if (got) {
     ++frames_decoded_;
+    last_picture_us_ = now_us;
     Bump(stats_->video_frames_decoded);
   }
 }

@@ -37,6 +37,13 @@ class VideoEndpoint final : public net::EventLoop::Handler {
   int fd() const { return socket_->fd(); }
   // Join order in the session (earlier joins come first in layouts).
   uint64_t order = 0;
+  // A content stream (screen sharing): received and shown, never sent a view. `owner` is the
+  // endpoint it belongs to; `sharing` whether its owner shares it now.
+  bool is_content = false;
+  std::string owner;
+  bool sharing = false;
+  // When the latest picture was decoded (CLOCK_MONOTONIC us; 0 = never).
+  int64_t last_picture_us() const { return last_picture_us_; }
 
   static constexpr int kMaxDatagramsPerWakeup = 64;
   void OnReadable() override;
@@ -91,6 +98,7 @@ class VideoEndpoint final : public net::EventLoop::Handler {
   uint64_t frames_decoded_ = 0;
   uint64_t frames_sent_ = 0;
   uint64_t plis_sent_ = 0;
+  int64_t last_picture_us_ = 0;
   uint64_t packets_sent_ = 0;
   uint64_t octets_sent_ = 0;
   int64_t last_report_us_ = 0;

@@ -42,12 +42,53 @@ absl::StatusOr<VideoAnswer> VideoSession::AddEndpoint(const std::string& id, boo
   return answer;
 }
 
+absl::StatusOr<VideoAnswer> VideoSession::AddContent(const std::string& owner, bool secure,
+                                                     srtp::SrtpSuite suite,
+                                                     const VideoConfig& config,
+                                                     std::unique_ptr<net::UdpSocket> socket) {
+  auto created =
+      VideoEndpoint::Create(owner + "~content", secure, suite, config, std::move(socket), stats_);
+  if (!created.ok()) return created.status();
+  std::unique_ptr<VideoEndpoint> endpoint = *std::move(created);
+  endpoint->is_content = true;
+  endpoint->owner = owner;
+  endpoint->order = next_order_++;
+  if (!worker_->loop().Add(endpoint->fd(), endpoint.get())) {
+    return absl::ResourceExhaustedError("the video worker cannot watch another socket");
+  }
+  VideoAnswer answer = endpoint->answer();
+  if (endpoints_.empty()) worker_->AddTickListener(this);
+  endpoints_.push_back(std::move(endpoint));
+  return answer;
+}
+
+void VideoSession::SetSharing(const std::string& owner, bool sharing) {
+  for (auto& endpoint : endpoints_) {
+    if (endpoint->is_content && endpoint->owner == owner) endpoint->sharing = sharing;
+  }
+}
+
+const VideoEndpoint* VideoSession::Presenting(int64_t now_us) const {
+  for (const auto& endpoint : endpoints_) {
+    if (endpoint->is_content && endpoint->sharing && endpoint->last_picture_us() > 0 &&
+        now_us - endpoint->last_picture_us() < 2'000'000) {
+      return endpoint.get();
+    }
+  }
+  return nullptr;
+}
+
 void VideoSession::RemoveEndpoint(const std::string& id) {
-  auto it = std::find_if(endpoints_.begin(), endpoints_.end(),
-                         [&](const auto& endpoint) { return endpoint->id() == id; });
-  if (it == endpoints_.end()) return;
-  worker_->loop().Remove((*it)->fd(), it->get());
-  endpoints_.erase(it);
+  const size_t before = endpoints_.size();
+  for (auto it = endpoints_.begin(); it != endpoints_.end();) {
+    if ((*it)->id() == id || ((*it)->is_content && (*it)->owner == id)) {
+      worker_->loop().Remove((*it)->fd(), it->get());
+      it = endpoints_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (endpoints_.size() == before) return;
   viewer_keys_.erase(id);
   if (endpoints_.empty()) {
     worker_->RemoveTickListener(this);
@@ -65,12 +106,16 @@ const VideoEndpoint* VideoSession::endpoint(const std::string& id) const {
 std::vector<const VideoEndpoint*> VideoSession::TilesFor(const VideoEndpoint& viewer) const {
   std::vector<const VideoEndpoint*> tiles;
   for (const auto& endpoint : endpoints_) {
+    if (endpoint->is_content) continue;
     if (endpoint.get() == &viewer && !layout_.self_view) continue;
     tiles.push_back(endpoint.get());
   }
   std::sort(tiles.begin(), tiles.end(),
             [](const VideoEndpoint* a, const VideoEndpoint* b) { return a->order < b->order; });
-  if (layout_.mode == LayoutConfig::Mode::kSpeaker) {
+  if (presenting_ != nullptr) {
+    // Presentation: the content large, the cameras in the strip below.
+    tiles.insert(tiles.begin(), presenting_);
+  } else if (layout_.mode == LayoutConfig::Mode::kSpeaker) {
     // The pinned participant (a sign-language interpreter) goes large, else the speaker, else
     // the first to have joined.
     std::vector<std::string> candidates = layout_.pinned;
@@ -92,7 +137,10 @@ std::vector<const VideoEndpoint*> VideoSession::TilesFor(const VideoEndpoint& vi
 std::string VideoSession::KeyOf(const VideoEndpoint& viewer, const LayoutConfig& layout,
                                 const std::vector<const VideoEndpoint*>& tiles) {
   const VideoConfig& c = viewer.config();
-  std::string key = absl::StrCat(layout.mode == LayoutConfig::Mode::kSpeaker ? "speaker" : "grid",
+  const bool presenting = !tiles.empty() && tiles.front()->is_content;
+  std::string key = absl::StrCat(presenting                                    ? "presentation"
+                                 : layout.mode == LayoutConfig::Mode::kSpeaker ? "speaker"
+                                                                               : "grid",
                                  "|", c.codec == video::VideoCodec::kVp8 ? "vp8" : "h264", "|",
                                  c.width, "x", c.height, "|", c.bitrate_bps);
   for (const VideoEndpoint* tile : tiles) absl::StrAppend(&key, "|", tile->id());
@@ -104,7 +152,9 @@ void VideoSession::Compose(View& view, const std::vector<const VideoEndpoint*>& 
   video::ClearCanvas(&canvas);
   if (tiles.empty()) return;
   std::vector<video::Tile> rects;
-  if (layout_.mode == LayoutConfig::Mode::kSpeaker && tiles.size() > 1) {
+  const bool large_first =
+      layout_.mode == LayoutConfig::Mode::kSpeaker || tiles.front()->is_content;
+  if (large_first && tiles.size() > 1) {
     // One large tile over three quarters of the height, a strip of the others below it.
     const int large_height = (canvas.height * 3 / 4) & ~1;
     rects.push_back(video::Tile{0, 0, canvas.width & ~1, large_height});
@@ -136,6 +186,7 @@ void VideoSession::OnTick(int64_t now_us) {
       pending_speaker_.clear();
     }
   }
+  presenting_ = Presenting(now_us);
   for (auto& [key, view] : views_) view.used = false;
   const uint32_t rtp_timestamp = static_cast<uint32_t>(now_us * 9 / 100);  // 90 kHz
   // Group the viewers by key; a viewer new to its key, or asking, needs a keyframe.
@@ -143,6 +194,7 @@ void VideoSession::OnTick(int64_t now_us) {
   std::map<std::string, std::vector<const VideoEndpoint*>> tiles_of;
   std::map<std::string, bool> keyframe;
   for (auto& endpoint : endpoints_) {
+    if (endpoint->is_content) continue;  // content streams are shown, never sent a view
     std::vector<const VideoEndpoint*> tiles = TilesFor(*endpoint);
     std::string key = KeyOf(*endpoint, layout_, tiles);
     bool& wants = keyframe[key];

@@ -34,7 +34,13 @@ class VideoSession final : public TickListener {
   absl::StatusOr<VideoAnswer> AddEndpoint(const std::string& id, bool secure, srtp::SrtpSuite suite,
                                           const VideoConfig& config,
                                           std::unique_ptr<net::UdpSocket> socket);
-  // OK when the endpoint had no video.
+  // The endpoint's content stream (screen sharing), received only.
+  absl::StatusOr<VideoAnswer> AddContent(const std::string& owner, bool secure,
+                                         srtp::SrtpSuite suite, const VideoConfig& config,
+                                         std::unique_ptr<net::UdpSocket> socket);
+  // Whether `owner` shares its content now (routing.content_sharing).
+  void SetSharing(const std::string& owner, bool sharing);
+  // Removes the endpoint's video and content, if any.
   void RemoveEndpoint(const std::string& id);
   void SetLayout(const LayoutConfig& layout) { layout_ = layout; }
   void set_speaker_board(std::shared_ptr<SpeakerBoard> board) { board_ = std::move(board); }
@@ -61,6 +67,8 @@ class VideoSession final : public TickListener {
   // The participants in a viewer's tiles, in tile order (for the speaker layout, the large one
   // first), and the view key.
   std::vector<const VideoEndpoint*> TilesFor(const VideoEndpoint& viewer) const;
+  // The content stream shown large now (shared, a picture in the last 2 s), or null.
+  const VideoEndpoint* Presenting(int64_t now_us) const;
   static std::string KeyOf(const VideoEndpoint& viewer, const LayoutConfig& layout,
                            const std::vector<const VideoEndpoint*>& tiles);
   void Compose(View& view, const std::vector<const VideoEndpoint*>& tiles) const;
@@ -75,6 +83,7 @@ class VideoSession final : public TickListener {
   std::shared_ptr<SpeakerBoard> board_;
   std::string shown_speaker_;
   std::string pending_speaker_;
+  const VideoEndpoint* presenting_ = nullptr;  // this tick
   int64_t pending_since_us_ = 0;
 };
 

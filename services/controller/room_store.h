@@ -36,7 +36,8 @@ struct RoomRecord {
   struct Member {
     chorus::v1::Participant participant;
     chorus::internal::v1::Routing routing;
-    bool pending = true;  // reserved, media not yet set up
+    bool pending = true;       // reserved, media not yet set up
+    bool has_content = false;  // offered a content stream (screen sharing)
   };
   std::map<std::string, Member> participants;  // by participant id
   std::vector<std::string> participant_order;

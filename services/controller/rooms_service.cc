@@ -1059,6 +1059,9 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     *participant.mutable_join_time() = Now();
     Room::Member member;
     member.participant = participant;
+    for (const internal::RemoteStream& stream : endpoint.remote_streams()) {
+      member.has_content |= stream.kind() == internal::MEDIA_KIND_CONTENT;
+    }
     member.routing.set_admitted(!waiting);
     member.routing.set_floor_gain_db(room->room.has_floor_level_db() ? room->room.floor_level_db()
                                                                      : -15.0);
@@ -1260,6 +1263,7 @@ void RoomsService::Reroute(const Room& room, Room::Member& member) const {
       p.role() == v1::ROLE_INTERPRETER && !p.speak_language().empty() && !p.on_air();
   routing.set_admitted(p.state() == v1::PARTICIPANT_STATE_ADMITTED);
   routing.set_muted(p.muted() || standby);
+  routing.set_content_sharing(p.content_sharing());
   routing.set_speak_bus(p.speak_language());
   if (standby) {
     // Hears the floor and its partner's voice in the channel, both at full level.
@@ -1470,13 +1474,29 @@ grpc::Status RoomsService::HandOverInterpretation(grpc::ServerContext* context,
 }
 
 grpc::Status RoomsService::SetContentSharing(grpc::ServerContext* context,
-                                             const v1::SetContentSharingRequest*,
-                                             v1::Participant*) {
-  grpc::Status status = auth_.Check(*context);
-  if (!status.ok()) return status;
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                      "SetContentSharing is not implemented yet: the video engine (content "
-                      "streams, layouts) has not landed");
+                                             const v1::SetContentSharingRequest* request,
+                                             v1::Participant* response) {
+  const bool enabled = request->enabled();
+  return ParticipantCall(
+      context, request->name(), response,
+      [this, enabled](Room& room, v1::Participant& participant, std::vector<std::string>* paths)
+          ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            const std::string id = participant.name().substr(participant.name().rfind('/') + 1);
+            if (enabled && !room.participants.at(id).has_content) {
+              return Precondition("the participant offered no content stream when joining");
+            }
+            if (enabled) {
+              for (const auto& [other, member] : room.participants) {
+                if (other != id && member.participant.content_sharing()) {
+                  return Precondition("another participant is sharing content");
+                }
+              }
+            }
+            participant.set_content_sharing(enabled);
+            PublishParticipant(room, participant, kUpdated);
+            paths->push_back("routing.content_sharing");
+            return grpc::Status::OK;
+          });
 }
 
 grpc::Status RoomsService::RemoveCall(grpc::ServerContext* context, const std::string& name,

@@ -108,6 +108,7 @@ absl::StatusOr<engine::Routing> RoutingFromProto(const v1::Routing& routing,
   out.input_gain = DbToGain(routing.input_gain_db());
   out.muted = routing.muted();
   out.admitted = routing.admitted();
+  out.content_sharing = routing.content_sharing();
   return out;
 }
 
@@ -186,6 +187,7 @@ absl::StatusOr<engine::EndpointConfig> EndpointFromProto(
   }
   const v1::RemoteStream* audio = nullptr;
   const v1::RemoteStream* video = nullptr;
+  const v1::RemoteStream* content = nullptr;
   for (const v1::RemoteStream& stream : endpoint.remote_streams()) {
     if (stream.kind() == v1::MEDIA_KIND_AUDIO) {
       if (audio != nullptr) {
@@ -197,10 +199,19 @@ absl::StatusOr<engine::EndpointConfig> EndpointFromProto(
         return absl::InvalidArgumentError("endpoint.remote_streams: more than one video stream");
       }
       video = &stream;
+    } else if (stream.kind() == v1::MEDIA_KIND_CONTENT) {
+      if (content != nullptr) {
+        return absl::InvalidArgumentError("endpoint.remote_streams: more than one content stream");
+      }
+      content = &stream;
     } else {
-      return absl::UnimplementedError(
-          "content streams are not implemented yet; offer audio and camera video");
+      return absl::InvalidArgumentError("endpoint.remote_streams.kind: unknown media kind");
     }
+  }
+  if (content != nullptr) {
+    auto parsed = VideoFromProto(*content, config.secure);
+    if (!parsed.ok()) return parsed.status();
+    config.content = *parsed;
   }
   if (video != nullptr) {
     auto parsed = VideoFromProto(*video, config.secure);
@@ -491,6 +502,21 @@ grpc::Status MediaNodeService::AddEndpoint(grpc::ServerContext* context,
     if (config->secure) {
       video->mutable_key()->set_suite(SuiteToProto(answer->suite));
       video->mutable_key()->set_key_base64(answer->video.local_key_base64);
+    }
+  }
+  if (answer->content.enabled) {
+    v1::LocalStream* content = response->add_local_streams();
+    content->set_kind(v1::MEDIA_KIND_CONTENT);
+    v1::Codec* content_codec = content->mutable_codec();
+    content_codec->set_name(config->content.codec == video::VideoCodec::kVp8 ? "VP8" : "H264");
+    content_codec->set_payload_type(config->content.payload_type);
+    content_codec->set_clock_rate(90000);
+    content->set_address(options_.media_address);
+    content->set_port(answer->content.local.port());
+    content->set_ssrc(answer->content.ssrc);
+    if (config->secure) {
+      content->mutable_key()->set_suite(SuiteToProto(answer->suite));
+      content->mutable_key()->set_key_base64(answer->content.local_key_base64);
     }
   }
   // Keys are not kept by the service: the copy it remembers is for routing updates only.

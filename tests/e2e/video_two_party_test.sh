@@ -2,7 +2,9 @@
 # A two-party consultation through the public API (issue: Video MCU, test 3): a clinician's room
 # system speaking H.264 and a patient's client speaking VP8 join with chorusctl, each offering
 # audio and video; each receives, in its own codec, the other's picture (the room's default
-# layout: no self-view), judged by colour in what an ffmpeg receiver decoded.
+# layout: no self-view), judged by colour in what an ffmpeg receiver decoded. Then the patient
+# shares content (test 2): both views turn to the presentation layout, the content large and the
+# cameras in the strip below.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/media_lib.sh"
 : "${FRAME_PROBE:?set FRAME_PROBE to the chorus-frame-probe binary}"
@@ -15,11 +17,18 @@ ctl room create consultation --access=shared-pin --guest_pin=2580 --lobby=false 
 # join_with_video NAME CODEC AUDIO_PORT VIDEO_PORT: sets VIDEO_PORT_<NAME>, VIEW_KEY_<NAME>,
 # SEND_KEY_<NAME>.
 join_with_video() {
-  local name=$1 codec=$2 audio_port=$3 video_port=$4 send_key answer video_part
+  local name=$1 codec=$2 audio_port=$3 video_port=$4 send_key content_key answer video_part
   send_key=$(new_key)
+  content_key=$(new_key)
   answer=$(ctl --json join consult --pin=2580 --receive=127.0.0.1:"$audio_port" --key="$(new_key)" \
     --video_receive=127.0.0.1:"$video_port" --video_key="$send_key" \
-    --video_codec="$codec/96" --video_size=640x360) || fail "join $name"
+    --video_codec="$codec/96" --video_size=640x360 --content_key="$content_key") ||
+    fail "join $name"
+  local content_part=${answer#*MEDIA_KIND_CONTENT}
+  printf -v "CONTENT_PORT_$name" '%s' "$(grep -o '"port": [0-9]*' <<<"$content_part" | head -1 |
+    grep -o '[0-9]*$')"
+  printf -v "CONTENT_KEY_$name" '%s' "$content_key"
+  printf -v "PARTICIPANT_$name" '%s' "$(field "$answer" name)"
   video_part=${answer#*MEDIA_KIND_VIDEO}
   [[ $video_part != "$answer" ]] || fail "no video in the answer for $name: $answer"
   printf -v "VIDEO_PORT_$name" '%s' "$(grep -o '"port": [0-9]*' <<<"$video_part" | head -1 |
@@ -32,20 +41,52 @@ join_with_video clinician H264 45800 45804
 join_with_video patient VP8 45810 45814
 pass "an H.264 and a VP8 participant joined through the public API with video"
 
-start_video_receiver clinician-view 45804 H264 "$VIEW_KEY_clinician" 5
+start_video_receiver clinician-view 45804 H264 "$VIEW_KEY_clinician" 12
 r1=$RECEIVER_PID
-start_video_receiver patient-view 45814 VP8 "$VIEW_KEY_patient" 5
+start_video_receiver patient-view 45814 VP8 "$VIEW_KEY_patient" 12
 r2=$RECEIVER_PID
 start_video_sender clinician-camera blue 640x480 H264 "$VIDEO_PORT_clinician" 45820 \
-  "$SEND_KEY_clinician" 12
+  "$SEND_KEY_clinician" 20
 start_video_sender patient-camera red 320x240 VP8 "$VIDEO_PORT_patient" 45824 \
-  "$SEND_KEY_patient" 12
+  "$SEND_KEY_patient" 20
+start_video_sender patient-content white 1280x720 VP8 "$CONTENT_PORT_patient" 45828 \
+  "$CONTENT_KEY_patient" 20
+# Content flows but is not shared yet: the views stay the cameras. Then the patient shares.
+sleep 7
+ctl share "$PARTICIPANT_patient" >/dev/null || fail "share"
+status=0
+ctl share "$PARTICIPANT_clinician" >/dev/null 2>&1 || status=$?
+[[ $status != 0 ]] || fail "two participants may not share at once"
 wait_all "$r1" "$r2"
 
 blue="41 240 110" red="81 90 240"
-seen=$(probe_frame clinician-view -1 "320,180" | awk '$1 == "point" { print $4, $5, $6 }')
-yuv_near "$seen" "$red" || fail "the clinician (H.264) should see the patient's red, saw '$seen'"
-pass "the H.264 clinician sees the VP8 patient ($seen)"
-seen=$(probe_frame patient-view -1 "320,180" | awk '$1 == "point" { print $4, $5, $6 }')
-yuv_near "$seen" "$blue" || fail "the patient (VP8) should see the clinician's blue, saw '$seen'"
-pass "the VP8 patient sees the H.264 clinician ($seen)"
+# Scans a view for a frame matching: some_frame VIEW "POINTS" "YUV;YUV;..."
+some_frame() {
+  local frames f got
+  frames=$(probe_frame "$1" -1 "0,0" | awk '$1 == "frames" { print $2 }')
+  for ((f = 0; f < frames; f += 10)); do
+    got=$(probe_frame "$1" "$f" "$2" | awk '$1 == "point" { printf "%s %s %s;", $4, $5, $6 }')
+    IFS=';' read -r -a seen_points <<<"$got"
+    IFS=';' read -r -a wanted <<<"$3"
+    local ok=1 k
+    for k in "${!wanted[@]}"; do yuv_near "${seen_points[k]}" "${wanted[k]}" || ok=0; done
+    ((ok)) && return 0
+  done
+  return 1
+}
+white="235 128 128"
+some_frame clinician-view "320,180" "$red" ||
+  fail "the clinician (H.264) never saw the patient's red camera"
+pass "the H.264 clinician sees the VP8 patient"
+some_frame patient-view "320,180" "$blue" ||
+  fail "the patient (VP8) never saw the clinician's blue camera"
+pass "the VP8 patient sees the H.264 clinician"
+# Presentation (the last frames): content large (640x270 on top), the cameras below: the
+# other participant's camera (self-view off).
+seen=$(probe_frame clinician-view -1 "320,135" | awk '$1 == "point" { print $4, $5, $6 }')
+yuv_near "$seen" "$white" || fail "the clinician should see the shared content large, saw '$seen'"
+seen=$(probe_frame patient-view -1 "320,135" | awk '$1 == "point" { print $4, $5, $6 }')
+yuv_near "$seen" "$white" || fail "the patient should see its content large, saw '$seen'"
+seen=$(probe_frame clinician-view -1 "320,315" | awk '$1 == "point" { print $4, $5, $6 }')
+yuv_near "$seen" "$red" || fail "the clinician's strip should show the patient's camera, saw '$seen'"
+pass "content shared: both views turn to the presentation layout, content large"

@@ -66,6 +66,9 @@ ABSL_FLAG(std::string, video_receive, "",
 ABSL_FLAG(std::string, video_key, "", "join: base64 SDES key the endpoint sends video with");
 ABSL_FLAG(std::string, video_codec, "VP8/96", "join: video codec/payload type (VP8 or H264)");
 ABSL_FLAG(std::string, video_size, "640x360", "join: size of the video view received");
+ABSL_FLAG(std::string, content_key, "",
+          "join: base64 SDES key the endpoint sends content (screen sharing) with; adds a content "
+          "stream in --video_codec");
 ABSL_FLAG(bool, unmute, false, "mute: unmute instead");
 
 namespace chorus::chorusctl {
@@ -92,6 +95,7 @@ constexpr char kUsage[] =
     "  rename <participant> <display name>\n"
     "  listen|speak <participant> <language|floor>   the channel heard / spoken into\n"
     "  handover <participant>             puts this interpreter on air in its booth\n"
+    "  share|unshare <participant>        starts or stops its content (presentation layout)\n"
     "  participants <room>   the roster\n"
     "  watch <room>       print the room's events as they come (JSON lines) until stopped\n"
     "  node <Method> [json]\n"
@@ -464,13 +468,22 @@ int Join(const Client& client, const std::vector<std::string>& args) {
     video_stream->set_width(width);
     video_stream->set_height(height);
     video_stream->mutable_key()->set_key_base64(absl::GetFlag(FLAGS_video_key));
+    if (const std::string content_key = absl::GetFlag(FLAGS_content_key); !content_key.empty()) {
+      chorus::v1::StreamOffer* content = request.mutable_offer()->mutable_rtp()->add_streams();
+      *content = *video_stream;
+      content->set_kind(chorus::v1::MEDIA_KIND_CONTENT);
+      content->mutable_key()->set_key_base64(content_key);
+    }
   }
   return RoomsCall<chorus::v1::JoinRoomRequest, chorus::v1::JoinRoomResponse>(
       client, "join", request, &chorus::v1::Rooms::Stub::JoinRoom,
       [](const chorus::v1::JoinRoomResponse& r) {
         std::string line = ParticipantLine(r.participant());
         for (const auto& s : r.answer().rtp().streams()) {
-          absl::StrAppend(&line, s.kind() == chorus::v1::MEDIA_KIND_VIDEO ? " video" : "",
+          absl::StrAppend(&line,
+                          s.kind() == chorus::v1::MEDIA_KIND_VIDEO     ? " video"
+                          : s.kind() == chorus::v1::MEDIA_KIND_CONTENT ? " content"
+                                                                       : "",
                           " send_to=", s.address(), ":", s.port(), " key=", s.key().key_base64(),
                           " ssrc=", s.ssrc());
         }
@@ -519,6 +532,13 @@ int Control(const Client& client, const std::string& verb, const std::vector<std
         client, verb, request, &Rooms::Stub::SetSpeakLanguage, ParticipantLine);
   }
   if (args.size() != 1) return Usage(verb + " <participant>");
+  if (verb == "share" || verb == "unshare") {
+    chorus::v1::SetContentSharingRequest request;
+    request.set_name(args[0]);
+    request.set_enabled(verb == "share");
+    return RoomsCall<chorus::v1::SetContentSharingRequest, chorus::v1::Participant>(
+        client, verb, request, &Rooms::Stub::SetContentSharing, ParticipantLine);
+  }
   if (verb == "handover") {
     chorus::v1::HandOverInterpretationRequest request;
     request.set_name(args[0]);
@@ -659,6 +679,10 @@ int RunChorusctl(int argc, char** argv) {
        [](const Client& c, const std::vector<std::string>& a) { return Control(c, "listen", a); }},
       {{"speak"},
        [](const Client& c, const std::vector<std::string>& a) { return Control(c, "speak", a); }},
+      {{"share"},
+       [](const Client& c, const std::vector<std::string>& a) { return Control(c, "share", a); }},
+      {{"unshare"},
+       [](const Client& c, const std::vector<std::string>& a) { return Control(c, "unshare", a); }},
       {{"handover"},
        [](const Client& c, const std::vector<std::string>& a) {
          return Control(c, "handover", a);

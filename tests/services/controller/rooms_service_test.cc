@@ -1,6 +1,7 @@
 #include "services/controller/rooms_service.h"
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <set>
 #include <string>
@@ -816,8 +817,14 @@ TEST_F(RoomsServiceTest, InterpretersShareABoothAndHandOver) {
   v1::Participant second = interpreter();
   v1::WatchRoomRequest watch;
   watch.set_name(room.name());
+  watch.set_include_snapshot(true);
   grpc::ClientContext watch_context;
+  watch_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
   auto reader = stub_->WatchRoom(&watch_context, watch);
+  // The snapshot (one event per participant) comes once the watcher is registered: nothing
+  // after it can be missed.
+  v1::RoomEvent snapshot;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(reader->Read(&snapshot));
 
   auto speak = [&](const v1::Participant& who, const std::string& language) {
     v1::SetSpeakLanguageRequest request;

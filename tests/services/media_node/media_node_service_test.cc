@@ -250,7 +250,7 @@ TEST_F(MediaNodeServiceTest, NonsenseEndpointRequestsAreRefusedClearly) {
   cases.push_back({"video of a nonsense size", huge, grpc::StatusCode::INVALID_ARGUMENT});
   auto content = AudioEndpoint("i", "opus", 5004);
   content.mutable_endpoint()->add_remote_streams()->set_kind(v1::MEDIA_KIND_CONTENT);
-  cases.push_back({"content", content, grpc::StatusCode::UNIMPLEMENTED});
+  cases.push_back({"content without a codec", content, grpc::StatusCode::INVALID_ARGUMENT});
   auto id = AudioEndpoint("Bad Id!", "opus", 5004);
   cases.push_back({"bad id", id, grpc::StatusCode::INVALID_ARGUMENT});
   auto session_name = AudioEndpoint("j", "opus", 5004);
