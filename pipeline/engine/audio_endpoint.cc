@@ -10,47 +10,23 @@
 
 #include "pipeline/audio/mixer.h"
 #include "pipeline/audio/speaker_selector.h"
+#include "pipeline/engine/endpoint_common.h"
 #include "pipeline/rtp/audio_level.h"
 #include "pipeline/rtp/rtcp.h"
 #include "pipeline/rtp/rtp_packet.h"
 
 namespace chorus::engine {
+
+using detail::FromSrtp;
+using detail::kCname;
+using detail::MonotonicUs;
+using detail::RandomSsrc;
+using detail::UnixUs;
 namespace {
 
-int64_t MonotonicUs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
-}
-
-int64_t UnixUs() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
-}
-
 constexpr int64_t kRtcpIntervalUs = 5'000'000;
-constexpr uint8_t kCname[] = {'c', 'h', 'o', 'r', 'u', 's'};
 // The largest datagram accepted: RTP/SRTP audio is far smaller.
 constexpr size_t kMaxDatagram = 1500;
-
-uint32_t RandomSsrc() {
-  static thread_local std::mt19937 random{std::random_device{}()};
-  uint32_t ssrc = 0;
-  while (ssrc == 0) ssrc = random();
-  return ssrc;
-}
-
-DropReason FromSrtp(srtp::SrtpResult result) {
-  switch (result) {
-    case srtp::SrtpResult::kAuthFailed:
-      return DropReason::kSrtpAuth;
-    case srtp::SrtpResult::kReplayed:
-      return DropReason::kSrtpReplay;
-    default:
-      return DropReason::kSrtpOther;
-  }
-}
 
 }  // namespace
 

@@ -7,16 +7,10 @@
 #include <cmath>
 #include <utility>
 
+#include "pipeline/engine/endpoint_common.h"
+
 namespace chorus::engine {
-namespace {
-
-int64_t MonotonicUs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
-}
-
-}  // namespace
+using detail::MonotonicUs;
 
 absl::StatusOr<std::unique_ptr<Session>> Session::Create(const SessionConfig& config,
                                                          MediaWorker* worker, EngineStats* stats,

@@ -4,50 +4,25 @@
 
 #include <random>
 
+#include "pipeline/engine/endpoint_common.h"
 #include "pipeline/rtp/rtcp.h"
 #include "pipeline/rtp/rtp_packet.h"
 #include "pipeline/srtp/srtp_key.h"
 
 namespace chorus::engine {
-namespace {
 
-int64_t MonotonicUs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
-}
+using detail::FromSrtp;
+using detail::kCname;
+using detail::MonotonicUs;
+using detail::RandomSsrc;
+using detail::UnixUs;
+namespace {
 
 constexpr size_t kMaxDatagram = 1500;
 // RTP payload per packet: a 1500-byte MTU less IP/UDP, RTP and SRTP overheads.
 constexpr size_t kMaxPayload = 1180;
 constexpr int64_t kPliIntervalUs = 500'000;
 constexpr int64_t kReportIntervalUs = 5'000'000;
-// The CNAME of every stream Chorus sends an endpoint (audio and video alike: lip sync).
-constexpr uint8_t kCname[] = {'c', 'h', 'o', 'r', 'u', 's'};
-
-int64_t UnixUs() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
-}
-
-uint32_t RandomSsrc() {
-  static thread_local std::mt19937 random{std::random_device{}()};
-  uint32_t ssrc = 0;
-  while (ssrc == 0) ssrc = random();
-  return ssrc;
-}
-
-DropReason FromSrtp(srtp::SrtpResult result) {
-  switch (result) {
-    case srtp::SrtpResult::kAuthFailed:
-      return DropReason::kSrtpAuth;
-    case srtp::SrtpResult::kReplayed:
-      return DropReason::kSrtpReplay;
-    default:
-      return DropReason::kSrtpOther;
-  }
-}
 
 }  // namespace
 

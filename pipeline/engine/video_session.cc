@@ -5,17 +5,10 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "pipeline/engine/endpoint_common.h"
 
 namespace chorus::engine {
-namespace {
-
-int64_t MonotonicMicros() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
-}
-
-}  // namespace
+using detail::MonotonicUs;
 
 VideoSession::~VideoSession() {
   for (auto& endpoint : endpoints_) worker_->loop().Remove(endpoint->fd(), endpoint.get());
@@ -230,7 +223,7 @@ void VideoSession::OnTick(int64_t now_us) {
     Compose(view, tiles_of[key]);
     Bump(stats_->video_frames_composed);
     bool is_keyframe = false;
-    const int64_t encode_start = MonotonicMicros();
+    const int64_t encode_start = MonotonicUs();
     if (!view.encoder->Encode(view.canvas, keyframe[key], &view.encoded, &is_keyframe).ok() ||
         view.encoded.empty()) {
       continue;
@@ -239,7 +232,7 @@ void VideoSession::OnTick(int64_t now_us) {
     stats_
         ->video_encode_us[EngineStats::VideoEncodeIndex(
             config.codec == video::VideoCodec::kVp8 ? 0 : 1, config.height)]
-        .Observe(static_cast<double>(MonotonicMicros() - encode_start));
+        .Observe(static_cast<double>(MonotonicUs() - encode_start));
     for (VideoEndpoint* viewer : group) {
       viewer->SendFrame(view.encoded, rtp_timestamp);
       viewer->MaybeSendReport(now_us, rtp_timestamp);
