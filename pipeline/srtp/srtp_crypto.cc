@@ -40,11 +40,13 @@ srtp_err_status_t AesCmAlloc(srtp_cipher_pointer_t* out, int key_length, int /*t
   if (key_length != SRTP_AES_ICM_128_KEY_LEN_WSALT) return srtp_err_status_bad_param;
   if (Aes128Ctr() == nullptr) return srtp_err_status_cipher_fail;
   auto* cipher = static_cast<srtp_cipher_t*>(std::calloc(1, sizeof(srtp_cipher_t)));
-  auto* state = new (std::nothrow) AesCmState;
+  // Plain C allocations on both sides: libsrtp2 hands these back to AesCmDealloc only.
+  void* memory = std::calloc(1, sizeof(AesCmState));
+  AesCmState* state = memory != nullptr ? new (memory) AesCmState : nullptr;
   EVP_CIPHER_CTX* context = EVP_CIPHER_CTX_new();
   if (cipher == nullptr || state == nullptr || context == nullptr) {
     std::free(cipher);
-    delete state;
+    std::free(state);
     EVP_CIPHER_CTX_free(context);
     return srtp_err_status_alloc_fail;
   }
@@ -63,7 +65,7 @@ srtp_err_status_t AesCmDealloc(srtp_cipher_pointer_t cipher) {
   if (state != nullptr) {
     EVP_CIPHER_CTX_free(state->context);  // wipes the expanded key
     OPENSSL_cleanse(state->salt, sizeof(state->salt));
-    delete state;
+    std::free(state);
   }
   OPENSSL_cleanse(cipher, sizeof(*cipher));
   std::free(cipher);
