@@ -17,7 +17,6 @@
 
 namespace chorus::engine {
 
-using detail::FromSrtp;
 using detail::kCname;
 using detail::MonotonicUs;
 using detail::RandomSsrc;
@@ -95,15 +94,9 @@ void AudioEndpoint::HandleDatagram(size_t length, const net::SocketAddress& from
     HandleRtcp(length);
     return;
   }
-  if (inbound_ != nullptr) {
-    size_t clear = 0;
-    srtp::SrtpResult result = inbound_->UnprotectRtp(receive_buffer_, length, &clear);
-    if (result != srtp::SrtpResult::kOk) {
-      stats_->Drop(FromSrtp(result));
-      ++srtp_failures_;
-      return;
-    }
-    length = clear;
+  if (!detail::Unprotect(inbound_.get(), /*rtcp=*/false, receive_buffer_, &length, stats_)) {
+    ++srtp_failures_;
+    return;
   }
   rtp::RtpPacketView packet;
   if (rtp::ParseRtp(std::span<const uint8_t>(receive_buffer_.data(), length), &packet) !=
@@ -164,15 +157,9 @@ void AudioEndpoint::HandleDatagram(size_t length, const net::SocketAddress& from
 }
 
 void AudioEndpoint::HandleRtcp(size_t length) {
-  if (inbound_ != nullptr) {
-    size_t clear = 0;
-    srtp::SrtpResult result = inbound_->UnprotectRtcp(receive_buffer_, length, &clear);
-    if (result != srtp::SrtpResult::kOk) {
-      stats_->Drop(FromSrtp(result));
-      ++srtp_failures_;
-      return;
-    }
-    length = clear;
+  if (!detail::Unprotect(inbound_.get(), /*rtcp=*/true, receive_buffer_, &length, stats_)) {
+    ++srtp_failures_;
+    return;
   }
   rtp::RtcpInfo info;
   if (rtp::ParseRtcp(std::span<const uint8_t>(receive_buffer_.data(), length), &info) !=

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <random>
+#include <span>
 
 #include "pipeline/engine/engine_stats.h"
 #include "pipeline/srtp/srtp_session.h"
@@ -37,6 +38,22 @@ inline DropReason FromSrtp(srtp::SrtpResult result) {
     default:
       return DropReason::kSrtpOther;
   }
+}
+
+// Unprotects an SRTP (or, with `rtcp`, SRTCP) packet in place when `inbound` is set (plain RTP
+// passes through). On failure the drop is counted by reason and false returned.
+inline bool Unprotect(srtp::SrtpSession* inbound, bool rtcp, std::span<uint8_t> buffer,
+                      size_t* length, EngineStats* stats) {
+  if (inbound == nullptr) return true;
+  size_t clear = 0;
+  const srtp::SrtpResult result = rtcp ? inbound->UnprotectRtcp(buffer, *length, &clear)
+                                       : inbound->UnprotectRtp(buffer, *length, &clear);
+  if (result != srtp::SrtpResult::kOk) {
+    stats->Drop(FromSrtp(result));
+    return false;
+  }
+  *length = clear;
+  return true;
 }
 
 // The CNAME of every stream Chorus sends an endpoint (audio and video alike: lip sync).

@@ -11,7 +11,6 @@
 
 namespace chorus::engine {
 
-using detail::FromSrtp;
 using detail::kCname;
 using detail::MonotonicUs;
 using detail::RandomSsrc;
@@ -19,8 +18,6 @@ using detail::UnixUs;
 namespace {
 
 constexpr size_t kMaxDatagram = 1500;
-// RTP payload per packet: a 1500-byte MTU less IP/UDP, RTP and SRTP overheads.
-constexpr size_t kMaxPayload = 1180;
 constexpr int64_t kPliIntervalUs = 500'000;
 constexpr int64_t kReportIntervalUs = 5'000'000;
 
@@ -85,15 +82,7 @@ void VideoEndpoint::HandleDatagram(size_t length, int64_t now_us) {
     HandleRtcp(length);
     return;
   }
-  if (inbound_ != nullptr) {
-    size_t clear = 0;
-    srtp::SrtpResult result = inbound_->UnprotectRtp(receive_buffer_, length, &clear);
-    if (result != srtp::SrtpResult::kOk) {
-      stats_->Drop(FromSrtp(result));
-      return;
-    }
-    length = clear;
-  }
+  if (!detail::Unprotect(inbound_.get(), /*rtcp=*/false, receive_buffer_, &length, stats_)) return;
   rtp::RtpPacketView packet;
   if (rtp::ParseRtp(std::span<const uint8_t>(receive_buffer_.data(), length), &packet) !=
       rtp::RtpParseResult::kOk) {
@@ -160,15 +149,7 @@ void VideoEndpoint::HandleDatagram(size_t length, int64_t now_us) {
 }
 
 void VideoEndpoint::HandleRtcp(size_t length) {
-  if (inbound_ != nullptr) {
-    size_t clear = 0;
-    srtp::SrtpResult result = inbound_->UnprotectRtcp(receive_buffer_, length, &clear);
-    if (result != srtp::SrtpResult::kOk) {
-      stats_->Drop(FromSrtp(result));
-      return;
-    }
-    length = clear;
-  }
+  if (!detail::Unprotect(inbound_.get(), /*rtcp=*/true, receive_buffer_, &length, stats_)) return;
   rtp::RtcpInfo info;
   if (rtp::ParseRtcp(std::span<const uint8_t>(receive_buffer_.data(), length), &info) !=
       rtp::RtcpParseResult::kOk) {
@@ -218,10 +199,8 @@ void VideoEndpoint::MaybeSendReport(int64_t now_us, uint32_t rtp_timestamp) {
   if (length > 0) Send(length, /*rtcp=*/true);
 }
 
-void VideoEndpoint::SendFrame(std::span<const uint8_t> frame, uint32_t rtp_timestamp) {
-  const auto payloads = config_.codec == video::VideoCodec::kVp8
-                            ? video::PacketizeVp8(frame, kMaxPayload)
-                            : video::PacketizeH264(frame, kMaxPayload);
+void VideoEndpoint::SendFrame(const std::vector<std::vector<uint8_t>>& payloads,
+                              uint32_t rtp_timestamp) {
   for (size_t i = 0; i < payloads.size(); ++i) {
     rtp::RtpHeader header;
     header.marker = i + 1 == payloads.size();

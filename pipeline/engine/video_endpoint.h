@@ -52,8 +52,11 @@ class VideoEndpoint final : public net::EventLoop::Handler {
   const video::Picture& picture() const { return picture_; }
   bool has_picture() const { return !picture_.empty(); }
 
-  // Sends one encoded frame of its view, `rtp_timestamp` on the 90 kHz clock.
-  void SendFrame(std::span<const uint8_t> frame, uint32_t rtp_timestamp);
+  // The largest RTP payload a view frame is cut into.
+  static constexpr size_t kMaxPayload = 1180;
+  // Sends one frame of its view, already cut into RTP payloads (once per view, for every viewer
+  // of it), `rtp_timestamp` on the 90 kHz clock.
+  void SendFrame(const std::vector<std::vector<uint8_t>>& payloads, uint32_t rtp_timestamp);
   // An RTCP sender report about every 5 s: the NTP wall-clock time paired with the video RTP
   // timestamp of now, on the same wall clock as the audio stream's reports and under the same
   // CNAME, so the participant can line the two up (lip sync).

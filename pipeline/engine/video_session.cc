@@ -19,32 +19,28 @@ absl::StatusOr<VideoAnswer> VideoSession::AddEndpoint(const std::string& id, boo
                                                       srtp::SrtpSuite suite,
                                                       const VideoConfig& config,
                                                       std::unique_ptr<net::UdpSocket> socket) {
-  for (const auto& endpoint : endpoints_) {
-    if (endpoint->id() == id) return absl::AlreadyExistsError("the endpoint already has video");
-  }
-  auto created = VideoEndpoint::Create(id, secure, suite, config, std::move(socket), stats_);
-  if (!created.ok()) return created.status();
-  std::unique_ptr<VideoEndpoint> endpoint = *std::move(created);
-  endpoint->order = next_order_++;
-  if (!worker_->loop().Add(endpoint->fd(), endpoint.get())) {
-    return absl::ResourceExhaustedError("the video worker cannot watch another socket");
-  }
-  VideoAnswer answer = endpoint->answer();
-  if (endpoints_.empty()) worker_->AddTickListener(this);
-  endpoints_.push_back(std::move(endpoint));
-  return answer;
+  return Attach(id, /*content_of=*/"", secure, suite, config, std::move(socket));
 }
 
 absl::StatusOr<VideoAnswer> VideoSession::AddContent(const std::string& owner, bool secure,
                                                      srtp::SrtpSuite suite,
                                                      const VideoConfig& config,
                                                      std::unique_ptr<net::UdpSocket> socket) {
-  auto created =
-      VideoEndpoint::Create(owner + "~content", secure, suite, config, std::move(socket), stats_);
+  return Attach(owner + "~content", owner, secure, suite, config, std::move(socket));
+}
+
+absl::StatusOr<VideoAnswer> VideoSession::Attach(const std::string& id,
+                                                 const std::string& content_of, bool secure,
+                                                 srtp::SrtpSuite suite, const VideoConfig& config,
+                                                 std::unique_ptr<net::UdpSocket> socket) {
+  for (const auto& endpoint : endpoints_) {
+    if (endpoint->id() == id) return absl::AlreadyExistsError("the endpoint already has video");
+  }
+  auto created = VideoEndpoint::Create(id, secure, suite, config, std::move(socket), stats_);
   if (!created.ok()) return created.status();
   std::unique_ptr<VideoEndpoint> endpoint = *std::move(created);
-  endpoint->is_content = true;
-  endpoint->owner = owner;
+  endpoint->is_content = !content_of.empty();
+  endpoint->owner = content_of;
   endpoint->order = next_order_++;
   if (!worker_->loop().Add(endpoint->fd(), endpoint.get())) {
     return absl::ResourceExhaustedError("the video worker cannot watch another socket");
@@ -233,8 +229,12 @@ void VideoSession::OnTick(int64_t now_us) {
         ->video_encode_us[EngineStats::VideoEncodeIndex(
             config.codec == video::VideoCodec::kVp8 ? 0 : 1, config.height)]
         .Observe(static_cast<double>(MonotonicUs() - encode_start));
+    // Cut into RTP payloads once; every viewer sends the same payloads under its own header.
+    view.payloads = config.codec == video::VideoCodec::kVp8
+                        ? video::PacketizeVp8(view.encoded, VideoEndpoint::kMaxPayload)
+                        : video::PacketizeH264(view.encoded, VideoEndpoint::kMaxPayload);
     for (VideoEndpoint* viewer : group) {
-      viewer->SendFrame(view.encoded, rtp_timestamp);
+      viewer->SendFrame(view.payloads, rtp_timestamp);
       viewer->MaybeSendReport(now_us, rtp_timestamp);
     }
   }

@@ -62,10 +62,15 @@ class VideoSession final : public TickListener {
     std::unique_ptr<video::VideoEncoder> encoder;
     video::Picture canvas;
     std::vector<uint8_t> encoded;
+    std::vector<std::vector<uint8_t>> payloads;  // `encoded` cut into RTP payloads
     bool used = false;
   };
   // The participants in a viewer's tiles, in tile order (for the speaker layout, the large one
   // first), and the view key.
+  // Adds a camera stream (`content_of` empty) or the content stream of `content_of`.
+  absl::StatusOr<VideoAnswer> Attach(const std::string& id, const std::string& content_of,
+                                     bool secure, srtp::SrtpSuite suite, const VideoConfig& config,
+                                     std::unique_ptr<net::UdpSocket> socket);
   std::vector<const VideoEndpoint*> TilesFor(const VideoEndpoint& viewer) const;
   // The content stream shown large now (shared, a picture in the last 2 s), or null.
   const VideoEndpoint* Presenting(int64_t now_us) const;
