@@ -204,9 +204,12 @@ SDP
 }
 
 # start_video_sender NAME COLOUR SIZE CODEC TARGET_PORT LOCAL_PORT KEY SECONDS: an ffmpeg SRTP
-# sender of a solid colour (keyframe every second).
+# sender of a solid colour (keyframe every second). COLOUR may instead be a whole lavfi source
+# (anything with a '=').
 start_video_sender() {
   local name=$1 colour=$2 size=$3 codec=$4 target=$5 local_port=$6 key=$7 seconds=$8 encoder
+  local source="color=c=$colour:s=$size:r=15"
+  [[ $colour == *=* ]] && source=$colour
   if [[ $codec == VP8 ]]; then
     encoder="-c:v libvpx -deadline realtime -cpu-used 8 -b:v 300k"
   else
@@ -214,7 +217,7 @@ start_video_sender() {
   fi
   # shellcheck disable=SC2086
   timeout 40 ffmpeg -hide_banner -loglevel error -nostdin -re \
-    -f lavfi -i "color=c=$colour:s=$size:r=15" -t "$seconds" -pix_fmt yuv420p -g 15 $encoder \
+    -f lavfi -i "$source" -t "$seconds" -pix_fmt yuv420p -g 15 $encoder \
     -payload_type 96 -f rtp -srtp_out_suite AES_CM_128_HMAC_SHA1_80 -srtp_out_params "$key" \
     "srtp://127.0.0.1:$target?rtcpport=$target&localrtpport=$local_port&localrtcpport=$((local_port + 1))" \
     >/dev/null 2>"$E2E_WORK/$name.ffmpeg.txt" &

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Video loss and bad senders, judged from outside with real ffmpeg clients (issue: Video MCU,
-# tests 4 and 5). A 2x2 grid with self-view: v0 sends red VP8 through a relay that drops 2 % of
-# its packets; v1 sends lime H.264 at 320x240, stops, and starts again at 640x360 (a new source);
+# tests 4 and 5). A 2x2 grid with self-view: v0 sends VP8 that turns red and blue each second
+# through a relay that drops 2 % of its packets; v1 sends lime H.264 at 320x240, stops, and starts again at 640x360 (a new source);
 # v2 sends garbage payloads with valid RTP headers (a plain-RTP endpoint, --dev only); v3 only
-# watches. v3's view: v0's tile stays red (a lost frame freezes the tile until the next keyframe,
-# asked for with PLI, so no long gap and no corrupt picture), v1's tile is lime before and after
+# watches. v3's view: v0's tile keeps following its colour changes (a lost frame freezes the
+# tile until the next keyframe, asked for with PLI: never frozen for more than 2 s, never a
+# colour that is neither), v1's tile is lime before and after
 # its change of size, v2's tile stays the placeholder, and the node counts the keyframe requests
 # and the garbage it could not decode.
 source "$(dirname "$0")/lib.sh"
@@ -28,7 +29,9 @@ watcher=$RECEIVER_PID
 "$UDP_RELAY" --listen=127.0.0.1:45620 --to="127.0.0.1:$port0" --loss=0.02 --seed=11 \
   --seconds=20 >"$E2E_WORK/relay.txt" 2>&1 &
 E2E_PIDS+=($!)
-start_video_sender v0 red 320x240 VP8 45620 45630 "$key0" 16
+alternating="nullsrc=s=320x240:r=15,format=yuv420p,geq=lum='if(lt(mod(T\,2)\,1)\,81\,41)'"
+alternating+=":cb='if(lt(mod(T\,2)\,1)\,90\,240)':cr='if(lt(mod(T\,2)\,1)\,240\,110)'"
+start_video_sender v0 "$alternating" 320x240 VP8 45620 45630 "$key0" 16
 start_video_sender v1-small lime 320x240 H264 "$port1" 45634 "$key1" 5
 small=$SENDER_PID
 
@@ -55,22 +58,32 @@ wait_all "$watcher"
 # Sample the watcher's view every 5 frames (0.2 s) from 1 s in.
 frames=$(probe_frame watcher -1 "0,0" | awk '$1 == "frames" { print $2 }')
 ((frames >= 150)) || fail "the watcher decoded only $frames frames"
-red="81 90 240" lime="145 54 34" placeholder="40 128 128"
-wrong_run=0 longest_wrong=0 lime_ok=0 lime_samples=0
+red="81 90 240" blue="41 240 110" lime="145 54 34" placeholder="40 128 128"
+run_colour="" run=0 longest=0 reds=0 blues=0 lime_ok=0 lime_samples=0
 for ((f = 25; f < frames; f += 5)); do
   read -r r0 r1 r2 < <(probe_frame watcher "$f" "160,90;480,90;160,270" |
     awk '$1 == "point" { printf "%s %s %s,", $4, $5, $6 }' | tr ',' '\n' | paste -sd' ' |
     awk '{ print $1"_"$2"_"$3, $4"_"$5"_"$6, $7"_"$8"_"$9 }')
-  if yuv_near "${r0//_/ }" "$red"; then wrong_run=0; else wrong_run=$((wrong_run + 1)); fi
-  ((wrong_run > longest_wrong)) && longest_wrong=$wrong_run
+  if yuv_near "${r0//_/ }" "$red"; then
+    colour=red reds=$((reds + 1))
+  elif yuv_near "${r0//_/ }" "$blue"; then
+    colour=blue blues=$((blues + 1))
+  else
+    colour=other
+  fi
+  if [[ $colour == "$run_colour" ]]; then run=$((run + 1)); else run_colour=$colour run=1; fi
+  ((run > longest)) && longest=$run
   yuv_near "${r2//_/ }" "$placeholder" || fail "frame $f: the garbage sender's tile is '${r2//_/ }'"
   lime_samples=$((lime_samples + 1))
   yuv_near "${r1//_/ }" "$lime" && lime_ok=$((lime_ok + 1))
 done
-# Each sample is 0.2 s: a wrong run of 10 samples would be 2 s.
-((longest_wrong < 10)) ||
-  fail "the lossy sender's tile was wrong for $((longest_wrong * 200)) ms in a row (limit 2 s)"
-pass "2 % loss on v0: its tile red throughout but for at most $((longest_wrong * 200)) ms"
+# Each sample is 0.2 s. The colour changes every second, so a tile that recovers within 2 s of
+# a loss never shows one colour (or anything else) for 15 samples (1 s + 2 s) in a row; a tile
+# frozen by a loss it never recovered from would.
+((reds >= 5 && blues >= 5)) || fail "v0's tile did not follow its colours (red $reds, blue $blues)"
+((longest < 15)) ||
+  fail "v0's tile showed '$run_colour' for $((longest * 200)) ms in a row (1 s expected, 3 s limit)"
+pass "2 % loss on v0: its tile follows every change (longest run $((longest * 200)) ms; red $reds, blue $blues)"
 pass "garbage from v2: its tile stays the placeholder; the others go on"
 # Its tile may be grey for the moment between the two senders (a second or so).
 ((lime_ok * 10 >= lime_samples * 7)) ||
