@@ -1,0 +1,122 @@
+{{/* Names, labels and the checks every render runs. */}}
+
+{{- define "chorus.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "chorus.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 57 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 57 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "chorus.controllerName" -}}
+{{- printf "%s-controller" (include "chorus.fullname" .) -}}
+{{- end -}}
+
+{{/* The headless Service of the media nodes: discovery and metrics. */}}
+{{- define "chorus.mediaName" -}}
+{{- printf "%s-media" (include "chorus.fullname" .) -}}
+{{- end -}}
+
+{{- define "chorus.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/name: {{ include "chorus.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: chorus
+{{- end -}}
+
+{{- define "chorus.controllerSelector" -}}
+app.kubernetes.io/name: {{ include "chorus.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: controller
+{{- end -}}
+
+{{- define "chorus.mediaSelector" -}}
+app.kubernetes.io/name: {{ include "chorus.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: media-node
+{{- end -}}
+
+{{- define "chorus.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "chorus.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "chorus.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "chorus.mediaTlsName" -}}
+{{- default (include "chorus.mediaName" .) .Values.tls.mediaNode.serverName -}}
+{{- end -}}
+
+{{- define "chorus.hostNetwork" -}}
+{{- if eq .Values.mediaNode.network.mode "host" -}}true{{- end -}}
+{{- end -}}
+
+{{/* Media nodes may be more than one: a fixed count above one, or an autoscaler. */}}
+{{- define "chorus.mediaMayBeMany" -}}
+{{- if or (gt (int .Values.mediaNode.replicaCount) 1) (ne .Values.mediaNode.autoscaling.mode "none") -}}true{{- end -}}
+{{- end -}}
+
+{{- define "chorus.terminationGraceSeconds" -}}
+{{- add .Values.mediaNode.drain.timeoutSeconds .Values.mediaNode.drain.graceMarginSeconds -}}
+{{- end -}}
+
+{{/*
+Checks across values that values.schema.json cannot express. Each failure says what is wrong and
+what to do.
+*/}}
+{{- define "chorus.validate" -}}
+{{- $net := .Values.mediaNode.network -}}
+{{- if gt (int $net.portMin) (int $net.portMax) -}}
+{{- fail (printf "mediaNode.network: portMin (%v) must not be above portMax (%v)" $net.portMin $net.portMax) -}}
+{{- end -}}
+{{- $ports := add (sub (int $net.portMax) (int $net.portMin)) 1 -}}
+{{- if and (eq $net.mode "pod") $net.udpService.enabled (gt (int $ports) 100) -}}
+{{- fail (printf "mediaNode.network: the pod-network UDP Service lists every media port and Kubernetes allows at most 100; the range %v-%v has %v. Narrow it, or set mediaNode.network.udpService.enabled=false" $net.portMin $net.portMax $ports) -}}
+{{- end -}}
+{{- if and (eq $net.mode "pod") $net.udpService.enabled (ne $net.udpService.type "Headless") (include "chorus.mediaMayBeMany" .) -}}
+{{- fail (printf "mediaNode.network.udpService.type=%s balances packets over every media node, but a participant's packets must reach the node holding its session: use type Headless (pod IPs), host network, or exactly one media node (replicaCount 1, autoscaling none)" $net.udpService.type) -}}
+{{- end -}}
+{{- if and (ne $net.mode "host") (ne $net.mode "pod") -}}
+{{- fail (printf "mediaNode.network.mode must be host or pod, not %q" $net.mode) -}}
+{{- end -}}
+{{- if and (eq $net.mode "pod") $net.udpService.enabled (eq $net.udpService.type "NodePort") (or (lt (int $net.portMin) 30000) (gt (int $net.portMax) 32767)) -}}
+{{- fail (printf "mediaNode.network.udpService.type=NodePort exposes each media port as the same node port, so the range %v-%v must lie within Kubernetes' node port range 30000-32767" $net.portMin $net.portMax) -}}
+{{- end -}}
+{{- $as := .Values.mediaNode.autoscaling -}}
+{{- if and (ne $as.mode "none") (gt (int $as.minReplicas) (int $as.maxReplicas)) -}}
+{{- fail (printf "mediaNode.autoscaling: minReplicas (%v) must not be above maxReplicas (%v)" $as.minReplicas $as.maxReplicas) -}}
+{{- end -}}
+{{- if and (ne $as.mode "none") (ge (float64 $as.targetLoad) (float64 .Values.mediaNode.admissionThreshold)) -}}
+{{- fail (printf "mediaNode.autoscaling.targetLoad (%v) must be below mediaNode.admissionThreshold (%v), or nodes refuse rooms before the autoscaler adds any" $as.targetLoad .Values.mediaNode.admissionThreshold) -}}
+{{- end -}}
+{{- if and (not .Values.auth.apiTokens.secretName) (not .Values.auth.requireClientCert) -}}
+{{- fail "auth: the public API must authenticate its callers: set auth.apiTokens.secretName, or auth.requireClientCert=true, or both" -}}
+{{- end -}}
+{{- if gt (int .Values.mediaNode.drain.minWaitSeconds) (int .Values.mediaNode.drain.timeoutSeconds) -}}
+{{- fail "mediaNode.drain: minWaitSeconds must not be above timeoutSeconds" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* A mapping value at the given indent: "{}" on the key's line when empty, else a block. */}}
+{{- define "chorus.block" -}}
+{{- if .value -}}
+{{ toYaml .value | nindent .indent }}
+{{- else -}}
+{{ " {}" }}
+{{- end -}}
+{{- end -}}
