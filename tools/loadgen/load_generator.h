@@ -1,0 +1,110 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "tools/loadgen/server_driver.h"
+#include "tools/loadgen/talk_clip.h"
+#include "tools/loadgen/talk_schedule.h"
+
+namespace chorus::loadgen {
+
+struct LoadConfig {
+  int rooms = 1;
+  int room_size = 5;
+  // Participants per room who talk (the first `talkers` of each room); 0: all of them. The others
+  // send silence the whole time.
+  int talkers = 0;
+  bool srtp = true;
+  // Where the simulated participants bind: each address in turn, ports port_min..port_max on
+  // each (ports in use are skipped).
+  std::vector<std::string> local_ips = {"127.0.0.1"};
+  int port_min = 49000;
+  int port_max = 49999;
+  // Sending starts once every participant has joined; the first `warmup_ms` are not measured
+  // (jitter buffers and speaker selection settle), then `duration_ms` are.
+  int warmup_ms = 3000;
+  int duration_ms = 10000;
+  TalkPattern pattern;
+  // Receivers whose mix is decoded to measure talk-spurt onset delay: this many per room, at most
+  // `max_sampled` in all (decoding costs the generator CPU).
+  int sampled_per_room = 2;
+  int max_sampled = 64;
+  // A decoded 20 ms frame at or above -`onset_level_dbov` dBov is "sound"; an onset is sound
+  // after at least `min_silence_ms` of frames below it.
+  int onset_level_dbov = 50;
+  int min_silence_ms = 300;
+  // The server process, for CPU time and resident memory from /proc (0: not measured).
+  int server_pid = 0;
+  // A Chorus node's Prometheus endpoint, e.g. http://127.0.0.1:9464/metrics (empty: none).
+  std::string metrics_url;
+  uint32_t seed = 1;
+};
+
+struct DelayStats {
+  int64_t samples = 0;
+  double p50_ms = 0, p95_ms = 0, p99_ms = 0, max_ms = 0;
+};
+
+// What one run measured. Packet counts cover the measured window only.
+struct LoadReport {
+  std::string server;
+  std::string transport;
+  int rooms = 0;
+  int room_size = 0;
+  int participants = 0;
+  int talkers_per_room = 0;
+  double join_seconds = 0;    // set-up: creating rooms and joining everyone
+  double window_seconds = 0;  // the measured window
+  uint64_t packets_sent = 0;
+  uint64_t packets_received = 0;
+  uint64_t packets_expected = 0;  // from the received RTP sequence numbers
+  double loss_percent = 0;
+  double jitter_ms_mean = 0;  // RFC 3550 interarrival jitter of what participants receive
+  double jitter_ms_max = 0;
+  uint64_t srtp_failures = 0;        // received packets that did not authenticate
+  uint64_t malformed = 0;            // received datagrams that are not RTP
+  uint64_t late_sends = 0;           // frames the generator sent more than 10 ms late (it was busy)
+  uint64_t participants_silent = 0;  // participants that received nothing in the window
+  int sampled_receivers = 0;
+  DelayStats delay;              // talk-spurt onset to its sound in others' decoded mixes
+  uint64_t spurts_expected = 0;  // (sampled receiver, spurt of someone else) pairs in the window
+  uint64_t spurts_heard = 0;     // of those, the ones the receiver heard begin
+  // Server process (when --server_pid): CPU seconds used in the window, cores (CPU s / wall s),
+  // CPU per participant in ms per second, participants one core would carry at this rate.
+  bool have_cpu = false;
+  double server_cpu_seconds = 0;
+  double server_cores = 0;
+  double cpu_ms_per_participant_s = 0;
+  double participants_per_core = 0;
+  int64_t rss_kb_before = 0;  // before the rooms were created
+  int64_t rss_kb_after = 0;   // at the end of the window
+  double rss_kb_per_participant = 0;
+  // Chorus node metrics (when --metrics_url): load at the end, tick quantiles and overruns in the
+  // window.
+  bool have_metrics = false;
+  double node_load = 0;
+  double tick_p50_ms = 0;
+  double tick_p99_ms = 0;
+  double tick_overruns = 0;
+  double ticks = 0;
+  double audio_encodes_per_tick = 0;
+};
+
+// Creates the rooms through `driver`, joins every participant, sends and receives for warm-up +
+// duration on this thread with one epoll loop (one socket per participant, a 5 ms timer), then
+// ends the rooms. `clip` must outlive the call. Failures of set-up (a join refused, no port left)
+// are returned; bad datagrams from the server are counted, never fatal.
+absl::StatusOr<LoadReport> RunLoad(const LoadConfig& config, ServerDriver& driver,
+                                   const TalkClip& clip);
+
+// The report as one JSON object, and as an aligned two-column table.
+std::string ReportJson(const LoadReport& report);
+std::string ReportTable(const LoadReport& report);
+
+// Nearest-rank percentile (0..100) of `values` (sorted in place); 0 when empty.
+double Percentile(std::vector<double>& values, double percent);
+
+}  // namespace chorus::loadgen

@@ -1,0 +1,3 @@
+#include "tools/loadgen/cli.h"
+
+int main(int argc, char** argv) { return chorus::loadgen::RunLoadgen(argc, argv); }

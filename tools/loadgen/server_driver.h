@@ -1,0 +1,67 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace chorus::loadgen {
+
+// What a simulated participant offers when it joins: where it receives (and sends from: one
+// socket, symmetric RTP), its SSRC, and for SRTP the base64 key||salt it sends with.
+struct JoinOffer {
+  std::string ip;
+  uint16_t port = 0;
+  uint32_t ssrc = 0;
+  std::string key_base64;  // empty: plain RTP
+  uint8_t payload_type = 111;
+  uint8_t audio_level_id = 1;  // RFC 6464 extension id the participant writes
+};
+
+// The server's side of the join: where to send, and the key it sends with (SRTP).
+struct JoinAnswer {
+  std::string ip;
+  uint16_t port = 0;
+  std::string key_base64;
+};
+
+// A server under test, driven through its own public API. Called on the generator's thread
+// during set-up and tear-down only (never inside the media loop); calls block.
+class ServerDriver {
+ public:
+  virtual ~ServerDriver() = default;
+  // Creates room number `index` for `size` participants; returns its handle for Join.
+  virtual absl::StatusOr<std::string> CreateRoom(int index, int size) = 0;
+  // Joins participant `index_in_room` (0 is the host) into `room`.
+  virtual absl::StatusOr<JoinAnswer> Join(const std::string& room, int index_in_room,
+                                          const JoinOffer& offer) = 0;
+  // Ends every room created (best effort: errors are reported on stderr, not returned).
+  virtual void CloseAll() = 0;
+  virtual const char* name() const = 0;
+};
+
+struct ChorusDriverConfig {
+  std::string address = "127.0.0.1:7700";
+  bool insecure_grpc = false;  // plaintext gRPC (a --dev server)
+  std::string token;           // bearer token, when the server asks for one
+  bool srtp = true;            // false: TRANSPORT_RTP_INSECURE (server needs
+                               // --allow_insecure_media)
+  int timeout_ms = 10000;
+};
+// Chorus through chorus.v1.Rooms: CreateRoom (a consultation with consent references for rooms
+// of up to 6, a meeting above; no lobby), CreateInvite (the first participant host, the others
+// guests), JoinRoom with an audio offer (opus, RFC 6464 level extension), CloseRoom.
+std::unique_ptr<ServerDriver> NewChorusDriver(const ChorusDriverConfig& config);
+
+struct JanusDriverConfig {
+  std::string url = "http://127.0.0.1:8088/janus";
+  int sampling_rate_hz = 48000;
+  int timeout_ms = 10000;
+};
+// Janus's AudioBridge plugin through Janus's HTTP API: one session, one handle per participant,
+// rooms created with allow_rtp_participants, plain RTP joins ({"rtp": {"ip", "port",
+// "payload_type", "audiolevel_ext"}}). Janus takes RTP only from the address announced in the join.
+std::unique_ptr<ServerDriver> NewJanusDriver(const JanusDriverConfig& config);
+
+}  // namespace chorus::loadgen
