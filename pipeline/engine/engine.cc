@@ -181,6 +181,7 @@ absl::StatusOr<EndpointAnswer> MediaEngine::AddEndpoint(const std::string& sessi
     posted = entry->video_worker->Call([&] {
       video = entry->video->AddEndpoint(config.id, config.secure, config.suite, config.video,
                                         std::move(video_socket));
+      if (video.ok()) entry->video->ApplyRouting(config.id, config.routing);
     });
     if (!posted.ok()) video = posted;
     if (!video.ok()) {
@@ -194,7 +195,7 @@ absl::StatusOr<EndpointAnswer> MediaEngine::AddEndpoint(const std::string& sessi
     posted = entry->video_worker->Call([&] {
       content = entry->video->AddContent(config.id, config.secure, config.suite, config.content,
                                          std::move(content_socket));
-      if (content.ok()) entry->video->SetSharing(config.id, config.routing.content_sharing);
+      if (content.ok()) entry->video->ApplyRouting(config.id, config.routing);
     });
     if (!posted.ok()) content = posted;
     if (!content.ok()) {
@@ -219,8 +220,7 @@ absl::Status MediaEngine::UpdateRouting(const std::string& session_id,
       entry->worker->Call([&] { result = entry->session->UpdateRouting(endpoint_id, routing); });
   if (!posted.ok()) return posted;
   if (result.ok()) {
-    (void)entry->video_worker->Call(
-        [&] { entry->video->SetSharing(endpoint_id, routing.content_sharing); });
+    (void)entry->video_worker->Call([&] { entry->video->ApplyRouting(endpoint_id, routing); });
   }
   return result;
 }

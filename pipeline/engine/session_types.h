@@ -34,6 +34,9 @@ struct Routing {
   bool admitted = true;
   // Its content stream (screen sharing) is shown large while it flows (presentation layout).
   bool content_sharing = false;
+  // The endpoint whose camera it sees large in its video view, whatever the room's layout (a
+  // sign-language interpreter); empty = the room's layout.
+  std::string pinned;
 };
 
 // The codec an endpoint receives (and is expected to send) on its audio stream.

@@ -93,6 +93,11 @@ void VideoEndpoint::HandleDatagram(size_t length, int64_t now_us) {
     stats_->Drop(DropReason::kUnknownPayloadType);
     return;
   }
+  if (!admitted) {
+    stats_->Drop(DropReason::kNotAdmitted);
+    waiting_for_keyframe_ = true;  // once admitted, the picture starts at a keyframe
+    return;
+  }
   ++packets_received_;
   if (packet.ssrc != remote_ssrc_) {
     // A new source (the sender restarted, perhaps at another size): its sequence numbers and

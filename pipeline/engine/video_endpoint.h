@@ -42,6 +42,11 @@ class VideoEndpoint final : public net::EventLoop::Handler {
   bool is_content = false;
   std::string owner;
   bool sharing = false;
+  // The camera this viewer sees large (routing.pinned); empty = the room's layout.
+  std::string pinned;
+  // False while its participant waits in the lobby (routing.admitted): its packets are dropped
+  // (counted as not_admitted), it is in nobody's tiles and is sent no view.
+  bool admitted = true;
   // When the latest picture was decoded (CLOCK_MONOTONIC us; 0 = never).
   int64_t last_picture_us() const { return last_picture_us_; }
 

@@ -51,16 +51,23 @@ absl::StatusOr<VideoAnswer> VideoSession::Attach(const std::string& id,
   return answer;
 }
 
-void VideoSession::SetSharing(const std::string& owner, bool sharing) {
+void VideoSession::ApplyRouting(const std::string& id, const Routing& routing) {
   for (auto& endpoint : endpoints_) {
-    if (endpoint->is_content && endpoint->owner == owner) endpoint->sharing = sharing;
+    if (endpoint->is_content && endpoint->owner == id) {
+      endpoint->sharing = routing.content_sharing;
+      endpoint->admitted = routing.admitted;
+    }
+    if (!endpoint->is_content && endpoint->id() == id) {
+      endpoint->pinned = routing.pinned;
+      endpoint->admitted = routing.admitted;
+    }
   }
 }
 
 const VideoEndpoint* VideoSession::Presenting(int64_t now_us) const {
   for (const auto& endpoint : endpoints_) {
-    if (endpoint->is_content && endpoint->sharing && endpoint->last_picture_us() > 0 &&
-        now_us - endpoint->last_picture_us() < 2'000'000) {
+    if (endpoint->is_content && endpoint->sharing && endpoint->admitted &&
+        endpoint->last_picture_us() > 0 && now_us - endpoint->last_picture_us() < 2'000'000) {
       return endpoint.get();
     }
   }
@@ -92,57 +99,22 @@ const VideoEndpoint* VideoSession::endpoint(const std::string& id) const {
   return nullptr;
 }
 
-std::vector<const VideoEndpoint*> VideoSession::TilesFor(const VideoEndpoint& viewer) const {
-  std::vector<const VideoEndpoint*> tiles;
-  for (const auto& endpoint : endpoints_) {
-    if (endpoint->is_content) continue;
-    if (endpoint.get() == &viewer && !layout_.self_view) continue;
-    tiles.push_back(endpoint.get());
-  }
-  std::sort(tiles.begin(), tiles.end(),
-            [](const VideoEndpoint* a, const VideoEndpoint* b) { return a->order < b->order; });
-  if (presenting_ != nullptr) {
-    // Presentation: the content large, the cameras in the strip below.
-    tiles.insert(tiles.begin(), presenting_);
-  } else if (layout_.mode == LayoutConfig::Mode::kSpeaker) {
-    // The pinned participant (a sign-language interpreter) goes large, else the speaker, else
-    // the first to have joined.
-    std::vector<std::string> candidates = layout_.pinned;
-    if (!shown_speaker_.empty()) candidates.push_back(shown_speaker_);
-    for (const std::string& wanted : candidates) {
-      auto found = std::find_if(tiles.begin(), tiles.end(),
-                                [&](const VideoEndpoint* e) { return e->id() == wanted; });
-      if (found != tiles.end()) {
-        std::rotate(tiles.begin(), found, found + 1);
-        break;
-      }
-    }
-  }
-  const size_t max_tiles = static_cast<size_t>(std::clamp(layout_.max_tiles, 1, 25));
-  if (tiles.size() > max_tiles) tiles.resize(max_tiles);
-  return tiles;
-}
-
-std::string VideoSession::KeyOf(const VideoEndpoint& viewer, const LayoutConfig& layout,
+std::string VideoSession::KeyOf(const VideoEndpoint& viewer, ViewPlan::Mode mode,
                                 const std::vector<const VideoEndpoint*>& tiles) {
   const VideoConfig& c = viewer.config();
-  const bool presenting = !tiles.empty() && tiles.front()->is_content;
-  std::string key = absl::StrCat(presenting                                    ? "presentation"
-                                 : layout.mode == LayoutConfig::Mode::kSpeaker ? "speaker"
-                                                                               : "grid",
-                                 "|", c.codec == video::VideoCodec::kVp8 ? "vp8" : "h264", "|",
-                                 c.width, "x", c.height, "|", c.bitrate_bps);
+  std::string key = absl::StrCat(ViewPlan::ModeName(mode), "|",
+                                 c.codec == video::VideoCodec::kVp8 ? "vp8" : "h264", "|", c.width,
+                                 "x", c.height, "|", c.bitrate_bps);
   for (const VideoEndpoint* tile : tiles) absl::StrAppend(&key, "|", tile->id());
   return key;
 }
 
-void VideoSession::Compose(View& view, const std::vector<const VideoEndpoint*>& tiles) const {
+void VideoSession::Compose(View& view, const std::vector<const VideoEndpoint*>& tiles,
+                           bool large_first) {
   video::Picture& canvas = view.canvas;
   video::ClearCanvas(&canvas);
   if (tiles.empty()) return;
   std::vector<video::Tile> rects;
-  const bool large_first =
-      layout_.mode == LayoutConfig::Mode::kSpeaker || tiles.front()->is_content;
   if (large_first && tiles.size() > 1) {
     // One large tile over three quarters of the height, a strip of the others below it.
     const int large_height = (canvas.height * 3 / 4) & ~1;
@@ -175,24 +147,39 @@ void VideoSession::OnTick(int64_t now_us) {
       pending_speaker_.clear();
     }
   }
-  presenting_ = Presenting(now_us);
+  const VideoEndpoint* presenting = Presenting(now_us);
   for (auto& [key, view] : views_) view.used = false;
   const uint32_t rtp_timestamp = static_cast<uint32_t>(now_us * 9 / 100);  // 90 kHz
+  // Every admitted camera stream is a viewer too (content streams are shown, never sent a view;
+  // participants in the lobby see nothing and are seen by nobody).
+  std::vector<VideoEndpoint*> cameras;
+  std::vector<TileSource> sources;
+  for (auto& endpoint : endpoints_) {
+    if (endpoint->is_content || !endpoint->admitted) continue;
+    cameras.push_back(endpoint.get());
+    sources.push_back(TileSource{endpoint->id(), endpoint->order});
+  }
   // Group the viewers by key; a viewer new to its key, or asking, needs a keyframe.
   std::map<std::string, std::vector<VideoEndpoint*>> viewers;
-  std::map<std::string, std::vector<const VideoEndpoint*>> tiles_of;
+  std::map<std::string, std::pair<std::vector<const VideoEndpoint*>, bool>> tiles_of;
   std::map<std::string, bool> keyframe;
-  for (auto& endpoint : endpoints_) {
-    if (endpoint->is_content) continue;  // content streams are shown, never sent a view
-    std::vector<const VideoEndpoint*> tiles = TilesFor(*endpoint);
-    std::string key = KeyOf(*endpoint, layout_, tiles);
+  for (size_t v = 0; v < cameras.size(); ++v) {
+    VideoEndpoint* endpoint = cameras[v];
+    const ViewPlan plan = PlanView(sources, static_cast<int>(v), presenting != nullptr,
+                                   endpoint->pinned, layout_, shown_speaker_);
+    std::vector<const VideoEndpoint*> tiles;
+    tiles.reserve(plan.tiles.size());
+    for (int i : plan.tiles) {
+      tiles.push_back(i == ViewPlan::kContent ? presenting : cameras[static_cast<size_t>(i)]);
+    }
+    std::string key = KeyOf(*endpoint, plan.mode, tiles);
     bool& wants = keyframe[key];
     wants |= endpoint->TakeKeyframeRequest();
     std::string& previous = viewer_keys_[endpoint->id()];
     if (previous != key) wants = true;
     previous = key;
-    viewers[key].push_back(endpoint.get());
-    tiles_of.emplace(key, std::move(tiles));
+    viewers[key].push_back(endpoint);
+    tiles_of.emplace(key, std::make_pair(std::move(tiles), plan.large_first()));
   }
   for (auto& [key, group] : viewers) {
     auto [it, created] = views_.try_emplace(key);
@@ -216,7 +203,8 @@ void VideoSession::OnTick(int64_t now_us) {
       keyframe[key] = true;
     }
     if (view.encoder == nullptr) continue;
-    Compose(view, tiles_of[key]);
+    const auto& [tiles, large_first] = tiles_of[key];
+    Compose(view, tiles, large_first);
     Bump(stats_->video_frames_composed);
     bool is_keyframe = false;
     const int64_t encode_start = MonotonicUs();

@@ -11,6 +11,7 @@
 #include "pipeline/engine/media_worker.h"
 #include "pipeline/engine/session_types.h"
 #include "pipeline/engine/video_endpoint.h"
+#include "pipeline/engine/view_plan.h"
 #include "pipeline/video/compositor.h"
 #include "pipeline/video/video_codec.h"
 
@@ -38,8 +39,10 @@ class VideoSession final : public TickListener {
   absl::StatusOr<VideoAnswer> AddContent(const std::string& owner, bool secure,
                                          srtp::SrtpSuite suite, const VideoConfig& config,
                                          std::unique_ptr<net::UdpSocket> socket);
-  // Whether `owner` shares its content now (routing.content_sharing).
-  void SetSharing(const std::string& owner, bool sharing);
+  // What of an endpoint's routing concerns video: whether it shares its content now
+  // (routing.content_sharing) and whom it sees large (routing.pinned, e.g. a sign-language
+  // interpreter).
+  void ApplyRouting(const std::string& id, const Routing& routing);
   // Removes the endpoint's video and content, if any.
   void RemoveEndpoint(const std::string& id);
   void SetLayout(const LayoutConfig& layout) { layout_ = layout; }
@@ -65,18 +68,16 @@ class VideoSession final : public TickListener {
     std::vector<std::vector<uint8_t>> payloads;  // `encoded` cut into RTP payloads
     bool used = false;
   };
-  // The participants in a viewer's tiles, in tile order (for the speaker layout, the large one
-  // first), and the view key.
   // Adds a camera stream (`content_of` empty) or the content stream of `content_of`.
   absl::StatusOr<VideoAnswer> Attach(const std::string& id, const std::string& content_of,
                                      bool secure, srtp::SrtpSuite suite, const VideoConfig& config,
                                      std::unique_ptr<net::UdpSocket> socket);
-  std::vector<const VideoEndpoint*> TilesFor(const VideoEndpoint& viewer) const;
   // The content stream shown large now (shared, a picture in the last 2 s), or null.
   const VideoEndpoint* Presenting(int64_t now_us) const;
-  static std::string KeyOf(const VideoEndpoint& viewer, const LayoutConfig& layout,
+  // The view key: layout, codec, size, bitrate and the participants in the tiles, in order.
+  static std::string KeyOf(const VideoEndpoint& viewer, ViewPlan::Mode mode,
                            const std::vector<const VideoEndpoint*>& tiles);
-  void Compose(View& view, const std::vector<const VideoEndpoint*>& tiles) const;
+  static void Compose(View& view, const std::vector<const VideoEndpoint*>& tiles, bool large_first);
 
   MediaWorker* const worker_;
   EngineStats* const stats_;
@@ -88,7 +89,6 @@ class VideoSession final : public TickListener {
   std::shared_ptr<SpeakerBoard> board_;
   std::string shown_speaker_;
   std::string pending_speaker_;
-  const VideoEndpoint* presenting_ = nullptr;  // this tick
   int64_t pending_since_us_ = 0;
 };
 

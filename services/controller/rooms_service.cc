@@ -1264,6 +1264,7 @@ void RoomsService::Reroute(const Room& room, Room::Member& member) const {
   routing.set_admitted(p.state() == v1::PARTICIPANT_STATE_ADMITTED);
   routing.set_muted(p.muted() || standby);
   routing.set_content_sharing(p.content_sharing());
+  routing.set_pinned_endpoint(p.pinned_participant().substr(p.pinned_participant().rfind('/') + 1));
   routing.set_speak_bus(p.speak_language());
   if (standby) {
     // Hears the floor and its partner's voice in the channel, both at full level.
@@ -1499,6 +1500,36 @@ grpc::Status RoomsService::SetContentSharing(grpc::ServerContext* context,
           });
 }
 
+grpc::Status RoomsService::PinParticipant(grpc::ServerContext* context,
+                                          const v1::PinParticipantRequest* request,
+                                          v1::Participant* response) {
+  const std::string pinned = request->pinned();
+  return ParticipantCall(
+      context, request->name(), response,
+      [this, pinned](Room& room, v1::Participant& participant, std::vector<std::string>* paths)
+          ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            if (!pinned.empty()) {
+              const std::string prefix = absl::StrCat("rooms/", room.id, "/participants/");
+              if (!absl::StartsWith(pinned, prefix) || pinned.size() == prefix.size()) {
+                return Invalid("pinned: not a participant name of this room");
+              }
+              auto found = room.participants.find(pinned.substr(prefix.size()));
+              if (found == room.participants.end() || found->second.pending) {
+                return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                    "pinned: no such participant in the room");
+              }
+              if (&found->second.participant == &participant) {
+                return Invalid("pinned: a participant cannot pin itself");
+              }
+            }
+            if (participant.pinned_participant() == pinned) return grpc::Status::OK;
+            participant.set_pinned_participant(pinned);
+            PublishParticipant(room, participant, kUpdated);
+            paths->push_back("routing.pinned_endpoint");
+            return grpc::Status::OK;
+          });
+}
+
 grpc::Status RoomsService::RemoveCall(grpc::ServerContext* context, const std::string& name,
                                       v1::LeaveReason reason, bool only_waiting) {
   grpc::Status status = auth_.Check(*context);
@@ -1521,11 +1552,18 @@ grpc::Status RoomsService::RemoveCall(grpc::ServerContext* context, const std::s
     DropParticipant(*room, participant, reason);
     room_id = room->id;
     node = room->node;
-    // An interpreter on air left its booth: the partner takes over.
-    if (leaving.on_air()) {
-      FillBooth(*room, leaving.speak_language());
-      updates = RerouteAll(*room, "");
+    // Pins on the one who left end.
+    bool unpinned = false;
+    for (auto& [id, member] : room->participants) {
+      if (member.participant.pinned_participant() == leaving.name()) {
+        member.participant.clear_pinned_participant();
+        PublishParticipant(*room, member.participant, kUpdated);
+        unpinned = true;
+      }
     }
+    // An interpreter on air left its booth: the partner takes over.
+    if (leaving.on_air()) FillBooth(*room, leaving.speak_language());
+    if (leaving.on_air() || unpinned) updates = RerouteAll(*room, "");
     // A one-time room ends, with all its state, when its last participant leaves.
     if (room->room.access_mode() == v1::ACCESS_MODE_ONE_TIME && room->participants.empty()) {
       closed = TakeRoom(room->id);

@@ -117,6 +117,9 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   grpc::Status SetContentSharing(grpc::ServerContext* context,
                                  const chorus::v1::SetContentSharingRequest*,
                                  chorus::v1::Participant*) override;
+  grpc::Status PinParticipant(grpc::ServerContext* context,
+                              const chorus::v1::PinParticipantRequest*,
+                              chorus::v1::Participant*) override;
   grpc::Status WatchRoom(grpc::ServerContext* context, const chorus::v1::WatchRoomRequest*,
                          grpc::ServerWriter<chorus::v1::RoomEvent>*) override;
 

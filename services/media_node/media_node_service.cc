@@ -109,6 +109,12 @@ absl::StatusOr<engine::Routing> RoutingFromProto(const v1::Routing& routing,
   out.muted = routing.muted();
   out.admitted = routing.admitted();
   out.content_sharing = routing.content_sharing();
+  const std::string& pinned = routing.pinned_endpoint();
+  if (pinned.size() > 256) {
+    return absl::InvalidArgumentError("routing.pinned_endpoint: longer than 256 characters");
+  }
+  const size_t slash = pinned.rfind('/');
+  out.pinned = slash == std::string::npos ? pinned : pinned.substr(slash + 1);
   return out;
 }
 
@@ -570,6 +576,8 @@ grpc::Status MediaNodeService::UpdateEndpoint(grpc::ServerContext* context,
       routing.set_admitted(update.admitted());
     } else if (path == "routing.content_sharing") {
       routing.set_content_sharing(update.content_sharing());
+    } else if (path == "routing.pinned_endpoint") {
+      routing.set_pinned_endpoint(update.pinned_endpoint());
     } else if (path == "routing") {
       routing = update;
     } else {

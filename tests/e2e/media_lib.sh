@@ -225,9 +225,51 @@ start_video_sender() {
   SENDER_PID=$!
 }
 
+# join_with_video ROOM PIN NAME CODEC AUDIO_PORT VIDEO_PORT: joins through the public API with
+# audio, a 640x360 video view in CODEC and a content stream; sets PARTICIPANT_<NAME>,
+# VIDEO_PORT_<NAME> (where to send the camera), VIEW_KEY_<NAME> (the view's key), SEND_KEY_<NAME>,
+# CONTENT_PORT_<NAME>, CONTENT_KEY_<NAME> and JOIN_<NAME> (the whole answer).
+join_with_video() {
+  local room=$1 pin=$2 name=$3 codec=$4 audio_port=$5 video_port=$6 send_key content_key answer
+  local video_part
+  send_key=$(new_key)
+  content_key=$(new_key)
+  answer=$(ctl --json join "$room" --pin="$pin" --receive=127.0.0.1:"$audio_port" --key="$(new_key)" \
+    --video_receive=127.0.0.1:"$video_port" --video_key="$send_key" \
+    --video_codec="$codec/96" --video_size=640x360 --content_key="$content_key") ||
+    fail "join $name"
+  local content_part=${answer#*MEDIA_KIND_CONTENT}
+  printf -v "CONTENT_PORT_$name" '%s' "$(grep -o '"port": [0-9]*' <<<"$content_part" | head -1 |
+    grep -o '[0-9]*$')"
+  printf -v "CONTENT_KEY_$name" '%s' "$content_key"
+  printf -v "PARTICIPANT_$name" '%s' "$(field "$answer" name)"
+  video_part=${answer#*MEDIA_KIND_VIDEO}
+  [[ $video_part != "$answer" ]] || fail "no video in the answer for $name: $answer"
+  printf -v "VIDEO_PORT_$name" '%s' "$(grep -o '"port": [0-9]*' <<<"$video_part" | head -1 |
+    grep -o '[0-9]*$')"
+  printf -v "VIEW_KEY_$name" '%s' "$(grep -o '"key_base64": "[^"]*"' <<<"$video_part" |
+    head -1 | cut -d'"' -f4)"
+  printf -v "SEND_KEY_$name" '%s' "$send_key"
+  printf -v "JOIN_$name" '%s' "$answer"
+}
 # probe_frame NAME FRAME POINTS: chorus-frame-probe on $E2E_WORK/NAME.yuv (640x360).
 probe_frame() {
   "$FRAME_PROBE" "$E2E_WORK/$1.yuv" --size=640x360 --frame="$2" --points="$3"
+}
+# some_frame VIEW "X,Y;X,Y;..." "Y U V;Y U V;...": some frame of the view (every 10th is
+# looked at) has those colours at those points.
+some_frame() {
+  local frames f got
+  frames=$(probe_frame "$1" -1 "0,0" | awk '$1 == "frames" { print $2 }')
+  for ((f = 0; f < frames; f += 10)); do
+    got=$(probe_frame "$1" "$f" "$2" | awk '$1 == "point" { printf "%s %s %s;", $4, $5, $6 }')
+    IFS=';' read -r -a seen_points <<<"$got"
+    IFS=';' read -r -a wanted <<<"$3"
+    local ok=1 k
+    for k in "${!wanted[@]}"; do yuv_near "${seen_points[k]}" "${wanted[k]}" || ok=0; done
+    ((ok)) && return 0
+  done
+  return 1
 }
 # yuv_near "Y U V" "Y U V": within 20 per component.
 yuv_near() {

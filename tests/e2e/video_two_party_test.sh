@@ -14,31 +14,8 @@ start_chorusd two all --dev --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 
 ctl room create consultation --access=shared-pin --guest_pin=2580 --lobby=false \
   --room_id=consult >/dev/null || fail "room create"
 
-# join_with_video NAME CODEC AUDIO_PORT VIDEO_PORT: sets VIDEO_PORT_<NAME>, VIEW_KEY_<NAME>,
-# SEND_KEY_<NAME>.
-join_with_video() {
-  local name=$1 codec=$2 audio_port=$3 video_port=$4 send_key content_key answer video_part
-  send_key=$(new_key)
-  content_key=$(new_key)
-  answer=$(ctl --json join consult --pin=2580 --receive=127.0.0.1:"$audio_port" --key="$(new_key)" \
-    --video_receive=127.0.0.1:"$video_port" --video_key="$send_key" \
-    --video_codec="$codec/96" --video_size=640x360 --content_key="$content_key") ||
-    fail "join $name"
-  local content_part=${answer#*MEDIA_KIND_CONTENT}
-  printf -v "CONTENT_PORT_$name" '%s' "$(grep -o '"port": [0-9]*' <<<"$content_part" | head -1 |
-    grep -o '[0-9]*$')"
-  printf -v "CONTENT_KEY_$name" '%s' "$content_key"
-  printf -v "PARTICIPANT_$name" '%s' "$(field "$answer" name)"
-  video_part=${answer#*MEDIA_KIND_VIDEO}
-  [[ $video_part != "$answer" ]] || fail "no video in the answer for $name: $answer"
-  printf -v "VIDEO_PORT_$name" '%s' "$(grep -o '"port": [0-9]*' <<<"$video_part" | head -1 |
-    grep -o '[0-9]*$')"
-  printf -v "VIEW_KEY_$name" '%s' "$(grep -o '"key_base64": "[^"]*"' <<<"$video_part" |
-    head -1 | cut -d'"' -f4)"
-  printf -v "SEND_KEY_$name" '%s' "$send_key"
-}
-join_with_video clinician H264 45800 45804
-join_with_video patient VP8 45810 45814
+join_with_video consult 2580 clinician H264 45800 45804
+join_with_video consult 2580 patient VP8 45810 45814
 pass "an H.264 and a VP8 participant joined through the public API with video"
 
 start_video_receiver clinician-view 45804 H264 "$VIEW_KEY_clinician" 12
@@ -60,20 +37,6 @@ ctl share "$PARTICIPANT_clinician" >/dev/null 2>&1 || status=$?
 wait_all "$r1" "$r2"
 
 blue="41 240 110" red="81 90 240"
-# Scans a view for a frame matching: some_frame VIEW "POINTS" "YUV;YUV;..."
-some_frame() {
-  local frames f got
-  frames=$(probe_frame "$1" -1 "0,0" | awk '$1 == "frames" { print $2 }')
-  for ((f = 0; f < frames; f += 10)); do
-    got=$(probe_frame "$1" "$f" "$2" | awk '$1 == "point" { printf "%s %s %s;", $4, $5, $6 }')
-    IFS=';' read -r -a seen_points <<<"$got"
-    IFS=';' read -r -a wanted <<<"$3"
-    local ok=1 k
-    for k in "${!wanted[@]}"; do yuv_near "${seen_points[k]}" "${wanted[k]}" || ok=0; done
-    ((ok)) && return 0
-  done
-  return 1
-}
 white="235 128 128"
 some_frame clinician-view "320,180" "$red" ||
   fail "the clinician (H.264) never saw the patient's red camera"

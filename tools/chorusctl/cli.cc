@@ -96,6 +96,8 @@ constexpr char kUsage[] =
     "  listen|speak <participant> <language|floor>   the channel heard / spoken into\n"
     "  handover <participant>             puts this interpreter on air in its booth\n"
     "  share|unshare <participant>        starts or stops its content (presentation layout)\n"
+    "  pin <participant> <other|none>     shows the other large in this participant's view\n"
+    "                                     (a sign-language interpreter); none: the room layout\n"
     "  participants <room>   the roster\n"
     "  watch <room>       print the room's events as they come (JSON lines) until stopped\n"
     "  node <Method> [json]\n"
@@ -296,7 +298,8 @@ std::string ParticipantLine(const chorus::v1::Participant& p) {
       p.speak_language().empty()
           ? ""
           : absl::StrCat(" speaks=", p.speak_language(), p.on_air() ? " on-air" : " standby"),
-      p.listen_language().empty() ? "" : " listens=" + p.listen_language());
+      p.listen_language().empty() ? "" : " listens=" + p.listen_language(),
+      p.pinned_participant().empty() ? "" : " pinned=" + p.pinned_participant());
 }
 
 std::string RoomName(const std::string& arg) {
@@ -515,6 +518,14 @@ int Control(const Client& client, const std::string& verb, const std::vector<std
     return RoomsCall<chorus::v1::RenameParticipantRequest, chorus::v1::Participant>(
         client, verb, request, &Rooms::Stub::RenameParticipant, ParticipantLine);
   }
+  if (verb == "pin") {
+    if (args.size() != 2) return Usage("pin <participant> <pinned participant|none>");
+    chorus::v1::PinParticipantRequest request;
+    request.set_name(args[0]);
+    request.set_pinned(args[1] == "none" ? "" : args[1]);
+    return RoomsCall<chorus::v1::PinParticipantRequest, chorus::v1::Participant>(
+        client, verb, request, &Rooms::Stub::PinParticipant, ParticipantLine);
+  }
   if (verb == "listen" || verb == "speak") {
     if (args.size() != 2) return Usage(verb + " <participant> <language|floor>");
     const std::string language = args[1] == "floor" ? "" : args[1];
@@ -687,6 +698,8 @@ int RunChorusctl(int argc, char** argv) {
        [](const Client& c, const std::vector<std::string>& a) {
          return Control(c, "handover", a);
        }},
+      {{"pin"},
+       [](const Client& c, const std::vector<std::string>& a) { return Control(c, "pin", a); }},
       {{"watch"}, Watch},
       {{"node"}, Node},
   };

@@ -879,5 +879,69 @@ TEST_F(RoomsServiceTest, InterpretersShareABoothAndHandOver) {
   watch_context.TryCancel();
 }
 
+TEST_F(RoomsServiceTest, AParticipantPinsTheSignLanguageInterpreterForItsOwnView) {
+  Start();
+  v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
+  v1::Room other_room = CreateRoom(v1::ROOM_KIND_MEETING);
+  v1::Participant host = JoinAs(room, v1::ROLE_HOST);
+  v1::Participant viewer = JoinAs(room, v1::ROLE_GUEST);
+  v1::Participant signer = JoinAs(room, v1::ROLE_GUEST);
+  v1::Participant stranger = JoinAs(other_room, v1::ROLE_HOST);
+  v1::PinParticipantRequest pin;
+  v1::Participant out;
+  pin.set_name(viewer.name());
+  pin.set_pinned(signer.name());
+  ASSERT_TRUE(stub_->PinParticipant(Context().get(), pin, &out).ok());
+  EXPECT_EQ(out.pinned_participant(), signer.name());
+  // Only the viewer's own view changes.
+  v1::GetParticipantRequest get;
+  get.set_name(host.name());
+  ASSERT_TRUE(stub_->GetParticipant(Context().get(), get, &out).ok());
+  EXPECT_TRUE(out.pinned_participant().empty());
+  // Nonsense is refused and changes nothing.
+  for (const std::string& bad : {viewer.name(), stranger.name(), std::string("signer"),
+                                 std::string(5000, 'x'), room.name() + "/participants/"}) {
+    pin.set_pinned(bad);
+    EXPECT_EQ(stub_->PinParticipant(Context().get(), pin, &out).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT)
+        << bad.substr(0, 40);
+  }
+  pin.set_pinned(room.name() + "/participants/nobody");
+  EXPECT_EQ(stub_->PinParticipant(Context().get(), pin, &out).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  pin.set_name(room.name() + "/participants/nobody");
+  pin.set_pinned(signer.name());
+  EXPECT_EQ(stub_->PinParticipant(Context().get(), pin, &out).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  get.set_name(viewer.name());
+  ASSERT_TRUE(stub_->GetParticipant(Context().get(), get, &out).ok());
+  EXPECT_EQ(out.pinned_participant(), signer.name());
+
+  // The pin ends when the pinned participant leaves, with an event for the viewer.
+  grpc::ClientContext watch_context;
+  v1::WatchRoomRequest watch;
+  watch.set_name(room.name());
+  auto reader = stub_->WatchRoom(&watch_context, watch);
+  v1::LeaveRoomRequest leave;
+  leave.set_name(signer.name());
+  v1::LeaveRoomResponse left;
+  ASSERT_TRUE(stub_->LeaveRoom(Context().get(), leave, &left).ok());
+  ASSERT_TRUE(stub_->GetParticipant(Context().get(), get, &out).ok());
+  EXPECT_TRUE(out.pinned_participant().empty());
+  bool unpinned = false;
+  v1::RoomEvent event;
+  while (!unpinned && reader->Read(&event)) {
+    unpinned = event.has_participant_updated() &&
+               event.participant_updated().participant().name() == viewer.name() &&
+               event.participant_updated().participant().pinned_participant().empty();
+  }
+  watch_context.TryCancel();
+  EXPECT_TRUE(unpinned);
+  // Unpinning is always possible.
+  pin.set_name(viewer.name());
+  pin.set_pinned("");
+  EXPECT_TRUE(stub_->PinParticipant(Context().get(), pin, &out).ok());
+}
+
 }  // namespace
 }  // namespace chorus::controller
