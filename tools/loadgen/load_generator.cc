@@ -105,6 +105,8 @@ class PortPool {
               "socket() failed: raise the open file limit (ulimit -n)");
         }
         if (bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0) {
+          socklen_t length = sizeof(address);  // port 0: the kernel's choice
+          getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
           return std::make_pair(fd, address);
         }
         close(fd);
