@@ -91,6 +91,13 @@ struct EngineStats {
   std::atomic<uint64_t> video_frames_encoded{0};
   std::atomic<uint64_t> video_keyframe_requests_sent{0};
   std::atomic<uint64_t> video_keyframe_requests_received{0};
+  // Retransmission (RFC 4585 generic NACK): NACKs sent to participants for gaps in what they
+  // send; NACKs received from them; packets resent from the history, and asked-for packets no
+  // longer (or never) in it.
+  std::atomic<uint64_t> video_nacks_sent{0};
+  std::atomic<uint64_t> video_nacks_received{0};
+  std::atomic<uint64_t> video_retransmissions{0};
+  std::atomic<uint64_t> video_retransmissions_missed{0};
   static size_t VideoEncodeIndex(int codec, int height) {
     const size_t tier = height <= 360 ? 0 : height <= 720 ? 1 : height <= 1080 ? 2 : 3;
     return static_cast<size_t>(codec) * 4 + tier;

@@ -29,7 +29,9 @@ VideoEndpoint::VideoEndpoint(const std::string& id, const VideoConfig& config,
       config_(config),
       socket_(std::move(socket)),
       stats_(stats),
-      assembler_(std::make_unique<video::FrameAssembler>(config.codec)) {}
+      assembler_(std::make_unique<video::FrameAssembler>(config.codec)),
+      history_(kHistory),
+      history_bytes_(kHistory * kHistorySlotBytes) {}
 
 VideoEndpoint::~VideoEndpoint() = default;
 
@@ -79,7 +81,7 @@ void VideoEndpoint::OnReadable() {
 void VideoEndpoint::HandleDatagram(size_t length, int64_t now_us) {
   Bump(stats_->bytes_in, length);
   if (rtp::IsRtcp(std::span<const uint8_t>(receive_buffer_.data(), length))) {
-    HandleRtcp(length);
+    HandleRtcp(length, now_us);
     return;
   }
   if (!detail::Unprotect(inbound_.get(), /*rtcp=*/false, receive_buffer_, &length, stats_)) return;
@@ -106,7 +108,9 @@ void VideoEndpoint::HandleDatagram(size_t length, int64_t now_us) {
     assembler_ = std::make_unique<video::FrameAssembler>(config_.codec);
     assembler_drops_seen_ = 0;
     waiting_for_keyframe_ = true;
+    have_highest_ = false;
   }
+  NackGap(packet.sequence_number);
   uint32_t timestamp = 0;
   const auto result = assembler_->Insert(packet.sequence_number, packet.timestamp, packet.marker,
                                          packet.payload, &frame_, &timestamp);
@@ -153,7 +157,50 @@ void VideoEndpoint::HandleDatagram(size_t length, int64_t now_us) {
   }
 }
 
-void VideoEndpoint::HandleRtcp(size_t length) {
+void VideoEndpoint::NackGap(uint16_t sequence) {
+  if (!have_highest_) {
+    have_highest_ = true;
+    highest_sequence_ = sequence;
+    return;
+  }
+  const int16_t ahead = static_cast<int16_t>(sequence - highest_sequence_);
+  if (ahead <= 0) return;  // a retransmission or a reordered packet
+  const uint16_t first_missing = static_cast<uint16_t>(highest_sequence_ + 1);
+  highest_sequence_ = sequence;
+  const int missing = ahead - 1;
+  if (missing == 0 || missing > kMaxNackGap) return;
+  std::array<uint16_t, kMaxNackGap> sequences{};
+  for (int i = 0; i < missing; ++i) sequences[static_cast<size_t>(i)] = first_missing + i;
+  // A compound packet: an empty receiver report, then the NACK.
+  size_t length = rtp::BuildRr(answer_.ssrc, {}, send_buffer_);
+  if (length == 0) return;
+  const size_t nack =
+      rtp::BuildNack(answer_.ssrc, remote_ssrc_,
+                     std::span<const uint16_t>(sequences.data(), static_cast<size_t>(missing)),
+                     std::span<uint8_t>(send_buffer_).subspan(length));
+  if (nack == 0) return;
+  ++nacks_sent_;
+  Bump(stats_->video_nacks_sent);
+  Send(length + nack, /*rtcp=*/true);
+}
+
+void VideoEndpoint::Retransmit(uint16_t sequence, int64_t now_us) {
+  Sent& sent = history_[sequence % kHistory];
+  if (sent.length == 0 || sent.sequence != sequence) {
+    Bump(stats_->video_retransmissions_missed);
+    return;
+  }
+  if (sent.resent_us != 0 && now_us - sent.resent_us < kRetransmitIntervalUs) return;
+  sent.resent_us = now_us;
+  const uint8_t* bytes = history_bytes_.data() + (sequence % kHistory) * kHistorySlotBytes;
+  if (socket_->Send(std::span<const uint8_t>(bytes, sent.length), config_.remote)) {
+    ++retransmitted_;
+    Bump(stats_->video_retransmissions);
+    Bump(stats_->bytes_out, sent.length);
+  }
+}
+
+void VideoEndpoint::HandleRtcp(size_t length, int64_t now_us) {
   if (!detail::Unprotect(inbound_.get(), /*rtcp=*/true, receive_buffer_, &length, stats_)) return;
   rtp::RtcpInfo info;
   if (rtp::ParseRtcp(std::span<const uint8_t>(receive_buffer_.data(), length), &info) !=
@@ -165,6 +212,10 @@ void VideoEndpoint::HandleRtcp(size_t length) {
   if ((info.has_pli && info.pli_media_ssrc == answer_.ssrc) || info.fir_count > 0) {
     keyframe_requested_ = true;
     Bump(stats_->video_keyframe_requests_received);
+  }
+  if (info.has_nack && info.nack_media_ssrc == answer_.ssrc) {
+    Bump(stats_->video_nacks_received);
+    for (size_t i = 0; i < info.nack_count; ++i) Retransmit(info.nack_sequences[i], now_us);
   }
 }
 
@@ -217,12 +268,12 @@ void VideoEndpoint::SendFrame(const std::vector<std::vector<uint8_t>>& payloads,
     if (length == 0) continue;
     ++packets_sent_;
     octets_sent_ += payloads[i].size();
-    Send(length, /*rtcp=*/false);
+    Send(length, /*rtcp=*/false, header.sequence_number);
   }
   ++frames_sent_;
 }
 
-void VideoEndpoint::Send(size_t length, bool rtcp) {
+void VideoEndpoint::Send(size_t length, bool rtcp, uint16_t sequence) {
   if (outbound_ != nullptr) {
     size_t protected_length = 0;
     const srtp::SrtpResult result =
@@ -230,6 +281,12 @@ void VideoEndpoint::Send(size_t length, bool rtcp) {
              : outbound_->ProtectRtp(send_buffer_, length, &protected_length);
     if (result != srtp::SrtpResult::kOk) return;
     length = protected_length;
+  }
+  if (!rtcp && length <= kHistorySlotBytes) {
+    Sent& sent = history_[sequence % kHistory];
+    sent = Sent{sequence, static_cast<uint16_t>(length), 0};
+    std::copy_n(send_buffer_.data(), length,
+                history_bytes_.data() + (sequence % kHistory) * kHistorySlotBytes);
   }
   if (socket_->Send(std::span<const uint8_t>(send_buffer_.data(), length), config_.remote)) {
     Bump(stats_->bytes_out, length);

@@ -23,6 +23,11 @@ namespace chorus::engine {
 // reassembled and decoded as they arrive (the latest picture is what the others see of it), and
 // the view composed for it sent back. RTCP on the same port (RFC 5761): PLI and FIR from the
 // participant ask for a keyframe of its view; a frame that does not decode sends it a PLI.
+// Loss recovery by retransmission (RFC 4585 generic NACK) both ways: a gap in what the
+// participant sends is asked for at once with a NACK (a retransmission that arrives before the
+// next frame completes saves the frame and the PLI), and NACKs from the participant are answered
+// from a history of the last kHistory packets sent to it, resent as they were sent (same
+// sequence number, same SRTP packet).
 // Thread: the video worker that owns it.
 class VideoEndpoint final : public net::EventLoop::Handler {
  public:
@@ -71,7 +76,17 @@ class VideoEndpoint final : public net::EventLoop::Handler {
   // Whether the participant asked for a keyframe of its view since the last call.
   bool TakeKeyframeRequest();
 
+  // Packets of the view kept for retransmission (about 1 s of 1080p).
+  static constexpr size_t kHistory = 256;
+  // A gap in the participant's sequence numbers wider than this is not asked for (a restart or
+  // a long outage: the keyframe request covers it).
+  static constexpr int kMaxNackGap = 32;
+  // The same packet is resent at most once per this interval however often it is asked for.
+  static constexpr int64_t kRetransmitIntervalUs = 100'000;
+
   uint64_t frames_decoded() const { return frames_decoded_; }
+  uint64_t nacks_sent() const { return nacks_sent_; }
+  uint64_t packets_retransmitted() const { return retransmitted_; }
   uint64_t frames_sent() const { return frames_sent_; }
   uint64_t keyframe_requests_sent() const { return plis_sent_; }
   uint64_t packets_received() const { return packets_received_; }
@@ -80,8 +95,13 @@ class VideoEndpoint final : public net::EventLoop::Handler {
   VideoEndpoint(const std::string& id, const VideoConfig& config,
                 std::unique_ptr<net::UdpSocket> socket, EngineStats* stats);
   void HandleDatagram(size_t length, int64_t now_us);
-  void HandleRtcp(size_t length);
-  void Send(size_t length, bool rtcp);
+  void HandleRtcp(size_t length, int64_t now_us);
+  // Asks for the packets between the highest sequence number seen and `sequence` (a gap).
+  void NackGap(uint16_t sequence);
+  void Retransmit(uint16_t sequence, int64_t now_us);
+  // Protects and sends send_buffer_[0, length); an RTP packet sent is kept in the history under
+  // `sequence`.
+  void Send(size_t length, bool rtcp, uint16_t sequence = 0);
 
   const std::string id_;
   const VideoConfig config_;
@@ -109,6 +129,19 @@ class VideoEndpoint final : public net::EventLoop::Handler {
   int64_t last_picture_us_ = 0;
   uint64_t packets_sent_ = 0;
   uint64_t octets_sent_ = 0;
+  // Sent packets, as sent (after SRTP), slot = sequence % kHistory; allocated once.
+  struct Sent {
+    uint16_t sequence = 0;
+    uint16_t length = 0;  // 0 = empty
+    int64_t resent_us = 0;
+  };
+  static constexpr size_t kHistorySlotBytes = 1600;
+  std::vector<Sent> history_;
+  std::vector<uint8_t> history_bytes_;
+  bool have_highest_ = false;
+  uint16_t highest_sequence_ = 0;  // the participant's, for gap detection
+  uint64_t nacks_sent_ = 0;
+  uint64_t retransmitted_ = 0;
   int64_t last_report_us_ = 0;
   alignas(16) std::array<uint8_t, 2048> receive_buffer_{};
   alignas(16) std::array<uint8_t, 1600> send_buffer_{};

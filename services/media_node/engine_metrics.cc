@@ -180,6 +180,17 @@ std::vector<MetricFamily> EngineMetrics::Collect() const {
   counter("chorus_video_keyframe_requests_received_total",
           "Keyframe requests (RTCP PLI, FIR) received from participants",
           Read(stats.video_keyframe_requests_received));
+  counter("chorus_video_nacks_sent_total",
+          "RTCP generic NACKs sent to participants for gaps in the video they send",
+          Read(stats.video_nacks_sent));
+  counter("chorus_video_nacks_received_total", "RTCP generic NACKs received from participants",
+          Read(stats.video_nacks_received));
+  counter("chorus_video_retransmissions_total",
+          "View packets resent from the history in answer to a NACK",
+          Read(stats.video_retransmissions));
+  counter("chorus_video_retransmissions_missed_total",
+          "Packets asked for by a NACK that were no longer in the history",
+          Read(stats.video_retransmissions_missed));
   engine::EngineStats& video_ticks = engine_->video_stats();
   counter("chorus_video_ticks_total",
           "Video frame periods run (25 per second while a session "
