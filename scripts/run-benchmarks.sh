@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # `make bench`: runs every micro benchmark in full and prints the machine it ran on, so results
 # can be copied into docs/benchmarks.md with their context. Extra arguments go to each benchmark
-# (for example --benchmark_filter=Mix).
+# (for example --benchmark_filter=Mix). Then the load scenarios (benchmarks/load) and the
+# side-by-side run against Janus AudioBridge (benchmarks/compare, when Debian's janus is
+# installed) drive real servers on loopback with chorus-loadgen; their JSON reports and plots go
+# to BUILD_DIR/bench. CHORUS_BENCH_LOAD=0 skips them (about 15 minutes).
 set -euo pipefail
 build_dir=${1:-build/release}
 shift || true
@@ -18,3 +21,22 @@ for benchmark in "${benchmarks[@]}"; do
   echo "== $(basename "$benchmark")"
   "$benchmark" --benchmark_counters_tabular=true "$@"
 done
+
+if [[ ${CHORUS_BENCH_LOAD:-1} == 0 ]]; then
+  exit 0
+fi
+out=$build_dir/bench
+echo
+echo "== load scenarios (benchmarks/load)"
+BENCH_OUT=$out/load benchmarks/load/consultations.sh "$build_dir"
+BENCH_OUT=$out/load benchmarks/load/lecture.sh "$build_dir"
+BENCH_OUT=$out/load benchmarks/load/ramp.sh "$build_dir"
+echo
+echo "== side by side with Janus AudioBridge (benchmarks/compare)"
+if command -v janus >/dev/null; then
+  BENCH_OUT=$out/compare benchmarks/compare/janus_audiobridge.sh "$build_dir"
+  BENCH_OUT=$out/sweep benchmarks/compare/janus_audiobridge.sh "$build_dir" 8 1 "5x5 10x5 20x5 40x5"
+  benchmarks/compare/plot.sh "$out/sweep" "$out/plots"
+else
+  echo "skipped: janus is not installed (as root: apt-get install --no-install-recommends janus)"
+fi
