@@ -3,6 +3,7 @@
 #include <netdb.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -149,14 +150,47 @@ absl::StatusOr<size_t> MediaNodes::Place() {
     }
     if (!known) Refresh(i);
   }
-  auto best = PickFromReports();
-  if (best.ok()) return best;
-  // The reports may be stale (a node that just became ready, or recovered): ask again once.
-  for (size_t i = 0; i < count; ++i) Refresh(i);
-  return PickFromReports();
+  // A report is up to one poll old: the chosen node may have begun draining, or stopped, since.
+  // Ask it again before placing a room on it, and choose again without it when it no longer takes
+  // rooms (its SIGTERM must not fail the joins of that moment).
+  std::vector<bool> skip(count, false);
+  bool asked_all = false;
+  for (;;) {
+    auto best = PickFromReports(skip);
+    if (best.ok()) {
+      if (Confirm(*best)) return best;
+      skip[*best] = true;
+      continue;
+    }
+    if (asked_all) return best;
+    // The reports may be stale (a node that just became ready, or recovered): ask again once.
+    for (size_t i = 0; i < count; ++i) Refresh(i);
+    std::fill(skip.begin(), skip.end(), false);
+    asked_all = true;
+  }
 }
 
-absl::StatusOr<size_t> MediaNodes::PickFromReports() {
+bool MediaNodes::Confirm(size_t i) {
+  int placed = 0;
+  {
+    absl::MutexLock lock(&mutex_);
+    placed = nodes_[i]->placed_since_report;
+  }
+  if (!Refresh(i)) return false;
+  absl::MutexLock lock(&mutex_);
+  Node& node = *nodes_[i];
+  // The fresh report may not count the rooms placed just before it yet: keep counting them.
+  node.placed_since_report = placed;
+  return Placeable(node, absl::Now());
+}
+
+bool MediaNodes::Placeable(const Node& node, absl::Time now) const {
+  const auto& report = node.report;
+  return node.known && !node.failed && now - node.last_report <= silence_ && report.ready() &&
+         !report.draining() && report.load() < report.admission_threshold();
+}
+
+absl::StatusOr<size_t> MediaNodes::PickFromReports(const std::vector<bool>& skip) {
   absl::MutexLock lock(&mutex_);
   const size_t count = nodes_.size();
   size_t best = count;
@@ -164,14 +198,11 @@ absl::StatusOr<size_t> MediaNodes::PickFromReports() {
   const absl::Time now = absl::Now();
   for (size_t i = 0; i < count; ++i) {
     const Node& node = *nodes_[i];
-    const auto& report = node.report;
-    if (!node.known || node.failed || now - node.last_report > silence_ || !report.ready() ||
-        report.draining() || report.load() >= report.admission_threshold()) {
-      continue;
-    }
+    if ((i < skip.size() && skip[i]) || !Placeable(node, now)) continue;
     // Headroom first; among equals, the node with fewer sessions (counting those placed since
     // its last report).
-    const double score = report.load() + 0.001 * (report.sessions() + node.placed_since_report);
+    const double score =
+        node.report.load() + 0.001 * (node.report.sessions() + node.placed_since_report);
     if (score < best_score) {
       best_score = score;
       best = i;

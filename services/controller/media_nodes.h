@@ -54,7 +54,8 @@ class MediaNodes {
   void StopMonitor();
 
   // The placeable node with the most headroom (lowest load, then fewest sessions). Nodes never
-  // heard from yet are asked at once. RESOURCE_EXHAUSTED when none fits.
+  // heard from yet are asked at once, and the chosen node is asked again before it is returned
+  // (it may have begun draining since its last report). RESOURCE_EXHAUSTED when none fits.
   absl::StatusOr<size_t> Place();
 
  private:
@@ -70,7 +71,11 @@ class MediaNodes {
   };
   // Asks node `i` for its load (no lock held during the call) and records the answer.
   bool Refresh(size_t i);
-  absl::StatusOr<size_t> PickFromReports();
+  // Refreshes node `i`'s report; true when it still takes rooms.
+  bool Confirm(size_t i);
+  bool Placeable(const Node& node, absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // The best placeable node, skipping those marked in `skip`.
+  absl::StatusOr<size_t> PickFromReports(const std::vector<bool>& skip);
 
   struct DnsName {
     std::string host;
