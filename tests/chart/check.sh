@@ -9,7 +9,7 @@
 #      restricted security, no NetworkPolicy on host-network pods, autoscaling up fast and down
 #      slowly, alerts and dashboard on metrics the code exports;
 #   5. broken values refused with a clear message;
-#   6. every exported metric documented in docs/metrics.md.
+#   6. every exported metric documented in docs/metrics.md; 7. every value in the chart README.
 # Nothing is downloaded but npm packages by name (the first time). Exits non-zero on any failure.
 set -euo pipefail
 
@@ -154,6 +154,32 @@ if ((${#missing[@]} == 0)); then
   ok "docs/metrics.md documents all $(wc -l <"$work/metrics.txt") exported metrics"
 else
   bad "docs/metrics.md does not document: ${missing[*]}"
+fi
+
+# 7. The chart README lists every value (objects like selectors and security contexts as one).
+# Debian's python3 (yamllint brings python3-yaml with it).
+python=/usr/bin/python3
+[[ -x $python ]] || python=python3
+if "$python" - "$chart/values.yaml" "$chart/README.md" >"$work/readme.txt" <<'PY'; then
+import sys, yaml
+values = yaml.safe_load(open(sys.argv[1]))
+readme = open(sys.argv[2]).read()
+whole = {"namespaceSelector", "podSelector", "podSecurityContext", "containerSecurityContext",
+         "resources", "updateStrategy", "mediaFrom"}
+missing = []
+def walk(value, path):
+    if isinstance(value, dict) and value and (not path or path[-1] not in whole):
+        for key, sub in value.items():
+            walk(sub, path + [key])
+    elif "`%s`" % ".".join(path) not in readme:
+        missing.append(".".join(path))
+walk(values, [])
+print(" ".join(missing))
+sys.exit(1 if missing else 0)
+PY
+  ok "helm/chorus/README.md lists every value"
+else
+  bad "helm/chorus/README.md does not list: $(cat "$work/readme.txt")"
 fi
 
 echo "chart-check: $passed passed, $failed failed"
