@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load scenario (a): many 5-party consultations over SRTP, everyone sending (pre-encoded Opus,
-# silence while not talking), speakers taking turns. Runs chorus-loadgen RUNS times against one
-# chorusd and prints each run and the medians.
+# silence while not talking), speakers taking turns. Runs chorus-loadgen RUNS times, each
+# against a fresh chorusd (so memory and CPU are those of one run), and prints each run and the
+# medians.
 # Usage: benchmarks/load/consultations.sh [BUILD_DIR] [ROOMS] [SECONDS] [RUNS]
 #   (defaults build/release, 40 rooms = 200 participants, 10 s measured, 3 runs)
 # JSON reports go to $BENCH_OUT (default BUILD_DIR/bench/load).
@@ -20,13 +21,13 @@ out=${BENCH_OUT:-$build_dir/bench/load}
 mkdir -p "$out"
 
 machine_line
-start_bench_chorusd consultations
 reports=()
 for ((run = 1; run <= runs; run++)); do
   echo "== consultations: $rooms rooms x 5, run $run"
+  start_bench_chorusd "consultations-$run"
   loadgen_chorus "$out/consultations-$run.json" --rooms="$rooms" --room_size=5 \
     --duration="${seconds}s" --seed="$run" || fail "chorus-loadgen run $run"
+  stop_server "$CHORUSD_PID"
   reports+=("$out/consultations-$run.json")
 done
-stop_server "$CHORUSD_PID"
 summarize "consultations $rooms x 5 (SRTP)" "${reports[@]}" | tee "$out/consultations.txt"

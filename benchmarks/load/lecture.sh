@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Load scenario (b): one 1,000-participant lecture (a meeting room) in which 3 speakers take
-# turns and 997 listeners send silence, over SRTP. 32 listeners' mixes are decoded for the onset
-# delay. Prints each run and the medians.
+# turns and 997 listeners are silent, over SRTP, twice: listeners with Opus DTX (a silence frame
+# every 400 ms, as WebRTC clients negotiating usedtx send) and without (a frame every 20 ms, as
+# most SIP phones send). 32 listeners' mixes are decoded for the onset delay. Each run has a fresh
+# chorusd; prints each run and the medians.
 # Usage: benchmarks/load/lecture.sh [BUILD_DIR] [PARTICIPANTS] [SECONDS] [RUNS]
 #   (defaults build/release, 1000, 10 s measured, 3 runs); JSON reports in $BENCH_OUT.
 set -euo pipefail
@@ -19,14 +21,18 @@ out=${BENCH_OUT:-$build_dir/bench/load}
 mkdir -p "$out"
 
 machine_line
-start_bench_chorusd lecture
-reports=()
-for ((run = 1; run <= runs; run++)); do
-  echo "== lecture: $participants participants, 3 speakers, run $run"
-  loadgen_chorus "$out/lecture-$run.json" --rooms=1 --room_size="$participants" --talkers=3 \
-    --sampled_per_room=32 --warmup=4s --duration="${seconds}s" --seed="$run" ||
-    fail "chorus-loadgen run $run"
-  reports+=("$out/lecture-$run.json")
+: >"$out/lecture.txt"
+for silence in dtx frames; do
+  reports=()
+  for ((run = 1; run <= runs; run++)); do
+    echo "== lecture: $participants participants, 3 speakers, listeners sending $silence, run $run"
+    start_bench_chorusd "lecture-$silence-$run"
+    loadgen_chorus "$out/lecture-$silence-$run.json" --rooms=1 --room_size="$participants" \
+      --talkers=3 --sampled_per_room=32 --warmup=4s --duration="${seconds}s" --seed="$run" \
+      --dtx="$([[ $silence == dtx ]] && echo true || echo false)" || fail "chorus-loadgen run $run"
+    stop_server "$CHORUSD_PID"
+    reports+=("$out/lecture-$silence-$run.json")
+  done
+  summarize "lecture 1 x $participants, 3 speakers, listeners $silence (SRTP)" "${reports[@]}" |
+    tee -a "$out/lecture.txt"
 done
-stop_server "$CHORUSD_PID"
-summarize "lecture 1 x $participants, 3 speakers (SRTP)" "${reports[@]}" | tee "$out/lecture.txt"

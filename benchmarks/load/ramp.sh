@@ -4,11 +4,11 @@
 # chorus-loadgen run of STEP_SECONDS) until a step shows tick overruns (more than 0.2 % of ticks)
 # or more than 1 % loss. The capacity is the last clean step.
 # Usage: benchmarks/load/ramp.sh [BUILD_DIR] [STEP_SECONDS] ["ROOMS ROOMS ..."]
-#   (defaults build/release, 8 s, "10 20 30 40 50 60 80 100 120 140 160 180"); JSON in $BENCH_OUT.
+#   (defaults build/release, 8 s, "5 10 15 20 25 30 35 40 50 60 80 100"); JSON in $BENCH_OUT.
 set -euo pipefail
 build_dir=${1:-build/release}
 seconds=${2:-8}
-steps=${3:-"10 20 30 40 50 60 80 100 120 140 160 180"}
+steps=${3:-"5 10 15 20 25 30 35 40 50 60 80 100"}
 export CHORUSD=${CHORUSD:-$build_dir/services/chorusd/chorusd}
 export CHORUSCTL=${CHORUSCTL:-$build_dir/tools/chorusctl/chorusctl}
 export LOADGEN=${LOADGEN:-$build_dir/tools/loadgen/chorus-loadgen}

@@ -82,25 +82,53 @@ class ChorusDriver final : public ServerDriver {
     csrc_levels->set_id(offer.audio_level_id + 1);
     csrc_levels->set_uri("urn:ietf:params:rtp-hdrext:csrc-audio-level");
 
+    if (offer.video_port != 0) {
+      chorus::v1::StreamOffer* video = rtp->add_streams();
+      video->set_kind(chorus::v1::MEDIA_KIND_VIDEO);
+      chorus::v1::Codec* vp8 = video->add_codecs();
+      vp8->set_name("VP8");
+      vp8->set_payload_type(offer.video_payload_type);
+      vp8->set_clock_rate(90000);
+      video->set_address(offer.ip);
+      video->set_port(offer.video_port);
+      video->set_ssrc(offer.video_ssrc);
+      video->set_width(static_cast<uint32_t>(offer.video_width));
+      video->set_height(static_cast<uint32_t>(offer.video_height));
+      if (!offer.video_key_base64.empty()) {
+        video->mutable_key()->set_suite(chorus::v1::SRTP_SUITE_AES_CM_128_HMAC_SHA1_80);
+        video->mutable_key()->set_key_base64(offer.video_key_base64);
+      }
+    }
+
     chorus::v1::JoinRoomResponse response;
     context = NewContext();
     status = stub_->JoinRoom(context.get(), request, &response);
     if (!status.ok()) return FromGrpc("JoinRoom", status);
+    JoinAnswer result;
+    bool have_audio = false;
     for (const auto& answer : response.answer().rtp().streams()) {
-      if (answer.kind() != chorus::v1::MEDIA_KIND_AUDIO) continue;
       if (answer.port() == 0 || answer.port() > 65535) {
-        return absl::InternalError("JoinRoom answered an audio stream without a port");
+        return absl::InternalError("JoinRoom answered a stream without a port");
       }
-      JoinAnswer result;
-      result.ip = answer.address();
-      result.port = static_cast<uint16_t>(answer.port());
-      result.key_base64 = answer.key().key_base64();
-      if (config_.srtp && result.key_base64.empty()) {
+      if (config_.srtp && answer.key().key_base64().empty()) {
         return absl::InternalError("JoinRoom answered SRTP without a key");
       }
-      return result;
+      if (answer.kind() == chorus::v1::MEDIA_KIND_AUDIO && !have_audio) {
+        have_audio = true;
+        result.ip = answer.address();
+        result.port = static_cast<uint16_t>(answer.port());
+        result.key_base64 = answer.key().key_base64();
+      } else if (answer.kind() == chorus::v1::MEDIA_KIND_VIDEO && offer.video_port != 0) {
+        result.video_ip = answer.address();
+        result.video_port = static_cast<uint16_t>(answer.port());
+        result.video_key_base64 = answer.key().key_base64();
+      }
     }
-    return absl::InternalError("JoinRoom answered no audio stream");
+    if (!have_audio) return absl::InternalError("JoinRoom answered no audio stream");
+    if (offer.video_port != 0 && result.video_port == 0) {
+      return absl::InternalError("JoinRoom answered no video stream");
+    }
+    return result;
   }
 
   void CloseAll() override {

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -10,12 +11,14 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "tools/loadgen/load_generator.h"
 #include "tools/loadgen/server_driver.h"
 #include "tools/loadgen/talk_clip.h"
+#include "tools/loadgen/video_clip.h"
 
 ABSL_FLAG(std::string, target, "chorus", "chorus (gRPC public API) or janus (AudioBridge, HTTP)");
 ABSL_FLAG(std::string, address, "127.0.0.1:7700", "chorus: gRPC API address host:port");
@@ -23,6 +26,12 @@ ABSL_FLAG(bool, insecure, false, "chorus: plaintext gRPC (a --dev server on loop
 ABSL_FLAG(std::string, token_file, "", "chorus: file whose first line is the API bearer token");
 ABSL_FLAG(std::string, janus_url, "http://127.0.0.1:8088/janus", "janus: HTTP API URL");
 ABSL_FLAG(std::string, transport, "srtp", "srtp or rtp (plain RTP; Janus takes only rtp)");
+ABSL_FLAG(bool, dtx, false,
+          "Opus DTX while not talking: a silence frame every 400 ms instead of every 20 ms");
+ABSL_FLAG(std::string, video, "",
+          "chorus: also send VP8 camera video (25 fps) and receive a view of this size, e.g. "
+          "1280x720 (empty: audio only)");
+ABSL_FLAG(int32_t, video_kbps, 1500, "bit rate of the pre-encoded camera video, kbit/s");
 ABSL_FLAG(int32_t, rooms, 1, "rooms to create");
 ABSL_FLAG(int32_t, room_size, 5, "participants per room");
 ABSL_FLAG(int32_t, talkers, 0, "participants per room who take turns talking (0: all)");
@@ -73,6 +82,7 @@ int RunLoadgen(int argc, char** argv) {
   config.rooms = absl::GetFlag(FLAGS_rooms);
   config.room_size = absl::GetFlag(FLAGS_room_size);
   config.talkers = absl::GetFlag(FLAGS_talkers);
+  config.dtx = absl::GetFlag(FLAGS_dtx);
   config.local_ips = absl::GetFlag(FLAGS_local_ips);
   config.port_min = absl::GetFlag(FLAGS_port_min);
   config.port_max = absl::GetFlag(FLAGS_port_max);
@@ -119,6 +129,26 @@ int RunLoadgen(int argc, char** argv) {
   const int bitrate = absl::GetFlag(FLAGS_bitrate);
   if (bitrate < 6000 || bitrate > 510000) return Usage("--bitrate: 6000 to 510000");
 
+  std::optional<VideoClip> video_clip;
+  if (const std::string video = absl::GetFlag(FLAGS_video); !video.empty()) {
+    const size_t x = video.find('x');
+    if (x == std::string::npos || !absl::SimpleAtoi(video.substr(0, x), &config.video_width) ||
+        !absl::SimpleAtoi(video.substr(x + 1), &config.video_height) || config.video_width < 16 ||
+        config.video_height < 16 || config.video_width > 1920 || config.video_height > 1080 ||
+        config.video_width % 2 != 0 || config.video_height % 2 != 0) {
+      return Usage("--video: WIDTHxHEIGHT, even, 16x16 to 1920x1080");
+    }
+    if (target != "chorus") return Usage("--video: Janus AudioBridge carries audio only");
+    const int kbps = absl::GetFlag(FLAGS_video_kbps);
+    if (kbps < 50 || kbps > 20000) return Usage("--video_kbps: 50 to 20000");
+    auto clip = VideoClip::Create(config.video_width, config.video_height, 50, kbps * 1000);
+    if (!clip.ok()) {
+      std::fprintf(stderr, "chorus-loadgen: %s\n", std::string(clip.status().message()).c_str());
+      return 1;
+    }
+    video_clip = *std::move(clip);
+  }
+
   std::unique_ptr<ServerDriver> driver;
   if (target == "chorus") {
     ChorusDriverConfig chorus;
@@ -146,7 +176,7 @@ int RunLoadgen(int argc, char** argv) {
     std::fprintf(stderr, "chorus-loadgen: %s\n", std::string(clip.status().message()).c_str());
     return 1;
   }
-  auto report = RunLoad(config, *driver, *clip);
+  auto report = RunLoad(config, *driver, *clip, video_clip ? &*video_clip : nullptr);
   if (!report.ok()) {
     std::fprintf(stderr, "chorus-loadgen: %s\n", report.status().ToString().c_str());
     return 1;

@@ -102,6 +102,9 @@ class JanusDriver final : public ServerDriver {
     if (!offer.key_base64.empty()) {
       return absl::InvalidArgumentError("the Janus driver joins plain RTP participants only");
     }
+    if (offer.video_port != 0) {
+      return absl::InvalidArgumentError("Janus AudioBridge carries audio only (no --video)");
+    }
     auto handle = Attach();
     if (!handle.ok()) return handle.status();
     const std::string transaction = absl::StrCat("join-", ++transactions_);

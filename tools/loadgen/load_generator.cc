@@ -32,7 +32,10 @@ namespace chorus::loadgen {
 namespace {
 
 constexpr int64_t kFrameUs = 20'000;
+constexpr int64_t kVideoFrameUs = 40'000;  // 25 frames per second
+constexpr uint8_t kVideoPayloadType = 96;
 constexpr int64_t kTimerUs = 5'000;
+constexpr uint64_t kTimerData = ~uint64_t{0};  // epoll data of the timer
 constexpr uint8_t kPayloadType = 111;
 constexpr uint8_t kAudioLevelId = 1;
 constexpr size_t kBufferSize = 1500 + srtp::kSrtpMaxRtpOverheadBytes;
@@ -40,6 +43,32 @@ constexpr size_t kBufferSize = 1500 + srtp::kSrtpMaxRtpOverheadBytes;
 constexpr int64_t kMaxOnsetDelayUs = 1'500'000;
 
 int64_t NowUs() { return base::RealClock().NowUs(); }
+
+// A participant's camera stream and the view it receives, on a socket of its own.
+struct VideoStream {
+  VideoStream() : receive_stats(90000) {}
+  ~VideoStream() {
+    if (fd >= 0) close(fd);
+  }
+  VideoStream(const VideoStream&) = delete;
+  VideoStream& operator=(const VideoStream&) = delete;
+
+  int fd = -1;  // owned
+  sockaddr_in remote{};
+  uint32_t ssrc = 0;
+  uint16_t sequence = 0;
+  uint32_t timestamp = 0;
+  std::unique_ptr<srtp::SrtpSession> outbound;
+  std::unique_ptr<srtp::SrtpSession> inbound;
+  int64_t next_send_us = 0;
+  size_t frame_index = 0;
+  rtp::ReceiveStatistics receive_stats;
+  uint64_t sent = 0;
+  uint64_t received = 0;
+  uint64_t frames_received = 0;
+  uint64_t bytes_received = 0;
+  uint64_t srtp_failures = 0;
+};
 
 // One simulated participant: its socket (it sends from the port it receives on), its SRTP
 // sessions, what it sends, and what it measured. Owned by the generator; its thread only.
@@ -63,6 +92,7 @@ struct Participant {
   int64_t next_send_us = 0;
   TalkSpurt* spurt = nullptr;  // the spurt being sent (points into the room's schedule)
   size_t clip_position = 0;
+  int silent_frames = 0;  // frames since the last spurt ended (DTX sends one in 20)
 
   rtp::ReceiveStatistics receive_stats;
   uint64_t sent = 0;
@@ -76,6 +106,8 @@ struct Participant {
   bool loud = false;
   int64_t quiet_since_us = 0;  // 0: no quiet frame seen yet
   std::vector<bool> heard;     // per spurt of the room: its onset was detected here
+
+  std::unique_ptr<VideoStream> video;  // null: audio only
 };
 
 struct Room {
@@ -141,8 +173,14 @@ std::string IpOf(const sockaddr_in& address) {
 // Everything one run owns, on the generator's thread.
 class Generator {
  public:
-  Generator(const LoadConfig& config, ServerDriver& driver, const TalkClip& clip)
-      : config_(config), driver_(driver), clip_(clip), ports_(config), random_(config.seed) {}
+  Generator(const LoadConfig& config, ServerDriver& driver, const TalkClip& clip,
+            const VideoClip* video)
+      : config_(config),
+        driver_(driver),
+        clip_(clip),
+        video_clip_(video),
+        ports_(config),
+        random_(config.seed) {}
   ~Generator() {
     if (epoll_fd_ >= 0) close(epoll_fd_);
     if (timer_fd_ >= 0) close(timer_fd_);
@@ -157,6 +195,8 @@ class Generator {
   void SendDue(int64_t now_us);
   void Send(Participant& p, int64_t now_us);
   void Receive(Participant& p);
+  void SendVideo(Participant& p, VideoStream& v, int64_t now_us);
+  void ReceiveVideo(VideoStream& v);
   void OnMedia(Participant& p, size_t length, int64_t now_us);
   void OnDecodedFrame(Participant& p, uint8_t level, int64_t now_us);
   void StartWindow(int64_t now_us);
@@ -165,6 +205,7 @@ class Generator {
   const LoadConfig& config_;
   ServerDriver& driver_;
   const TalkClip& clip_;
+  const VideoClip* video_clip_;  // null: audio only
   PortPool ports_;
   std::mt19937 random_;
   std::vector<Room> rooms_;
@@ -211,8 +252,47 @@ absl::Status Generator::Join(int room, int index_in_room) {
     if (!outbound.ok()) return outbound.status();
     p->outbound = *std::move(outbound);
   }
+  if (config_.video_width > 0) {
+    auto video_socket = ports_.Next();
+    if (!video_socket.ok()) return video_socket.status();
+    p->video = std::make_unique<VideoStream>();
+    VideoStream& v = *p->video;
+    v.fd = video_socket->first;
+    v.ssrc = static_cast<uint32_t>(random_());
+    v.sequence = static_cast<uint16_t>(random_() & 0x7fff);
+    v.timestamp = static_cast<uint32_t>(random_());
+    offer.video_port = ntohs(video_socket->second.sin_port);
+    offer.video_ssrc = v.ssrc;
+    offer.video_payload_type = kVideoPayloadType;
+    offer.video_width = config_.video_width;
+    offer.video_height = config_.video_height;
+    if (config_.srtp) {
+      const srtp::SrtpKeyMaterial key =
+          srtp::SrtpKeyMaterial::Generate(srtp::SrtpSuite::kAesCm128HmacSha1_80);
+      offer.video_key_base64 = key.ToBase64();
+      auto outbound = srtp::SrtpSession::Create(key, srtp::Direction::kOutbound);
+      if (!outbound.ok()) return outbound.status();
+      v.outbound = *std::move(outbound);
+    }
+  }
   auto answer = driver_.Join(rooms_[static_cast<size_t>(room)].handle, index_in_room, offer);
   if (!answer.ok()) return answer.status();
+  if (p->video != nullptr) {
+    VideoStream& v = *p->video;
+    if (config_.srtp) {
+      auto key = srtp::SrtpKeyMaterial::FromBase64(srtp::SrtpSuite::kAesCm128HmacSha1_80,
+                                                   answer->video_key_base64);
+      if (!key.ok()) return key.status();
+      auto inbound = srtp::SrtpSession::Create(*key, srtp::Direction::kInbound);
+      if (!inbound.ok()) return inbound.status();
+      v.inbound = *std::move(inbound);
+    }
+    v.remote.sin_family = AF_INET;
+    v.remote.sin_port = htons(answer->video_port);
+    if (inet_pton(AF_INET, answer->video_ip.c_str(), &v.remote.sin_addr) != 1) {
+      return absl::InternalError("the server answered a video address that is not IPv4");
+    }
+  }
   if (config_.srtp) {
     auto key = srtp::SrtpKeyMaterial::FromBase64(srtp::SrtpSuite::kAesCm128HmacSha1_80,
                                                  answer->key_base64);
@@ -235,11 +315,19 @@ absl::Status Generator::Join(int room, int index_in_room) {
     p->decoder = *std::move(decoder);
     ++sampled_;
   }
+  // epoll data: participant index * 2, plus 1 for its video socket; the timer is ~0.
+  const uint64_t index = participants_.size();
   epoll_event event{};
   event.events = EPOLLIN;
-  event.data.ptr = p.get();
+  event.data.u64 = index * 2;
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, p->fd, &event) != 0) {
     return absl::InternalError("epoll_ctl failed");
+  }
+  if (p->video != nullptr) {
+    event.data.u64 = index * 2 + 1;
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, p->video->fd, &event) != 0) {
+      return absl::InternalError("epoll_ctl failed");
+    }
   }
   participants_.push_back(std::move(p));
   return absl::OkStatus();
@@ -253,10 +341,17 @@ void Generator::Send(Participant& p, int64_t now_us) {
   if (spurt != p.spurt) {
     p.spurt = spurt;
     p.clip_position = 0;
+    p.silent_frames = 0;
     if (spurt != nullptr) {
       marker = true;  // RFC 3551: the first packet of a talk spurt
       if (spurt->first_sent_us == 0) spurt->first_sent_us = now_us;
     }
+  }
+  // Opus DTX (RFC 7587 section 3.1.3): while silent, one frame every 400 ms; the timestamp
+  // follows the clock, the sequence number only the packets sent.
+  if (spurt == nullptr && config_.dtx && p.silent_frames++ % 20 != 0) {
+    p.timestamp += 960;
+    return;
   }
   const EncodedFrame& frame = spurt != nullptr ? clip_.talk(p.clip_position++) : clip_.silence();
   rtp::RtpPacketBuilder builder;
@@ -296,6 +391,69 @@ void Generator::SendDue(int64_t now_us) {
       Send(*p, now_us);
       p->next_send_us += kFrameUs;
     }
+    if (p->video != nullptr && p->video->next_send_us <= now_us) {
+      VideoStream& v = *p->video;
+      if (now_us - v.next_send_us > 5 * kVideoFrameUs) {
+        // Far behind: skip the frames a camera would have dropped.
+        const int64_t behind = (now_us - v.next_send_us) / kVideoFrameUs;
+        v.next_send_us += behind * kVideoFrameUs;
+        v.timestamp += static_cast<uint32_t>(behind * 3600);
+      }
+      while (v.next_send_us <= now_us) {
+        SendVideo(*p, v, now_us);
+        v.next_send_us += kVideoFrameUs;
+      }
+    }
+  }
+}
+
+void Generator::SendVideo(Participant& p, VideoStream& v, int64_t now_us) {
+  (void)p;
+  (void)now_us;
+  const VideoClip::Frame& frame = video_clip_->frame(v.frame_index++);
+  rtp::RtpPacketBuilder builder;
+  builder.set_payload_type(kVideoPayloadType);
+  builder.set_timestamp(v.timestamp);
+  builder.set_ssrc(v.ssrc);
+  v.timestamp += 3600;  // 90 kHz, 40 ms
+  for (size_t i = 0; i < frame.payloads.size(); ++i) {
+    builder.set_marker(i + 1 == frame.payloads.size());  // RFC 7741: the frame's last packet
+    builder.set_sequence_number(v.sequence++);
+    size_t length = builder.Build(frame.payloads[i], buffer_);
+    if (length == 0) continue;
+    if (v.outbound != nullptr &&
+        v.outbound->ProtectRtp(buffer_, length, &length) != srtp::SrtpResult::kOk) {
+      continue;
+    }
+    const ssize_t n = sendto(v.fd, buffer_.data(), length, 0,
+                             reinterpret_cast<const sockaddr*>(&v.remote), sizeof(v.remote));
+    if (n == static_cast<ssize_t>(length) && measuring_) ++v.sent;
+  }
+}
+
+void Generator::ReceiveVideo(VideoStream& v) {
+  for (int i = 0; i < 256; ++i) {
+    const ssize_t n = recv(v.fd, buffer_.data(), buffer_.size(), MSG_TRUNC);
+    if (n < 0) return;
+    if (static_cast<size_t>(n) > buffer_.size()) continue;
+    size_t length = static_cast<size_t>(n);
+    // Keyframe requests (PLI) and reports: the clip sends a keyframe every 2 s anyway.
+    if (rtp::IsRtcp(std::span<const uint8_t>(buffer_.data(), length))) continue;
+    if (v.inbound != nullptr &&
+        v.inbound->UnprotectRtp(buffer_, length, &length) != srtp::SrtpResult::kOk) {
+      if (measuring_) ++v.srtp_failures;
+      continue;
+    }
+    rtp::RtpPacketView packet;
+    if (rtp::ParseRtp(std::span<const uint8_t>(buffer_.data(), length), &packet) !=
+            rtp::RtpParseResult::kOk ||
+        !measuring_) {
+      continue;
+    }
+    ++v.received;
+    v.bytes_received += packet.payload.size();
+    if (packet.marker) ++v.frames_received;
+    v.receive_stats.OnPacket(packet.sequence_number, packet.timestamp, NowUs());
   }
 }
 
@@ -366,6 +524,7 @@ void Generator::StartWindow(int64_t now_us) {
   for (auto& p : participants_) {
     p->receive_stats.Reset();
     p->heard.assign(rooms_[static_cast<size_t>(p->room)].schedule->spurts().size(), false);
+    if (p->video != nullptr) p->video->receive_stats.Reset();
   }
   if (config_.server_pid > 0) {
     auto usage = ReadProcessUsage(config_.server_pid);
@@ -387,6 +546,7 @@ LoadReport Generator::Finish() {
   LoadReport report;
   report.server = driver_.name();
   report.transport = config_.srtp ? "srtp" : "rtp";
+  report.dtx = config_.dtx;
   report.rooms = config_.rooms;
   report.room_size = config_.room_size;
   report.participants = static_cast<int>(participants_.size());
@@ -435,6 +595,33 @@ LoadReport Generator::Finish() {
         static_cast<double>(report.packets_expected);
   }
   report.jitter_ms_mean = jitter_count > 0 ? jitter_sum / jitter_count : 0;
+  if (config_.video_width > 0) {
+    report.have_video = true;
+    report.video_width = config_.video_width;
+    report.video_height = config_.video_height;
+    uint64_t expected = 0, counted = 0, frames = 0, bytes = 0;
+    for (const auto& p : participants_) {
+      if (p->video == nullptr) continue;
+      report.video_packets_sent += p->video->sent;
+      report.video_packets_received += p->video->received;
+      report.srtp_failures += p->video->srtp_failures;
+      expected += static_cast<uint64_t>(std::max<int64_t>(0, p->video->receive_stats.expected()));
+      counted += p->video->receive_stats.received();
+      frames += p->video->frames_received;
+      bytes += p->video->bytes_received;
+    }
+    if (expected > 0) {
+      report.video_loss_percent = 100.0 *
+                                  static_cast<double>(expected - std::min(expected, counted)) /
+                                  static_cast<double>(expected);
+    }
+    const double seconds = std::max(report.window_seconds, 1e-3);
+    if (!participants_.empty()) {
+      const double n = static_cast<double>(participants_.size());
+      report.video_frames_per_s = static_cast<double>(frames) / n / seconds;
+      report.video_kbps = static_cast<double>(bytes) * 8 / 1000 / n / seconds;
+    }
+  }
   report.delay.samples = static_cast<int64_t>(delays_ms_.size());
   report.delay.p50_ms = Percentile(delays_ms_, 50);
   report.delay.p95_ms = Percentile(delays_ms_, 95);
@@ -475,6 +662,9 @@ LoadReport Generator::Finish() {
         return end.Value(name).value_or(0) - metrics_start_.Value(name).value_or(0);
       };
       report.tick_overruns = delta("chorus_tick_overruns_total");
+      report.video_tick_overruns = delta("chorus_video_tick_overruns_total");
+      report.video_ticks = delta("chorus_video_ticks_total");
+      report.video_frames_encoded = delta("chorus_video_frames_encoded_total");
       report.ticks = delta("chorus_ticks_total");
       if (report.ticks > 0)
         report.audio_encodes_per_tick = delta("chorus_audio_encodes_total") / report.ticks;
@@ -489,6 +679,9 @@ absl::StatusOr<LoadReport> Generator::Run() {
   }
   if (config_.duration_ms < 1000 || config_.warmup_ms < 0) {
     return absl::InvalidArgumentError("--duration must be at least 1s, --warmup not negative");
+  }
+  if (config_.video_width > 0 && video_clip_ == nullptr) {
+    return absl::InvalidArgumentError("video asked for without a video clip");
   }
   RaiseOpenFileLimit();
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
@@ -530,6 +723,9 @@ absl::StatusOr<LoadReport> Generator::Run() {
   for (size_t i = 0; i < participants_.size(); ++i) {
     // Spread the sends over the 20 ms frame in four groups, as independent endpoints would be.
     participants_[i]->next_send_us = start_us + static_cast<int64_t>(i % 4) * kTimerUs;
+    if (participants_[i]->video != nullptr) {
+      participants_[i]->video->next_send_us = start_us + static_cast<int64_t>(i % 8) * kTimerUs;
+    }
   }
   itimerspec timer{};
   timer.it_interval.tv_nsec = kTimerUs * 1000;
@@ -537,7 +733,7 @@ absl::StatusOr<LoadReport> Generator::Run() {
   timerfd_settime(timer_fd_, 0, &timer, nullptr);
   epoll_event timer_event{};
   timer_event.events = EPOLLIN;
-  timer_event.data.ptr = nullptr;
+  timer_event.data.u64 = kTimerData;
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, timer_fd_, &timer_event);
 
   const int64_t measure_from_us = start_us + int64_t{config_.warmup_ms} * 1000;
@@ -547,12 +743,18 @@ absl::StatusOr<LoadReport> Generator::Run() {
     const int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), 20);
     if (n < 0 && errno != EINTR) return absl::InternalError("epoll_wait failed");
     for (int i = 0; i < n; ++i) {
-      if (events[static_cast<size_t>(i)].data.ptr == nullptr) {
+      const uint64_t data = events[static_cast<size_t>(i)].data.u64;
+      if (data == kTimerData) {
         uint64_t expirations = 0;
         (void)!read(timer_fd_, &expirations, sizeof(expirations));
         continue;
       }
-      Receive(*static_cast<Participant*>(events[static_cast<size_t>(i)].data.ptr));
+      Participant& p = *participants_[static_cast<size_t>(data / 2)];
+      if (data % 2 == 0) {
+        Receive(p);
+      } else if (p.video != nullptr) {
+        ReceiveVideo(*p.video);
+      }
     }
     const int64_t now_us = NowUs();
     if (!measuring_ && now_us >= measure_from_us) StartWindow(now_us);
@@ -576,8 +778,8 @@ double Percentile(std::vector<double>& values, double percent) {
 }
 
 absl::StatusOr<LoadReport> RunLoad(const LoadConfig& config, ServerDriver& driver,
-                                   const TalkClip& clip) {
-  Generator generator(config, driver, clip);
+                                   const TalkClip& clip, const VideoClip* video) {
+  Generator generator(config, driver, clip, video);
   auto report = generator.Run();
   if (!report.ok()) driver.CloseAll();
   return report;
@@ -585,7 +787,8 @@ absl::StatusOr<LoadReport> RunLoad(const LoadConfig& config, ServerDriver& drive
 
 std::string ReportJson(const LoadReport& r) {
   std::string json = absl::StrFormat(
-      "{\"server\": \"%s\", \"transport\": \"%s\", \"rooms\": %d, \"room_size\": %d, "
+      "{\"server\": \"%s\", \"transport\": \"%s\", \"dtx\": %s, \"rooms\": %d, "
+      "\"room_size\": %d, "
       "\"participants\": %d, \"talkers_per_room\": %d, \"join_seconds\": %.2f, "
       "\"window_seconds\": %.2f, \"packets_sent\": %d, \"packets_received\": %d, "
       "\"packets_expected\": %d, \"loss_percent\": %.3f, \"jitter_ms_mean\": %.2f, "
@@ -593,11 +796,12 @@ std::string ReportJson(const LoadReport& r) {
       "\"participants_silent\": %d, \"sampled_receivers\": %d, "
       "\"delay_ms\": {\"samples\": %d, \"p50\": %.1f, \"p95\": %.1f, \"p99\": %.1f, "
       "\"max\": %.1f}, \"spurts_expected\": %d, \"spurts_heard\": %d",
-      r.server, r.transport, r.rooms, r.room_size, r.participants, r.talkers_per_room,
-      r.join_seconds, r.window_seconds, r.packets_sent, r.packets_received, r.packets_expected,
-      r.loss_percent, r.jitter_ms_mean, r.jitter_ms_max, r.srtp_failures, r.malformed, r.late_sends,
-      r.participants_silent, r.sampled_receivers, r.delay.samples, r.delay.p50_ms, r.delay.p95_ms,
-      r.delay.p99_ms, r.delay.max_ms, r.spurts_expected, r.spurts_heard);
+      r.server, r.transport, r.dtx ? "true" : "false", r.rooms, r.room_size, r.participants,
+      r.talkers_per_room, r.join_seconds, r.window_seconds, r.packets_sent, r.packets_received,
+      r.packets_expected, r.loss_percent, r.jitter_ms_mean, r.jitter_ms_max, r.srtp_failures,
+      r.malformed, r.late_sends, r.participants_silent, r.sampled_receivers, r.delay.samples,
+      r.delay.p50_ms, r.delay.p95_ms, r.delay.p99_ms, r.delay.max_ms, r.spurts_expected,
+      r.spurts_heard);
   if (r.have_cpu) {
     absl::StrAppendFormat(
         &json,
@@ -615,6 +819,17 @@ std::string ReportJson(const LoadReport& r) {
                           r.node_load, r.tick_p50_ms, r.tick_p99_ms, r.tick_overruns, r.ticks,
                           r.audio_encodes_per_tick);
   }
+  if (r.have_video) {
+    absl::StrAppendFormat(&json,
+                          ", \"video\": {\"width\": %d, \"height\": %d, \"packets_sent\": %d, "
+                          "\"packets_received\": %d, \"loss_percent\": %.3f, "
+                          "\"frames_per_s\": %.2f, \"kbps\": %.1f, \"tick_overruns\": %.0f, "
+                          "\"ticks\": %.0f, \"frames_encoded\": %.0f}",
+                          r.video_width, r.video_height, r.video_packets_sent,
+                          r.video_packets_received, r.video_loss_percent, r.video_frames_per_s,
+                          r.video_kbps, r.video_tick_overruns, r.video_ticks,
+                          r.video_frames_encoded);
+  }
   json += "}";
   return json;
 }
@@ -624,7 +839,7 @@ std::string ReportTable(const LoadReport& r) {
   auto row = [&](const std::string& name, const std::string& value) {
     absl::StrAppendFormat(&table, "%-34s %s\n", name, value);
   };
-  row("server / transport", absl::StrCat(r.server, " / ", r.transport));
+  row("server / transport", absl::StrCat(r.server, " / ", r.transport, r.dtx ? " (DTX)" : ""));
   row("rooms x size (talkers per room)",
       absl::StrCat(r.rooms, " x ", r.room_size, " (", r.talkers_per_room, ")"));
   row("participants", absl::StrCat(r.participants));
@@ -655,6 +870,19 @@ std::string ReportTable(const LoadReport& r) {
     row("tick p50 / p99", absl::StrFormat("%.3f / %.3f ms", r.tick_p50_ms, r.tick_p99_ms));
     row("tick overruns / ticks", absl::StrFormat("%.0f / %.0f", r.tick_overruns, r.ticks));
     row("audio encodes per tick", absl::StrFormat("%.2f", r.audio_encodes_per_tick));
+  }
+  if (r.have_video) {
+    row("video view size", absl::StrCat(r.video_width, "x", r.video_height));
+    row("video packets sent / received",
+        absl::StrCat(r.video_packets_sent, " / ", r.video_packets_received));
+    row("video loss", absl::StrFormat("%.3f %%", r.video_loss_percent));
+    row("view fps, kbit/s per participant",
+        absl::StrFormat("%.2f, %.1f", r.video_frames_per_s, r.video_kbps));
+    if (r.have_metrics) {
+      row("video frame periods missed / all",
+          absl::StrFormat("%.0f / %.0f (%.0f view frames encoded)", r.video_tick_overruns,
+                          r.video_ticks, r.video_frames_encoded));
+    }
   }
   return table;
 }

@@ -8,6 +8,7 @@
 #include "tools/loadgen/server_driver.h"
 #include "tools/loadgen/talk_clip.h"
 #include "tools/loadgen/talk_schedule.h"
+#include "tools/loadgen/video_clip.h"
 
 namespace chorus::loadgen {
 
@@ -18,6 +19,13 @@ struct LoadConfig {
   // send silence the whole time.
   int talkers = 0;
   bool srtp = true;
+  // Opus DTX while not talking: one silence frame every 400 ms instead of one every 20 ms (what a
+  // WebRTC client negotiating usedtx=1 sends); false: a frame every 20 ms (a SIP phone).
+  bool dtx = false;
+  // Each participant also sends VP8 camera video (the clip given to RunLoad, 25 frames per second)
+  // and receives its view of this size; 0: audio only.
+  int video_width = 0;
+  int video_height = 0;
   // Where the simulated participants bind: each address in turn, ports port_min..port_max on
   // each (ports in use are skipped).
   std::vector<std::string> local_ips = {"127.0.0.1"};
@@ -52,6 +60,7 @@ struct DelayStats {
 struct LoadReport {
   std::string server;
   std::string transport;
+  bool dtx = false;
   int rooms = 0;
   int room_size = 0;
   int participants = 0;
@@ -91,14 +100,30 @@ struct LoadReport {
   double tick_overruns = 0;
   double ticks = 0;
   double audio_encodes_per_tick = 0;
+  // Video (when configured): packets sent and received in the window, loss of the received views,
+  // view frames received per second per participant, view bit rate per participant; from
+  // /metrics: video frame periods missed and view frames encoded in the window.
+  bool have_video = false;
+  int video_width = 0;
+  int video_height = 0;
+  uint64_t video_packets_sent = 0;
+  uint64_t video_packets_received = 0;
+  double video_loss_percent = 0;
+  double video_frames_per_s = 0;
+  double video_kbps = 0;
+  double video_tick_overruns = 0;
+  double video_ticks = 0;
+  double video_frames_encoded = 0;
 };
 
 // Creates the rooms through `driver`, joins every participant, sends and receives for warm-up +
-// duration on this thread with one epoll loop (one socket per participant, a 5 ms timer), then
+// duration on this thread with one epoll loop (one socket per participant and stream, a 5 ms
+// timer), then
 // ends the rooms. `clip` must outlive the call. Failures of set-up (a join refused, no port left)
 // are returned; bad datagrams from the server are counted, never fatal.
+// `video` (needed when config.video_width is set) must outlive the call too.
 absl::StatusOr<LoadReport> RunLoad(const LoadConfig& config, ServerDriver& driver,
-                                   const TalkClip& clip);
+                                   const TalkClip& clip, const VideoClip* video = nullptr);
 
 // The report as one JSON object, and as an aligned two-column table.
 std::string ReportJson(const LoadReport& report);

@@ -17,6 +17,14 @@ struct JoinOffer {
   std::string key_base64;  // empty: plain RTP
   uint8_t payload_type = 111;
   uint8_t audio_level_id = 1;  // RFC 6464 extension id the participant writes
+  // A camera stream (VP8) on a second socket when video_port is not 0, and the size of the view
+  // it asks for.
+  uint16_t video_port = 0;
+  uint32_t video_ssrc = 0;
+  std::string video_key_base64;
+  uint8_t video_payload_type = 96;
+  int video_width = 0;
+  int video_height = 0;
 };
 
 // The server's side of the join: where to send, and the key it sends with (SRTP).
@@ -24,6 +32,10 @@ struct JoinAnswer {
   std::string ip;
   uint16_t port = 0;
   std::string key_base64;
+  // The video stream's, when one was offered.
+  std::string video_ip;
+  uint16_t video_port = 0;
+  std::string video_key_base64;
 };
 
 // A server under test, driven through its own public API. Called on the generator's thread
