@@ -4,7 +4,7 @@
 # (for example --benchmark_filter=Mix). Then the load scenarios (benchmarks/load) and the
 # side-by-side run against Janus AudioBridge (benchmarks/compare, when Debian's janus is
 # installed) drive real servers on loopback with chorus-loadgen; their JSON reports and plots go
-# to BUILD_DIR/bench. CHORUS_BENCH_LOAD=0 skips them (about 15 minutes).
+# to BUILD_DIR/bench. CHORUS_BENCH_LOAD=0 skips them (about 20 minutes).
 set -euo pipefail
 build_dir=${1:-build/release}
 shift || true
@@ -31,6 +31,7 @@ echo "== load scenarios (benchmarks/load)"
 BENCH_OUT=$out/load benchmarks/load/consultations.sh "$build_dir"
 BENCH_OUT=$out/load benchmarks/load/lecture.sh "$build_dir"
 BENCH_OUT=$out/load benchmarks/load/ramp.sh "$build_dir"
+BENCH_OUT=$out/load benchmarks/load/video.sh "$build_dir"
 echo
 echo "== side by side with Janus AudioBridge (benchmarks/compare)"
 if command -v janus >/dev/null; then

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Smoke pass of the load benchmarks (`make test`, label e2e): chorus-loadgen drives a real
 # chorusd through the public API for a few seconds, over SRTP and over plain RTP, and must see
-# every participant hear the mix, the talk spurts of others arrive, and the server measured
+# every participant hear the mix, the talk spurts of others arrive, views arrive in a short video
+# room, and the server measured
 # (/proc and /metrics). When Debian's janus is installed, a short plain-RTP run against its
 # AudioBridge checks the comparison's driver too (skipped otherwise). Refused flags must end
 # with a usage error, an unreachable server with a clean failure. No timing is judged here:
@@ -63,6 +64,14 @@ loadgen_chorus "$E2E_WORK/rtp.json" --transport=rtp --rooms=1 --room_size=3 --wa
   fail "chorus-loadgen over plain RTP: $(cat "$E2E_WORK/rtp.txt")"
 check "$E2E_WORK/rtp.json" 0.5
 pass "plain RTP: 1 room x 3"
+
+loadgen_chorus "$E2E_WORK/video.json" --rooms=1 --room_size=2 --video=640x360 --video_kbps=400 \
+  --warmup=2s --duration=3s >"$E2E_WORK/video.txt" ||
+  fail "chorus-loadgen with video: $(cat "$E2E_WORK/video.txt")"
+check "$E2E_WORK/video.json" 0
+fps=$(grep -o '"frames_per_s": [0-9.]*' "$E2E_WORK/video.json" | awk '{ print $2 }')
+expect_ge "${fps:-0}" 5 "view frames per second"
+pass "video: 1 room x 2 at 360p, $fps view frames per second"
 stop_server "$CHORUSD_PID"
 
 if janus_require 2>/dev/null; then
