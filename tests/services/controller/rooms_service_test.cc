@@ -511,6 +511,48 @@ TEST_F(RoomsServiceTest, ExpiredInvitesAreRefusedAndIdleRoomsClose) {
   EXPECT_EQ(stub_->GetRoom(Context().get(), get, &still).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
+// Load reports are up to one poll old. A node that began draining after its last report gets no
+// new room: Place asks the chosen node again and chooses another (its SIGTERM must not fail the
+// joins of that moment).
+TEST(MediaNodesTest, PlaceSkipsANodeThatBeganDrainingSinceItsReport) {
+  engine::EngineOptions engine_options;
+  engine_options.workers = 1;
+  engine_options.port_min = 44598;
+  engine_options.port_max = 44599;
+  auto engine = *engine::MediaEngine::Create(engine_options);
+  auto auth = common::BearerAuthenticator::AllowAll();
+  common::Lifecycle lifecycles[2];
+  std::unique_ptr<media_node::MediaNodeService> services[2];
+  std::unique_ptr<grpc::Server> servers[2];
+  MediaNodes nodes;
+  for (int i = 0; i < 2; ++i) {
+    media_node::MediaNodeOptions options;
+    options.node_id = "node-" + std::to_string(i);
+    options.internal_secret = "test-secret";
+    services[i] =
+        std::make_unique<media_node::MediaNodeService>(options, engine.get(), *auth, lifecycles[i]);
+    grpc::ServerBuilder builder;
+    builder.RegisterService(services[i].get());
+    servers[i] = builder.BuildAndStart();
+    ASSERT_NE(servers[i], nullptr);
+    nodes.Add(options.node_id, servers[i]->InProcessChannel(grpc::ChannelArguments()),
+              {media_node::kInternalSecretHeader, "test-secret"});
+    lifecycles[i].SetReady(true);
+  }
+  // Idle nodes take rooms in turn (the first listed wins a tie): 0, 1, and 0 would be next.
+  EXPECT_EQ(*nodes.Place(), 0u);
+  EXPECT_EQ(*nodes.Place(), 1u);
+  lifecycles[0].BeginDrain();  // after the reports Place has seen
+  EXPECT_EQ(*nodes.Place(), 1u);
+  EXPECT_EQ(*nodes.Place(), 1u);
+  lifecycles[1].BeginDrain();
+  EXPECT_EQ(nodes.Place().status().code(), absl::StatusCode::kResourceExhausted);
+  for (int i = 0; i < 2; ++i) {
+    services[i]->Shutdown();
+    servers[i]->Shutdown();
+  }
+}
+
 TEST(MediaNodesTest, NodesAreFoundThroughDns) {
   MediaNodes nodes;
   const MediaNodes::Connector connect = [](const std::string& address) {
