@@ -92,6 +92,23 @@ for values in "$chart"/ci/*-values.yaml; do
 done
 [[ ${#cases[@]} -ge 5 ]] || bad "expected five ci/ values files (default, host-network, pod-network, keda, hardened)"
 
+# NOTES.txt, rendered for each ci/ values file (helm template skips it: a copy of the chart
+# renders it as a template, and --debug prints it although it is not YAML).
+cp -r "$chart" "$work/notes-chart"
+cp "$chart/templates/NOTES.txt" "$work/notes-chart/templates/notes-render.txt"
+for values in "$chart"/ci/*-values.yaml; do
+  name=$(basename "$values" -values.yaml)
+  "$helm" template chorus "$work/notes-chart" -f "$values" --namespace chorus --debug \
+    --kube-version "$kube_version" 2>&1 |
+    sed -n '/^# Source: chorus\/templates\/notes-render.txt/,/^---/p' >"$work/notes-$name.txt" || true
+  if grep -q 'Public API' "$work/notes-$name.txt" && grep -q 'drains for up to' "$work/notes-$name.txt" &&
+    ! grep -q '<no value>' "$work/notes-$name.txt"; then
+    ok "NOTES.txt renders with ci/$name-values.yaml"
+  else
+    bad "NOTES.txt with ci/$name-values.yaml: $(cat "$work/notes-$name.txt")"
+  fi
+done
+
 # 4. Schemas and promises.
 grep -rhoE '"chorus_[a-z0-9_]+"' "$root/services" "$root/pipeline" | tr -d '"' | sort -u \
   >"$work/metrics.txt"
