@@ -65,8 +65,13 @@ pass "room ward is live on node $x ($packets_in RTP packets in, $packets_out out
 # 1. SIGTERM: readiness off at once. Node C stops too: with no session it drains at once.
 kill -TERM "${node_pid[$x]}" "$node_c_pid"
 term_at=$(date +%s.%N)
-[[ $(curl -s -o /dev/null -w '%{http_code}' "http://${node_http[$x]}/readyz") == 503 ]] ||
-  fail "node $x: /readyz should answer 503 at once after SIGTERM"
+code=""
+for _ in $(seq 10); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' "http://${node_http[$x]}/readyz")
+  [[ $code == 503 ]] && break
+  sleep 0.05
+done
+[[ $code == 503 ]] || fail "node $x: /readyz should answer 503 at once after SIGTERM, answers $code"
 
 # 2. New rooms go to the ready node from the first moment of the drain on, although the
 #    controller's last load reports (polled each second) still showed X and C ready.
