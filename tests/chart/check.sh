@@ -146,6 +146,8 @@ refuse "Kubernetes allows at most 100" --set mediaNode.network.mode=pod
 refuse "a participant's packets must reach the node holding its session" \
   --set mediaNode.network.mode=pod --set mediaNode.network.portMax=40099 \
   --set mediaNode.network.udpService.type=LoadBalancer
+refuse "would send every participant of every media node to that one address" \
+  --set mediaNode.network.advertisedAddress=203.0.113.7
 refuse "the public API must authenticate its callers" --set auth.apiTokens.secretName=
 refuse "portMin (41000) must not be above portMax (40000)" --set mediaNode.network.portMin=41000 \
   --set mediaNode.network.portMax=40000

@@ -97,6 +97,9 @@ what to do.
 {{- if and (eq $net.mode "pod") $net.udpService.enabled (eq $net.udpService.type "NodePort") (or (lt (int $net.portMin) 30000) (gt (int $net.portMax) 32767)) -}}
 {{- fail (printf "mediaNode.network.udpService.type=NodePort exposes each media port as the same node port, so the range %v-%v must lie within Kubernetes' node port range 30000-32767" $net.portMin $net.portMax) -}}
 {{- end -}}
+{{- if and $net.advertisedAddress (include "chorus.mediaMayBeMany" .) -}}
+{{- fail (printf "mediaNode.network.advertisedAddress=%s would send every participant of every media node to that one address: leave it empty (each node advertises its own IP), or run exactly one media node (replicaCount 1, autoscaling none)" $net.advertisedAddress) -}}
+{{- end -}}
 {{- $as := .Values.mediaNode.autoscaling -}}
 {{- if and (ne $as.mode "none") (gt (int $as.minReplicas) (int $as.maxReplicas)) -}}
 {{- fail (printf "mediaNode.autoscaling: minReplicas (%v) must not be above maxReplicas (%v)" $as.minReplicas $as.maxReplicas) -}}
