@@ -103,5 +103,5 @@ summarize() {
       "$(median node_load "$@")" "$(median tick_p99_ms "$@")" "$(median tick_overruns "$@")" \
       "$(median audio_encodes_per_tick "$@")"
   fi
-  printf '\n'
+  printf ', machine load average %s\n' "$(median load_average "$@")"
 }

@@ -553,6 +553,10 @@ LoadReport Generator::Finish() {
   report.talkers_per_room =
       config_.talkers > 0 ? std::min(config_.talkers, config_.room_size) : config_.room_size;
   report.join_seconds = join_seconds_;
+  if (FILE* loadavg = std::fopen("/proc/loadavg", "r"); loadavg != nullptr) {
+    if (std::fscanf(loadavg, "%lf", &report.load_average) != 1) report.load_average = 0;
+    std::fclose(loadavg);
+  }
   report.window_seconds = static_cast<double>(end_us - window_start_us_) / 1e6;
   double jitter_sum = 0;
   int jitter_count = 0;
@@ -793,15 +797,15 @@ std::string ReportJson(const LoadReport& r) {
       "\"window_seconds\": %.2f, \"packets_sent\": %d, \"packets_received\": %d, "
       "\"packets_expected\": %d, \"loss_percent\": %.3f, \"jitter_ms_mean\": %.2f, "
       "\"jitter_ms_max\": %.2f, \"srtp_failures\": %d, \"malformed\": %d, \"late_sends\": %d, "
-      "\"participants_silent\": %d, \"sampled_receivers\": %d, "
+      "\"participants_silent\": %d, \"load_average\": %.2f, \"sampled_receivers\": %d, "
       "\"delay_ms\": {\"samples\": %d, \"p50\": %.1f, \"p95\": %.1f, \"p99\": %.1f, "
       "\"max\": %.1f}, \"spurts_expected\": %d, \"spurts_heard\": %d",
       r.server, r.transport, r.dtx ? "true" : "false", r.rooms, r.room_size, r.participants,
       r.talkers_per_room, r.join_seconds, r.window_seconds, r.packets_sent, r.packets_received,
       r.packets_expected, r.loss_percent, r.jitter_ms_mean, r.jitter_ms_max, r.srtp_failures,
-      r.malformed, r.late_sends, r.participants_silent, r.sampled_receivers, r.delay.samples,
-      r.delay.p50_ms, r.delay.p95_ms, r.delay.p99_ms, r.delay.max_ms, r.spurts_expected,
-      r.spurts_heard);
+      r.malformed, r.late_sends, r.participants_silent, r.load_average, r.sampled_receivers,
+      r.delay.samples, r.delay.p50_ms, r.delay.p95_ms, r.delay.p99_ms, r.delay.max_ms,
+      r.spurts_expected, r.spurts_heard);
   if (r.have_cpu) {
     absl::StrAppendFormat(
         &json,
@@ -851,6 +855,7 @@ std::string ReportTable(const LoadReport& r) {
   row("srtp failures / malformed", absl::StrCat(r.srtp_failures, " / ", r.malformed));
   row("late sends (generator busy)", absl::StrCat(r.late_sends));
   row("participants hearing nothing", absl::StrCat(r.participants_silent));
+  row("machine load average (1 min)", absl::StrFormat("%.2f", r.load_average));
   row("onset delay p50 / p95 / p99 / max",
       absl::StrFormat("%.1f / %.1f / %.1f / %.1f ms (%d onsets, %d receivers)", r.delay.p50_ms,
                       r.delay.p95_ms, r.delay.p99_ms, r.delay.max_ms, r.delay.samples,

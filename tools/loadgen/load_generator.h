@@ -77,6 +77,7 @@ struct LoadReport {
   uint64_t malformed = 0;            // received datagrams that are not RTP
   uint64_t late_sends = 0;           // frames the generator sent more than 10 ms late (it was busy)
   uint64_t participants_silent = 0;  // participants that received nothing in the window
+  double load_average = 0;  // the machine's 1-minute load average at the end (noise indicator)
   int sampled_receivers = 0;
   DelayStats delay;              // talk-spurt onset to its sound in others' decoded mixes
   uint64_t spurts_expected = 0;  // (sampled receiver, spurt of someone else) pairs in the window
