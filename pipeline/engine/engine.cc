@@ -27,15 +27,16 @@ absl::StatusOr<std::unique_ptr<MediaEngine>> MediaEngine::Create(const EngineOpt
   auto probe = net::SocketAddress::FromIp(options.media_ip, 0);
   if (!probe.ok()) return probe.status();
   std::unique_ptr<MediaEngine> engine(new MediaEngine(options));
-  int count = options.workers > 0
-                  ? options.workers
-                  : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  const int count = options.workers > 0 ? options.workers : cores;
   for (int i = 0; i < count; ++i) {
     auto worker = MediaWorker::Create(i, &engine->stats_);
     if (!worker.ok()) return worker.status();
     engine->workers_.push_back(*std::move(worker));
   }
-  for (int i = 0; i < std::clamp(options.video_workers, 1, 64); ++i) {
+  const int video_count =
+      std::clamp(options.video_workers > 0 ? options.video_workers : cores, 1, 256);
+  for (int i = 0; i < video_count; ++i) {
     auto worker =
         MediaWorker::Create(i, &engine->video_stats_, /*start_thread=*/true, kVideoTickUs, "video");
     if (!worker.ok()) return worker.status();
@@ -279,10 +280,19 @@ absl::StatusOr<SessionStatsSnapshot> MediaEngine::GetSessionStats(const std::str
 }
 
 double MediaEngine::load() const {
-  if (workers_.empty()) return 0;
-  double sum = 0;
-  for (const auto& worker : workers_) sum += worker->load();
-  return sum / static_cast<double>(workers_.size());
+  double busiest = 0;
+  for (const auto& worker : workers_) busiest = std::max(busiest, worker->load());
+  for (const auto& worker : video_workers_) busiest = std::max(busiest, worker->load());
+  return busiest;
+}
+
+std::vector<MediaEngine::WorkerLoad> MediaEngine::worker_loads() const {
+  std::vector<WorkerLoad> loads;
+  loads.reserve(workers_.size() + video_workers_.size());
+  for (const auto& worker : workers_) loads.push_back({false, worker->index(), worker->load()});
+  for (const auto& worker : video_workers_)
+    loads.push_back({true, worker->index(), worker->load()});
+  return loads;
 }
 
 int MediaEngine::session_count() const {

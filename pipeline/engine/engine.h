@@ -30,8 +30,8 @@ struct EngineOptions {
   bool allow_insecure_media = false;
   // Most endpoints in one session.
   int max_endpoints_per_session = 1000;
-  // Video workers (threads of their own, so video never delays an audio tick).
-  int video_workers = 1;
+  // Video workers (threads of their own, so video never delays an audio tick); 0 = one per core.
+  int video_workers = 0;
 };
 
 // A media node's engine (DESIGN.md, The media engine): media workers, the sessions placed on
@@ -63,8 +63,16 @@ class MediaEngine {
   absl::StatusOr<int> VideoViews(const std::string& session_id);
   absl::StatusOr<SessionStatsSnapshot> GetSessionStats(const std::string& session_id);
 
-  // Mean of the workers' loads (0 to 1).
+  // The node's load (0 to 1): the busiest worker's, audio or video. A room is served by one audio
+  // and one video worker, so the busiest one is where the next room would suffer first.
   double load() const;
+  // Each worker's load, audio workers first, then video workers.
+  struct WorkerLoad {
+    bool video;
+    int index;
+    double load;
+  };
+  std::vector<WorkerLoad> worker_loads() const;
   int session_count() const;
   int endpoint_count() const;
   int worker_count() const { return static_cast<int>(workers_.size()); }

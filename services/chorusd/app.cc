@@ -1,6 +1,7 @@
 #include "services/chorusd/app.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -46,6 +47,8 @@ ABSL_FLAG(std::string, advertised_media_address, "",
 ABSL_FLAG(uint32_t, media_port_min, 40000, "Lowest UDP port for media endpoints");
 ABSL_FLAG(uint32_t, media_port_max, 40999, "Highest UDP port for media endpoints");
 ABSL_FLAG(uint32_t, media_workers, 0, "Media worker threads (0: one per core)");
+ABSL_FLAG(uint32_t, video_workers, 0,
+          "Video worker threads, beside the media workers (0: one per core)");
 ABSL_FLAG(double, admission_threshold, 0.8,
           "media node: load (0 to 1) from which it takes no new sessions and gets no new rooms");
 ABSL_FLAG(bool, allow_insecure_media, false,
@@ -113,6 +116,7 @@ absl::StatusOr<common::ServerConfig> ConfigFromFlags(const std::string& role_nam
   config.media_port_min = absl::GetFlag(FLAGS_media_port_min);
   config.media_port_max = absl::GetFlag(FLAGS_media_port_max);
   config.media_workers = absl::GetFlag(FLAGS_media_workers);
+  config.video_workers = absl::GetFlag(FLAGS_video_workers);
   config.allow_insecure_media = absl::GetFlag(FLAGS_allow_insecure_media);
   config.media_nodes = absl::GetFlag(FLAGS_media_nodes);
   config.admission_threshold = absl::GetFlag(FLAGS_admission_threshold);
@@ -176,6 +180,19 @@ void Drain(const common::ServerConfig& config, const sigset_t& signals,
   }
 }
 
+// Every endpoint owns a UDP socket (two with video), so a busy media node needs far more files
+// than the usual soft limit of 1,024: take the soft limit up to the hard one. Returns the limit.
+uint64_t RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  return static_cast<uint64_t>(limit.rlim_cur);
+}
+
 }  // namespace
 
 int RunChorusd(int argc, char** argv) {
@@ -209,12 +226,14 @@ int RunChorusd(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   common::RouteGrpcLogging();
+  const uint64_t open_files = RaiseOpenFileLimit();
   const base::BuildInfo& build = base::GetBuildInfo();
   base::Log(base::LogLevel::kInfo, "starting",
             {{"role", common::RoleName(config.role)},
              {"version", build.version},
              {"commit", build.git_commit},
-             {"dev", config.dev}});
+             {"dev", config.dev},
+             {"open_files_limit", open_files}});
 
   std::unique_ptr<common::BearerAuthenticator> auth;
   if (config.api_tokens_file.empty()) {
@@ -274,6 +293,7 @@ int RunChorusd(int argc, char** argv) {
   if (common::RunsMedia(config.role)) {
     engine::EngineOptions engine_options;
     engine_options.workers = static_cast<int>(config.media_workers);
+    engine_options.video_workers = static_cast<int>(config.video_workers);
     engine_options.media_ip = config.media_address;
     engine_options.port_min = static_cast<uint16_t>(config.media_port_min);
     engine_options.port_max = static_cast<uint16_t>(config.media_port_max);

@@ -165,6 +165,9 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
   if (config.media_workers > 256) {
     return absl::InvalidArgumentError("--media_workers must be 0 (one per core) to 256");
   }
+  if (config.video_workers > 256) {
+    return absl::InvalidArgumentError("--video_workers must be 0 (one per core) to 256");
+  }
   if (config.allow_insecure_media && !config.dev) {
     return absl::InvalidArgumentError(
         "--allow_insecure_media (plain RTP) is for development only and needs --dev; media with "

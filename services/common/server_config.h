@@ -42,6 +42,8 @@ struct ServerConfig {
   uint32_t media_port_max = 40999;
   // Media worker threads; 0 = one per core.
   uint32_t media_workers = 0;
+  // Video worker threads (composition and encoding); 0 = one per core.
+  uint32_t video_workers = 0;
   // Load (0 to 1) from which the node takes no new sessions and the controller places no rooms.
   double admission_threshold = 0.8;
   // controller: the media nodes' gRPC addresses.

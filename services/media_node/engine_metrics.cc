@@ -79,9 +79,21 @@ std::vector<MetricFamily> EngineMetrics::Collect() const {
   };
 
   gauge("chorus_node_load",
-        "Share of the media workers' real-time budget in use, 0 to 1, averaged over about 5 s: "
-        "what autoscaling and placement use",
+        "Share of the real-time budget in use on the busiest media worker (audio or video), 0 to "
+        "1, averaged over about 5 s: what autoscaling and placement use",
         engine_->load());
+  {
+    MetricFamily family = Family("chorus_media_worker_load",
+                                 "Share of one worker's real-time budget in use, 0 to 1, averaged "
+                                 "over about 5 s",
+                                 MetricType::Gauge);
+    for (const engine::MediaEngine::WorkerLoad& worker : engine_->worker_loads()) {
+      family.metric.push_back(Value(
+          MetricType::Gauge, worker.load,
+          {{"kind", worker.video ? "video" : "audio"}, {"worker", std::to_string(worker.index)}}));
+    }
+    families.push_back(std::move(family));
+  }
   gauge("chorus_media_workers", "Media worker threads", engine_->worker_count());
   gauge("chorus_sessions", "Media sessions (rooms) on this node", engine_->session_count());
   gauge("chorus_endpoints", "Media endpoints (participants) on this node",

@@ -1,12 +1,14 @@
 #include "pipeline/engine/engine.h"
 
 #include <time.h>
+#include <unistd.h>
 
 // GCC 12 reports a false -Wrestrict in std::string assignments at -O3 (GCC bug 105329).
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wrestrict"
 #endif
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -244,6 +246,58 @@ TEST(EngineTest, SessionsAndEndpointsComeAndGoWithClearErrors) {
   EXPECT_TRUE(engine->DeleteSession("room").ok());
   EXPECT_EQ(engine->session_count(), 0);
   EXPECT_EQ(engine->endpoint_count(), 0);
+}
+
+// A worker's load is its thread's CPU time over wall time: a session that spends about half of
+// every 20 ms tick working makes it climb (smoothed over about 5 s), and it falls to zero with the
+// last session.
+TEST(MediaWorkerTest, LoadFollowsTheBusyTimeOfItsTicks) {
+  struct Busy : TickListener {
+    void OnTick(int64_t) override {
+      const int64_t start = ThreadCpuUs();
+      while (ThreadCpuUs() - start < 10'000) {
+      }
+    }
+    static int64_t ThreadCpuUs() {
+      timespec ts;
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+      return static_cast<int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
+    }
+  } busy;
+  EngineStats stats;
+  auto worker = MediaWorker::Create(0, &stats);
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  MediaWorker& w = **worker;
+  EXPECT_EQ(w.load(), 0);
+  ASSERT_TRUE(w.Call([&] { w.AddTickListener(&busy); }).ok());
+  // After 3 s at about 0.5 the smoothed figure is near 0.23; a crowded machine gives the thread
+  // less of a core, hence the loose bound.
+  const int64_t deadline = NowUs() + 3'000'000;
+  while (NowUs() < deadline && w.load() < 0.2) usleep(100'000);
+  EXPECT_GT(w.load(), 0.1);
+  EXPECT_LE(w.load(), 1.0);
+  ASSERT_TRUE(w.Call([&] { w.RemoveTickListener(&busy); }).ok());
+  EXPECT_EQ(w.load(), 0);
+}
+
+// The node's load is its busiest worker's, audio or video, and every worker is listed.
+TEST(EngineTest, LoadIsTheBusiestWorkersAndEachWorkerIsListed) {
+  EngineOptions options;
+  options.workers = 2;
+  options.video_workers = 3;
+  options.port_min = 44640;
+  options.port_max = 44649;
+  auto engine = MediaEngine::Create(options);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  std::vector<MediaEngine::WorkerLoad> loads = (*engine)->worker_loads();
+  ASSERT_EQ(loads.size(), 5u);
+  double busiest = 0;
+  for (size_t i = 0; i < loads.size(); ++i) {
+    EXPECT_EQ(loads[i].video, i >= 2);
+    EXPECT_EQ(loads[i].index, static_cast<int>(i < 2 ? i : i - 2));
+    busiest = std::max(busiest, loads[i].load);
+  }
+  EXPECT_EQ((*engine)->load(), busiest);
 }
 
 }  // namespace
