@@ -460,9 +460,8 @@ void AudioMixer::ReleaseOutput(int index) {
   output.published = -1;
 }
 
-bool AudioMixer::Mix() {
+void AudioMixer::SelectSpeakers() {
   const MixKernels& k = Kernels();
-
   // 1. Levels into each bus's selector; who is heard this tick.
   for (size_t i = 0; i < slots_.size(); ++i) {
     Slot& slot = slots_[i];
@@ -476,8 +475,16 @@ bool AudioMixer::Mix() {
     selectors_[static_cast<size_t>(slot.config.speak_bus)]->SetLevel(i, slot.audible,
                                                                      slot.level_used);
   }
-  bool changed = false;
-  for (auto& selector : selectors_) changed |= selector->Select();
+  speakers_changed_ = false;
+  for (auto& selector : selectors_) speakers_changed_ |= selector->Select();
+  selected_ = true;
+}
+
+bool AudioMixer::Mix() {
+  const MixKernels& k = Kernels();
+  if (!selected_) SelectSpeakers();
+  selected_ = false;
+  const bool changed = speakers_changed_;
 
   // 2. One sum per bus, from its selected speakers.
   for (size_t bus = 0; bus < bus_sums_.size(); ++bus) {

@@ -161,7 +161,14 @@ class AudioMixer {
   InputResult SetFrame(ParticipantId id, std::span<const int16_t> frame,
                        uint8_t level_dbov = kMeasureLevel);
 
-  // Mixes one tick; true when the speakers of some bus changed (see speakers(), selector()).
+  // Optional first half of a tick, after the inputs are set: runs speaker selection from the
+  // levels, so a caller can learn who is heard (is_speaker) before it decodes anything. A frame
+  // given with its level (not kMeasureLevel) is read only if its participant is selected, so the
+  // caller may fill it in after this call, before Mix(), and may leave the frames of
+  // participants who were not selected undecoded.
+  void SelectSpeakers();
+  // Mixes one tick (running SelectSpeakers() first unless the caller did); true when the
+  // speakers of some bus changed (see speakers(), selector()).
   bool Mix();
 
   // After Mix(): the distinct outputs of this tick, and which one each participant hears.
@@ -257,6 +264,8 @@ class AudioMixer {
   std::vector<std::vector<ParticipantId>> bus_speakers_;  // per bus, capacity K
   std::array<float, kFrameSamples> zeros_{};
   uint32_t next_output_id_ = 1;
+  bool selected_ = false;          // SelectSpeakers() ran for this tick
+  bool speakers_changed_ = false;  // what it found
   ParticipantId next_auto_id_ = 0x80000000u;
 };
 

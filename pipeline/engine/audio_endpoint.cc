@@ -179,48 +179,79 @@ void AudioEndpoint::HandleRtcp(size_t length) {
   }
 }
 
-bool AudioEndpoint::PullFrame(int64_t now_us) {
+AudioEndpoint::Pulled AudioEndpoint::PullFrame(int64_t now_us) {
   (void)now_us;
   frame_arrival_us_ = 0;
-  if (!config_.routing.admitted) return false;
+  held_ = {};
+  if (!config_.routing.admitted) return Pulled::kNothing;
   rtp::JitterFrame pulled;
   const rtp::JitterBuffer::PullResult kind = jitter_buffer_->Pull(&pulled);
-  const size_t codec_index = static_cast<size_t>(config_.codec.codec);
   switch (kind) {
     case rtp::JitterBuffer::PullResult::kBuffering:
     case rtp::JitterBuffer::PullResult::kDtx:
       // Not started, paused, or the sender is in discontinuous transmission: silence, not a
       // loss, and nothing to mix.
       level_ = 127;
-      return false;
-    case rtp::JitterBuffer::PullResult::kFrame: {
-      const int64_t start = MonotonicUs();
-      codec::DecodeResult result = decoder_->Decode(pulled.payload, frame_);
-      stats_->decode_us[codec_index].Observe(static_cast<double>(MonotonicUs() - start));
-      if (result != codec::DecodeResult::kOk) {
-        stats_->Drop(DropReason::kDecodeError);
-        ++drops_;
-        decoder_->Conceal(frame_);
-        Bump(stats_->concealed_frames);
-        ++concealed_;
-      } else {
-        frame_arrival_us_ = pulled.arrival_us;
+      return Pulled::kNothing;
+    case rtp::JitterBuffer::PullResult::kFrame:
+      if (pulled.has_level && !pulled.payload.empty()) {
+        held_ = pulled.payload;
+        held_arrival_us_ = pulled.arrival_us;
+        level_ = pulled.level;
+        return Pulled::kHeld;
       }
-      level_ = pulled.has_level ? pulled.level : audio::MeasureLevel(frame_);
-      return true;
-    }
+      Decode(pulled.payload, pulled.arrival_us);
+      level_ = audio::MeasureLevel(frame_);
+      return Pulled::kFrame;
     case rtp::JitterBuffer::PullResult::kLost:
       if (!pulled.next_payload.empty() && decoder_->DecodeFec(pulled.next_payload, frame_)) {
         Bump(stats_->fec_frames);
       } else {
         decoder_->Conceal(frame_);
       }
+      skipped_size_ = 0;  // the decoder has moved on
       Bump(stats_->concealed_frames);
       ++concealed_;
       level_ = audio::MeasureLevel(frame_);
-      return true;
+      return Pulled::kFrame;
   }
-  return false;
+  return Pulled::kNothing;
+}
+
+void AudioEndpoint::Decode(std::span<const uint8_t> payload, int64_t arrival_us) {
+  const int64_t start = MonotonicUs();
+  const codec::DecodeResult result = decoder_->Decode(payload, frame_);
+  stats_->decode_us[static_cast<size_t>(config_.codec.codec)].Observe(
+      static_cast<double>(MonotonicUs() - start));
+  if (result != codec::DecodeResult::kOk) {
+    stats_->Drop(DropReason::kDecodeError);
+    ++drops_;
+    decoder_->Conceal(frame_);
+    Bump(stats_->concealed_frames);
+    ++concealed_;
+  } else {
+    frame_arrival_us_ = arrival_us;
+  }
+}
+
+void AudioEndpoint::DecodeHeld() {
+  if (held_.empty()) return;
+  if (skipped_size_ > 0) {
+    // Frames were skipped: the last of them first (its output is overwritten), so the codec's
+    // overlap and prediction state match the audio before the frame that is heard.
+    decoder_->Decode(std::span<const uint8_t>(skipped_payload_.data(), skipped_size_), frame_);
+    skipped_size_ = 0;
+  }
+  Decode(held_, held_arrival_us_);
+  held_ = {};
+}
+
+void AudioEndpoint::SkipHeld() {
+  if (held_.empty()) return;
+  skipped_size_ = std::min(held_.size(), skipped_payload_.size());
+  std::copy_n(held_.begin(), skipped_size_, skipped_payload_.begin());
+  Bump(stats_->decodes_skipped);
+  held_ = {};
 }
 
 void AudioEndpoint::EncodeAndSend(std::span<const int16_t> mix, int64_t now_us) {

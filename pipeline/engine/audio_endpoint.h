@@ -47,9 +47,17 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   static constexpr int kMaxDatagramsPerWakeup = 64;
   void OnReadable() override;
 
-  // Tick: one 20 ms frame of what the participant said (decoded, concealed, or nothing).
-  // Returns false when there is nothing to mix (not started, silence/DTX, muted upstream).
-  bool PullFrame(int64_t now_us);
+  // Tick: one 20 ms frame of what the participant said.
+  //   kNothing   nothing to mix (not started, silence/DTX, not admitted);
+  //   kFrame     frame() holds it, decoded or concealed;
+  //   kHeld      a packet that came with its RFC 6464 level (level()) is held undecoded until the
+  //              mixer has chosen whom it hears: DecodeHeld() if this participant is heard,
+  //              SkipHeld() if not, in the same tick. Most of a large room talks unheard (the
+  //              mixer takes at most K speakers per bus), and their frames need no decoding.
+  enum class Pulled : uint8_t { kNothing, kFrame, kHeld };
+  Pulled PullFrame(int64_t now_us);
+  void DecodeHeld();
+  void SkipHeld();
   std::span<const int16_t> frame() const { return frame_; }
   // Level of the last frame as RFC 6464 -dBov (0 loudest, 127 silence), from the packet's
   // audio-level extension when present, else measured.
@@ -86,6 +94,8 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   void HandleDatagram(size_t length, const net::SocketAddress& from, int64_t now_us);
   void HandleRtcp(size_t length);
   void Send(size_t length, bool rtcp);
+  // Decodes one packet into frame_ (concealing what does not decode).
+  void Decode(std::span<const uint8_t> payload, int64_t arrival_us);
 
   EndpointConfig config_;
   EndpointAnswer answer_;
@@ -123,6 +133,13 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   std::array<int16_t, kFrameSamples> frame_{};
   uint8_t level_ = 127;
   int64_t frame_arrival_us_ = 0;
+  // The packet held this tick (a view into the jitter buffer, valid until the tick ends).
+  std::span<const uint8_t> held_;
+  int64_t held_arrival_us_ = 0;
+  // The last packet skipped, while the decoder has not seen it: decoded before the next held
+  // packet that is heard, so the decoder (Opus, G.722: stateful) rejoins with fresh state.
+  std::array<uint8_t, 1500> skipped_payload_{};
+  size_t skipped_size_ = 0;
   alignas(16) std::array<uint8_t, 2048> receive_buffer_{};
   alignas(16) std::array<uint8_t, 1600> send_buffer_{};
   std::array<uint8_t, 1500> payload_buffer_{};

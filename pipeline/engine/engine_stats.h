@@ -75,6 +75,9 @@ struct EngineStats {
   // Frames the decoder concealed (loss or late), and those rebuilt from Opus in-band FEC.
   std::atomic<uint64_t> concealed_frames{0};
   std::atomic<uint64_t> fec_frames{0};
+  // Audio frames not decoded: their RFC 6464 level came with them and the mixer did not select
+  // their speaker.
+  std::atomic<uint64_t> decodes_skipped{0};
   std::atomic<uint64_t> ticks{0};
   // Ticks that started one period or more late (the worker fell behind real time).
   std::atomic<uint64_t> tick_overruns{0};

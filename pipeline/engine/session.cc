@@ -232,10 +232,25 @@ void Session::PassContributors(AudioEndpoint& endpoint) {
 
 void Session::OnTick(int64_t now_us) {
   ++tick_count_;
+  // Frames that came with their level are decoded only for the speakers the mixer selects.
+  bool held = false;
   for (auto& endpoint : endpoints_) {
-    const bool has_audio = endpoint->PullFrame(now_us);
-    mixer_->SetInput(endpoint->mixer_slot,
-                     has_audio ? endpoint->frame() : std::span<const int16_t>(), endpoint->level());
+    const AudioEndpoint::Pulled pulled = endpoint->PullFrame(now_us);
+    held |= pulled == AudioEndpoint::Pulled::kHeld;
+    mixer_->SetInput(
+        endpoint->mixer_slot,
+        pulled != AudioEndpoint::Pulled::kNothing ? endpoint->frame() : std::span<const int16_t>(),
+        endpoint->level());
+  }
+  if (held) {
+    mixer_->SelectSpeakers();
+    for (auto& endpoint : endpoints_) {
+      if (mixer_->is_speaker(endpoint->mixer_slot)) {
+        endpoint->DecodeHeld();
+      } else {
+        endpoint->SkipHeld();
+      }
+    }
   }
   mixer_->Mix();
   if (board_ != nullptr) {

@@ -138,6 +138,10 @@ std::vector<MetricFamily> EngineMetrics::Collect() const {
           Read(stats.concealed_frames));
   counter("chorus_fec_frames_total", "Lost audio frames rebuilt from Opus in-band FEC",
           Read(stats.fec_frames));
+  counter("chorus_audio_decodes_skipped_total",
+          "Audio frames left undecoded: they came with their RFC 6464 level and their speaker was "
+          "not among those the mixer hears",
+          Read(stats.decodes_skipped));
   counter("chorus_audio_encodes_total",
           "Audio frames encoded (once per distinct mix and codec, shared by identical listeners)",
           Read(stats.encodes));

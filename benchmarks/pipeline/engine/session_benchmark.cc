@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "pipeline/audio/mixer.h"
 #include "pipeline/codec/audio_encoder.h"
 #include "pipeline/engine/session.h"
 #include "pipeline/net/port_allocator.h"
@@ -36,6 +37,8 @@ struct Talker {
   std::unique_ptr<net::UdpSocket> socket;
   net::SocketAddress target;
   std::vector<std::vector<uint8_t>> packets;  // pre-encoded Opus, 1 s
+  std::vector<uint8_t> levels;                // RFC 6464 level of each packet (-dBov)
+  uint8_t level_id = 0;                       // the audio level extension's id; 0 = none
   uint16_t sequence = 1;
   uint32_t timestamp = 0;
   size_t next = 0;
@@ -48,7 +51,11 @@ struct Talker {
     header.timestamp = timestamp;
     timestamp += 960;
     header.ssrc = 77;
-    const auto& payload = packets[next++ % packets.size()];
+    const size_t index = next++ % packets.size();
+    const auto& payload = packets[index];
+    header.audio_level_id = level_id;
+    header.audio_level = levels[index];
+    header.voice_activity = true;
     size_t length = rtp::BuildRtp(header, payload, std::span<uint8_t>(buffer, 1400));
     size_t out = 0;
     outbound->ProtectRtp(std::span<uint8_t>(buffer, sizeof(buffer)), length, &out);
@@ -56,9 +63,10 @@ struct Talker {
   }
 };
 
-std::vector<std::vector<uint8_t>> Voice(double hz) {
+// One second of a voice-like tone (pre-encoded Opus) and each packet's level.
+void Voice(double hz, Talker& talker) {
   auto encoder = *codec::AudioEncoder::Create({});
-  std::vector<std::vector<uint8_t>> packets;
+  std::vector<std::vector<uint8_t>>& packets = talker.packets;
   std::vector<int16_t> pcm(960);
   std::vector<uint8_t> out(1500);
   for (int f = 0; f < 60; ++f) {
@@ -68,16 +76,19 @@ std::vector<std::vector<uint8_t>> Voice(double hz) {
                                     (0.6 + 0.4 * std::sin(2 * 3.14159 * 3 * t)));
     }
     int size = encoder->Encode(pcm, out);
-    if (size > 0 && f >= 10) packets.emplace_back(out.begin(), out.begin() + size);
+    if (size > 0 && f >= 10) {
+      packets.emplace_back(out.begin(), out.begin() + size);
+      talker.levels.push_back(audio::MeasureLevel(pcm));
+    }
   }
-  return packets;
 }
 
 // Runs ticks of a session of `participants` endpoints, the first `talkers` of them talking, each
 // endpoint routed by `routing_of(index)`.
+// With `levels`, every packet carries its RFC 6464 audio level, as browsers send it.
 template <typename RoutingOf>
 void RunSession(benchmark::State& state, int participants, int talkers, srtp::SrtpSuite suite,
-                const SessionConfig& session_config, RoutingOf routing_of) {
+                const SessionConfig& session_config, RoutingOf routing_of, bool levels = false) {
   state.SetLabel(std::string(srtp::SuiteName(suite)));
   EngineStats stats;
   auto worker = *MediaWorker::Create(0, &stats, /*start_thread=*/false);
@@ -95,6 +106,7 @@ void RunSession(benchmark::State& state, int participants, int talkers, srtp::Sr
     config.remote_key_base64 = key.ToBase64();
     config.remote = sink->local_address();
     config.routing = routing_of(i);
+    if (levels) config.audio_level_extension_id = 1;
     auto socket = ports.Allocate();
     if (!socket.ok()) {
       state.SkipWithError("not enough loopback ports");
@@ -110,7 +122,8 @@ void RunSession(benchmark::State& state, int participants, int talkers, srtp::Sr
       talker.outbound = *srtp::SrtpSession::Create(key, srtp::Direction::kOutbound);
       talker.socket = *net::UdpSocket::Bind(*net::SocketAddress::FromIp("127.0.0.1", 0));
       talker.target = answer->local;
-      talker.packets = Voice(180.0 + 90 * i);
+      Voice(180.0 + 90 * (i % 8), talker);
+      if (levels) talker.level_id = 1;
     }
   }
   auto tick = [&] {
@@ -141,6 +154,22 @@ void BM_SessionTick(benchmark::State& state) {
              static_cast<srtp::SrtpSuite>(state.range(2)), SessionConfig{},
              [](int) { return Routing{}; });
 }
+
+// Everyone talking at once with RFC 6464 levels on their packets (arguments: participants,
+// talkers): the mixer hears at most 3 of them, and the levels tell which before anything is
+// decoded.
+void BM_SessionTickWithLevels(benchmark::State& state) {
+  RunSession(
+      state, static_cast<int>(state.range(0)), static_cast<int>(state.range(1)),
+      srtp::SrtpSuite::kAesCm128HmacSha1_80, SessionConfig{}, [](int) { return Routing{}; },
+      /*levels=*/true);
+}
+BENCHMARK(BM_SessionTickWithLevels)
+    ->Args({5, 5})
+    ->Args({30, 30})
+    ->Args({200, 200})
+    ->ArgNames({"participants", "talkers"})
+    ->Unit(benchmark::kMicrosecond);
 
 // Interpretation (issue: Interpreter bridging): a session with three language channels (ar, tr,
 // uk). Talking: the floor speaker and one interpreter into each channel (listening to the

@@ -13,9 +13,11 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "pipeline/codec/audio_decoder.h"
 #include "pipeline/codec/audio_encoder.h"
 #include "pipeline/engine/session.h"
 #include "pipeline/net/port_allocator.h"
@@ -46,6 +48,9 @@ struct Participant {
   net::SocketAddress target;
   uint16_t sequence = 100;
   uint32_t timestamp = 1000;
+  uint32_t ssrc = 0x1234;
+  uint8_t level_id = 0;  // RFC 6464 extension id on the packets sent; 0 = none
+  uint8_t level = 127;
 
   // Sends the next packet (no allocation: stack buffer, in-place SRTP).
   void Send() {
@@ -55,7 +60,10 @@ struct Participant {
     header.sequence_number = sequence++;
     header.timestamp = timestamp;
     timestamp += 960;
-    header.ssrc = 0x1234;
+    header.ssrc = ssrc;
+    header.audio_level_id = level_id;
+    header.audio_level = level;
+    header.voice_activity = true;
     size_t length = rtp::BuildRtp(header, opus, std::span<uint8_t>(buffer, 1400));
     size_t protected_length = 0;
     ASSERT_EQ(
@@ -199,6 +207,104 @@ TEST(SessionTest, SentPacketsCarryTheMixLevel) {
     }
   }
   EXPECT_TRUE(heard);
+}
+
+// Power of `hz` in `pcm` (Goertzel), relative to a full-scale sine; in dB.
+double ToneDb(std::span<const int16_t> pcm, double hz) {
+  const double w = 2 * kPi * hz / 48000;
+  const double coefficient = 2 * std::cos(w);
+  double s1 = 0, s2 = 0;
+  for (int16_t sample : pcm) {
+    const double s0 = sample / 32768.0 + coefficient * s1 - s2;
+    s2 = s1;
+    s1 = s0;
+  }
+  const double power = s1 * s1 + s2 * s2 - coefficient * s1 * s2;
+  const double amplitude = 2 * std::sqrt(std::max(power, 0.0)) / static_cast<double>(pcm.size());
+  return 20 * std::log10(std::max(amplitude, 1e-9));
+}
+
+// With RFC 6464 levels on the packets, only the speakers the mixer hears are decoded: four talk,
+// three are heard (K = 3) and the fourth's frames are skipped. When a heard speaker stops, the
+// fourth takes its place and is heard at once, at full level.
+TEST(SessionTest, OnlyTheHeardSpeakersAreDecodedWhenPacketsCarryTheirLevel) {
+  EngineStats stats;
+  auto worker = *MediaWorker::Create(0, &stats, /*start_thread=*/false);
+  net::PortAllocator ports("127.0.0.1", 42310, 42319);
+  auto session = *Session::Create({}, worker.get(), &stats, 8);
+  auto sink = *net::UdpSocket::Bind(*net::SocketAddress::FromIp("127.0.0.1", 0));
+  const double tones[] = {400, 600, 800, 1000};
+  std::vector<Participant> talkers(4);
+  for (size_t i = 0; i < talkers.size(); ++i) {
+    Participant& p = talkers[i];
+    p.outbound = *srtp::SrtpSession::Create(p.key, srtp::Direction::kOutbound);
+    p.opus = EncodeTone(tones[i], 8000);
+    p.socket = *net::UdpSocket::Bind(*net::SocketAddress::FromIp("127.0.0.1", 0));
+    p.ssrc = 0x100 + static_cast<uint32_t>(i);
+    p.level_id = 1;
+    p.level = i < 3 ? 10 : 20;  // the fourth is quieter: not among the three heard
+    EndpointConfig config;
+    config.id = "talker" + std::to_string(i);
+    config.remote_key_base64 = p.key.ToBase64();
+    config.remote = *net::SocketAddress::FromIp("127.0.0.1", 9);
+    config.audio_level_extension_id = 1;
+    auto answer = session->AddEndpoint(config, *ports.Allocate());
+    ASSERT_TRUE(answer.ok()) << answer.status();
+    p.target = answer->local;
+  }
+  EndpointConfig config;
+  config.id = "listener";
+  config.remote_key_base64 =
+      srtp::SrtpKeyMaterial::Generate(srtp::SrtpSuite::kAesCm128HmacSha1_80).ToBase64();
+  config.remote = sink->local_address();
+  auto answer = *session->AddEndpoint(config, *ports.Allocate());
+  auto chorus_key = *srtp::SrtpKeyMaterial::FromBase64(answer.suite, answer.local_key_base64);
+  auto inbound = *srtp::SrtpSession::Create(chorus_key, srtp::Direction::kInbound);
+  auto decoder = *codec::AudioDecoder::Create(codec::AudioCodec::kOpus);
+  std::vector<int16_t> heard;  // the listener's last 25 frames
+  auto run = [&](int ticks, size_t first_talking) {
+    for (int tick = 0; tick < ticks; ++tick) {
+      for (size_t i = first_talking; i < talkers.size(); ++i) talkers[i].Send();
+      for (size_t i = first_talking; i < talkers.size(); ++i) {
+        session->endpoint(i - first_talking).OnReadable();
+      }
+      session->OnTick(NowUs());
+      std::array<uint8_t, 1600> buffer;
+      net::SocketAddress from;
+      int length = 0;
+      while ((length = sink->Receive(buffer, &from)) > 0) {
+        size_t clear = 0;
+        ASSERT_EQ(inbound->UnprotectRtp(buffer, static_cast<size_t>(length), &clear),
+                  srtp::SrtpResult::kOk);
+        rtp::RtpPacketView packet;
+        ASSERT_EQ(rtp::ParseRtp(std::span<const uint8_t>(buffer.data(), clear), &packet),
+                  rtp::RtpParseResult::kOk);
+        std::array<int16_t, 960> pcm{};
+        ASSERT_EQ(decoder->Decode(packet.payload, pcm), codec::DecodeResult::kOk);
+        heard.insert(heard.end(), pcm.begin(), pcm.end());
+        if (heard.size() > 25u * 960) heard.erase(heard.begin(), heard.end() - 25 * 960);
+      }
+    }
+  };
+  // The three loud ones are heard; the fourth is never decoded once selection has settled.
+  run(40, 0);
+  const uint64_t skipped_before = stats.decodes_skipped.load();
+  run(100, 0);
+  EXPECT_GE(stats.decodes_skipped.load() - skipped_before, 95u);
+  EXPECT_LE(stats.decodes_skipped.load() - skipped_before, 100u);
+  EXPECT_GT(ToneDb(heard, 400), -30);
+  EXPECT_GT(ToneDb(heard, 600), -30);
+  EXPECT_GT(ToneDb(heard, 800), -30);
+  EXPECT_LT(ToneDb(heard, 1000), ToneDb(heard, 400) - 30);
+  // The 400 Hz talker leaves: the fourth is heard in its place at once, as loud as the others,
+  // and nothing is skipped any more.
+  ASSERT_TRUE(session->RemoveEndpoint("talker0").ok());
+  run(5, 1);
+  const uint64_t skipped_after = stats.decodes_skipped.load();
+  run(25, 1);
+  EXPECT_EQ(stats.decodes_skipped.load(), skipped_after);
+  EXPECT_GT(ToneDb(heard, 1000), ToneDb(heard, 600) - 3);
+  EXPECT_LT(ToneDb(heard, 400), ToneDb(heard, 600) - 30);
 }
 
 TEST(EngineTest, SessionsAndEndpointsComeAndGoWithClearErrors) {
