@@ -34,9 +34,18 @@ BENCH_OUT=$out/load benchmarks/load/ramp.sh "$build_dir"
 BENCH_OUT=$out/load benchmarks/load/video.sh "$build_dir"
 echo
 echo "== side by side with Janus AudioBridge (benchmarks/compare)"
+# The peer and the plotter are Debian packages that neither the build nor the tests need.
+missing=()
+command -v janus >/dev/null || missing+=(janus)
+command -v gnuplot >/dev/null || missing+=(gnuplot-nox)
+if [[ ${#missing[@]} -gt 0 && $(id -u) == 0 ]]; then
+  echo "installing ${missing[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    --no-install-recommends "${missing[@]}" >/dev/null || echo "could not install ${missing[*]}"
+fi
 if command -v janus >/dev/null; then
   BENCH_OUT=$out/compare benchmarks/compare/janus_audiobridge.sh "$build_dir"
-  BENCH_OUT=$out/sweep benchmarks/compare/janus_audiobridge.sh "$build_dir" 8 1 "5x5 10x5 20x5 40x5"
+  BENCH_OUT=$out/sweep benchmarks/compare/janus_audiobridge.sh "$build_dir" 8 1 "5x5 10x5 20x5 40x5 2x30 4x30 8x30"
   benchmarks/compare/plot.sh "$out/sweep" "$out/plots"
 else
   echo "skipped: janus is not installed (as root: apt-get install --no-install-recommends janus)"

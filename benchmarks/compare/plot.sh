@@ -31,23 +31,33 @@ done
 [[ -s $work/chorus.dat || -s $work/janus.dat ]] || { echo "plot: no reports in $reports"; exit 0; }
 cp "$work/chorus.dat" "$out/cpu-chorus.dat"
 cp "$work/janus.dat" "$out/cpu-janus.dat"
+# One line per server and room size (column 6).
+cpu_plots=()
+delay_plots=()
+for server in chorus janus; do
+  [[ $server == chorus ]] && name=Chorus || name="Janus AudioBridge"
+  for size in $(awk '{ print $6 }' "$work/$server.dat" | sort -nu); do
+    awk -v s="$size" '$6 == s' "$work/$server.dat" >"$work/$server-$size.dat"
+    cpu_plots+=("\"$work/$server-$size.dat\" using 1:2 with linespoints lw 2 title \"$name, $size-party rooms\"")
+    delay_plots+=("\"$work/$server-$size.dat\" using 1:3 with linespoints lw 2 title \"$name p50, $size-party\"")
+    delay_plots+=("\"$work/$server-$size.dat\" using 1:5 with linespoints lw 2 dt 2 title \"$name p99, $size-party\"")
+  done
+done
+join_plots() { local IFS=,; echo "$*"; }
 gnuplot <<GP
 set terminal pngcairo size 800,500 font "sans,10"
 set grid
 set key top left
 set output "$out/cpu.png"
-set title "Server CPU against participants (5-party rooms, plain RTP, same talk pattern)"
+set title "Server CPU against participants (plain RTP, same clip and talk pattern)"
 set xlabel "participants"
 set ylabel "server CPU (cores)"
-plot "$work/chorus.dat" using 1:2 with linespoints lw 2 title "Chorus", \
-     "$work/janus.dat" using 1:2 with linespoints lw 2 title "Janus AudioBridge"
+plot $(join_plots "${cpu_plots[@]}")
 set output "$out/delay.png"
 set title "Talk-spurt onset to decoded mix (sampled listeners)"
 set ylabel "delay (ms)"
 set yrange [0:*]
-plot "$work/chorus.dat" using 1:3 with linespoints lw 2 title "Chorus p50", \
-     "$work/chorus.dat" using 1:5 with linespoints lw 2 dt 2 title "Chorus p99", \
-     "$work/janus.dat" using 1:3 with linespoints lw 2 title "Janus p50", \
-     "$work/janus.dat" using 1:5 with linespoints lw 2 dt 2 title "Janus p99"
+set key right center
+plot $(join_plots "${delay_plots[@]}")
 GP
 echo "plot: $out/cpu.png $out/delay.png"
