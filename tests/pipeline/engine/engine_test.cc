@@ -91,8 +91,9 @@ std::vector<uint8_t> EncodeTone(double hz, double amplitude) {
 
 // The engine's hot path, for real: 16 participants send SRTP Opus packets that are received,
 // unprotected, buffered, decoded, mixed (4 speakers), encoded and sent back, protected, 1000
-// ticks in a row. Not one heap allocation through operator new (libavcodec's own packet buffers
-// come from av_malloc and are not counted here).
+// ticks in a row. Half of them put their RFC 6464 level on their packets, so frames are held,
+// and decoded or skipped after speaker selection, too. Not one heap allocation through operator
+// new (libavcodec's own packet buffers come from av_malloc and are not counted here).
 TEST(SessionTest, ATickOfSixteenParticipantsAllocatesNothing) {
   EngineStats stats;
   auto worker = *MediaWorker::Create(0, &stats);
@@ -108,7 +109,10 @@ TEST(SessionTest, ATickOfSixteenParticipantsAllocatesNothing) {
                       p.outbound = *srtp::SrtpSession::Create(p.key, srtp::Direction::kOutbound);
                       p.opus = EncodeTone(200.0 + 60 * i, i < 4 ? 8000 : 20);
                       p.socket = *net::UdpSocket::Bind(*net::SocketAddress::FromIp("127.0.0.1", 0));
+                      p.level_id = i % 2 == 1 ? 1 : 0;
+                      p.level = i < 4 ? 20 : 90;
                       EndpointConfig config;
+                      config.audio_level_extension_id = p.level_id;
                       char id[32];
                       std::snprintf(id, sizeof(id), "p%zu", i);
                       config.id = id;
@@ -140,6 +144,8 @@ TEST(SessionTest, ATickOfSixteenParticipantsAllocatesNothing) {
                   })
                   .ok());
   EXPECT_EQ(allocations, 0);
+  // The six quiet participants with levels were never decoded.
+  EXPECT_GE(stats.decodes_skipped.load(), 6u * 1000u);
   // Every participant was sent a packet every tick.
   EXPECT_GE(stats.rtp_packets_out.load() - sent_before, 16u * 1000u);
   EXPECT_EQ(stats.drops[static_cast<size_t>(DropReason::kSrtpAuth)].load(), 0u);
