@@ -4,6 +4,8 @@
 # build; the result holds nothing else, and chorusd runs from it as user 10001 with the whole
 # root filesystem read-only (not even /tmp writable): it starts, answers health and /readyz, and
 # drains on SIGTERM to exit 0. Needs root (chroot, a private mount namespace); skipped otherwise.
+# With CHORUS_IMAGE_ROOTFS set to the root filesystem of a built image (deploy/check-image.sh
+# exports one), the same checks judge that image instead of a staged root.
 # Loopback only; TCP and UDP ports 44580-44599.
 source "$(dirname "$0")/lib.sh"
 
@@ -12,9 +14,15 @@ if [[ $(id -u) -ne 0 ]] || ! unshare --mount true 2>/dev/null; then
   exit 77
 fi
 root=$(cd "$(dirname "$0")/../.." && pwd)
-rootfs=$E2E_WORK/rootfs
-"$root/deploy/stage-rootfs.sh" "$CHORUSD" "$CHORUSCTL" "$rootfs" >"$E2E_WORK/stage.txt" ||
-  fail "stage-rootfs: $(cat "$E2E_WORK/stage.txt")"
+if [[ -n ${CHORUS_IMAGE_ROOTFS:-} ]]; then
+  rootfs=$CHORUS_IMAGE_ROOTFS
+  [[ -x $rootfs/usr/local/bin/chorusd ]] || fail "no /usr/local/bin/chorusd in $rootfs"
+  echo "stage-rootfs: the built image's root, $(du -sh "$rootfs" | cut -f1)" >"$E2E_WORK/stage.txt"
+else
+  rootfs=$E2E_WORK/rootfs
+  "$root/deploy/stage-rootfs.sh" "$CHORUSD" "$CHORUSCTL" "$rootfs" >"$E2E_WORK/stage.txt" ||
+    fail "stage-rootfs: $(cat "$E2E_WORK/stage.txt")"
+fi
 
 # Nothing but the two programs, shared libraries, the loader and three small files in /etc.
 unexpected=$(cd "$rootfs" && find . -type f ! -path './usr/local/bin/chorusd' \
