@@ -100,7 +100,8 @@ std::vector<double> VideoMicros() { return {500, 1000, 2000, 4000, 8000, 16000, 
 }  // namespace
 
 EngineStats::EngineStats()
-    : tick_duration_us({50, 100, 250, 500, 1000, 2000, 4000, 8000, 12000, 16000, 20000, 40000}),
+    : tick_duration_us(
+          {50, 100, 250, 500, 1000, 2000, 4000, 8000, 12000, 16000, 20000, 40000, 80000, 160000}),
       mix_latency_ms({1, 2, 5, 10, 15, 20, 25, 30, 40, 60, 80, 100, 150, 200}),
       decode_us{Histogram(CodecMicros()), Histogram(CodecMicros()), Histogram(CodecMicros()),
                 Histogram(CodecMicros())},
