@@ -384,11 +384,16 @@ TEST_F(RoomsServiceTest, SharedPinAdmitsAtOnceAndOneTimeRoomsEndWithTheMeeting) 
 TEST_F(RoomsServiceTest, ParticipantControlChangesWhatTheyAreAndEveryWatcherSeesIt) {
   Start();
   v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
+  v1::Participant host = JoinAs(room, v1::ROLE_HOST);
+  // The watcher is registered once its snapshot (the host) has come: nothing after can be missed.
   grpc::ClientContext watch_context;
+  watch_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
   v1::WatchRoomRequest watch;
   watch.set_name(room.name());
+  watch.set_include_snapshot(true);
   auto reader = stub_->WatchRoom(&watch_context, watch);
-  v1::Participant host = JoinAs(room, v1::ROLE_HOST);
+  v1::RoomEvent snapshot;
+  ASSERT_TRUE(reader->Read(&snapshot));
   v1::Participant guest = JoinAs(room, v1::ROLE_GUEST);
   v1::MuteParticipantRequest mute;
   mute.set_name(guest.name());
@@ -417,16 +422,15 @@ TEST_F(RoomsServiceTest, ParticipantControlChangesWhatTheyAreAndEveryWatcherSees
 
   std::vector<std::string> seen;
   v1::RoomEvent event;
-  int64_t last_sequence = 0;
-  while (seen.size() < 6 && reader->Read(&event)) {
+  int64_t last_sequence = 1;  // the host's join
+  while (seen.size() < 5 && reader->Read(&event)) {
     EXPECT_EQ(event.sequence(), last_sequence + 1);
     last_sequence = event.sequence();
     seen.push_back(event.GetDescriptor()->FindFieldByNumber(event.event_case())->name());
   }
   watch_context.TryCancel();
-  std::vector<std::string> expected = {"participant_joined",  "participant_joined",
-                                       "participant_updated", "participant_updated",
-                                       "participant_left",    "room_locked"};
+  std::vector<std::string> expected = {"participant_joined", "participant_updated",
+                                       "participant_updated", "participant_left", "room_locked"};
   EXPECT_EQ(seen, expected);
 }
 
@@ -435,11 +439,17 @@ TEST_F(RoomsServiceTest, ManyWatchersSeeTheSameEventsAndASilentOneDoesNotSlowThe
   v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
   std::vector<std::unique_ptr<grpc::ClientReader<v1::RoomEvent>>> readers;
+  JoinAs(room, v1::ROLE_HOST);
   v1::WatchRoomRequest watch;
   watch.set_name(room.name());
+  watch.set_include_snapshot(true);
   for (int i = 0; i < 5; ++i) {
     contexts.push_back(std::make_unique<grpc::ClientContext>());
+    contexts.back()->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     readers.push_back(stub_->WatchRoom(contexts.back().get(), watch));
+    // Registered once its snapshot (the host) has come.
+    v1::RoomEvent snapshot;
+    ASSERT_TRUE(readers.back()->Read(&snapshot));
   }
   // Many lock/unlock changes: the room never waits for its watchers.
   v1::LockRoomRequest lock;
@@ -454,7 +464,7 @@ TEST_F(RoomsServiceTest, ManyWatchersSeeTheSameEventsAndASilentOneDoesNotSlowThe
   // Each watcher that reads gets them in order; the first 10 of each suffice here.
   for (auto& reader : readers) {
     v1::RoomEvent event;
-    for (int n = 1; n <= 10; ++n) {
+    for (int n = 2; n <= 11; ++n) {  // 1 was the host's join
       ASSERT_TRUE(reader->Read(&event));
       EXPECT_EQ(event.sequence(), n);
     }
@@ -959,11 +969,17 @@ TEST_F(RoomsServiceTest, AParticipantPinsTheSignLanguageInterpreterForItsOwnView
   ASSERT_TRUE(stub_->GetParticipant(Context().get(), get, &out).ok());
   EXPECT_EQ(out.pinned_participant(), signer.name());
 
-  // The pin ends when the pinned participant leaves, with an event for the viewer.
+  // The pin ends when the pinned participant leaves, with an event for the viewer. The leave
+  // waits for the watcher's snapshot (one event per participant): only then is the watcher
+  // registered, and the event cannot be missed. The deadline keeps a failure from hanging.
   grpc::ClientContext watch_context;
+  watch_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
   v1::WatchRoomRequest watch;
   watch.set_name(room.name());
+  watch.set_include_snapshot(true);
   auto reader = stub_->WatchRoom(&watch_context, watch);
+  v1::RoomEvent snapshot;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(reader->Read(&snapshot));
   v1::LeaveRoomRequest leave;
   leave.set_name(signer.name());
   v1::LeaveRoomResponse left;
