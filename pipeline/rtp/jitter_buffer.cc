@@ -106,16 +106,31 @@ bool JitterBuffer::JitterWindow(int64_t now_us, int64_t* reference_us, int64_t* 
   const int64_t now_second = FloorDiv(now_us, 1'000'000);
   bool any = false;
   int64_t low = std::numeric_limits<int64_t>::max();
-  int64_t high = std::numeric_limits<int64_t>::min();
   for (const JitterBucket& bucket : buckets_) {
     if (!bucket.used || bucket.second <= now_second - kJitterWindowSeconds) continue;
     any = true;
     low = std::min(low, bucket.min_offset_us);
-    high = std::max(high, bucket.max_offset_us);
   }
   if (!any) return false;
+  // The peak: the highest of the last two seconds (so the target rises at once), or else the
+  // second-highest second of the window (jitter that came back at least once). A one-off stall
+  // is forgotten two seconds later instead of holding the delay up for the whole window.
+  int64_t recent = 0;
+  int64_t highest = 0;
+  int64_t second_highest = 0;
+  for (const JitterBucket& bucket : buckets_) {
+    if (!bucket.used || bucket.second <= now_second - kJitterWindowSeconds) continue;
+    const int64_t peak = bucket.max_offset_us - low;
+    if (bucket.second >= now_second - 1) recent = std::max(recent, peak);
+    if (peak > highest) {
+      second_highest = highest;
+      highest = peak;
+    } else {
+      second_highest = std::max(second_highest, peak);
+    }
+  }
   *reference_us = low;
-  *peak_us = high - low;
+  *peak_us = std::max(recent, second_highest);
   return true;
 }
 

@@ -73,8 +73,10 @@ struct JitterStats {
 //   (the next sequence number) and a media clock `play_ts` (the RTP timestamp due now).
 // - Jitter estimate: for every packet, offset = arrival - media time (timestamp / clock rate).
 //   Over a sliding window of 10 one-second buckets the smallest offset is the reference (the
-//   fastest packet) and the peak jitter is the largest offset minus the reference (a peak-hold of
-//   recent jitter, which grows as soon as a slower packet arrives and forgets after 10 s).
+//   fastest packet). Each second's peak is its largest offset minus the reference; the peak
+//   jitter is the highest of the last two seconds (so it grows as soon as a slower packet
+//   arrives) or the second-highest of the window, whichever is larger: jitter that recurs is
+//   held for 10 s, a single stall only for the two seconds after it.
 //   target delay = peak + one frame, clamped to [min_delay_ms, max_delay_ms] (20..200 ms).
 // - Current delay = now - reference - media time of play_ts: how long after the fastest possible
 //   arrival the due packet is played. Play-out starts when the oldest packet has waited

@@ -254,6 +254,32 @@ TEST_F(JitterBufferTest, AdaptsUpQuicklyUnderJitterAndBackDownSlowly) {
   EXPECT_GE(buffer_.stats().skipped - skipped_before, 2u);
 }
 
+// A single stall (a second of 100 ms late packets, say a Wi-Fi hiccup or a busy moment of the
+// node) raises the target at once, but is forgotten two seconds later: it does not hold the
+// delay up for the whole 10 s window as recurring jitter does.
+TEST_F(JitterBufferTest, AOneOffStallIsForgottenTwoSecondsLater) {
+  int n = 0;
+  auto steady_until = [&](int64_t end_ms) {
+    for (; n * 20 < end_ms; ++n) {
+      SendNth(n, n * 20);
+      PullAt(n * 20);
+    }
+  };
+  steady_until(5'000);
+  EXPECT_EQ(buffer_.stats().target_delay_ms, 20);
+  // Five packets held back 100 ms, then delivered together.
+  const int stalled = n;
+  for (int tick = 0; tick < 5; ++tick, ++n) PullAt(n * 20);
+  for (int i = stalled; i < n; ++i) SendNth(i, stalled * 20 + 100);
+  EXPECT_GE(buffer_.stats().target_delay_ms, 20);
+  PullAt(n * 20);
+  EXPECT_GE(buffer_.stats().target_delay_ms, 100);
+  steady_until(6'500);
+  EXPECT_GE(buffer_.stats().target_delay_ms, 100);  // still within the two seconds
+  steady_until(8'000);
+  EXPECT_EQ(buffer_.stats().target_delay_ms, 20);
+}
+
 TEST_F(JitterBufferTest, WrapsAroundSequenceAndTimestamp) {
   const uint16_t first_sequence = 65530;
   const uint32_t first_ts = 0xffffffffu - 3 * kFrameTs;
