@@ -28,8 +28,8 @@ for silence in dtx frames; do
     echo "== lecture: $participants participants, 3 speakers, listeners sending $silence, run $run"
     start_bench_chorusd "lecture-$silence-$run"
     # Warm-up beyond the jitter buffers' 10 s window: joining 1,000 participants stalls the
-    # worker now and then, and a stall seen by a speaker's jitter buffer holds its delay up for
-    # the 10 s that follow; the measurement is of the lecture, not of its start.
+    # worker now and then, and what the speakers' jitter buffers saw of it must not count; the
+    # measurement is of the lecture, not of its start (LECTURE_WARMUP=4s measures the start).
     loadgen_chorus "$out/lecture-$silence-$run.json" --rooms=1 --room_size="$participants" \
       --talkers=3 --sampled_per_room=32 --warmup="${LECTURE_WARMUP:-12s}" \
       --duration="${seconds}s" --seed="$run" \
