@@ -92,6 +92,9 @@ struct EngineStats {
   std::atomic<uint64_t> video_frames_skipped{0};
   std::atomic<uint64_t> video_frames_composed{0};
   std::atomic<uint64_t> video_frames_encoded{0};
+  // Video encoders started: a view new to the session, unless an idle one with the same encoder
+  // settings was reused.
+  std::atomic<uint64_t> video_encoders_started{0};
   std::atomic<uint64_t> video_keyframe_requests_sent{0};
   std::atomic<uint64_t> video_keyframe_requests_received{0};
   // Retransmission (RFC 4585 generic NACK): NACKs sent to participants for gaps in what they

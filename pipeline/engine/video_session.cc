@@ -196,10 +196,7 @@ void VideoSession::OnTick(int64_t now_us) {
       // A keyframe at least every 3 s: receivers that cannot ask for one (plain RTP and SIP
       // clients without RTCP feedback) still recover from loss or a late start.
       encoder_config.keyframe_interval = static_cast<int>(3'000'000 / kVideoTickUs);
-      auto encoder = video::VideoEncoder::Create(encoder_config);
-      if (!encoder.ok()) continue;  // sizes were checked when the endpoint joined
-      view.encoder = *std::move(encoder);
-      view.canvas.Allocate(config.width, config.height);
+      if (!StartView(view, encoder_config)) continue;  // sizes were checked when it joined
       keyframe[key] = true;
     }
     if (view.encoder == nullptr) continue;
@@ -226,10 +223,53 @@ void VideoSession::OnTick(int64_t now_us) {
       viewer->MaybeSendReport(now_us, rtp_timestamp);
     }
   }
-  // Views nobody has any more give their encoder up.
+  // Views nobody has any more wait, idle, for a new view to take their encoder and canvas.
   for (auto it = views_.begin(); it != views_.end();) {
-    it = it->second.used ? std::next(it) : views_.erase(it);
+    if (it->second.used) {
+      ++it;
+      continue;
+    }
+    if (it->second.encoder != nullptr) {
+      it->second.idle_since_us = now_us;
+      idle_views_.push_back(std::move(it->second));
+    }
+    it = views_.erase(it);
   }
+  idle_views_.erase(std::remove_if(idle_views_.begin(), idle_views_.end(),
+                                   [now_us](const View& idle) {
+                                     return now_us - idle.idle_since_us >= kIdleViewUs;
+                                   }),
+                    idle_views_.end());
+  if (idle_views_.size() > kMaxIdleViews) {
+    idle_views_.erase(idle_views_.begin(),
+                      idle_views_.end() - static_cast<std::ptrdiff_t>(kMaxIdleViews));
+  }
+}
+
+bool VideoSession::StartView(View& view, const video::VideoEncoderConfig& settings) {
+  for (auto it = idle_views_.begin(); it != idle_views_.end(); ++it) {
+    const video::VideoEncoderConfig& idle = it->settings;
+    if (idle.codec != settings.codec || idle.width != settings.width ||
+        idle.height != settings.height || idle.bitrate_bps != settings.bitrate_bps) {
+      continue;
+    }
+    // Its next frame is a keyframe (the caller asks for one), so nothing of the view it served
+    // carries over.
+    view.encoder = std::move(it->encoder);
+    view.settings = idle;
+    view.canvas = std::move(it->canvas);
+    view.encoded = std::move(it->encoded);
+    view.payloads = std::move(it->payloads);
+    idle_views_.erase(it);
+    return true;
+  }
+  auto encoder = video::VideoEncoder::Create(settings);
+  if (!encoder.ok()) return false;
+  Bump(stats_->video_encoders_started);
+  view.encoder = *std::move(encoder);
+  view.settings = settings;
+  view.canvas.Allocate(settings.width, settings.height);
+  return true;
 }
 
 }  // namespace chorus::engine

@@ -63,11 +63,21 @@ class VideoSession final : public TickListener {
  private:
   struct View {
     std::unique_ptr<video::VideoEncoder> encoder;
+    video::VideoEncoderConfig settings;  // what `encoder` was started with
     video::Picture canvas;
     std::vector<uint8_t> encoded;
     std::vector<std::vector<uint8_t>> payloads;  // `encoded` cut into RTP payloads
     bool used = false;
+    int64_t idle_since_us = 0;  // in idle_views_
   };
+  // Views no viewer has any more are kept a while (kIdleViewUs, at most kMaxIdleViews) so that a
+  // new view with the same encoder settings (after a speaker switch or a pin) takes their encoder
+  // and canvas instead of starting new ones: the pool of canvases and encoders.
+  static constexpr int64_t kIdleViewUs = 5'000'000;
+  static constexpr size_t kMaxIdleViews = 4;
+  // Fills a new view: an idle view's encoder and canvas when their settings match, or new ones.
+  // False when no encoder can be started.
+  bool StartView(View& view, const video::VideoEncoderConfig& settings);
   // Adds a camera stream (`content_of` empty) or the content stream of `content_of`.
   absl::StatusOr<VideoAnswer> Attach(const std::string& id, const std::string& content_of,
                                      bool secure, srtp::SrtpSuite suite, const VideoConfig& config,
@@ -85,6 +95,7 @@ class VideoSession final : public TickListener {
   std::vector<std::unique_ptr<VideoEndpoint>> endpoints_;
   std::map<std::string, std::string> viewer_keys_;  // endpoint id -> the key it saw last tick
   std::map<std::string, View> views_;
+  std::vector<View> idle_views_;  // oldest first
   uint64_t next_order_ = 0;
   std::shared_ptr<SpeakerBoard> board_;
   std::string shown_speaker_;

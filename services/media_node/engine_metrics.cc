@@ -190,6 +190,9 @@ std::vector<MetricFamily> EngineMetrics::Collect() const {
           Read(stats.video_frames_composed));
   counter("chorus_video_frames_encoded_total", "View frames encoded (one per distinct view)",
           Read(stats.video_frames_encoded));
+  counter("chorus_video_encoders_started_total",
+          "Video encoders started for new views (idle views with the same settings are reused)",
+          Read(stats.video_encoders_started));
   counter("chorus_video_keyframe_requests_sent_total",
           "Keyframe requests (RTCP PLI) sent to participants",
           Read(stats.video_keyframe_requests_sent));
