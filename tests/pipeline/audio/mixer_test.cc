@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/support/tone.h"
 
 namespace chorus::audio {
 namespace {
@@ -25,12 +26,7 @@ std::vector<int16_t> Tone(double hz, int frame, double amplitude = 8000) {
 
 // Amplitude of `hz` in a frame: one DFT bin (whole periods of 50 Hz multiples fit the frame).
 double Amplitude(std::span<const int16_t> samples, double hz) {
-  double re = 0, im = 0;
-  for (size_t i = 0; i < samples.size(); ++i) {
-    re += samples[i] * std::cos(2 * kPi * hz * i / kSampleRateHz);
-    im += samples[i] * std::sin(2 * kPi * hz * i / kSampleRateHz);
-  }
-  return 2 * std::sqrt(re * re + im * im) / static_cast<double>(samples.size());
+  return chorus::testing::ToneAmplitude(samples, hz, kSampleRateHz);
 }
 
 struct Source {

@@ -7,21 +7,14 @@
 #include "pipeline/codec/audio_codec.h"
 #include "pipeline/codec/audio_decoder.h"
 #include "pipeline/codec/audio_encoder.h"
+#include "tests/support/tone.h"
 
 namespace chorus::codec {
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
-// Amplitude of `hz` in 48 kHz samples (one DFT bin).
-double Amplitude(const std::vector<int16_t>& samples, double hz) {
-  double re = 0, im = 0;
-  for (size_t i = 0; i < samples.size(); ++i) {
-    re += samples[i] * std::cos(2 * kPi * hz * i / 48000.0);
-    im += samples[i] * std::sin(2 * kPi * hz * i / 48000.0);
-  }
-  return 2 * std::sqrt(re * re + im * im) / static_cast<double>(samples.size());
-}
+using chorus::testing::ToneAmplitude;
 
 class CodecTest : public ::testing::TestWithParam<AudioCodec> {};
 
@@ -44,8 +37,8 @@ TEST_P(CodecTest, ATonePassesThroughAtItsLevel) {
               DecodeResult::kOk);
     if (f >= 10) decoded.insert(decoded.end(), out.begin(), out.end());
   }
-  EXPECT_NEAR(Amplitude(decoded, 440), 8000, 1600);
-  EXPECT_LT(Amplitude(decoded, 1000), 400);
+  EXPECT_NEAR(ToneAmplitude(decoded, 440), 8000, 1600);
+  EXPECT_LT(ToneAmplitude(decoded, 1000), 400);
 }
 
 TEST_P(CodecTest, GarbageNeverCrashesTheDecoder) {
@@ -95,9 +88,9 @@ TEST(ConcealmentTest, OpusConcealsAndG711FadesToSilence) {
     pcmu->Decode(std::span<const uint8_t>(payload.data(), size), out);
   }
   opus->Conceal(out);
-  EXPECT_GT(Amplitude(out, 440), 1000);  // Opus PLC continues the voice
+  EXPECT_GT(ToneAmplitude(out, 440), 1000);  // Opus PLC continues the voice
   pcmu->Conceal(out);
-  EXPECT_GT(Amplitude(out, 440), 1000);
+  EXPECT_GT(ToneAmplitude(out, 440), 1000);
   for (int i = 0; i < 3; ++i) pcmu->Conceal(out);
   for (int16_t s : out) EXPECT_EQ(s, 0);  // silent after 60 ms
   // A lost Opus frame rebuilt from the next packet (in-band FEC, or libopus's concealment when
@@ -109,7 +102,7 @@ TEST(ConcealmentTest, OpusConcealsAndG711FadesToSilence) {
   ASSERT_GT(next, 0);
   std::fill(out.begin(), out.end(), 0);
   ASSERT_TRUE(opus->DecodeFec(std::span<const uint8_t>(payload.data(), next), out));
-  EXPECT_GT(Amplitude(out, 440), 1000);
+  EXPECT_GT(ToneAmplitude(out, 440), 1000);
   EXPECT_FALSE(pcmu->DecodeFec(std::span<const uint8_t>(payload.data(), 3), out));  // no FEC
 }
 
