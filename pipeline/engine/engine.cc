@@ -279,14 +279,15 @@ absl::StatusOr<SessionStatsSnapshot> MediaEngine::GetSessionStats(const std::str
   return snapshot;
 }
 
-double MediaEngine::load() const {
+double BusiestLoad(std::span<const WorkerLoad> workers) {
   double busiest = 0;
-  for (const auto& worker : workers_) busiest = std::max(busiest, worker->load());
-  for (const auto& worker : video_workers_) busiest = std::max(busiest, worker->load());
+  for (const WorkerLoad& worker : workers) busiest = std::max(busiest, worker.load);
   return busiest;
 }
 
-std::vector<MediaEngine::WorkerLoad> MediaEngine::worker_loads() const {
+double MediaEngine::load() const { return BusiestLoad(worker_loads()); }
+
+std::vector<WorkerLoad> MediaEngine::worker_loads() const {
   std::vector<WorkerLoad> loads;
   loads.reserve(workers_.size() + video_workers_.size());
   for (const auto& worker : workers_) loads.push_back({false, worker->index(), worker->load()});

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,18 @@ namespace chorus::engine {
 
 class Session;
 class VideoSession;
+
+// One worker's load (0 to 1): its thread's busy share of real time, smoothed over about 5 s.
+struct WorkerLoad {
+  bool video;
+  int index;
+  double load;
+};
+
+// A node's load from its workers': the busiest one's, audio or video (0 with no worker). A room
+// is served by one audio and one video worker, so the busiest worker is where the next room
+// would suffer first; a mean would hide it.
+double BusiestLoad(std::span<const WorkerLoad> workers);
 
 struct EngineOptions {
   // Media workers (threads); 0 = one per core.
@@ -63,15 +76,9 @@ class MediaEngine {
   absl::StatusOr<int> VideoViews(const std::string& session_id);
   absl::StatusOr<SessionStatsSnapshot> GetSessionStats(const std::string& session_id);
 
-  // The node's load (0 to 1): the busiest worker's, audio or video. A room is served by one audio
-  // and one video worker, so the busiest one is where the next room would suffer first.
+  // The node's load (0 to 1): BusiestLoad(worker_loads()).
   double load() const;
   // Each worker's load, audio workers first, then video workers.
-  struct WorkerLoad {
-    bool video;
-    int index;
-    double load;
-  };
   std::vector<WorkerLoad> worker_loads() const;
   int session_count() const;
   int endpoint_count() const;

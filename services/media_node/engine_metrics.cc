@@ -87,7 +87,7 @@ std::vector<MetricFamily> EngineMetrics::Collect() const {
                                  "Share of one worker's real-time budget in use, 0 to 1, averaged "
                                  "over about 5 s",
                                  MetricType::Gauge);
-    for (const engine::MediaEngine::WorkerLoad& worker : engine_->worker_loads()) {
+    for (const engine::WorkerLoad& worker : engine_->worker_loads()) {
       family.metric.push_back(Value(
           MetricType::Gauge, worker.load,
           {{"kind", worker.video ? "video" : "audio"}, {"worker", std::to_string(worker.index)}}));
