@@ -11,6 +11,8 @@
 #include "pipeline/engine/engine_stats.h"
 #include "pipeline/engine/media_worker.h"
 #include "pipeline/net/udp_socket.h"
+#include "pipeline/rtp/rtp_packet.h"
+#include "pipeline/video/rtp_video.h"
 
 namespace chorus::engine {
 namespace {
@@ -27,10 +29,13 @@ class VideoSessionTest : public ::testing::Test {
     auto sink = net::UdpSocket::Bind(*loopback);
     ASSERT_TRUE(sink.ok());
     sink_ = *std::move(sink);
-    for (const char* id : {"doctor", "patient", "signer"}) {
+    auto patient_sink = net::UdpSocket::Bind(*loopback);
+    ASSERT_TRUE(patient_sink.ok());
+    patient_sink_ = *std::move(patient_sink);
+    for (const std::string id : {"doctor", "patient", "signer"}) {
       VideoConfig config;
       config.enabled = true;
-      config.remote = sink_->local_address();
+      config.remote = id == "patient" ? patient_sink_->local_address() : sink_->local_address();
       config.width = 320;
       config.height = 180;
       auto socket = net::UdpSocket::Bind(*loopback);
@@ -46,6 +51,28 @@ class VideoSessionTest : public ::testing::Test {
     now_us_ += kVideoTickUs;
     session_->OnTick(now_us_);
   }
+  // For each whole frame the patient was sent since the last call, whether it is a keyframe
+  // (judged on the VP8 bytes that arrived).
+  std::vector<bool> PatientFrames() {
+    std::vector<bool> keyframes;
+    std::array<uint8_t, 2048> buffer;
+    net::SocketAddress from;
+    int length = 0;
+    while ((length = patient_sink_->Receive(buffer, &from)) > 0) {
+      rtp::RtpPacketView packet;
+      if (rtp::ParseRtp(std::span<const uint8_t>(buffer.data(), static_cast<size_t>(length)),
+                        &packet) != rtp::RtpParseResult::kOk) {
+        continue;  // RTCP
+      }
+      std::vector<uint8_t> frame;
+      uint32_t timestamp = 0;
+      if (assembler_.Insert(packet.sequence_number, packet.timestamp, packet.marker, packet.payload,
+                            &frame, &timestamp) == video::FrameAssembler::Result::kFrame) {
+        keyframes.push_back(video::IsKeyframe(video::VideoCodec::kVp8, frame));
+      }
+    }
+    return keyframes;
+  }
   void Pin(const std::string& viewer, const std::string& pinned) {
     Routing routing;
     routing.pinned = pinned;
@@ -56,6 +83,8 @@ class VideoSessionTest : public ::testing::Test {
   std::unique_ptr<MediaWorker> worker_;
   std::unique_ptr<VideoSession> session_;
   std::unique_ptr<net::UdpSocket> sink_;
+  std::unique_ptr<net::UdpSocket> patient_sink_;
+  video::FrameAssembler assembler_{video::VideoCodec::kVp8};
   int64_t now_us_ = 1'000'000;
 };
 
@@ -70,6 +99,7 @@ TEST_F(VideoSessionTest, AViewThatComesBackTakesTheIdleEncoder) {
   Tick();
   EXPECT_EQ(session_->views_in_use(), 2u);
   EXPECT_EQ(stats_.video_encoders_started.load(), 2u);
+  EXPECT_EQ(PatientFrames(), (std::vector<bool>{true, true}));
   for (int round = 0; round < 5; ++round) {
     Pin("patient", "");
     Tick();
@@ -77,10 +107,14 @@ TEST_F(VideoSessionTest, AViewThatComesBackTakesTheIdleEncoder) {
     Pin("patient", "doctor");  // another key, the same encoder settings
     Tick();
     EXPECT_EQ(session_->views_in_use(), 2u);
+    Tick();
+    // What the patient receives: each change of view starts with a keyframe, from the reused
+    // encoder too, and the view then goes on with inter frames.
+    EXPECT_EQ(PatientFrames(), (std::vector<bool>{true, true, false})) << "round " << round;
   }
   EXPECT_EQ(stats_.video_encoders_started.load(), 2u);
   // Every view frame was encoded (the reused encoder starts again with a keyframe).
-  EXPECT_EQ(stats_.video_frames_encoded.load(), 1u + 2u + 5u * (1u + 2u));
+  EXPECT_EQ(stats_.video_frames_encoded.load(), 1u + 2u + 5u * (1u + 2u + 2u));
 }
 
 // Idle views are kept for a while only.
