@@ -69,7 +69,8 @@ AudioEndpoint::AudioEndpoint(const EndpointConfig& config, std::unique_ptr<net::
       socket_(std::move(socket)),
       stats_(stats),
       jitter_buffer_(std::make_unique<rtp::JitterBuffer>(codec::RtpClockRate(config.codec.codec))),
-      receive_stats_(codec::RtpClockRate(config.codec.codec)) {}
+      receive_stats_(codec::RtpClockRate(config.codec.codec)),
+      last_media_us_(MonotonicUs()) {}
 
 AudioEndpoint::~AudioEndpoint() = default;
 
@@ -98,6 +99,7 @@ void AudioEndpoint::HandleDatagram(size_t length, const net::SocketAddress& from
     ++srtp_failures_;
     return;
   }
+  last_media_us_ = now_us;
   rtp::RtpPacketView packet;
   if (rtp::ParseRtp(std::span<const uint8_t>(receive_buffer_.data(), length), &packet) !=
       rtp::RtpParseResult::kOk) {
@@ -161,6 +163,7 @@ void AudioEndpoint::HandleRtcp(size_t length) {
     ++srtp_failures_;
     return;
   }
+  last_media_us_ = MonotonicUs();
   rtp::RtcpInfo info;
   if (rtp::ParseRtcp(std::span<const uint8_t>(receive_buffer_.data(), length), &info) !=
       rtp::RtcpParseResult::kOk) {
@@ -378,6 +381,7 @@ EndpointStatsSnapshot AudioEndpoint::Stats() const {
   snapshot.srtp_failures = srtp_failures_;
   snapshot.drops = drops_;
   snapshot.level_dbov = -static_cast<double>(level_);
+  snapshot.seconds_since_media = static_cast<double>(MonotonicUs() - last_media_us_) / 1e6;
   return snapshot;
 }
 

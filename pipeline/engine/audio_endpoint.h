@@ -118,6 +118,9 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   int64_t last_rtcp_us_ = 0;
 
   // Media received.
+  // Monotonic time of the last authenticated RTP or RTCP packet (of the endpoint's creation
+  // until one comes): what the media timeout is judged by.
+  int64_t last_media_us_ = 0;
   uint64_t packets_received_ = 0;
   uint64_t srtp_failures_ = 0;
   uint64_t drops_ = 0;

@@ -148,6 +148,8 @@ struct EndpointStatsSnapshot {
   uint64_t drops = 0;
   double level_dbov = -127;
   bool speaking = false;
+  // Since the last authenticated RTP or RTCP packet (or the endpoint's creation).
+  double seconds_since_media = 0;
 };
 
 struct SessionStatsSnapshot {

@@ -4,7 +4,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +16,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "grpcpp/create_channel.h"
@@ -24,6 +27,7 @@
 #include "pipeline/base/build_info.h"
 #include "pipeline/base/log.h"
 #include "pipeline/engine/engine.h"
+#include "services/common/api_guard.h"
 #include "services/common/auth.h"
 #include "services/common/grpc_logging.h"
 #include "services/common/http_server.h"
@@ -73,6 +77,9 @@ ABSL_FLAG(absl::Duration, drain_min_wait, absl::ZeroDuration(),
           "After SIGTERM, keep serving with readiness off at least this long");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(30),
           "After SIGTERM, wait at most this long for running sessions to end");
+ABSL_FLAG(absl::Duration, tls_reload_interval, absl::Seconds(60),
+          "How often the TLS certificate, key and CA files are checked for changes (1s to 1h); a "
+          "renewed certificate is served from then on without a restart");
 ABSL_FLAG(std::string, log_level, "info", "Lowest log level written: debug, info, warning, error");
 
 namespace chorus::chorusd {
@@ -126,6 +133,7 @@ absl::StatusOr<common::ServerConfig> ConfigFromFlags(const std::string& role_nam
   config.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
   config.require_client_cert = absl::GetFlag(FLAGS_require_client_cert);
   config.api_tokens_file = absl::GetFlag(FLAGS_api_tokens_file);
+  config.tls_reload_interval = absl::GetFlag(FLAGS_tls_reload_interval);
   config.node_id = absl::GetFlag(FLAGS_node_id);
   if (config.node_id.empty()) config.node_id = HostName();
   config.drain_min_wait = absl::GetFlag(FLAGS_drain_min_wait);
@@ -137,16 +145,31 @@ absl::StatusOr<common::ServerConfig> ConfigFromFlags(const std::string& role_nam
   return config;
 }
 
+// What SIGHUP does: re-reads the API tokens (TLS files are watched by gRPC itself, see
+// --tls_reload_interval). Calls under way are not affected; a bad file keeps the old tokens.
+std::function<void()> g_reload;
+
 // Waits for SIGTERM/SIGINT (blocked in every thread, see RunChorusd) up to `timeout`; returns the
-// signal number, or 0 when the time ran out.
+// signal number, or 0 when the time ran out. SIGHUP reloads and goes on waiting.
 int WaitForSignal(const sigset_t& signals, absl::Duration timeout) {
-  timespec ts = absl::ToTimespec(timeout);
+  const absl::Time deadline =
+      timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : absl::Now() + timeout;
   for (;;) {
-    int signal = timeout == absl::InfiniteDuration() ? sigwaitinfo(&signals, nullptr)
-                                                     : sigtimedwait(&signals, nullptr, &ts);
+    int signal = 0;
+    if (deadline == absl::InfiniteFuture()) {
+      signal = sigwaitinfo(&signals, nullptr);
+    } else {
+      timespec ts = absl::ToTimespec(std::max(absl::ZeroDuration(), deadline - absl::Now()));
+      signal = sigtimedwait(&signals, nullptr, &ts);
+    }
+    if (signal == SIGHUP) {
+      base::Log(base::LogLevel::kInfo, "signal", {{"signal", "SIGHUP"}});
+      if (g_reload) g_reload();
+      continue;
+    }
     if (signal > 0) return signal;
     if (errno == EAGAIN) return 0;
-    // EINTR: retry with the full timeout; rare and harmless here.
+    // EINTR: retry until the deadline.
   }
 }
 
@@ -198,6 +221,13 @@ uint64_t RaiseOpenFileLimit() {
 int RunChorusd(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
   absl::FlagsUsageConfig usage_config;
+  // --help and --helpshort list chorusd's own flags (defined in this file, not in main.cc);
+  // --helpfull adds those of the libraries.
+  const auto ours = [](absl::string_view file) {
+    return absl::StrContains(file, "services/chorusd/");
+  };
+  usage_config.contains_help_flags = ours;
+  usage_config.contains_helpshort_flags = ours;
   usage_config.version_string = [] {
     const base::BuildInfo& build = base::GetBuildInfo();
     std::string version = "chorusd ";
@@ -222,10 +252,12 @@ int RunChorusd(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   common::RouteGrpcLogging();
+  common::RouteProtobufLogging();
   const uint64_t open_files = RaiseOpenFileLimit();
   const base::BuildInfo& build = base::GetBuildInfo();
   base::Log(base::LogLevel::kInfo, "starting",
@@ -245,6 +277,25 @@ int RunChorusd(int argc, char** argv) {
   }
   auto credentials = common::MakeServerCredentials(config);
   if (!credentials.ok()) return UsageError(std::string(credentials.status().message()));
+
+  if (!config.api_tokens_file.empty()) {
+    common::BearerAuthenticator* tokens = auth.get();
+    const std::string path = config.api_tokens_file;
+    g_reload = [tokens, path] {
+      absl::Status reloaded = tokens->ReloadFile(path);
+      if (reloaded.ok()) {
+        base::Log(base::LogLevel::kInfo, "api_tokens_reloaded",
+                  {{"bearer_tokens", tokens->token_count()}});
+      } else {
+        base::Log(base::LogLevel::kError, "api_tokens_reload_failed",
+                  {{"error", std::string(reloaded.message())}});
+      }
+    };
+  } else {
+    g_reload = [] {
+      base::Log(base::LogLevel::kInfo, "reload", {{"api_tokens", "none configured"}});
+    };
+  }
 
   common::Lifecycle lifecycle;
   common::ServerMetrics metrics(config.role);
@@ -310,6 +361,9 @@ int RunChorusd(int argc, char** argv) {
                                 : config.advertised_media_address;
     options.media_port_min = static_cast<int>(config.media_port_min);
     options.media_port_max = static_cast<int>(config.media_port_max);
+    // A separate media node outside development takes only certificate-authenticated callers
+    // (the controller's); in `all` the service is reachable in-process only.
+    options.require_peer_certificate = config.role == common::Role::kMediaNode && !config.dev;
     media = std::make_unique<media_node::MediaNodeService>(options, media_engine.get(), *auth,
                                                            lifecycle);
     engine_metrics = std::make_shared<media_node::EngineMetrics>(media_engine.get());
@@ -320,11 +374,24 @@ int RunChorusd(int argc, char** argv) {
   grpc::ServerBuilder builder;
   int grpc_port = 0;
   builder.AddListeningPort(config.grpc_listen, *credentials, &grpc_port);
+  builder.experimental().SetInterceptorCreators(common::ApiGuardInterceptors());
   if (rooms) builder.RegisterService(rooms.get());
-  if (media) builder.RegisterService(media.get());
+  // The internal API is on the listener only for a separate media node (whose callers must be
+  // the controller). In `all` it is served by a second server without any listening port, that
+  // only this process's controller reaches through an in-process channel: the platform's API
+  // token never opens it.
+  std::unique_ptr<grpc::Server> internal_server;
+  if (media && rooms) {
+    grpc::ServerBuilder internal_builder;
+    internal_builder.experimental().SetInterceptorCreators(common::ApiGuardInterceptors());
+    internal_builder.RegisterService(media.get());
+    internal_server = internal_builder.BuildAndStart();
+  } else if (media) {
+    builder.RegisterService(media.get());
+  }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server && rooms && media) {
-    media_nodes.Add("in-process", server->InProcessChannel(grpc::ChannelArguments()),
+  if (server && internal_server) {
+    media_nodes.Add("in-process", internal_server->InProcessChannel(grpc::ChannelArguments()),
                     {media_node::kInternalSecretHeader, internal_secret});
   }
   if (!server || grpc_port == 0) {
@@ -352,7 +419,9 @@ int RunChorusd(int argc, char** argv) {
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
   std::vector<std::string> health_names;
   if (rooms) health_names.push_back(chorus::v1::Rooms::service_full_name());
-  if (media) health_names.push_back(chorus::internal::v1::MediaNode::service_full_name());
+  if (media && !internal_server) {
+    health_names.push_back(chorus::internal::v1::MediaNode::service_full_name());
+  }
   lifecycle.AddObserver([&](bool ready, bool draining) {
     metrics.SetReady(ready);
     metrics.SetDraining(draining);
@@ -395,6 +464,9 @@ int RunChorusd(int argc, char** argv) {
   media_nodes.StopMonitor();
   if (rooms) rooms->Shutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  if (internal_server) {
+    internal_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  }
   http->reset();
   base::Log(base::LogLevel::kInfo, "stopped", {});
   return kExitOk;

@@ -28,7 +28,7 @@ std::unique_ptr<BearerAuthenticator> BearerAuthenticator::AllowAll() {
   return std::unique_ptr<BearerAuthenticator>(new BearerAuthenticator({}));
 }
 
-absl::StatusOr<std::unique_ptr<BearerAuthenticator>> BearerAuthenticator::FromTokenList(
+absl::StatusOr<std::vector<BearerAuthenticator::Digest>> BearerAuthenticator::Parse(
     std::string_view contents) {
   if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialise");
   std::vector<Digest> digests;
@@ -47,7 +47,41 @@ absl::StatusOr<std::unique_ptr<BearerAuthenticator>> BearerAuthenticator::FromTo
   if (digests.empty()) {
     return absl::InvalidArgumentError("the token list holds no token");
   }
-  return std::unique_ptr<BearerAuthenticator>(new BearerAuthenticator(std::move(digests)));
+  return digests;
+}
+
+absl::StatusOr<std::unique_ptr<BearerAuthenticator>> BearerAuthenticator::FromTokenList(
+    std::string_view contents) {
+  auto digests = Parse(contents);
+  if (!digests.ok()) return digests.status();
+  return std::unique_ptr<BearerAuthenticator>(new BearerAuthenticator(*std::move(digests)));
+}
+
+size_t BearerAuthenticator::token_count() const {
+  absl::MutexLock lock(&mutex_);
+  return digests_.size();
+}
+
+absl::Status BearerAuthenticator::Replace(std::string_view contents) {
+  if (!enabled_) {
+    return absl::FailedPreconditionError("no token list was configured at start");
+  }
+  auto digests = Parse(contents);
+  if (!digests.ok()) return digests.status();
+  absl::MutexLock lock(&mutex_);
+  digests_ = *std::move(digests);
+  return absl::OkStatus();
+}
+
+absl::Status BearerAuthenticator::ReloadFile(const std::string& path) {
+  auto contents = ReadFileForFlag("--api_tokens_file", path);
+  if (!contents.ok()) return contents.status();
+  absl::Status status = Replace(*contents);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--api_tokens_file '", path, "': ", status.message()));
+  }
+  return status;
 }
 
 absl::StatusOr<std::unique_ptr<BearerAuthenticator>> BearerAuthenticator::FromFile(
@@ -88,6 +122,7 @@ grpc::Status BearerAuthenticator::CheckHeader(std::string_view authorization, bo
   Digest presented = Sha256(std::string_view(token.data(), token.size()));
   // Compare with every digest, without stopping early, in constant time each.
   int matches = 0;
+  absl::MutexLock lock(&mutex_);
   for (const Digest& known : digests_) {
     matches |= (sodium_memcmp(known.data(), presented.data(), known.size()) == 0) ? 1 : 0;
   }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/status.h"
 
@@ -20,7 +21,8 @@ namespace chorus::common {
 //
 // With no tokens configured the authenticator admits every call: that is the --dev default, and
 // the mode where client certificates (mutual TLS) authenticate callers instead.
-// Thread-safe: immutable after creation.
+// The token list can be replaced while serving (SIGHUP): calls under way are not affected.
+// Thread-safe.
 class BearerAuthenticator {
  public:
   // Admits every call.
@@ -32,8 +34,14 @@ class BearerAuthenticator {
   // Reads and parses the file given by --api_tokens_file.
   static absl::StatusOr<std::unique_ptr<BearerAuthenticator>> FromFile(const std::string& path);
 
-  bool enabled() const { return !digests_.empty(); }
-  size_t token_count() const { return digests_.size(); }
+  bool enabled() const { return enabled_; }
+  size_t token_count() const;
+
+  // Replaces the accepted tokens with those of `contents` (the FromTokenList format). On error
+  // (an empty list, a short token) the old tokens stay. FAILED_PRECONDITION on AllowAll().
+  absl::Status Replace(std::string_view contents);
+  // Replace() with the contents of a file.
+  absl::Status ReloadFile(const std::string& path);
 
   // OK, or UNAUTHENTICATED with a message that says what is missing (never echoing the token).
   grpc::Status Check(const grpc::ServerContext& context) const;
@@ -42,9 +50,13 @@ class BearerAuthenticator {
 
  private:
   using Digest = std::array<unsigned char, 32>;
-  explicit BearerAuthenticator(std::vector<Digest> digests) : digests_(std::move(digests)) {}
+  explicit BearerAuthenticator(std::vector<Digest> digests)
+      : enabled_(!digests.empty()), digests_(std::move(digests)) {}
+  static absl::StatusOr<std::vector<Digest>> Parse(std::string_view contents);
 
-  std::vector<Digest> digests_;
+  const bool enabled_;
+  mutable absl::Mutex mutex_;
+  std::vector<Digest> digests_ ABSL_GUARDED_BY(mutex_);
 };
 
 // 32 random bytes from the operating system's CSPRNG, hex encoded.

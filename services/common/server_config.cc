@@ -180,6 +180,10 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
       config.drain_min_wait > config.drain_timeout) {
     return absl::InvalidArgumentError("--drain_min_wait must be between zero and --drain_timeout");
   }
+  if (config.tls_reload_interval < absl::Seconds(1) ||
+      config.tls_reload_interval > absl::Hours(1)) {
+    return absl::InvalidArgumentError("--tls_reload_interval must be from 1s to 1h");
+  }
   if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
     return absl::InvalidArgumentError("--tls_cert and --tls_key must be given together");
   }

@@ -58,6 +58,8 @@ struct ServerConfig {
   std::string tls_key_file;        // PEM private key
   std::string tls_client_ca_file;  // PEM CA bundle for client certificates
   bool require_client_cert = false;
+  // How often the TLS files are checked for changes; a renewed certificate is then served.
+  absl::Duration tls_reload_interval = absl::Seconds(60);
 
   // Bearer tokens accepted on the API, one per line ('#' starts a comment).
   std::string api_tokens_file;

@@ -10,6 +10,13 @@ bool RoomRecord::lobby() const {
   return room.kind() == chorus::v1::ROOM_KIND_CONSULTATION;
 }
 
+bool RoomRecord::admits_on_host_arrival() const {
+  if (room.admission() != chorus::v1::ADMISSION_POLICY_UNSPECIFIED) {
+    return room.admission() == chorus::v1::ADMISSION_POLICY_HOST_ARRIVES;
+  }
+  return room.access_mode() == chorus::v1::ACCESS_MODE_HOST_PIN && !room.has_lobby_enabled();
+}
+
 bool RoomRecord::host_present() const {
   for (const auto& [id, member] : participants) {
     if (!member.pending && member.participant.role() == chorus::v1::ROLE_HOST &&

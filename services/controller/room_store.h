@@ -44,8 +44,15 @@ struct RoomRecord {
   int next_guest = 1;
   int64_t next_sequence = 1;
   std::deque<chorus::v1::RoomEvent> history;
+  // Wrong PINs from anyone (the room-wide limit), and per client address (by SHA-256 of the
+  // address the platform passed; never the address itself).
   std::deque<absl::Time> wrong_pins;
   absl::Time pin_locked_until = absl::InfinitePast();
+  struct PinSource {
+    std::deque<absl::Time> wrong_pins;
+    absl::Time locked_until = absl::InfinitePast();
+  };
+  std::map<std::string, PinSource> pin_sources;
   int node = -1;  // media node index; -1 until the first join
   bool session_ready = false;
   bool ever_joined = false;
@@ -56,6 +63,9 @@ struct RoomRecord {
 
   bool lobby() const;
   bool host_present() const;
+  // Waiting participants are admitted when a host is in (AdmissionPolicy HOST_ARRIVES, or its
+  // default for HOST_PIN rooms without an explicit lobby).
+  bool admits_on_host_arrival() const;
   std::string ParticipantName(const std::string& participant) const {
     return absl::StrCat(kRoomsPrefix, id, "/participants/", participant);
   }

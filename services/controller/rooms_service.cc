@@ -17,6 +17,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/client_context.h"
 #include "pipeline/base/log.h"
+#include "services/common/api_guard.h"
 
 namespace chorus::controller {
 namespace {
@@ -99,6 +100,70 @@ bool ValidDisplayName(const std::string& name) {
                       [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
 }
 
+// No control characters (C0, DEL); the text is otherwise free (UTF-8 is checked by protobuf).
+bool NoControlCharacters(const std::string& text) {
+  return std::none_of(text.begin(), text.end(),
+                      [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+}
+
+// A duration as protobuf defines it: nanos 0 to 999,999,999 for a positive one; Chorus takes
+// no negative durations.
+bool ValidDuration(const google::protobuf::Duration& duration) {
+  return duration.seconds() >= 0 && duration.nanos() >= 0 && duration.nanos() < 1'000'000'000;
+}
+
+// The one check of each settable Room field: CreateRoom runs it on every field, UpdateRoom on the
+// fields of its mask, so a value is accepted or refused the same way wherever it arrives.
+grpc::Status CheckRoomField(std::string_view field, const v1::Room& in,
+                            const RoomsOptions& options) {
+  if (field == "lobby_enabled") return grpc::Status::OK;
+  if (field == "admission") {
+    if (!v1::AdmissionPolicy_IsValid(in.admission())) {
+      return Invalid("room.admission: unknown value");
+    }
+    return grpc::Status::OK;
+  }
+  if (field == "max_participants") {
+    if (in.max_participants() != 0 &&
+        (in.max_participants() < 2 || in.max_participants() > options.max_participants_limit)) {
+      return Invalid(absl::StrCat("room.max_participants: 2 to ", options.max_participants_limit,
+                                  " (0: the default)"));
+    }
+    return grpc::Status::OK;
+  }
+  if (field == "languages") {
+    if (in.languages_size() > 8) return Invalid("room.languages: at most 8");
+    std::set<std::string> seen;
+    for (const std::string& language : in.languages()) {
+      if (!ValidLanguage(language)) return Invalid("room.languages: not a BCP-47 tag");
+      if (!seen.insert(language).second) return Invalid("room.languages: a language twice");
+    }
+    return grpc::Status::OK;
+  }
+  if (field == "layout_policy") {
+    if (!v1::LayoutPolicy::Mode_IsValid(in.layout_policy().mode())) {
+      return Invalid("room.layout_policy.mode: unknown value");
+    }
+    if (in.layout_policy().max_tiles() < 0 || in.layout_policy().max_tiles() > 25) {
+      return Invalid("room.layout_policy.max_tiles: 0 to 25");
+    }
+    return grpc::Status::OK;
+  }
+  if (field == "idle_timeout") {
+    if (!ValidDuration(in.idle_timeout()) || in.idle_timeout().seconds() > 24 * 3600) {
+      return Invalid("room.idle_timeout: 0 (the default, 10 minutes) to 24 h, not negative");
+    }
+    return grpc::Status::OK;
+  }
+  if (field == "floor_level_db") {
+    if (!(in.floor_level_db() >= -60.0 && in.floor_level_db() <= 0.0)) {
+      return Invalid("room.floor_level_db: between -60 (muted) and 0");
+    }
+    return grpc::Status::OK;
+  }
+  return Invalid(absl::StrCat("update_mask: '", common::Excerpt(field), "' cannot be changed"));
+}
+
 std::string HashPin(const std::string& pin) {
   EnsureSodium();
   char out[crypto_pwhash_STRBYTES];
@@ -147,6 +212,69 @@ class Pager {
 google::protobuf::Timestamp Now() { return TimeUtil::GetCurrentTime(); }
 
 // Public media offer -> the internal endpoint the node takes.
+// Printable ASCII, 1 to `max` characters.
+bool ShortToken(const std::string& text, size_t max) {
+  return !text.empty() && text.size() <= max &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
+// The shape of a media offer: enums known, sizes bounded, ids in range. What the codecs, keys
+// and addresses mean is the media node's to judge.
+grpc::Status CheckRtpOffer(const v1::RtpOffer& rtp) {
+  if (!v1::Transport_IsValid(rtp.transport())) {
+    return Invalid("offer.rtp.transport: unknown value");
+  }
+  if (rtp.streams().empty()) return Invalid("offer.rtp.streams: at least one stream");
+  if (rtp.streams_size() > 4) return Invalid("offer.rtp.streams: at most 4 streams");
+  for (const v1::StreamOffer& stream : rtp.streams()) {
+    if (stream.kind() == v1::MEDIA_KIND_UNSPECIFIED || !v1::MediaKind_IsValid(stream.kind())) {
+      return Invalid("offer.rtp.streams.kind: AUDIO, VIDEO or CONTENT");
+    }
+    if (stream.codecs().empty() || stream.codecs_size() > 32) {
+      return Invalid("offer.rtp.streams.codecs: 1 to 32");
+    }
+    for (const v1::Codec& codec : stream.codecs()) {
+      if (!ShortToken(codec.name(), 32)) {
+        return Invalid("offer.rtp.streams.codecs.name: 1 to 32 printable characters");
+      }
+      if (codec.payload_type() > 127) {
+        return Invalid("offer.rtp.streams.codecs.payload_type: 0 to 127");
+      }
+      if (codec.clock_rate() > 192000 || codec.channels() > 8) {
+        return Invalid("offer.rtp.streams.codecs: clock_rate at most 192000, channels at most 8");
+      }
+      if (codec.fmtp().size() > 512 || !NoControlCharacters(codec.fmtp())) {
+        return Invalid("offer.rtp.streams.codecs.fmtp: at most 512 characters, no control ones");
+      }
+    }
+    if (stream.address().size() > 64) {
+      return Invalid("offer.rtp.streams.address: an IP address (at most 64 characters)");
+    }
+    if (stream.port() > 65535) return Invalid("offer.rtp.streams.port: 0 to 65535");
+    if (!v1::SrtpSuite_IsValid(stream.key().suite())) {
+      return Invalid("offer.rtp.streams.key.suite: unknown value");
+    }
+    if (stream.key().key_base64().size() > 128) {
+      return Invalid("offer.rtp.streams.key.key_base64: at most 128 characters");
+    }
+    if (stream.header_extensions_size() > 16) {
+      return Invalid("offer.rtp.streams.header_extensions: at most 16");
+    }
+    for (const v1::HeaderExtension& extension : stream.header_extensions()) {
+      if (extension.id() < 1 || extension.id() > 14) {
+        return Invalid("offer.rtp.streams.header_extensions.id: 1 to 14");
+      }
+      if (!ShortToken(extension.uri(), 256)) {
+        return Invalid("offer.rtp.streams.header_extensions.uri: 1 to 256 printable characters");
+      }
+    }
+    if (stream.width() > 4096 || stream.height() > 4096) {
+      return Invalid("offer.rtp.streams: width and height at most 4096");
+    }
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status OfferToEndpoint(const v1::MediaOffer& offer, internal::Endpoint* endpoint) {
   if (offer.has_webrtc()) {
     return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
@@ -154,11 +282,9 @@ grpc::Status OfferToEndpoint(const v1::MediaOffer& offer, internal::Endpoint* en
   }
   if (!offer.has_rtp()) return Invalid("offer: an RTP/SRTP media offer is required");
   const v1::RtpOffer& rtp = offer.rtp();
-  if (rtp.streams().empty()) return Invalid("offer.rtp.streams: at least one stream");
-  if (rtp.streams_size() > 4) return Invalid("offer.rtp.streams: at most 4 streams");
+  if (grpc::Status status = CheckRtpOffer(rtp); !status.ok()) return status;
   endpoint->set_transport(static_cast<internal::Transport>(rtp.transport()));
   for (const v1::StreamOffer& stream : rtp.streams()) {
-    if (stream.codecs_size() > 32) return Invalid("offer.rtp.streams.codecs: at most 32");
     internal::RemoteStream* out = endpoint->add_remote_streams();
     out->set_kind(static_cast<internal::MediaKind>(stream.kind()));
     for (const v1::Codec& codec : stream.codecs()) {
@@ -297,29 +423,67 @@ void RoomsService::PollSpeakers() {
              .ok()) {
       continue;
     }
-    absl::MutexLock lock(&mutex_);
-    Room* found = store_->Find(id);
-    if (found == nullptr) continue;
-    Room& room = *found;
-    std::set<std::string> speaking;
-    for (const auto& [language, list] : stats.speakers()) {
-      std::vector<std::string> names;
-      for (const std::string& endpoint : list.endpoints()) {
-        const std::string participant = endpoint.substr(endpoint.rfind('/') + 1);
-        if (!room.participants.contains(participant)) continue;
-        names.push_back(room.ParticipantName(participant));
-        speaking.insert(participant);
+    std::vector<Departure> departures;
+    std::vector<std::string> unknown;
+    {
+      absl::MutexLock lock(&mutex_);
+      Room* found = store_->Find(id);
+      if (found == nullptr) continue;
+      Room& room = *found;
+      std::set<std::string> speaking;
+      for (const auto& [language, list] : stats.speakers()) {
+        std::vector<std::string> names;
+        for (const std::string& endpoint : list.endpoints()) {
+          const std::string participant = endpoint.substr(endpoint.rfind('/') + 1);
+          if (!room.participants.contains(participant)) continue;
+          names.push_back(room.ParticipantName(participant));
+          speaking.insert(participant);
+        }
+        if (room.speakers[language] == names) continue;
+        room.speakers[language] = names;
+        v1::RoomEvent event;
+        event.mutable_speakers_changed()->set_language(language);
+        for (const std::string& name : names)
+          event.mutable_speakers_changed()->add_participants(name);
+        Publish(room, std::move(event));
       }
-      if (room.speakers[language] == names) continue;
-      room.speakers[language] = names;
-      v1::RoomEvent event;
-      event.mutable_speakers_changed()->set_language(language);
-      for (const std::string& name : names)
-        event.mutable_speakers_changed()->add_participants(name);
-      Publish(room, std::move(event));
+      for (auto& [participant, member] : room.participants) {
+        member.participant.set_speaking(speaking.contains(participant));
+      }
+      // Nothing reaches a room's media that is not in its roster: an endpoint of the session that
+      // belongs to no participant (pending joins included) is removed. And a participant whose
+      // media stopped for the media timeout leaves.
+      std::vector<std::string> silent;
+      for (const internal::EndpointStats& endpoint : stats.endpoints()) {
+        const std::string participant =
+            endpoint.endpoint().substr(endpoint.endpoint().rfind('/') + 1);
+        auto member = room.participants.find(participant);
+        if (member == room.participants.end()) {
+          unknown.push_back(endpoint.endpoint());
+        } else if (!member->second.pending &&
+                   absl::Seconds(endpoint.seconds_since_media()) > options_.media_timeout) {
+          silent.push_back(participant);
+        }
+      }
+      for (const std::string& participant : silent) {
+        base::Log(base::LogLevel::kInfo, "participant_media_timeout",
+                  {{"room", id}, {"participant", participant}});
+        departures.push_back(Depart(room, participant, v1::LEAVE_REASON_MEDIA_TIMEOUT));
+        if (departures.back().closed) break;  // a one-time room ended with it
+      }
     }
-    for (auto& [participant, member] : room.participants) {
-      member.participant.set_speaking(speaking.contains(participant));
+    for (Departure& departure : departures) Apply(departure);
+    for (const std::string& endpoint : unknown) {
+      auto remove_context = media_->NewContext(static_cast<size_t>(node));
+      internal::RemoveEndpointRequest remove;
+      remove.set_name(endpoint);
+      internal::RemoveEndpointResponse removed;
+      if (media_->stub(static_cast<size_t>(node))
+              .RemoveEndpoint(remove_context.get(), remove, &removed)
+              .ok()) {
+        unknown_endpoints_removed_.fetch_add(1);
+        base::Log(base::LogLevel::kWarning, "unknown_endpoint_removed", {{"room", id}});
+      }
     }
   }
 }
@@ -433,19 +597,7 @@ std::unique_ptr<RoomsService::Room> RoomsService::TakeRoom(const std::string& id
   return room;
 }
 
-void RoomsService::EndRoomMedia(const Room& room) {
-  if (room.node < 0 || media_ == nullptr) return;
-  auto context = media_->NewContext(static_cast<size_t>(room.node));
-  internal::DeleteSessionRequest request;
-  request.set_name("sessions/" + room.id);
-  internal::DeleteSessionResponse response;
-  grpc::Status status =
-      media_->stub(static_cast<size_t>(room.node)).DeleteSession(context.get(), request, &response);
-  if (!status.ok() && status.error_code() != grpc::StatusCode::NOT_FOUND) {
-    base::Log(base::LogLevel::kWarning, "media_delete_failed",
-              {{"room", room.id}, {"code", static_cast<int>(status.error_code())}});
-  }
-}
+void RoomsService::EndRoomMedia(const Room& room) { ForgetEmptySession(room.id, room.node); }
 
 grpc::Status RoomsService::ApplyRouting(const std::string& room_id, int node,
                                         const std::string& participant,
@@ -464,10 +616,7 @@ grpc::Status RoomsService::ApplyRouting(const std::string& room_id, int node,
 
 std::vector<std::string> RoomsService::AutoAdmit(Room& room) {
   std::vector<std::string> admitted;
-  if (room.room.access_mode() != v1::ACCESS_MODE_HOST_PIN || room.room.has_lobby_enabled() ||
-      !room.host_present()) {
-    return admitted;
-  }
+  if (!room.admits_on_host_arrival() || !room.host_present()) return admitted;
   for (auto& [id, member] : room.participants) {
     if (member.pending || member.participant.state() != v1::PARTICIPANT_STATE_WAITING) continue;
     member.participant.set_state(v1::PARTICIPANT_STATE_ADMITTED);
@@ -492,24 +641,28 @@ grpc::Status RoomsService::CreateRoom(grpc::ServerContext* context,
   if (in.kind() != v1::ROOM_KIND_CONSULTATION && in.kind() != v1::ROOM_KIND_MEETING) {
     return Invalid("room.kind: CONSULTATION or MEETING is required");
   }
-  v1::AccessMode mode = in.access_mode() == v1::ACCESS_MODE_UNSPECIFIED
-                            ? v1::ACCESS_MODE_INVITE_ONLY
-                            : in.access_mode();
-  if (!v1::AccessMode_IsValid(mode)) return Invalid("room.access_mode: unknown value");
+  if (!v1::AccessMode_IsValid(in.access_mode())) {
+    return Invalid("room.access_mode: unknown value");
+  }
+  const v1::AccessMode mode = in.access_mode() == v1::ACCESS_MODE_UNSPECIFIED
+                                  ? v1::ACCESS_MODE_INVITE_ONLY
+                                  : in.access_mode();
   if (!request->room_id().empty() && !ValidRoomId(request->room_id())) {
     return Invalid("room_id: 4 to 63 characters of [a-z0-9-], starting with a letter");
   }
+  for (std::string_view field :
+       {"admission", "max_participants", "languages", "layout_policy", "idle_timeout"}) {
+    if (grpc::Status checked = CheckRoomField(field, in, options_); !checked.ok()) return checked;
+  }
+  if (in.has_floor_level_db()) {
+    if (grpc::Status checked = CheckRoomField("floor_level_db", in, options_); !checked.ok()) {
+      return checked;
+    }
+  }
   const int max = in.max_participants() == 0 ? (in.kind() == v1::ROOM_KIND_CONSULTATION ? 6 : 100)
                                              : in.max_participants();
-  if (max < 2 || max > options_.max_participants_limit) {
-    return Invalid(absl::StrCat("room.max_participants: 2 to ", options_.max_participants_limit));
-  }
-  if (in.languages_size() > 8) return Invalid("room.languages: at most 8");
-  for (const std::string& language : in.languages()) {
-    if (!ValidLanguage(language)) return Invalid("room.languages: not a BCP-47 tag");
-  }
-  if (in.layout_policy().max_tiles() < 0 || in.layout_policy().max_tiles() > 25) {
-    return Invalid("room.layout_policy.max_tiles: 0 to 25");
+  if (request->host_pin().size() > 64 || request->guest_pin().size() > 64) {
+    return Invalid("PINs are 4 to 12 digits");
   }
   if (mode == v1::ACCESS_MODE_HOST_PIN &&
       (request->host_pin().empty() || request->guest_pin().empty())) {
@@ -527,12 +680,6 @@ grpc::Status RoomsService::CreateRoom(grpc::ServerContext* context,
   }
   if (!request->host_pin().empty() && request->host_pin() == request->guest_pin()) {
     return Invalid("host_pin and guest_pin must differ");
-  }
-  if (in.idle_timeout().seconds() < 0 || in.idle_timeout().seconds() > 24 * 3600) {
-    return Invalid("room.idle_timeout: at most 24 h");
-  }
-  if (in.has_floor_level_db() && !(in.floor_level_db() >= -60.0 && in.floor_level_db() <= 0.0)) {
-    return Invalid("room.floor_level_db: between -60 (muted) and 0");
   }
 
   auto room = std::make_unique<Room>();
@@ -630,13 +777,15 @@ grpc::Status RoomsService::UpdateRoomState(grpc::ServerContext* context,
   grpc::Status status = auth_.Check(*context);
   if (!status.ok()) return status;
   if (request->update_mask().paths().empty()) return Invalid("update_mask: name the fields");
+  if (request->update_mask().paths_size() > 16) return Invalid("update_mask: at most 16 paths");
   std::string host_hash;
   std::string guest_hash;
   for (const std::string& path : request->update_mask().paths()) {
     if (path == "host_pin" || path == "guest_pin") {
       const std::string& pin = path == "host_pin" ? request->host_pin() : request->guest_pin();
       if (!ValidPin(pin)) return Invalid("PINs are 4 to 12 digits");
-      (path == "host_pin" ? host_hash : guest_hash) = HashPin(pin);
+      std::string& hash = path == "host_pin" ? host_hash : guest_hash;
+      if (hash.empty()) hash = HashPin(pin);  // once, however often the mask names it
     }
   }
   absl::MutexLock lock(&mutex_);
@@ -645,11 +794,20 @@ grpc::Status RoomsService::UpdateRoomState(grpc::ServerContext* context,
   v1::Room updated = room->room;
   for (const std::string& path : request->update_mask().paths()) {
     const v1::Room& in = request->room();
+    if (path == "host_pin" || path == "guest_pin") {
+      const v1::AccessMode mode = room->room.access_mode();
+      if (mode != v1::ACCESS_MODE_HOST_PIN && mode != v1::ACCESS_MODE_SHARED_PIN) {
+        return Invalid("PINs are only for HOST_PIN and SHARED_PIN rooms");
+      }
+      continue;
+    }
+    if (grpc::Status checked = CheckRoomField(path, in, options_); !checked.ok()) return checked;
     if (path == "lobby_enabled") {
       updated.set_lobby_enabled(in.lobby_enabled());
+    } else if (path == "admission") {
+      updated.set_admission(in.admission());
     } else if (path == "max_participants") {
-      if (in.max_participants() < std::max(2, room->room.participant_count()) ||
-          in.max_participants() > options_.max_participants_limit) {
+      if (in.max_participants() < std::max(2, room->room.participant_count())) {
         return Invalid(
             "room.max_participants: between the current participant count (and 2) "
             "and the server's limit");
@@ -659,30 +817,13 @@ grpc::Status RoomsService::UpdateRoomState(grpc::ServerContext* context,
       if (room->node >= 0) {
         return Precondition("languages cannot change once the room's media has started");
       }
-      if (in.languages_size() > 8) return Invalid("room.languages: at most 8");
-      for (const std::string& language : in.languages()) {
-        if (!ValidLanguage(language)) return Invalid("room.languages: not a BCP-47 tag");
-      }
       *updated.mutable_languages() = in.languages();
     } else if (path == "layout_policy") {
-      if (in.layout_policy().max_tiles() < 0 || in.layout_policy().max_tiles() > 25) {
-        return Invalid("room.layout_policy.max_tiles: 0 to 25");
-      }
       *updated.mutable_layout_policy() = in.layout_policy();
     } else if (path == "idle_timeout") {
       *updated.mutable_idle_timeout() = in.idle_timeout();
     } else if (path == "floor_level_db") {
-      if (!(in.floor_level_db() >= -60.0 && in.floor_level_db() <= 0.0)) {
-        return Invalid("room.floor_level_db: between -60 (muted) and 0");
-      }
       updated.set_floor_level_db(in.floor_level_db());
-    } else if (path == "host_pin" || path == "guest_pin") {
-      const v1::AccessMode mode = room->room.access_mode();
-      if (mode != v1::ACCESS_MODE_HOST_PIN && mode != v1::ACCESS_MODE_SHARED_PIN) {
-        return Invalid("PINs are only for HOST_PIN and SHARED_PIN rooms");
-      }
-    } else {
-      return Invalid("update_mask: '" + path + "' cannot be changed");
     }
   }
   if (!host_hash.empty()) {
@@ -761,11 +902,12 @@ grpc::Status RoomsService::CreateInvite(grpc::ServerContext* context,
   if (!in.pseudonym().empty() && !ValidDisplayName(in.pseudonym())) {
     return Invalid("invite.pseudonym: 1 to 64 printable characters");
   }
-  if (in.consent_reference().size() > 256) {
-    return Invalid("invite.consent_reference: at most 256 characters");
+  if (in.consent_reference().size() > 256 || !NoControlCharacters(in.consent_reference())) {
+    return Invalid("invite.consent_reference: at most 256 characters, no control characters");
   }
   absl::Duration ttl = absl::Hours(24);
   if (in.has_ttl()) {
+    if (!ValidDuration(in.ttl())) return Invalid("invite.ttl: 1 minute to 7 days");
     ttl = absl::Seconds(in.ttl().seconds());
     if (ttl < absl::Minutes(1) || ttl > absl::Hours(24 * 7)) {
       return Invalid("invite.ttl: 1 minute to 7 days");
@@ -892,6 +1034,12 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
   if (request->invite_token().size() > 128 || request->pin().size() > 64) {
     return Invalid("credential: too long");
   }
+  if (request->client_address().size() > 64 || !NoControlCharacters(request->client_address())) {
+    return Invalid("client_address: an IP address, at most 64 characters");
+  }
+  // The per-source PIN limit keys on a hash of the address: the address itself is not kept.
+  const std::string source =
+      request->client_address().empty() ? std::string() : HashToken(request->client_address());
   internal::Endpoint endpoint;
   status = OfferToEndpoint(request->offer(), &endpoint);
   if (!status.ok()) return status;
@@ -910,14 +1058,23 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
         return Denied();
       }
       const absl::Time now = options_.now();
-      if (now < room->pin_locked_until) {
+      auto locked_out = [&](absl::Time until, const char* whose) {
         v1::RoomEvent event;
         event.mutable_join_rejected()->set_reason(v1::REJECT_REASON_PIN_LOCKOUT);
         Publish(*room, std::move(event));
         return grpc::Status(
             grpc::StatusCode::RESOURCE_EXHAUSTED,
-            absl::StrCat("too many wrong PINs for this room: PIN joins are refused for another ",
-                         absl::ToInt64Seconds(room->pin_locked_until - now), " s"));
+            absl::StrCat("too many wrong PINs ", whose, ": PIN joins are refused for another ",
+                         absl::ToInt64Seconds(until - now) + 1, " s"));
+      };
+      if (now < room->pin_locked_until) {
+        return locked_out(room->pin_locked_until, "for this room");
+      }
+      if (!source.empty()) {
+        auto it = room->pin_sources.find(source);
+        if (it != room->pin_sources.end() && now < it->second.locked_until) {
+          return locked_out(it->second.locked_until, "from this client address");
+        }
       }
       host_hash = room->host_pin_hash;
       guest_hash = room->guest_pin_hash;
@@ -931,20 +1088,39 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
       Room* room = FindRoom(request->room());
       if (room == nullptr) return NotFound("no such room");
       const absl::Time now = options_.now();
-      room->wrong_pins.push_back(now);
-      while (!room->wrong_pins.empty() && room->wrong_pins.front() < now - options_.pin_window) {
-        room->wrong_pins.pop_front();
-      }
-      v1::RoomEvent event;
-      event.mutable_join_rejected()->set_reason(v1::REJECT_REASON_WRONG_PIN);
-      Publish(*room, std::move(event));
-      if (static_cast<int>(room->wrong_pins.size()) >= options_.pin_attempts) {
-        room->pin_locked_until = now + options_.pin_lockout;
-        room->wrong_pins.clear();
+      const absl::Time window_start = now - options_.pin_window;
+      auto count = [&](std::deque<absl::Time>& wrong) {
+        wrong.push_back(now);
+        while (!wrong.empty() && wrong.front() < window_start) wrong.pop_front();
+        return static_cast<int>(wrong.size());
+      };
+      auto lock_out = [&](const char* scope) {
         v1::RoomEvent lockout;
         lockout.mutable_join_rejected()->set_reason(v1::REJECT_REASON_PIN_LOCKOUT);
         Publish(*room, std::move(lockout));
-        base::Log(base::LogLevel::kWarning, "pin_lockout", {{"room", room->id}});
+        base::Log(base::LogLevel::kWarning, "pin_lockout", {{"room", room->id}, {"scope", scope}});
+      };
+      v1::RoomEvent event;
+      event.mutable_join_rejected()->set_reason(v1::REJECT_REASON_WRONG_PIN);
+      Publish(*room, std::move(event));
+      // Sources with nothing left in the window are forgotten. Every wrong PIN also counts for
+      // the room, so at most pin_attempts_per_room sources are remembered at a time.
+      std::erase_if(room->pin_sources, [&](const auto& entry) {
+        return entry.second.locked_until < now &&
+               (entry.second.wrong_pins.empty() || entry.second.wrong_pins.back() < window_start);
+      });
+      if (!source.empty()) {
+        RoomRecord::PinSource& from = room->pin_sources[source];
+        if (count(from.wrong_pins) >= options_.pin_attempts_per_source) {
+          from.locked_until = now + options_.pin_lockout;
+          from.wrong_pins.clear();
+          lock_out("source");
+        }
+      }
+      if (count(room->wrong_pins) >= options_.pin_attempts_per_room) {
+        room->pin_locked_until = now + options_.pin_lockout;
+        room->wrong_pins.clear();
+        lock_out("room");
       }
       return Denied();
     }
@@ -991,6 +1167,8 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     }
     v1::Role role = pin_role;
     std::string pseudonym = request->display_name();
+    std::string invite_name;
+    bool consented = false;
     if (request->credential_case() == v1::JoinRoomRequest::kInviteToken) {
       const std::string hash = HashToken(request->invite_token());
       Room::Invite* found = nullptr;
@@ -1024,14 +1202,25 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
       role = invite.role();
       if (!invite.pseudonym().empty()) pseudonym = invite.pseudonym();
       *participant.mutable_interpreter_languages() = invite.interpreter_languages();
+      invite_name = invite.name();
+      consented = !invite.consent_reference().empty();
     }
     if (room->room.locked()) {
-      reject(v1::REJECT_REASON_ROOM_LOCKED, "");
+      reject(v1::REJECT_REASON_ROOM_LOCKED, invite_name);
       return Precondition("the room is locked");
     }
     if (room->room.participant_count() >= room->room.max_participants()) {
-      reject(v1::REJECT_REASON_ROOM_FULL, "");
+      reject(v1::REJECT_REASON_ROOM_FULL, invite_name);
       return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "the room is full");
+    }
+    // The consent rule holds whatever the credential: the third person in a consultation comes
+    // only with an invite that carries the patient's consent reference.
+    if (room->room.kind() == v1::ROOM_KIND_CONSULTATION && !consented &&
+        room->participants.size() >= 2) {
+      reject(v1::REJECT_REASON_CONSENT_REQUIRED, invite_name);
+      return Precondition(
+          "a consultation takes a third participant only with the patient's consent: invite them "
+          "with invite.consent_reference");
     }
     if (request->credential_case() == v1::JoinRoomRequest::kInviteToken) {
       room->invites.at(invite_id).invite.set_state(v1::INVITE_STATE_USED);
@@ -1049,9 +1238,9 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
         break;
       }
     }
-    bool waiting = role != v1::ROLE_HOST &&
-                   (room->lobby() || (room->room.access_mode() == v1::ACCESS_MODE_HOST_PIN &&
-                                      !room->host_present()));
+    const bool on_arrival = room->admits_on_host_arrival();
+    const bool waiting = role != v1::ROLE_HOST && (room->lobby() || on_arrival) &&
+                         !(on_arrival && room->host_present());
     participant.set_name(room->ParticipantName(participant_id));
     participant.set_display_name(pseudonym);
     participant.set_role(role);
@@ -1081,17 +1270,29 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
   }
 
   auto& stub = media_->stub(static_cast<size_t>(node));
+  // A failed join leaves nothing behind: not the participant, not a used invite, and not a
+  // media session that nobody is in (which would hold a drain and freeze the room's languages).
   auto rollback = [&](const grpc::Status& failure) {
-    absl::MutexLock lock(&mutex_);
-    Room* room = FindRoom(absl::StrCat(kRoomsPrefix, room_id));
-    if (room != nullptr) {
-      DropParticipant(*room, participant_id, v1::LEAVE_REASON_UNSPECIFIED);
-      if (!invite_id.empty() && room->invites.contains(invite_id)) {
-        room->invites.at(invite_id).invite.set_state(v1::INVITE_STATE_PENDING);
-        room->invites.at(invite_id).invite.clear_use_time();
-        room->invites.at(invite_id).invite.clear_participant();
+    bool forget_session = false;
+    {
+      absl::MutexLock lock(&mutex_);
+      Room* room = FindRoom(absl::StrCat(kRoomsPrefix, room_id));
+      if (room != nullptr) {
+        DropParticipant(*room, participant_id, v1::LEAVE_REASON_UNSPECIFIED);
+        if (!invite_id.empty() && room->invites.contains(invite_id)) {
+          room->invites.at(invite_id).invite.set_state(v1::INVITE_STATE_PENDING);
+          room->invites.at(invite_id).invite.clear_use_time();
+          room->invites.at(invite_id).invite.clear_participant();
+        }
+        if (room->participants.empty() && room->node == node && room->node >= 0) {
+          room->node = -1;
+          room->session_ready = false;
+          room->room.clear_media_node();
+          forget_session = true;
+        }
       }
     }
+    if (forget_session) ForgetEmptySession(room_id, node);
     return failure;
   };
   if (create_session) {
@@ -1534,54 +1735,78 @@ grpc::Status RoomsService::RemoveCall(grpc::ServerContext* context, const std::s
                                       v1::LeaveReason reason, bool only_waiting) {
   grpc::Status status = auth_.Check(*context);
   if (!status.ok()) return status;
-  std::string room_id;
-  std::string participant;
-  int node = -1;
-  std::unique_ptr<Room> closed;
-  std::vector<std::pair<std::string, internal::Routing>> updates;
+  Departure departure;
   {
     absl::MutexLock lock(&mutex_);
     Room* room = nullptr;
+    std::string participant;
     status = FindParticipant(name, &room, &participant);
     if (!status.ok()) return status;
     if (only_waiting &&
         room->participants.at(participant).participant.state() != v1::PARTICIPANT_STATE_WAITING) {
       return Precondition("the participant is not waiting");
     }
-    const v1::Participant leaving = room->participants.at(participant).participant;
-    DropParticipant(*room, participant, reason);
-    room_id = room->id;
-    node = room->node;
-    // Pins on the one who left end.
-    bool unpinned = false;
-    for (auto& [id, member] : room->participants) {
-      if (member.participant.pinned_participant() == leaving.name()) {
-        member.participant.clear_pinned_participant();
-        PublishParticipant(*room, member.participant, kUpdated);
-        unpinned = true;
-      }
-    }
-    // An interpreter on air left its booth: the partner takes over.
-    if (leaving.on_air()) FillBooth(*room, leaving.speak_language());
-    if (leaving.on_air() || unpinned) updates = RerouteAll(*room, "");
-    // A one-time room ends, with all its state, when its last participant leaves.
-    if (room->room.access_mode() == v1::ACCESS_MODE_ONE_TIME && room->participants.empty()) {
-      closed = TakeRoom(room->id);
-    }
+    departure = Depart(*room, participant, reason);
   }
-  if (media_ != nullptr && node >= 0) {
-    auto remove_context = media_->NewContext(static_cast<size_t>(node));
-    internal::RemoveEndpointRequest request;
-    request.set_name(absl::StrCat("sessions/", room_id, "/endpoints/", participant));
-    internal::RemoveEndpointResponse response;
-    (void)media_->stub(static_cast<size_t>(node))
-        .RemoveEndpoint(remove_context.get(), request, &response);
-  }
-  for (const auto& [id, routing] : updates) {
-    (void)ApplyRouting(room_id, node, id, routing, {"routing"});
-  }
-  if (closed) EndRoomMedia(*closed);
+  Apply(departure);
   return grpc::Status::OK;
+}
+
+RoomsService::Departure RoomsService::Depart(Room& room, const std::string& participant,
+                                             v1::LeaveReason reason) {
+  Departure departure;
+  const v1::Participant leaving = room.participants.at(participant).participant;
+  DropParticipant(room, participant, reason);
+  departure.room_id = room.id;
+  departure.participant = participant;
+  departure.node = room.node;
+  // Pins on the one who left end.
+  bool unpinned = false;
+  for (auto& [id, member] : room.participants) {
+    if (member.participant.pinned_participant() == leaving.name()) {
+      member.participant.clear_pinned_participant();
+      PublishParticipant(room, member.participant, kUpdated);
+      unpinned = true;
+    }
+  }
+  // An interpreter on air left its booth: the partner takes over.
+  if (leaving.on_air()) FillBooth(room, leaving.speak_language());
+  if (leaving.on_air() || unpinned) departure.updates = RerouteAll(room, "");
+  // A one-time room ends, with all its state, when its last participant leaves.
+  if (room.room.access_mode() == v1::ACCESS_MODE_ONE_TIME && room.participants.empty()) {
+    departure.closed = TakeRoom(room.id);  // `room` is gone from here on
+  }
+  return departure;
+}
+
+void RoomsService::Apply(Departure& departure) {
+  if (media_ != nullptr && departure.node >= 0) {
+    const auto node = static_cast<size_t>(departure.node);
+    auto remove_context = media_->NewContext(node);
+    internal::RemoveEndpointRequest request;
+    request.set_name(
+        absl::StrCat("sessions/", departure.room_id, "/endpoints/", departure.participant));
+    internal::RemoveEndpointResponse response;
+    (void)media_->stub(node).RemoveEndpoint(remove_context.get(), request, &response);
+  }
+  for (const auto& [id, routing] : departure.updates) {
+    (void)ApplyRouting(departure.room_id, departure.node, id, routing, {"routing"});
+  }
+  if (departure.closed) EndRoomMedia(*departure.closed);
+}
+
+void RoomsService::ForgetEmptySession(const std::string& room_id, int node) {
+  if (media_ == nullptr || node < 0) return;
+  auto context = media_->NewContext(static_cast<size_t>(node));
+  internal::DeleteSessionRequest request;
+  request.set_name("sessions/" + room_id);
+  internal::DeleteSessionResponse response;
+  grpc::Status status =
+      media_->stub(static_cast<size_t>(node)).DeleteSession(context.get(), request, &response);
+  if (!status.ok() && status.error_code() != grpc::StatusCode::NOT_FOUND) {
+    base::Log(base::LogLevel::kWarning, "media_delete_failed",
+              {{"room", room_id}, {"code", static_cast<int>(status.error_code())}});
+  }
 }
 
 grpc::Status RoomsService::DenyParticipant(grpc::ServerContext* context,
@@ -1615,6 +1840,11 @@ grpc::Status RoomsService::WatchRoom(grpc::ServerContext* context,
     Room* room = FindRoom(request->name());
     if (room == nullptr) return NotFound("no such room");
     if (request->resume_after_sequence() < 0) return Invalid("resume_after_sequence: negative");
+    if (request->resume_after_sequence() >= room->next_sequence) {
+      return grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
+                          absl::StrCat("resume_after_sequence is beyond the room's last event (",
+                                       room->next_sequence - 1, ")"));
+    }
     if (request->resume_after_sequence() > 0) {
       if (room->history.empty() ||
           request->resume_after_sequence() < room->history.front().sequence() - 1) {

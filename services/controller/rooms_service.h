@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <map>
@@ -21,10 +22,17 @@ namespace chorus::controller {
 struct RoomsOptions {
   // Most participants a room may be configured for.
   int max_participants_limit = 1000;
-  // Wrong PINs for one room within pin_window lock PIN joins to it for pin_lockout.
-  int pin_attempts = 5;
+  // Wrong PINs within pin_window: pin_attempts_per_source from one client address (when the
+  // platform gives it) lock that address out of the room's PIN joins for pin_lockout;
+  // pin_attempts_per_room from anyone lock every PIN join to the room for pin_lockout (high
+  // enough that one guesser cannot lock the legitimate PIN users out for long).
+  int pin_attempts_per_source = 5;
+  int pin_attempts_per_room = 20;
   absl::Duration pin_window = absl::Minutes(10);
   absl::Duration pin_lockout = absl::Minutes(10);
+  // A participant whose endpoint sent nothing (no authenticated RTP or RTCP) for this long leaves
+  // with reason MEDIA_TIMEOUT (checked when PollSpeakers runs, every second in chorusd).
+  absl::Duration media_timeout = absl::Seconds(30);
   // A room nobody has been in for its idle_timeout (default below) is closed by Sweep().
   absl::Duration default_idle_timeout = absl::Minutes(10);
   // The clock (tests inject one).
@@ -52,8 +60,13 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   // the server, directly by tests.
   void Sweep();
 
-  // Asks the media nodes who speaks in each active room; publishes speakers_changed events.
+  // Asks the media nodes about each active room: publishes speakers_changed events, ends
+  // participants whose media stopped for the media timeout, and removes any endpoint of the
+  // room's session that belongs to no participant of its roster.
   void PollSpeakers();
+
+  // Endpoints found on a media node that belonged to nobody in the roster, and removed.
+  int64_t unknown_endpoints_removed() const { return unknown_endpoints_removed_.load(); }
 
   // A media node fell silent: its rooms' watchers get a media_node_failed event, their
   // participants are gone (reason NODE_FAILED) and may join again, landing on a healthy node.
@@ -161,6 +174,21 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   std::vector<std::string> AutoAdmit(Room& room) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   grpc::Status RemoveCall(grpc::ServerContext* context, const std::string& name,
                           chorus::v1::LeaveReason reason, bool only_waiting);
+  // What a participant's leaving asks of the media node, applied outside the lock.
+  struct Departure {
+    std::string room_id;
+    std::string participant;
+    int node = -1;
+    std::vector<std::pair<std::string, chorus::internal::v1::Routing>> updates;
+    std::unique_ptr<Room> closed;  // a one-time room that ended with it
+  };
+  // Takes the participant out of the room with `reason` (pins on it end, its booth is filled, a
+  // one-time room ends); the caller then calls Apply() outside the lock.
+  Departure Depart(Room& room, const std::string& participant, chorus::v1::LeaveReason reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  void Apply(Departure& departure);
+  // Deletes the room's media session when a failed join leaves it without anybody; true if so.
+  void ForgetEmptySession(const std::string& room_id, int node);
   grpc::Status ParticipantCall(
       grpc::ServerContext* context, const std::string& name, chorus::v1::Participant* response,
       const std::function<grpc::Status(Room&, chorus::v1::Participant&, std::vector<std::string>*)>&
@@ -175,6 +203,7 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   // The open WatchRoom streams by room id: state of this process, not of the rooms.
   std::map<std::string, std::vector<std::shared_ptr<Watcher>>> watchers_ ABSL_GUARDED_BY(mutex_);
   bool shutting_down_ ABSL_GUARDED_BY(mutex_) = false;
+  std::atomic<int64_t> unknown_endpoints_removed_{0};
 };
 
 }  // namespace chorus::controller

@@ -305,6 +305,14 @@ grpc::Status MediaNodeService::Authenticate(const grpc::ServerContext& context) 
       return grpc::Status::OK;
     }
   }
+  if (options_.require_peer_certificate) {
+    auto auth_context = context.auth_context();
+    if (auth_context == nullptr || !auth_context->IsPeerAuthenticated()) {
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                          "the internal API takes only the controller's certificate");
+    }
+    return grpc::Status::OK;
+  }
   return auth_.Check(context);
 }
 
@@ -684,6 +692,7 @@ grpc::Status MediaNodeService::GetSessionStats(grpc::ServerContext* context,
     out->set_endpoint(absl::StrCat(request->name(), "/endpoints/", endpoint.id));
     out->set_audio_level_dbov(endpoint.level_dbov);
     out->set_speaking(endpoint.speaking);
+    out->set_seconds_since_media(endpoint.seconds_since_media);
     v1::StreamStats* stream = out->add_streams();
     stream->set_kind(v1::MEDIA_KIND_AUDIO);
     stream->set_packets_received(endpoint.packets_received);

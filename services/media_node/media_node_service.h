@@ -25,6 +25,9 @@ struct MediaNodeOptions {
   // A random secret of this process: calls bearing it in kInternalSecretHeader come from the
   // controller of the same process (`chorusd all`, in-process channel). Empty: none.
   std::string internal_secret;
+  // Only callers with a verified client certificate (the controller's) get in; set for a
+  // separate media node outside development, where the TLS layer already demands one.
+  bool require_peer_certificate = false;
 };
 
 inline constexpr char kInternalSecretHeader[] = "x-chorus-internal";

@@ -1,13 +1,20 @@
 #include "services/controller/rooms_service.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "pipeline/engine/engine.h"
@@ -24,11 +31,12 @@ constexpr char kToken[] = "0123456789abcdef-room-test-token";
 // client stub as the hospital platform has.
 class RoomsServiceTest : public ::testing::Test {
  protected:
-  void Start(bool with_tokens = false, RoomsOptions options = {}) {
+  void Start(bool with_tokens = false, RoomsOptions options = {}, bool insecure_media = false) {
     auth_ = with_tokens ? *common::BearerAuthenticator::FromTokenList(kToken)
                         : common::BearerAuthenticator::AllowAll();
     engine::EngineOptions engine_options;
     engine_options.workers = 1;
+    engine_options.allow_insecure_media = insecure_media;
     engine_options.port_min = 42400;
     engine_options.port_max = 42499;
     engine_ = *engine::MediaEngine::Create(engine_options);
@@ -116,6 +124,36 @@ class RoomsServiceTest : public ::testing::Test {
     grpc::Status status = Join(room, token, &joined);
     EXPECT_TRUE(status.ok()) << status.error_message();
     return joined.participant();
+  }
+
+  // Reads the room's events from the first one on until `match` holds (true), or the stream
+  // ends or 10 s pass (false).
+  bool WaitForEvent(const v1::Room& room, const std::function<bool(const v1::RoomEvent&)>& match) {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", std::string("Bearer ") + kToken);
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::WatchRoomRequest watch;
+    watch.set_name(room.name());
+    watch.set_resume_after_sequence(1);
+    auto reader = stub_->WatchRoom(&context, watch);
+    v1::RoomEvent event;
+    while (reader->Read(&event)) {
+      if (match(event)) {
+        context.TryCancel();
+        return true;
+      }
+    }
+    return false;
+  }
+  // The internal API as only the controller may call it (the in-process channel's secret).
+  std::unique_ptr<chorus::internal::v1::MediaNode::Stub> InternalStub() {
+    return chorus::internal::v1::MediaNode::NewStub(
+        server_->InProcessChannel(grpc::ChannelArguments()));
+  }
+  static std::unique_ptr<grpc::ClientContext> InternalContext() {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->AddMetadata(media_node::kInternalSecretHeader, "test-secret");
+    return context;
   }
 
   common::Lifecycle lifecycle_;
@@ -330,7 +368,7 @@ TEST_F(RoomsServiceTest, HostPinRoomsHoldGuestsUntilAHostIsIn) {
 
 TEST_F(RoomsServiceTest, WrongPinsLockPinJoinsOut) {
   RoomsOptions options;
-  options.pin_attempts = 3;
+  options.pin_attempts_per_room = 3;
   Start(false, options);
   v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING, v1::ACCESS_MODE_SHARED_PIN, "", "2468");
   v1::JoinRoomResponse joined;
@@ -999,6 +1037,389 @@ TEST_F(RoomsServiceTest, AParticipantPinsTheSignLanguageInterpreterForItsOwnView
   pin.set_name(viewer.name());
   pin.set_pinned("");
   EXPECT_TRUE(stub_->PinParticipant(Context().get(), pin, &out).ok());
+}
+
+// ----- Issue 18: privacy holes and loose ends -----
+
+// Defect 1 (the media node's side): an endpoint that belongs to nobody in the roster, added
+// straight on the media node (admitted, muted: a hidden listener), is removed at the next poll.
+TEST_F(RoomsServiceTest, AnEndpointOfNoParticipantIsRemovedFromTheRoomsMedia) {
+  Start();
+  v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
+  JoinAs(room, v1::ROLE_HOST);
+  JoinAs(room, v1::ROLE_GUEST);
+  auto internal = InternalStub();
+  chorus::internal::v1::AddEndpointRequest add;
+  add.set_parent("sessions/" + room.name().substr(6));
+  add.set_endpoint_id("eavesdropper");
+  chorus::internal::v1::RemoteStream* stream = add.mutable_endpoint()->add_remote_streams();
+  stream->set_kind(chorus::internal::v1::MEDIA_KIND_AUDIO);
+  stream->add_codecs()->set_name("opus");
+  stream->mutable_codecs(0)->set_payload_type(111);
+  stream->set_address("127.0.0.1");
+  stream->set_port(50999);
+  stream->mutable_key()->set_key_base64("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNk");
+  add.mutable_endpoint()->mutable_routing()->set_admitted(true);
+  add.mutable_endpoint()->mutable_routing()->set_muted(true);
+  chorus::internal::v1::Endpoint added;
+  ASSERT_TRUE(internal->AddEndpoint(InternalContext().get(), add, &added).ok());
+  service_->PollSpeakers();
+  chorus::internal::v1::GetSessionStatsRequest get;
+  get.set_name(add.parent());
+  chorus::internal::v1::SessionStats stats;
+  ASSERT_TRUE(internal->GetSessionStats(InternalContext().get(), get, &stats).ok());
+  EXPECT_EQ(stats.endpoints_size(), 2);
+  for (const auto& endpoint : stats.endpoints()) {
+    EXPECT_EQ(endpoint.endpoint().find("eavesdropper"), std::string::npos);
+  }
+  EXPECT_EQ(service_->unknown_endpoints_removed(), 1);
+}
+
+// Defect 2: the consent rule holds whatever the credential.
+TEST_F(RoomsServiceTest, AThirdConsultationParticipantNeedsConsentWhateverTheCredential) {
+  Start();
+  v1::Room room = CreateRoom(v1::ROOM_KIND_CONSULTATION, v1::ACCESS_MODE_SHARED_PIN, "", "1357");
+  v1::JoinRoomResponse joined;
+  ASSERT_TRUE(Join(room, "1357", &joined, true).ok());
+  ASSERT_TRUE(Join(room, "1357", &joined, true).ok());
+  grpc::Status third = Join(room, "1357", &joined, true);
+  EXPECT_EQ(third.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(third.error_message().find("consent"), std::string::npos);
+  EXPECT_TRUE(WaitForEvent(room, [](const v1::RoomEvent& event) {
+    return event.join_rejected().reason() == v1::REJECT_REASON_CONSENT_REQUIRED;
+  }));
+  // An invite without a consent reference is no way around it either, and stays unused.
+  std::string plain;
+  ASSERT_TRUE(Invite(room, v1::ROLE_GUEST, &plain).ok());
+  EXPECT_EQ(Join(room, plain, &joined).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  // With the patient's consent the third participant comes in, and the consent is recorded.
+  std::string consented;
+  EXPECT_FALSE(Invite(room, v1::ROLE_INTERPRETER, &consented, "consent-4711")
+                   .ok());  // an interpreter needs its languages
+  ASSERT_TRUE(Invite(room, v1::ROLE_GUEST, &consented, "consent-4711").ok());
+  ASSERT_TRUE(Join(room, consented, &joined).ok());
+  EXPECT_TRUE(
+      WaitForEvent(room, [](const v1::RoomEvent& event) { return event.has_consent_recorded(); }));
+  v1::ListParticipantsRequest list;
+  list.set_parent(room.name());
+  v1::ListParticipantsResponse roster;
+  ASSERT_TRUE(stub_->ListParticipants(Context().get(), list, &roster).ok());
+  EXPECT_EQ(roster.participants_size(), 3);
+}
+
+// Defect 3: a participant whose endpoint sends nothing leaves with MEDIA_TIMEOUT; its one-time
+// room ends with it. One that sends stays.
+TEST_F(RoomsServiceTest, AParticipantWithoutMediaLeavesAfterTheMediaTimeout) {
+  RoomsOptions options;
+  options.media_timeout = absl::Seconds(1);
+  Start(false, options, /*insecure_media=*/true);
+  v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING, v1::ACCESS_MODE_ONE_TIME);
+  auto join_plain = [&](v1::JoinRoomResponse* out) {
+    std::string token;
+    EXPECT_TRUE(Invite(room, v1::ROLE_GUEST, &token).ok());
+    v1::JoinRoomRequest request;
+    request.set_room(room.name());
+    request.set_invite_token(token);
+    *request.mutable_offer() = Offer(50000);
+    request.mutable_offer()->mutable_rtp()->set_transport(v1::TRANSPORT_RTP_INSECURE);
+    request.mutable_offer()->mutable_rtp()->mutable_streams(0)->clear_key();
+    grpc::Status status = stub_->JoinRoom(Context().get(), request, out);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+  };
+  v1::JoinRoomResponse talker;
+  v1::JoinRoomResponse silent;
+  join_plain(&talker);
+  join_plain(&silent);
+  // The talker sends an RTP packet every 100 ms to its endpoint's port.
+  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(talker.answer().rtp().streams(0).port()));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  uint8_t packet[12 + 3] = {0x80, 111, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78, 0xf8, 0xff, 0xfe};
+  v1::GetParticipantRequest get;
+  get.set_name(silent.participant().name());
+  v1::Participant out;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  bool gone = false;
+  for (uint16_t sequence = 0; !gone && std::chrono::steady_clock::now() < deadline; ++sequence) {
+    packet[2] = static_cast<uint8_t>(sequence >> 8);
+    packet[3] = static_cast<uint8_t>(sequence);
+    sendto(fd, packet, sizeof(packet), 0, reinterpret_cast<sockaddr*>(&to), sizeof(to));
+    service_->PollSpeakers();
+    gone = stub_->GetParticipant(Context().get(), get, &out).error_code() ==
+           grpc::StatusCode::NOT_FOUND;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(gone);
+  EXPECT_TRUE(WaitForEvent(room, [&](const v1::RoomEvent& event) {
+    return event.participant_left().participant() == silent.participant().name() &&
+           event.participant_left().reason() == v1::LEAVE_REASON_MEDIA_TIMEOUT;
+  }));
+  get.set_name(talker.participant().name());
+  EXPECT_TRUE(stub_->GetParticipant(Context().get(), get, &out).ok());
+  // Once the talker stops too, the one-time room ends with its last participant.
+  bool closed = false;
+  v1::GetRoomRequest get_room;
+  get_room.set_name(room.name());
+  v1::Room now;
+  while (!closed && std::chrono::steady_clock::now() < deadline + std::chrono::seconds(5)) {
+    service_->PollSpeakers();
+    closed =
+        stub_->GetRoom(Context().get(), get_room, &now).error_code() == grpc::StatusCode::NOT_FOUND;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  close(fd);
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(engine_->session_count(), 0);
+}
+
+// Defects 4 and 6: every field has one validation, wherever it arrives.
+TEST_F(RoomsServiceTest, EveryRoomFieldIsCheckedTheSameInCreateAndUpdate) {
+  Start();
+  v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
+  auto update = [&](const std::function<void(v1::Room*)>& set, const std::string& path) {
+    v1::UpdateRoomRequest request;
+    *request.mutable_room() = room;
+    set(request.mutable_room());
+    request.mutable_update_mask()->add_paths(path);
+    v1::Room out;
+    return stub_->UpdateRoom(Context().get(), request, &out).error_code();
+  };
+  auto create = [&](const std::function<void(v1::Room*)>& set) {
+    v1::CreateRoomRequest request;
+    request.mutable_room()->set_kind(v1::ROOM_KIND_MEETING);
+    set(request.mutable_room());
+    v1::Room out;
+    return stub_->CreateRoom(Context().get(), request, &out).error_code();
+  };
+  const std::vector<std::pair<std::string, std::function<void(v1::Room*)>>> bad = {
+      {"idle_timeout", [](v1::Room* r) { r->mutable_idle_timeout()->set_seconds(400 * 86400); }},
+      {"idle_timeout", [](v1::Room* r) { r->mutable_idle_timeout()->set_seconds(-5); }},
+      {"idle_timeout", [](v1::Room* r) { r->mutable_idle_timeout()->set_nanos(-1); }},
+      {"layout_policy",
+       [](v1::Room* r) { r->mutable_layout_policy()->set_mode(v1::LayoutPolicy::Mode(99)); }},
+      {"layout_policy",
+       [](v1::Room* r) { r->mutable_layout_policy()->set_mode(v1::LayoutPolicy::Mode(-7)); }},
+      {"floor_level_db", [](v1::Room* r) { r->set_floor_level_db(6); }},
+      {"max_participants", [](v1::Room* r) { r->set_max_participants(1'000'000); }},
+      {"admission", [](v1::Room* r) { r->set_admission(v1::AdmissionPolicy(42)); }},
+      {"languages", [](v1::Room* r) { r->add_languages(std::string(100'000, 'x')); }},
+  };
+  for (const auto& [path, set] : bad) {
+    EXPECT_EQ(update(set, path), grpc::StatusCode::INVALID_ARGUMENT) << path;
+    EXPECT_EQ(create(set), grpc::StatusCode::INVALID_ARGUMENT) << path;
+  }
+  EXPECT_EQ(create([](v1::Room* r) { r->set_access_mode(v1::AccessMode(99)); }),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(
+      update([](v1::Room* r) { r->mutable_idle_timeout()->set_seconds(3600); }, "idle_timeout"),
+      grpc::StatusCode::OK);
+  v1::GetRoomRequest get;
+  get.set_name(room.name());
+  v1::Room now;
+  ASSERT_TRUE(stub_->GetRoom(Context().get(), get, &now).ok());
+  EXPECT_EQ(now.idle_timeout().seconds(), 3600);
+  EXPECT_EQ(now.layout_policy().mode(), room.layout_policy().mode());
+}
+
+// Defects 5 and 6: oversized and nonsense values are refused with a short message that does not
+// echo them; the offer's shape is checked before anything is reserved.
+TEST_F(RoomsServiceTest, NonsenseIsRefusedWithShortMessagesThatDoNotEchoIt) {
+  Start();
+  v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
+  const std::string huge(100'000, 'Z');
+  auto expect_refused = [&](grpc::Status status, const char* what) {
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << what;
+    EXPECT_LE(status.error_message().size(), 256u) << what;
+    EXPECT_EQ(status.error_message().find("ZZZZZZZZZZZZZZZZZZZZZZZZZZZ"), std::string::npos)
+        << what;
+  };
+  v1::UpdateRoomRequest update;
+  *update.mutable_room() = room;
+  update.mutable_update_mask()->add_paths(huge);
+  v1::Room out;
+  expect_refused(stub_->UpdateRoom(Context().get(), update, &out), "mask path");
+
+  std::string token;
+  ASSERT_TRUE(Invite(room, v1::ROLE_GUEST, &token).ok());
+  auto join_with = [&](const std::function<void(v1::StreamOffer*)>& spoil) {
+    v1::JoinRoomRequest request;
+    request.set_room(room.name());
+    request.set_invite_token(token);
+    *request.mutable_offer() = Offer(50000);
+    spoil(request.mutable_offer()->mutable_rtp()->mutable_streams(0));
+    v1::JoinRoomResponse joined;
+    return stub_->JoinRoom(Context().get(), request, &joined);
+  };
+  expect_refused(join_with([&](v1::StreamOffer* s) { s->mutable_codecs(0)->set_fmtp(huge); }),
+                 "fmtp");
+  expect_refused(join_with([&](v1::StreamOffer* s) {
+                   auto* e = s->add_header_extensions();
+                   e->set_id(1);
+                   e->set_uri(huge);
+                 }),
+                 "extension uri");
+  expect_refused(join_with([](v1::StreamOffer* s) {
+                   for (int i = 0; i < 1000; ++i) {
+                     auto* e = s->add_header_extensions();
+                     e->set_id(0);
+                     e->set_uri("urn:ietf:params:rtp-hdrext:ssrc-audio-level");
+                   }
+                 }),
+                 "1000 extensions with id 0");
+  expect_refused(join_with([](v1::StreamOffer* s) { s->set_kind(v1::MediaKind(77)); }), "kind");
+  expect_refused(
+      join_with([](v1::StreamOffer* s) { s->mutable_key()->set_suite(v1::SrtpSuite(-3)); }),
+      "suite");
+  expect_refused(join_with([&](v1::StreamOffer* s) { s->set_address(huge); }), "address");
+  // The invite was not spent by any of these.
+  v1::JoinRoomResponse joined;
+  EXPECT_TRUE(join_with([](v1::StreamOffer*) {}).ok());
+
+  v1::CreateInviteRequest invite;
+  invite.set_parent(room.name());
+  invite.mutable_invite()->set_role(v1::ROLE_GUEST);
+  invite.mutable_invite()->set_consent_reference(std::string("ref\0with-nul", 12));
+  v1::CreateInviteResponse created;
+  expect_refused(stub_->CreateInvite(Context().get(), invite, &created), "NUL in consent");
+  invite.mutable_invite()->set_consent_reference(
+      "ref\x07"
+      "bell");
+  expect_refused(stub_->CreateInvite(Context().get(), invite, &created), "BEL in consent");
+  invite.mutable_invite()->clear_consent_reference();
+  invite.mutable_invite()->mutable_ttl()->set_seconds(3600);
+  invite.mutable_invite()->mutable_ttl()->set_nanos(-5);
+  expect_refused(stub_->CreateInvite(Context().get(), invite, &created), "negative nanos");
+  invite.mutable_invite()->mutable_ttl()->set_nanos(0);
+  invite.mutable_invite()->set_role(v1::Role(12));
+  expect_refused(stub_->CreateInvite(Context().get(), invite, &created), "role 12");
+}
+
+// Defect 8: wrong PINs lock out their source after 5; the room only after 20 from anyone.
+TEST_F(RoomsServiceTest, WrongPinsLockOutTheirSourceFirstAndTheRoomOnlyAfterMany) {
+  RoomsOptions options;
+  options.pin_attempts_per_source = 5;
+  options.pin_attempts_per_room = 20;
+  Start(false, options);
+  v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING, v1::ACCESS_MODE_SHARED_PIN, "", "97531");
+  auto join_from = [&](const std::string& address, const std::string& pin) {
+    v1::JoinRoomRequest request;
+    request.set_room(room.name());
+    request.set_pin(pin);
+    request.set_client_address(address);
+    *request.mutable_offer() = Offer(50000);
+    v1::JoinRoomResponse joined;
+    return stub_->JoinRoom(Context().get(), request, &joined);
+  };
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(join_from("198.51.100.7", "11111").error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  }
+  // The guesser is locked out, even with the right PIN; everyone else still gets in.
+  grpc::Status guesser = join_from("198.51.100.7", "97531");
+  EXPECT_EQ(guesser.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(guesser.error_message().find("client address"), std::string::npos);
+  EXPECT_TRUE(join_from("203.0.113.20", "97531").ok());
+  EXPECT_TRUE(join_from("", "97531").ok());
+  // Guessing spread over many addresses locks the room after 20 wrong PINs in all.
+  for (int i = 0; i < 15; ++i) {
+    EXPECT_EQ(join_from("192.0.2." + std::to_string(i), "22222").error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  grpc::Status room_locked = join_from("203.0.113.21", "97531");
+  EXPECT_EQ(room_locked.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(room_locked.error_message().find("for this room"), std::string::npos);
+  // Four lockout events (the source's, the guesser's refused join, the room's, the last refused
+  // join), and the address in none of the events.
+  int lockouts = 0;
+  bool address_seen = false;
+  EXPECT_TRUE(WaitForEvent(room, [&](const v1::RoomEvent& event) {
+    address_seen |= event.DebugString().find("198.51.100") != std::string::npos;
+    lockouts += event.join_rejected().reason() == v1::REJECT_REASON_PIN_LOCKOUT ? 1 : 0;
+    return lockouts == 4;
+  }));
+  EXPECT_FALSE(address_seen);
+}
+
+// Defect 9: when waiting guests get in is a room option; by default the host admits them.
+TEST_F(RoomsServiceTest, WaitingGuestsGetInWhenTheHostArrivesOnlyIfTheRoomSaysSo) {
+  Start();
+  for (bool on_arrival : {false, true}) {
+    v1::CreateRoomRequest request;
+    request.mutable_room()->set_kind(v1::ROOM_KIND_CONSULTATION);
+    if (on_arrival) request.mutable_room()->set_admission(v1::ADMISSION_POLICY_HOST_ARRIVES);
+    v1::Room room;
+    ASSERT_TRUE(stub_->CreateRoom(Context().get(), request, &room).ok());
+    v1::Participant guest = JoinAs(room, v1::ROLE_GUEST);
+    EXPECT_EQ(guest.state(), v1::PARTICIPANT_STATE_WAITING);
+    JoinAs(room, v1::ROLE_HOST);
+    v1::GetParticipantRequest get;
+    get.set_name(guest.name());
+    v1::Participant now;
+    ASSERT_TRUE(stub_->GetParticipant(Context().get(), get, &now).ok());
+    EXPECT_EQ(now.state(),
+              on_arrival ? v1::PARTICIPANT_STATE_ADMITTED : v1::PARTICIPANT_STATE_WAITING)
+        << "on_arrival " << on_arrival;
+  }
+}
+
+// Defect 10: a join that fails leaves no media session behind.
+TEST_F(RoomsServiceTest, AFailedJoinLeavesNoMediaSessionBehind) {
+  Start();
+  v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
+  std::string token;
+  ASSERT_TRUE(Invite(room, v1::ROLE_GUEST, &token).ok());
+  v1::JoinRoomRequest request;
+  request.set_room(room.name());
+  request.set_invite_token(token);
+  *request.mutable_offer() = Offer(50000);
+  request.mutable_offer()->mutable_rtp()->mutable_streams(0)->mutable_key()->set_key_base64("!!");
+  v1::JoinRoomResponse joined;
+  EXPECT_EQ(stub_->JoinRoom(Context().get(), request, &joined).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(engine_->session_count(), 0);
+  v1::UpdateRoomRequest update;
+  update.mutable_room()->set_name(room.name());
+  update.mutable_room()->add_languages("ar");
+  update.mutable_update_mask()->add_paths("languages");
+  v1::Room updated;
+  EXPECT_TRUE(stub_->UpdateRoom(Context().get(), update, &updated).ok());
+  // The invite is still usable, and the room's media starts with the next join.
+  EXPECT_TRUE(Join(room, token, &joined).ok());
+  EXPECT_EQ(engine_->session_count(), 1);
+}
+
+// Defect 11: resuming past the last event answers OUT_OF_RANGE; a locked room's refusal of an
+// invite names the invite.
+TEST_F(RoomsServiceTest, ResumingPastTheLastEventIsOutOfRangeAndRefusalsNameTheirInvite) {
+  Start();
+  v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
+  std::string token;
+  ASSERT_TRUE(Invite(room, v1::ROLE_GUEST, &token).ok());
+  v1::LockRoomRequest lock;
+  lock.set_name(room.name());
+  v1::Room locked;
+  ASSERT_TRUE(stub_->LockRoom(Context().get(), lock, &locked).ok());
+  v1::JoinRoomResponse joined;
+  EXPECT_EQ(Join(room, token, &joined).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  std::string invite_name;
+  EXPECT_TRUE(WaitForEvent(room, [&](const v1::RoomEvent& event) {
+    invite_name = event.join_rejected().invite();
+    return event.join_rejected().reason() == v1::REJECT_REASON_ROOM_LOCKED;
+  }));
+  EXPECT_TRUE(absl::StartsWith(invite_name, room.name() + "/invites/")) << invite_name;
+
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::WatchRoomRequest watch;
+  watch.set_name(room.name());
+  watch.set_resume_after_sequence(1000);
+  auto reader = stub_->WatchRoom(&context, watch);
+  v1::RoomEvent event;
+  EXPECT_FALSE(reader->Read(&event));
+  grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::OUT_OF_RANGE);
 }
 
 }  // namespace
