@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/media_lib.sh"
 
-start_chorusd loss all --dev --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
+start_chorusd loss media-node --dev --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
   --media_port_min=41400 --media_port_max=41499 --media_workers=1
 node CreateSession '{"session_id": "lossy"}' >/dev/null || fail "CreateSession"
 

@@ -10,7 +10,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/media_lib.sh"
 
-start_chorusd media all --dev --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
+start_chorusd media media-node --dev --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
   --media_port_min=41200 --media_port_max=41299 --media_workers=1
 pass "chorusd listening on $GRPC_ADDR"
 

@@ -40,12 +40,13 @@ version=$(chroot --userspec=10001:10001 "$rootfs" /usr/local/bin/chorusd --versi
   fail "chorusd --version in the image root"
 pass "chorusd runs from the image root: $version"
 
-# chorusd all from the read-only image root, as user 10001. unshare and chroot exec in turn, so
+# chorusd media-node (the role whose internal API a session can be created through) from the
+# read-only image root, as user 10001. unshare and chroot exec in turn, so
 # the PID is chorusd's.
 log=$E2E_WORK/image.log
 unshare --mount bash -c '
   mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" || exit 3
-  exec chroot --userspec=10001:10001 "$1" /usr/local/bin/chorusd all --dev \
+  exec chroot --userspec=10001:10001 "$1" /usr/local/bin/chorusd media-node --dev \
     --grpc_listen=127.0.0.1:44580 --http_listen=127.0.0.1:44581 --media_port_min=44590 \
     --media_port_max=44599 --media_workers=1 --drain_min_wait=1s --drain_timeout=5s' \
   _ "$rootfs" >"$E2E_WORK/image.out" 2>"$log" &

@@ -12,7 +12,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/media_lib.sh"
 : "${FRAME_PROBE:?set FRAME_PROBE to the chorus-frame-probe binary}"
 
-start_chorusd recovery all --dev --allow_insecure_media --grpc_listen=127.0.0.1:0 \
+start_chorusd recovery media-node --dev --allow_insecure_media --grpc_listen=127.0.0.1:0 \
   --http_listen=127.0.0.1:0 --media_port_min=45500 --media_port_max=45549 --media_workers=1
 node CreateSession '{"session_id": "recovery"}' >/dev/null || fail "CreateSession"
 

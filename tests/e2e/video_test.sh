@@ -11,7 +11,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/media_lib.sh"
 : "${FRAME_PROBE:?set FRAME_PROBE to the chorus-frame-probe binary}"
 
-start_chorusd video all --dev --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
+start_chorusd video media-node --dev --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
   --media_port_min=45300 --media_port_max=45349 --media_workers=1
 node CreateSession '{"session_id": "video"}' >/dev/null || fail "CreateSession"
 

@@ -13,11 +13,13 @@
 #include "absl/flags/marshalling.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "chorus/v1/media_node.grpc.pb.h"
@@ -646,6 +648,13 @@ absl::StatusOr<std::string> Token() {
 
 int RunChorusctl(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
+  // --help lists chorusctl's own flags (defined in this file, not in main.cc).
+  absl::FlagsUsageConfig usage_config;
+  usage_config.contains_help_flags = [](absl::string_view file) {
+    return absl::StrContains(file, "tools/chorusctl/");
+  };
+  usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage_config);
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   std::vector<std::string> words(positional.begin() + 1, positional.end());
   if (words.empty()) return Usage("no command given");
