@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "services/common/api_guard.h"
 #include "services/common/status.h"
 
 namespace chorus::media_node {
@@ -81,7 +82,7 @@ absl::StatusOr<int> BusIndex(const std::vector<std::string>& languages, const st
   auto it = std::find(languages.begin(), languages.end(), language);
   if (it == languages.end()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(field, ": the session has no '", language, "' bus"));
+        absl::StrCat(field, ": the session has no '", common::Excerpt(language), "' bus"));
   }
   return static_cast<int>(it - languages.begin()) + 1;
 }
@@ -589,7 +590,7 @@ grpc::Status MediaNodeService::UpdateEndpoint(grpc::ServerContext* context,
     } else if (path == "routing") {
       routing = update;
     } else {
-      return Invalid("update_paths: '" + path + "' cannot be changed");
+      return Invalid("update_paths: '" + common::Excerpt(path) + "' cannot be changed");
     }
   }
   auto converted = RoutingFromProto(routing, languages);
