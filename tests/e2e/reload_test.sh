@@ -41,7 +41,7 @@ printf '%s\n' "$new_token" >"$E2E_WORK/new.token"
 start_chorusd reload all --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
   --tls_cert="$E2E_WORK/server.crt" --tls_key="$E2E_WORK/server.key" \
   --api_tokens_file="$E2E_WORK/tokens" --tls_reload_interval=1s \
-  --media_port_min=45950 --media_port_max=45969 --media_workers=1
+  --media_port_min=46380 --media_port_max=46399 --media_workers=1
 ctl() { "$CHORUSCTL" --address="$GRPC_ADDR" --tls_ca="$E2E_WORK/ca.crt" --timeout=5s "$@"; }
 
 [[ $(served_fingerprint "$GRPC_ADDR") == "$(fingerprint "$E2E_WORK/first.crt")" ]] ||
