@@ -9,6 +9,8 @@ find_package(gRPC CONFIG REQUIRED)
 find_package(prometheus-cpp CONFIG REQUIRED)
 find_package(civetweb CONFIG REQUIRED)
 find_package(OpenSSL REQUIRED)
+# zlib: the CRC-32 of STUN FINGERPRINT attributes (pipeline/ice).
+find_package(ZLIB REQUIRED)
 find_package(GTest REQUIRED)
 if(CHORUS_BUILD_BENCHMARKS)
   find_package(benchmark REQUIRED)
@@ -18,6 +20,8 @@ pkg_check_modules(FFMPEG REQUIRED IMPORTED_TARGET
   libavcodec libavformat libavutil libswresample libswscale)
 pkg_check_modules(SRTP2 REQUIRED IMPORTED_TARGET libsrtp2)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+# libnice: tests only, an independent STUN/ICE implementation that checks pipeline/ice.
+pkg_check_modules(NICE REQUIRED IMPORTED_TARGET nice)
 pkg_check_modules(OPUS REQUIRED IMPORTED_TARGET opus)
 pkg_check_modules(VPX REQUIRED IMPORTED_TARGET vpx)
 pkg_check_modules(X264 REQUIRED IMPORTED_TARGET x264)

@@ -13,8 +13,12 @@ packages=(
   # API and observability
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc prometheus-cpp-dev
   libcivetweb-dev
-  # crypto and base
-  libssl-dev libsodium-dev libabsl-dev
+  # crypto and base; zlib for STUN FINGERPRINT (CRC-32)
+  libssl-dev libsodium-dev libabsl-dev zlib1g-dev
+  # an independent STUN/ICE implementation the ICE tests check against
+  libnice-dev
+  # a second, independent WebRTC peer for the end-to-end tests (Debian's Python 3)
+  python3-aiortc
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # end-to-end clients and helpers: the ffmpeg program sends and receives SRTP; curl and

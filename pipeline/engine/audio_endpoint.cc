@@ -30,7 +30,7 @@ constexpr size_t kMaxDatagram = 1500;
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AudioEndpoint>> AudioEndpoint::Create(
-    const EndpointConfig& config, std::unique_ptr<net::UdpSocket> socket, EngineStats* stats) {
+    const EndpointConfig& config, std::unique_ptr<net::DatagramIo> socket, EngineStats* stats) {
   std::unique_ptr<AudioEndpoint> endpoint(new AudioEndpoint(config, std::move(socket), stats));
   if (config.secure) {
     auto remote_key = srtp::SrtpKeyMaterial::FromBase64(config.suite, config.remote_key_base64);
@@ -63,7 +63,7 @@ absl::StatusOr<std::unique_ptr<AudioEndpoint>> AudioEndpoint::Create(
   return endpoint;
 }
 
-AudioEndpoint::AudioEndpoint(const EndpointConfig& config, std::unique_ptr<net::UdpSocket> socket,
+AudioEndpoint::AudioEndpoint(const EndpointConfig& config, std::unique_ptr<net::DatagramIo> socket,
                              EngineStats* stats)
     : config_(config),
       socket_(std::move(socket)),

@@ -31,7 +31,7 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   static constexpr int kFrameSamples = 960;  // 20 ms at 48 kHz
 
   static absl::StatusOr<std::unique_ptr<AudioEndpoint>> Create(
-      const EndpointConfig& config, std::unique_ptr<net::UdpSocket> socket, EngineStats* stats);
+      const EndpointConfig& config, std::unique_ptr<net::DatagramIo> socket, EngineStats* stats);
   ~AudioEndpoint() override;
 
   const std::string& id() const { return config_.id; }
@@ -89,7 +89,7 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   EndpointStatsSnapshot Stats() const;
 
  private:
-  AudioEndpoint(const EndpointConfig& config, std::unique_ptr<net::UdpSocket> socket,
+  AudioEndpoint(const EndpointConfig& config, std::unique_ptr<net::DatagramIo> socket,
                 EngineStats* stats);
   void HandleDatagram(size_t length, const net::SocketAddress& from, int64_t now_us);
   void HandleRtcp(size_t length);
@@ -99,7 +99,7 @@ class AudioEndpoint final : public net::EventLoop::Handler {
 
   EndpointConfig config_;
   EndpointAnswer answer_;
-  std::unique_ptr<net::UdpSocket> socket_;
+  std::unique_ptr<net::DatagramIo> socket_;
   EngineStats* const stats_;  // not owned
 
   std::unique_ptr<srtp::SrtpSession> inbound_;   // null for plain RTP

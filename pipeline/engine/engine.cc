@@ -6,6 +6,7 @@
 
 #include "pipeline/engine/session.h"
 #include "pipeline/engine/video_session.h"
+#include "pipeline/engine/webrtc_transport.h"
 #include "pipeline/srtp/srtp_key.h"
 
 namespace chorus::engine {
@@ -34,6 +35,18 @@ absl::StatusOr<std::unique_ptr<MediaEngine>> MediaEngine::Create(const EngineOpt
     if (!worker.ok()) return worker.status();
     engine->workers_.push_back(*std::move(worker));
   }
+  auto certificate = dtls::DtlsCertificate::Generate();
+  if (!certificate.ok()) return certificate.status();
+  engine->certificate_ = *std::move(certificate);
+  engine->webrtc_ports_.resize(engine->workers_.size());
+  // A fixed WebRTC port is bound at start (it is what the firewall opens); otherwise a worker
+  // takes one from the media range with its first WebRTC participant.
+  if (options.webrtc_port != 0) {
+    absl::MutexLock lock(&engine->mutex_);
+    for (int i = 0; i < count; ++i) {
+      if (absl::Status opened = engine->OpenWebRtcPort(i); !opened.ok()) return opened;
+    }
+  }
   const int video_count =
       std::clamp(options.video_workers > 0 ? options.video_workers : cores, 1, 256);
   for (int i = 0; i < video_count; ++i) {
@@ -56,6 +69,9 @@ MediaEngine::~MediaEngine() {
     (void)raw->worker->Call([raw] { raw->session.reset(); });
   }
   sessions_.clear();
+  for (size_t i = 0; i < webrtc_ports_.size(); ++i) {
+    if (webrtc_ports_[i] != nullptr) (void)workers_[i]->Call([&] { webrtc_ports_[i].reset(); });
+  }
   workers_.clear();
   video_workers_.clear();
 }
@@ -128,9 +144,11 @@ absl::Status MediaEngine::DeleteSession(const std::string& session_id) {
   int endpoints = 0;
   (void)entry->video_worker->Call([&] { entry->video.reset(); });
   entry->video_worker->session_count().fetch_sub(1);
+  WebRtcPort* port = webrtc_ports_[static_cast<size_t>(entry->worker->index())].get();
   absl::Status posted = entry->worker->Call([&] {
     endpoints = entry->session->endpoint_count();
     entry->session.reset();
+    if (port != nullptr) port->RemoveTransportsWithPrefix(session_id + "/");
   });
   if (!posted.ok()) return posted;
   endpoint_count_.fetch_sub(endpoints);
@@ -143,6 +161,12 @@ absl::StatusOr<EndpointAnswer> MediaEngine::AddEndpoint(const std::string& sessi
                                                         const EndpointConfig& config) {
   if (!ValidId(config.id)) {
     return absl::InvalidArgumentError("endpoint_id must be 1 to 63 characters of [a-z0-9-_]");
+  }
+  if (config.webrtc.enabled) {
+    absl::MutexLock lock(&mutex_);
+    auto found = Find(session_id);
+    if (!found.ok()) return found.status();
+    return AddWebRtcEndpoint(*found, session_id, config);
   }
   if (!config.secure && !options_.allow_insecure_media) {
     return absl::InvalidArgumentError(
@@ -210,6 +234,134 @@ absl::StatusOr<EndpointAnswer> MediaEngine::AddEndpoint(const std::string& sessi
   return answer;
 }
 
+absl::Status MediaEngine::OpenWebRtcPort(int index) {
+  absl::StatusOr<std::unique_ptr<net::UdpSocket>> socket = absl::InternalError("no WebRTC port");
+  if (options_.webrtc_port != 0) {
+    if (options_.webrtc_port + index > 65535) {
+      return absl::InvalidArgumentError("the WebRTC ports run past 65535");
+    }
+    auto address = net::SocketAddress::FromIp(options_.media_ip,
+                                              static_cast<uint16_t>(options_.webrtc_port + index));
+    if (!address.ok()) return address.status();
+    socket = net::UdpSocket::Bind(*address);
+  } else {
+    socket = ports_.Allocate();
+  }
+  if (!socket.ok()) return socket.status();
+  MediaWorker* worker = workers_[static_cast<size_t>(index)].get();
+  absl::StatusOr<std::unique_ptr<WebRtcPort>> port = absl::InternalError("not run");
+  absl::Status posted = worker->Call(
+      [&] { port = WebRtcPort::Create(worker, *std::move(socket), certificate_, &stats_); });
+  if (!posted.ok()) return posted;
+  if (!port.ok()) return port.status();
+  webrtc_ports_[static_cast<size_t>(index)] = *std::move(port);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<EndpointAnswer> MediaEngine::AddWebRtcEndpoint(SessionEntry* entry,
+                                                              const std::string& session_id,
+                                                              const EndpointConfig& config) {
+  const int index = entry->worker->index();
+  if (webrtc_ports_[static_cast<size_t>(index)] == nullptr) {
+    if (absl::Status opened = OpenWebRtcPort(index); !opened.ok()) return opened;
+  }
+  WebRtcPort* port = webrtc_ports_[static_cast<size_t>(index)].get();
+  WebRtcTransportConfig transport;
+  transport.key = session_id + "/" + config.id;
+  transport.remote_ice.ufrag = config.webrtc.remote_ufrag;
+  transport.remote_ice.pwd = config.webrtc.remote_pwd;
+  transport.remote_fingerprint = config.webrtc.remote_fingerprint;
+  transport.audio_ssrcs = config.webrtc.audio_ssrcs;
+  transport.video_ssrcs = config.webrtc.video_ssrcs;
+  transport.content_ssrcs = config.webrtc.content_ssrcs;
+  transport.audio_payload_type = config.codec.payload_type;
+  if (config.video.enabled) transport.video_payload_type = config.video.payload_type;
+  if (config.content.enabled) transport.content_payload_type = config.content.payload_type;
+  auto path = port->NewPath();
+  auto make_link = [&](bool wanted) -> absl::StatusOr<std::shared_ptr<WebRtcStreamLink>> {
+    if (!wanted) return std::shared_ptr<WebRtcStreamLink>();
+    auto queue = DatagramQueue::Create(512);
+    if (!queue.ok()) return queue.status();
+    auto link = std::make_shared<WebRtcStreamLink>();
+    link->inbound = *std::move(queue);
+    link->path = path;
+    link->local = port->local_address();
+    return link;
+  };
+  auto audio = make_link(true);
+  auto video = make_link(config.video.enabled);
+  auto content = make_link(config.content.enabled);
+  for (const auto* link : {&audio, &video, &content}) {
+    if (!link->ok()) return link->status();
+  }
+  // The endpoints see clear RTP: the transport does the security.
+  EndpointConfig clear = config;
+  clear.secure = false;
+  absl::StatusOr<ice::IceCredentials> local = absl::InternalError("not run");
+  absl::StatusOr<EndpointAnswer> answer = absl::InternalError("not run");
+  absl::Status posted = entry->worker->Call([&] {
+    local = port->AddTransport(transport, path, *audio, *video, *content);
+    if (!local.ok()) return;
+    answer = entry->session->AddEndpoint(clear, std::make_unique<WebRtcStreamIo>(*audio));
+    if (!answer.ok()) port->RemoveTransport(transport.key);
+  });
+  if (!posted.ok()) return posted;
+  if (!local.ok()) return local.status();
+  if (!answer.ok()) return answer;
+  auto undo = [&] {
+    (void)entry->video_worker->Call([&] { entry->video->RemoveEndpoint(config.id); });
+    (void)entry->worker->Call([&] {
+      (void)entry->session->RemoveEndpoint(config.id);
+      port->RemoveTransport(transport.key);
+    });
+  };
+  if (config.video.enabled) {
+    absl::StatusOr<VideoAnswer> added = absl::InternalError("not run");
+    posted = entry->video_worker->Call([&] {
+      added = entry->video->AddEndpoint(config.id, false, config.suite, config.video,
+                                        std::make_unique<WebRtcStreamIo>(*video));
+      if (added.ok()) entry->video->ApplyRouting(config.id, config.routing);
+    });
+    if (!posted.ok()) added = posted;
+    if (!added.ok()) {
+      undo();
+      return added.status();
+    }
+    answer->video = *added;
+  }
+  if (config.content.enabled) {
+    absl::StatusOr<VideoAnswer> added = absl::InternalError("not run");
+    posted = entry->video_worker->Call([&] {
+      added = entry->video->AddContent(config.id, false, config.suite, config.content,
+                                       std::make_unique<WebRtcStreamIo>(*content));
+      if (added.ok()) entry->video->ApplyRouting(config.id, config.routing);
+    });
+    if (!posted.ok()) added = posted;
+    if (!added.ok()) {
+      undo();
+      return added.status();
+    }
+    answer->content = *added;
+  }
+  answer->webrtc.enabled = true;
+  answer->webrtc.local_ufrag = local->ufrag;
+  answer->webrtc.local_pwd = local->pwd;
+  std::copy(certificate_->fingerprint().sha256.begin(), certificate_->fingerprint().sha256.end(),
+            answer->webrtc.fingerprint.begin());
+  answer->webrtc.local = port->local_address();
+  endpoint_count_.fetch_add(1);
+  return answer;
+}
+
+std::vector<net::SocketAddress> MediaEngine::webrtc_ports() const {
+  std::vector<net::SocketAddress> ports;
+  absl::MutexLock lock(&mutex_);
+  for (const auto& port : webrtc_ports_) {
+    if (port != nullptr) ports.push_back(port->local_address());
+  }
+  return ports;
+}
+
 absl::Status MediaEngine::UpdateRouting(const std::string& session_id,
                                         const std::string& endpoint_id, const Routing& routing) {
   absl::MutexLock lock(&mutex_);
@@ -233,8 +385,11 @@ absl::Status MediaEngine::RemoveEndpoint(const std::string& session_id,
   if (!found.ok()) return found.status();
   SessionEntry* entry = *found;
   absl::Status result;
-  absl::Status posted =
-      entry->worker->Call([&] { result = entry->session->RemoveEndpoint(endpoint_id); });
+  WebRtcPort* port = webrtc_ports_[static_cast<size_t>(entry->worker->index())].get();
+  absl::Status posted = entry->worker->Call([&] {
+    result = entry->session->RemoveEndpoint(endpoint_id);
+    if (port != nullptr) port->RemoveTransport(session_id + "/" + endpoint_id);
+  });
   if (!posted.ok()) return posted;
   if (result.ok()) {
     endpoint_count_.fetch_sub(1);

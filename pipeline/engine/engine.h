@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "pipeline/dtls/dtls_certificate.h"
 #include "pipeline/engine/engine_stats.h"
 #include "pipeline/engine/media_worker.h"
 #include "pipeline/engine/session_types.h"
@@ -19,6 +20,7 @@ namespace chorus::engine {
 
 class Session;
 class VideoSession;
+class WebRtcPort;
 
 // One worker's load (0 to 1): its thread's busy share of real time, smoothed over about 5 s.
 struct WorkerLoad {
@@ -45,6 +47,9 @@ struct EngineOptions {
   int max_endpoints_per_session = 1000;
   // Video workers (threads of their own, so video never delays an audio tick); 0 = one per core.
   int video_workers = 0;
+  // WebRTC: each media worker's shared UDP port is webrtc_port + its index; 0 takes one port per
+  // worker from the media range.
+  uint16_t webrtc_port = 0;
 };
 
 // A media node's engine (DESIGN.md, The media engine): media workers, the sessions placed on
@@ -88,6 +93,8 @@ class MediaEngine {
   // The video workers' ticks (their count and overruns: frames not served in time).
   EngineStats& video_stats() { return video_stats_; }
   const EngineOptions& options() const { return options_; }
+  // The shared WebRTC port of each media worker that has one open.
+  std::vector<net::SocketAddress> webrtc_ports() const;
 
  private:
   struct SessionEntry {
@@ -107,6 +114,16 @@ class MediaEngine {
   std::vector<std::unique_ptr<MediaWorker>> workers_;
   EngineStats video_stats_;  // the video workers' ticks
   std::vector<std::unique_ptr<MediaWorker>> video_workers_;
+  // The node's DTLS certificate (ECDSA P-256, made at start) and each media worker's WebRTC
+  // port (index = worker index; each destroyed on its worker).
+  std::shared_ptr<const dtls::DtlsCertificate> certificate_;
+  std::vector<std::unique_ptr<WebRtcPort>> webrtc_ports_ ABSL_GUARDED_BY(mutex_);
+  // Binds worker `index`'s WebRTC port and starts serving it.
+  absl::Status OpenWebRtcPort(int index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  absl::StatusOr<EndpointAnswer> AddWebRtcEndpoint(SessionEntry* entry,
+                                                   const std::string& session_id,
+                                                   const EndpointConfig& config)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
   // Serialises control operations (they are rare and short; the media path never takes it).
   mutable absl::Mutex mutex_;

@@ -36,6 +36,18 @@ const char* DropReasonName(DropReason reason) {
       return "not_admitted";
     case DropReason::kDecodeError:
       return "decode_error";
+    case DropReason::kUnknownPeer:
+      return "unknown_peer";
+    case DropReason::kIceRejected:
+      return "ice_rejected";
+    case DropReason::kDtlsRejected:
+      return "dtls_rejected";
+    case DropReason::kNotConnected:
+      return "not_connected";
+    case DropReason::kUnknownStream:
+      return "unknown_stream";
+    case DropReason::kQueueFull:
+      return "queue_full";
     case DropReason::kCount:
       break;
   }

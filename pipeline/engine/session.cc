@@ -111,7 +111,7 @@ void Session::DetachSharedEncoder(AudioEndpoint* endpoint) {
 }
 
 absl::StatusOr<EndpointAnswer> Session::AddEndpoint(const EndpointConfig& config,
-                                                    std::unique_ptr<net::UdpSocket> socket) {
+                                                    std::unique_ptr<net::DatagramIo> socket) {
   if (Find(config.id) != nullptr) {
     return absl::AlreadyExistsError("endpoint '" + config.id + "' exists in this session");
   }

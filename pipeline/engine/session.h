@@ -36,7 +36,7 @@ class Session final : public TickListener {
   void set_speaker_board(std::shared_ptr<SpeakerBoard> board) { board_ = std::move(board); }
 
   absl::StatusOr<EndpointAnswer> AddEndpoint(const EndpointConfig& config,
-                                             std::unique_ptr<net::UdpSocket> socket);
+                                             std::unique_ptr<net::DatagramIo> socket);
   absl::Status UpdateRouting(const std::string& endpoint_id, const Routing& routing);
   absl::Status RemoveEndpoint(const std::string& endpoint_id);
   SessionStatsSnapshot Stats() const;

@@ -63,6 +63,19 @@ struct VideoConfig {
   int bitrate_bps = 800'000;
 };
 
+// A WebRTC endpoint (issue: WebRTC on the media node): ICE-lite, DTLS-SRTP and BUNDLE on the
+// worker's shared port instead of a socket and SDES keys of its own. From its SDP offer.
+struct WebRtcConfig {
+  bool enabled = false;
+  std::string remote_ufrag;
+  std::string remote_pwd;
+  std::array<uint8_t, 32> remote_fingerprint{};  // SHA-256 of the browser's DTLS certificate
+  // The SSRCs it announced for each stream (empty: recognised by payload type).
+  std::vector<uint32_t> audio_ssrcs;
+  std::vector<uint32_t> video_ssrcs;
+  std::vector<uint32_t> content_ssrcs;
+};
+
 struct EndpointConfig {
   std::string id;
   // SRTP (the default) or plain RTP (refused unless the engine allows insecure media).
@@ -84,6 +97,16 @@ struct EndpointConfig {
   VideoConfig video;
   // A second video stream marked as content (screen sharing), received only.
   VideoConfig content;
+  WebRtcConfig webrtc;
+};
+
+// The node's side of a WebRTC endpoint's transport.
+struct WebRtcAnswer {
+  bool enabled = false;
+  std::string local_ufrag;
+  std::string local_pwd;                  // never logged
+  std::array<uint8_t, 32> fingerprint{};  // SHA-256 of the node's DTLS certificate
+  net::SocketAddress local;               // the worker's shared WebRTC port
 };
 
 // The node's side of the endpoint's video stream.
@@ -103,6 +126,7 @@ struct EndpointAnswer {
   std::string local_key_base64;
   VideoAnswer video;
   VideoAnswer content;
+  WebRtcAnswer webrtc;
 };
 
 // The floor's loudest speaker (an endpoint id, empty for none): written by the audio session

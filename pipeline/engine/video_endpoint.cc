@@ -24,7 +24,7 @@ constexpr int64_t kReportIntervalUs = 5'000'000;
 }  // namespace
 
 VideoEndpoint::VideoEndpoint(const std::string& id, const VideoConfig& config,
-                             std::unique_ptr<net::UdpSocket> socket, EngineStats* stats)
+                             std::unique_ptr<net::DatagramIo> socket, EngineStats* stats)
     : id_(id),
       config_(config),
       socket_(std::move(socket)),
@@ -37,7 +37,7 @@ VideoEndpoint::~VideoEndpoint() = default;
 
 absl::StatusOr<std::unique_ptr<VideoEndpoint>> VideoEndpoint::Create(
     const std::string& id, bool secure, srtp::SrtpSuite suite, const VideoConfig& config,
-    std::unique_ptr<net::UdpSocket> socket, EngineStats* stats) {
+    std::unique_ptr<net::DatagramIo> socket, EngineStats* stats) {
   if (config.width < 16 || config.height < 16 || config.width > 1920 || config.height > 1080 ||
       config.width % 2 != 0 || config.height % 2 != 0) {
     return absl::InvalidArgumentError("video size must be even, 16x16 to 1920x1080");

@@ -33,7 +33,7 @@ class VideoEndpoint final : public net::EventLoop::Handler {
  public:
   static absl::StatusOr<std::unique_ptr<VideoEndpoint>> Create(
       const std::string& id, bool secure, srtp::SrtpSuite suite, const VideoConfig& config,
-      std::unique_ptr<net::UdpSocket> socket, EngineStats* stats);
+      std::unique_ptr<net::DatagramIo> socket, EngineStats* stats);
   ~VideoEndpoint() override;
 
   const std::string& id() const { return id_; }
@@ -93,7 +93,7 @@ class VideoEndpoint final : public net::EventLoop::Handler {
 
  private:
   VideoEndpoint(const std::string& id, const VideoConfig& config,
-                std::unique_ptr<net::UdpSocket> socket, EngineStats* stats);
+                std::unique_ptr<net::DatagramIo> socket, EngineStats* stats);
   void HandleDatagram(size_t length, int64_t now_us);
   void HandleRtcp(size_t length, int64_t now_us);
   // Asks for the packets between the highest sequence number seen and `sequence` (a gap).
@@ -106,7 +106,7 @@ class VideoEndpoint final : public net::EventLoop::Handler {
   const std::string id_;
   const VideoConfig config_;
   VideoAnswer answer_;
-  std::unique_ptr<net::UdpSocket> socket_;
+  std::unique_ptr<net::DatagramIo> socket_;
   EngineStats* const stats_;
   std::unique_ptr<srtp::SrtpSession> inbound_;   // null for plain RTP
   std::unique_ptr<srtp::SrtpSession> outbound_;  // null for plain RTP

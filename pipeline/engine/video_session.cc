@@ -18,21 +18,21 @@ VideoSession::~VideoSession() {
 absl::StatusOr<VideoAnswer> VideoSession::AddEndpoint(const std::string& id, bool secure,
                                                       srtp::SrtpSuite suite,
                                                       const VideoConfig& config,
-                                                      std::unique_ptr<net::UdpSocket> socket) {
+                                                      std::unique_ptr<net::DatagramIo> socket) {
   return Attach(id, /*content_of=*/"", secure, suite, config, std::move(socket));
 }
 
 absl::StatusOr<VideoAnswer> VideoSession::AddContent(const std::string& owner, bool secure,
                                                      srtp::SrtpSuite suite,
                                                      const VideoConfig& config,
-                                                     std::unique_ptr<net::UdpSocket> socket) {
+                                                     std::unique_ptr<net::DatagramIo> socket) {
   return Attach(owner + "~content", owner, secure, suite, config, std::move(socket));
 }
 
 absl::StatusOr<VideoAnswer> VideoSession::Attach(const std::string& id,
                                                  const std::string& content_of, bool secure,
                                                  srtp::SrtpSuite suite, const VideoConfig& config,
-                                                 std::unique_ptr<net::UdpSocket> socket) {
+                                                 std::unique_ptr<net::DatagramIo> socket) {
   for (const auto& endpoint : endpoints_) {
     if (endpoint->id() == id) return absl::AlreadyExistsError("the endpoint already has video");
   }

@@ -34,11 +34,11 @@ class VideoSession final : public TickListener {
 
   absl::StatusOr<VideoAnswer> AddEndpoint(const std::string& id, bool secure, srtp::SrtpSuite suite,
                                           const VideoConfig& config,
-                                          std::unique_ptr<net::UdpSocket> socket);
+                                          std::unique_ptr<net::DatagramIo> socket);
   // The endpoint's content stream (screen sharing), received only.
   absl::StatusOr<VideoAnswer> AddContent(const std::string& owner, bool secure,
                                          srtp::SrtpSuite suite, const VideoConfig& config,
-                                         std::unique_ptr<net::UdpSocket> socket);
+                                         std::unique_ptr<net::DatagramIo> socket);
   // What of an endpoint's routing concerns video: whether it shares its content now
   // (routing.content_sharing) and whom it sees large (routing.pinned, e.g. a sign-language
   // interpreter).
@@ -81,7 +81,7 @@ class VideoSession final : public TickListener {
   // Adds a camera stream (`content_of` empty) or the content stream of `content_of`.
   absl::StatusOr<VideoAnswer> Attach(const std::string& id, const std::string& content_of,
                                      bool secure, srtp::SrtpSuite suite, const VideoConfig& config,
-                                     std::unique_ptr<net::UdpSocket> socket);
+                                     std::unique_ptr<net::DatagramIo> socket);
   // The content stream shown large now (shared, a picture in the last 2 s), or null.
   const VideoEndpoint* Presenting(int64_t now_us) const;
   // The view key: layout, codec, size, bitrate and the participants in the tiles, in order.

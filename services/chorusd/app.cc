@@ -50,6 +50,9 @@ ABSL_FLAG(std::string, advertised_media_address, "",
           "IP address given to endpoints in media answers (default: --media_address)");
 ABSL_FLAG(uint32_t, media_port_min, 40000, "Lowest UDP port for media endpoints");
 ABSL_FLAG(uint32_t, media_port_max, 40999, "Highest UDP port for media endpoints");
+ABSL_FLAG(uint32_t, webrtc_port, 0,
+          "UDP port of the first media worker's shared WebRTC port (worker i uses webrtc_port + i; "
+          "0: one port per worker from the media port range)");
 ABSL_FLAG(uint32_t, media_workers, 0, "Media worker threads (0: one per core)");
 ABSL_FLAG(uint32_t, video_workers, 0,
           "Video worker threads, beside the media workers (0: one per core)");
@@ -123,6 +126,7 @@ absl::StatusOr<common::ServerConfig> ConfigFromFlags(const std::string& role_nam
   config.media_port_min = absl::GetFlag(FLAGS_media_port_min);
   config.media_port_max = absl::GetFlag(FLAGS_media_port_max);
   config.media_workers = absl::GetFlag(FLAGS_media_workers);
+  config.webrtc_port = absl::GetFlag(FLAGS_webrtc_port);
   config.video_workers = absl::GetFlag(FLAGS_video_workers);
   config.allow_insecure_media = absl::GetFlag(FLAGS_allow_insecure_media);
   config.media_nodes = absl::GetFlag(FLAGS_media_nodes);
@@ -349,6 +353,7 @@ int RunChorusd(int argc, char** argv) {
     engine_options.port_min = static_cast<uint16_t>(config.media_port_min);
     engine_options.port_max = static_cast<uint16_t>(config.media_port_max);
     engine_options.allow_insecure_media = config.allow_insecure_media;
+    engine_options.webrtc_port = static_cast<uint16_t>(config.webrtc_port);
     auto created = engine::MediaEngine::Create(engine_options);
     if (!created.ok()) return UsageError(std::string(created.status().message()));
     media_engine = *std::move(created);
@@ -439,6 +444,12 @@ int RunChorusd(int argc, char** argv) {
   auto http_host = common::ParseHostPort(config.http_listen);
   std::string grpc_address = absl::StrCat(grpc_host->host, ":", grpc_port);
   std::string http_address = absl::StrCat(http_host->host, ":", (*http)->port());
+  std::string webrtc_ports;
+  if (media_engine) {
+    for (const net::SocketAddress& port : media_engine->webrtc_ports()) {
+      absl::StrAppend(&webrtc_ports, webrtc_ports.empty() ? "" : ",", port.port());
+    }
+  }
   base::Log(base::LogLevel::kInfo, "listening",
             {{"role", common::RoleName(config.role)},
              {"grpc", grpc_address},
@@ -448,7 +459,8 @@ int RunChorusd(int argc, char** argv) {
              {"bearer_tokens", auth->token_count()},
              {"media_address", media ? config.media_address : ""},
              {"media_ports",
-              media ? absl::StrCat(config.media_port_min, "-", config.media_port_max) : ""}});
+              media ? absl::StrCat(config.media_port_min, "-", config.media_port_max) : ""},
+             {"webrtc_ports", webrtc_ports}});
 
   // Housekeeping once a second while serving: idle rooms close.
   int signal = 0;

@@ -165,6 +165,9 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
   if (config.media_workers > 256) {
     return absl::InvalidArgumentError("--media_workers must be 0 (one per core) to 256");
   }
+  if (config.webrtc_port > 65535 - 256) {
+    return absl::InvalidArgumentError("--webrtc_port must be 0 (from the media range) to 65279");
+  }
   if (config.video_workers > 256) {
     return absl::InvalidArgumentError("--video_workers must be 0 (one per core) to 256");
   }

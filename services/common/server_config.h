@@ -42,6 +42,8 @@ struct ServerConfig {
   uint32_t media_port_max = 40999;
   // Media worker threads; 0 = one per core.
   uint32_t media_workers = 0;
+  // First media worker's shared WebRTC UDP port (worker i: + i); 0 = from the media range.
+  uint32_t webrtc_port = 0;
   // Video worker threads (composition and encoding); 0 = one per core.
   uint32_t video_workers = 0;
   // Load (0 to 1) from which the node takes no new sessions and the controller places no rooms.

@@ -277,8 +277,12 @@ grpc::Status CheckRtpOffer(const v1::RtpOffer& rtp) {
 
 grpc::Status OfferToEndpoint(const v1::MediaOffer& offer, internal::Endpoint* endpoint) {
   if (offer.has_webrtc()) {
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                        "WebRTC offers are not implemented yet: offer RTP/SRTP (offer.rtp)");
+    // The media node parses and negotiates it (pipeline/sdp); the shape is checked here.
+    const std::string& sdp = offer.webrtc().sdp();
+    if (sdp.empty()) return Invalid("offer.webrtc.sdp: the browser's SDP offer is required");
+    if (sdp.size() > 64 * 1024) return Invalid("offer.webrtc.sdp: at most 64 KiB");
+    endpoint->set_webrtc_offer_sdp(sdp);
+    return grpc::Status::OK;
   }
   if (!offer.has_rtp()) return Invalid("offer: an RTP/SRTP media offer is required");
   const v1::RtpOffer& rtp = offer.rtp();
@@ -313,6 +317,10 @@ grpc::Status OfferToEndpoint(const v1::MediaOffer& offer, internal::Endpoint* en
 }
 
 void EndpointToAnswer(const internal::Endpoint& endpoint, v1::MediaAnswer* answer) {
+  if (!endpoint.webrtc_answer_sdp().empty()) {
+    answer->mutable_webrtc()->set_sdp(endpoint.webrtc_answer_sdp());
+    return;
+  }
   v1::RtpAnswer* rtp = answer->mutable_rtp();
   rtp->set_transport(static_cast<v1::Transport>(endpoint.transport()));
   for (const internal::LocalStream& local : endpoint.local_streams()) {
@@ -1358,6 +1366,9 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     }
     Room::Member& member = room->participants.at(participant_id);
     member.pending = false;
+    for (const internal::LocalStream& stream : added.local_streams()) {
+      member.has_content |= stream.kind() == internal::MEDIA_KIND_CONTENT;
+    }
     room->ever_joined = true;
     room->room.set_state(v1::ROOM_STATE_ACTIVE);
     if (!invite_id.empty() && !room->invites.at(invite_id).invite.consent_reference().empty()) {

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "services/common/api_guard.h"
 #include "services/common/status.h"
+#include "services/media_node/webrtc_offer.h"
 
 namespace chorus::media_node {
 namespace {
@@ -467,6 +468,9 @@ grpc::Status MediaNodeService::AddEndpoint(grpc::ServerContext* context,
     }
     languages = it->second.languages;
   }
+  if (!request->endpoint().webrtc_offer_sdp().empty()) {
+    return AddWebRtcEndpoint(session, languages, *request, response);
+  }
   auto config = EndpointFromProto(request->endpoint_id(), request->endpoint(), languages);
   if (!config.ok()) return common::ToGrpcStatus(config.status());
   auto answer = engine_->AddEndpoint(session, *config);
@@ -704,6 +708,41 @@ grpc::Status MediaNodeService::GetSessionStats(grpc::ServerContext* context,
     stream->set_concealed_frames(endpoint.concealed_frames);
     if (endpoint.srtp_failures > 0) (*stream->mutable_drops())["srtp"] = endpoint.srtp_failures;
     if (endpoint.drops > 0) (*stream->mutable_drops())["other"] = endpoint.drops;
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status MediaNodeService::AddWebRtcEndpoint(const std::string& session,
+                                                 const std::vector<std::string>& languages,
+                                                 const v1::AddEndpointRequest& request,
+                                                 v1::Endpoint* response) {
+  const std::string& sdp = request.endpoint().webrtc_offer_sdp();
+  if (sdp.size() > 64 * 1024) return Invalid("endpoint.webrtc_offer_sdp: at most 64 KiB");
+  auto offer = WebRtcOfferToEndpoint(request.endpoint_id(), sdp);
+  if (!offer.ok()) return common::ToGrpcStatus(offer.status());
+  auto routing = RoutingFromProto(request.endpoint().routing(), languages);
+  if (!routing.ok()) return common::ToGrpcStatus(routing.status());
+  offer->config.routing = *routing;
+  auto answer = engine_->AddEndpoint(session, offer->config);
+  if (!answer.ok()) return common::ToGrpcStatus(answer.status());
+  auto text = WebRtcAnswerSdp(*offer, *answer, options_.media_address);
+  if (!text.ok()) {
+    (void)engine_->RemoveEndpoint(session, offer->config.id);
+    return common::ToGrpcStatus(text.status());
+  }
+  response->set_name(absl::StrCat(kSessionPrefix, session, "/endpoints/", offer->config.id));
+  *response->mutable_routing() = request.endpoint().routing();
+  response->set_webrtc_answer_sdp(*text);
+  response->add_local_streams()->set_kind(v1::MEDIA_KIND_AUDIO);
+  if (answer->video.enabled) response->add_local_streams()->set_kind(v1::MEDIA_KIND_VIDEO);
+  if (answer->content.enabled) response->add_local_streams()->set_kind(v1::MEDIA_KIND_CONTENT);
+  absl::MutexLock lock(&mutex_);
+  auto it = sessions_.find(session);
+  if (it != sessions_.end()) {
+    v1::Endpoint remembered;
+    remembered.set_name(response->name());
+    *remembered.mutable_routing() = request.endpoint().routing();
+    it->second.endpoints[offer->config.id] = remembered;
   }
   return grpc::Status::OK;
 }

@@ -86,6 +86,10 @@ class MediaNodeService final : public chorus::internal::v1::MediaNode::Service {
  private:
   grpc::Status NotYet(const grpc::ServerContext& context, const char* rpc) const;
   grpc::Status Authenticate(const grpc::ServerContext& context) const;
+  grpc::Status AddWebRtcEndpoint(const std::string& session,
+                                 const std::vector<std::string>& languages,
+                                 const chorus::internal::v1::AddEndpointRequest& request,
+                                 chorus::internal::v1::Endpoint* response);
 
   // What the service remembers of a session to translate names: bus languages, and each
   // endpoint's current routing (UpdateEndpoint changes only the fields named).

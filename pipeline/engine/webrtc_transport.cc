@@ -1,0 +1,389 @@
+#include "pipeline/engine/webrtc_transport.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "pipeline/base/clock.h"
+#include "pipeline/engine/endpoint_common.h"
+#include "pipeline/ice/stun.h"
+#include "pipeline/rtp/rtp_packet.h"
+
+namespace chorus::engine {
+namespace {
+
+// RFC 7983 section 7: what the first byte of a datagram on a WebRTC 5-tuple says it is.
+enum class Kind { kStun, kDtls, kRtp, kOther };
+Kind Classify(std::span<const uint8_t> datagram) {
+  if (datagram.empty()) return Kind::kOther;
+  const uint8_t first = datagram[0];
+  if (first <= 3) return Kind::kStun;
+  if (first >= 20 && first <= 63) return Kind::kDtls;
+  if (first >= 128 && first <= 191) return Kind::kRtp;
+  return Kind::kOther;
+}
+
+uint32_t ReadSsrc(std::span<const uint8_t> rtp) {
+  return (uint32_t{rtp[8]} << 24) | (uint32_t{rtp[9]} << 16) | (uint32_t{rtp[10]} << 8) | rtp[11];
+}
+
+bool Contains(const std::vector<uint32_t>& list, uint32_t value) {
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+}  // namespace
+
+bool WebRtcPath::Send(std::span<const uint8_t> datagram) const {
+  net::SocketAddress to;
+  {
+    absl::MutexLock lock(&mutex_);
+    to = remote_;
+  }
+  if (to.empty()) return false;
+  const ssize_t sent =
+      sendto(fd_, datagram.data(), datagram.size(), 0, to.sockaddr_ptr(), to.length());
+  return sent == static_cast<ssize_t>(datagram.size());
+}
+
+int WebRtcStreamIo::Receive(std::span<uint8_t> buffer, net::SocketAddress* from) {
+  (void)from;  // the transport checked where it came from
+  return link_->inbound->Pop(buffer);
+}
+
+bool WebRtcStreamIo::Send(std::span<const uint8_t> data, const net::SocketAddress& to) {
+  (void)to;  // the ICE-selected pair decides
+  srtp::SrtpSession* outbound = link_->outbound.load(std::memory_order_acquire);
+  if (outbound == nullptr || data.size() > 1400) return false;
+  std::memcpy(buffer_.data(), data.data(), data.size());
+  size_t length = 0;
+  const srtp::SrtpResult result = rtp::IsRtcp(data)
+                                      ? outbound->ProtectRtcp(buffer_, data.size(), &length)
+                                      : outbound->ProtectRtp(buffer_, data.size(), &length);
+  if (result != srtp::SrtpResult::kOk) return false;
+  return link_->path->Send(std::span<const uint8_t>(buffer_.data(), length));
+}
+
+absl::StatusOr<std::unique_ptr<WebRtcTransport>> WebRtcTransport::Create(
+    const WebRtcTransportConfig& config, std::shared_ptr<const dtls::DtlsCertificate> certificate,
+    std::shared_ptr<WebRtcPath> path, std::shared_ptr<WebRtcStreamLink> audio,
+    std::shared_ptr<WebRtcStreamLink> video, std::shared_ptr<WebRtcStreamLink> content,
+    EngineStats* stats, dtls::DtlsCounters* counters) {
+  std::unique_ptr<WebRtcTransport> transport(new WebRtcTransport(config, std::move(path), stats));
+  transport->audio_ = std::move(audio);
+  transport->video_ = std::move(video);
+  transport->content_ = std::move(content);
+  ice::IceLiteConfig ice_config;
+  ice_config.local = ice::IceCredentials::Generate();
+  ice_config.remote = config.remote_ice;
+  auto agent = ice::IceLiteAgent::Create(ice_config);
+  if (!agent.ok()) return agent.status();
+  transport->ice_ = *std::move(agent);
+  dtls::DtlsFingerprint fingerprint;
+  fingerprint.sha256 = config.remote_fingerprint;
+  dtls::DtlsTransportOptions options;
+  options.counters = counters;
+  auto dtls = dtls::DtlsTransport::Create(std::move(certificate), fingerprint, transport.get(),
+                                          base::RealClock(), options);
+  if (!dtls.ok()) return dtls.status();
+  transport->dtls_ = *std::move(dtls);
+  return transport;
+}
+
+WebRtcTransport::WebRtcTransport(const WebRtcTransportConfig& config,
+                                 std::shared_ptr<WebRtcPath> path, EngineStats* stats)
+    : config_(config), path_(std::move(path)), stats_(stats) {}
+
+WebRtcTransport::~WebRtcTransport() {
+  if (dtls_ != nullptr) dtls_->Close();
+}
+
+bool WebRtcTransport::HandleStun(std::span<const uint8_t> datagram, const net::SocketAddress& from,
+                                 int64_t now_us, net::UdpSocket& socket) {
+  std::array<uint8_t, ice::kIceMaxResponseBytes> response;
+  size_t response_length = 0;
+  const ice::IceResult result =
+      ice_->HandleBindingRequest(datagram, from, now_us, response, &response_length);
+  if (response_length > 0) {
+    (void)socket.Send(std::span<const uint8_t>(response.data(), response_length), from);
+  }
+  switch (result) {
+    case ice::IceResult::kResponded:
+      return true;
+    case ice::IceResult::kSelectedPair:
+      if (const net::SocketAddress* selected = ice_->selected()) path_->Select(*selected);
+      consent_lost_ = false;
+      return true;
+    default:
+      stats_->Drop(DropReason::kIceRejected);
+      return false;
+  }
+}
+
+void WebRtcTransport::HandleMedia(std::span<uint8_t> buffer, size_t length,
+                                  const net::SocketAddress& from) {
+  // Media only from a 5-tuple that passed a check (RFC 8445 section 7.3: a lite agent learns its
+  // peers from their checks).
+  if (!ice_->IsValidated(from)) {
+    stats_->Drop(DropReason::kUnknownPeer);
+    return;
+  }
+  std::span<uint8_t> datagram = buffer.first(length);
+  switch (Classify(datagram)) {
+    case Kind::kDtls:
+      if (ice_->selected() == nullptr) dtls_peer_ = from;
+      if (!dtls_->HandleDatagram(datagram)) stats_->Drop(DropReason::kDtlsRejected);
+      return;
+    case Kind::kRtp:
+      if (!connected_ || inbound_ == nullptr) {
+        stats_->Drop(DropReason::kNotConnected);
+        return;
+      }
+      if (rtp::IsRtcp(datagram)) {
+        HandleRtcp(buffer, length);
+      } else {
+        HandleRtp(buffer, length);
+      }
+      return;
+    default:
+      stats_->Drop(DropReason::kMalformedRtp);
+      return;
+  }
+}
+
+WebRtcStreamLink* WebRtcTransport::Route(uint32_t ssrc, uint8_t payload_type) {
+  if (audio_ != nullptr && Contains(config_.audio_ssrcs, ssrc)) return audio_.get();
+  if (video_ != nullptr && Contains(config_.video_ssrcs, ssrc)) return video_.get();
+  if (content_ != nullptr && Contains(config_.content_ssrcs, ssrc)) return content_.get();
+  // Streams announced without SSRCs are recognised by payload type (the camera before the
+  // screen share when both use the same codec).
+  if (audio_ != nullptr && config_.audio_ssrcs.empty() &&
+      payload_type == config_.audio_payload_type) {
+    return audio_.get();
+  }
+  if (video_ != nullptr && config_.video_ssrcs.empty() &&
+      payload_type == config_.video_payload_type) {
+    return video_.get();
+  }
+  if (content_ != nullptr && config_.content_ssrcs.empty() &&
+      payload_type == config_.content_payload_type) {
+    return content_.get();
+  }
+  return nullptr;
+}
+
+void WebRtcTransport::HandleRtp(std::span<uint8_t> buffer, size_t length) {
+  size_t clear = 0;
+  const srtp::SrtpResult result = inbound_->UnprotectRtp(buffer, length, &clear);
+  if (result != srtp::SrtpResult::kOk) {
+    stats_->Drop(detail::FromSrtp(result));
+    return;
+  }
+  if (clear < 12) {
+    stats_->Drop(DropReason::kMalformedRtp);
+    return;
+  }
+  WebRtcStreamLink* stream = Route(ReadSsrc(buffer), buffer[1] & 0x7f);
+  if (stream == nullptr) {
+    stats_->Drop(DropReason::kUnknownStream);
+    return;
+  }
+  if (!stream->inbound->Push(std::span<const uint8_t>(buffer.data(), clear))) {
+    stats_->Drop(DropReason::kQueueFull);
+  }
+}
+
+void WebRtcTransport::HandleRtcp(std::span<uint8_t> buffer, size_t length) {
+  size_t clear = 0;
+  const srtp::SrtpResult result = inbound_->UnprotectRtcp(buffer, length, &clear);
+  if (result != srtp::SrtpResult::kOk) {
+    stats_->Drop(detail::FromSrtp(result));
+    return;
+  }
+  // Reports and feedback go to the audio and the camera stream; each reads what concerns its
+  // own SSRC (reception reports, PLI, FIR, NACK) and ignores the rest.
+  const std::span<const uint8_t> packet(buffer.data(), clear);
+  for (WebRtcStreamLink* stream : {audio_.get(), video_.get()}) {
+    if (stream != nullptr && !stream->inbound->Push(packet)) stats_->Drop(DropReason::kQueueFull);
+  }
+}
+
+void WebRtcTransport::OnTick(int64_t now_us) {
+  if (dtls_ != nullptr) {
+    const std::optional<int64_t> due = dtls_->NextTimeoutUs();
+    if (due.has_value() && *due <= now_us) dtls_->OnTimer(now_us);
+  }
+  // RFC 7675: no consent on the selected pair for 30 s: stop sending. The participant's media
+  // timeout (the controller's) then ends it.
+  if (!consent_lost_ && ice_->ConsentExpired(now_us)) {
+    consent_lost_ = true;
+    path_->Select(net::SocketAddress());
+  }
+}
+
+void WebRtcTransport::OnDtlsSend(std::span<const uint8_t> datagram) {
+  // The browser starts DTLS right after its nominating check; until a pair is selected, the
+  // handshake is answered where it came from (a validated pair).
+  if (ice_->selected() == nullptr && !dtls_peer_.empty()) path_->Select(dtls_peer_);
+  (void)path_->Send(datagram);
+}
+
+void WebRtcTransport::OnDtlsConnected(const dtls::SrtpKeys& keys) {
+  auto inbound = srtp::SrtpSession::Create(keys.remote, srtp::Direction::kInbound);
+  if (!inbound.ok()) {
+    stats_->Drop(DropReason::kSrtpOther);
+    return;
+  }
+  inbound_ = *std::move(inbound);
+  for (WebRtcStreamLink* stream : {audio_.get(), video_.get(), content_.get()}) {
+    if (stream == nullptr) continue;
+    auto outbound = srtp::SrtpSession::Create(keys.local, srtp::Direction::kOutbound);
+    if (!outbound.ok()) continue;
+    stream->outbound_owner = *std::move(outbound);
+    stream->outbound.store(stream->outbound_owner.get(), std::memory_order_release);
+  }
+  connected_ = true;
+}
+
+void WebRtcTransport::OnDtlsFailed(dtls::DtlsFailure reason) {
+  (void)reason;  // counted by the DTLS counters
+  connected_ = false;
+}
+
+void WebRtcTransport::OnDtlsClosed() { connected_ = false; }
+
+// ----- The port -----
+
+absl::StatusOr<std::unique_ptr<WebRtcPort>> WebRtcPort::Create(
+    MediaWorker* worker, std::unique_ptr<net::UdpSocket> socket,
+    std::shared_ptr<const dtls::DtlsCertificate> certificate, EngineStats* stats) {
+  std::unique_ptr<WebRtcPort> port(
+      new WebRtcPort(worker, std::move(socket), std::move(certificate), stats));
+  if (!worker->loop().Add(port->socket_->fd(), port.get())) {
+    return absl::InternalError("cannot watch the WebRTC port");
+  }
+  return port;
+}
+
+WebRtcPort::WebRtcPort(MediaWorker* worker, std::unique_ptr<net::UdpSocket> socket,
+                       std::shared_ptr<const dtls::DtlsCertificate> certificate, EngineStats* stats)
+    : worker_(worker),
+      socket_(std::move(socket)),
+      certificate_(std::move(certificate)),
+      stats_(stats) {}
+
+WebRtcPort::~WebRtcPort() {
+  if (ticking_) worker_->RemoveTickListener(this);
+  worker_->loop().Remove(socket_->fd(), this);
+  transports_.clear();
+}
+
+WebRtcPort::AddressKey WebRtcPort::KeyOf(const net::SocketAddress& address) {
+  AddressKey key{};
+  key[0] = static_cast<uint8_t>(address.family());
+  if (address.family() == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(address.sockaddr_ptr());
+    std::memcpy(&key[1], &in->sin_addr, 4);
+    std::memcpy(&key[17], &in->sin_port, 2);
+  } else if (address.family() == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(address.sockaddr_ptr());
+    std::memcpy(&key[1], &in6->sin6_addr, 16);
+    std::memcpy(&key[17], &in6->sin6_port, 2);
+  }
+  return key;
+}
+
+absl::StatusOr<ice::IceCredentials> WebRtcPort::AddTransport(
+    const WebRtcTransportConfig& config, std::shared_ptr<WebRtcPath> path,
+    std::shared_ptr<WebRtcStreamLink> audio, std::shared_ptr<WebRtcStreamLink> video,
+    std::shared_ptr<WebRtcStreamLink> content) {
+  if (transports_.contains(config.key)) return absl::AlreadyExistsError("transport exists");
+  auto transport =
+      WebRtcTransport::Create(config, certificate_, std::move(path), std::move(audio),
+                              std::move(video), std::move(content), stats_, &dtls_counters_);
+  if (!transport.ok()) return transport.status();
+  ice::IceCredentials local = (*transport)->local_ice();
+  by_ufrag_[local.ufrag] = transport->get();
+  transports_[config.key] = *std::move(transport);
+  if (!ticking_) {
+    worker_->AddTickListener(this);
+    ticking_ = true;
+  }
+  return local;
+}
+
+void WebRtcPort::RemoveTransport(const std::string& key) {
+  auto it = transports_.find(key);
+  if (it == transports_.end()) return;
+  WebRtcTransport* transport = it->second.get();
+  by_ufrag_.erase(transport->local_ice().ufrag);
+  for (auto entry = by_address_.begin(); entry != by_address_.end();) {
+    if (entry->second == transport) {
+      by_address_.erase(entry++);
+    } else {
+      ++entry;
+    }
+  }
+  transports_.erase(it);
+  if (transports_.empty() && ticking_) {
+    worker_->RemoveTickListener(this);
+    ticking_ = false;
+  }
+}
+
+void WebRtcPort::RemoveTransportsWithPrefix(const std::string& prefix) {
+  std::vector<std::string> keys;
+  for (const auto& [key, transport] : transports_) {
+    if (key.compare(0, prefix.size(), prefix) == 0) keys.push_back(key);
+  }
+  for (const std::string& key : keys) RemoveTransport(key);
+}
+
+void WebRtcPort::OnReadable() {
+  const int64_t now_us = detail::MonotonicUs();
+  for (int i = 0; i < kMaxDatagramsPerWakeup; ++i) {
+    net::SocketAddress from;
+    const int length = socket_->Receive(buffer_, &from);
+    if (length == -1) return;
+    if (length < 0 || length > 1500) {
+      stats_->Drop(DropReason::kOversized);
+      continue;
+    }
+    Bump(stats_->bytes_in, static_cast<uint64_t>(length));
+    const std::span<const uint8_t> datagram(buffer_.data(), static_cast<size_t>(length));
+    auto known = by_address_.find(KeyOf(from));
+    if (Classify(datagram) == Kind::kStun) {
+      WebRtcTransport* transport = known != by_address_.end() ? known->second : nullptr;
+      if (transport == nullptr) {
+        // A first check: the USERNAME's local part names the transport (the agent then verifies
+        // the whole username and the integrity).
+        const std::optional<std::string_view> ufrag = ice::StunUsernameLocalPart(datagram);
+        auto named = ufrag.has_value()
+                         ? by_ufrag_.find(absl::string_view(ufrag->data(), ufrag->size()))
+                         : by_ufrag_.end();
+        if (named == by_ufrag_.end()) {
+          stats_->Drop(DropReason::kUnknownPeer);
+          continue;
+        }
+        transport = named->second;
+      }
+      if (transport->HandleStun(datagram, from, now_us, *socket_)) {
+        by_address_[KeyOf(from)] = transport;
+      }
+      continue;
+    }
+    if (known == by_address_.end()) {
+      stats_->Drop(DropReason::kUnknownPeer);
+      continue;
+    }
+    known->second->HandleMedia(buffer_, static_cast<size_t>(length), from);
+  }
+}
+
+void WebRtcPort::OnTick(int64_t now_us) {
+  for (auto& [key, transport] : transports_) transport->OnTick(now_us);
+}
+
+}  // namespace chorus::engine

@@ -1,0 +1,200 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "pipeline/dtls/dtls_certificate.h"
+#include "pipeline/dtls/dtls_transport.h"
+#include "pipeline/engine/datagram_queue.h"
+#include "pipeline/engine/engine_stats.h"
+#include "pipeline/engine/media_worker.h"
+#include "pipeline/ice/ice_lite.h"
+#include "pipeline/net/datagram_io.h"
+#include "pipeline/net/event_loop.h"
+#include "pipeline/net/udp_socket.h"
+#include "pipeline/srtp/srtp_session.h"
+
+namespace chorus::engine {
+
+// WebRTC on a media node (DESIGN.md, The media engine; mediasoup's WebRtcTransport and
+// WebRtcServer are the model): every WebRTC participant of a media worker shares that worker's
+// one UDP port. A participant's transport (ICE-lite, DTLS-SRTP, one 5-tuple for audio, video and
+// screen share: BUNDLE) is apart from the streams that use it: its audio endpoint, on the same
+// worker, and its video and content endpoints, on a video worker, each see a DatagramIo of clear
+// RTP/RTCP, exactly as they would see a plain RTP socket. The transport demultiplexes by RFC 7983
+// (STUN, DTLS, SRTP), unprotects, and hands each packet to the stream it belongs to through a
+// lock-free queue; what a stream sends is protected with that stream's own outbound SRTP session
+// (so the video worker never touches the audio worker's libsrtp state) and sent from the shared
+// socket to the ICE-selected address.
+
+// Where a participant's transport sends: the worker's shared socket and the ICE-selected remote
+// address. Written by the transport (media worker), read by its streams (any worker).
+class WebRtcPath {
+ public:
+  explicit WebRtcPath(int fd) : fd_(fd) {}
+  void Select(const net::SocketAddress& remote) {
+    absl::MutexLock lock(&mutex_);
+    remote_ = remote;
+  }
+  // Sends `datagram` to the selected address; false before one is selected or when the kernel
+  // refuses.
+  bool Send(std::span<const uint8_t> datagram) const;
+
+ private:
+  const int fd_;  // not owned: the port's socket, which outlives every transport on it
+  mutable absl::Mutex mutex_;
+  net::SocketAddress remote_ ABSL_GUARDED_BY(mutex_);
+};
+
+// What a transport shares with one of its streams.
+struct WebRtcStreamLink {
+  std::unique_ptr<DatagramQueue> inbound;  // clear RTP/RTCP: the transport pushes, the stream pops
+  std::shared_ptr<WebRtcPath> path;
+  // The stream's outbound SRTP session, set once by the transport when DTLS completes (release),
+  // then used only by the stream's thread (acquire). Null before.
+  std::atomic<srtp::SrtpSession*> outbound{nullptr};
+  std::unique_ptr<srtp::SrtpSession> outbound_owner;  // written before `outbound`
+  net::SocketAddress local;                           // the port's address, for answers
+};
+
+// The DatagramIo one endpoint uses: clear packets in, clear packets out (protected and sent here).
+// Thread: the endpoint's.
+class WebRtcStreamIo final : public net::DatagramIo {
+ public:
+  explicit WebRtcStreamIo(std::shared_ptr<WebRtcStreamLink> link) : link_(std::move(link)) {}
+  int fd() const override { return link_->inbound->fd(); }
+  const net::SocketAddress& local_address() const override { return link_->local; }
+  int Receive(std::span<uint8_t> buffer, net::SocketAddress* from) override;
+  bool Send(std::span<const uint8_t> data, const net::SocketAddress& to) override;
+
+ private:
+  std::shared_ptr<WebRtcStreamLink> link_;
+  alignas(16) std::array<uint8_t, 1600> buffer_{};
+};
+
+// What a WebRTC endpoint needs from its SDP offer.
+struct WebRtcTransportConfig {
+  std::string key;  // unique on the node: "<session>/<endpoint>"
+  ice::IceCredentials remote_ice;
+  std::array<uint8_t, 32> remote_fingerprint{};
+  // SSRCs the participant announced per stream; empty = recognise by payload type.
+  std::vector<uint32_t> audio_ssrcs;
+  std::vector<uint32_t> video_ssrcs;
+  std::vector<uint32_t> content_ssrcs;
+  uint8_t audio_payload_type = 111;
+  uint8_t video_payload_type = 0;    // 0: no camera stream
+  uint8_t content_payload_type = 0;  // 0: no screen share stream
+};
+
+// One participant's transport. Thread: the media worker that owns the port.
+class WebRtcTransport final : public dtls::DtlsTransport::Listener {
+ public:
+  // Streams not wanted are null.
+  static absl::StatusOr<std::unique_ptr<WebRtcTransport>> Create(
+      const WebRtcTransportConfig& config, std::shared_ptr<const dtls::DtlsCertificate> certificate,
+      std::shared_ptr<WebRtcPath> path, std::shared_ptr<WebRtcStreamLink> audio,
+      std::shared_ptr<WebRtcStreamLink> video, std::shared_ptr<WebRtcStreamLink> content,
+      EngineStats* stats, dtls::DtlsCounters* counters);
+  ~WebRtcTransport() override;
+
+  const ice::IceCredentials& local_ice() const { return ice_->local_credentials(); }
+  const std::string& key() const { return config_.key; }
+
+  // A STUN datagram from `from`: answered through `socket`; true when `from` passed a check (the
+  // port then routes its other datagrams here).
+  bool HandleStun(std::span<const uint8_t> datagram, const net::SocketAddress& from, int64_t now_us,
+                  net::UdpSocket& socket);
+  // DTLS or SRTP from a 5-tuple routed here. `buffer` is modified in place.
+  void HandleMedia(std::span<uint8_t> buffer, size_t length, const net::SocketAddress& from);
+  // Timers: DTLS retransmission and deadline; consent freshness.
+  void OnTick(int64_t now_us);
+  bool connected() const { return connected_; }
+
+  // dtls::DtlsTransport::Listener
+  void OnDtlsSend(std::span<const uint8_t> datagram) override;
+  void OnDtlsConnected(const dtls::SrtpKeys& keys) override;
+  void OnDtlsFailed(dtls::DtlsFailure reason) override;
+  void OnDtlsClosed() override;
+
+ private:
+  WebRtcTransport(const WebRtcTransportConfig& config, std::shared_ptr<WebRtcPath> path,
+                  EngineStats* stats);
+  void HandleRtp(std::span<uint8_t> buffer, size_t length);
+  void HandleRtcp(std::span<uint8_t> buffer, size_t length);
+  // The stream an RTP packet of `ssrc` and `payload_type` belongs to, or null.
+  WebRtcStreamLink* Route(uint32_t ssrc, uint8_t payload_type);
+
+  const WebRtcTransportConfig config_;
+  std::shared_ptr<WebRtcPath> path_;
+  EngineStats* const stats_;
+  std::shared_ptr<WebRtcStreamLink> audio_;
+  std::shared_ptr<WebRtcStreamLink> video_;
+  std::shared_ptr<WebRtcStreamLink> content_;
+  std::unique_ptr<ice::IceLiteAgent> ice_;
+  std::unique_ptr<dtls::DtlsTransport> dtls_;
+  std::unique_ptr<srtp::SrtpSession> inbound_;
+  net::SocketAddress dtls_peer_;  // where DTLS goes before a pair is selected
+  bool connected_ = false;
+  bool consent_lost_ = false;
+};
+
+// A media worker's shared WebRTC port: one UDP socket for every WebRTC participant of the
+// worker, demultiplexed by the STUN username at the first check, then by 5-tuple. Thread: the
+// worker (created and destroyed inside MediaWorker::Call).
+class WebRtcPort final : public net::EventLoop::Handler, public TickListener {
+ public:
+  static absl::StatusOr<std::unique_ptr<WebRtcPort>> Create(
+      MediaWorker* worker, std::unique_ptr<net::UdpSocket> socket,
+      std::shared_ptr<const dtls::DtlsCertificate> certificate, EngineStats* stats);
+  ~WebRtcPort() override;
+
+  const net::SocketAddress& local_address() const { return socket_->local_address(); }
+  std::shared_ptr<WebRtcPath> NewPath() const {
+    return std::make_shared<WebRtcPath>(socket_->fd());
+  }
+
+  // Adds a participant's transport; answers its local ICE credentials.
+  absl::StatusOr<ice::IceCredentials> AddTransport(const WebRtcTransportConfig& config,
+                                                   std::shared_ptr<WebRtcPath> path,
+                                                   std::shared_ptr<WebRtcStreamLink> audio,
+                                                   std::shared_ptr<WebRtcStreamLink> video,
+                                                   std::shared_ptr<WebRtcStreamLink> content);
+  void RemoveTransport(const std::string& key);
+  // Every transport whose key starts with `prefix` (a session's: "<session>/").
+  void RemoveTransportsWithPrefix(const std::string& prefix);
+  size_t transport_count() const { return transports_.size(); }
+
+  static constexpr int kMaxDatagramsPerWakeup = 64;
+  void OnReadable() override;
+  void OnTick(int64_t now_us) override;
+
+ private:
+  // A remote address as a hashable key (family, address bytes, port).
+  using AddressKey = std::array<uint8_t, 20>;
+  static AddressKey KeyOf(const net::SocketAddress& address);
+
+  WebRtcPort(MediaWorker* worker, std::unique_ptr<net::UdpSocket> socket,
+             std::shared_ptr<const dtls::DtlsCertificate> certificate, EngineStats* stats);
+
+  MediaWorker* const worker_;  // not owned
+  std::unique_ptr<net::UdpSocket> socket_;
+  std::shared_ptr<const dtls::DtlsCertificate> certificate_;
+  EngineStats* const stats_;
+  dtls::DtlsCounters dtls_counters_;
+  absl::flat_hash_map<std::string, std::unique_ptr<WebRtcTransport>> transports_;  // by key
+  absl::flat_hash_map<std::string, WebRtcTransport*> by_ufrag_;  // local ufrag -> transport
+  absl::flat_hash_map<AddressKey, WebRtcTransport*> by_address_;
+  bool ticking_ = false;
+  alignas(16) std::array<uint8_t, 2048> buffer_{};
+};
+
+}  // namespace chorus::engine

@@ -1,0 +1,225 @@
+#!/usr/bin/python3
+"""A WebRTC participant made with aiortc (an independent WebRTC implementation), for the
+end-to-end tests: joins a room through the public API with its SDP offer (complete, no trickle),
+sends a sine tone (and optionally a solid-colour camera), records what it receives, and judges it:
+the level of given tones in what it hears (FFT), and the mean colour of the video it sees.
+
+Prints one JSON object with the measurements and exits 0 when every expectation holds.
+Usage: webrtc_peer.py --server HOST:PORT --room ROOM --invite_token TOKEN --tone 440
+                      [--video RRGGBB] --seconds 8 --hear 880:-40 --not_hear 440:-60
+"""
+import argparse
+import asyncio
+import fractions
+import importlib
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy
+
+import aioice.ice
+import av
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack, MediaStreamError
+
+REPO = Path(__file__).resolve().parents[3]
+SAMPLE_RATE = 48000
+FRAME_SAMPLES = 960
+
+
+def load_stubs(out_dir):
+    protoc = shutil.which("protoc")
+    plugin = shutil.which("grpc_python_plugin")
+    proto = REPO / "proto" / "chorus" / "v1" / "rooms.proto"
+    subprocess.run([protoc, f"-I{REPO / 'proto'}", f"--python_out={out_dir}",
+                    f"--grpc_python_out={out_dir}", f"--plugin=protoc-gen-grpc_python={plugin}",
+                    str(proto)], check=True, capture_output=True)
+    sys.path.insert(0, str(out_dir))
+    return (importlib.import_module("chorus.v1.rooms_pb2"),
+            importlib.import_module("chorus.v1.rooms_pb2_grpc"))
+
+
+class ToneTrack(MediaStreamTrack):
+    """A sine tone, 20 ms frames of s16 mono at 48 kHz."""
+    kind = "audio"
+
+    def __init__(self, hz, amplitude=0.25):
+        super().__init__()
+        self.hz = hz
+        self.amplitude = amplitude
+        self.samples = 0
+        self.start = None
+
+    async def recv(self):
+        if self.start is None:
+            self.start = time.monotonic()
+        due = self.start + self.samples / SAMPLE_RATE
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        t = (numpy.arange(FRAME_SAMPLES) + self.samples) / SAMPLE_RATE
+        pcm = (numpy.sin(2 * math.pi * self.hz * t) * self.amplitude * 32767).astype(numpy.int16)
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = SAMPLE_RATE
+        frame.pts = self.samples
+        frame.time_base = fractions.Fraction(1, SAMPLE_RATE)
+        self.samples += FRAME_SAMPLES
+        return frame
+
+
+class ColourTrack(MediaStreamTrack):
+    """A solid colour, 320x240 at 15 frames per second."""
+    kind = "video"
+
+    def __init__(self, rgb):
+        super().__init__()
+        self.rgb = rgb
+        self.count = 0
+        self.start = None
+
+    async def recv(self):
+        if self.start is None:
+            self.start = time.monotonic()
+        due = self.start + self.count / 15
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        image = numpy.zeros((240, 320, 3), dtype=numpy.uint8)
+        image[:, :] = self.rgb
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        frame.pts = self.count * 6000
+        frame.time_base = fractions.Fraction(1, 90000)
+        self.count += 1
+        return frame
+
+
+def tone_db(samples, hz):
+    """Level of `hz` in dBFS (a full-scale sine is 0 dB), Hann-windowed FFT."""
+    if len(samples) < SAMPLE_RATE:
+        return -200.0
+    x = samples.astype(numpy.float64) / 32768.0
+    window = numpy.hanning(len(x))
+    spectrum = numpy.abs(numpy.fft.rfft(x * window))
+    bin_hz = SAMPLE_RATE / len(x)
+    k = int(round(hz / bin_hz))
+    peak = spectrum[max(0, k - 2):k + 3].max()
+    amplitude = 2 * peak / window.sum()
+    return 20 * math.log10(max(amplitude, 1e-10))
+
+
+async def run(args, pb, pb_grpc):
+    import grpc
+    if args.loopback:
+        # aioice leaves loopback addresses out of its candidates; a test in a loopback-only
+        # network namespace has nothing else.
+        aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
+    pc = RTCPeerConnection()
+    pc.addTrack(ToneTrack(args.tone))
+    if args.video:
+        rgb = [int(args.video[i:i + 2], 16) for i in (0, 2, 4)]
+        pc.addTrack(ColourTrack(rgb))
+    heard = []
+    seen = []
+    done = asyncio.Event()
+
+    async def consume(track):
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            if track.kind == "audio":
+                pcm = frame.to_ndarray()
+                if pcm.shape[0] > 1 or frame.layout.name == "stereo":
+                    pcm = pcm.reshape(-1, 2)[:, 0] if pcm.size % 2 == 0 else pcm.reshape(-1)
+                heard.append(pcm.reshape(-1))
+            else:
+                image = frame.to_ndarray(format="rgb24")
+                seen.append(image.reshape(-1, 3).mean(axis=0))
+
+    @pc.on("track")
+    def on_track(track):
+        asyncio.ensure_future(consume(track))
+
+    offer = await pc.createOffer()
+    await pc.setLocalDescription(offer)  # aiortc gathers every candidate before this returns
+    channel = grpc.insecure_channel(args.server)
+    stub = pb_grpc.RoomsStub(channel)
+    request = pb.JoinRoomRequest(room=f"rooms/{args.room}", invite_token=args.invite_token)
+    request.offer.webrtc.sdp = pc.localDescription.sdp
+    metadata = [("authorization", f"Bearer {args.token}")] if args.token else []
+    started = time.monotonic()
+    response = stub.JoinRoom(request, metadata=metadata, timeout=10)
+    answered = time.monotonic()
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=response.answer.webrtc.sdp,
+                                                        type="answer"))
+    first_audio = None
+    deadline = answered + args.seconds
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        if first_audio is None and heard:
+            first_audio = time.monotonic() - answered
+    result = {"participant": response.participant.name,
+              "ice": pc.iceConnectionState, "join_s": round(answered - started, 3),
+              "first_audio_s": None if first_audio is None else round(first_audio, 3)}
+    # Judge the last seconds (after a slow start).
+    audio = numpy.concatenate(heard) if heard else numpy.zeros(0, dtype=numpy.int16)
+    tail = audio[-SAMPLE_RATE * args.judge_seconds:]
+    result["heard_seconds"] = round(len(audio) / SAMPLE_RATE, 2)
+    levels = {}
+    for spec in args.hear + args.not_hear:
+        hz = float(spec.split(":")[0])
+        levels[str(int(hz))] = round(tone_db(tail, hz), 1)
+    result["tones_db"] = levels
+    if seen:
+        last = numpy.mean(seen[-5:], axis=0)
+        result["video_rgb"] = [int(v) for v in last]
+        result["video_frames"] = len(seen)
+    ok = True
+    for spec in args.hear:
+        hz, floor = spec.split(":")
+        ok &= levels[str(int(float(hz)))] >= float(floor)
+    for spec in args.not_hear:
+        hz, ceiling = spec.split(":")
+        ok &= levels[str(int(float(hz)))] <= float(ceiling)
+    if args.see:
+        want = [int(args.see[i:i + 2], 16) for i in (0, 2, 4)]
+        got = result.get("video_rgb")
+        ok &= got is not None and all(abs(a - b) <= 40 for a, b in zip(got, want))
+    result["ok"] = bool(ok)
+    await pc.close()
+    channel.close()
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--server", required=True)
+    parser.add_argument("--room", required=True)
+    parser.add_argument("--invite_token", required=True)
+    parser.add_argument("--token", default=os.environ.get("CHORUS_TOKEN", ""))
+    parser.add_argument("--tone", type=float, default=440)
+    parser.add_argument("--video", default="")
+    parser.add_argument("--see", default="")
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--judge_seconds", type=int, default=3)
+    parser.add_argument("--hear", action="append", default=[])
+    parser.add_argument("--not_hear", action="append", default=[])
+    parser.add_argument("--loopback", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as stubs:
+        pb, pb_grpc = load_stubs(stubs)
+        result = asyncio.run(run(args, pb, pb_grpc))
+    print(json.dumps(result))
+    sys.exit(0 if result["ok"] else 1)
+
+
+if __name__ == "__main__":
+    main()
