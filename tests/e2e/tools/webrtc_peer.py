@@ -141,8 +141,11 @@ async def run(args, pb, pb_grpc):
                     pcm = pcm.reshape(-1, 2)[:, 0] if pcm.size % 2 == 0 else pcm.reshape(-1)
                 heard.append(pcm.reshape(-1))
             else:
+                # The centre of the view: a tile may be letterboxed (4:3 in 16:9).
                 image = frame.to_ndarray(format="rgb24")
-                seen.append(image.reshape(-1, 3).mean(axis=0))
+                h, w = image.shape[0], image.shape[1]
+                centre = image[h * 3 // 8:h * 5 // 8, w * 3 // 8:w * 5 // 8]
+                seen.append(centre.reshape(-1, 3).mean(axis=0))
 
     @pc.on("track")
     def on_track(track):
@@ -160,12 +163,22 @@ async def run(args, pb, pb_grpc):
     answered = time.monotonic()
     await pc.setRemoteDescription(RTCSessionDescription(sdp=response.answer.webrtc.sdp,
                                                         type="answer"))
+    def status(line):
+        if args.status:
+            with open(args.status, "a") as f:
+                f.write(f"{line} {time.time():.3f}\n")
+    status("answered")
     first_audio = None
+    connected = False
     deadline = answered + args.seconds
     while time.monotonic() < deadline:
         await asyncio.sleep(0.05)
+        if not connected and pc.iceConnectionState in ("connected", "completed"):
+            connected = True
+            status("connected")
         if first_audio is None and heard:
             first_audio = time.monotonic() - answered
+            status("first_audio")
     result = {"participant": response.participant.name,
               "ice": pc.iceConnectionState, "join_s": round(answered - started, 3),
               "first_audio_s": None if first_audio is None else round(first_audio, 3)}
@@ -213,6 +226,8 @@ def main():
     parser.add_argument("--hear", action="append", default=[])
     parser.add_argument("--not_hear", action="append", default=[])
     parser.add_argument("--loopback", action="store_true")
+    parser.add_argument("--status", default="",
+                        help="append 'answered', 'connected', 'first_audio' with the time")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as stubs:
         pb, pb_grpc = load_stubs(stubs)
