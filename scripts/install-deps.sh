@@ -17,8 +17,9 @@ packages=(
   libssl-dev libsodium-dev libabsl-dev zlib1g-dev
   # an independent STUN/ICE implementation the ICE tests check against
   libnice-dev
-  # a second, independent WebRTC peer for the end-to-end tests (Debian's Python 3)
-  python3-aiortc
+  # WebRTC peers for the end-to-end tests: a real browser (headless), and a second, independent
+  # WebRTC implementation (Debian's Python 3); iproute2 for their network namespace
+  chromium python3-aiortc iproute2
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # end-to-end clients and helpers: the ffmpeg program sends and receives SRTP; curl and

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Real browsers join over WebRTC (issue: WebRTC on the media node): Debian's Chromium, headless,
+# in a network namespace that has only loopback. A platform backend stand-in serves the page and
+# joins it through the public API with the browser's own SDP offer. Three participants in one
+# room: two Chromium pages sending a tone (WebAudio oscillator) and a solid colour (canvas
+# camera), and an ffmpeg SRTP client sending 660 Hz. Each page judges what it receives in the
+# page itself: tone levels by FFT (AnalyserNode) and the colour at the centre of its view. Each
+# must hear the two others and not itself, and see the other page's colour.
+if [[ -z ${CHORUS_E2E_NETNS:-} ]]; then
+  exec unshare --net env CHORUS_E2E_NETNS=1 bash "$0" "$@"
+fi
+ip link set lo up
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/media_lib.sh"
+TOOLS="$(cd "$(dirname "$0")/tools" && pwd)"
+command -v chromium >/dev/null || fail "chromium is not installed (scripts/install-deps.sh installs it)"
+
+start_chorusd browser all --dev --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
+  --media_port_min=46500 --media_port_max=46549 --webrtc_port=46550 --media_workers=1 \
+  --video_workers=1
+mkdir -p "$E2E_WORK/results"
+/usr/bin/python3 "$TOOLS/webrtc_backend.py" --listen=127.0.0.1:46560 --server="$GRPC_ADDR" \
+  --out_dir="$E2E_WORK/results" >"$E2E_WORK/backend.out" 2>"$E2E_WORK/backend.log" &
+E2E_PIDS+=($!)
+for _ in $(seq 100); do grep -q listening "$E2E_WORK/backend.out" 2>/dev/null && break; sleep 0.1; done
+grep -q listening "$E2E_WORK/backend.out" || fail "the backend did not start"
+token() { ctl invite create "$1" "$2" | sed -E 's/.*token=//'; }
+
+# browser NAME ROOM TONE COLOUR LISTEN SECONDS: a headless Chromium on the test page.
+browser() {
+  local name=$1 room=$2 tone=$3 colour=$4 listen=$5 seconds=$6
+  local url="http://127.0.0.1:46560/?name=$name&room=$room&token=$(token "$room" guest)"
+  url+="&tone=$tone&colour=$colour&listen=$listen&seconds=$seconds${CHORUS_E2E_DEBUG:+&debug=1}"
+  timeout 90 chromium --headless=new --no-sandbox --disable-gpu --no-first-run \
+    --disable-background-networking --disable-component-update --disable-sync \
+    --disable-default-apps --mute-audio --autoplay-policy=no-user-gesture-required \
+    --allow-loopback-in-peer-connection --disable-features=WebRtcHideLocalIpsWithMdns \
+    --user-data-dir="$E2E_WORK/chrome-$name" \
+    "$url" >"$E2E_WORK/$name.chrome.txt" 2>&1 &
+  E2E_PIDS+=($!)
+}
+# wait_result NAME SECONDS: waits for the page's measurements.
+wait_result() {
+  local file="$E2E_WORK/results/$1.json"
+  for _ in $(seq $(($2 * 10))); do [[ -s $file ]] && return 0; sleep 0.1; done
+  fail "$1: no result from the page within $2 s ($(tail -5 "$E2E_WORK/$1.chrome.txt"))"
+}
+# page_value NAME EXPR: a value from the page's JSON result.
+page_value() {
+  /usr/bin/python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" \
+    "$E2E_WORK/results/$1.json"
+}
+
+ctl room create meeting --room_id=ward >/dev/null || fail "room create"
+ffmpeg_key=$(new_key)
+ffmpeg=$(ctl --json join ward --invite_token="$(token ward guest)" --receive=127.0.0.1:46562 \
+  --key="$ffmpeg_key") || fail "ffmpeg join"
+start_sender ffmpeg-talk 660 "$(field "$ffmpeg" port)" 46564 "$ffmpeg_key" "$OPUS_ENCODER" 30
+browser alice ward 440 ff0000 440,660,880 14
+browser bob ward 880 0000ff 440,660,880 14
+wait_result alice 60
+wait_result bob 60
+for name in alice bob; do
+  error=$(page_value $name "r.get('error', '')")
+  [[ -z $error ]] || fail "$name: the page failed: $error"
+done
+echo "alice: $(cat "$E2E_WORK/results/alice.json")"
+echo "bob: $(cat "$E2E_WORK/results/bob.json")"
+# judge NAME OWN OTHER1 OTHER2 COLOUR: hears the others, each at least 20 dB above its own tone
+# (what is left of it is coding noise of the others), and sees COLOUR.
+judge() {
+  local name=$1 own=$2 a=$3 b=$4 want=$5
+  /usr/bin/python3 - "$E2E_WORK/results/$name.json" "$own" "$a" "$b" "$want" <<'PY' ||
+import json, sys
+r = json.load(open(sys.argv[1]))
+own, a, b, want = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+t = r["tones_db"]
+ok = t[a] > -70 and t[b] > -70 and t[own] < min(t[a], t[b]) - 20
+rgb = r.get("rgb") or [-999] * 3
+target = [int(want[i:i + 2], 16) for i in (0, 2, 4)]
+ok = ok and all(abs(x - y) <= 40 for x, y in zip(rgb, target))
+sys.exit(0 if ok else 1)
+PY
+    fail "$name: $(cat "$E2E_WORK/results/$name.json")"
+}
+judge alice 440 880 660 0000ff
+pass "Chromium alice hears bob and the ffmpeg client, not herself, and sees bob's blue"
+judge bob 880 440 660 ff0000
+pass "Chromium bob hears alice and the ffmpeg client, not himself, and sees alice's red"
