@@ -353,6 +353,97 @@ absl::StatusOr<EndpointAnswer> MediaEngine::AddWebRtcEndpoint(SessionEntry* entr
   return answer;
 }
 
+absl::StatusOr<EndpointAnswer> MediaEngine::RenegotiateWebRtc(const std::string& session_id,
+                                                              const EndpointConfig& config) {
+  absl::MutexLock lock(&mutex_);
+  auto found = Find(session_id);
+  if (!found.ok()) return found.status();
+  SessionEntry* entry = *found;
+  WebRtcPort* port = webrtc_ports_[static_cast<size_t>(entry->worker->index())].get();
+  if (port == nullptr) return absl::NotFoundError("no such WebRTC endpoint");
+  const std::string key = session_id + "/" + config.id;
+  WebRtcTransportConfig transport_config;
+  transport_config.audio_ssrcs = config.webrtc.audio_ssrcs;
+  transport_config.video_ssrcs = config.webrtc.video_ssrcs;
+  transport_config.content_ssrcs = config.webrtc.content_ssrcs;
+  if (config.content.enabled) transport_config.content_payload_type = config.content.payload_type;
+  std::shared_ptr<WebRtcStreamLink> content;
+  std::shared_ptr<WebRtcPath> path;
+  bool had_content = false;
+  bool had_video = false;
+  absl::Status status;
+  EndpointAnswer answer;
+  absl::Status posted = entry->worker->Call([&] {
+    WebRtcTransport* transport = port->Find(key);
+    AudioEndpoint* audio = entry->session->Find(config.id);
+    if (transport == nullptr || audio == nullptr) {
+      status = absl::NotFoundError("no such WebRTC endpoint");
+      return;
+    }
+    had_content = transport->has_content();
+    path = transport->path();
+    answer = audio->answer();
+    if (config.webrtc.remote_ufrag != transport->remote_ice().ufrag ||
+        config.webrtc.remote_pwd != transport->remote_ice().pwd) {
+      const std::string old_ufrag = transport->local_ice().ufrag;
+      status = transport->RestartIce({config.webrtc.remote_ufrag, config.webrtc.remote_pwd});
+      if (!status.ok()) return;
+      port->Rekey(old_ufrag, transport);
+    }
+    answer.webrtc.local_ufrag = transport->local_ice().ufrag;
+    answer.webrtc.local_pwd = transport->local_ice().pwd;
+  });
+  if (!posted.ok()) return posted;
+  if (!status.ok()) return status;
+  (void)entry->video_worker->Call([&] {
+    const VideoEndpoint* video = entry->video->endpoint(config.id);
+    had_video = video != nullptr;
+    if (video != nullptr) answer.video = video->answer();
+  });
+  if (had_video != config.video.enabled) {
+    return absl::InvalidArgumentError(
+        "a camera cannot be added or removed in a renegotiation yet: keep the camera section "
+        "(inactive when the camera is off) or join again");
+  }
+  if (config.content.enabled && !had_content) {
+    auto queue = DatagramQueue::Create(512);
+    if (!queue.ok()) return queue.status();
+    content = std::make_shared<WebRtcStreamLink>();
+    content->inbound = *std::move(queue);
+    content->path = path;
+    content->local = port->local_address();
+    absl::StatusOr<VideoAnswer> added = absl::InternalError("not run");
+    posted = entry->video_worker->Call([&] {
+      added = entry->video->AddContent(config.id, false, config.suite, config.content,
+                                       std::make_unique<WebRtcStreamIo>(content));
+      if (added.ok()) entry->video->ApplyRouting(config.id, config.routing);
+    });
+    if (!posted.ok()) return posted;
+    if (!added.ok()) return added.status();
+    answer.content = *added;
+  } else if (!config.content.enabled && had_content) {
+    (void)entry->video_worker->Call([&] { entry->video->RemoveContent(config.id); });
+  }
+  posted = entry->worker->Call([&] {
+    WebRtcTransport* transport = port->Find(key);
+    if (transport == nullptr) return;
+    // The content link: the new one, the one kept, or none.
+    if (config.content.enabled && !had_content) {
+      transport->Renegotiate(transport_config, content);
+    } else if (config.content.enabled) {
+      transport->Renegotiate(transport_config, transport->content_link());
+    } else {
+      transport->Renegotiate(transport_config, nullptr);
+    }
+  });
+  if (!posted.ok()) return posted;
+  answer.webrtc.enabled = true;
+  std::copy(certificate_->fingerprint().sha256.begin(), certificate_->fingerprint().sha256.end(),
+            answer.webrtc.fingerprint.begin());
+  answer.webrtc.local = port->local_address();
+  return answer;
+}
+
 std::vector<net::SocketAddress> MediaEngine::webrtc_ports() const {
   std::vector<net::SocketAddress> ports;
   absl::MutexLock lock(&mutex_);

@@ -72,6 +72,13 @@ class MediaEngine {
   // RESOURCE_EXHAUSTED (no port left, session full), NOT_FOUND, ALREADY_EXISTS.
   absl::StatusOr<EndpointAnswer> AddEndpoint(const std::string& session_id,
                                              const EndpointConfig& config);
+  // A WebRTC endpoint's new offer in the same call (config from it, same id): a screen share
+  // starts or stops, the announced SSRCs change, or the browser restarts ICE (new remote
+  // credentials: new local ones are answered). DTLS and SRTP go on; the participant stays.
+  // NOT_FOUND (no such WebRTC endpoint), INVALID_ARGUMENT (a camera added or removed: not taken
+  // in a renegotiation yet).
+  absl::StatusOr<EndpointAnswer> RenegotiateWebRtc(const std::string& session_id,
+                                                   const EndpointConfig& config);
   absl::Status UpdateRouting(const std::string& session_id, const std::string& endpoint_id,
                              const Routing& routing);
   absl::Status RemoveEndpoint(const std::string& session_id, const std::string& endpoint_id);

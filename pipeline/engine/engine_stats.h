@@ -26,12 +26,12 @@ enum class DropReason : uint8_t {
   kNotAdmitted,         // media from an endpoint still in the lobby
   kDecodeError,         // the decoder refused the payload
   // WebRTC (engine/webrtc_transport.h):
-  kUnknownPeer,     // on the shared port from an address that passed no ICE check
-  kIceRejected,     // a STUN check that failed (wrong username, integrity, fingerprint, role)
-  kDtlsRejected,    // a DTLS datagram the transport dropped (not well-formed, after failure)
-  kNotConnected,    // SRTP before the DTLS handshake gave keys
-  kUnknownStream,   // an RTP packet of no negotiated stream (SSRC, payload type)
-  kQueueFull,       // the stream's thread fell behind (a flood)
+  kUnknownPeer,    // on the shared port from an address that passed no ICE check
+  kIceRejected,    // a STUN check that failed (wrong username, integrity, fingerprint, role)
+  kDtlsRejected,   // a DTLS datagram the transport dropped (not well-formed, after failure)
+  kNotConnected,   // SRTP before the DTLS handshake gave keys
+  kUnknownStream,  // an RTP packet of no negotiated stream (SSRC, payload type)
+  kQueueFull,      // the stream's thread fell behind (a flood)
   kCount,
 };
 inline constexpr size_t kDropReasonCount = static_cast<size_t>(DropReason::kCount);

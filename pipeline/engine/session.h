@@ -43,6 +43,8 @@ class Session final : public TickListener {
   int endpoint_count() const { return static_cast<int>(endpoints_.size()); }
   // The i-th endpoint, in joining order (for statistics and tests).
   AudioEndpoint& endpoint(size_t i) { return *endpoints_[i]; }
+  // The endpoint with this id, or null.
+  AudioEndpoint* Find(const std::string& id);
 
   void OnTick(int64_t now_us) override;
 
@@ -63,7 +65,6 @@ class Session final : public TickListener {
 
   Session(const SessionConfig& config, MediaWorker* worker, EngineStats* stats, int max_endpoints,
           std::unique_ptr<audio::AudioMixer> mixer);
-  AudioEndpoint* Find(const std::string& id);
   // Makes sure the shared encoder for the endpoint's (mix, codec) exists, and counts it as a
   // user; done on the control path so the tick never creates an encoder.
   absl::Status AttachSharedEncoder(AudioEndpoint* endpoint);

@@ -92,6 +92,21 @@ void VideoSession::RemoveEndpoint(const std::string& id) {
   }
 }
 
+void VideoSession::RemoveContent(const std::string& owner) {
+  for (auto it = endpoints_.begin(); it != endpoints_.end();) {
+    if ((*it)->is_content && (*it)->owner == owner) {
+      worker_->loop().Remove((*it)->fd(), it->get());
+      it = endpoints_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (endpoints_.empty()) {
+    worker_->RemoveTickListener(this);
+    views_.clear();
+  }
+}
+
 const VideoEndpoint* VideoSession::endpoint(const std::string& id) const {
   for (const auto& endpoint : endpoints_) {
     if (endpoint->id() == id) return endpoint.get();

@@ -45,6 +45,8 @@ class VideoSession final : public TickListener {
   void ApplyRouting(const std::string& id, const Routing& routing);
   // Removes the endpoint's video and content, if any.
   void RemoveEndpoint(const std::string& id);
+  // Removes only the content stream (screen share) of `owner`.
+  void RemoveContent(const std::string& owner);
   void SetLayout(const LayoutConfig& layout) { layout_ = layout; }
   void set_speaker_board(std::shared_ptr<SpeakerBoard> board) { board_ = std::move(board); }
   // The speaker shown large in the speaker layout: the floor's loudest speaker once it has led

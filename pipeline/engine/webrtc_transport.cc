@@ -237,14 +237,41 @@ void WebRtcTransport::OnDtlsConnected(const dtls::SrtpKeys& keys) {
     return;
   }
   inbound_ = *std::move(inbound);
+  local_key_ = keys.local;
   for (WebRtcStreamLink* stream : {audio_.get(), video_.get(), content_.get()}) {
-    if (stream == nullptr) continue;
-    auto outbound = srtp::SrtpSession::Create(keys.local, srtp::Direction::kOutbound);
-    if (!outbound.ok()) continue;
-    stream->outbound_owner = *std::move(outbound);
-    stream->outbound.store(stream->outbound_owner.get(), std::memory_order_release);
+    if (stream != nullptr) ArmOutbound(*stream);
   }
   connected_ = true;
+}
+
+void WebRtcTransport::ArmOutbound(WebRtcStreamLink& stream) {
+  if (!local_key_.has_value() || stream.outbound.load(std::memory_order_relaxed) != nullptr) return;
+  auto outbound = srtp::SrtpSession::Create(*local_key_, srtp::Direction::kOutbound);
+  if (!outbound.ok()) return;
+  stream.outbound_owner = *std::move(outbound);
+  stream.outbound.store(stream.outbound_owner.get(), std::memory_order_release);
+}
+
+void WebRtcTransport::Renegotiate(const WebRtcTransportConfig& config,
+                                  std::shared_ptr<WebRtcStreamLink> content) {
+  config_.audio_ssrcs = config.audio_ssrcs;
+  config_.video_ssrcs = config.video_ssrcs;
+  config_.content_ssrcs = config.content_ssrcs;
+  config_.content_payload_type = config.content_payload_type;
+  content_ = std::move(content);
+  if (content_ != nullptr) ArmOutbound(*content_);
+}
+
+absl::Status WebRtcTransport::RestartIce(const ice::IceCredentials& remote) {
+  ice::IceLiteConfig ice_config;
+  ice_config.local = ice::IceCredentials::Generate();
+  ice_config.remote = remote;
+  auto agent = ice::IceLiteAgent::Create(ice_config);
+  if (!agent.ok()) return agent.status();
+  ice_ = *std::move(agent);
+  config_.remote_ice = remote;
+  consent_lost_ = false;
+  return absl::OkStatus();
 }
 
 void WebRtcTransport::OnDtlsFailed(dtls::DtlsFailure reason) {
@@ -331,6 +358,16 @@ void WebRtcPort::RemoveTransport(const std::string& key) {
     worker_->RemoveTickListener(this);
     ticking_ = false;
   }
+}
+
+WebRtcTransport* WebRtcPort::Find(const std::string& key) {
+  auto it = transports_.find(key);
+  return it == transports_.end() ? nullptr : it->second.get();
+}
+
+void WebRtcPort::Rekey(const std::string& old_ufrag, WebRtcTransport* transport) {
+  by_ufrag_.erase(old_ufrag);
+  by_ufrag_[transport->local_ice().ufrag] = transport;
 }
 
 void WebRtcPort::RemoveTransportsWithPrefix(const std::string& prefix) {

@@ -119,6 +119,17 @@ class WebRtcTransport final : public dtls::DtlsTransport::Listener {
   void OnTick(int64_t now_us);
   bool connected() const { return connected_; }
 
+  // Renegotiation (a new offer in the same call): the streams' SSRCs as the new offer announces
+  // them, and the screen share stream that starts (a link) or stops (null). DTLS and SRTP go on.
+  void Renegotiate(const WebRtcTransportConfig& config, std::shared_ptr<WebRtcStreamLink> content);
+  // An ICE restart (new remote credentials, RFC 8445 section 9): a new agent with new local
+  // credentials; the selected pair stays until the browser nominates a new one.
+  absl::Status RestartIce(const ice::IceCredentials& remote);
+  bool has_content() const { return content_ != nullptr; }
+  const std::shared_ptr<WebRtcStreamLink>& content_link() const { return content_; }
+  const std::shared_ptr<WebRtcPath>& path() const { return path_; }
+  const ice::IceCredentials& remote_ice() const { return config_.remote_ice; }
+
   // dtls::DtlsTransport::Listener
   void OnDtlsSend(std::span<const uint8_t> datagram) override;
   void OnDtlsConnected(const dtls::SrtpKeys& keys) override;
@@ -130,10 +141,14 @@ class WebRtcTransport final : public dtls::DtlsTransport::Listener {
                   EngineStats* stats);
   void HandleRtp(std::span<uint8_t> buffer, size_t length);
   void HandleRtcp(std::span<uint8_t> buffer, size_t length);
+  // Gives `stream` its outbound SRTP session once the keys are known.
+  void ArmOutbound(WebRtcStreamLink& stream);
   // The stream an RTP packet of `ssrc` and `payload_type` belongs to, or null.
   WebRtcStreamLink* Route(uint32_t ssrc, uint8_t payload_type);
 
-  const WebRtcTransportConfig config_;
+  WebRtcTransportConfig config_;
+  // The outbound key (DTLS-exported), kept for streams that start after the handshake.
+  std::optional<srtp::SrtpKeyMaterial> local_key_;
   std::shared_ptr<WebRtcPath> path_;
   EngineStats* const stats_;
   std::shared_ptr<WebRtcStreamLink> audio_;
@@ -169,6 +184,10 @@ class WebRtcPort final : public net::EventLoop::Handler, public TickListener {
                                                    std::shared_ptr<WebRtcStreamLink> video,
                                                    std::shared_ptr<WebRtcStreamLink> content);
   void RemoveTransport(const std::string& key);
+  // The transport of `key`, or null.
+  WebRtcTransport* Find(const std::string& key);
+  // After RestartIce: the transport's new local ufrag replaces `old_ufrag` in the demultiplexer.
+  void Rekey(const std::string& old_ufrag, WebRtcTransport* transport);
   // Every transport whose key starts with `prefix` (a session's: "<session>/").
   void RemoveTransportsWithPrefix(const std::string& prefix);
   size_t transport_count() const { return transports_.size(); }

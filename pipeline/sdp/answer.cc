@@ -122,6 +122,14 @@ void WriteCandidates(std::string* out, const AnswerParams& params) {
   Line(out, "a=end-of-candidates");
 }
 
+// The lines every m-section of the answer repeats: Chorus's ICE credentials and DTLS role.
+void WriteTransport(std::string* out, const AnswerParams& params, const std::string& fingerprint) {
+  Line(out, Cat("a=ice-ufrag:", params.ice.ufrag));
+  Line(out, Cat("a=ice-pwd:", params.ice.pwd));
+  Line(out, Cat("a=fingerprint:sha-256 ", fingerprint));
+  Line(out, "a=setup:passive");
+}
+
 void WriteAccepted(std::string* out, const MediaSection& offered, const NegotiatedSection& section,
                    const AnswerParams& params, const std::string& fingerprint) {
   const NegotiatedCodec& codec = *section.codec;
@@ -132,10 +140,7 @@ void WriteAccepted(std::string* out, const MediaSection& offered, const Negotiat
   Line(out, m_line);
   Line(out, AddressLine(default_address.ip));
   Line(out, Cat("a=mid:", section.mid));
-  Line(out, Cat("a=ice-ufrag:", params.ice.ufrag));
-  Line(out, Cat("a=ice-pwd:", params.ice.pwd));
-  Line(out, Cat("a=fingerprint:sha-256 ", fingerprint));
-  Line(out, "a=setup:passive");
+  WriteTransport(out, params, fingerprint);
   Line(out, Cat("a=", DirectionName(section.direction)));
   Line(out, "a=rtcp-mux");
   if (section.rtcp_rsize) Line(out, "a=rtcp-rsize");
@@ -148,15 +153,22 @@ void WriteAccepted(std::string* out, const MediaSection& offered, const Negotiat
   WriteCandidates(out, params);
 }
 
-void WriteRejected(std::string* out, const MediaSection& offered) {
+void WriteRejected(std::string* out, const MediaSection& offered, const AnswerParams& params,
+                   const std::string& fingerprint) {
   // RFC 3264 section 6: port zero, the offered media and proto, at least one format; RFC 9143
-  // section 7.3.3: a rejected m-section keeps its mid and leaves the BUNDLE group.
+  // section 7.3.3: a rejected m-section keeps its mid and leaves the BUNDLE group. The transport
+  // lines are not needed by browsers, but aiortc reads ICE credentials, a DTLS role and, for RTP,
+  // rtcp-mux in every m-section of an answer, rejected ones included, and refuses it without.
   const std::string_view format =
       offered.formats.empty() ? std::string_view("0") : std::string_view(offered.formats.front());
   Line(out, Cat("m=", offered.media, " 0 ", offered.protocol, " ", format));
   Line(out, "c=IN IP4 0.0.0.0");
   Line(out, Cat("a=mid:", offered.mid));
-  if (offered.protocol.find("RTP/") != std::string::npos) Line(out, "a=inactive");
+  WriteTransport(out, params, fingerprint);
+  if (offered.protocol.find("RTP/") != std::string::npos) {
+    Line(out, "a=inactive");
+    Line(out, "a=rtcp-mux");
+  }
 }
 
 }  // namespace
@@ -217,7 +229,7 @@ std::string WriteAnswer(const Offer& offer, const Negotiated& negotiated,
     if (section.accepted() && section.codec) {
       WriteAccepted(&out, offer.sections[i], section, params, fingerprint);
     } else {
-      WriteRejected(&out, offer.sections[i]);
+      WriteRejected(&out, offer.sections[i], params, fingerprint);
     }
   }
   return out;

@@ -38,6 +38,7 @@ struct RoomRecord {
     chorus::internal::v1::Routing routing;
     bool pending = true;       // reserved, media not yet set up
     bool has_content = false;  // offered a content stream (screen sharing)
+    bool webrtc = false;       // joined over WebRTC (UpdateMedia renegotiates it)
   };
   std::map<std::string, Member> participants;  // by participant id
   std::vector<std::string> participant_order;

@@ -1369,6 +1369,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     for (const internal::LocalStream& stream : added.local_streams()) {
       member.has_content |= stream.kind() == internal::MEDIA_KIND_CONTENT;
     }
+    member.webrtc = !added.webrtc_answer_sdp().empty();
     room->ever_joined = true;
     room->room.set_state(v1::ROOM_STATE_ACTIVE);
     if (!invite_id.empty() && !room->invites.at(invite_id).invite.consent_reference().empty()) {
@@ -1835,6 +1836,69 @@ grpc::Status RoomsService::RemoveParticipant(grpc::ServerContext* context,
 grpc::Status RoomsService::LeaveRoom(grpc::ServerContext* context,
                                      const v1::LeaveRoomRequest* request, v1::LeaveRoomResponse*) {
   return RemoveCall(context, request->name(), v1::LEAVE_REASON_LEFT, false);
+}
+
+grpc::Status RoomsService::UpdateMedia(grpc::ServerContext* context,
+                                       const v1::UpdateMediaRequest* request,
+                                       v1::UpdateMediaResponse* response) {
+  grpc::Status status = auth_.Check(*context);
+  if (!status.ok()) return status;
+  if (!request->offer().has_webrtc()) {
+    return Invalid(
+        "offer.webrtc: UpdateMedia renegotiates WebRTC media (RTP endpoints join again)");
+  }
+  internal::Endpoint endpoint;
+  status = OfferToEndpoint(request->offer(), &endpoint);
+  if (!status.ok()) return status;
+  std::string room_id;
+  std::string id;
+  int node = -1;
+  {
+    absl::MutexLock lock(&mutex_);
+    Room* room = nullptr;
+    status = FindParticipant(request->name(), &room, &id);
+    if (!status.ok()) return status;
+    if (!room->participants.at(id).webrtc) {
+      return Precondition("the participant did not join over WebRTC");
+    }
+    room_id = room->id;
+    node = room->node;
+  }
+  if (media_ == nullptr || node < 0) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the room's media is not running");
+  }
+  auto call = media_->NewContext(static_cast<size_t>(node));
+  internal::RenegotiateEndpointRequest renegotiate;
+  renegotiate.set_name(absl::StrCat("sessions/", room_id, "/endpoints/", id));
+  renegotiate.set_webrtc_offer_sdp(endpoint.webrtc_offer_sdp());
+  internal::Endpoint renegotiated;
+  status = media_->stub(static_cast<size_t>(node))
+               .RenegotiateEndpoint(call.get(), renegotiate, &renegotiated);
+  if (!status.ok()) return status;
+  std::vector<std::pair<std::string, internal::Routing>> updates;
+  {
+    absl::MutexLock lock(&mutex_);
+    Room* room = nullptr;
+    status = FindParticipant(request->name(), &room, &id);
+    if (!status.ok()) return status;
+    Room::Member& member = room->participants.at(id);
+    member.has_content = false;
+    for (const internal::LocalStream& stream : renegotiated.local_streams()) {
+      member.has_content |= stream.kind() == internal::MEDIA_KIND_CONTENT;
+    }
+    // A screen share that stopped ends the presentation.
+    if (!member.has_content && member.participant.content_sharing()) {
+      member.participant.set_content_sharing(false);
+      PublishParticipant(*room, member.participant, kUpdated);
+      updates = RerouteAll(*room, id);
+    }
+    *response->mutable_participant() = member.participant;
+  }
+  for (const auto& [participant, routing] : updates) {
+    (void)ApplyRouting(room_id, node, participant, routing, {"routing"});
+  }
+  EndpointToAnswer(renegotiated, response->mutable_answer());
+  return grpc::Status::OK;
 }
 
 // ----- Events -----

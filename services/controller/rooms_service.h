@@ -133,6 +133,8 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   grpc::Status PinParticipant(grpc::ServerContext* context,
                               const chorus::v1::PinParticipantRequest*,
                               chorus::v1::Participant*) override;
+  grpc::Status UpdateMedia(grpc::ServerContext* context, const chorus::v1::UpdateMediaRequest*,
+                           chorus::v1::UpdateMediaResponse*) override;
   grpc::Status WatchRoom(grpc::ServerContext* context, const chorus::v1::WatchRoomRequest*,
                          grpc::ServerWriter<chorus::v1::RoomEvent>*) override;
 

@@ -725,26 +725,68 @@ grpc::Status MediaNodeService::AddWebRtcEndpoint(const std::string& session,
   offer->config.routing = *routing;
   auto answer = engine_->AddEndpoint(session, offer->config);
   if (!answer.ok()) return common::ToGrpcStatus(answer.status());
-  auto text = WebRtcAnswerSdp(*offer, *answer, options_.media_address);
-  if (!text.ok()) {
-    (void)engine_->RemoveEndpoint(session, offer->config.id);
-    return common::ToGrpcStatus(text.status());
-  }
-  response->set_name(absl::StrCat(kSessionPrefix, session, "/endpoints/", offer->config.id));
-  *response->mutable_routing() = request.endpoint().routing();
+  grpc::Status status =
+      AnswerWebRtc(session, *offer, *answer, request.endpoint().routing(), response);
+  if (!status.ok()) (void)engine_->RemoveEndpoint(session, offer->config.id);
+  return status;
+}
+
+grpc::Status MediaNodeService::AnswerWebRtc(const std::string& session, const WebRtcOffer& offer,
+                                            const engine::EndpointAnswer& answer,
+                                            const v1::Routing& routing, v1::Endpoint* response) {
+  auto text = WebRtcAnswerSdp(offer, answer, options_.media_address);
+  if (!text.ok()) return common::ToGrpcStatus(text.status());
+  response->set_name(absl::StrCat(kSessionPrefix, session, "/endpoints/", offer.config.id));
+  *response->mutable_routing() = routing;
   response->set_webrtc_answer_sdp(*text);
   response->add_local_streams()->set_kind(v1::MEDIA_KIND_AUDIO);
-  if (answer->video.enabled) response->add_local_streams()->set_kind(v1::MEDIA_KIND_VIDEO);
-  if (answer->content.enabled) response->add_local_streams()->set_kind(v1::MEDIA_KIND_CONTENT);
+  if (answer.video.enabled) response->add_local_streams()->set_kind(v1::MEDIA_KIND_VIDEO);
+  if (answer.content.enabled) response->add_local_streams()->set_kind(v1::MEDIA_KIND_CONTENT);
   absl::MutexLock lock(&mutex_);
   auto it = sessions_.find(session);
   if (it != sessions_.end()) {
     v1::Endpoint remembered;
     remembered.set_name(response->name());
-    *remembered.mutable_routing() = request.endpoint().routing();
-    it->second.endpoints[offer->config.id] = remembered;
+    *remembered.mutable_routing() = routing;
+    it->second.endpoints[offer.config.id] = remembered;
   }
   return grpc::Status::OK;
+}
+
+grpc::Status MediaNodeService::RenegotiateEndpoint(grpc::ServerContext* context,
+                                                   const v1::RenegotiateEndpointRequest* request,
+                                                   v1::Endpoint* response) {
+  grpc::Status status = Authenticate(*context);
+  if (!status.ok()) return status;
+  std::string session;
+  std::string endpoint;
+  if (!ParseEndpointName(request->name(), &session, &endpoint)) {
+    return Invalid("name: expected sessions/{session}/endpoints/{endpoint}");
+  }
+  if (request->webrtc_offer_sdp().empty() || request->webrtc_offer_sdp().size() > 64 * 1024) {
+    return Invalid("webrtc_offer_sdp: the browser's SDP offer, at most 64 KiB");
+  }
+  std::vector<std::string> languages;
+  v1::Routing routing;
+  {
+    absl::MutexLock lock(&mutex_);
+    auto it = sessions_.find(session);
+    if (it == sessions_.end()) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such session");
+    auto found = it->second.endpoints.find(endpoint);
+    if (found == it->second.endpoints.end()) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such endpoint");
+    }
+    languages = it->second.languages;
+    routing = found->second.routing();
+  }
+  auto offer = WebRtcOfferToEndpoint(endpoint, request->webrtc_offer_sdp());
+  if (!offer.ok()) return common::ToGrpcStatus(offer.status());
+  auto converted = RoutingFromProto(routing, languages);
+  if (!converted.ok()) return common::ToGrpcStatus(converted.status());
+  offer->config.routing = *converted;
+  auto answer = engine_->RenegotiateWebRtc(session, offer->config);
+  if (!answer.ok()) return common::ToGrpcStatus(answer.status());
+  return AnswerWebRtc(session, *offer, *answer, routing, response);
 }
 
 }  // namespace chorus::media_node

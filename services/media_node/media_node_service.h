@@ -9,6 +9,7 @@
 #include "pipeline/engine/engine.h"
 #include "services/common/auth.h"
 #include "services/common/lifecycle.h"
+#include "services/media_node/webrtc_offer.h"
 
 namespace chorus::media_node {
 
@@ -73,6 +74,9 @@ class MediaNodeService final : public chorus::internal::v1::MediaNode::Service {
   grpc::Status UpdateEndpoint(grpc::ServerContext* context,
                               const chorus::internal::v1::UpdateEndpointRequest*,
                               chorus::internal::v1::Endpoint*) override;
+  grpc::Status RenegotiateEndpoint(grpc::ServerContext* context,
+                                   const chorus::internal::v1::RenegotiateEndpointRequest*,
+                                   chorus::internal::v1::Endpoint*) override;
   grpc::Status RemoveEndpoint(grpc::ServerContext* context,
                               const chorus::internal::v1::RemoveEndpointRequest*,
                               chorus::internal::v1::RemoveEndpointResponse*) override;
@@ -90,6 +94,11 @@ class MediaNodeService final : public chorus::internal::v1::MediaNode::Service {
                                  const std::vector<std::string>& languages,
                                  const chorus::internal::v1::AddEndpointRequest& request,
                                  chorus::internal::v1::Endpoint* response);
+  // The answer part of AddWebRtcEndpoint and RenegotiateEndpoint.
+  grpc::Status AnswerWebRtc(const std::string& session, const WebRtcOffer& offer,
+                            const engine::EndpointAnswer& answer,
+                            const chorus::internal::v1::Routing& routing,
+                            chorus::internal::v1::Endpoint* response);
 
   // What the service remembers of a session to translate names: bus languages, and each
   // endpoint's current routing (UpdateEndpoint changes only the fields named).

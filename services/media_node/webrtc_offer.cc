@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "absl/time/clock.h"
+
 #include "pipeline/sdp/answer.h"
 #include "pipeline/sdp/parser.h"
 #include "pipeline/sdp/session_description.h"
@@ -39,6 +41,11 @@ absl::StatusOr<WebRtcOffer> WebRtcOfferToEndpoint(const std::string& endpoint_id
   sdp::LocalCapabilities capabilities;
   // Lost video is asked for again with generic NACK in the original stream; RTX is not taken.
   capabilities.rtx = false;
+  // No transport-wide congestion control feedback is sent yet: not negotiated, so the browser
+  // does not wait for it (its estimate then rests on loss and REMB).
+  capabilities.transport_cc_extension = false;
+  capabilities.audio_feedback.transport_cc = false;
+  capabilities.video_feedback.transport_cc = false;
   auto negotiated = sdp::Negotiate(out.offer, capabilities);
   if (!negotiated.ok()) return negotiated.status();
   out.negotiated = *std::move(negotiated);
@@ -87,6 +94,8 @@ absl::StatusOr<std::string> WebRtcAnswerSdp(const WebRtcOffer& offer,
   params.cname = "chorus";
   params.msid_stream_id = "chorus";
   params.session_id = (uint64_t{answer.ssrc} << 16) & 0x3fffffffffffffffULL;
+  // A renegotiation's answer carries a higher version (RFC 3264 section 8): the time in ms.
+  params.session_version = static_cast<uint64_t>(absl::ToUnixMillis(absl::Now()));
   if (absl::Status valid = sdp::ValidateAnswerParams(params); !valid.ok()) return valid;
   return sdp::WriteAnswer(offer.offer, offer.negotiated, params);
 }

@@ -26,11 +26,12 @@ for _ in $(seq 100); do grep -q listening "$E2E_WORK/backend.out" 2>/dev/null &&
 grep -q listening "$E2E_WORK/backend.out" || fail "the backend did not start"
 token() { ctl invite create "$1" "$2" | sed -E 's/.*token=//'; }
 
-# browser NAME ROOM TONE COLOUR LISTEN SECONDS: a headless Chromium on the test page.
+# browser NAME ROOM TONE COLOUR LISTEN SECONDS [EXTRA_QUERY]: a headless Chromium on the page.
 browser() {
-  local name=$1 room=$2 tone=$3 colour=$4 listen=$5 seconds=$6
+  local name=$1 room=$2 tone=$3 colour=$4 listen=$5 seconds=$6 extra=${7:-}
   local url="http://127.0.0.1:46560/?name=$name&room=$room&token=$(token "$room" guest)"
-  url+="&tone=$tone&colour=$colour&listen=$listen&seconds=$seconds${CHORUS_E2E_DEBUG:+&debug=1}"
+  url+="&tone=$tone&colour=$colour&listen=$listen&seconds=$seconds$extra"
+  url+="${CHORUS_E2E_DEBUG:+&debug=1}"
   timeout 90 chromium --headless=new --no-sandbox --disable-gpu --no-first-run \
     --disable-background-networking --disable-component-update --disable-sync \
     --disable-default-apps --mute-audio --autoplay-policy=no-user-gesture-required \
@@ -87,3 +88,25 @@ judge alice 440 880 660 0000ff
 pass "Chromium alice hears bob and the ffmpeg client, not herself, and sees bob's blue"
 judge bob 880 440 660 ff0000
 pass "Chromium bob hears alice and the ffmpeg client, not himself, and sees alice's red"
+
+# Screen sharing started mid-call: carol shares a green screen three seconds into the call
+# (a renegotiation through UpdateMedia); dave, in the same room, sees it large by the end.
+ctl room create meeting --room_id=share >/dev/null || fail "room create share"
+browser carol share 300 ff00ff 300,500 14 "&share=00ff00&share_after=3"
+browser dave share 500 00ffff 300,500 14
+wait_result carol 60
+wait_result dave 60
+for name in carol dave; do
+  error=$(page_value $name "r.get('error', '')")
+  [[ -z $error ]] || fail "$name: the page failed: $error"
+done
+echo "carol: $(cat "$E2E_WORK/results/carol.json")"
+echo "dave: $(cat "$E2E_WORK/results/dave.json")"
+page_value carol "[e[0] for e in r['events']]" | grep -q sharing || fail "carol never shared"
+/usr/bin/python3 - "$E2E_WORK/results/dave.json" <<'PY' || fail "dave does not see the shared screen large: $(cat "$E2E_WORK/results/dave.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+rgb = r.get("rgb") or [-999] * 3
+sys.exit(0 if abs(rgb[0]) <= 40 and abs(rgb[1] - 255) <= 40 and abs(rgb[2]) <= 40 else 1)
+PY
+pass "a screen share started mid-call (renegotiated) reaches the others large: dave sees green"

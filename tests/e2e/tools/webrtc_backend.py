@@ -76,6 +76,19 @@ def main():
                     return
                 self.reply(200, json.dumps({"sdp": response.answer.webrtc.sdp,
                                             "participant": response.participant.name}))
+            elif self.path == "/update":
+                # Renegotiation (a screen share starts): UpdateMedia, then show it.
+                request = pb.UpdateMediaRequest(name=body["participant"])
+                request.offer.webrtc.sdp = body["sdp"]
+                try:
+                    response = stub.UpdateMedia(request, timeout=10)
+                    if body.get("share"):
+                        stub.SetContentSharing(pb.SetContentSharingRequest(
+                            name=body["participant"], enabled=True), timeout=10)
+                except grpc.RpcError as error:
+                    self.reply(400, json.dumps({"error": error.details()}))
+                    return
+                self.reply(200, json.dumps({"sdp": response.answer.webrtc.sdp}))
             elif self.path.startswith("/result/"):
                 name = "".join(c for c in self.path[len("/result/"):] if c.isalnum())
                 (out_dir / f"{name}.json").write_text(json.dumps(body))
