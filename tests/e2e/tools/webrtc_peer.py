@@ -120,6 +120,24 @@ async def run(args, pb, pb_grpc):
         # aioice leaves loopback addresses out of its candidates; a test in a loopback-only
         # network namespace has nothing else.
         aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
+    if args.loss > 0:
+        # A lossy link, both ways: a seeded share of the RTP and RTCP this peer sends and
+        # receives is dropped after SRTP (as a lossy network would drop the packets).
+        import random
+        from aiortc import rtcdtlstransport
+        rng = random.Random(args.seed)
+        send_rtp = rtcdtlstransport.RTCDtlsTransport._send_rtp
+        handle_rtp = rtcdtlstransport.RTCDtlsTransport._handle_rtp_data
+
+        async def lossy_send(self, data):
+            if rng.random() >= args.loss:
+                await send_rtp(self, data)
+
+        async def lossy_handle(self, data, arrival_time_ms):
+            if rng.random() >= args.loss:
+                await handle_rtp(self, data, arrival_time_ms)
+        rtcdtlstransport.RTCDtlsTransport._send_rtp = lossy_send
+        rtcdtlstransport.RTCDtlsTransport._handle_rtp_data = lossy_handle
     pc = RTCPeerConnection()
     pc.addTrack(ToneTrack(args.tone))
     if args.video:
@@ -191,6 +209,22 @@ async def run(args, pb, pb_grpc):
         hz = float(spec.split(":")[0])
         levels[str(int(hz))] = round(tone_db(tail, hz), 1)
     result["tones_db"] = levels
+    if args.hear:
+        # Speech continuity: the share of 20 ms windows of the judged tail in which the first
+        # tone heard is more than 20 dB under its level over the whole tail (a gap).
+        hz = float(args.hear[0].split(":")[0])
+        whole = tone_db(tail, hz)
+        window = SAMPLE_RATE // 50
+        t = numpy.arange(window) / SAMPLE_RATE
+        probe = numpy.exp(-2j * math.pi * hz * t)
+        gaps = 0
+        count = len(tail) // window
+        for i in range(count):
+            chunk = tail[i * window:(i + 1) * window].astype(numpy.float64) / 32768.0
+            amplitude = 2 * abs(numpy.dot(chunk, probe)) / window
+            if 20 * math.log10(max(amplitude, 1e-10)) < whole - 20:
+                gaps += 1
+        result["gap_share"] = round(gaps / max(count, 1), 3)
     if seen:
         last = numpy.mean(seen[-5:], axis=0)
         result["video_rgb"] = [int(v) for v in last]
@@ -199,6 +233,8 @@ async def run(args, pb, pb_grpc):
     for spec in args.hear:
         hz, floor = spec.split(":")
         ok &= levels[str(int(float(hz)))] >= float(floor)
+    if args.max_gap_share is not None:
+        ok &= result.get("gap_share", 1.0) <= args.max_gap_share
     for spec in args.not_hear:
         hz, ceiling = spec.split(":")
         ok &= levels[str(int(float(hz)))] <= float(ceiling)
@@ -226,6 +262,11 @@ def main():
     parser.add_argument("--hear", action="append", default=[])
     parser.add_argument("--not_hear", action="append", default=[])
     parser.add_argument("--loopback", action="store_true")
+    parser.add_argument("--loss", type=float, default=0.0,
+                        help="share of RTP/RTCP dropped both ways (a lossy link)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--max_gap_share", type=float, default=None,
+                        help="most 20 ms windows of the judged tail without the first heard tone")
     parser.add_argument("--status", default="",
                         help="append 'answered', 'connected', 'first_audio' with the time")
     args = parser.parse_args()
