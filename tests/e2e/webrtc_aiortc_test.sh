@@ -3,10 +3,10 @@
 # in a network namespace with only loopback (issue: WebRTC on the media node). Three people in
 # one room: two WebRTC peers sending tones and solid colours, and an ffmpeg SRTP client. Each
 # WebRTC peer hears the other two at full level and not itself (FFT of what it decoded) and sees
-# the other's colour; the ffmpeg client hears both WebRTC peers. Then the waiting room: a WebRTC
-# guest of a consultation receives nothing until the host is admitted... until it is admitted,
-# and hears the host from then on. Garbage, forged STUN and DTLS from a stranger at the shared
-# port meanwhile change nothing for anyone.
+# the other's colour; the ffmpeg client hears both WebRTC peers. Garbage, forged STUN and DTLS
+# from a stranger at the shared port meanwhile change nothing for anyone. Then the waiting room:
+# a WebRTC guest of a consultation receives nothing until it is admitted, and hears the host from
+# then on. Last, a 5 % lossy link.
 if [[ -z ${CHORUS_E2E_NETNS:-} ]]; then
   exec unshare --net env CHORUS_E2E_NETNS=1 bash "$0" "$@"
 fi
