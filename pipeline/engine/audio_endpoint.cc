@@ -23,7 +23,8 @@ using detail::RandomSsrc;
 using detail::UnixUs;
 namespace {
 
-constexpr int64_t kRtcpIntervalUs = 5'000'000;
+// About every second (WebRTC receivers judge loss and round-trip time from these reports).
+constexpr int64_t kRtcpIntervalUs = 1'000'000;
 // The largest datagram accepted: RTP/SRTP audio is far smaller.
 constexpr size_t kMaxDatagram = 1500;
 

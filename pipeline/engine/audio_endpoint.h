@@ -83,7 +83,7 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   // The jitter buffer's current target delay.
   int jitter_target_ms() const { return jitter_buffer_->stats().target_delay_ms; }
   // Sends an RTCP sender report with a reception report about the participant's stream, about
-  // every 5 s.
+  // every second.
   void MaybeSendRtcp(int64_t now_us);
 
   EndpointStatsSnapshot Stats() const;
