@@ -93,6 +93,7 @@ void MediaWorker::Tick(uint64_t periods) {
   if (periods > 1) Bump(stats_->tick_overruns, periods - 1);
   if (!listeners_.empty()) {
     for (TickListener* listener : listeners_) listener->OnTick(start_us);
+    for (TickListener* listener : listeners_) listener->OnTickDone();
     stats_->tick_duration_us.Observe(static_cast<double>(ClockUs(CLOCK_MONOTONIC) - start_us));
   }
   if (start_us - last_sample_wall_us_ >= kLoadSampleUs) {

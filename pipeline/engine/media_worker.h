@@ -20,6 +20,9 @@ class TickListener {
   virtual ~TickListener() = default;
   // Called on the worker thread at each 20 ms deadline. `now_us` is CLOCK_MONOTONIC.
   virtual void OnTick(int64_t now_us) = 0;
+  // Called after every listener's OnTick of the same tick (a WebRTC port sends what the tick
+  // queued in one batch).
+  virtual void OnTickDone() {}
 };
 
 // One media worker (DESIGN.md, The media engine): a thread running an epoll event loop over the

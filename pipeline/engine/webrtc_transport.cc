@@ -36,6 +36,39 @@ bool Contains(const std::vector<uint32_t>& list, uint32_t value) {
 
 }  // namespace
 
+SendBatch::SendBatch(int fd)
+    : fd_(fd), owner_(std::this_thread::get_id()), bytes_(kCapacity * kSlotBytes) {}
+
+void SendBatch::Add(std::span<const uint8_t> datagram, const net::SocketAddress& to) {
+  if (datagram.size() > kSlotBytes) return;
+  if (count_ == kCapacity) Flush();
+  uint8_t* slot = bytes_.data() + count_ * kSlotBytes;
+  std::memcpy(slot, datagram.data(), datagram.size());
+  to_[count_] = to;
+  iov_[count_] = {slot, datagram.size()};
+  msghdr& header = messages_[count_].msg_hdr;
+  header = {};
+  header.msg_name = const_cast<sockaddr*>(to_[count_].sockaddr_ptr());
+  header.msg_namelen = to_[count_].length();
+  header.msg_iov = &iov_[count_];
+  header.msg_iovlen = 1;
+  ++count_;
+}
+
+void SendBatch::Flush() {
+  size_t sent = 0;
+  while (sent < count_) {
+    const int n = sendmmsg(fd_, messages_.data() + sent, static_cast<unsigned>(count_ - sent), 0);
+    if (n <= 0) break;  // a full socket buffer: the rest is lost, as a single send would be
+    sent += static_cast<size_t>(n);
+  }
+  if (count_ > 0) {
+    ++batches_;
+    datagrams_ += count_;
+  }
+  count_ = 0;
+}
+
 bool WebRtcPath::Send(std::span<const uint8_t> datagram) const {
   net::SocketAddress to;
   {
@@ -43,6 +76,10 @@ bool WebRtcPath::Send(std::span<const uint8_t> datagram) const {
     to = remote_;
   }
   if (to.empty()) return false;
+  if (batch_ != nullptr && batch_->OnOwnerThread()) {
+    batch_->Add(datagram, to);
+    return true;
+  }
   const ssize_t sent =
       sendto(fd_, datagram.data(), datagram.size(), 0, to.sockaddr_ptr(), to.length());
   return sent == static_cast<ssize_t>(datagram.size());
@@ -299,7 +336,8 @@ WebRtcPort::WebRtcPort(MediaWorker* worker, std::unique_ptr<net::UdpSocket> sock
     : worker_(worker),
       socket_(std::move(socket)),
       certificate_(std::move(certificate)),
-      stats_(stats) {}
+      stats_(stats),
+      batch_(socket_->fd()) {}
 
 WebRtcPort::~WebRtcPort() {
   if (ticking_) worker_->RemoveTickListener(this);
@@ -383,7 +421,7 @@ void WebRtcPort::OnReadable() {
   for (int i = 0; i < kMaxDatagramsPerWakeup; ++i) {
     net::SocketAddress from;
     const int length = socket_->Receive(buffer_, &from);
-    if (length == -1) return;
+    if (length == -1) break;
     if (length < 0 || length > 1500) {
       stats_->Drop(DropReason::kOversized);
       continue;
@@ -417,6 +455,7 @@ void WebRtcPort::OnReadable() {
     }
     known->second->HandleMedia(buffer_, static_cast<size_t>(length), from);
   }
+  batch_.Flush();
 }
 
 void WebRtcPort::OnTick(int64_t now_us) {

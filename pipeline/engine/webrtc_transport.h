@@ -1,5 +1,8 @@
 #pragma once
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -7,6 +10,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -36,11 +40,40 @@ namespace chorus::engine {
 // (so the video worker never touches the audio worker's libsrtp state) and sent from the shared
 // socket to the ICE-selected address.
 
+// Datagrams the media worker sends from its shared WebRTC port during one tick (or one wakeup),
+// sent together with sendmmsg(2) when the tick is done: a listener-heavy room (a lecture) makes
+// one system call per 64 packets instead of one per packet. Worker thread only.
+class SendBatch {
+ public:
+  static constexpr size_t kCapacity = 64;
+  static constexpr size_t kSlotBytes = 1500;
+  explicit SendBatch(int fd);
+  bool OnOwnerThread() const { return std::this_thread::get_id() == owner_; }
+  // Queues a datagram (sent at once when the batch is full).
+  void Add(std::span<const uint8_t> datagram, const net::SocketAddress& to);
+  // Sends what is queued.
+  void Flush();
+  uint64_t batches() const { return batches_; }
+  uint64_t datagrams() const { return datagrams_; }
+
+ private:
+  const int fd_;
+  const std::thread::id owner_;
+  size_t count_ = 0;
+  std::vector<uint8_t> bytes_;  // kCapacity * kSlotBytes
+  std::array<net::SocketAddress, kCapacity> to_;
+  std::array<iovec, kCapacity> iov_{};
+  std::array<mmsghdr, kCapacity> messages_{};
+  uint64_t batches_ = 0;
+  uint64_t datagrams_ = 0;
+};
+
 // Where a participant's transport sends: the worker's shared socket and the ICE-selected remote
-// address. Written by the transport (media worker), read by its streams (any worker).
+// address. Written by the transport (media worker), read by its streams (any worker). What the
+// media worker sends goes through its SendBatch; other threads (video) send at once.
 class WebRtcPath {
  public:
-  explicit WebRtcPath(int fd) : fd_(fd) {}
+  explicit WebRtcPath(int fd, SendBatch* batch = nullptr) : fd_(fd), batch_(batch) {}
   void Select(const net::SocketAddress& remote) {
     absl::MutexLock lock(&mutex_);
     remote_ = remote;
@@ -50,7 +83,8 @@ class WebRtcPath {
   bool Send(std::span<const uint8_t> datagram) const;
 
  private:
-  const int fd_;  // not owned: the port's socket, which outlives every transport on it
+  const int fd_;            // not owned: the port's socket, which outlives every transport on it
+  SendBatch* const batch_;  // the port's; may be null
   mutable absl::Mutex mutex_;
   net::SocketAddress remote_ ABSL_GUARDED_BY(mutex_);
 };
@@ -173,8 +207,8 @@ class WebRtcPort final : public net::EventLoop::Handler, public TickListener {
   ~WebRtcPort() override;
 
   const net::SocketAddress& local_address() const { return socket_->local_address(); }
-  std::shared_ptr<WebRtcPath> NewPath() const {
-    return std::make_shared<WebRtcPath>(socket_->fd());
+  std::shared_ptr<WebRtcPath> NewPath() {
+    return std::make_shared<WebRtcPath>(socket_->fd(), &batch_);
   }
 
   // Adds a participant's transport; answers its local ICE credentials.
@@ -195,6 +229,8 @@ class WebRtcPort final : public net::EventLoop::Handler, public TickListener {
   static constexpr int kMaxDatagramsPerWakeup = 64;
   void OnReadable() override;
   void OnTick(int64_t now_us) override;
+  void OnTickDone() override { batch_.Flush(); }
+  const SendBatch& batch() const { return batch_; }
 
  private:
   // A remote address as a hashable key (family, address bytes, port).
@@ -213,6 +249,7 @@ class WebRtcPort final : public net::EventLoop::Handler, public TickListener {
   absl::flat_hash_map<std::string, WebRtcTransport*> by_ufrag_;  // local ufrag -> transport
   absl::flat_hash_map<AddressKey, WebRtcTransport*> by_address_;
   bool ticking_ = false;
+  SendBatch batch_;
   alignas(16) std::array<uint8_t, 2048> buffer_{};
 };
 

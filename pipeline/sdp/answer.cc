@@ -23,6 +23,8 @@ constexpr size_t kMaxMsidIdBytes = 64;
 // differs (the first is 2130706431, what single-address servers announce).
 constexpr uint32_t kHostTypePreference = 126;
 constexpr uint32_t kMaxLocalPreference = 65535;
+constexpr uint32_t kRtpComponent = 1;
+constexpr size_t kMaxLocalCandidates = 32;
 
 bool IsIpv6(std::string_view ip) { return ip.find(':') != std::string_view::npos; }
 
@@ -115,9 +117,10 @@ void WriteSending(std::string* out, const NegotiatedSection& section, const Answ
 void WriteCandidates(std::string* out, const AnswerParams& params) {
   for (size_t i = 0; i < params.candidates.size(); ++i) {
     const uint32_t local_preference = kMaxLocalPreference - static_cast<uint32_t>(i);
-    const uint32_t priority = (kHostTypePreference << 24) | (local_preference << 8) | (256 - 1);
-    Line(out, Cat("a=candidate:", i + 1, " 1 udp ", priority, " ", params.candidates[i].ip, " ",
-                  params.candidates[i].port, " typ host"));
+    const uint32_t priority =
+        (kHostTypePreference << 24) | (local_preference << 8) | (256 - kRtpComponent);
+    Line(out, Cat("a=candidate:", i + 1, " ", kRtpComponent, " udp ", priority, " ",
+                  params.candidates[i].ip, " ", params.candidates[i].port, " typ host"));
   }
   Line(out, "a=end-of-candidates");
 }
@@ -180,8 +183,8 @@ absl::Status ValidateAnswerParams(const AnswerParams& params) {
   if (!IsIceValue(params.ice.pwd, 22)) {
     return absl::InvalidArgumentError("answer: ICE pwd must be 22 to 256 ice-chars (RFC 8839)");
   }
-  if (params.candidates.empty()) {
-    return absl::InvalidArgumentError("answer: at least one candidate address is needed");
+  if (params.candidates.empty() || params.candidates.size() > kMaxLocalCandidates) {
+    return absl::InvalidArgumentError("answer: 1 to 32 candidate addresses are needed");
   }
   for (const CandidateAddress& candidate : params.candidates) {
     if (!IsIpLiteral(candidate.ip) || candidate.port == 0) {

@@ -11,7 +11,8 @@
 // the direction, a=rtcp-mux, a=rtcp-rsize (when offered), the negotiated a=extmap ids, the codec's
 // a=rtpmap/a=fmtp/a=rtcp-fb and its RTX, Chorus's SSRCs and msid when it sends, one a=candidate
 // per local address and a=end-of-candidates. A rejected section is m=<media> 0 <proto> <first
-// offered format> with c=IN IP4 0.0.0.0, a=mid and, for RTP, a=inactive.
+// offered format> with c=IN IP4 0.0.0.0, a=mid, the ICE and DTLS lines (aiortc wants them in
+// every m-section) and, for RTP, a=inactive and a=rtcp-mux; its mid leaves the BUNDLE group.
 //
 // Thread safety: pure functions over plain values, callable from any thread.
 
@@ -58,7 +59,7 @@ struct AnswerParams {
 };
 
 // Whether `params` can be written into an answer: ICE credentials of RFC 8839 lengths and
-// characters, at least one candidate with an IP literal and a non-zero port, CNAME and msid ids
+// characters, 1 to 32 candidates with an IP literal and a non-zero port, CNAME and msid ids
 // of SDP-safe characters, an RTX SSRC only with its media SSRC, a session id below 2^63.
 // INVALID_ARGUMENT naming the field otherwise. Chorus's own values, so checked once where they
 // are made.

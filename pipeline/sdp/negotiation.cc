@@ -268,13 +268,12 @@ absl::StatusOr<Negotiated> Negotiate(const Offer& offer, const LocalCapabilities
         role = SectionRole::kAudio;
         break;
       case MediaKind::kVideo: {
+        // a=content:slides (RFC 4796) or a video after the camera is the screen share.
         const bool screen_free = capabilities.screen_share && !result.screen_share_section;
-        if (section.content == Content::kSlides && screen_free) {
+        if (screen_free && (section.content == Content::kSlides || result.camera_section)) {
           role = SectionRole::kScreenShare;
         } else if (!result.camera_section) {
           role = SectionRole::kCamera;
-        } else if (screen_free) {
-          role = SectionRole::kScreenShare;
         } else {
           out.rejection_reason = "Chorus takes two video sections (camera and screen share)";
           continue;

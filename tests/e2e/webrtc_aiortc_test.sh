@@ -108,18 +108,19 @@ pass "in the waiting room the WebRTC guest received nothing; admitted, it hears 
 # Chorus makes of the lossy peer's speech stays continuous for the other (Opus in-band FEC and
 # concealment: at most 10 % of the 20 ms windows of the judged tail without its tone; in practice
 # none), the lossy peer still hears the other, and video recovers both ways: lost packets are
-# asked for again (NACK) and resent, and each still sees the other's colour at the end.
+# asked for again (NACK) and resent, and each still sees the other's picture at the end (judged
+# by brightness: a sender that lowers its bitrate under loss may let chroma fade).
 ctl room create meeting --room_id=lossy >/dev/null || fail "room create lossy"
 before=$(curl -sf "http://$HTTP_ADDR/metrics" |
   awk '/^chorus_video_(nacks_received|retransmissions|nacks_sent)_total /{s+=$2} END {print s+0}')
 $PEER --server="$GRPC_ADDR" --room=lossy --invite_token="$(token lossy guest)" --loopback \
-  --tone=440 --video=ffff00 --see=00ff00 --seconds=14 --loss=0.05 --seed=7 \
+  --tone=440 --video=0000ff --see=00ff00 --see_luma_only --seconds=14 --loss=0.05 --seed=7 \
   --hear=770:-30 --not_hear=440:-40 --max_gap_share=0.1 \
   >"$E2E_WORK/lossy.json" 2>"$E2E_WORK/lossy.err" &
 lossy=$!
 E2E_PIDS+=($lossy)
 $PEER --server="$GRPC_ADDR" --room=lossy --invite_token="$(token lossy guest)" --loopback \
-  --tone=770 --video=00ff00 --see=ffff00 --seconds=14 \
+  --tone=770 --video=00ff00 --see=0000ff --see_luma_only --seconds=14 \
   --hear=440:-30 --not_hear=770:-40 --max_gap_share=0.1 \
   >"$E2E_WORK/clean.json" 2>"$E2E_WORK/clean.err" &
 clean=$!

@@ -45,6 +45,10 @@ std::vector<std::string> Lines(const std::string& text) {
   return lines;
 }
 
+constexpr char kFingerprintLine[] =
+    "a=fingerprint:sha-256 A0:A1:A2:A3:A4:A5:A6:A7:A8:A9:AA:AB:AC:AD:AE:AF:B0:B1:B2:B3:B4:B5:B6:B7:"
+    "B8:B9:BA:BB:BC:BD:BE:BF";
+
 // The whole answer to the minimal offer, line by line: what a browser receives.
 TEST(WriteAnswerTest, AnswerToTheMinimalOffer) {
   const std::vector<std::string> expected = {
@@ -60,8 +64,7 @@ TEST(WriteAnswerTest, AnswerToTheMinimalOffer) {
       "a=mid:a",
       "a=ice-ufrag:ChoR",
       "a=ice-pwd:chorusChorusChorus0123+/",
-      "a=fingerprint:sha-256 A0:A1:A2:A3:A4:A5:A6:A7:A8:A9:AA:AB:AC:AD:AE:AF:B0:B1:B2:B3:B4:B5:"
-      "B6:B7:B8:B9:BA:BB:BC:BD:BE:BF",
+      kFingerprintLine,
       "a=setup:passive",
       "a=sendrecv",
       "a=rtcp-mux",
@@ -80,8 +83,7 @@ TEST(WriteAnswerTest, AnswerToTheMinimalOffer) {
       "a=mid:v",
       "a=ice-ufrag:ChoR",
       "a=ice-pwd:chorusChorusChorus0123+/",
-      "a=fingerprint:sha-256 A0:A1:A2:A3:A4:A5:A6:A7:A8:A9:AA:AB:AC:AD:AE:AF:B0:B1:B2:B3:B4:B5:"
-      "B6:B7:B8:B9:BA:BB:BC:BD:BE:BF",
+      kFingerprintLine,
       "a=setup:passive",
       "a=sendrecv",
       "a=rtcp-mux",
@@ -181,9 +183,17 @@ TEST(WriteAnswerTest, RejectedSectionsKeepTheirPlaceAndMid) {
   sdp = Replace(sdp, "a=rtpmap:96 VP8/90000", "a=rtpmap:96 VP9/90000");
   const std::string answer = AnswerTo(sdp);
   EXPECT_THAT(answer, HasSubstr("a=group:BUNDLE a\r\n"));
+  const std::string transport =
+      "a=ice-ufrag:ChoR\r\na=ice-pwd:chorusChorusChorus0123+/\r\n"
+      "a=fingerprint:sha-256 A0:A1:A2:A3:A4:A5:A6:A7:A8:A9:AA:AB:AC:AD:AE:AF:B0:B1:B2:B3:B4:B5:B6:"
+      "B7:B8:B9:BA:BB:BC:BD:BE:BF\r\na=setup:passive\r\n";
   EXPECT_THAT(answer, HasSubstr("m=application 0 UDP/DTLS/SCTP webrtc-datachannel\r\n"
-                                "c=IN IP4 0.0.0.0\r\na=mid:d\r\nm=video 0 UDP/TLS/RTP/SAVPF 96\r\n"
-                                "c=IN IP4 0.0.0.0\r\na=mid:v\r\na=inactive\r\n"));
+                                "c=IN IP4 0.0.0.0\r\na=mid:d\r\n" +
+                                transport + "m=video 0 UDP/TLS/RTP/SAVPF 96\r\n"));
+  EXPECT_THAT(answer,
+              HasSubstr("m=video 0 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:v\r\n" +
+                        transport + "a=inactive\r\na=rtcp-mux\r\n"));
+  EXPECT_TRUE(answer.ends_with("a=rtcp-mux\r\n"));
   EXPECT_THAT(answer, Not(HasSubstr("VP9")));
   EXPECT_THAT(answer, Not(HasSubstr("a=ssrc:1002")));
 }

@@ -252,7 +252,8 @@ TEST(HostileOfferTest, EveryTruncationOfEveryFixtureFailsCleanlyOrWorks) {
 
 TEST(HostileOfferTest, RandomMutationsOfFixturesFailCleanlyOrWork) {
   std::mt19937 random(20240611);
-  const std::string bytes = std::string("\0\r\n :/=0123456789abcdefxyzAZ-+*~\xff", 36);
+  static constexpr char kBytes[] = "\0\r\n :/=0123456789abcdefxyzAZ-+*~\xff";
+  const std::string bytes(kBytes, sizeof(kBytes) - 1);
   for (const std::string& name : testing::FixtureNames()) {
     const std::string full = ReadFixture(name);
     for (int round = 0; round < 300; ++round) {
