@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "absl/time/clock.h"
-
 #include "pipeline/sdp/answer.h"
 #include "pipeline/sdp/parser.h"
 #include "pipeline/sdp/session_description.h"
