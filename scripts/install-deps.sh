@@ -19,7 +19,7 @@ packages=(
   libnice-dev
   # WebRTC peers for the end-to-end tests: a real browser (headless), and a second, independent
   # WebRTC implementation (Debian's Python 3); iproute2 for their network namespace
-  chromium python3-aiortc iproute2
+  chromium firefox-esr python3-aiortc iproute2
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # end-to-end clients and helpers: the ffmpeg program sends and receives SRTP; curl and

@@ -255,6 +255,20 @@ void VideoEndpoint::MaybeSendReport(int64_t now_us, uint32_t rtp_timestamp) {
   if (length > 0) Send(length, /*rtcp=*/true);
 }
 
+void VideoEndpoint::MaybeSendRemb(int64_t now_us, uint64_t bitrate_bps) {
+  if (remote_ssrc_ == 0) return;
+  const bool due = now_us - last_remb_us_ >= 1'000'000;
+  const bool fell = bitrate_bps * 5 < remb_sent_bps_ * 4 && now_us - last_remb_us_ >= 200'000;
+  if (!due && !fell) return;
+  const uint32_t media[1] = {remote_ssrc_};
+  const size_t length = rtp::BuildRemb(answer_.ssrc, bitrate_bps, media,
+                                       std::span<uint8_t>(send_buffer_.data(), 1400));
+  if (length == 0) return;
+  last_remb_us_ = now_us;
+  remb_sent_bps_ = bitrate_bps;
+  Send(length, /*rtcp=*/true);
+}
+
 void VideoEndpoint::SendFrame(const std::vector<std::vector<uint8_t>>& payloads,
                               uint32_t rtp_timestamp) {
   for (size_t i = 0; i < payloads.size(); ++i) {

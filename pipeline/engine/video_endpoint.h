@@ -73,6 +73,10 @@ class VideoEndpoint final : public net::EventLoop::Handler {
   void MaybeSendReport(int64_t now_us, uint32_t rtp_timestamp);
   // Asks the participant for a keyframe (RTCP PLI), at most every 500 ms.
   void RequestKeyframe(int64_t now_us);
+  // Asks the participant to keep its video under `bitrate_bps` (RTCP REMB): every second, and at
+  // once (at most every 200 ms) when the cap falls by a fifth.
+  void MaybeSendRemb(int64_t now_us, uint64_t bitrate_bps);
+  uint64_t remb_bitrate_bps() const { return remb_sent_bps_; }
   // Whether the participant asked for a keyframe of its view since the last call.
   bool TakeKeyframeRequest();
 
@@ -143,6 +147,8 @@ class VideoEndpoint final : public net::EventLoop::Handler {
   uint64_t nacks_sent_ = 0;
   uint64_t retransmitted_ = 0;
   int64_t last_report_us_ = 0;
+  int64_t last_remb_us_ = 0;
+  uint64_t remb_sent_bps_ = 0;
   alignas(16) std::array<uint8_t, 2048> receive_buffer_{};
   alignas(16) std::array<uint8_t, 1600> send_buffer_{};
 };

@@ -124,8 +124,15 @@ std::string VideoSession::KeyOf(const VideoEndpoint& viewer, ViewPlan::Mode mode
   return key;
 }
 
+// What a sender is asked to stay under (REMB): about 3.5 bit/s per pixel of the largest tile it
+// fills in anyone's view (800 kbit/s for a 640x360 tile), at least 150 kbit/s (a picture ready
+// for when it is shown larger) and at most 2.5 Mbit/s.
+uint64_t BitrateForTile(int pixels) {
+  return std::clamp<uint64_t>(static_cast<uint64_t>(pixels) * 7 / 2, 150'000, 2'500'000);
+}
+
 void VideoSession::Compose(View& view, const std::vector<const VideoEndpoint*>& tiles,
-                           bool large_first) {
+                           bool large_first, std::map<const VideoEndpoint*, int>* largest) {
   video::Picture& canvas = view.canvas;
   video::ClearCanvas(&canvas);
   if (tiles.empty()) return;
@@ -145,6 +152,8 @@ void VideoSession::Compose(View& view, const std::vector<const VideoEndpoint*>& 
   }
   for (size_t i = 0; i < tiles.size() && i < rects.size(); ++i) {
     video::DrawTile(&canvas, rects[i], tiles[i]->has_picture() ? &tiles[i]->picture() : nullptr);
+    int& area = (*largest)[tiles[i]];
+    area = std::max(area, rects[i].width * rects[i].height);
   }
 }
 
@@ -164,6 +173,7 @@ void VideoSession::OnTick(int64_t now_us) {
   }
   const VideoEndpoint* presenting = Presenting(now_us);
   for (auto& [key, view] : views_) view.used = false;
+  largest_tile_px_.clear();
   const uint32_t rtp_timestamp = static_cast<uint32_t>(now_us * 9 / 100);  // 90 kHz
   // Every admitted camera stream is a viewer too (content streams are shown, never sent a view;
   // participants in the lobby see nothing and are seen by nobody).
@@ -216,7 +226,7 @@ void VideoSession::OnTick(int64_t now_us) {
     }
     if (view.encoder == nullptr) continue;
     const auto& [tiles, large_first] = tiles_of[key];
-    Compose(view, tiles, large_first);
+    Compose(view, tiles, large_first, &largest_tile_px_);
     Bump(stats_->video_frames_composed);
     bool is_keyframe = false;
     const int64_t encode_start = MonotonicUs();
@@ -237,6 +247,12 @@ void VideoSession::OnTick(int64_t now_us) {
       viewer->SendFrame(view.payloads, rtp_timestamp);
       viewer->MaybeSendReport(now_us, rtp_timestamp);
     }
+  }
+  // Each sender is asked to stay under what its largest tile needs (REMB).
+  for (auto& endpoint : endpoints_) {
+    auto found = largest_tile_px_.find(endpoint.get());
+    endpoint->MaybeSendRemb(now_us,
+                            BitrateForTile(found == largest_tile_px_.end() ? 0 : found->second));
   }
   // Views nobody has any more wait, idle, for a new view to take their encoder and canvas.
   for (auto it = views_.begin(); it != views_.end();) {

@@ -89,13 +89,17 @@ class VideoSession final : public TickListener {
   // The view key: layout, codec, size, bitrate and the participants in the tiles, in order.
   static std::string KeyOf(const VideoEndpoint& viewer, ViewPlan::Mode mode,
                            const std::vector<const VideoEndpoint*>& tiles);
-  static void Compose(View& view, const std::vector<const VideoEndpoint*>& tiles, bool large_first);
+  // Draws the tiles; records in `largest` the largest tile (in pixels) each source got.
+  static void Compose(View& view, const std::vector<const VideoEndpoint*>& tiles, bool large_first,
+                      std::map<const VideoEndpoint*, int>* largest);
 
   MediaWorker* const worker_;
   EngineStats* const stats_;
   LayoutConfig layout_;
   std::vector<std::unique_ptr<VideoEndpoint>> endpoints_;
   std::map<std::string, std::string> viewer_keys_;  // endpoint id -> the key it saw last tick
+  // This tick's largest tile per source, for the bitrate each sender is asked to stay under.
+  std::map<const VideoEndpoint*, int> largest_tile_px_;
   std::map<std::string, View> views_;
   std::vector<View> idle_views_;  // oldest first
   uint64_t next_order_ = 0;

@@ -167,7 +167,11 @@ RtcpParseResult ParseRtcp(std::span<const uint8_t> packet, RtcpInfo* out) {
     const uint8_t count = p[0] & 0x1f;
     const uint8_t type = p[1];
     const bool last = length == remaining;
-    if (first && type != kRtcpSr && type != kRtcpRr) return RtcpParseResult::kBadFirstPacket;
+    // A compound packet starts with a report (RFC 3550 A.2); a reduced-size one (RFC 5506, which
+    // WebRTC negotiates with a=rtcp-rsize) may be feedback alone: a PLI, a NACK, a REMB.
+    if (first && type != kRtcpSr && type != kRtcpRr && type != kRtcpRtpfb && type != kRtcpPsfb) {
+      return RtcpParseResult::kBadFirstPacket;
+    }
     // RFC 3550 A.2: padding only on the last packet, and never on the first.
     if (padding && (first || !last)) return RtcpParseResult::kBadPadding;
     size_t body_size = length;
@@ -343,6 +347,33 @@ size_t BuildPli(uint32_t sender_ssrc, uint32_t media_ssrc, std::span<uint8_t> ou
   Write32(p + 4, sender_ssrc);
   Write32(p + 8, media_ssrc);
   return kFeedbackHeader;
+}
+
+size_t BuildRemb(uint32_t sender_ssrc, uint64_t bitrate_bps, std::span<const uint32_t> media_ssrcs,
+                 std::span<uint8_t> out) {
+  if (media_ssrcs.empty() || media_ssrcs.size() > 255) return 0;
+  const size_t size = kFeedbackHeader + 8 + 4 * media_ssrcs.size();
+  if (out.size() < size) return 0;
+  uint8_t exponent = 0;
+  uint64_t mantissa = bitrate_bps;
+  while (mantissa > 0x3ffff) {
+    mantissa >>= 1;
+    ++exponent;
+  }
+  uint8_t* p = out.data();
+  WriteHeader(p, 15, kRtcpPsfb, size);
+  Write32(p + 4, sender_ssrc);
+  Write32(p + 8, 0);  // the media source is named in the FCI
+  p[12] = 'R';
+  p[13] = 'E';
+  p[14] = 'M';
+  p[15] = 'B';
+  p[16] = static_cast<uint8_t>(media_ssrcs.size());
+  p[17] = static_cast<uint8_t>((exponent << 2) | ((mantissa >> 16) & 0x3));
+  p[18] = static_cast<uint8_t>((mantissa >> 8) & 0xff);
+  p[19] = static_cast<uint8_t>(mantissa & 0xff);
+  for (size_t i = 0; i < media_ssrcs.size(); ++i) Write32(p + 20 + 4 * i, media_ssrcs[i]);
+  return size;
 }
 
 size_t BuildFir(uint32_t sender_ssrc, std::span<const FirEntry> entries, std::span<uint8_t> out) {

@@ -140,6 +140,11 @@ size_t BuildNack(uint32_t sender_ssrc, uint32_t media_ssrc, std::span<const uint
 size_t BuildPli(uint32_t sender_ssrc, uint32_t media_ssrc, std::span<uint8_t> out);
 // FIR (PSFB, FMT 4) with one or more entries (0 entries -> 0).
 size_t BuildFir(uint32_t sender_ssrc, std::span<const FirEntry> entries, std::span<uint8_t> out);
+// Receiver Estimated Maximum Bitrate (draft-alvestrand-rmcat-remb, payload-specific feedback
+// FMT 15, "REMB"): asks the senders of `media_ssrcs` (1 to 255) to stay under `bitrate_bps`,
+// written as an 18-bit mantissa and a 6-bit exponent (rounded down).
+size_t BuildRemb(uint32_t sender_ssrc, uint64_t bitrate_bps, std::span<const uint32_t> media_ssrcs,
+                 std::span<uint8_t> out);
 
 // NTP time helpers (RFC 3550 section 4; NTP format of RFC 5905).
 // The NTP timestamp of a Unix time in microseconds.

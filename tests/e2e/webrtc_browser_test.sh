@@ -18,7 +18,9 @@ command -v chromium >/dev/null || fail "chromium is not installed (scripts/insta
 start_chorusd browser all --dev --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
   --media_port_min=46500 --media_port_max=46549 --webrtc_port=46550 --media_workers=1 \
   --video_workers=1
-mkdir -p "$E2E_WORK/results"
+# Whatever the browsers and the backend leave in TMPDIR goes with the scratch folder.
+export TMPDIR="$E2E_WORK/tmp"
+mkdir -p "$TMPDIR" "$E2E_WORK/results"
 /usr/bin/python3 "$TOOLS/webrtc_backend.py" --listen=127.0.0.1:46560 --server="$GRPC_ADDR" \
   --out_dir="$E2E_WORK/results" >"$E2E_WORK/backend.out" 2>"$E2E_WORK/backend.log" &
 E2E_PIDS+=($!)
@@ -32,7 +34,7 @@ browser() {
   local url="http://127.0.0.1:46560/?name=$name&room=$room&token=$(token "$room" guest)"
   url+="&tone=$tone&colour=$colour&listen=$listen&seconds=$seconds$extra"
   url+="${CHORUS_E2E_DEBUG:+&debug=1}"
-  timeout 90 chromium --headless=new --no-sandbox --disable-gpu --no-first-run \
+  HOME="$E2E_WORK/home-$name" timeout 90 chromium --headless=new --no-sandbox --disable-gpu --no-first-run \
     --disable-background-networking --disable-component-update --disable-sync \
     --disable-default-apps --mute-audio --autoplay-policy=no-user-gesture-required \
     --allow-loopback-in-peer-connection --disable-features=WebRtcHideLocalIpsWithMdns \
@@ -57,8 +59,8 @@ ffmpeg_key=$(new_key)
 ffmpeg=$(ctl --json join ward --invite_token="$(token ward guest)" --receive=127.0.0.1:46562 \
   --key="$ffmpeg_key") || fail "ffmpeg join"
 start_sender ffmpeg-talk 660 "$(field "$ffmpeg" port)" 46564 "$ffmpeg_key" "$OPUS_ENCODER" 30
-browser alice ward 440 ff0000 440,660,880 14
-browser bob ward 880 0000ff 440,660,880 14
+browser alice ward 440 ff0000 440,660,880 14 "&linger=15"
+browser bob ward 880 0000ff 440,660,880 14 "&linger=15"
 wait_result alice 60
 wait_result bob 60
 for name in alice bob; do
@@ -92,8 +94,8 @@ pass "Chromium bob hears alice and the ffmpeg client, not himself, and sees alic
 # Screen sharing started mid-call: carol shares a green screen three seconds into the call
 # (a renegotiation through UpdateMedia); dave, in the same room, sees it large by the end.
 ctl room create meeting --room_id=share >/dev/null || fail "room create share"
-browser carol share 300 ff00ff 300,500 14 "&share=00ff00&share_after=3"
-browser dave share 500 00ffff 300,500 14
+browser carol share 300 ff00ff 300,500 14 "&share=00ff00&share_after=3&linger=15"
+browser dave share 500 00ffff 300,500 14 "&linger=15"
 wait_result carol 60
 wait_result dave 60
 for name in carol dave; do

@@ -131,7 +131,9 @@ TEST(RtcpParseTest, ReportsEveryAppendixA2Violation) {
   EXPECT_EQ(ParseRtcp(Bytes(kRr.begin(), kRr.begin() + 7), &info), RtcpParseResult::kTooShort);
   // Not SR or RR first.
   EXPECT_EQ(ParseRtcp(Concat({kSdes, kRr}), &info), RtcpParseResult::kBadFirstPacket);
-  EXPECT_EQ(ParseRtcp(kPli, &info), RtcpParseResult::kBadFirstPacket);
+  // Reduced-size RTCP (RFC 5506, WebRTC's a=rtcp-rsize): feedback alone is a valid packet.
+  EXPECT_EQ(ParseRtcp(kPli, &info), RtcpParseResult::kOk);
+  EXPECT_TRUE(info.has_pli);
   // A later packet of version 1.
   Bytes bad_version = kBye;
   bad_version[0] = 0x41;
@@ -274,4 +276,25 @@ TEST(NtpTest, ConvertsTimesAndRoundTrips) {
 }
 
 }  // namespace
+TEST(RtcpBuildTest, RembCarriesTheBitrateAsMantissaAndExponent) {
+  std::array<uint8_t, 64> out{};
+  const uint32_t media[] = {0x11223344};
+  const size_t size = BuildRemb(0xabcdef01, 800'000, media, out);
+  ASSERT_EQ(size, 24u);
+  EXPECT_EQ(out[0], 0x80 | 15);  // V=2, FMT=15
+  EXPECT_EQ(out[1], 206);        // payload-specific feedback
+  EXPECT_EQ(out[3], 5);          // length in words minus one
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(&out[12]), 4), "REMB");
+  EXPECT_EQ(out[16], 1);
+  const uint32_t exponent = out[17] >> 2;
+  const uint32_t mantissa = ((out[17] & 0x3u) << 16) | (out[18] << 8) | out[19];
+  EXPECT_EQ(uint64_t{mantissa} << exponent, 800'000u & ~((1u << exponent) - 1));
+  EXPECT_EQ(out[20], 0x11);
+  EXPECT_EQ(out[23], 0x44);
+  // Chorus's own parser skips it without complaint (a feedback format it does not act on).
+  RtcpInfo info;
+  EXPECT_EQ(ParseRtcp(std::span<const uint8_t>(out.data(), size), &info), RtcpParseResult::kOk);
+  EXPECT_EQ(BuildRemb(1, 1, {}, out), 0u);
+}
+
 }  // namespace chorus::rtp
