@@ -5,7 +5,9 @@
 # room: two Chromium pages sending a tone (WebAudio oscillator) and a solid colour (canvas
 # camera), and an ffmpeg SRTP client sending 660 Hz. Each page judges what it receives in the
 # page itself: tone levels by FFT (AnalyserNode) and the colour at the centre of its view. Each
-# must hear the two others and not itself, and see the other page's colour.
+# must hear the two others and not itself, and see the other page's colour. Then a screen share
+# and an ICE restart mid-call (UpdateMedia), and the waiting room: a page receives no packet until
+# admitted.
 if [[ -z ${CHORUS_E2E_NETNS:-} ]]; then
   exec unshare --net env CHORUS_E2E_NETNS=1 bash "$0" "$@"
 fi
@@ -123,3 +125,28 @@ sys.exit(0 if dave["tones_db"]["300"] > -70 and carol["tones_db"]["500"] > -70 e
 PY
   fail "the call did not go on after dave's ICE restart"
 pass "dave restarted ICE mid-call (UpdateMedia): both still hear each other afterwards"
+
+# The waiting room: a Chromium guest of a consultation has its transport up but receives nothing
+# (no RTP at all) until the host admits it; admitted, it hears the host.
+ctl room create consultation --room_id=clinic >/dev/null || fail "consultation"
+host_key=$(new_key)
+host=$(ctl --json join clinic --invite_token="$(token clinic host)" --receive=127.0.0.1:46566 \
+  --key="$host_key") || fail "host join"
+start_sender host-talk 600 "$(field "$host" port)" 46568 "$host_key" "$OPUS_ENCODER" 30
+browser patient clinic 350 808080 600 14 "&early=5&linger=5"
+wait_result patientearly 40
+[[ $(page_value patientearly "r['ice']") == connected ]] ||
+  fail "the waiting patient's transport is not up: $(cat "$E2E_WORK/results/patientearly.json")"
+[[ $(page_value patientearly "r['audio_packets_received'] + r['video_packets_received']") == 0 ]] ||
+  fail "the waiting patient received media: $(cat "$E2E_WORK/results/patientearly.json")"
+pass "in the waiting room the Chromium patient's transport is up and it receives no packet"
+patient=$(ctl participants clinic | grep -o 'rooms/clinic/participants/[a-z0-9]*' | tail -1)
+ctl admit "$patient" >/dev/null || fail "admit"
+wait_result patient 40
+/usr/bin/python3 - "$E2E_WORK/results/patient.json" <<'PY' ||
+import json, sys
+r = json.load(open(sys.argv[1]))
+sys.exit(0 if r["tones_db"]["600"] > -70 and r.get("audio_packets_received", 0) > 0 else 1)
+PY
+  fail "the admitted patient does not hear the host: $(cat "$E2E_WORK/results/patient.json")"
+pass "admitted, the Chromium patient hears the host: $(cat "$E2E_WORK/results/patient.json")"
