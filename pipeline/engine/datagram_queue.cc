@@ -60,7 +60,15 @@ int DatagramQueue::Pop(std::span<uint8_t> buffer) {
   // write comes after its slot, and either we see the slot now or the eventfd stays set).
   uint64_t count = 0;
   (void)!read(event_fd_, &count, sizeof(count));
-  if (TakeOne(buffer, &length)) return length;
+  if (TakeOne(buffer, &length)) {
+    // Several pushes may have landed between the empty look and the reset, their signals
+    // swallowed by it: signal again while anything is left, so the consumer's loop comes back.
+    if (head_.load(std::memory_order_relaxed) != tail_.load(std::memory_order_acquire)) {
+      const uint64_t one = 1;
+      (void)!write(event_fd_, &one, sizeof(one));
+    }
+    return length;
+  }
   return -1;
 }
 

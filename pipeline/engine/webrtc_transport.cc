@@ -343,6 +343,7 @@ WebRtcPort::~WebRtcPort() {
   if (ticking_) worker_->RemoveTickListener(this);
   worker_->loop().Remove(socket_->fd(), this);
   transports_.clear();
+  batch_.Flush();
 }
 
 WebRtcPort::AddressKey WebRtcPort::KeyOf(const net::SocketAddress& address) {
@@ -392,9 +393,36 @@ void WebRtcPort::RemoveTransport(const std::string& key) {
     }
   }
   transports_.erase(it);
+  batch_.Flush();  // its close_notify, even when no tick comes any more
   if (transports_.empty() && ticking_) {
     worker_->RemoveTickListener(this);
     ticking_ = false;
+  }
+}
+
+void WebRtcPort::ForgetStaleAddresses() {
+  for (auto entry = by_address_.begin(); entry != by_address_.end();) {
+    const AddressKey& key = entry->first;
+    net::SocketAddress address;
+    // Rebuild the address from its key to ask the agent.
+    if (key[0] == AF_INET) {
+      sockaddr_in in{};
+      in.sin_family = AF_INET;
+      std::memcpy(&in.sin_addr, &key[1], 4);
+      std::memcpy(&in.sin_port, &key[17], 2);
+      address = net::SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&in), sizeof(in));
+    } else {
+      sockaddr_in6 in6{};
+      in6.sin6_family = AF_INET6;
+      std::memcpy(&in6.sin6_addr, &key[1], 16);
+      std::memcpy(&in6.sin6_port, &key[17], 2);
+      address = net::SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&in6), sizeof(in6));
+    }
+    if (!entry->second->IsValidated(address)) {
+      by_address_.erase(entry++);
+    } else {
+      ++entry;
+    }
   }
 }
 
@@ -446,6 +474,11 @@ void WebRtcPort::OnReadable() {
       }
       if (transport->HandleStun(datagram, from, now_us, *socket_)) {
         by_address_[KeyOf(from)] = transport;
+        // Each agent remembers at most kIceMaxCandidatePairs pairs: addresses it forgot are
+        // forgotten here too, so checks from ever new source ports cannot grow the table.
+        if (by_address_.size() > transports_.size() * ice::kIceMaxCandidatePairs + 64) {
+          ForgetStaleAddresses();
+        }
       }
       continue;
     }

@@ -152,6 +152,7 @@ class WebRtcTransport final : public dtls::DtlsTransport::Listener {
   // Timers: DTLS retransmission and deadline; consent freshness.
   void OnTick(int64_t now_us);
   bool connected() const { return connected_; }
+  bool IsValidated(const net::SocketAddress& remote) const { return ice_->IsValidated(remote); }
 
   // Renegotiation (a new offer in the same call): the streams' SSRCs as the new offer announces
   // them, and the screen share stream that starts (a link) or stops (null). DTLS and SRTP go on.
@@ -236,6 +237,8 @@ class WebRtcPort final : public net::EventLoop::Handler, public TickListener {
   // A remote address as a hashable key (family, address bytes, port).
   using AddressKey = std::array<uint8_t, 20>;
   static AddressKey KeyOf(const net::SocketAddress& address);
+  // Drops the addresses whose transport's agent no longer knows them.
+  void ForgetStaleAddresses();
 
   WebRtcPort(MediaWorker* worker, std::unique_ptr<net::UdpSocket> socket,
              std::shared_ptr<const dtls::DtlsCertificate> certificate, EngineStats* stats);
