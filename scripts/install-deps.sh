@@ -15,6 +15,8 @@ packages=(
   libcivetweb-dev
   # crypto and base; zlib for STUN FINGERPRINT (CRC-32)
   libssl-dev libsodium-dev libabsl-dev zlib1g-dev
+  # the controller's state file (rooms and invites survive a restart)
+  libsqlite3-dev
   # an independent STUN/ICE implementation the ICE tests check against
   libnice-dev
   # WebRTC peers for the end-to-end tests: a real browser (headless), and a second, independent
