@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -40,6 +41,19 @@ struct StatementFinalizer {
 };
 using Db = std::unique_ptr<sqlite3, DbCloser>;
 using Statement = std::unique_ptr<sqlite3_stmt, StatementFinalizer>;
+
+// An open descriptor of the state file holding flock(LOCK_EX) until it is closed. It must outlive
+// SQLite's own use of the file: closing any descriptor of a file drops the process's POSIX locks
+// on it, SQLite's included.
+struct FileLock {
+  explicit FileLock(int fd) : fd(fd) {}
+  FileLock(FileLock&& other) noexcept : fd(std::exchange(other.fd, -1)) {}
+  FileLock& operator=(FileLock&&) = delete;
+  ~FileLock() {
+    if (fd >= 0) ::close(fd);
+  }
+  int fd;
+};
 
 // A SQLite result code as a Status about the state file.
 absl::Status SqliteError(sqlite3* db, int code, const std::string& path, const std::string& what) {
@@ -154,9 +168,10 @@ absl::StatusOr<std::unique_ptr<RoomRecord>> FromStored(const StoredRoom& stored,
 class SqliteRoomStore final : public RoomStore {
  public:
   // `memory` holds the rooms loaded from `db`; `saved` their rows as written.
-  SqliteRoomStore(std::string path, Db db, Statement upsert, Statement remove,
+  SqliteRoomStore(std::string path, FileLock lock, Db db, Statement upsert, Statement remove,
                   std::unique_ptr<RoomStore> memory, std::map<std::string, std::string> saved)
       : path_(std::move(path)),
+        lock_(std::move(lock)),
         db_(std::move(db)),
         upsert_(std::move(upsert)),
         remove_(std::move(remove)),
@@ -215,6 +230,7 @@ class SqliteRoomStore final : public RoomStore {
 
  private:
   const std::string path_;
+  FileLock lock_;  // declared before db_: released after SQLite has closed the file
   Db db_;
   Statement upsert_;  // INSERT ... ON CONFLICT(id) DO UPDATE (keeps the rowid: creation order)
   Statement remove_;
@@ -278,25 +294,30 @@ absl::StatusOr<std::unique_ptr<RoomStore>> MakeSqliteRoomStore(const std::string
                                                                absl::Time loaded_at) {
   // The file holds invites' pseudonyms and consent references: readable by this user only (its
   // -wal and -shm files get the same mode from SQLite).
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) {
+  FileLock lock(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (lock.fd < 0) {
     return absl::PermissionDeniedError(
         absl::StrCat("state file ", path, ": cannot open or create it: ", std::strerror(errno)));
   }
-  ::close(fd);
+  // One controller per file. flock(), not SQLite's own locking, so that `sqlite3 FILE .backup`
+  // can still read the file while chorusd runs.
+  if (::flock(lock.fd, LOCK_EX | LOCK_NB) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("state file ", path, ": ",
+                     errno == EWOULDBLOCK ? "in use by another chorusd (one controller per file)"
+                                          : std::strerror(errno)));
+  }
   sqlite3* raw = nullptr;
   const int opened =
       sqlite3_open_v2(path.c_str(), &raw,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   Db db(raw);
   if (opened != SQLITE_OK) return SqliteError(db.get(), opened, path, "opening");
-  // secure_delete: a closed room's row is overwritten, not left in free pages.
-  // One controller per file: the exclusive lock is taken by the first write below and held until
-  // the process ends (WAL without shared memory).
+  // secure_delete: a closed room's row is overwritten, not left in free pages. busy_timeout: a
+  // backup reading the file may hold it for a moment.
   absl::Status status = Exec(db.get(), path,
-                             "PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; "
-                             "PRAGMA synchronous = NORMAL; PRAGMA secure_delete = ON; "
-                             "BEGIN EXCLUSIVE; COMMIT;",
+                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+                             "PRAGMA secure_delete = ON; PRAGMA busy_timeout = 2000;",
                              "opening");
   if (!status.ok()) return status;
   status = Migrate(db.get(), path);
@@ -341,7 +362,7 @@ absl::StatusOr<std::unique_ptr<RoomStore>> MakeSqliteRoomStore(const std::string
   if (!upsert.ok()) return upsert.status();
   absl::StatusOr<Statement> remove = Prepare(db.get(), path, "DELETE FROM rooms WHERE id = ?1");
   if (!remove.ok()) return remove.status();
-  return std::make_unique<SqliteRoomStore>(path, std::move(db), *std::move(upsert),
+  return std::make_unique<SqliteRoomStore>(path, std::move(lock), std::move(db), *std::move(upsert),
                                            *std::move(remove), std::move(memory), std::move(saved));
 }
 

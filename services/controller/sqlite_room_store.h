@@ -20,9 +20,11 @@ namespace chorus::controller {
 // empty; a room that had participants counts as empty since `loaded_at` (for its idle timeout).
 //
 // Fails (at start, so that nothing is lost silently) when the file cannot be opened or written,
-// is not a SQLite database, is used by another process, has a schema newer than this binary
-// knows (FAILED_PRECONDITION), or holds a room that does not parse (DATA_LOSS). Older schemas
-// are migrated in order. Not thread-safe: RoomsService calls it under its mutex.
+// is not a SQLite database (DATA_LOSS), is held by another store (flock; FAILED_PRECONDITION),
+// has a schema newer than this binary knows (FAILED_PRECONDITION), or holds a room that does not
+// parse (DATA_LOSS). Older schemas are migrated in order. The file is created 0600 (it holds
+// invites' pseudonyms and consent references). Not thread-safe: RoomsService calls it under its
+// mutex.
 absl::StatusOr<std::unique_ptr<RoomStore>> MakeSqliteRoomStore(const std::string& path,
                                                                absl::Time loaded_at = absl::Now());
 

@@ -3,9 +3,10 @@
 # with --state_file creates a room and invites, is stopped with SIGTERM and started again on the
 # same file; the room is there (open, nobody in it), an invite used before the restart is still
 # refused, and two invites still pending join with real ffmpeg clients over SRTP and hear each
-# other. A second chorusd on the same file is refused while the first runs.
+# other. The file can be backed up while chorusd runs; a second chorusd on it is refused.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/media_lib.sh"
+command -v sqlite3 >/dev/null || fail "sqlite3 is not installed (scripts/install-deps.sh installs it)"
 
 state="$E2E_WORK/state.db"
 start_chorusd first all --dev --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
@@ -41,7 +42,13 @@ grep -q '"ROOM_STATE_OPEN"' <<<"$room" || fail "the room should come back open: 
 grep -q '"participantCount"' <<<"$room" && fail "nobody should be in the room: $room"
 pass "after the restart the room is there, open and empty"
 
-expect_refusal "another chorusd" all --dev --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
+# A backup is a copy SQLite makes while chorusd runs; it holds the room.
+sqlite3 "$state" ".backup '$E2E_WORK/backup.db'" || fail "an online backup of the state file"
+[[ $(sqlite3 "$E2E_WORK/backup.db" "SELECT id FROM rooms") == restart-room ]] ||
+  fail "the backup should hold the room"
+pass "sqlite3 .backup copies the state file while chorusd runs"
+
+expect_refusal "in use by another chorusd" all --dev --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
   --media_port_min=46760 --media_port_max=46769 --state_file="$state"
 
 out="$E2E_WORK/reuse.txt"
