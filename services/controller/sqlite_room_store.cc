@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "chorus/v1/controller_state.pb.h"
+#include "pipeline/base/log.h"
 
 namespace chorus::controller {
 namespace {
@@ -197,8 +198,13 @@ class SqliteRoomStore final : public RoomStore {
     sqlite3_reset(statement);
     sqlite3_bind_text(statement, 1, room->id.data(), static_cast<int>(room->id.size()),
                       SQLITE_TRANSIENT);
-    sqlite3_step(statement);  // a row left behind comes back after a restart; nothing to undo
+    const int code = sqlite3_step(statement);
     sqlite3_reset(statement);
+    if (code != SQLITE_DONE) {
+      // The room is gone from memory all the same; its row would come back after a restart.
+      base::Log(base::LogLevel::kError, "room_delete_failed",
+                {{"room", room->id}, {"error", std::string_view(sqlite3_errmsg(db_.get()))}});
+    }
     return room;
   }
 
