@@ -1454,14 +1454,14 @@ class RoomsServiceRestartTest : public RoomsServiceTest {
   void Forget() {
     for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path_ + suffix).c_str());
   }
-  void StartOnFile() {
-    auto store = MakeSqliteRoomStore(path_);
+  void StartOnFile(RoomsOptions options = {}) {
+    auto store = MakeSqliteRoomStore(path_, options.now());
     ASSERT_TRUE(store.ok()) << store.status();
-    Start(false, {}, false, *std::move(store));
+    Start(false, options, false, *std::move(store));
   }
-  void Restart() {
+  void Restart(RoomsOptions options = {}) {
     Stop();
-    StartOnFile();
+    StartOnFile(options);
   }
   std::string path_;
 };
@@ -1492,6 +1492,32 @@ TEST_F(RoomsServiceRestartTest, APendingInviteStillJoinsAfterARestartAndAUsedOne
 
   Restart();
   EXPECT_EQ(Join(room, pending, &joined).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(RoomsServiceRestartTest, PinsAndTheirLockoutOutlastARestart) {
+  auto now = std::make_shared<absl::Time>(absl::FromUnixSeconds(1'800'000'000));
+  RoomsOptions options;
+  options.pin_attempts_per_room = 3;
+  options.now = [now] { return *now; };
+  StartOnFile(options);
+  v1::Room guessed = CreateRoom(v1::ROOM_KIND_MEETING, v1::ACCESS_MODE_SHARED_PIN, "", "2468");
+  v1::Room other = CreateRoom(v1::ROOM_KIND_MEETING, v1::ACCESS_MODE_SHARED_PIN, "", "1357");
+  v1::JoinRoomResponse joined;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Join(guessed, "0000", &joined, true).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+
+  Restart(options);
+  // A restart is no way around the lockout, and the PINs are still the ones the rooms were given.
+  EXPECT_EQ(Join(guessed, "2468", &joined, true).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(Join(other, "0000", &joined, true).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  grpc::Status status = Join(other, "1357", &joined, true);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  *now += options.pin_lockout + absl::Seconds(1);
+  status = Join(guessed, "2468", &joined, true);
+  EXPECT_TRUE(status.ok()) << status.error_message();
 }
 
 TEST_F(RoomsServiceRestartTest, WatchersResumeAcrossARestartAndClosedRoomsStayClosed) {
