@@ -15,6 +15,9 @@ packages=(
   libcivetweb-dev
   # crypto and base; zlib for STUN FINGERPRINT (CRC-32)
   libssl-dev libsodium-dev libabsl-dev zlib1g-dev
+  # the controller's state file (rooms and invites survive a restart); the sqlite3 program backs
+  # it up (docs/operations.md) and the end-to-end tests read it
+  libsqlite3-dev sqlite3
   # an independent STUN/ICE implementation the ICE tests check against
   libnice-dev
   # WebRTC peers for the end-to-end tests: a real browser (headless), and a second, independent

@@ -37,6 +37,7 @@
 #include "services/common/tls.h"
 #include "services/controller/media_nodes.h"
 #include "services/controller/rooms_service.h"
+#include "services/controller/sqlite_room_store.h"
 #include "services/media_node/engine_metrics.h"
 #include "services/media_node/media_node_service.h"
 
@@ -75,6 +76,9 @@ ABSL_FLAG(bool, require_client_cert, false,
 ABSL_FLAG(std::string, api_tokens_file, "",
           "File of accepted bearer tokens, one per line (the platform sends "
           "'authorization: Bearer <token>')");
+ABSL_FLAG(std::string, state_file, "",
+          "Controller: SQLite file that keeps rooms, invites and PIN state across restarts "
+          "(created if missing; one chorusd per file). Empty: in memory only");
 ABSL_FLAG(std::string, node_id, "", "Media node id in load reports (default: host name)");
 ABSL_FLAG(absl::Duration, drain_min_wait, absl::ZeroDuration(),
           "After SIGTERM, keep serving with readiness off at least this long");
@@ -137,6 +141,7 @@ absl::StatusOr<common::ServerConfig> ConfigFromFlags(const std::string& role_nam
   config.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
   config.require_client_cert = absl::GetFlag(FLAGS_require_client_cert);
   config.api_tokens_file = absl::GetFlag(FLAGS_api_tokens_file);
+  config.state_file = absl::GetFlag(FLAGS_state_file);
   config.tls_reload_interval = absl::GetFlag(FLAGS_tls_reload_interval);
   config.node_id = absl::GetFlag(FLAGS_node_id);
   if (config.node_id.empty()) config.node_id = HostName();
@@ -337,7 +342,21 @@ int RunChorusd(int argc, char** argv) {
   }
   std::unique_ptr<controller::RoomsService> rooms;
   if (common::ServesPublicApi(config.role)) {
-    rooms = std::make_unique<controller::RoomsService>(*auth, lifecycle, &media_nodes);
+    std::unique_ptr<controller::RoomStore> store;
+    if (!config.state_file.empty()) {
+      auto opened = controller::MakeSqliteRoomStore(config.state_file);
+      if (!opened.ok()) {
+        base::Log(base::LogLevel::kError, "state_file_failed",
+                  {{"error", std::string(opened.status().message())}});
+        std::fprintf(stderr, "chorusd: %s\n", std::string(opened.status().message()).c_str());
+        return kExitFailure;
+      }
+      store = *std::move(opened);
+      base::Log(base::LogLevel::kInfo, "state_loaded",
+                {{"rooms", static_cast<int64_t>(store->size())}});
+    }
+    rooms = std::make_unique<controller::RoomsService>(
+        *auth, lifecycle, &media_nodes, controller::RoomsOptions{}, std::move(store));
   }
   // Proves, on the in-process channel of `chorusd all`, that a MediaNode call comes from this
   // process's own controller. Random per run, never leaves the process.

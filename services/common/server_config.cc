@@ -224,6 +224,10 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
         "media-node: --api_tokens_file does not apply (the controller authenticates with its "
         "certificate); drop it");
   }
+  if (config.role == Role::kMediaNode && !config.state_file.empty()) {
+    return absl::InvalidArgumentError(
+        "media-node: --state_file does not apply (the controller keeps the rooms); drop it");
+  }
   if (ServesPublicApi(config.role) && config.api_tokens_file.empty() &&
       !config.require_client_cert) {
     return absl::InvalidArgumentError(

@@ -66,6 +66,10 @@ struct ServerConfig {
   // Bearer tokens accepted on the API, one per line ('#' starts a comment).
   std::string api_tokens_file;
 
+  // The controller's SQLite file of rooms and invites, so that they survive a restart; empty =
+  // in memory only (gone when the process ends).
+  std::string state_file;
+
   std::string node_id;  // media node identity in load reports; empty = host name
 
   // After SIGTERM: keep serving with readiness off for at least drain_min_wait (so load

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "chorus/v1/media_node.pb.h"
@@ -88,6 +89,10 @@ class RoomStore {
   virtual RoomRecord* Find(std::string_view id) = 0;
   // Takes the room out of the store (nullptr if none): after this nothing of it is kept.
   virtual std::unique_ptr<RoomRecord> Remove(std::string_view id) = 0;
+  // Keeps the room as it is now (RoomsService calls it after changing a record in place, before
+  // it lets go of its mutex). A durable store writes it through; errors say the change is not
+  // durable (it still holds in memory). The in-memory store has nothing to do.
+  virtual absl::Status Save(const RoomRecord& room) = 0;
   virtual size_t size() const = 0;
   // The rooms in creation order, from index `begin` up to `end` (clamped to size()).
   virtual std::vector<RoomRecord*> List(size_t begin, size_t end) = 0;

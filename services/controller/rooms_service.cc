@@ -382,10 +382,31 @@ RoomsService::RoomsService(const common::BearerAuthenticator& auth,
   EnsureSodium();
 }
 
+// A locked section of RoomsService: holds its mutex and, before letting go, saves every room the
+// section found by name or published an event in (the store skips rooms that did not change), so
+// that each change reaches the store before anyone can see it.
+class ABSL_SCOPED_LOCKABLE RoomsService::Locked {
+ public:
+  explicit Locked(RoomsService* service) ABSL_EXCLUSIVE_LOCK_FUNCTION(service->mutex_)
+      : service_(service) {
+    service_->mutex_.Lock();
+  }
+  ~Locked() ABSL_UNLOCK_FUNCTION() {
+    service_->mutex_.AssertHeld();
+    service_->SaveTouched();
+    service_->mutex_.Unlock();
+  }
+  Locked(const Locked&) = delete;
+  Locked& operator=(const Locked&) = delete;
+
+ private:
+  RoomsService* const service_;  // not owned
+};
+
 RoomsService::~RoomsService() { Shutdown(); }
 
 void RoomsService::Shutdown() {
-  absl::MutexLock lock(&mutex_);
+  Locked lock(this);
   shutting_down_ = true;
   for (auto& [id, list] : watchers_) {
     for (auto& watcher : list) watcher->Close();
@@ -395,7 +416,7 @@ void RoomsService::Shutdown() {
 void RoomsService::Sweep() {
   std::vector<std::unique_ptr<Room>> closed;
   {
-    absl::MutexLock lock(&mutex_);
+    Locked lock(this);
     const absl::Time now = options_.now();
     std::vector<std::string> idle;
     for (const Room* room : store_->All()) {
@@ -416,7 +437,7 @@ void RoomsService::PollSpeakers() {
   if (media_ == nullptr) return;
   std::vector<std::pair<std::string, int>> active;
   {
-    absl::MutexLock lock(&mutex_);
+    Locked lock(this);
     for (const Room* room : store_->All()) {
       if (room->node >= 0 && !room->participants.empty()) active.emplace_back(room->id, room->node);
     }
@@ -434,9 +455,10 @@ void RoomsService::PollSpeakers() {
     std::vector<Departure> departures;
     std::vector<std::string> unknown;
     {
-      absl::MutexLock lock(&mutex_);
+      Locked lock(this);
       Room* found = store_->Find(id);
       if (found == nullptr) continue;
+      touched_.insert(id);
       Room& room = *found;
       std::set<std::string> speaking;
       for (const auto& [language, list] : stats.speakers()) {
@@ -497,7 +519,7 @@ void RoomsService::PollSpeakers() {
 }
 
 void RoomsService::OnNodeFailed(size_t node) {
-  absl::MutexLock lock(&mutex_);
+  Locked lock(this);
   for (Room* room : store_->All()) {
     if (room->node != static_cast<int>(node)) continue;
     v1::RoomEvent event;
@@ -516,7 +538,23 @@ void RoomsService::OnNodeFailed(size_t node) {
 
 RoomsService::Room* RoomsService::FindRoom(const std::string& name) {
   if (!absl::StartsWith(name, kRoomsPrefix)) return nullptr;
-  return store_->Find(std::string_view(name).substr(sizeof(kRoomsPrefix) - 1));
+  Room* room = store_->Find(std::string_view(name).substr(sizeof(kRoomsPrefix) - 1));
+  if (room != nullptr) touched_.insert(room->id);
+  return room;
+}
+
+void RoomsService::SaveTouched() {
+  for (const std::string& id : touched_) {
+    const Room* room = store_->Find(id);
+    if (room == nullptr) continue;  // closed: the store forgot it
+    absl::Status saved = store_->Save(*room);
+    if (!saved.ok()) {
+      save_failures_.fetch_add(1);
+      base::Log(base::LogLevel::kError, "room_save_failed",
+                {{"room", id}, {"error", std::string(saved.message())}});
+    }
+  }
+  touched_.clear();
 }
 
 grpc::Status RoomsService::FindParticipant(const std::string& name, Room** room,
@@ -536,6 +574,7 @@ grpc::Status RoomsService::FindParticipant(const std::string& name, Room** room,
 }
 
 void RoomsService::Publish(Room& room, v1::RoomEvent event) {
+  touched_.insert(room.id);
   event.set_sequence(room.next_sequence++);
   *event.mutable_event_time() = Now();
   event.set_room(absl::StrCat(kRoomsPrefix, room.id));
@@ -708,13 +747,14 @@ grpc::Status RoomsService::CreateRoom(grpc::ServerContext* context,
   if (!request->host_pin().empty()) room->host_pin_hash = HashPin(request->host_pin());
   if (!request->guest_pin().empty()) room->guest_pin_hash = HashPin(request->guest_pin());
 
-  absl::MutexLock lock(&mutex_);
+  Locked lock(this);
   if (store_->Find(room->id) != nullptr) {
     return grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "room_id is taken");
   }
   *response = room->room;
   base::Log(base::LogLevel::kInfo, "room_created",
             {{"room", room->id}, {"kind", v1::RoomKind_Name(in.kind())}});
+  touched_.insert(room->id);
   store_->Insert(std::move(room));
   return grpc::Status::OK;
 }
@@ -723,7 +763,7 @@ grpc::Status RoomsService::GetRoom(grpc::ServerContext* context, const v1::GetRo
                                    v1::Room* response) {
   grpc::Status status = auth_.Check(*context);
   if (!status.ok()) return status;
-  absl::MutexLock lock(&mutex_);
+  Locked lock(this);
   Room* room = FindRoom(request->name());
   if (room == nullptr) return NotFound("no such room");
   *response = room->room;
@@ -737,7 +777,7 @@ grpc::Status RoomsService::ListRooms(grpc::ServerContext* context,
   if (!status.ok()) return status;
   const Pager pager("rooms-after-", request->page_size(), request->page_token());
   if (!pager.status().ok()) return pager.status();
-  absl::MutexLock lock(&mutex_);
+  Locked lock(this);
   size_t begin = 0;
   size_t end = 0;
   status = pager.Range(store_->size(), &begin, &end, response->mutable_next_page_token());
@@ -755,7 +795,7 @@ grpc::Status RoomsService::UpdateRoom(grpc::ServerContext* context,
   int node = -1;
   std::string room_id;
   {
-    absl::MutexLock lock(&mutex_);
+    Locked lock(this);
     Room* room = FindRoom(request->room().name());
     if (room == nullptr || !room->session_ready) return status;
     node = room->node;
@@ -796,7 +836,7 @@ grpc::Status RoomsService::UpdateRoomState(grpc::ServerContext* context,
       if (hash.empty()) hash = HashPin(pin);  // once, however often the mask names it
     }
   }
-  absl::MutexLock lock(&mutex_);
+  Locked lock(this);
   Room* room = FindRoom(request->room().name());
   if (room == nullptr) return NotFound("no such room");
   v1::Room updated = room->room;
@@ -851,7 +891,7 @@ grpc::Status RoomsService::LockRoom(grpc::ServerContext* context,
                                     const v1::LockRoomRequest* request, v1::Room* response) {
   grpc::Status status = auth_.Check(*context);
   if (!status.ok()) return status;
-  absl::MutexLock lock(&mutex_);
+  Locked lock(this);
   Room* room = FindRoom(request->name());
   if (room == nullptr) return NotFound("no such room");
   if (!room->room.locked()) {
@@ -868,7 +908,7 @@ grpc::Status RoomsService::UnlockRoom(grpc::ServerContext* context,
                                       const v1::UnlockRoomRequest* request, v1::Room* response) {
   grpc::Status status = auth_.Check(*context);
   if (!status.ok()) return status;
-  absl::MutexLock lock(&mutex_);
+  Locked lock(this);
   Room* room = FindRoom(request->name());
   if (room == nullptr) return NotFound("no such room");
   if (room->room.locked()) {
@@ -887,7 +927,7 @@ grpc::Status RoomsService::CloseRoom(grpc::ServerContext* context,
   if (!status.ok()) return status;
   std::unique_ptr<Room> room;
   {
-    absl::MutexLock lock(&mutex_);
+    Locked lock(this);
     if (FindRoom(request->name()) == nullptr) return NotFound("no such room");
     room = TakeRoom(request->name().substr(sizeof(kRoomsPrefix) - 1));
   }
@@ -921,7 +961,7 @@ grpc::Status RoomsService::CreateInvite(grpc::ServerContext* context,
       return Invalid("invite.ttl: 1 minute to 7 days");
     }
   }
-  absl::MutexLock lock(&mutex_);
+  Locked lock(this);
   Room* room = FindRoom(request->parent());
   if (room == nullptr) return NotFound("no such room");
   if (in.role() == v1::ROLE_INTERPRETER) {
@@ -986,7 +1026,7 @@ grpc::Status RoomsService::ListInvites(grpc::ServerContext* context,
   if (!status.ok()) return status;
   const Pager pager("invites-after-", request->page_size(), request->page_token());
   if (!pager.status().ok()) return pager.status();
-  absl::MutexLock lock(&mutex_);
+  Locked lock(this);
   Room* room = FindRoom(request->parent());
   if (room == nullptr) return NotFound("no such room");
   size_t begin = 0;
@@ -1007,7 +1047,7 @@ grpc::Status RoomsService::RevokeInvite(grpc::ServerContext* context,
   if (!status.ok()) return status;
   size_t marker = request->name().find("/invites/");
   if (marker == std::string::npos) return Invalid("name: expected rooms/{room}/invites/{invite}");
-  absl::MutexLock lock(&mutex_);
+  Locked lock(this);
   Room* room = FindRoom(request->name().substr(0, marker));
   if (room == nullptr) return NotFound("no such room");
   auto it = room->invites.find(request->name().substr(marker + 9));
@@ -1058,7 +1098,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     std::string host_hash;
     std::string guest_hash;
     {
-      absl::MutexLock lock(&mutex_);
+      Locked lock(this);
       Room* room = FindRoom(request->room());
       if (room == nullptr) return NotFound("no such room");
       if (room->room.access_mode() != v1::ACCESS_MODE_HOST_PIN &&
@@ -1092,7 +1132,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     } else if (PinMatches(guest_hash, request->pin())) {
       pin_role = v1::ROLE_GUEST;
     } else {
-      absl::MutexLock lock(&mutex_);
+      Locked lock(this);
       Room* room = FindRoom(request->room());
       if (room == nullptr) return NotFound("no such room");
       const absl::Time now = options_.now();
@@ -1140,7 +1180,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
       absl::UnavailableError("the room lost its media node while joining; join again");
   bool needs_node = false;
   {
-    absl::MutexLock lock(&mutex_);
+    Locked lock(this);
     Room* room = FindRoom(request->room());
     if (room == nullptr) return NotFound("no such room");
     needs_node = room->node < 0;
@@ -1157,7 +1197,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
   v1::Participant participant;
   std::string invite_id;
   {
-    absl::MutexLock lock(&mutex_);
+    Locked lock(this);
     Room* room = FindRoom(request->room());
     if (room == nullptr) return NotFound("no such room");
     auto reject = [&](v1::RejectReason reason, const std::string& invite) {
@@ -1283,7 +1323,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
   auto rollback = [&](const grpc::Status& failure) {
     bool forget_session = false;
     {
-      absl::MutexLock lock(&mutex_);
+      Locked lock(this);
       Room* room = FindRoom(absl::StrCat(kRoomsPrefix, room_id));
       if (room != nullptr) {
         DropParticipant(*room, participant_id, v1::LEAVE_REASON_UNSPECIFIED);
@@ -1314,7 +1354,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     grpc::Status created = stub.CreateSession(create_context.get(), create, &session);
     if (!created.ok() && created.error_code() != grpc::StatusCode::ALREADY_EXISTS) {
       {
-        absl::MutexLock lock(&mutex_);
+        Locked lock(this);
         Room* room = FindRoom(absl::StrCat(kRoomsPrefix, room_id));
         if (room != nullptr) {
           room->node = -1;
@@ -1324,7 +1364,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
       return rollback(created);
     }
     {
-      absl::MutexLock lock(&mutex_);
+      Locked lock(this);
       Room* room = FindRoom(absl::StrCat(kRoomsPrefix, room_id));
       if (room != nullptr && room->node == node) room->session_ready = true;
     }
@@ -1333,7 +1373,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     // Another join of the same moment may still be creating the session: wait for it.
     bool ready = false;
     {
-      absl::MutexLock lock(&mutex_);
+      Locked lock(this);
       const std::string name = absl::StrCat(kRoomsPrefix, room_id);
       auto settled = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
         Room* room = FindRoom(name);
@@ -1359,7 +1399,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
 
   std::vector<std::pair<std::string, internal::Routing>> updates;
   {
-    absl::MutexLock lock(&mutex_);
+    Locked lock(this);
     Room* room = FindRoom(absl::StrCat(kRoomsPrefix, room_id));
     if (room == nullptr || !room->participants.contains(participant_id)) {
       return Precondition("the room was closed while joining");
@@ -1405,7 +1445,7 @@ grpc::Status RoomsService::GetParticipant(grpc::ServerContext* context,
                                           v1::Participant* response) {
   grpc::Status status = auth_.Check(*context);
   if (!status.ok()) return status;
-  absl::MutexLock lock(&mutex_);
+  Locked lock(this);
   Room* room = nullptr;
   std::string id;
   status = FindParticipant(request->name(), &room, &id);
@@ -1421,7 +1461,7 @@ grpc::Status RoomsService::ListParticipants(grpc::ServerContext* context,
   if (!status.ok()) return status;
   const Pager pager("participants-after-", request->page_size(), request->page_token());
   if (!pager.status().ok()) return pager.status();
-  absl::MutexLock lock(&mutex_);
+  Locked lock(this);
   Room* room = FindRoom(request->parent());
   if (room == nullptr) return NotFound("no such room");
   std::vector<const v1::Participant*> roster;
@@ -1448,7 +1488,7 @@ grpc::Status RoomsService::ParticipantCall(
   std::vector<std::string> paths;
   std::vector<std::pair<std::string, internal::Routing>> updates;
   {
-    absl::MutexLock lock(&mutex_);
+    Locked lock(this);
     Room* room = nullptr;
     status = FindParticipant(name, &room, &id);
     if (!status.ok()) return status;
@@ -1749,7 +1789,7 @@ grpc::Status RoomsService::RemoveCall(grpc::ServerContext* context, const std::s
   if (!status.ok()) return status;
   Departure departure;
   {
-    absl::MutexLock lock(&mutex_);
+    Locked lock(this);
     Room* room = nullptr;
     std::string participant;
     status = FindParticipant(name, &room, &participant);
@@ -1854,7 +1894,7 @@ grpc::Status RoomsService::UpdateMedia(grpc::ServerContext* context,
   std::string id;
   int node = -1;
   {
-    absl::MutexLock lock(&mutex_);
+    Locked lock(this);
     Room* room = nullptr;
     status = FindParticipant(request->name(), &room, &id);
     if (!status.ok()) return status;
@@ -1877,7 +1917,7 @@ grpc::Status RoomsService::UpdateMedia(grpc::ServerContext* context,
   if (!status.ok()) return status;
   std::vector<std::pair<std::string, internal::Routing>> updates;
   {
-    absl::MutexLock lock(&mutex_);
+    Locked lock(this);
     Room* room = nullptr;
     status = FindParticipant(request->name(), &room, &id);
     if (!status.ok()) return status;
@@ -1911,7 +1951,7 @@ grpc::Status RoomsService::WatchRoom(grpc::ServerContext* context,
   auto watcher = std::make_shared<Watcher>();
   std::vector<v1::RoomEvent> first;
   {
-    absl::MutexLock lock(&mutex_);
+    Locked lock(this);
     Room* room = FindRoom(request->name());
     if (room == nullptr) return NotFound("no such room");
     if (request->resume_after_sequence() < 0) return Invalid("resume_after_sequence: negative");
@@ -1944,7 +1984,7 @@ grpc::Status RoomsService::WatchRoom(grpc::ServerContext* context,
     watchers_[room->id].push_back(watcher);
   }
   auto unregister = [&] {
-    absl::MutexLock lock(&mutex_);
+    Locked lock(this);
     Room* room = FindRoom(request->name());
     if (room == nullptr) return;
     auto watching = watchers_.find(room->id);

@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -42,7 +43,8 @@ struct RoomsOptions {
 // The public API, chorus.v1.Rooms: rooms, invites, joining by invite or PIN with a media offer,
 // the lobby, participant control and room events, over media nodes reached through their
 // internal API. Rooms live in a RoomStore (in memory by default); one mutex makes each rule atomic,
-// and media-node calls are made outside it.
+// and media-node calls are made outside it. Every room a locked section changes is saved to the
+// store before the mutex is released.
 // Names, PINs, tokens and consent references never reach logs. Thread-safe.
 class RoomsService final : public chorus::v1::Rooms::Service {
  public:
@@ -67,6 +69,10 @@ class RoomsService final : public chorus::v1::Rooms::Service {
 
   // Endpoints found on a media node that belonged to nobody in the roster, and removed.
   int64_t unknown_endpoints_removed() const { return unknown_endpoints_removed_.load(); }
+
+  // Changes the store failed to keep (each logged as room_save_failed): they hold in memory but
+  // would not survive a restart.
+  int64_t save_failures() const { return save_failures_.load(); }
 
   // A media node fell silent: its rooms' watchers get a media_node_failed event, their
   // participants are gone (reason NODE_FAILED) and may join again, landing on a healthy node.
@@ -143,7 +149,12 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   using Room = RoomRecord;
   struct MediaChange;
 
+  class Locked;
+
+  // The room by name; the end of the locked section saves it.
   Room* FindRoom(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Saves the rooms touched in this locked section (Locked calls it before unlocking).
+  void SaveTouched() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // Resolves "rooms/{r}/participants/{p}" to its room and participant id.
   grpc::Status FindParticipant(const std::string& name, Room** room, std::string* participant)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
@@ -202,10 +213,13 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   const RoomsOptions options_;
   mutable absl::Mutex mutex_;
   const std::unique_ptr<RoomStore> store_ ABSL_PT_GUARDED_BY(mutex_);
+  // Ids of the rooms found by name or given an event since the mutex was taken.
+  std::set<std::string> touched_ ABSL_GUARDED_BY(mutex_);
   // The open WatchRoom streams by room id: state of this process, not of the rooms.
   std::map<std::string, std::vector<std::shared_ptr<Watcher>>> watchers_ ABSL_GUARDED_BY(mutex_);
   bool shutting_down_ ABSL_GUARDED_BY(mutex_) = false;
   std::atomic<int64_t> unknown_endpoints_removed_{0};
+  std::atomic<int64_t> save_failures_{0};
 };
 
 }  // namespace chorus::controller

@@ -62,6 +62,18 @@ TEST(ServerConfigTest, WithoutDevTlsIsRequired) {
   EXPECT_NE(status.message().find("--dev"), std::string_view::npos) << status;
 }
 
+TEST(ServerConfigTest, OnlyTheControllerTakesAStateFile) {
+  ServerConfig config = ProductionConfig();
+  config.state_file = "/var/lib/chorus/state.db";
+  EXPECT_TRUE(ValidateServerConfig(config).ok()) << ValidateServerConfig(config);
+  config.role = Role::kMediaNode;
+  config.api_tokens_file.clear();
+  config.tls_client_ca_file = "/etc/chorus/ca.crt";
+  config.require_client_cert = true;
+  absl::Status status = ValidateServerConfig(config);
+  EXPECT_NE(status.message().find("--state_file does not apply"), std::string_view::npos) << status;
+}
+
 TEST(ServerConfigTest, PlaintextIsRefusedEvenOnLoopbackWithoutDev) {
   ServerConfig config;  // defaults: loopback, no TLS, no --dev
   EXPECT_EQ(ValidateServerConfig(config).code(), absl::StatusCode::kInvalidArgument);

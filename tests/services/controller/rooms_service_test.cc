@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <set>
@@ -15,9 +16,11 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "pipeline/engine/engine.h"
+#include "services/controller/sqlite_room_store.h"
 #include "services/media_node/media_node_service.h"
 
 namespace chorus::controller {
@@ -31,7 +34,8 @@ constexpr char kToken[] = "0123456789abcdef-room-test-token";
 // client stub as the hospital platform has.
 class RoomsServiceTest : public ::testing::Test {
  protected:
-  void Start(bool with_tokens = false, RoomsOptions options = {}, bool insecure_media = false) {
+  void Start(bool with_tokens = false, RoomsOptions options = {}, bool insecure_media = false,
+             std::unique_ptr<RoomStore> store = nullptr) {
     auth_ = with_tokens ? *common::BearerAuthenticator::FromTokenList(kToken)
                         : common::BearerAuthenticator::AllowAll();
     engine::EngineOptions engine_options;
@@ -45,7 +49,9 @@ class RoomsServiceTest : public ::testing::Test {
     node_options.internal_secret = "test-secret";
     media_service_ = std::make_unique<media_node::MediaNodeService>(node_options, engine_.get(),
                                                                     *auth_, lifecycle_);
-    service_ = std::make_unique<RoomsService>(*auth_, lifecycle_, &nodes_, options);
+    nodes_ = std::make_unique<MediaNodes>();
+    service_ =
+        std::make_unique<RoomsService>(*auth_, lifecycle_, nodes_.get(), options, std::move(store));
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -53,8 +59,8 @@ class RoomsServiceTest : public ::testing::Test {
     builder.RegisterService(media_service_.get());
     server_ = builder.BuildAndStart();
     ASSERT_NE(port, 0);
-    nodes_.Add("in-process", server_->InProcessChannel(grpc::ChannelArguments()),
-               {media_node::kInternalSecretHeader, "test-secret"});
+    nodes_->Add("in-process", server_->InProcessChannel(grpc::ChannelArguments()),
+                {media_node::kInternalSecretHeader, "test-secret"});
     lifecycle_.SetReady(true);
     stub_ = v1::Rooms::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
                                                    grpc::InsecureChannelCredentials()));
@@ -63,6 +69,16 @@ class RoomsServiceTest : public ::testing::Test {
     if (service_) service_->Shutdown();
     if (media_service_) media_service_->Shutdown();
     if (server_) server_->Shutdown();
+  }
+  // Everything Start() made ends, as when the process stops (what the store wrote stays).
+  void Stop() {
+    RoomsServiceTest::TearDown();
+    stub_.reset();
+    server_.reset();
+    service_.reset();
+    nodes_.reset();
+    media_service_.reset();
+    engine_.reset();
   }
   std::unique_ptr<grpc::ClientContext> Context(const std::string& token = kToken) {
     auto context = std::make_unique<grpc::ClientContext>();
@@ -160,7 +176,7 @@ class RoomsServiceTest : public ::testing::Test {
   std::unique_ptr<common::BearerAuthenticator> auth_;
   std::unique_ptr<engine::MediaEngine> engine_;
   std::unique_ptr<media_node::MediaNodeService> media_service_;
-  MediaNodes nodes_;
+  std::unique_ptr<MediaNodes> nodes_;  // outlives service_
   std::unique_ptr<RoomsService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::Rooms::Stub> stub_;
@@ -1420,6 +1436,129 @@ TEST_F(RoomsServiceTest, ResumingPastTheLastEventIsOutOfRangeAndRefusalsNameThei
   EXPECT_FALSE(reader->Read(&event));
   grpc::Status status = reader->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+}
+
+// A controller restarted on the same state file: rooms, pending invites, used invites and the
+// event history are as they were; nobody is in the rooms.
+class RoomsServiceRestartTest : public RoomsServiceTest {
+ protected:
+  void SetUp() override {
+    path_ = absl::StrCat(::testing::TempDir(), "/rooms_restart_",
+                         ::testing::UnitTest::GetInstance()->current_test_info()->name(), ".db");
+    Forget();
+  }
+  void TearDown() override {
+    RoomsServiceTest::TearDown();
+    Forget();
+  }
+  void Forget() {
+    for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path_ + suffix).c_str());
+  }
+  void StartOnFile(RoomsOptions options = {}) {
+    auto store = MakeSqliteRoomStore(path_, options.now());
+    ASSERT_TRUE(store.ok()) << store.status();
+    Start(false, options, false, *std::move(store));
+  }
+  void Restart(RoomsOptions options = {}) {
+    Stop();
+    StartOnFile(options);
+  }
+  std::string path_;
+};
+
+TEST_F(RoomsServiceRestartTest, APendingInviteStillJoinsAfterARestartAndAUsedOneStaysUsed) {
+  StartOnFile();
+  v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
+  std::string used;
+  std::string pending;
+  ASSERT_TRUE(Invite(room, v1::ROLE_GUEST, &used).ok());
+  ASSERT_TRUE(Invite(room, v1::ROLE_GUEST, &pending).ok());
+  v1::JoinRoomResponse joined;
+  ASSERT_TRUE(Join(room, used, &joined).ok());
+  EXPECT_EQ(joined.participant().display_name(), "Guest01");
+
+  Restart();
+  v1::GetRoomRequest get;
+  get.set_name(room.name());
+  v1::Room after;
+  ASSERT_TRUE(stub_->GetRoom(Context().get(), get, &after).ok());
+  EXPECT_EQ(after.kind(), v1::ROOM_KIND_MEETING);
+  EXPECT_EQ(after.state(), v1::ROOM_STATE_OPEN);
+  EXPECT_EQ(after.participant_count(), 0);  // the call did not survive the process
+  EXPECT_EQ(Join(room, used, &joined).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  grpc::Status status = Join(room, pending, &joined);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(joined.participant().display_name(), "Guest02");  // names go on where they were
+
+  Restart();
+  EXPECT_EQ(Join(room, pending, &joined).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(RoomsServiceRestartTest, PinsAndTheirLockoutOutlastARestart) {
+  auto now = std::make_shared<absl::Time>(absl::FromUnixSeconds(1'800'000'000));
+  RoomsOptions options;
+  options.pin_attempts_per_room = 3;
+  options.now = [now] { return *now; };
+  StartOnFile(options);
+  v1::Room guessed = CreateRoom(v1::ROOM_KIND_MEETING, v1::ACCESS_MODE_SHARED_PIN, "", "2468");
+  v1::Room other = CreateRoom(v1::ROOM_KIND_MEETING, v1::ACCESS_MODE_SHARED_PIN, "", "1357");
+  v1::JoinRoomResponse joined;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Join(guessed, "0000", &joined, true).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+
+  Restart(options);
+  // A restart is no way around the lockout, and the PINs are still the ones the rooms were given.
+  EXPECT_EQ(Join(guessed, "2468", &joined, true).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(Join(other, "0000", &joined, true).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  grpc::Status status = Join(other, "1357", &joined, true);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  *now += options.pin_lockout + absl::Seconds(1);
+  status = Join(guessed, "2468", &joined, true);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+TEST_F(RoomsServiceRestartTest, WatchersResumeAcrossARestartAndClosedRoomsStayClosed) {
+  StartOnFile();
+  v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
+  v1::Room gone = CreateRoom(v1::ROOM_KIND_MEETING);
+  std::string token;
+  ASSERT_TRUE(Invite(room, v1::ROLE_GUEST, &token).ok());
+  v1::LockRoomRequest lock;
+  lock.set_name(room.name());
+  v1::Room locked;
+  ASSERT_TRUE(stub_->LockRoom(Context().get(), lock, &locked).ok());
+  v1::JoinRoomResponse joined;
+  EXPECT_EQ(Join(room, token, &joined).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  v1::CloseRoomRequest close;
+  close.set_name(gone.name());
+  v1::CloseRoomResponse closed;
+  ASSERT_TRUE(stub_->CloseRoom(Context().get(), close, &closed).ok());
+
+  Restart();
+  v1::GetRoomRequest get;
+  get.set_name(gone.name());
+  v1::Room after;
+  EXPECT_EQ(stub_->GetRoom(Context().get(), get, &after).error_code(), grpc::StatusCode::NOT_FOUND);
+  get.set_name(room.name());
+  ASSERT_TRUE(stub_->GetRoom(Context().get(), get, &after).ok());
+  EXPECT_TRUE(after.locked());
+  // The refusal before the restart is still in the history a watcher resumes from.
+  EXPECT_TRUE(WaitForEvent(room, [](const v1::RoomEvent& event) {
+    return event.join_rejected().reason() == v1::REJECT_REASON_ROOM_LOCKED;
+  }));
+  // And new events go on from the old sequence.
+  v1::UnlockRoomRequest unlock;
+  unlock.set_name(room.name());
+  ASSERT_TRUE(stub_->UnlockRoom(Context().get(), unlock, &after).ok());
+  int64_t last = 0;
+  EXPECT_TRUE(WaitForEvent(room, [&](const v1::RoomEvent& event) {
+    EXPECT_GT(event.sequence(), last);
+    last = event.sequence();
+    return event.has_room_unlocked();
+  }));
 }
 
 }  // namespace

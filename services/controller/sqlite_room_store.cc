@@ -1,0 +1,375 @@
+#include "services/controller/sqlite_room_store.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "chorus/v1/controller_state.pb.h"
+#include "pipeline/base/log.h"
+
+namespace chorus::controller {
+namespace {
+
+using chorus::internal::v1::StoredInvite;
+using chorus::internal::v1::StoredPinWindow;
+using chorus::internal::v1::StoredRoom;
+
+// The schema, one step per version: migration i (0-based) takes the file from version i to i + 1.
+// Never edit a step that has shipped; add one.
+constexpr const char* kMigrations[] = {
+    // 1: a row per room, in creation order (rowid), the whole room as a StoredRoom.
+    "CREATE TABLE rooms (id TEXT PRIMARY KEY NOT NULL, record BLOB NOT NULL)",
+};
+static_assert(std::size(kMigrations) == internal::kSqliteSchemaVersion);
+
+struct DbCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+struct StatementFinalizer {
+  void operator()(sqlite3_stmt* statement) const { sqlite3_finalize(statement); }
+};
+using Db = std::unique_ptr<sqlite3, DbCloser>;
+using Statement = std::unique_ptr<sqlite3_stmt, StatementFinalizer>;
+
+// An open descriptor of the state file holding flock(LOCK_EX) until it is closed. It must outlive
+// SQLite's own use of the file: closing any descriptor of a file drops the process's POSIX locks
+// on it, SQLite's included.
+struct FileLock {
+  explicit FileLock(int fd) : fd(fd) {}
+  FileLock(FileLock&& other) noexcept : fd(std::exchange(other.fd, -1)) {}
+  FileLock& operator=(FileLock&&) = delete;
+  ~FileLock() {
+    if (fd >= 0) ::close(fd);
+  }
+  int fd;
+};
+
+// A SQLite result code as a Status about the state file.
+absl::Status SqliteError(sqlite3* db, int code, const std::string& path, const std::string& what) {
+  const std::string message =
+      absl::StrCat("state file ", path, ": ", what, ": ",
+                   db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(code));
+  switch (code & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return absl::FailedPreconditionError(
+          absl::StrCat(message, " (is another chorusd using this file?)"));
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+      return absl::DataLossError(message);
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_READONLY:
+    case SQLITE_AUTH:
+      return absl::PermissionDeniedError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+StoredPinWindow ToStored(const std::deque<absl::Time>& wrong_pins, absl::Time locked_until) {
+  StoredPinWindow window;
+  for (absl::Time time : wrong_pins) window.add_wrong_pin_unix_us(absl::ToUnixMicros(time));
+  if (locked_until != absl::InfinitePast()) {
+    window.set_locked_until_unix_us(absl::ToUnixMicros(locked_until));
+  }
+  return window;
+}
+
+void FromStored(const StoredPinWindow& window, std::deque<absl::Time>* wrong_pins,
+                absl::Time* locked_until) {
+  for (int64_t us : window.wrong_pin_unix_us()) wrong_pins->push_back(absl::FromUnixMicros(us));
+  *locked_until = window.has_locked_until_unix_us()
+                      ? absl::FromUnixMicros(window.locked_until_unix_us())
+                      : absl::InfinitePast();
+}
+
+StoredRoom ToStored(const RoomRecord& room) {
+  StoredRoom stored;
+  stored.set_id(room.id);
+  *stored.mutable_room() = room.room;
+  stored.set_host_pin_hash(room.host_pin_hash);
+  stored.set_guest_pin_hash(room.guest_pin_hash);
+  for (const std::string& id : room.invite_order) {
+    auto it = room.invites.find(id);
+    if (it == room.invites.end()) continue;
+    StoredInvite* invite = stored.add_invites();
+    *invite->mutable_invite() = it->second.invite;
+    invite->set_token_hash(it->second.token_hash);
+  }
+  stored.set_next_guest(room.next_guest);
+  stored.set_next_sequence(room.next_sequence);
+  for (const auto& event : room.history) *stored.add_history() = event;
+  *stored.mutable_pin_window() = ToStored(room.wrong_pins, room.pin_locked_until);
+  for (const auto& [source, window] : room.pin_sources) {
+    StoredPinWindow* out = stored.add_pin_sources();
+    *out = ToStored(window.wrong_pins, window.locked_until);
+    out->set_source_hash(source);
+  }
+  stored.set_ever_joined(room.ever_joined);
+  stored.set_empty_since_unix_us(absl::ToUnixMicros(room.empty_since));
+  return stored;
+}
+
+// The room a row holds, as it comes back after a restart: no participants, OPEN, on no media node.
+absl::StatusOr<std::unique_ptr<RoomRecord>> FromStored(const StoredRoom& stored,
+                                                       absl::Time loaded_at) {
+  if (stored.id().empty() || stored.room().name() != absl::StrCat(kRoomsPrefix, stored.id())) {
+    return absl::DataLossError("the room's id and name do not match");
+  }
+  auto room = std::make_unique<RoomRecord>();
+  room->id = stored.id();
+  room->room = stored.room();
+  room->host_pin_hash = stored.host_pin_hash();
+  room->guest_pin_hash = stored.guest_pin_hash();
+  const std::string invites_prefix = absl::StrCat(room->room.name(), "/invites/");
+  for (const StoredInvite& invite : stored.invites()) {
+    const std::string& name = invite.invite().name();
+    if (name.rfind(invites_prefix, 0) != 0 || name.size() == invites_prefix.size() ||
+        invite.token_hash().empty()) {
+      return absl::DataLossError("an invite has no name in this room or no token hash");
+    }
+    std::string id = name.substr(invites_prefix.size());
+    if (!room->invites.emplace(id, RoomRecord::Invite{invite.invite(), invite.token_hash()})
+             .second) {
+      return absl::DataLossError("two invites have the same name");
+    }
+    room->invite_order.push_back(std::move(id));
+  }
+  room->next_guest = stored.next_guest();
+  room->next_sequence = stored.next_sequence();
+  room->history.assign(stored.history().begin(), stored.history().end());
+  FromStored(stored.pin_window(), &room->wrong_pins, &room->pin_locked_until);
+  for (const StoredPinWindow& window : stored.pin_sources()) {
+    RoomRecord::PinSource& source = room->pin_sources[window.source_hash()];
+    FromStored(window, &source.wrong_pins, &source.locked_until);
+  }
+  room->ever_joined = stored.ever_joined();
+  room->empty_since = absl::FromUnixMicros(stored.empty_since_unix_us());
+  // Whoever was in the room left with the old process.
+  if (room->room.participant_count() > 0) room->empty_since = loaded_at;
+  room->room.set_participant_count(0);
+  room->room.set_state(chorus::v1::ROOM_STATE_OPEN);
+  room->room.clear_media_node();
+  return room;
+}
+
+class SqliteRoomStore final : public RoomStore {
+ public:
+  // `memory` holds the rooms loaded from `db`; `saved` their rows as written.
+  SqliteRoomStore(std::string path, FileLock lock, Db db, Statement upsert, Statement remove,
+                  std::unique_ptr<RoomStore> memory, std::map<std::string, std::string> saved)
+      : path_(std::move(path)),
+        lock_(std::move(lock)),
+        db_(std::move(db)),
+        upsert_(std::move(upsert)),
+        remove_(std::move(remove)),
+        memory_(std::move(memory)),
+        saved_(std::move(saved)) {}
+
+  bool Insert(std::unique_ptr<RoomRecord> room) override {
+    if (room == nullptr) return false;
+    const std::string id = room->id;
+    if (!memory_->Insert(std::move(room))) return false;
+    // Errors are the caller's to see on its next Save; the room holds in memory.
+    (void)Save(*memory_->Find(id));
+    return true;
+  }
+
+  RoomRecord* Find(std::string_view id) override { return memory_->Find(id); }
+
+  std::unique_ptr<RoomRecord> Remove(std::string_view id) override {
+    std::unique_ptr<RoomRecord> room = memory_->Remove(id);
+    if (room == nullptr) return nullptr;
+    saved_.erase(room->id);
+    sqlite3_stmt* statement = remove_.get();
+    sqlite3_reset(statement);
+    sqlite3_bind_text(statement, 1, room->id.data(), static_cast<int>(room->id.size()),
+                      SQLITE_TRANSIENT);
+    const int code = sqlite3_step(statement);
+    sqlite3_reset(statement);
+    if (code != SQLITE_DONE) {
+      // The room is gone from memory all the same; its row would come back after a restart.
+      base::Log(base::LogLevel::kError, "room_delete_failed",
+                {{"room", room->id}, {"error", std::string_view(sqlite3_errmsg(db_.get()))}});
+    }
+    return room;
+  }
+
+  absl::Status Save(const RoomRecord& room) override {
+    std::string bytes;
+    if (!ToStored(room).SerializeToString(&bytes)) {
+      return absl::InternalError("a room does not serialize");
+    }
+    auto it = saved_.find(room.id);
+    if (it != saved_.end() && it->second == bytes) return absl::OkStatus();  // nothing changed
+    sqlite3_stmt* statement = upsert_.get();
+    sqlite3_reset(statement);
+    sqlite3_bind_text(statement, 1, room.id.data(), static_cast<int>(room.id.size()),
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_blob(statement, 2, bytes.data(), static_cast<int>(bytes.size()), SQLITE_STATIC);
+    // One statement outside BEGIN is one transaction.
+    const int code = sqlite3_step(statement);
+    sqlite3_reset(statement);
+    sqlite3_clear_bindings(statement);
+    if (code != SQLITE_DONE) return SqliteError(db_.get(), code, path_, "saving a room");
+    saved_[room.id] = std::move(bytes);
+    return absl::OkStatus();
+  }
+
+  size_t size() const override { return memory_->size(); }
+  std::vector<RoomRecord*> List(size_t begin, size_t end) override {
+    return memory_->List(begin, end);
+  }
+
+ private:
+  const std::string path_;
+  FileLock lock_;  // declared before db_: released after SQLite has closed the file
+  Db db_;
+  Statement upsert_;  // INSERT ... ON CONFLICT(id) DO UPDATE (keeps the rowid: creation order)
+  Statement remove_;
+  std::unique_ptr<RoomStore> memory_;
+  // Each room's row as last written, to skip writes that change nothing.
+  std::map<std::string, std::string> saved_;
+};
+
+absl::Status Exec(sqlite3* db, const std::string& path, const std::string& sql,
+                  const std::string& what) {
+  const int code = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+  if (code != SQLITE_OK) return SqliteError(db, code, path, what);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Statement> Prepare(sqlite3* db, const std::string& path, const std::string& sql) {
+  sqlite3_stmt* statement = nullptr;
+  const int code =
+      sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &statement, nullptr);
+  Statement owned(statement);
+  if (code != SQLITE_OK) return SqliteError(db, code, path, "preparing a statement");
+  return owned;
+}
+
+// Brings the file's schema to kSqliteSchemaVersion, one transaction per step.
+absl::Status Migrate(sqlite3* db, const std::string& path) {
+  absl::Status status =
+      Exec(db, path, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+           "reading the schema version");
+  if (!status.ok()) return status;
+  absl::StatusOr<Statement> read =
+      Prepare(db, path, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
+  if (!read.ok()) return read.status();
+  const int code = sqlite3_step(read->get());
+  if (code != SQLITE_ROW) return SqliteError(db, code, path, "reading the schema version");
+  const int64_t version = sqlite3_column_int64(read->get(), 0);
+  read->reset();
+  if (version > internal::kSqliteSchemaVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "state file ", path, " has schema version ", version, ", newer than this chorusd knows (",
+        internal::kSqliteSchemaVersion,
+        "): it was written by a newer release; run that release, or restore a backup made "
+        "before the upgrade"));
+  }
+  for (int64_t step = version; step < internal::kSqliteSchemaVersion; ++step) {
+    const std::string sql =
+        absl::StrCat("BEGIN IMMEDIATE; ", kMigrations[step],
+                     "; INSERT INTO schema_version VALUES (", step + 1, "); COMMIT;");
+    status = Exec(db, path, sql, absl::StrCat("migrating to schema version ", step + 1));
+    if (!status.ok()) {
+      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+      return status;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RoomStore>> MakeSqliteRoomStore(const std::string& path,
+                                                               absl::Time loaded_at) {
+  // The file holds invites' pseudonyms and consent references: readable by this user only (its
+  // -wal and -shm files get the same mode from SQLite).
+  FileLock lock(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (lock.fd < 0) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("state file ", path, ": cannot open or create it: ", std::strerror(errno)));
+  }
+  // One controller per file. flock(), not SQLite's own locking, so that `sqlite3 FILE .backup`
+  // can still read the file while chorusd runs.
+  if (::flock(lock.fd, LOCK_EX | LOCK_NB) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("state file ", path, ": ",
+                     errno == EWOULDBLOCK ? "in use by another chorusd (one controller per file)"
+                                          : std::strerror(errno)));
+  }
+  sqlite3* raw = nullptr;
+  const int opened =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  Db db(raw);
+  if (opened != SQLITE_OK) return SqliteError(db.get(), opened, path, "opening");
+  // secure_delete: a closed room's row is overwritten, not left in free pages. busy_timeout: a
+  // backup reading the file may hold it for a moment.
+  absl::Status status = Exec(db.get(), path,
+                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+                             "PRAGMA secure_delete = ON; PRAGMA busy_timeout = 2000;",
+                             "opening");
+  if (!status.ok()) return status;
+  status = Migrate(db.get(), path);
+  if (!status.ok()) return status;
+
+  std::unique_ptr<RoomStore> memory = MakeInMemoryRoomStore();
+  std::map<std::string, std::string> saved;
+  absl::StatusOr<Statement> rows =
+      Prepare(db.get(), path, "SELECT id, record FROM rooms ORDER BY rowid");
+  if (!rows.ok()) return rows.status();
+  int code;
+  while ((code = sqlite3_step(rows->get())) == SQLITE_ROW) {
+    const auto* id_text = sqlite3_column_text(rows->get(), 0);
+    std::string id(id_text != nullptr ? reinterpret_cast<const char*>(id_text) : "",
+                   static_cast<size_t>(sqlite3_column_bytes(rows->get(), 0)));
+    const void* blob = sqlite3_column_blob(rows->get(), 1);
+    std::string bytes(blob != nullptr ? static_cast<const char*>(blob) : "",
+                      static_cast<size_t>(sqlite3_column_bytes(rows->get(), 1)));
+    StoredRoom stored;
+    absl::StatusOr<std::unique_ptr<RoomRecord>> room =
+        stored.ParseFromString(bytes) ? FromStored(stored, loaded_at)
+                                      : absl::DataLossError("the row does not parse");
+    if (room.ok() && (*room)->id != id) room = absl::DataLossError("the row's id does not match");
+    if (!room.ok()) {
+      return absl::DataLossError(absl::StrCat(
+          "state file ", path, ": room \"", id, "\" cannot be read (", room.status().message(),
+          "); restore the file from a backup, or move it away to start without rooms"));
+    }
+    if (!memory->Insert(*std::move(room))) {
+      return absl::DataLossError(
+          absl::StrCat("state file ", path, ": room \"", id, "\" is there twice"));
+    }
+    saved.emplace(std::move(id), std::move(bytes));
+  }
+  if (code != SQLITE_DONE) return SqliteError(db.get(), code, path, "loading the rooms");
+  rows->reset();
+
+  absl::StatusOr<Statement> upsert =
+      Prepare(db.get(), path,
+              "INSERT INTO rooms (id, record) VALUES (?1, ?2) "
+              "ON CONFLICT(id) DO UPDATE SET record = excluded.record");
+  if (!upsert.ok()) return upsert.status();
+  absl::StatusOr<Statement> remove = Prepare(db.get(), path, "DELETE FROM rooms WHERE id = ?1");
+  if (!remove.ok()) return remove.status();
+  return std::make_unique<SqliteRoomStore>(path, std::move(lock), std::move(db), *std::move(upsert),
+                                           *std::move(remove), std::move(memory), std::move(saved));
+}
+
+}  // namespace chorus::controller

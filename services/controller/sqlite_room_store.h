@@ -1,0 +1,36 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "services/controller/room_store.h"
+
+namespace chorus::controller {
+
+// The store of a single controller that outlives restarts: rooms are kept in memory as by
+// MakeInMemoryRoomStore() (RoomsService changes them in place) and each Save() writes the whole
+// room through to one SQLite file (a row per room, a chorus.internal.v1.StoredRoom, one
+// transaction per Save; WAL journal, synchronous=NORMAL: a committed Save survives a crash of
+// the process, and of the machine but for its last moments).
+//
+// Opening the file loads every room: its settings, PIN hashes, invites (token hashes), wrong-PIN
+// windows, event history and sequence. Participants are not kept, so rooms come back OPEN and
+// empty; a room that had participants counts as empty since `loaded_at` (for its idle timeout).
+//
+// Fails (at start, so that nothing is lost silently) when the file cannot be opened or written,
+// is not a SQLite database (DATA_LOSS), is held by another store (flock; FAILED_PRECONDITION),
+// has a schema newer than this binary knows (FAILED_PRECONDITION), or holds a room that does not
+// parse (DATA_LOSS). Older schemas are migrated in order. The file is created 0600 (it holds
+// invites' pseudonyms and consent references). Not thread-safe: RoomsService calls it under its
+// mutex.
+absl::StatusOr<std::unique_ptr<RoomStore>> MakeSqliteRoomStore(const std::string& path,
+                                                               absl::Time loaded_at = absl::Now());
+
+namespace internal {
+// The newest schema version this binary reads and writes.
+inline constexpr int kSqliteSchemaVersion = 1;
+}  // namespace internal
+
+}  // namespace chorus::controller

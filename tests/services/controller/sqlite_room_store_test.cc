@@ -1,0 +1,223 @@
+#include "services/controller/sqlite_room_store.h"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace chorus::controller {
+namespace {
+
+namespace v1 = chorus::v1;
+
+const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
+
+class SqliteRoomStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = absl::StrCat(::testing::TempDir(), "/sqlite_store_",
+                         ::testing::UnitTest::GetInstance()->current_test_info()->name(), ".db");
+    Forget();
+  }
+  void TearDown() override { Forget(); }
+  void Forget() {
+    for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path_ + suffix).c_str());
+  }
+  std::unique_ptr<RoomStore> Open(absl::Time now = kNow) {
+    auto store = MakeSqliteRoomStore(path_, now);
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? *std::move(store) : nullptr;
+  }
+  // Runs SQL on the file as another program would (the store must be closed).
+  void Sql(const std::string& sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    char* error = nullptr;
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK)
+        << (error ? error : "");
+    sqlite3_free(error);
+    sqlite3_close(db);
+  }
+
+  static std::unique_ptr<RoomRecord> Room(const std::string& id) {
+    auto room = std::make_unique<RoomRecord>();
+    room->id = id;
+    room->room.set_name(absl::StrCat(kRoomsPrefix, id));
+    room->room.set_kind(v1::ROOM_KIND_CONSULTATION);
+    room->room.set_state(v1::ROOM_STATE_OPEN);
+    room->empty_since = kNow - absl::Minutes(1);
+    return room;
+  }
+
+  std::string path_;
+};
+
+TEST_F(SqliteRoomStoreTest, ARoomComesBackAsItWasSavedWithoutItsParticipants) {
+  {
+    std::unique_ptr<RoomStore> store = Open();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->Insert(Room("b-room")));
+    ASSERT_TRUE(store->Insert(Room("a-room")));
+    RoomRecord& room = *store->Find("a-room");
+    room.host_pin_hash = "$argon2id$host";
+    room.guest_pin_hash = "$argon2id$guest";
+    RoomRecord::Invite invite;
+    invite.invite.set_name("rooms/a-room/invites/i1");
+    invite.invite.set_state(v1::INVITE_STATE_PENDING);
+    invite.token_hash = std::string("\x00\xff\x10 binary", 10);
+    room.invites.emplace("i1", invite);
+    invite.invite.set_name("rooms/a-room/invites/i0");
+    invite.invite.set_state(v1::INVITE_STATE_USED);
+    room.invites.emplace("i0", invite);
+    room.invite_order = {"i1", "i0"};
+    room.next_guest = 4;
+    room.next_sequence = 12;
+    for (int64_t sequence = 1; sequence < 12; ++sequence) {
+      v1::RoomEvent event;
+      event.set_sequence(sequence);
+      event.mutable_room_locked();
+      room.history.push_back(event);
+    }
+    room.wrong_pins = {kNow - absl::Seconds(30), kNow - absl::Seconds(20)};
+    room.pin_locked_until = kNow + absl::Minutes(5);
+    room.pin_sources[std::string("\x01\x02", 2)].wrong_pins = {kNow - absl::Seconds(10)};
+    room.ever_joined = true;
+    RoomRecord::Member member;
+    member.participant.set_name("rooms/a-room/participants/p1");
+    room.participants.emplace("p1", member);
+    room.participant_order = {"p1"};
+    room.room.set_participant_count(1);
+    room.room.set_state(v1::ROOM_STATE_ACTIVE);
+    room.room.set_media_node("node-1");
+    room.node = 0;
+    room.session_ready = true;
+    ASSERT_TRUE(store->Save(room).ok());
+  }
+  const absl::Time restarted = kNow + absl::Hours(1);
+  std::unique_ptr<RoomStore> store = Open(restarted);
+  ASSERT_NE(store, nullptr);
+  ASSERT_EQ(store->size(), 2u);
+  EXPECT_EQ(store->All()[0]->id, "b-room");  // creation order
+  EXPECT_EQ(store->Find("b-room")->empty_since, kNow - absl::Minutes(1));
+  const RoomRecord& room = *store->Find("a-room");
+  EXPECT_EQ(room.room.name(), "rooms/a-room");
+  EXPECT_EQ(room.room.kind(), v1::ROOM_KIND_CONSULTATION);
+  EXPECT_EQ(room.host_pin_hash, "$argon2id$host");
+  EXPECT_EQ(room.guest_pin_hash, "$argon2id$guest");
+  EXPECT_EQ(room.invite_order, (std::vector<std::string>{"i1", "i0"}));
+  EXPECT_EQ(room.invites.at("i1").token_hash, std::string("\x00\xff\x10 binary", 10));
+  EXPECT_EQ(room.invites.at("i1").invite.state(), v1::INVITE_STATE_PENDING);
+  EXPECT_EQ(room.invites.at("i0").invite.state(), v1::INVITE_STATE_USED);
+  EXPECT_EQ(room.next_guest, 4);
+  EXPECT_EQ(room.next_sequence, 12);
+  ASSERT_EQ(room.history.size(), 11u);
+  EXPECT_EQ(room.history.back().sequence(), 11);
+  EXPECT_EQ(room.wrong_pins.size(), 2u);
+  EXPECT_EQ(room.pin_locked_until, kNow + absl::Minutes(5));
+  ASSERT_EQ(room.pin_sources.size(), 1u);
+  EXPECT_EQ(room.pin_sources.begin()->first, std::string("\x01\x02", 2));
+  EXPECT_EQ(room.pin_sources.begin()->second.wrong_pins.front(), kNow - absl::Seconds(10));
+  EXPECT_EQ(room.pin_sources.begin()->second.locked_until, absl::InfinitePast());
+  EXPECT_TRUE(room.ever_joined);
+  // Nobody is in it any more: open, on no media node, empty since the restart.
+  EXPECT_TRUE(room.participants.empty());
+  EXPECT_EQ(room.room.participant_count(), 0);
+  EXPECT_EQ(room.room.state(), v1::ROOM_STATE_OPEN);
+  EXPECT_TRUE(room.room.media_node().empty());
+  EXPECT_EQ(room.node, -1);
+  EXPECT_FALSE(room.session_ready);
+  EXPECT_EQ(room.empty_since, restarted);
+}
+
+TEST_F(SqliteRoomStoreTest, ARemovedRoomIsGoneAfterARestart) {
+  {
+    std::unique_ptr<RoomStore> store = Open();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->Insert(Room("keep")));
+    ASSERT_TRUE(store->Insert(Room("drop")));
+    EXPECT_FALSE(store->Insert(Room("keep")));  // id taken
+    ASSERT_NE(store->Remove("drop"), nullptr);
+    EXPECT_EQ(store->Remove("drop"), nullptr);
+  }
+  std::unique_ptr<RoomStore> store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->size(), 1u);
+  EXPECT_NE(store->Find("keep"), nullptr);
+  EXPECT_EQ(store->Find("drop"), nullptr);
+}
+
+TEST_F(SqliteRoomStoreTest, AFileOfANewerSchemaIsRefused) {
+  { ASSERT_NE(Open(), nullptr); }
+  Sql(absl::StrCat("INSERT INTO schema_version VALUES (", internal::kSqliteSchemaVersion + 1, ")"));
+  auto store = MakeSqliteRoomStore(path_, kNow);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(store.status().message(), "newer than this chorusd"))
+      << store.status();
+}
+
+TEST_F(SqliteRoomStoreTest, AnEmptyFileIsMigratedToTheCurrentSchema) {
+  { ASSERT_NE(Open(), nullptr); }
+  { ASSERT_NE(Open(), nullptr); }  // and opening again migrates nothing
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* statement = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT COUNT(*), MAX(version) FROM schema_version", -1,
+                               &statement, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(statement), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(statement, 0), internal::kSqliteSchemaVersion);
+  EXPECT_EQ(sqlite3_column_int(statement, 1), internal::kSqliteSchemaVersion);
+  sqlite3_finalize(statement);
+  sqlite3_close(db);
+}
+
+TEST_F(SqliteRoomStoreTest, ACorruptRowIsRefusedNamingTheRoom) {
+  {
+    std::unique_ptr<RoomStore> store = Open();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->Insert(Room("fine")));
+  }
+  Sql("INSERT INTO rooms (id, record) VALUES ('broken', x'ffffffff0102')");
+  auto store = MakeSqliteRoomStore(path_, kNow);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(absl::StrContains(store.status().message(), "\"broken\"")) << store.status();
+}
+
+TEST_F(SqliteRoomStoreTest, AFileThatIsNotADatabaseIsRefused) {
+  std::FILE* file = std::fopen(path_.c_str(), "wb");
+  ASSERT_NE(file, nullptr);
+  std::fputs("these are not the rooms you are looking for, not at all, no.......", file);
+  std::fclose(file);
+  auto store = MakeSqliteRoomStore(path_, kNow);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss) << store.status();
+}
+
+TEST_F(SqliteRoomStoreTest, TheFileIsForItsOwnerOnly) {
+  std::unique_ptr<RoomStore> store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Insert(Room("private")));
+  struct stat info {};
+  ASSERT_EQ(::stat(path_.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600u);
+}
+
+TEST_F(SqliteRoomStoreTest, OneControllerPerFile) {
+  std::unique_ptr<RoomStore> first = Open();
+  ASSERT_NE(first, nullptr);
+  auto second = MakeSqliteRoomStore(path_, kNow);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition) << second.status();
+}
+
+}  // namespace
+}  // namespace chorus::controller
