@@ -64,11 +64,12 @@ loadgen_janus() {
 }
 
 # json_value FILE KEY: a number from a chorus-loadgen JSON report ("delay_ms.p99" reaches into
-# the delay object).
+# the delay object, "join_ms.p95" into the join times, "webrtc.ice_ms_p50" into the WebRTC
+# figures).
 json_value() {
   local file=$1 key=$2
-  if [[ $key == delay_ms.* ]]; then
-    grep -o '"delay_ms": {[^}]*}' "$file" | grep -o "\"${key#delay_ms.}\": [-0-9.e+]*" |
+  if [[ $key == *.* ]]; then
+    grep -o "\"${key%%.*}\": {[^}]*}" "$file" | grep -o "\"${key#*.}\": [-0-9.e+]*" |
       head -1 | awk '{ print $2 }'
   else
     grep -o "\"$key\": [-0-9.e+]*" "$file" | head -1 | awk '{ print $2 }'

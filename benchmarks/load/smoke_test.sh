@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Smoke pass of the load benchmarks (`make test`, label e2e): chorus-loadgen drives a real
-# chorusd through the public API for a few seconds, over SRTP and over plain RTP, and must see
+# chorusd through the public API for a few seconds, over SRTP, plain RTP and WebRTC (browser-like
+# participants: SDP offer, ICE, DTLS-SRTP), and must see
 # every participant hear the mix, the talk spurts of others arrive, views arrive in a short video
 # room, and the server measured
 # (/proc and /metrics). When Debian's janus is installed, a short plain-RTP run against its
@@ -19,7 +20,8 @@ source "$here/../compare/janus_lib.sh"
 
 # Bad input: usage errors, no crash.
 for bad in --rooms=0 --room_size=1 --transport=dtls --target=nobody --duration=0s \
-  --port_min=50000 "--local_ips=" "--target=janus --transport=srtp" extra-argument; do
+  --port_min=50000 "--local_ips=" "--target=janus --transport=srtp" \
+  "--target=janus --transport=webrtc" "--transport=webrtc --video=640x360" extra-argument; do
   status=0
   # shellcheck disable=SC2086
   "$LOADGEN" $bad >/dev/null 2>&1 || status=$?
@@ -64,6 +66,16 @@ loadgen_chorus "$E2E_WORK/rtp.json" --transport=rtp --rooms=1 --room_size=3 --wa
   fail "chorus-loadgen over plain RTP: $(cat "$E2E_WORK/rtp.txt")"
 check "$E2E_WORK/rtp.json" 0.5
 pass "plain RTP: 1 room x 3"
+
+loadgen_chorus "$E2E_WORK/webrtc.json" --transport=webrtc --rooms=2 --room_size=3 --warmup=2s \
+  --duration=6s >"$E2E_WORK/webrtc.txt" ||
+  fail "chorus-loadgen over WebRTC: $(cat "$E2E_WORK/webrtc.txt")"
+check "$E2E_WORK/webrtc.json" 0.5
+expect_ge "$(json_value "$E2E_WORK/webrtc.json" join_ms.samples)" 6 "join times measured"
+expect_ge "$(json_value "$E2E_WORK/webrtc.json" webrtc.consent_checks_answered)" 1 \
+  "consent checks answered"
+pass "WebRTC: 2 rooms x 3 (SDP offer, ICE, DTLS-SRTP), join p50 $(json_value \
+  "$E2E_WORK/webrtc.json" join_ms.p50) ms"
 
 loadgen_chorus "$E2E_WORK/video.json" --rooms=1 --room_size=2 --video=640x360 --video_kbps=400 \
   --warmup=2s --duration=3s >"$E2E_WORK/video.txt" ||

@@ -278,9 +278,12 @@ absl::StatusOr<EndpointAnswer> MediaEngine::AddWebRtcEndpoint(SessionEntry* entr
   if (config.video.enabled) transport.video_payload_type = config.video.payload_type;
   if (config.content.enabled) transport.content_payload_type = config.content.payload_type;
   auto path = port->NewPath();
-  auto make_link = [&](bool wanted) -> absl::StatusOr<std::shared_ptr<WebRtcStreamLink>> {
+  // Queue sizes: audio comes one packet per 20 ms and is drained at every wakeup; video comes in
+  // bursts (a keyframe is a hundred packets). 96 kB and 384 kB per participant.
+  auto make_link = [&](bool wanted,
+                       size_t slots) -> absl::StatusOr<std::shared_ptr<WebRtcStreamLink>> {
     if (!wanted) return std::shared_ptr<WebRtcStreamLink>();
-    auto queue = DatagramQueue::Create(512);
+    auto queue = DatagramQueue::Create(slots);
     if (!queue.ok()) return queue.status();
     auto link = std::make_shared<WebRtcStreamLink>();
     link->inbound = *std::move(queue);
@@ -288,9 +291,9 @@ absl::StatusOr<EndpointAnswer> MediaEngine::AddWebRtcEndpoint(SessionEntry* entr
     link->local = port->local_address();
     return link;
   };
-  auto audio = make_link(true);
-  auto video = make_link(config.video.enabled);
-  auto content = make_link(config.content.enabled);
+  auto audio = make_link(true, 64);
+  auto video = make_link(config.video.enabled, 256);
+  auto content = make_link(config.content.enabled, 256);
   for (const auto* link : {&audio, &video, &content}) {
     if (!link->ok()) return link->status();
   }
@@ -406,7 +409,7 @@ absl::StatusOr<EndpointAnswer> MediaEngine::RenegotiateWebRtc(const std::string&
         "(inactive when the camera is off) or join again");
   }
   if (config.content.enabled && !had_content) {
-    auto queue = DatagramQueue::Create(512);
+    auto queue = DatagramQueue::Create(256);
     if (!queue.ok()) return queue.status();
     content = std::make_shared<WebRtcStreamLink>();
     content->inbound = *std::move(queue);

@@ -58,6 +58,19 @@ class ChorusDriver final : public ServerDriver {
     chorus::v1::JoinRoomRequest request;
     request.set_room(room);
     request.set_invite_token(invite_answer.token());
+    if (!offer.webrtc_sdp.empty()) {
+      request.mutable_offer()->mutable_webrtc()->set_sdp(offer.webrtc_sdp);
+      chorus::v1::JoinRoomResponse response;
+      context = NewContext();
+      status = stub_->JoinRoom(context.get(), request, &response);
+      if (!status.ok()) return FromGrpc("JoinRoom", status);
+      if (!response.answer().has_webrtc() || response.answer().webrtc().sdp().empty()) {
+        return absl::InternalError("JoinRoom answered a WebRTC offer without an SDP answer");
+      }
+      JoinAnswer result;
+      result.webrtc_sdp = response.answer().webrtc().sdp();
+      return result;
+    }
     chorus::v1::RtpOffer* rtp = request.mutable_offer()->mutable_rtp();
     rtp->set_transport(config_.srtp ? chorus::v1::TRANSPORT_SRTP
                                     : chorus::v1::TRANSPORT_RTP_INSECURE);

@@ -25,13 +25,23 @@ ABSL_FLAG(std::string, address, "127.0.0.1:7700", "chorus: gRPC API address host
 ABSL_FLAG(bool, insecure, false, "chorus: plaintext gRPC (a --dev server on loopback)");
 ABSL_FLAG(std::string, token_file, "", "chorus: file whose first line is the API bearer token");
 ABSL_FLAG(std::string, janus_url, "http://127.0.0.1:8088/janus", "janus: HTTP API URL");
-ABSL_FLAG(std::string, transport, "srtp", "srtp or rtp (plain RTP; Janus takes only rtp)");
+ABSL_FLAG(std::string, transport, "srtp",
+          "srtp (SDES keys in the join), rtp (plain RTP; Janus takes only rtp) or webrtc (chorus: "
+          "an SDP offer, ICE, DTLS-SRTP on one socket per participant, like a browser)");
+ABSL_FLAG(bool, webrtc_gcm, false,
+          "webrtc: offer AEAD_AES_128_GCM before AES_CM_128_HMAC_SHA1_80 in DTLS, as browsers do "
+          "(default: AES_CM_128_HMAC_SHA1_80 only, the suite of --transport=srtp)");
+ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(10),
+          "webrtc: the longest a participant may take from its join answer to a completed DTLS "
+          "handshake");
 ABSL_FLAG(bool, dtx, false,
           "Opus DTX while not talking: a silence frame every 400 ms instead of every 20 ms");
 ABSL_FLAG(std::string, video, "",
           "chorus: also send VP8 camera video (25 fps) and receive a view of this size, e.g. "
           "1280x720 (empty: audio only)");
 ABSL_FLAG(int32_t, video_kbps, 1500, "bit rate of the pre-encoded camera video, kbit/s");
+ABSL_FLAG(absl::Duration, join_interval, absl::ZeroDuration(),
+          "pause between one participant's join and the next (0: back to back)");
 ABSL_FLAG(int32_t, rooms, 1, "rooms to create");
 ABSL_FLAG(int32_t, room_size, 5, "participants per room");
 ABSL_FLAG(int32_t, talkers, 0, "participants per room who take turns talking (0: all)");
@@ -63,6 +73,7 @@ constexpr char kUsage[] =
     "\n"
     "  chorus-loadgen --insecure --address=127.0.0.1:7700 --rooms=20 --room_size=5 \\\n"
     "     --server_pid=PID --metrics_url=http://127.0.0.1:9464/metrics --json=out.json\n"
+    "  chorus-loadgen --transport=webrtc ... (browser-like participants: SDP, ICE, DTLS-SRTP)\n"
     "  chorus-loadgen --target=janus --janus_url=http://127.0.0.1:8088/janus --transport=rtp ...\n";
 
 int Usage(const std::string& message) {
@@ -100,12 +111,30 @@ int RunLoadgen(int argc, char** argv) {
   const absl::Duration warmup = absl::GetFlag(FLAGS_warmup);
   const absl::Duration duration = absl::GetFlag(FLAGS_duration);
 
-  if (transport != "srtp" && transport != "rtp") return Usage("--transport: srtp or rtp");
-  config.srtp = transport == "srtp";
+  if (transport == "srtp") {
+    config.transport = Transport::kSrtp;
+  } else if (transport == "rtp") {
+    config.transport = Transport::kRtp;
+  } else if (transport == "webrtc") {
+    config.transport = Transport::kWebRtc;
+  } else {
+    return Usage("--transport: srtp, rtp or webrtc");
+  }
+  config.webrtc_gcm = absl::GetFlag(FLAGS_webrtc_gcm);
   if (target != "chorus" && target != "janus") return Usage("--target: chorus or janus");
-  if (target == "janus" && config.srtp) {
+  if (target == "janus" && config.transport != Transport::kRtp) {
     return Usage("--target=janus joins plain RTP participants: give --transport=rtp");
   }
+  const absl::Duration connect_timeout = absl::GetFlag(FLAGS_connect_timeout);
+  if (connect_timeout < absl::Milliseconds(100) || connect_timeout > absl::Minutes(10)) {
+    return Usage("--connect_timeout: 100ms to 10m");
+  }
+  config.connect_timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(connect_timeout));
+  const absl::Duration join_interval = absl::GetFlag(FLAGS_join_interval);
+  if (join_interval < absl::ZeroDuration() || join_interval > absl::Minutes(1)) {
+    return Usage("--join_interval: 0 to 1m");
+  }
+  config.join_interval_ms = static_cast<int>(absl::ToInt64Milliseconds(join_interval));
   if (config.rooms < 1 || config.rooms > 10000) return Usage("--rooms: 1 to 10000");
   if (config.room_size < 2 || config.room_size > 1000) return Usage("--room_size: 2 to 1000");
   if (config.talkers < 0) return Usage("--talkers must not be negative");
@@ -139,6 +168,9 @@ int RunLoadgen(int argc, char** argv) {
       return Usage("--video: WIDTHxHEIGHT, even, 16x16 to 1920x1080");
     }
     if (target != "chorus") return Usage("--video: Janus AudioBridge carries audio only");
+    if (config.transport == Transport::kWebRtc) {
+      return Usage("--video: WebRTC participants send audio only");
+    }
     const int kbps = absl::GetFlag(FLAGS_video_kbps);
     if (kbps < 50 || kbps > 20000) return Usage("--video_kbps: 50 to 20000");
     auto clip = VideoClip::Create(config.video_width, config.video_height, 50, kbps * 1000);
@@ -154,7 +186,7 @@ int RunLoadgen(int argc, char** argv) {
     ChorusDriverConfig chorus;
     chorus.address = absl::GetFlag(FLAGS_address);
     chorus.insecure_grpc = absl::GetFlag(FLAGS_insecure);
-    chorus.srtp = config.srtp;
+    chorus.srtp = config.transport != Transport::kRtp;
     if (const std::string path = absl::GetFlag(FLAGS_token_file); !path.empty()) {
       std::ifstream in(path);
       if (!in) return Usage(absl::StrCat("--token_file: cannot read '", path, "'"));

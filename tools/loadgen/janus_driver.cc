@@ -99,7 +99,7 @@ class JanusDriver final : public ServerDriver {
 
   absl::StatusOr<JoinAnswer> Join(const std::string& room, int index_in_room,
                                   const JoinOffer& offer) override {
-    if (!offer.key_base64.empty()) {
+    if (!offer.key_base64.empty() || !offer.webrtc_sdp.empty()) {
       return absl::InvalidArgumentError("the Janus driver joins plain RTP participants only");
     }
     if (offer.video_port != 0) {

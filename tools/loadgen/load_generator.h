@@ -12,13 +12,31 @@
 
 namespace chorus::loadgen {
 
+// How the simulated participants carry their media:
+//   kSrtp    SRTP with SDES keys in the join (AES_CM_128_HMAC_SHA1_80), like a SIP phone;
+//   kRtp     plain RTP (a server started with --allow_insecure_media, or Janus);
+//   kWebRtc  like a browser: an SDP offer in the join, then ICE (the participant controls and
+//            nominates; a consent check every 5 s), a DTLS client handshake and SRTP with the
+//            exported keys, everything on its one socket to the server's shared WebRTC port.
+enum class Transport { kSrtp, kRtp, kWebRtc };
+const char* TransportName(Transport transport);  // "srtp", "rtp", "webrtc"
+
 struct LoadConfig {
   int rooms = 1;
   int room_size = 5;
   // Participants per room who talk (the first `talkers` of each room); 0: all of them. The others
   // send silence the whole time.
   int talkers = 0;
-  bool srtp = true;
+  Transport transport = Transport::kSrtp;
+  // WebRTC: the SRTP profiles the participants' DTLS offers. False: AES_CM_128_HMAC_SHA1_80 only,
+  // the suite of the SRTP participants (so that a comparison differs by the transport alone);
+  // true: AEAD_AES_128_GCM first, then AES_CM_128_HMAC_SHA1_80, as browsers offer.
+  bool webrtc_gcm = false;
+  // WebRTC: how long a participant may take from its join answer to a completed DTLS handshake.
+  int connect_timeout_ms = 10000;
+  // Set-up: the pause between one join's answer and the next join (0: back to back, as fast as
+  // the server answers). Participants arriving one by one rather than all at once.
+  int join_interval_ms = 0;
   // Opus DTX while not talking: one silence frame every 400 ms instead of one every 20 ms (what a
   // WebRTC client negotiating usedtx=1 sends); false: a frame every 20 ms (a SIP phone).
   bool dtx = false;
@@ -65,7 +83,7 @@ struct LoadReport {
   int room_size = 0;
   int participants = 0;
   int talkers_per_room = 0;
-  double join_seconds = 0;    // set-up: creating rooms and joining everyone
+  double join_seconds = 0;    // set-up: creating rooms, joining and connecting everyone
   double window_seconds = 0;  // the measured window
   uint64_t packets_sent = 0;
   uint64_t packets_received = 0;
@@ -79,6 +97,22 @@ struct LoadReport {
   uint64_t participants_silent = 0;  // participants that received nothing in the window
   double load_average = 0;  // the machine's 1-minute load average at the end (noise indicator)
   int sampled_receivers = 0;
+  // Join time: from the JoinRoom answer (when the set-up thread received it) to the first mixed
+  // packet the participant received and authenticated, over every participant that received one.
+  DelayStats join;
+  // WebRTC only: from the answer to the ICE check's success, from there to the completed DTLS
+  // handshake, and from there to the first mixed packet; retransmissions of checks and DTLS flights
+  // during set-up; consent checks sent and answered over the whole run; the SRTP suite the server
+  // selected.
+  bool have_webrtc = false;
+  double ice_ms_p50 = 0, ice_ms_p95 = 0;
+  double dtls_ms_p50 = 0, dtls_ms_p95 = 0;
+  double mix_ms_p50 = 0, mix_ms_p95 = 0;  // from the completed handshake to the first mix
+  uint64_t stun_retransmits = 0;
+  uint64_t dtls_retransmits = 0;
+  uint64_t consent_checks_sent = 0;
+  uint64_t consent_checks_answered = 0;
+  std::string srtp_suite;
   DelayStats delay;              // talk-spurt onset to its sound in others' decoded mixes
   uint64_t spurts_expected = 0;  // (sampled receiver, spurt of someone else) pairs in the window
   uint64_t spurts_heard = 0;     // of those, the ones the receiver heard begin
@@ -117,11 +151,11 @@ struct LoadReport {
   double video_frames_encoded = 0;
 };
 
-// Creates the rooms through `driver`, joins every participant, sends and receives for warm-up +
-// duration on this thread with one epoll loop (one socket per participant and stream, a 5 ms
-// timer), then
-// ends the rooms. `clip` must outlive the call. Failures of set-up (a join refused, no port left)
-// are returned; bad datagrams from the server are counted, never fatal.
+// Creates the rooms through `driver` and joins every participant (on a helper thread, while this
+// thread's epoll loop receives and, for WebRTC, runs ICE and DTLS), then sends and receives for
+// warm-up + duration on this thread with one epoll loop (one socket per participant and stream, a
+// 5 ms timer), then ends the rooms. `clip` must outlive the call. Failures of set-up (a join
+// refused, no port left) are returned; bad datagrams from the server are counted, never fatal.
 // `video` (needed when config.video_width is set) must outlive the call too.
 absl::StatusOr<LoadReport> RunLoad(const LoadConfig& config, ServerDriver& driver,
                                    const TalkClip& clip, const VideoClip* video = nullptr);

@@ -9,7 +9,8 @@
 namespace chorus::loadgen {
 
 // What a simulated participant offers when it joins: where it receives (and sends from: one
-// socket, symmetric RTP), its SSRC, and for SRTP the base64 key||salt it sends with.
+// socket, symmetric RTP), its SSRC, and for SRTP the base64 key||salt it sends with. A WebRTC
+// participant offers its SDP instead (webrtc_sdp; the other fields are then informative only).
 struct JoinOffer {
   std::string ip;
   uint16_t port = 0;
@@ -25,6 +26,8 @@ struct JoinOffer {
   uint8_t video_payload_type = 96;
   int video_width = 0;
   int video_height = 0;
+  // WebRTC: the complete SDP offer (tools/loadgen/webrtc_offer.h); empty for RTP and SRTP.
+  std::string webrtc_sdp;
 };
 
 // The server's side of the join: where to send, and the key it sends with (SRTP).
@@ -36,10 +39,14 @@ struct JoinAnswer {
   std::string video_ip;
   uint16_t video_port = 0;
   std::string video_key_base64;
+  // WebRTC: the server's SDP answer (ip, port and keys are then empty).
+  std::string webrtc_sdp;
 };
 
-// A server under test, driven through its own public API. Called on the generator's thread
-// during set-up and tear-down only (never inside the media loop); calls block.
+// A server under test, driven through its own public API, during set-up and tear-down only
+// (never inside the media loop); calls block. During set-up the calls come from a helper thread
+// of the generator (so that the loop can answer the participants' ICE and DTLS meanwhile), at
+// tear-down from the generator's own thread: one thread at a time, never concurrently.
 class ServerDriver {
  public:
   virtual ~ServerDriver() = default;
@@ -63,7 +70,8 @@ struct ChorusDriverConfig {
 };
 // Chorus through chorus.v1.Rooms: CreateRoom (a consultation with consent references for rooms
 // of up to 6, a meeting above; no lobby), CreateInvite (the first participant host, the others
-// guests), JoinRoom with an audio offer (opus, RFC 6464 level extension), CloseRoom.
+// guests), JoinRoom with an audio offer (opus, RFC 6464 level extension) or a WebRTC SDP offer,
+// CloseRoom.
 std::unique_ptr<ServerDriver> NewChorusDriver(const ChorusDriverConfig& config);
 
 struct JanusDriverConfig {

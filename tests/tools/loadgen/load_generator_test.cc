@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "gtest/gtest.h"
+#include "pipeline/sdp/parser.h"
 
 namespace chorus::loadgen {
 namespace {
@@ -50,6 +51,29 @@ TEST(RunLoadTest, AJoinRefusedEndsTheRunWithItsReason) {
   EXPECT_GE(driver.closes, 1);
 }
 
+TEST(RunLoadTest, AWebRtcParticipantJoinsWithItsSdpOffer) {
+  auto clip = TalkClip::Create(200, 32000);
+  ASSERT_TRUE(clip.ok());
+  RefusingDriver driver;
+  LoadConfig config;
+  config.transport = Transport::kWebRtc;
+  config.port_min = 0;
+  config.port_max = 0;
+  auto report = RunLoad(config, driver, *clip);
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kPermissionDenied);
+  ASSERT_EQ(driver.offers.size(), 1u);
+  const JoinOffer& offer = driver.offers[0];
+  EXPECT_TRUE(offer.key_base64.empty());  // the keys come from DTLS
+  const absl::StatusOr<sdp::Offer> parsed = sdp::ParseOffer(offer.webrtc_sdp);
+  ASSERT_TRUE(parsed.ok()) << parsed.status() << "\n" << offer.webrtc_sdp;
+  ASSERT_EQ(parsed->sections.size(), 1u);
+  ASSERT_EQ(parsed->sections[0].candidates.size(), 1u);
+  EXPECT_EQ(parsed->sections[0].candidates[0].port, offer.port);  // its one socket
+  ASSERT_EQ(parsed->sections[0].ssrcs.size(), 1u);
+  EXPECT_EQ(parsed->sections[0].ssrcs[0].ssrc, offer.ssrc);
+  EXPECT_GE(driver.closes, 1);
+}
+
 TEST(RunLoadTest, RefusesImpossibleConfigurations) {
   auto clip = TalkClip::Create(200, 32000);
   ASSERT_TRUE(clip.ok());
@@ -59,6 +83,11 @@ TEST(RunLoadTest, RefusesImpossibleConfigurations) {
   EXPECT_EQ(RunLoad(config, driver, *clip).status().code(), absl::StatusCode::kInvalidArgument);
   config.room_size = 2;
   config.local_ips = {"not-an-ip"};
+  EXPECT_EQ(RunLoad(config, driver, *clip).status().code(), absl::StatusCode::kInvalidArgument);
+  config.local_ips = {"127.0.0.1"};
+  config.transport = Transport::kWebRtc;  // audio only
+  config.video_width = 640;
+  config.video_height = 360;
   EXPECT_EQ(RunLoad(config, driver, *clip).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(driver.offers.empty());
 }
@@ -79,6 +108,18 @@ TEST(ReportTest, JsonAndTableCarryTheFigures) {
   EXPECT_EQ(json.front(), '{');
   EXPECT_EQ(json.back(), '}');
   EXPECT_NE(ReportTable(report).find("81.5"), std::string::npos);
+  EXPECT_NE(json.find("\"join_ms\": {"), std::string::npos) << json;
+  EXPECT_EQ(json.find("\"webrtc\""), std::string::npos) << json;
+  report.transport = "webrtc";
+  report.have_webrtc = true;
+  report.join.p95_ms = 33.5;
+  report.consent_checks_sent = 7;
+  report.srtp_suite = "AES_CM_128_HMAC_SHA1_80";
+  const std::string webrtc = ReportJson(report);
+  EXPECT_NE(webrtc.find("\"p95\": 33.5"), std::string::npos) << webrtc;
+  EXPECT_NE(webrtc.find("\"consent_checks_sent\": 7"), std::string::npos) << webrtc;
+  EXPECT_NE(webrtc.find("AES_CM_128_HMAC_SHA1_80"), std::string::npos) << webrtc;
+  EXPECT_NE(ReportTable(report).find("33.5"), std::string::npos);
 }
 
 }  // namespace
