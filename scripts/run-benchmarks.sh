@@ -32,6 +32,7 @@ BENCH_OUT=$out/load benchmarks/load/consultations.sh "$build_dir"
 BENCH_OUT=$out/load benchmarks/load/lecture.sh "$build_dir"
 BENCH_OUT=$out/load benchmarks/load/ramp.sh "$build_dir"
 BENCH_OUT=$out/load benchmarks/load/video.sh "$build_dir"
+BENCH_OUT=$out/load benchmarks/load/webrtc.sh "$build_dir"
 echo
 echo "== side by side with Janus AudioBridge (benchmarks/compare)"
 # The peer and the plotter are Debian packages that neither the build nor the tests need.
