@@ -9,21 +9,6 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/media_lib.sh"
 
-# make_ca / make_cert as in mtls_test.sh: P-256 keys, a CA, certificates it signs.
-make_ca() {
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
-    -subj "/CN=$1" -keyout "$E2E_WORK/$1.key" -out "$E2E_WORK/$1.crt" 2>/dev/null ||
-    fail "ca $1"
-}
-make_cert() {
-  local name=$1 ca=$2 san=$3
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$name" \
-    -keyout "$E2E_WORK/$name.key" -out "$E2E_WORK/$name.csr" 2>/dev/null || fail "csr $name"
-  printf 'subjectAltName=%s\n' "$san" >"$E2E_WORK/$name.ext"
-  openssl x509 -req -in "$E2E_WORK/$name.csr" -CA "$E2E_WORK/$ca.crt" -CAkey "$E2E_WORK/$ca.key" \
-    -CAcreateserial -days 1 -extfile "$E2E_WORK/$name.ext" -out "$E2E_WORK/$name.crt" \
-    2>/dev/null || fail "certificate $name"
-}
 make_ca platform-ca
 make_cert server platform-ca "IP:127.0.0.1"
 make_cert platform platform-ca "IP:127.0.0.1"

@@ -76,3 +76,21 @@ expect_refusal() {
   grep -q -- "$text" "$out" || fail "chorusd $* should say '$text', said: $(cat "$out")"
   pass "chorusd $* refused: $(head -c 160 "$out")"
 }
+
+# make_ca NAME: a throwaway P-256 certificate authority, $E2E_WORK/NAME.crt and NAME.key.
+make_ca() {
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+    -subj "/CN=$1" -keyout "$E2E_WORK/$1.key" -out "$E2E_WORK/$1.crt" 2>/dev/null ||
+    fail "ca $1"
+}
+
+# make_cert NAME CA SUBJECT_ALT_NAMES: a P-256 key and a certificate signed by CA (CA.crt/CA.key).
+make_cert() {
+  local name=$1 ca=$2 san=$3
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$name" \
+    -keyout "$E2E_WORK/$name.key" -out "$E2E_WORK/$name.csr" 2>/dev/null || fail "csr $name"
+  printf 'subjectAltName=%s\n' "$san" >"$E2E_WORK/$name.ext"
+  openssl x509 -req -in "$E2E_WORK/$name.csr" -CA "$E2E_WORK/$ca.crt" -CAkey "$E2E_WORK/$ca.key" \
+    -CAcreateserial -days 1 -extfile "$E2E_WORK/$name.ext" -out "$E2E_WORK/$name.crt" \
+    2>/dev/null || fail "certificate $name"
+}

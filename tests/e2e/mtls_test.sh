@@ -6,21 +6,6 @@
 # by IP. A controller with a certificate from another CA gets nothing from the node.
 source "$(dirname "$0")/lib.sh"
 
-# make_cert NAME CA SUBJECT_ALT_NAMES: a P-256 key and a certificate signed by CA (CA.crt/CA.key).
-make_cert() {
-  local name=$1 ca=$2 san=$3
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$name" \
-    -keyout "$E2E_WORK/$name.key" -out "$E2E_WORK/$name.csr" 2>/dev/null || fail "csr $name"
-  printf 'subjectAltName=%s\n' "$san" >"$E2E_WORK/$name.ext"
-  openssl x509 -req -in "$E2E_WORK/$name.csr" -CA "$E2E_WORK/$ca.crt" -CAkey "$E2E_WORK/$ca.key" \
-    -CAcreateserial -days 1 -extfile "$E2E_WORK/$name.ext" -out "$E2E_WORK/$name.crt" \
-    2>/dev/null || fail "certificate $name"
-}
-make_ca() {
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
-    -subj "/CN=$1" -keyout "$E2E_WORK/$1.key" -out "$E2E_WORK/$1.crt" 2>/dev/null ||
-    fail "ca $1"
-}
 make_ca cluster-ca
 make_ca rogue-ca
 make_cert node cluster-ca "DNS:chorus-media,IP:127.0.0.1"

@@ -6,20 +6,6 @@
 # before it goes on.
 source "$(dirname "$0")/lib.sh"
 
-make_ca() {
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
-    -subj "/CN=$1" -keyout "$E2E_WORK/$1.key" -out "$E2E_WORK/$1.crt" 2>/dev/null ||
-    fail "ca $1"
-}
-make_cert() {
-  local name=$1 ca=$2 san=$3
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$name" \
-    -keyout "$E2E_WORK/$name.key" -out "$E2E_WORK/$name.csr" 2>/dev/null || fail "csr $name"
-  printf 'subjectAltName=%s\n' "$san" >"$E2E_WORK/$name.ext"
-  openssl x509 -req -in "$E2E_WORK/$name.csr" -CA "$E2E_WORK/$ca.crt" -CAkey "$E2E_WORK/$ca.key" \
-    -CAcreateserial -days 1 -extfile "$E2E_WORK/$name.ext" -out "$E2E_WORK/$name.crt" \
-    2>/dev/null || fail "certificate $name"
-}
 fingerprint() { openssl x509 -noout -fingerprint -sha256 -in "$1" | cut -d= -f2; }
 # served_fingerprint HOST:PORT: the SHA-256 fingerprint of the certificate the server presents.
 served_fingerprint() {
