@@ -19,6 +19,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/util/json_util.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -34,12 +35,14 @@
 #include "services/common/lifecycle.h"
 #include "services/common/metrics.h"
 #include "services/common/server_config.h"
+#include "services/common/status.h"
 #include "services/common/tls.h"
 #include "services/controller/media_nodes.h"
 #include "services/controller/rooms_service.h"
 #include "services/controller/sqlite_room_store.h"
 #include "services/media_node/engine_metrics.h"
 #include "services/media_node/media_node_service.h"
+#include "services/web/web_gateway.h"
 
 ABSL_FLAG(bool, dev, false,
           "Development mode: plaintext gRPC allowed, every listener on loopback only");
@@ -79,6 +82,21 @@ ABSL_FLAG(std::string, api_tokens_file, "",
 ABSL_FLAG(std::string, state_file, "",
           "Controller: SQLite file that keeps rooms, invites and PIN state across restarts "
           "(created if missing; one chorusd per file). Empty: in memory only");
+ABSL_FLAG(std::string, web_listen, "",
+          "Address of the web client and its signalling WebSocket (host:port); empty: off");
+ABSL_FLAG(std::string, web_tls_cert, "",
+          "PEM certificate chain of the web listener (default: --tls_cert)");
+ABSL_FLAG(std::string, web_tls_key, "", "PEM private key of the web listener (default: --tls_key)");
+ABSL_FLAG(std::string, public_url, "",
+          "Base URL of the web client in invitation links (https://video.hospital.example); "
+          "default in --dev: the web listener's address");
+ABSL_FLAG(std::vector<std::string>, web_allowed_origins, {},
+          "Origins of a platform's pages that embed the web client (comma-separated)");
+ABSL_FLAG(std::string, ice_servers_file, "",
+          "JSON file of STUN/TURN servers handed to browsers: "
+          "{\"ice_servers\":[{\"urls\":[\"turn:...\"],\"username\":...,\"credential\":...}]}");
+ABSL_FLAG(bool, web_behind_proxy, false,
+          "The web listener is behind a reverse proxy: client addresses from X-Forwarded-For");
 ABSL_FLAG(std::string, node_id, "", "Media node id in load reports (default: host name)");
 ABSL_FLAG(absl::Duration, drain_min_wait, absl::ZeroDuration(),
           "After SIGTERM, keep serving with readiness off at least this long");
@@ -143,6 +161,15 @@ absl::StatusOr<common::ServerConfig> ConfigFromFlags(const std::string& role_nam
   config.api_tokens_file = absl::GetFlag(FLAGS_api_tokens_file);
   config.state_file = absl::GetFlag(FLAGS_state_file);
   config.tls_reload_interval = absl::GetFlag(FLAGS_tls_reload_interval);
+  config.web_listen = absl::GetFlag(FLAGS_web_listen);
+  config.web_tls_cert_file = absl::GetFlag(FLAGS_web_tls_cert);
+  config.web_tls_key_file = absl::GetFlag(FLAGS_web_tls_key);
+  config.public_url = absl::GetFlag(FLAGS_public_url);
+  while (!config.public_url.empty() && config.public_url.back() == '/')
+    config.public_url.pop_back();
+  config.web_allowed_origins = absl::GetFlag(FLAGS_web_allowed_origins);
+  config.ice_servers_file = absl::GetFlag(FLAGS_ice_servers_file);
+  config.web_behind_proxy = absl::GetFlag(FLAGS_web_behind_proxy);
   config.node_id = absl::GetFlag(FLAGS_node_id);
   if (config.node_id.empty()) config.node_id = HostName();
   config.drain_min_wait = absl::GetFlag(FLAGS_drain_min_wait);
@@ -426,6 +453,52 @@ int RunChorusd(int argc, char** argv) {
     return kExitFailure;
   }
 
+  // The web client and its signalling: a client of this process's own public API, on an
+  // in-process channel opened by a per-process token (no listener of the API is involved).
+  std::unique_ptr<web::WebGateway> web_gateway;
+  std::string web_address;
+  if (rooms && !config.web_listen.empty()) {
+    web::WebOptions web_options;
+    web_options.listen = config.web_listen;
+    web_options.tls_cert_file =
+        config.web_tls_cert_file.empty() ? config.tls_cert_file : config.web_tls_cert_file;
+    web_options.tls_key_file =
+        config.web_tls_key_file.empty() ? config.tls_key_file : config.web_tls_key_file;
+    web_options.allowed_origins = config.web_allowed_origins;
+    web_options.trust_forwarded_for = config.web_behind_proxy;
+    web_options.registry = metrics.registry();
+    if (!config.ice_servers_file.empty()) {
+      auto contents = common::ReadFileForFlag("--ice_servers_file", config.ice_servers_file);
+      if (!contents.ok()) return UsageError(std::string(contents.status().message()));
+      if (!google::protobuf::util::JsonStringToMessage(*contents, &web_options.ice_servers).ok()) {
+        return UsageError(
+            "--ice_servers_file: not {\"ice_servers\":[{\"urls\":[...],\"username\":...,"
+            "\"credential\":...}]}");
+      }
+    }
+    web_options.rooms_token = common::RandomSecret();
+    auth->AddProcessToken(web_options.rooms_token);
+    web_options.rooms = server->InProcessChannel(grpc::ChannelArguments());
+    auto started = web::WebGateway::Start(std::move(web_options));
+    if (!started.ok()) {
+      base::Log(base::LogLevel::kError, "listen_failed",
+                {{"listener", "web"}, {"address", config.web_listen}});
+      std::fprintf(stderr, "chorusd: %s\n", std::string(started.status().message()).c_str());
+      server->Shutdown();
+      return kExitFailure;
+    }
+    web_gateway = *std::move(started);
+    auto web_host = common::ParseHostPort(config.web_listen);
+    web_address = absl::StrCat(web_host->host, ":", web_gateway->port());
+  }
+  if (rooms) {
+    std::string public_url = config.public_url;
+    if (public_url.empty() && web_gateway) {
+      public_url = absl::StrCat(web_gateway->tls() ? "https://" : "http://", web_address);
+    }
+    rooms->SetPublicUrl(public_url);
+  }
+
   std::vector<std::shared_ptr<prometheus::Collectable>> collectables;
   if (engine_metrics) collectables.push_back(engine_metrics);
   auto http = common::HttpServer::Start({config.http_listen, metrics.registry(),
@@ -473,6 +546,7 @@ int RunChorusd(int argc, char** argv) {
             {{"role", common::RoleName(config.role)},
              {"grpc", grpc_address},
              {"http", http_address},
+             {"web", web_address},
              {"tls", !config.tls_cert_file.empty()},
              {"client_cert", config.require_client_cert},
              {"bearer_tokens", auth->token_count()},
@@ -490,6 +564,8 @@ int RunChorusd(int argc, char** argv) {
   base::Log(base::LogLevel::kInfo, "signal", {{"signal", strsignal(signal)}});
   Drain(config, signals, lifecycle, media.get());
 
+  // Browsers' sockets close (their participants leave) before the API they call stops.
+  web_gateway.reset();
   // Streams still open (WatchRoom, WatchLoad) end now or are cancelled after a short grace.
   if (media) media->Shutdown();
   media_nodes.StopMonitor();

@@ -84,6 +84,12 @@ absl::Status BearerAuthenticator::ReloadFile(const std::string& path) {
   return status;
 }
 
+void BearerAuthenticator::AddProcessToken(std::string_view token) {
+  if (!enabled_) return;
+  absl::MutexLock lock(&mutex_);
+  process_digests_.push_back(Sha256(token));
+}
+
 absl::StatusOr<std::unique_ptr<BearerAuthenticator>> BearerAuthenticator::FromFile(
     const std::string& path) {
   auto contents = ReadFileForFlag("--api_tokens_file", path);
@@ -124,6 +130,9 @@ grpc::Status BearerAuthenticator::CheckHeader(std::string_view authorization, bo
   int matches = 0;
   absl::MutexLock lock(&mutex_);
   for (const Digest& known : digests_) {
+    matches |= (sodium_memcmp(known.data(), presented.data(), known.size()) == 0) ? 1 : 0;
+  }
+  for (const Digest& known : process_digests_) {
     matches |= (sodium_memcmp(known.data(), presented.data(), known.size()) == 0) ? 1 : 0;
   }
   if (matches == 0) {

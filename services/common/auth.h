@@ -42,6 +42,9 @@ class BearerAuthenticator {
   absl::Status Replace(std::string_view contents);
   // Replace() with the contents of a file.
   absl::Status ReloadFile(const std::string& path);
+  // Also accepts `token` (a RandomSecret() that never leaves the process: the web signalling's
+  // calls on the in-process channel), whatever Replace() later does. No-op on AllowAll().
+  void AddProcessToken(std::string_view token);
 
   // OK, or UNAUTHENTICATED with a message that says what is missing (never echoing the token).
   grpc::Status Check(const grpc::ServerContext& context) const;
@@ -57,6 +60,7 @@ class BearerAuthenticator {
   const bool enabled_;
   mutable absl::Mutex mutex_;
   std::vector<Digest> digests_ ABSL_GUARDED_BY(mutex_);
+  std::vector<Digest> process_digests_ ABSL_GUARDED_BY(mutex_);
 };
 
 // 32 random bytes from the operating system's CSPRNG, hex encoded.

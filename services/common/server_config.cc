@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
@@ -117,6 +118,44 @@ bool IsLoopbackHost(std::string_view host) {
   return false;
 }
 
+// The web listener faces patients' browsers: TLS, except in development on loopback.
+static absl::Status CheckWebConfig(const ServerConfig& config) {
+  if (!config.web_listen.empty()) {
+    if (!ServesPublicApi(config.role)) {
+      return absl::InvalidArgumentError(
+          "media-node: --web_listen does not apply (the controller serves the web client); drop "
+          "it");
+    }
+    auto web = ParseHostPort(config.web_listen);
+    if (!web.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--web_listen: ", web.status().message()));
+    }
+    const bool web_tls = !config.web_tls_cert_file.empty() || !config.tls_cert_file.empty();
+    if (!web_tls && !(config.dev && IsLoopbackHost(web->host))) {
+      return absl::InvalidArgumentError(
+          "--web_listen serves patients' browsers over TLS only: give --web_tls_cert and "
+          "--web_tls_key (or --tls_cert and --tls_key); plain HTTP is allowed only with --dev on "
+          "a loopback address");
+    }
+    if (config.web_tls_cert_file.empty() != config.web_tls_key_file.empty()) {
+      return absl::InvalidArgumentError("--web_tls_cert and --web_tls_key go together");
+    }
+    if (!config.public_url.empty() && !absl::StartsWith(config.public_url, "https://") &&
+        !(config.dev && absl::StartsWith(config.public_url, "http://"))) {
+      return absl::InvalidArgumentError(
+          "--public_url must start with https:// (http:// only with --dev)");
+    }
+    for (const std::string& origin : config.web_allowed_origins) {
+      if (!absl::StartsWith(origin, "https://") && !absl::StartsWith(origin, "http://")) {
+        return absl::InvalidArgumentError(
+            "--web_allowed_origins: each origin is scheme://host[:port], for example "
+            "https://portal.hospital.example");
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateServerConfig(const ServerConfig& config) {
   auto grpc = ParseHostPort(config.grpc_listen);
   if (!grpc.ok()) {
@@ -199,6 +238,7 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
         "--tls_client_ca verifies client certificates and needs TLS: give --tls_cert and "
         "--tls_key");
   }
+  if (auto s = CheckWebConfig(config); !s.ok()) return s;
   const bool tls = !config.tls_cert_file.empty();
   if (config.dev) {
     if (auto s = CheckLoopback("--grpc_listen", grpc->host); !s.ok()) return s;

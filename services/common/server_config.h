@@ -70,6 +70,22 @@ struct ServerConfig {
   // in memory only (gone when the process ends).
   std::string state_file;
 
+  // The web client and its signalling (controller, all): host:port, empty = off. TLS with
+  // web_tls_cert_file/web_tls_key_file (default: tls_cert_file/tls_key_file); plain HTTP only in
+  // development on a loopback address.
+  std::string web_listen;
+  std::string web_tls_cert_file;
+  std::string web_tls_key_file;
+  // Base of invitation links ("https://video.hospital.example"); empty = the web listener's own
+  // address in development.
+  std::string public_url;
+  // Other origins that may embed the client (open its WebSocket, frame its page).
+  std::vector<std::string> web_allowed_origins;
+  // JSON {"ice_servers":[{"urls":[...],"username":...,"credential":...}]} handed to browsers.
+  std::string ice_servers_file;
+  // The web listener sits behind a reverse proxy: clients' addresses from X-Forwarded-For.
+  bool web_behind_proxy = false;
+
   std::string node_id;  // media node identity in load reports; empty = host name
 
   // After SIGTERM: keep serving with readiness off for at least drain_min_wait (so load

@@ -49,6 +49,13 @@ grpc::Status Denied() {
   return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                       "the invite or PIN is not valid for this room");
 }
+// The same refusal for a token that matched an invite of the room which can no longer be used:
+// its holder (and only a holder has the 256-bit token) learns why, in the trailing metadata
+// kRejectReasonMetadata, so that a patient's page can say "already used" or "expired".
+grpc::Status DeniedInvite(grpc::ServerContext* context, v1::RejectReason reason) {
+  context->AddTrailingMetadata(std::string(kRejectReasonMetadata), v1::RejectReason_Name(reason));
+  return Denied();
+}
 
 void EnsureSodium() {
   static std::once_flag once;
@@ -937,6 +944,16 @@ grpc::Status RoomsService::CloseRoom(grpc::ServerContext* context,
 
 // ----- Invites -----
 
+void RoomsService::SetPublicUrl(std::string url) {
+  absl::MutexLock lock(&public_url_mutex_);
+  public_url_ = std::move(url);
+}
+
+std::string RoomsService::PublicUrl() const {
+  absl::MutexLock lock(&public_url_mutex_);
+  return public_url_.empty() ? options_.public_url : public_url_;
+}
+
 grpc::Status RoomsService::CreateInvite(grpc::ServerContext* context,
                                         const v1::CreateInviteRequest* request,
                                         v1::CreateInviteResponse* response) {
@@ -1012,6 +1029,11 @@ grpc::Status RoomsService::CreateInvite(grpc::ServerContext* context,
       TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(options_.now() + ttl));
   record.token_hash = HashToken(token);
   response->set_token(token);
+  const std::string public_url = PublicUrl();
+  if (!public_url.empty()) {
+    // Room and token in the fragment: a browser never sends it to any server.
+    response->set_link(absl::StrCat(public_url, "/join#r=", room->id, "&i=", token));
+  }
   sodium_memzero(token, sizeof(token));
   *response->mutable_invite() = record.invite;
   room->invites.emplace(id, std::move(record));
@@ -1237,13 +1259,13 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
         case v1::INVITE_STATE_USED:
           reject(v1::REJECT_REASON_INVITE_ALREADY_USED, invite.name());
           base::Log(base::LogLevel::kWarning, "invite_reused", {{"room", room->id}});
-          return Denied();
+          return DeniedInvite(context, v1::REJECT_REASON_INVITE_ALREADY_USED);
         case v1::INVITE_STATE_REVOKED:
           reject(v1::REJECT_REASON_INVITE_REVOKED, invite.name());
-          return Denied();
+          return DeniedInvite(context, v1::REJECT_REASON_INVITE_REVOKED);
         case v1::INVITE_STATE_EXPIRED:
           reject(v1::REJECT_REASON_INVITE_EXPIRED, invite.name());
-          return Denied();
+          return DeniedInvite(context, v1::REJECT_REASON_INVITE_EXPIRED);
         default:
           break;
       }

@@ -7,6 +7,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -19,6 +20,10 @@
 #include "services/controller/room_store.h"
 
 namespace chorus::controller {
+
+// Trailing metadata of a JoinRoom refused because its invite token matched an invite that is
+// used, revoked or expired: the RejectReason name (for example "REJECT_REASON_INVITE_EXPIRED").
+inline constexpr std::string_view kRejectReasonMetadata = "chorus-reject-reason";
 
 struct RoomsOptions {
   // Most participants a room may be configured for.
@@ -36,6 +41,9 @@ struct RoomsOptions {
   absl::Duration media_timeout = absl::Seconds(30);
   // A room nobody has been in for its idle_timeout (default below) is closed by Sweep().
   absl::Duration default_idle_timeout = absl::Minutes(10);
+  // Where the web client is served ("https://video.hospital.example", no trailing slash): when
+  // set, CreateInvite returns the invitation link "<public_url>/join#r=<room>&i=<token>".
+  std::string public_url;
   // The clock (tests inject one).
   std::function<absl::Time()> now = [] { return absl::Now(); };
 };
@@ -73,6 +81,11 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   // Changes the store failed to keep (each logged as room_save_failed): they hold in memory but
   // would not survive a restart.
   int64_t save_failures() const { return save_failures_.load(); }
+
+  // The web client's base URL for invitation links, once the web listener knows its port (replaces
+  // RoomsOptions::public_url).
+  void SetPublicUrl(std::string url);
+  std::string PublicUrl() const;
 
   // A media node fell silent: its rooms' watchers get a media_node_failed event, their
   // participants are gone (reason NODE_FAILED) and may join again, landing on a healthy node.
@@ -211,6 +224,8 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   const common::Lifecycle& lifecycle_;
   MediaNodes* const media_;  // not owned
   const RoomsOptions options_;
+  mutable absl::Mutex public_url_mutex_;
+  std::string public_url_ ABSL_GUARDED_BY(public_url_mutex_);
   mutable absl::Mutex mutex_;
   const std::unique_ptr<RoomStore> store_ ABSL_PT_GUARDED_BY(mutex_);
   // Ids of the rooms found by name or given an event since the mutex was taken.

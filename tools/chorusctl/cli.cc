@@ -88,7 +88,8 @@ constexpr char kUsage[] =
     "                     --max_participants --languages --room_id]\n"
     "  room get|lock|unlock|close <room>\n"
     "  invite create <room> host|guest|interpreter   [--pseudonym --consent --language_pair\n"
-    "                     --ttl]; prints the token (shown once)\n"
+    "                     --ttl]; prints the invitation link (when the server has a web\n"
+    "                     client) and the token (shown once)\n"
     "  join <room> --invite_token=T | --pin=P   --receive=ip:port --key=BASE64 [--codec]\n"
     "                     [--video_receive=ip:port --video_key=B64 --video_codec=VP8/96\n"
     "                      --video_size=1280x720]\n"
@@ -406,7 +407,10 @@ int InviteCreate(const Client& client, const std::vector<std::string>& args) {
   return RoomsCall<chorus::v1::CreateInviteRequest, chorus::v1::CreateInviteResponse>(
       client, "invite create", request, &chorus::v1::Rooms::Stub::CreateInvite,
       [](const chorus::v1::CreateInviteResponse& r) {
-        return absl::StrCat(r.invite().name(), " token=", r.token());
+        // The link (when the server serves the web client) comes before the token, which
+        // stays last on the line for scripts that cut it off.
+        return absl::StrCat(r.invite().name(), r.link().empty() ? "" : " link=", r.link(),
+                            " token=", r.token());
       });
 }
 

@@ -1,0 +1,21 @@
+# cmake -DOUTPUT=<file.cc> -DFILES="<a;b;...>" -P EmbedFiles.cmake
+# Writes a C++ source with each file's bytes as an array, and a table of the files by name
+# (the last path component), for chorusd to serve its web client without files on disk.
+set(body "// Generated from web/ by cmake/EmbedFiles.cmake. Do not edit.\n#include \"services/web/web_assets.h\"\n\nnamespace chorus::web {\nnamespace {\n")
+set(table "")
+set(index 0)
+foreach(path IN LISTS FILES)
+  get_filename_component(name "${path}" NAME)
+  file(READ "${path}" hex HEX)
+  string(LENGTH "${hex}" hex_length)
+  math(EXPR size "${hex_length} / 2")
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "'\\\\x\\1'," bytes "${hex}")
+  string(REGEX REPLACE "((('\\\\x[0-9a-f][0-9a-f]',)){16})" "\\1\n" bytes "${bytes}")
+  string(APPEND body "const char kFile${index}[] = {\n${bytes}0};\n")
+  string(APPEND table "    {\"${name}\", std::string_view(kFile${index}, ${size})},\n")
+  math(EXPR index "${index} + 1")
+endforeach()
+string(APPEND body "}  // namespace\n\nconst std::vector<Asset>& Assets() {\n  static const std::vector<Asset> assets = {\n${table}  };\n  return assets;\n}\n\n}  // namespace chorus::web\n")
+file(WRITE "${OUTPUT}.tmp" "${body}")
+file(COPY_FILE "${OUTPUT}.tmp" "${OUTPUT}" ONLY_IF_DIFFERENT)
+file(REMOVE "${OUTPUT}.tmp")

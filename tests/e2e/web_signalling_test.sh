@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The browser signalling of the web listener (docs/web.md), driven over raw WebSockets as browsers
+# and attackers would (tools/web_signalling_check.py): the page and its headers, the invitation
+# link, waiting room and admission, a refusal code per reason, a host's scope, malformed and
+# hostile frames, guessed tokens rate limited, a flood of sockets from one address while other
+# rooms go on, a closed socket leaving the room. Then no token, name or client address may appear
+# in the server's log or metrics.
+source "$(dirname "$0")/lib.sh"
+TOOLS="$(cd "$(dirname "$0")/tools" && pwd)"
+
+start_chorusd web all --dev --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
+  --web_listen=127.0.0.1:0 --web_behind_proxy --media_port_min=47000 --media_port_max=47049 \
+  --webrtc_port=47050 --media_workers=1 --video_workers=1
+WEB_ADDR=$(grep -m1 '"event":"listening"' "$E2E_WORK/web.log" | sed -E 's/.*"web":"([^"]+)".*/\1/')
+[[ -n $WEB_ADDR ]] || fail "no web address in the listening line"
+
+timeout 120 /usr/bin/python3 "$TOOLS/web_signalling_check.py" --web="$WEB_ADDR" \
+  --ctl="$CHORUSCTL --insecure --address=$GRPC_ADDR" --secrets="$E2E_WORK/secrets" ||
+  fail "the signalling checks failed"
+
+metrics=$(curl -sf "http://$HTTP_ADDR/metrics") || fail "no metrics"
+grep -q 'chorus_web_connections_total{result="refused_limit"} [1-9]' <<<"$metrics" ||
+  fail "the refused connections are not counted"
+grep -q 'chorus_web_joins_total{result="rate_limited"} [1-9]' <<<"$metrics" ||
+  fail "the rate-limited joins are not counted"
+pass "refused sockets and rate-limited joins are counted"
+
+while IFS= read -r secret; do
+  [[ -z $secret ]] && continue
+  if grep -qF -- "$secret" "$E2E_WORK/web.log" "$E2E_WORK/web.out" <<<"$metrics"; then
+    fail "a token, name or client address reached the log or the metrics"
+  fi
+  grep -qF -- "$secret" <<<"$metrics" && fail "a token, name or client address is in the metrics"
+done <"$E2E_WORK/secrets"
+pass "no token, pseudonym or client address in the log or the metrics"
+
+# The web listener serves TLS only, except in --dev on loopback (plain HTTP elsewhere is refused
+# at start); here with its own certificate (a hospital's PKI facing the browsers).
+make_ca webca
+make_cert web webca "IP:127.0.0.1"
+head -c 32 /dev/urandom | base64 | tr -d '=+/' >"$E2E_WORK/tokens"
+if "$CHORUSD" all --dev --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
+  --web_listen=0.0.0.0:0 --media_port_min=47060 --media_port_max=47069 >"$E2E_WORK/plain.out" 2>&1; then
+  fail "a plain web listener on a public address started"
+fi
+grep -q -- "--web_listen serves patients' browsers over TLS only" "$E2E_WORK/plain.out" ||
+  fail "no clear refusal of a plain web listener: $(head -c 300 "$E2E_WORK/plain.out")"
+pass "plain HTTP for browsers is refused at start beyond loopback development"
+start_chorusd webtls all --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
+  --web_listen=127.0.0.1:0 --web_tls_cert="$E2E_WORK/web.crt" --web_tls_key="$E2E_WORK/web.key" \
+  --public_url=https://video.hospital.example --tls_cert="$E2E_WORK/web.crt" \
+  --tls_key="$E2E_WORK/web.key" --api_tokens_file="$E2E_WORK/tokens" \
+  --media_port_min=47070 --media_port_max=47089 --webrtc_port=47090 --media_workers=1 \
+  --video_workers=1
+WEB_TLS=$(grep -m1 '"event":"listening"' "$E2E_WORK/webtls.log" | sed -E 's/.*"web":"([^"]+)".*/\1/')
+headers=$(curl -sf --cacert "$E2E_WORK/webca.crt" -D - -o /dev/null "https://$WEB_TLS/join") ||
+  fail "the page is not served over TLS"
+grep -qi '^strict-transport-security: max-age=' <<<"$headers" || fail "no HSTS over TLS"
+curl -s -o /dev/null "http://$WEB_TLS/join" --max-time 5 && fail "plain HTTP answered on the TLS port"
+tctl() {
+  "$CHORUSCTL" --address="$GRPC_ADDR" --tls_ca="$E2E_WORK/webca.crt" \
+    --token_file="$E2E_WORK/tokens" "$@"
+}
+tctl room create meeting --room_id=ward >/dev/null || fail "room create over TLS"
+link=$(tctl invite create ward guest | sed -E 's/.* link=([^ ]+) .*/\1/')
+[[ $link == https://video.hospital.example/join#r=ward\&i=* ]] || fail "link: $link"
+/usr/bin/python3 -c '
+import sys
+sys.path.insert(0, sys.argv[1])
+from ws_client import WebSocket
+host, port = sys.argv[2].split(":")
+ws = WebSocket(host, int(port), tls_ca=sys.argv[3], origin="https://" + sys.argv[2])
+assert ws.recv()["type"] == "hello"
+ws.send({"type": "join", "room": "ward", "invite": "B" * 43, "sdp": "v=0"})
+message = ws.recv()
+assert message["code"] == "invite_invalid", message
+' "$TOOLS" "$WEB_TLS" "$E2E_WORK/webca.crt" || fail "signalling over WSS"
+pass "TLS web listener with its own certificate and HSTS, signalling over WSS; links carry --public_url"
