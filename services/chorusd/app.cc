@@ -481,11 +481,18 @@ int RunChorusd(int argc, char** argv) {
               media ? absl::StrCat(config.media_port_min, "-", config.media_port_max) : ""},
              {"webrtc_ports", webrtc_ports}});
 
-  // Housekeeping once a second while serving: idle rooms close.
+  // Housekeeping once a second while serving: expired and idle rooms close. Once an hour the
+  // retention purge (RoomsService::Purge) also cleans the state file.
   int signal = 0;
+  absl::Time last_purge = absl::Now();
   while (signal == 0) {
     signal = WaitForSignal(signals, absl::Seconds(1));
-    if (signal == 0 && rooms) rooms->Sweep();
+    if (signal != 0 || !rooms) continue;
+    rooms->Sweep();
+    if (absl::Now() - last_purge >= absl::Hours(1)) {
+      rooms->Purge();
+      last_purge = absl::Now();
+    }
   }
   base::Log(base::LogLevel::kInfo, "signal", {{"signal", strsignal(signal)}});
   Drain(config, signals, lifecycle, media.get());

@@ -20,6 +20,10 @@
 
 namespace chorus::controller {
 
+// The longest a room, and so anything about it, is kept: its expire_time is at most this long
+// after its creation (REQUIREMENTS, "Metadata is deleted after at most three months").
+inline constexpr absl::Duration kMaxRoomLifetime = absl::Hours(24 * 90);
+
 struct RoomsOptions {
   // Most participants a room may be configured for.
   int max_participants_limit = 1000;
@@ -34,9 +38,10 @@ struct RoomsOptions {
   // A participant whose endpoint sent nothing (no authenticated RTP or RTCP) for this long leaves
   // with reason MEDIA_TIMEOUT (checked when PollSpeakers runs, every second in chorusd).
   absl::Duration media_timeout = absl::Seconds(30);
-  // A room nobody has been in for its idle_timeout (default below) is closed by Sweep().
+  // A room nobody has been in for its idle_timeout (default below) since its last participant
+  // left is closed by Sweep(); a room nobody has joined yet waits for its expire_time.
   absl::Duration default_idle_timeout = absl::Minutes(10);
-  // The clock (tests inject one).
+  // The clock of every rule and of every time the API returns (tests inject one).
   std::function<absl::Time()> now = [] { return absl::Now(); };
 };
 
@@ -58,9 +63,17 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   // Ends every WatchRoom stream promptly (before the gRPC server shuts down).
   void Shutdown();
 
-  // Closes rooms idle for longer than their idle_timeout (no participant). Called every second by
-  // the server, directly by tests.
+  // Closes rooms that reached their expire_time (with whoever is in them), and rooms joined once
+  // and empty for longer than their idle_timeout. Called every second by the server, directly by
+  // tests.
   void Sweep();
+
+  // Retention: closes every room past its expire_time (never kept more than kMaxRoomLifetime
+  // after its creation, whatever its record says), then has the store delete whatever it still
+  // keeps of rooms that are gone. Runs at construction (rooms that expired while the controller
+  // was down are deleted before anyone sees them), every hour in chorusd, directly in tests.
+  // Returns the number of rooms it closed.
+  int Purge();
 
   // Asks the media nodes about each active room: publishes speakers_changed events, ends
   // participants whose media stopped for the media timeout, and removes any endpoint of the
@@ -164,7 +177,15 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   // Removes a participant from the room's state; the media endpoint is removed by the caller.
   void DropParticipant(Room& room, const std::string& id, chorus::v1::LeaveReason reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  std::unique_ptr<Room> TakeRoom(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Why a room ends (for the log).
+  enum class CloseReason { kClosed, kIdle, kExpired, kOneTimeEnded };
+  std::unique_ptr<Room> TakeRoom(const std::string& id, CloseReason reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Takes every room whose expire_time has come (TakeRoom), for the caller to end their media.
+  std::vector<std::unique_ptr<Room>> TakeExpired(absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // The time as the API returns it, from options_.now.
+  google::protobuf::Timestamp Now() const;
   void EndRoomMedia(const Room& room);
   // Sends the room's layout policy to its media node (when the session exists).
   grpc::Status ApplyLayout(const std::string& room_id, int node,
