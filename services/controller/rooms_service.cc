@@ -452,8 +452,10 @@ RoomsService::RoomsService(const common::BearerAuthenticator& auth,
       lifecycle_(lifecycle),
       media_(media),
       options_(options),
-      store_(store != nullptr ? std::move(store) : MakeInMemoryRoomStore()) {
+      store_(store != nullptr ? std::move(store) : MakeInMemoryRoomStore()),
+      metrics_(std::make_shared<ControllerMetrics>()) {
   EnsureSodium();
+  metrics_->SetCountSource([this] { return CountRooms(); });
   {
     // Rooms loaded from a store written before rooms had an expire_time get theirs (the latest
     // allowed), so that the API shows when each room ends.
@@ -472,7 +474,31 @@ RoomsService::RoomsService(const common::BearerAuthenticator& auth,
 
 google::protobuf::Timestamp RoomsService::Now() const { return ToTimestamp(options_.now()); }
 
-RoomsService::~RoomsService() { Shutdown(); }
+RoomsService::~RoomsService() {
+  metrics_->SetCountSource(nullptr);
+  Shutdown();
+}
+
+RoomCounts RoomsService::CountRooms() {
+  RoomCounts counts;
+  Locked lock(this);
+  for (const Room* room : store_->All()) {
+    if (room->room.state() == v1::ROOM_STATE_ACTIVE) {
+      ++counts.rooms_active;
+    } else {
+      ++counts.rooms_open;
+    }
+    for (const auto& [id, member] : room->participants) {
+      if (member.pending) continue;
+      if (member.participant.state() == v1::PARTICIPANT_STATE_WAITING) {
+        ++counts.participants_waiting;
+      } else {
+        ++counts.participants_admitted;
+      }
+    }
+  }
+  return counts;
+}
 
 void RoomsService::Shutdown() {
   Locked lock(this);
@@ -680,6 +706,7 @@ void RoomsService::Publish(Room& room, v1::RoomEvent event) {
   event.set_sequence(room.next_sequence++);
   *event.mutable_event_time() = Now();
   event.set_room(absl::StrCat(kRoomsPrefix, room.id));
+  if (event.has_join_rejected()) metrics_->CountRefusal(event.join_rejected().reason());
   room.history.push_back(event);
   if (room.history.size() > kHistory) room.history.pop_front();
   auto watching = watchers_.find(room.id);
@@ -758,6 +785,7 @@ std::unique_ptr<RoomsService::Room> RoomsService::TakeRoom(const std::string& id
       break;
   }
   base::Log(base::LogLevel::kInfo, "room_closed", {{"room", id}, {"reason", why}});
+  metrics_->CountRoomClosed(reason);
   return room;
 }
 
@@ -783,6 +811,7 @@ std::vector<std::string> RoomsService::AutoAdmit(Room& room) {
   if (!room.admits_on_host_arrival() || !room.host_present()) return admitted;
   for (auto& [id, member] : room.participants) {
     if (member.pending || member.participant.state() != v1::PARTICIPANT_STATE_WAITING) continue;
+    metrics_->ObserveLobbyWait(options_.now() - FromTimestamp(member.participant.join_time()));
     member.participant.set_state(v1::PARTICIPANT_STATE_ADMITTED);
     member.routing.set_admitted(true);
     PublishParticipant(room, member.participant, kAdmitted);
@@ -1371,7 +1400,10 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
           invite_id = id;
         }
       }
-      if (found == nullptr) return Denied();
+      if (found == nullptr) {
+        metrics_->CountUnknownInvite();
+        return Denied();
+      }
       v1::Invite& invite = found->invite;
       if (invite.state() == v1::INVITE_STATE_PENDING &&
           FromTimestamp(invite.expire_time()) < options_.now()) {
@@ -1555,6 +1587,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     }
     member.webrtc = !added.webrtc_answer_sdp().empty();
     room->ever_joined = true;
+    metrics_->CountJoin(member.participant.role());
     room->room.set_state(v1::ROOM_STATE_ACTIVE);
     if (!invite_id.empty() && !room->invites.at(invite_id).invite.consent_reference().empty()) {
       v1::RoomEvent consent;
@@ -1715,17 +1748,19 @@ void RoomsService::FillBooth(Room& room, const std::string& language) {
 grpc::Status RoomsService::AdmitParticipant(grpc::ServerContext* context,
                                             const v1::AdmitParticipantRequest* request,
                                             v1::Participant* response) {
-  return ParticipantCall(context, request->name(), response,
-                         [this](Room& room, v1::Participant& participant,
-                                std::vector<std::string>* paths) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                           if (participant.state() != v1::PARTICIPANT_STATE_WAITING) {
-                             return Precondition("the participant is not waiting");
-                           }
-                           participant.set_state(v1::PARTICIPANT_STATE_ADMITTED);
-                           PublishParticipant(room, participant, kAdmitted);
-                           paths->push_back("routing.admitted");
-                           return grpc::Status::OK;
-                         });
+  return ParticipantCall(
+      context, request->name(), response,
+      [this](Room& room, v1::Participant& participant, std::vector<std::string>* paths)
+          ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            if (participant.state() != v1::PARTICIPANT_STATE_WAITING) {
+              return Precondition("the participant is not waiting");
+            }
+            metrics_->ObserveLobbyWait(options_.now() - FromTimestamp(participant.join_time()));
+            participant.set_state(v1::PARTICIPANT_STATE_ADMITTED);
+            PublishParticipant(room, participant, kAdmitted);
+            paths->push_back("routing.admitted");
+            return grpc::Status::OK;
+          });
 }
 
 grpc::Status RoomsService::MuteParticipant(grpc::ServerContext* context,

@@ -15,6 +15,7 @@
 #include "chorus/v1/rooms.grpc.pb.h"
 #include "services/common/auth.h"
 #include "services/common/lifecycle.h"
+#include "services/controller/controller_metrics.h"
 #include "services/controller/media_nodes.h"
 #include "services/controller/room_store.h"
 
@@ -86,6 +87,11 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   // Changes the store failed to keep (each logged as room_save_failed): they hold in memory but
   // would not survive a restart.
   int64_t save_failures() const { return save_failures_.load(); }
+
+  // The controller's metrics (joins, refusals, waiting-room time, rooms and participants by
+  // state), for the process's /metrics. It may outlive the service: its gauges then stay as last
+  // counted.
+  const std::shared_ptr<ControllerMetrics>& metrics() const { return metrics_; }
 
   // A media node fell silent: its rooms' watchers get a media_node_failed event, their
   // participants are gone (reason NODE_FAILED) and may join again, landing on a healthy node.
@@ -177,8 +183,8 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   // Removes a participant from the room's state; the media endpoint is removed by the caller.
   void DropParticipant(Room& room, const std::string& id, chorus::v1::LeaveReason reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  // Why a room ends (for the log).
-  enum class CloseReason { kClosed, kIdle, kExpired, kOneTimeEnded };
+  // Why a room ends (for the log and the metrics).
+  using CloseReason = ControllerMetrics::CloseReason;
   std::unique_ptr<Room> TakeRoom(const std::string& id, CloseReason reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // Takes every room whose expire_time has come (TakeRoom), for the caller to end their media.
@@ -186,6 +192,8 @@ class RoomsService final : public chorus::v1::Rooms::Service {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // The time as the API returns it, from options_.now.
   google::protobuf::Timestamp Now() const;
+  // Rooms and participants by state, for the metrics' gauges.
+  RoomCounts CountRooms();
   void EndRoomMedia(const Room& room);
   // Sends the room's layout policy to its media node (when the session exists).
   grpc::Status ApplyLayout(const std::string& room_id, int node,
@@ -241,6 +249,7 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   bool shutting_down_ ABSL_GUARDED_BY(mutex_) = false;
   std::atomic<int64_t> unknown_endpoints_removed_{0};
   std::atomic<int64_t> save_failures_{0};
+  const std::shared_ptr<ControllerMetrics> metrics_;
 };
 
 }  // namespace chorus::controller

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -18,9 +19,14 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "pipeline/engine/engine.h"
+#include "prometheus/registry.h"
+#include "services/common/api_guard.h"
+#include "services/common/rpc_metrics.h"
 #include "services/controller/sqlite_room_store.h"
 #include "services/media_node/media_node_service.h"
 
@@ -58,6 +64,10 @@ class RoomsServiceTest : public ::testing::Test {
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
     builder.RegisterService(service_.get());
     builder.RegisterService(media_service_.get());
+    // As chorusd serves: the guard, then the calls counted as answered.
+    auto interceptors = common::ApiGuardInterceptors();
+    interceptors.push_back(common::RpcMetricsInterceptor(*rpc_registry_));
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
     server_ = builder.BuildAndStart();
     ASSERT_NE(port, 0);
     nodes_->Add("in-process", server_->InProcessChannel(grpc::ChannelArguments()),
@@ -182,6 +192,7 @@ class RoomsServiceTest : public ::testing::Test {
   }
 
   common::Lifecycle lifecycle_;
+  std::shared_ptr<prometheus::Registry> rpc_registry_ = std::make_shared<prometheus::Registry>();
   std::unique_ptr<common::BearerAuthenticator> auth_;
   std::unique_ptr<engine::MediaEngine> engine_;
   std::unique_ptr<media_node::MediaNodeService> media_service_;
@@ -770,6 +781,160 @@ TEST_F(RoomsServiceTest, AnInviteNeverOutlivesItsRoom) {
   EXPECT_EQ(seconds(invites.invites(0).expire_time()), start + absl::Hours(1));
   EXPECT_EQ(seconds(invites.invites(1).expire_time()), start + absl::Hours(1));
   EXPECT_EQ(seconds(invites.invites(2).expire_time()), start + absl::Minutes(30));
+}
+
+// The value of the metric `name` whose labels include `labels` (a counter's or gauge's value, a
+// histogram's sample count), or -1 when there is none.
+double MetricValue(const std::vector<prometheus::MetricFamily>& families, const std::string& name,
+                   const std::map<std::string, std::string>& labels = {}) {
+  for (const prometheus::MetricFamily& family : families) {
+    if (family.name != name) continue;
+    for (const prometheus::ClientMetric& metric : family.metric) {
+      size_t matched = 0;
+      for (const prometheus::ClientMetric::Label& label : metric.label) {
+        auto wanted = labels.find(label.name);
+        if (wanted != labels.end() && wanted->second == label.value) ++matched;
+      }
+      if (matched != labels.size()) continue;
+      switch (family.type) {
+        case prometheus::MetricType::Counter:
+          return metric.counter.value;
+        case prometheus::MetricType::Gauge:
+          return metric.gauge.value;
+        case prometheus::MetricType::Histogram:
+          return static_cast<double>(metric.histogram.sample_count);
+        default:
+          return -1;
+      }
+    }
+  }
+  return -1;
+}
+
+TEST_F(RoomsServiceTest, MetricsCountCallsJoinsRefusalsAndTheWaitingRoomAndNameNobody) {
+  auto time = std::make_shared<FakeTime>();
+  RoomsOptions options;
+  options.now = [time] { return time->Now(); };
+  Start(false, options);
+  auto rpcs = [&](const std::string& method, const std::string& code,
+                  const std::string& service = "chorus.v1.Rooms") {
+    return MetricValue(rpc_registry_->Collect(), "chorus_rpcs_total",
+                       {{"service", service}, {"method", method}, {"code", code}});
+  };
+  auto metric = [&](const std::string& name, const std::map<std::string, std::string>& labels) {
+    return MetricValue(service_->metrics()->Collect(), name, labels);
+  };
+  v1::CreateRoomRequest create;
+  create.set_room_id("metrics-room");
+  create.mutable_room()->set_kind(v1::ROOM_KIND_CONSULTATION);  // a lobby
+  v1::Room room;
+  ASSERT_TRUE(stub_->CreateRoom(Context().get(), create, &room).ok());
+  v1::Room empty = CreateRoom(v1::ROOM_KIND_MEETING);
+  v1::Participant host = JoinAs(room, v1::ROLE_HOST);
+  v1::CreateInviteRequest invite;
+  invite.set_parent(room.name());
+  invite.mutable_invite()->set_role(v1::ROLE_GUEST);
+  invite.mutable_invite()->set_pseudonym("Patient-Secret-Name");
+  v1::CreateInviteResponse invited;
+  ASSERT_TRUE(stub_->CreateInvite(Context().get(), invite, &invited).ok());
+  v1::JoinRoomResponse guest;
+  ASSERT_TRUE(Join(room, invited.token(), &guest).ok());
+  ASSERT_EQ(guest.participant().state(), v1::PARTICIPANT_STATE_WAITING);
+
+  EXPECT_EQ(metric("chorus_rooms", {{"state", "active"}}), 1);
+  EXPECT_EQ(metric("chorus_rooms", {{"state", "open"}}), 1);
+  EXPECT_EQ(metric("chorus_participants", {{"state", "waiting"}}), 1);
+  EXPECT_EQ(metric("chorus_participants", {{"state", "admitted"}}), 1);
+
+  // The clinician lets the patient in 42 seconds later.
+  time->Advance(absl::Seconds(42));
+  v1::AdmitParticipantRequest admit;
+  admit.set_name(guest.participant().name());
+  v1::Participant admitted;
+  ASSERT_TRUE(stub_->AdmitParticipant(Context().get(), admit, &admitted).ok());
+  // The invite again, and a token of nobody's invite: both refused.
+  v1::JoinRoomResponse refused;
+  EXPECT_EQ(Join(room, invited.token(), &refused).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Join(room, "not-a-token-of-this-room", &refused).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  v1::GetRoomRequest get;
+  get.set_name("rooms/no-such-room");
+  v1::Room none;
+  EXPECT_EQ(stub_->GetRoom(Context().get(), get, &none).error_code(), grpc::StatusCode::NOT_FOUND);
+
+  EXPECT_EQ(metric("chorus_joins_total", {{"role", "HOST"}}), 1);
+  EXPECT_EQ(metric("chorus_joins_total", {{"role", "GUEST"}}), 1);
+  EXPECT_EQ(metric("chorus_joins_total", {{"role", "INTERPRETER"}}), 0);
+  EXPECT_EQ(metric("chorus_join_refusals_total", {{"reason", "INVITE_ALREADY_USED"}}), 1);
+  EXPECT_EQ(metric("chorus_join_refusals_total", {{"reason", "UNKNOWN_INVITE"}}), 1);
+  EXPECT_EQ(metric("chorus_join_refusals_total", {{"reason", "WRONG_PIN"}}), 0);
+  EXPECT_EQ(metric("chorus_participants", {{"state", "waiting"}}), 0);
+  EXPECT_EQ(metric("chorus_participants", {{"state", "admitted"}}), 2);
+  bool found_wait = false;
+  for (const prometheus::MetricFamily& family : service_->metrics()->Collect()) {
+    if (family.name != "chorus_lobby_wait_seconds") continue;
+    ASSERT_EQ(family.metric.size(), 1u);
+    EXPECT_EQ(family.metric[0].histogram.sample_count, 1u);
+    EXPECT_DOUBLE_EQ(family.metric[0].histogram.sample_sum, 42.0);
+    found_wait = true;
+  }
+  EXPECT_TRUE(found_wait);
+
+  EXPECT_EQ(rpcs("CreateRoom", "OK"), 2);
+  EXPECT_EQ(rpcs("JoinRoom", "OK"), 2);
+  EXPECT_EQ(rpcs("JoinRoom", "PERMISSION_DENIED"), 2);
+  EXPECT_EQ(rpcs("GetRoom", "NOT_FOUND"), 1);
+  EXPECT_EQ(rpcs("AdmitParticipant", "OK"), 1);
+  // The controller's own calls to the media node are counted under their service.
+  EXPECT_GE(rpcs("AddEndpoint", "OK", "chorus.internal.v1.MediaNode"), 2);
+  // What the guard answers is what is counted; a path no service has is "unknown".
+  grpc::GenericStub generic(server_->InProcessChannel(grpc::ChannelArguments()));
+  auto raw = [&](const std::string& method, const std::string& bytes) {
+    grpc::ClientContext context;
+    grpc::Slice slice(bytes);
+    grpc::ByteBuffer request(&slice, 1);
+    grpc::ByteBuffer response;
+    absl::Notification done;
+    grpc::Status status;
+    generic.UnaryCall(&context, method, grpc::StubOptions(), &request, &response,
+                      [&](grpc::Status s) {
+                        status = std::move(s);
+                        done.Notify();
+                      });
+    done.WaitForNotification();
+    return status.error_code();
+  };
+  EXPECT_EQ(raw("/chorus.v1.Rooms/GetRoom", "\x0a\x02\xff\xfe"),
+            grpc::StatusCode::INVALID_ARGUMENT);  // a name that is not UTF-8
+  EXPECT_EQ(rpcs("GetRoom", "INVALID_ARGUMENT"), 1);
+  EXPECT_EQ(raw("/Patient-Secret-Name/Token", ""), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(rpcs("unknown", "UNIMPLEMENTED", "unknown"), 1);
+
+  v1::CloseRoomRequest close;
+  close.set_name(room.name());
+  v1::CloseRoomResponse closed;
+  ASSERT_TRUE(stub_->CloseRoom(Context().get(), close, &closed).ok());
+  EXPECT_EQ(metric("chorus_rooms_closed_total", {{"reason", "closed"}}), 1);
+  EXPECT_EQ(metric("chorus_rooms", {{"state", "active"}}), 0);
+  EXPECT_EQ(metric("chorus_participants", {{"state", "admitted"}}), 0);
+
+  // No label names a person, a room, a participant or a credential.
+  std::vector<prometheus::MetricFamily> all = service_->metrics()->Collect();
+  for (prometheus::MetricFamily& family : rpc_registry_->Collect()) all.push_back(family);
+  const std::string participant_id = host.name().substr(host.name().rfind('/') + 1);
+  for (const prometheus::MetricFamily& family : all) {
+    for (const prometheus::ClientMetric& m : family.metric) {
+      for (const prometheus::ClientMetric::Label& label : m.label) {
+        for (const std::string& secret :
+             {std::string("Patient-Secret-Name"), invited.token(), std::string("metrics-room"),
+              empty.name(), participant_id, std::string("Guest01")}) {
+          EXPECT_FALSE(absl::StrContains(label.value, secret))
+              << family.name << " " << label.name << "=" << label.value;
+        }
+      }
+    }
+  }
 }
 
 // Load reports are up to one poll old. A node that began draining after its last report gets no
