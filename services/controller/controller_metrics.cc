@@ -1,6 +1,8 @@
 #include "services/controller/controller_metrics.h"
 
+#include <algorithm>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace chorus::controller {
@@ -57,8 +59,9 @@ ControllerMetrics::ControllerMetrics() : registry_(std::make_shared<prometheus::
     }
   }
   refusals_->Add({{"reason", "UNKNOWN_INVITE"}});
-  for (const char* reason : {"closed", "idle", "expired", "one_time_ended"}) {
-    rooms_closed_->Add({{"reason", reason}});
+  for (CloseReason reason : {CloseReason::kClosed, CloseReason::kIdle, CloseReason::kExpired,
+                             CloseReason::kOneTimeEnded}) {
+    rooms_closed_->Add({{"reason", CloseReasonName(reason)}});
   }
 }
 
@@ -81,22 +84,22 @@ void ControllerMetrics::ObserveLobbyWait(absl::Duration waited) {
   lobby_wait_->Observe(absl::ToDoubleSeconds(std::max(waited, absl::ZeroDuration())));
 }
 
-void ControllerMetrics::CountRoomClosed(CloseReason reason) {
-  const char* name = "closed";
+const char* ControllerMetrics::CloseReasonName(CloseReason reason) {
   switch (reason) {
     case CloseReason::kClosed:
-      break;
+      return "closed";
     case CloseReason::kIdle:
-      name = "idle";
-      break;
+      return "idle";
     case CloseReason::kExpired:
-      name = "expired";
-      break;
+      return "expired";
     case CloseReason::kOneTimeEnded:
-      name = "one_time_ended";
-      break;
+      return "one_time_ended";
   }
-  rooms_closed_->Add({{"reason", name}}).Increment();
+  return "closed";
+}
+
+void ControllerMetrics::CountRoomClosed(CloseReason reason) {
+  rooms_closed_->Add({{"reason", CloseReasonName(reason)}}).Increment();
 }
 
 void ControllerMetrics::SetCountSource(std::function<RoomCounts()> source) {

@@ -38,6 +38,8 @@ class ControllerMetrics final : public prometheus::Collectable {
 
   // Why a room ended.
   enum class CloseReason { kClosed, kIdle, kExpired, kOneTimeEnded };
+  // Its name in logs and labels: closed, idle, expired, one_time_ended.
+  static const char* CloseReasonName(CloseReason reason);
 
   void CountJoin(chorus::v1::Role role);
   // A refused join, as reported to the room's watchers (a JoinRejected event).

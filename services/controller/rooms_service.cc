@@ -153,13 +153,15 @@ grpc::Status CheckExpiry(std::string_view field, const v1::Room& in, absl::Time 
     }
     *end = now + absl::Seconds(in.ttl().seconds()) + absl::Nanoseconds(in.ttl().nanos());
   } else {
-    if (!in.has_expire_time())
+    if (!in.has_expire_time()) {
       return Invalid("room.expire_time: give it when update_mask names it");
+    }
     if (!ValidTimestamp(in.expire_time())) return Invalid("room.expire_time: not a valid time");
     *end = FromTimestamp(in.expire_time());
   }
-  if (*end <= now)
+  if (*end <= now) {
     return Invalid(absl::StrCat("room.", std::string(field), ": the room would end in the past"));
+  }
   if (*end > created + kMaxRoomLifetime) {
     return Invalid(absl::StrCat("room.", std::string(field),
                                 ": a room ends at most 90 days after its creation"));
@@ -770,21 +772,8 @@ std::unique_ptr<RoomsService::Room> RoomsService::TakeRoom(const std::string& id
     for (auto& watcher : watching->second) watcher->Close();
     watchers_.erase(watching);
   }
-  const char* why = "closed";
-  switch (reason) {
-    case CloseReason::kClosed:
-      break;
-    case CloseReason::kIdle:
-      why = "idle";
-      break;
-    case CloseReason::kExpired:
-      why = "expired";
-      break;
-    case CloseReason::kOneTimeEnded:
-      why = "one_time_ended";
-      break;
-  }
-  base::Log(base::LogLevel::kInfo, "room_closed", {{"room", id}, {"reason", why}});
+  base::Log(base::LogLevel::kInfo, "room_closed",
+            {{"room", id}, {"reason", ControllerMetrics::CloseReasonName(reason)}});
   metrics_->CountRoomClosed(reason);
   return room;
 }
