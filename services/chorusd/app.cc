@@ -34,6 +34,7 @@
 #include "services/common/http_server.h"
 #include "services/common/lifecycle.h"
 #include "services/common/metrics.h"
+#include "services/common/rpc_metrics.h"
 #include "services/common/server_config.h"
 #include "services/common/status.h"
 #include "services/common/tls.h"
@@ -422,10 +423,16 @@ int RunChorusd(int argc, char** argv) {
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // Every answer passes the guard, then is counted as sent (chorus_rpcs_total).
+  const auto interceptors = [&metrics] {
+    auto creators = common::ApiGuardInterceptors();
+    creators.push_back(common::RpcMetricsInterceptor(*metrics.registry()));
+    return creators;
+  };
   grpc::ServerBuilder builder;
   int grpc_port = 0;
   builder.AddListeningPort(config.grpc_listen, *credentials, &grpc_port);
-  builder.experimental().SetInterceptorCreators(common::ApiGuardInterceptors());
+  builder.experimental().SetInterceptorCreators(interceptors());
   if (rooms) builder.RegisterService(rooms.get());
   // The internal API is on the listener only for a separate media node (whose callers must be
   // the controller). In `all` it is served by a second server without any listening port, that
@@ -434,7 +441,7 @@ int RunChorusd(int argc, char** argv) {
   std::unique_ptr<grpc::Server> internal_server;
   if (media && rooms) {
     grpc::ServerBuilder internal_builder;
-    internal_builder.experimental().SetInterceptorCreators(common::ApiGuardInterceptors());
+    internal_builder.experimental().SetInterceptorCreators(interceptors());
     internal_builder.RegisterService(media.get());
     internal_server = internal_builder.BuildAndStart();
   } else if (media) {
@@ -501,6 +508,7 @@ int RunChorusd(int argc, char** argv) {
 
   std::vector<std::shared_ptr<prometheus::Collectable>> collectables;
   if (engine_metrics) collectables.push_back(engine_metrics);
+  if (rooms) collectables.push_back(rooms->metrics());
   auto http = common::HttpServer::Start({config.http_listen, metrics.registry(),
                                          [&lifecycle] { return lifecycle.ready(); }, collectables});
   if (!http.ok()) {
@@ -555,11 +563,18 @@ int RunChorusd(int argc, char** argv) {
               media ? absl::StrCat(config.media_port_min, "-", config.media_port_max) : ""},
              {"webrtc_ports", webrtc_ports}});
 
-  // Housekeeping once a second while serving: idle rooms close.
+  // Housekeeping once a second while serving: expired and idle rooms close. Once an hour the
+  // retention purge (RoomsService::Purge) also cleans the state file.
   int signal = 0;
+  absl::Time last_purge = absl::Now();
   while (signal == 0) {
     signal = WaitForSignal(signals, absl::Seconds(1));
-    if (signal == 0 && rooms) rooms->Sweep();
+    if (signal != 0 || !rooms) continue;
+    rooms->Sweep();
+    if (absl::Now() - last_purge >= absl::Hours(1)) {
+      rooms->Purge();
+      last_purge = absl::Now();
+    }
   }
   base::Log(base::LogLevel::kInfo, "signal", {{"signal", strsignal(signal)}});
   Drain(config, signals, lifecycle, media.get());

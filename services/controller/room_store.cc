@@ -55,6 +55,8 @@ class InMemoryRoomStore final : public RoomStore {
 
   absl::Status Save(const RoomRecord&) override { return absl::OkStatus(); }
 
+  absl::StatusOr<int> Purge() override { return 0; }
+
   size_t size() const override { return order_.size(); }
 
   std::vector<RoomRecord*> List(size_t begin, size_t end) override {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "chorus/v1/media_node.pb.h"
@@ -58,7 +59,8 @@ struct RoomRecord {
   int node = -1;  // media node index; -1 until the first join
   bool session_ready = false;
   bool ever_joined = false;
-  // Since when nobody is in the room (creation, or the last participant leaving).
+  // Since when nobody is in the room (creation, or the last participant leaving). The idle
+  // timeout counts from it only once the room has been joined (ever_joined).
   absl::Time empty_since;
   // The speakers last reported per channel ("" = the floor), as participant names.
   std::map<std::string, std::vector<std::string>> speakers;
@@ -93,6 +95,11 @@ class RoomStore {
   // it lets go of its mutex). A durable store writes it through; errors say the change is not
   // durable (it still holds in memory). The in-memory store has nothing to do.
   virtual absl::Status Save(const RoomRecord& room) = 0;
+  // Deletes whatever the store still keeps of rooms it no longer holds (a durable store: rows
+  // whose delete failed, old copies of deleted rows in its journal); returns how many rooms'
+  // records it deleted. Called by RoomsService's retention purge. The in-memory store keeps
+  // nothing of a removed room.
+  virtual absl::StatusOr<int> Purge() = 0;
   virtual size_t size() const = 0;
   // The rooms in creation order, from index `begin` up to `end` (clamped to size()).
   virtual std::vector<RoomRecord*> List(size_t begin, size_t end) = 0;
@@ -101,7 +108,7 @@ class RoomStore {
 };
 
 // The store of a single controller: rooms in memory, gone when the process ends (by design:
-// nothing about a room outlives it, REQUIREMENTS "Privacy and security").
+// nothing about a room outlives it, the hospitals' privacy rules).
 std::unique_ptr<RoomStore> MakeInMemoryRoomStore();
 
 }  // namespace chorus::controller

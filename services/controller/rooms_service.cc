@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -48,13 +49,6 @@ grpc::Status Denied() {
   // The same words whatever was wrong: a caller learns nothing about which credential failed.
   return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                       "the invite or PIN is not valid for this room");
-}
-// The same refusal for a token that matched an invite of the room which can no longer be used:
-// its holder (and only a holder has the 256-bit token) learns why, in the trailing metadata
-// kRejectReasonMetadata, so that a patient's page can say "already used" or "expired".
-grpc::Status DeniedInvite(grpc::ServerContext* context, v1::RejectReason reason) {
-  context->AddTrailingMetadata(std::string(kRejectReasonMetadata), v1::RejectReason_Name(reason));
-  return Denied();
 }
 
 void EnsureSodium() {
@@ -117,6 +111,62 @@ bool NoControlCharacters(const std::string& text) {
 // no negative durations.
 bool ValidDuration(const google::protobuf::Duration& duration) {
   return duration.seconds() >= 0 && duration.nanos() >= 0 && duration.nanos() < 1'000'000'000;
+}
+
+// A timestamp as protobuf defines it: years 1 to 9999, nanos 0 to 999,999,999.
+bool ValidTimestamp(const google::protobuf::Timestamp& timestamp) {
+  return timestamp.seconds() >= TimeUtil::kTimestampMinSeconds &&
+         timestamp.seconds() <= TimeUtil::kTimestampMaxSeconds && timestamp.nanos() >= 0 &&
+         timestamp.nanos() < 1'000'000'000;
+}
+
+absl::Time FromTimestamp(const google::protobuf::Timestamp& timestamp) {
+  return absl::FromUnixSeconds(timestamp.seconds()) + absl::Nanoseconds(timestamp.nanos());
+}
+
+google::protobuf::Timestamp ToTimestamp(absl::Time time) {
+  google::protobuf::Timestamp out;
+  const int64_t seconds = absl::ToUnixSeconds(time);  // rounds down
+  out.set_seconds(seconds);
+  out.set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(seconds))));
+  return out;
+}
+
+// When a room ends: its expire_time, but never later than kMaxRoomLifetime after its creation
+// (a record written before rooms had an expire_time ends then too).
+absl::Time RoomEnd(const v1::Room& room) {
+  const absl::Time latest = FromTimestamp(room.create_time()) + kMaxRoomLifetime;
+  if (!room.has_expire_time() || !ValidTimestamp(room.expire_time())) return latest;
+  return std::min(latest, FromTimestamp(room.expire_time()));
+}
+
+// The one check of a room's end, `field` being "expire_time" or "ttl" (the two ways of giving
+// it), for a room created at `created`, at `now`: CreateRoom and UpdateRoom both run it.
+grpc::Status CheckExpiry(std::string_view field, const v1::Room& in, absl::Time created,
+                         absl::Time now, absl::Time* end) {
+  if (field == "ttl") {
+    if (!in.has_ttl()) return Invalid("room.ttl: give it when update_mask names it");
+    if (!ValidDuration(in.ttl()) || (in.ttl().seconds() == 0 && in.ttl().nanos() == 0)) {
+      return Invalid(
+          "room.ttl: longer than zero, ending at most 90 days after the room's creation");
+    }
+    *end = now + absl::Seconds(in.ttl().seconds()) + absl::Nanoseconds(in.ttl().nanos());
+  } else {
+    if (!in.has_expire_time()) {
+      return Invalid("room.expire_time: give it when update_mask names it");
+    }
+    if (!ValidTimestamp(in.expire_time())) return Invalid("room.expire_time: not a valid time");
+    *end = FromTimestamp(in.expire_time());
+  }
+  if (*end <= now) {
+    return Invalid(absl::StrCat("room.", std::string(field), ": the room would end in the past"));
+  }
+  if (*end > created + kMaxRoomLifetime) {
+    return Invalid(absl::StrCat("room.", std::string(field),
+                                ": a room ends at most 90 days after its creation"));
+  }
+  return grpc::Status::OK;
 }
 
 // The one check of each settable Room field: CreateRoom runs it on every field, UpdateRoom on the
@@ -215,8 +265,6 @@ class Pager {
   size_t offset_ = 0;
   grpc::Status status_;
 };
-
-google::protobuf::Timestamp Now() { return TimeUtil::GetCurrentTime(); }
 
 // Public media offer -> the internal endpoint the node takes.
 // Printable ASCII, 1 to `max` characters.
@@ -378,17 +426,6 @@ struct RoomsService::Watcher {
   }
 };
 
-RoomsService::RoomsService(const common::BearerAuthenticator& auth,
-                           const common::Lifecycle& lifecycle, MediaNodes* media,
-                           RoomsOptions options, std::unique_ptr<RoomStore> store)
-    : auth_(auth),
-      lifecycle_(lifecycle),
-      media_(media),
-      options_(options),
-      store_(store != nullptr ? std::move(store) : MakeInMemoryRoomStore()) {
-  EnsureSodium();
-}
-
 // A locked section of RoomsService: holds its mutex and, before letting go, saves every room the
 // section found by name or published an event in (the store skips rooms that did not change), so
 // that each change reaches the store before anyone can see it.
@@ -410,7 +447,60 @@ class ABSL_SCOPED_LOCKABLE RoomsService::Locked {
   RoomsService* const service_;  // not owned
 };
 
-RoomsService::~RoomsService() { Shutdown(); }
+RoomsService::RoomsService(const common::BearerAuthenticator& auth,
+                           const common::Lifecycle& lifecycle, MediaNodes* media,
+                           RoomsOptions options, std::unique_ptr<RoomStore> store)
+    : auth_(auth),
+      lifecycle_(lifecycle),
+      media_(media),
+      options_(options),
+      store_(store != nullptr ? std::move(store) : MakeInMemoryRoomStore()),
+      metrics_(std::make_shared<ControllerMetrics>()) {
+  EnsureSodium();
+  metrics_->SetCountSource([this] { return CountRooms(); });
+  {
+    // Rooms loaded from a store written before rooms had an expire_time get theirs (the latest
+    // allowed), so that the API shows when each room ends.
+    Locked lock(this);
+    for (Room* room : store_->All()) {
+      const google::protobuf::Timestamp end = ToTimestamp(RoomEnd(room->room));
+      if (!room->room.has_expire_time() ||
+          room->room.expire_time().SerializeAsString() != end.SerializeAsString()) {
+        *room->room.mutable_expire_time() = end;
+        touched_.insert(room->id);
+      }
+    }
+  }
+  Purge();
+}
+
+google::protobuf::Timestamp RoomsService::Now() const { return ToTimestamp(options_.now()); }
+
+RoomsService::~RoomsService() {
+  metrics_->SetCountSource(nullptr);
+  Shutdown();
+}
+
+RoomCounts RoomsService::CountRooms() {
+  RoomCounts counts;
+  Locked lock(this);
+  for (const Room* room : store_->All()) {
+    if (room->room.state() == v1::ROOM_STATE_ACTIVE) {
+      ++counts.rooms_active;
+    } else {
+      ++counts.rooms_open;
+    }
+    for (const auto& [id, member] : room->participants) {
+      if (member.pending) continue;
+      if (member.participant.state() == v1::PARTICIPANT_STATE_WAITING) {
+        ++counts.participants_waiting;
+      } else {
+        ++counts.participants_admitted;
+      }
+    }
+  }
+  return counts;
+}
 
 void RoomsService::Shutdown() {
   Locked lock(this);
@@ -425,19 +515,52 @@ void RoomsService::Sweep() {
   {
     Locked lock(this);
     const absl::Time now = options_.now();
+    closed = TakeExpired(now);
     std::vector<std::string> idle;
     for (const Room* room : store_->All()) {
-      if (!room->participants.empty()) continue;
+      // The idle clock starts with the first join: a room booked ahead waits for its meeting.
+      if (!room->participants.empty() || !room->ever_joined) continue;
       const absl::Duration timeout =
           room->room.has_idle_timeout() && room->room.idle_timeout().seconds() > 0
               ? absl::Seconds(room->room.idle_timeout().seconds())
               : options_.default_idle_timeout;
       if (now - room->empty_since > timeout) idle.push_back(room->id);
     }
-    for (const std::string& id : idle) closed.push_back(TakeRoom(id));
+    for (const std::string& id : idle) closed.push_back(TakeRoom(id, CloseReason::kIdle));
   }
   for (const auto& room : closed) EndRoomMedia(*room);
   PollSpeakers();
+}
+
+std::vector<std::unique_ptr<RoomsService::Room>> RoomsService::TakeExpired(absl::Time now) {
+  std::vector<std::string> expired;
+  for (const Room* room : store_->All()) {
+    if (now >= RoomEnd(room->room)) expired.push_back(room->id);
+  }
+  std::vector<std::unique_ptr<Room>> closed;
+  for (const std::string& id : expired) closed.push_back(TakeRoom(id, CloseReason::kExpired));
+  return closed;
+}
+
+int RoomsService::Purge() {
+  std::vector<std::unique_ptr<Room>> closed;
+  absl::StatusOr<int> deleted = 0;
+  {
+    Locked lock(this);
+    closed = TakeExpired(options_.now());
+    deleted = store_->Purge();
+  }
+  for (const auto& room : closed) EndRoomMedia(*room);
+  if (!deleted.ok()) {
+    base::Log(base::LogLevel::kError, "retention_purge_failed",
+              {{"rooms_closed", static_cast<int64_t>(closed.size())},
+               {"error", std::string(deleted.status().message())}});
+  } else if (!closed.empty() || *deleted > 0) {
+    base::Log(base::LogLevel::kInfo, "retention_purge",
+              {{"rooms_closed", static_cast<int64_t>(closed.size())},
+               {"stored_rooms_deleted", static_cast<int64_t>(*deleted)}});
+  }
+  return static_cast<int>(closed.size());
 }
 
 void RoomsService::PollSpeakers() {
@@ -585,6 +708,7 @@ void RoomsService::Publish(Room& room, v1::RoomEvent event) {
   event.set_sequence(room.next_sequence++);
   *event.mutable_event_time() = Now();
   event.set_room(absl::StrCat(kRoomsPrefix, room.id));
+  if (event.has_join_rejected()) metrics_->CountRefusal(event.join_rejected().reason());
   room.history.push_back(event);
   if (room.history.size() > kHistory) room.history.pop_front();
   auto watching = watchers_.find(room.id);
@@ -631,7 +755,8 @@ void RoomsService::DropParticipant(Room& room, const std::string& id, v1::LeaveR
   Publish(room, std::move(event));
 }
 
-std::unique_ptr<RoomsService::Room> RoomsService::TakeRoom(const std::string& id) {
+std::unique_ptr<RoomsService::Room> RoomsService::TakeRoom(const std::string& id,
+                                                           CloseReason reason) {
   std::unique_ptr<Room> room = store_->Remove(id);
   if (room == nullptr) return nullptr;
   std::vector<std::string> ids = room->participant_order;
@@ -647,7 +772,9 @@ std::unique_ptr<RoomsService::Room> RoomsService::TakeRoom(const std::string& id
     for (auto& watcher : watching->second) watcher->Close();
     watchers_.erase(watching);
   }
-  base::Log(base::LogLevel::kInfo, "room_closed", {{"room", id}});
+  base::Log(base::LogLevel::kInfo, "room_closed",
+            {{"room", id}, {"reason", ControllerMetrics::CloseReasonName(reason)}});
+  metrics_->CountRoomClosed(reason);
   return room;
 }
 
@@ -673,6 +800,7 @@ std::vector<std::string> RoomsService::AutoAdmit(Room& room) {
   if (!room.admits_on_host_arrival() || !room.host_present()) return admitted;
   for (auto& [id, member] : room.participants) {
     if (member.pending || member.participant.state() != v1::PARTICIPANT_STATE_WAITING) continue;
+    metrics_->ObserveLobbyWait(options_.now() - FromTimestamp(member.participant.join_time()));
     member.participant.set_state(v1::PARTICIPANT_STATE_ADMITTED);
     member.routing.set_admitted(true);
     PublishParticipant(room, member.participant, kAdmitted);
@@ -713,6 +841,12 @@ grpc::Status RoomsService::CreateRoom(grpc::ServerContext* context,
       return checked;
     }
   }
+  const absl::Time now = options_.now();
+  absl::Time end = now + kMaxRoomLifetime;
+  if (in.expiration_case() != v1::Room::EXPIRATION_NOT_SET) {
+    grpc::Status checked = CheckExpiry(in.has_ttl() ? "ttl" : "expire_time", in, now, now, &end);
+    if (!checked.ok()) return checked;
+  }
   const int max = in.max_participants() == 0 ? (in.kind() == v1::ROOM_KIND_CONSULTATION ? 6 : 100)
                                              : in.max_participants();
   if (request->host_pin().size() > 64 || request->guest_pin().size() > 64) {
@@ -748,8 +882,9 @@ grpc::Status RoomsService::CreateRoom(grpc::ServerContext* context,
   room->room.set_has_host_pin(!request->host_pin().empty());
   room->room.set_has_guest_pin(!request->guest_pin().empty());
   room->room.clear_media_node();
-  *room->room.mutable_create_time() = Now();
-  room->empty_since = options_.now();
+  *room->room.mutable_create_time() = ToTimestamp(now);
+  *room->room.mutable_expire_time() = ToTimestamp(end);
+  room->empty_since = now;
   // Hashing is slow by design: outside the lock.
   if (!request->host_pin().empty()) room->host_pin_hash = HashPin(request->host_pin());
   if (!request->guest_pin().empty()) room->guest_pin_hash = HashPin(request->guest_pin());
@@ -847,8 +982,19 @@ grpc::Status RoomsService::UpdateRoomState(grpc::ServerContext* context,
   Room* room = FindRoom(request->room().name());
   if (room == nullptr) return NotFound("no such room");
   v1::Room updated = room->room;
+  const absl::Time now = options_.now();
+  std::optional<absl::Time> new_end;
   for (const std::string& path : request->update_mask().paths()) {
     const v1::Room& in = request->room();
+    if (path == "expire_time" || path == "ttl") {
+      absl::Time end;
+      grpc::Status checked =
+          CheckExpiry(path, in, FromTimestamp(room->room.create_time()), now, &end);
+      if (!checked.ok()) return checked;
+      *updated.mutable_expire_time() = ToTimestamp(end);
+      new_end = end;
+      continue;
+    }
     if (path == "host_pin" || path == "guest_pin") {
       const v1::AccessMode mode = room->room.access_mode();
       if (mode != v1::ACCESS_MODE_HOST_PIN && mode != v1::ACCESS_MODE_SHARED_PIN) {
@@ -890,6 +1036,15 @@ grpc::Status RoomsService::UpdateRoomState(grpc::ServerContext* context,
     updated.set_has_guest_pin(true);
   }
   room->room = updated;
+  if (new_end.has_value()) {
+    // No invite outlives its room.
+    for (auto& [id, invite] : room->invites) {
+      if (invite.invite.state() == v1::INVITE_STATE_PENDING &&
+          FromTimestamp(invite.invite.expire_time()) > *new_end) {
+        *invite.invite.mutable_expire_time() = ToTimestamp(*new_end);
+      }
+    }
+  }
   *response = updated;
   return grpc::Status::OK;
 }
@@ -936,7 +1091,7 @@ grpc::Status RoomsService::CloseRoom(grpc::ServerContext* context,
   {
     Locked lock(this);
     if (FindRoom(request->name()) == nullptr) return NotFound("no such room");
-    room = TakeRoom(request->name().substr(sizeof(kRoomsPrefix) - 1));
+    room = TakeRoom(request->name().substr(sizeof(kRoomsPrefix) - 1), CloseReason::kClosed);
   }
   EndRoomMedia(*room);
   return grpc::Status::OK;
@@ -1024,9 +1179,10 @@ grpc::Status RoomsService::CreateInvite(grpc::ServerContext* context,
   record.invite.clear_ttl();
   record.invite.set_name(absl::StrCat(kRoomsPrefix, room->id, "/invites/", id));
   record.invite.set_state(v1::INVITE_STATE_PENDING);
-  *record.invite.mutable_create_time() = Now();
-  *record.invite.mutable_expire_time() =
-      TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(options_.now() + ttl));
+  const absl::Time now = options_.now();
+  *record.invite.mutable_create_time() = ToTimestamp(now);
+  // No invite outlives its room.
+  *record.invite.mutable_expire_time() = ToTimestamp(std::min(now + ttl, RoomEnd(room->room)));
   record.token_hash = HashToken(token);
   response->set_token(token);
   const std::string public_url = PublicUrl();
@@ -1223,6 +1379,10 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     Room* room = FindRoom(request->room());
     if (room == nullptr) return NotFound("no such room");
     auto reject = [&](v1::RejectReason reason, const std::string& invite) {
+      // The caller learns the reason too (kRejectReasonMetadata): only a holder of the invite's
+      // token gets this far with an invite, and a PIN join learns no more than its message says.
+      context->AddTrailingMetadata(std::string(kRejectReasonMetadata),
+                                   v1::RejectReason_Name(reason));
       v1::RoomEvent event;
       event.mutable_join_rejected()->set_reason(reason);
       event.mutable_join_rejected()->set_invite(invite);
@@ -1248,24 +1408,26 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
           invite_id = id;
         }
       }
-      if (found == nullptr) return Denied();
+      if (found == nullptr) {
+        metrics_->CountUnknownInvite();
+        return Denied();
+      }
       v1::Invite& invite = found->invite;
       if (invite.state() == v1::INVITE_STATE_PENDING &&
-          TimeUtil::TimestampToNanoseconds(invite.expire_time()) <
-              absl::ToUnixNanos(options_.now())) {
+          FromTimestamp(invite.expire_time()) < options_.now()) {
         invite.set_state(v1::INVITE_STATE_EXPIRED);
       }
       switch (invite.state()) {
         case v1::INVITE_STATE_USED:
           reject(v1::REJECT_REASON_INVITE_ALREADY_USED, invite.name());
           base::Log(base::LogLevel::kWarning, "invite_reused", {{"room", room->id}});
-          return DeniedInvite(context, v1::REJECT_REASON_INVITE_ALREADY_USED);
+          return Denied();
         case v1::INVITE_STATE_REVOKED:
           reject(v1::REJECT_REASON_INVITE_REVOKED, invite.name());
-          return DeniedInvite(context, v1::REJECT_REASON_INVITE_REVOKED);
+          return Denied();
         case v1::INVITE_STATE_EXPIRED:
           reject(v1::REJECT_REASON_INVITE_EXPIRED, invite.name());
-          return DeniedInvite(context, v1::REJECT_REASON_INVITE_EXPIRED);
+          return Denied();
         default:
           break;
       }
@@ -1433,6 +1595,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     }
     member.webrtc = !added.webrtc_answer_sdp().empty();
     room->ever_joined = true;
+    metrics_->CountJoin(member.participant.role());
     room->room.set_state(v1::ROOM_STATE_ACTIVE);
     if (!invite_id.empty() && !room->invites.at(invite_id).invite.consent_reference().empty()) {
       v1::RoomEvent consent;
@@ -1593,17 +1756,19 @@ void RoomsService::FillBooth(Room& room, const std::string& language) {
 grpc::Status RoomsService::AdmitParticipant(grpc::ServerContext* context,
                                             const v1::AdmitParticipantRequest* request,
                                             v1::Participant* response) {
-  return ParticipantCall(context, request->name(), response,
-                         [this](Room& room, v1::Participant& participant,
-                                std::vector<std::string>* paths) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                           if (participant.state() != v1::PARTICIPANT_STATE_WAITING) {
-                             return Precondition("the participant is not waiting");
-                           }
-                           participant.set_state(v1::PARTICIPANT_STATE_ADMITTED);
-                           PublishParticipant(room, participant, kAdmitted);
-                           paths->push_back("routing.admitted");
-                           return grpc::Status::OK;
-                         });
+  return ParticipantCall(
+      context, request->name(), response,
+      [this](Room& room, v1::Participant& participant, std::vector<std::string>* paths)
+          ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            if (participant.state() != v1::PARTICIPANT_STATE_WAITING) {
+              return Precondition("the participant is not waiting");
+            }
+            metrics_->ObserveLobbyWait(options_.now() - FromTimestamp(participant.join_time()));
+            participant.set_state(v1::PARTICIPANT_STATE_ADMITTED);
+            PublishParticipant(room, participant, kAdmitted);
+            paths->push_back("routing.admitted");
+            return grpc::Status::OK;
+          });
 }
 
 grpc::Status RoomsService::MuteParticipant(grpc::ServerContext* context,
@@ -1848,7 +2013,7 @@ RoomsService::Departure RoomsService::Depart(Room& room, const std::string& part
   if (leaving.on_air() || unpinned) departure.updates = RerouteAll(room, "");
   // A one-time room ends, with all its state, when its last participant leaves.
   if (room.room.access_mode() == v1::ACCESS_MODE_ONE_TIME && room.participants.empty()) {
-    departure.closed = TakeRoom(room.id);  // `room` is gone from here on
+    departure.closed = TakeRoom(room.id, CloseReason::kOneTimeEnded);  // `room` is gone now
   }
   return departure;
 }

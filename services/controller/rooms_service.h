@@ -16,14 +16,19 @@
 #include "chorus/v1/rooms.grpc.pb.h"
 #include "services/common/auth.h"
 #include "services/common/lifecycle.h"
+#include "services/controller/controller_metrics.h"
 #include "services/controller/media_nodes.h"
 #include "services/controller/room_store.h"
 
 namespace chorus::controller {
 
-// Trailing metadata of a JoinRoom refused because its invite token matched an invite that is
-// used, revoked or expired: the RejectReason name (for example "REJECT_REASON_INVITE_EXPIRED").
+// Trailing metadata of a JoinRoom refused for a reason also published as a JoinRejected event
+// (an invite used, revoked or expired; the room locked or full; consent required): the
+// RejectReason name, for example "REJECT_REASON_INVITE_EXPIRED".
 inline constexpr std::string_view kRejectReasonMetadata = "chorus-reject-reason";
+// The longest a room, and so anything about it, is kept: its expire_time is at most this long
+// after its creation (the hospitals' rule: metadata is deleted after at most three months).
+inline constexpr absl::Duration kMaxRoomLifetime = absl::Hours(24 * 90);
 
 struct RoomsOptions {
   // Most participants a room may be configured for.
@@ -39,12 +44,13 @@ struct RoomsOptions {
   // A participant whose endpoint sent nothing (no authenticated RTP or RTCP) for this long leaves
   // with reason MEDIA_TIMEOUT (checked when PollSpeakers runs, every second in chorusd).
   absl::Duration media_timeout = absl::Seconds(30);
-  // A room nobody has been in for its idle_timeout (default below) is closed by Sweep().
+  // A room nobody has been in for its idle_timeout (default below) since its last participant
+  // left is closed by Sweep(); a room nobody has joined yet waits for its expire_time.
   absl::Duration default_idle_timeout = absl::Minutes(10);
   // Where the web client is served ("https://video.hospital.example", no trailing slash): when
   // set, CreateInvite returns the invitation link "<public_url>/join#r=<room>&i=<token>".
   std::string public_url;
-  // The clock (tests inject one).
+  // The clock of every rule and of every time the API returns (tests inject one).
   std::function<absl::Time()> now = [] { return absl::Now(); };
 };
 
@@ -66,9 +72,17 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   // Ends every WatchRoom stream promptly (before the gRPC server shuts down).
   void Shutdown();
 
-  // Closes rooms idle for longer than their idle_timeout (no participant). Called every second by
-  // the server, directly by tests.
+  // Closes rooms that reached their expire_time (with whoever is in them), and rooms joined once
+  // and empty for longer than their idle_timeout. Called every second by the server, directly by
+  // tests.
   void Sweep();
+
+  // Retention: closes every room past its expire_time (never kept more than kMaxRoomLifetime
+  // after its creation, whatever its record says), then has the store delete whatever it still
+  // keeps of rooms that are gone. Runs at construction (rooms that expired while the controller
+  // was down are deleted before anyone sees them), every hour in chorusd, directly in tests.
+  // Returns the number of rooms it closed.
+  int Purge();
 
   // Asks the media nodes about each active room: publishes speakers_changed events, ends
   // participants whose media stopped for the media timeout, and removes any endpoint of the
@@ -86,6 +100,10 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   // RoomsOptions::public_url).
   void SetPublicUrl(std::string url);
   std::string PublicUrl() const;
+  // The controller's metrics (joins, refusals, waiting-room time, rooms and participants by
+  // state), for the process's /metrics. It may outlive the service: its gauges then stay as last
+  // counted.
+  const std::shared_ptr<ControllerMetrics>& metrics() const { return metrics_; }
 
   // A media node fell silent: its rooms' watchers get a media_node_failed event, their
   // participants are gone (reason NODE_FAILED) and may join again, landing on a healthy node.
@@ -177,7 +195,17 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   // Removes a participant from the room's state; the media endpoint is removed by the caller.
   void DropParticipant(Room& room, const std::string& id, chorus::v1::LeaveReason reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  std::unique_ptr<Room> TakeRoom(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Why a room ends (for the log and the metrics).
+  using CloseReason = ControllerMetrics::CloseReason;
+  std::unique_ptr<Room> TakeRoom(const std::string& id, CloseReason reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Takes every room whose expire_time has come (TakeRoom), for the caller to end their media.
+  std::vector<std::unique_ptr<Room>> TakeExpired(absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // The time as the API returns it, from options_.now.
+  google::protobuf::Timestamp Now() const;
+  // Rooms and participants by state, for the metrics' gauges.
+  RoomCounts CountRooms();
   void EndRoomMedia(const Room& room);
   // Sends the room's layout policy to its media node (when the session exists).
   grpc::Status ApplyLayout(const std::string& room_id, int node,
@@ -235,6 +263,7 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   bool shutting_down_ ABSL_GUARDED_BY(mutex_) = false;
   std::atomic<int64_t> unknown_endpoints_removed_{0};
   std::atomic<int64_t> save_failures_{0};
+  const std::shared_ptr<ControllerMetrics> metrics_;
 };
 
 }  // namespace chorus::controller

@@ -79,6 +79,22 @@ absl::Status SqliteError(sqlite3* db, int code, const std::string& path, const s
   }
 }
 
+absl::Status Exec(sqlite3* db, const std::string& path, const std::string& sql,
+                  const std::string& what) {
+  const int code = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+  if (code != SQLITE_OK) return SqliteError(db, code, path, what);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Statement> Prepare(sqlite3* db, const std::string& path, const std::string& sql) {
+  sqlite3_stmt* statement = nullptr;
+  const int code =
+      sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &statement, nullptr);
+  Statement owned(statement);
+  if (code != SQLITE_OK) return SqliteError(db, code, path, "preparing a statement");
+  return owned;
+}
+
 StoredPinWindow ToStored(const std::deque<absl::Time>& wrong_pins, absl::Time locked_until) {
   StoredPinWindow window;
   for (absl::Time time : wrong_pins) window.add_wrong_pin_unix_us(absl::ToUnixMicros(time));
@@ -194,18 +210,45 @@ class SqliteRoomStore final : public RoomStore {
     std::unique_ptr<RoomRecord> room = memory_->Remove(id);
     if (room == nullptr) return nullptr;
     saved_.erase(room->id);
-    sqlite3_stmt* statement = remove_.get();
-    sqlite3_reset(statement);
-    sqlite3_bind_text(statement, 1, room->id.data(), static_cast<int>(room->id.size()),
-                      SQLITE_TRANSIENT);
-    const int code = sqlite3_step(statement);
-    sqlite3_reset(statement);
-    if (code != SQLITE_DONE) {
-      // The room is gone from memory all the same; its row would come back after a restart.
+    if (DeleteRow(room->id) != SQLITE_DONE) {
+      // The room is gone from memory all the same; the next Purge() deletes its row (until then
+      // it would come back after a restart).
       base::Log(base::LogLevel::kError, "room_delete_failed",
                 {{"room", room->id}, {"error", std::string_view(sqlite3_errmsg(db_.get()))}});
     }
     return room;
+  }
+
+  absl::StatusOr<int> Purge() override {
+    // Rows of rooms this store no longer holds: their delete failed when the room ended.
+    absl::StatusOr<Statement> rows = Prepare(db_.get(), path_, "SELECT id FROM rooms");
+    if (!rows.ok()) return rows.status();
+    std::vector<std::string> forgotten;
+    int code;
+    while ((code = sqlite3_step(rows->get())) == SQLITE_ROW) {
+      const auto* text = sqlite3_column_text(rows->get(), 0);
+      std::string id(text != nullptr ? reinterpret_cast<const char*>(text) : "",
+                     static_cast<size_t>(sqlite3_column_bytes(rows->get(), 0)));
+      if (memory_->Find(id) == nullptr) forgotten.push_back(std::move(id));
+    }
+    if (code != SQLITE_DONE) return SqliteError(db_.get(), code, path_, "listing the rooms");
+    rows->reset();
+    int deleted = 0;
+    for (const std::string& id : forgotten) {
+      code = DeleteRow(id);
+      if (code != SQLITE_DONE) return SqliteError(db_.get(), code, path_, "deleting a room");
+      ++deleted;
+    }
+    // secure_delete overwrites a deleted row in its page, but in WAL mode the pages that held it
+    // live on in the -wal file until a checkpoint: copy the log into the database and truncate
+    // it, so that no copy of a deleted room survives the purge. A backup reading the file at that
+    // moment makes it SQLITE_BUSY: the next purge does it.
+    code =
+        sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+    if (code != SQLITE_OK && code != SQLITE_BUSY) {
+      return SqliteError(db_.get(), code, path_, "checkpointing the journal");
+    }
+    return deleted;
   }
 
   absl::Status Save(const RoomRecord& room) override {
@@ -235,6 +278,16 @@ class SqliteRoomStore final : public RoomStore {
   }
 
  private:
+  // Deletes the room's row; the SQLite result code (SQLITE_DONE when done).
+  int DeleteRow(const std::string& id) {
+    sqlite3_stmt* statement = remove_.get();
+    sqlite3_reset(statement);
+    sqlite3_bind_text(statement, 1, id.data(), static_cast<int>(id.size()), SQLITE_TRANSIENT);
+    const int code = sqlite3_step(statement);
+    sqlite3_reset(statement);
+    return code;
+  }
+
   const std::string path_;
   FileLock lock_;  // declared before db_: released after SQLite has closed the file
   Db db_;
@@ -244,22 +297,6 @@ class SqliteRoomStore final : public RoomStore {
   // Each room's row as last written, to skip writes that change nothing.
   std::map<std::string, std::string> saved_;
 };
-
-absl::Status Exec(sqlite3* db, const std::string& path, const std::string& sql,
-                  const std::string& what) {
-  const int code = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
-  if (code != SQLITE_OK) return SqliteError(db, code, path, what);
-  return absl::OkStatus();
-}
-
-absl::StatusOr<Statement> Prepare(sqlite3* db, const std::string& path, const std::string& sql) {
-  sqlite3_stmt* statement = nullptr;
-  const int code =
-      sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &statement, nullptr);
-  Statement owned(statement);
-  if (code != SQLITE_OK) return SqliteError(db, code, path, "preparing a statement");
-  return owned;
-}
 
 // Brings the file's schema to kSqliteSchemaVersion, one transaction per step.
 absl::Status Migrate(sqlite3* db, const std::string& path) {

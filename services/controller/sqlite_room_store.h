@@ -19,6 +19,10 @@ namespace chorus::controller {
 // windows, event history and sequence. Participants are not kept, so rooms come back OPEN and
 // empty; a room that had participants counts as empty since `loaded_at` (for its idle timeout).
 //
+// Nothing of a removed room stays: Remove() deletes its row (secure_delete overwrites it in its
+// page), and Purge() deletes any row whose delete failed and checkpoints the write-ahead log into
+// the database, truncating it, so that no old copy of a deleted row lingers in the -wal file.
+//
 // Fails (at start, so that nothing is lost silently) when the file cannot be opened or written,
 // is not a SQLite database (DATA_LOSS), is held by another store (flock; FAILED_PRECONDITION),
 // has a schema newer than this binary knows (FAILED_PRECONDITION), or holds a room that does not

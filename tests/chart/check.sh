@@ -7,8 +7,9 @@
 #   4. every rendered object validated against its Kubernetes schema, and the chart's promises
 #      asserted (tests/chart/validate.js): grace period, preStop, readiness, disruption budgets,
 #      restricted security, no NetworkPolicy on host-network pods, autoscaling up fast and down
-#      slowly, alerts and dashboard on metrics the code exports;
-#   5. broken values refused with a clear message;
+#      slowly, alerts and dashboard on metrics the code exports, the controller's state file on a
+#      claim, WebRTC ports declared where the chart exposes media;
+#   5. broken values refused with a clear message, and the store and WebRTC choices rendered;
 #   6. every exported metric documented in docs/metrics.md; 7. every value in the chart README.
 # Nothing is downloaded but npm packages by name (the first time). Exits non-zero on any failure.
 set -euo pipefail
@@ -134,7 +135,17 @@ refuse() {
 }
 refuse "mediaNode.replicaCount: Must be greater than or equal to 1" --set mediaNode.replicaCount=0
 refuse "controller.replicaCount: Must be greater than or equal to 1" --set controller.replicaCount=0
-refuse "controller.replicaCount: Must be less than or equal to 1" --set controller.replicaCount=2
+refuse "controller.replicaCount=2 with controller.store.type=sqlite: the SQLite state file serves exactly one controller" \
+  --set controller.replicaCount=2
+refuse "controller.replicaCount=3 with controller.store.type=memory: each controller would hold rooms of its own" \
+  --set controller.replicaCount=3 --set controller.store.type=memory
+refuse 'controller.store.type must be one of the following: "sqlite", "memory"' \
+  --set controller.store.type=postgres
+refuse "the WebRTC ports 40500-40501 (webrtcPort and one per worker) overlap the media range 40000-40999" \
+  --set mediaNode.network.webrtcPort=40500
+refuse "webrtcPort opens one UDP port per media worker: set mediaNode.workers" \
+  --set mediaNode.network.webrtcPort=41000 --set mediaNode.workers=0
+refuse "mediaNode.network.webrtcPort (80) must be 0" --set mediaNode.network.webrtcPort=80
 refuse 'mediaNode.network.mode must be one of the following: "host", "pod"' \
   --set mediaNode.network.mode=bridge
 refuse "Additional property replicas is not allowed" --set mediaNode.replicas=3
@@ -162,6 +173,41 @@ if "$helm" template chorus "$chart" --namespace chorus --kube-version "$kube_ver
   ok "one media node behind a UDP load balancer renders"
 else
   bad "one media node behind a UDP load balancer: $(cat "$work/lb.yaml")"
+fi
+
+# The controller's store: SQLite on the chart's claim by default (validate.js checks the ci/
+# renders), on a claim of the operator's, or in memory without any claim.
+render() { "$helm" template chorus "$chart" --namespace chorus --kube-version "$kube_version" "$@"; }
+if grep -q '^kind: PersistentVolumeClaim' "$work/default.yaml" &&
+  grep -q -- '- --state_file=/var/lib/chorus/state.db' "$work/default.yaml" &&
+  grep -q 'claimName: chorus-controller-state' "$work/default.yaml"; then
+  ok "the default render keeps the controller's rooms in SQLite on PersistentVolumeClaim chorus-controller-state"
+else
+  bad "the default render has no SQLite state file on a PersistentVolumeClaim"
+fi
+if render --set controller.store.sqlite.existingClaim=site-chorus-state >"$work/claim.yaml" 2>&1 &&
+  ! grep -q '^kind: PersistentVolumeClaim' "$work/claim.yaml" &&
+  grep -q 'claimName: site-chorus-state' "$work/claim.yaml"; then
+  ok "controller.store.sqlite.existingClaim: the operator's claim, none created"
+else
+  bad "controller.store.sqlite.existingClaim: $(head -c 600 "$work/claim.yaml")"
+fi
+if render --set controller.store.type=memory >"$work/memory.yaml" 2>&1 &&
+  ! grep -q -e '^kind: PersistentVolumeClaim' -e '--state_file' "$work/memory.yaml" &&
+  grep -q 'type: Recreate' "$work/memory.yaml"; then
+  ok "controller.store.type=memory: no claim, no --state_file"
+else
+  bad "controller.store.type=memory: $(head -c 600 "$work/memory.yaml")"
+fi
+# WebRTC ports: off by default (from the media range), one fixed port per worker when set.
+if ! grep -q -e '--webrtc_port' -e 'name: webrtc-' "$work/default.yaml" &&
+  grep -q -- '- --webrtc_port=41000' "$work/host-network.yaml" &&
+  grep -q 'hostPort: 41001' "$work/host-network.yaml" &&
+  grep -q -- '- --webrtc_port=41100' "$work/hardened.yaml" &&
+  grep -q 'port: 41101' "$work/hardened.yaml"; then
+  ok "mediaNode.network.webrtcPort: --webrtc_port and a UDP port per worker (hostPort on the host network, the UDP Service and NetworkPolicy on the pod network)"
+else
+  bad "mediaNode.network.webrtcPort is not rendered as expected"
 fi
 
 # 6. Every metric the code exports is documented.

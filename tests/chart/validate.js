@@ -48,6 +48,7 @@ const expectations = {
   default: { network: 'host', kinds: [], absent: ['HorizontalPodAutoscaler', 'ScaledObject'] },
   'host-network': {
     network: 'host',
+    webrtcPort: 41000,
     kinds: ['HorizontalPodAutoscaler', 'ServiceMonitor', 'PrometheusRule'],
     absent: ['ScaledObject'],
   },
@@ -56,6 +57,7 @@ const expectations = {
   hardened: {
     network: 'pod',
     restricted: true,
+    webrtcPort: 41100,
     kinds: ['HorizontalPodAutoscaler', 'ServiceMonitor', 'PrometheusRule'],
     absent: ['ScaledObject'],
   },
@@ -180,7 +182,23 @@ function checkCase(name, docs, metricNames) {
       `${name}: host-network media nodes share their node's ports: required anti-affinity on kubernetes.io/hostname`);
   }
   check(controller.spec.replicas === 1 && controller.spec.strategy.type === 'Recreate',
-    `${name}: one controller (rooms in memory), replaced by Recreate`);
+    `${name}: one controller (it holds the rooms), replaced by Recreate`);
+
+  // 2b. The controller's rooms survive restarts: its --state_file is on a ReadWriteOnce claim
+  // (every ci/ values file keeps the default store, sqlite).
+  const stateFile = flag(controllerArgs, 'state_file') || '';
+  const stateMount = (controllerPod.containers[0].volumeMounts || [])
+    .find((m) => stateFile.startsWith(`${m.mountPath}/`));
+  const stateVolume = stateMount && (controllerPod.volumes || []).find((v) => v.name === stateMount.name);
+  const claimName = ((stateVolume || {}).persistentVolumeClaim || {}).claimName;
+  if (check(stateFile && stateMount && !stateMount.readOnly && claimName,
+    `${name}: the controller's --state_file (${stateFile}) must be on a writable PersistentVolumeClaim`)) {
+    const claim = byKind('PersistentVolumeClaim').find((c) => c.metadata.name === claimName);
+    if (check(claim, `${name}: no PersistentVolumeClaim ${claimName} for the controller's state`)) {
+      check(JSON.stringify(claim.spec.accessModes) === '["ReadWriteOnce"]',
+        `${name}: the state claim must be ReadWriteOnce (SQLite is not safe on shared file systems)`);
+    }
+  }
 
   // 3. Drain on termination: preStop, readiness, a grace period longer than the drain.
   const drainTimeout = seconds(flag(mediaArgs, 'drain_timeout'));
@@ -270,6 +288,32 @@ function checkCase(name, docs, metricNames) {
     const metricsRule = mediaPolicy.spec.ingress.find((r) => (r.ports || []).some((p) => p.port === httpPort));
     check(metricsRule && metricsRule.from.every((f) => f.namespaceSelector),
       `${name}: media metrics must be open only to the monitoring namespace`);
+  }
+
+  // 6b. WebRTC: one UDP port per media worker from --webrtc_port, outside the media range, declared
+  // on the container (a hostPort in host mode), and in pod mode in the UDP Service and the policy.
+  const webrtc = Number(flag(mediaArgs, 'webrtc_port') || 0);
+  check(webrtc === (expect.webrtcPort || 0),
+    `${name}: media nodes should have --webrtc_port=${expect.webrtcPort || 0}, have ${webrtc}`);
+  if (webrtc) {
+    const workers = Number(flag(mediaArgs, 'media_workers'));
+    const wanted = Array.from({ length: workers }, (_, i) => webrtc + i);
+    const udp = (mediaContainer.ports || []).filter((p) => p.protocol === 'UDP');
+    check(workers > 0 && JSON.stringify(udp.map((p) => p.containerPort)) === JSON.stringify(wanted) &&
+      udp.every((p) => (mediaPod.hostNetwork ? p.hostPort === p.containerPort : p.hostPort === undefined)),
+      `${name}: the media container must declare the WebRTC ports ${wanted} (hostPort in host mode): ${JSON.stringify(udp)}`);
+    const min = Number(flag(mediaArgs, 'media_port_min'));
+    const max = Number(flag(mediaArgs, 'media_port_max'));
+    check(wanted.every((p) => p < min || p > max), `${name}: the WebRTC ports must be outside the media range`);
+    if (expect.network === 'pod') {
+      const rtp = services.find((s) => matches(s.spec.selector, mediaLabels) &&
+        s.spec.ports.some((p) => p.protocol === 'UDP'));
+      check(rtp && wanted.every((w) => rtp.spec.ports.some((p) => p.protocol === 'UDP' && p.port === w)),
+        `${name}: the media UDP Service must carry the WebRTC ports`);
+      const rule = mediaPolicy && mediaPolicy.spec.ingress.find((r) => (r.ports || []).some((p) => p.protocol === 'UDP'));
+      check(rule && wanted.every((w) => rule.ports.some((p) => p.protocol === 'UDP' && p.port <= w && w <= (p.endPort || p.port))),
+        `${name}: the media NetworkPolicy must open the WebRTC ports`);
+    }
   }
 
   // 7. Autoscaling on chorus_node_load, up fast and down slowly; the autoscaler owns replicas.

@@ -2,11 +2,12 @@
 # The Helm chart's command lines, run for real: helm renders the chart (pod network), and the
 # controller's and the media node's container args and the media node's preStop command are run
 # as rendered, with only the places changed (Secret mounts to scratch files, pod IP and 0.0.0.0 to
-# loopback, the headless Service's name to localhost). One CA signs both certificates as the
+# loopback, the headless Service's name to localhost, the state volume to a scratch folder). One CA signs both certificates as the
 # chart's README asks. The controller finds the node through DNS, places a room on it over
 # mutual TLS, the preStop hook drains the node (readiness off), and both exit 0 on SIGTERM.
 # Needs the chart tools of `make chart-check` (build/chart-tools); skipped without them.
-# Loopback only; TCP and UDP ports 44582-44589.
+# The controller keeps its rooms in the chart's state file; the media node binds the chart's
+# fixed WebRTC port. Loopback only; TCP and UDP ports 44582-44590.
 source "$(dirname "$0")/lib.sh"
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -23,6 +24,7 @@ fi
   --set controller.grpcPort=44582 --set controller.metricsPort=44583 \
   --set mediaNode.grpcPort=44584 --set mediaNode.metricsPort=44585 \
   --set mediaNode.network.portMin=44586 --set mediaNode.network.portMax=44589 \
+  --set mediaNode.network.webrtcPort=44590 \
   --set mediaNode.workers=1 --set mediaNode.drain.minWaitSeconds=1 \
   --set mediaNode.drain.timeoutSeconds=30 --set controller.drainMinWaitSeconds=1 \
   >"$E2E_WORK/chart.yaml" || fail "helm template"
@@ -32,6 +34,7 @@ fi
 import sys, yaml
 work = sys.argv[2]
 places = [("/etc/chorus/tls/", None), ("/etc/chorus/tokens/", work + "/tokens/"),
+          ("/var/lib/chorus/", work + "/state/"),
           ("0.0.0.0:", "127.0.0.1:"), ("$(POD_IP)", "127.0.0.1"), ("$(POD_NAME)", "media-0"),
           ("chorus-media.chorus.svc.cluster.local", "localhost")]
 for doc in yaml.safe_load_all(open(sys.argv[1])):
@@ -55,7 +58,7 @@ mapfile -t media_args <"$E2E_WORK/media-node.args"
 mapfile -t prestop_args <"$E2E_WORK/prestop.args"
 
 # The Secrets: one CA, the media node certificate with the headless Service's name.
-mkdir -p "$E2E_WORK/controller-tls" "$E2E_WORK/media-tls" "$E2E_WORK/tokens"
+mkdir -p "$E2E_WORK/controller-tls" "$E2E_WORK/media-tls" "$E2E_WORK/tokens" "$E2E_WORK/state"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
   -subj "/CN=chorus-ca" -keyout "$E2E_WORK/ca.key" -out "$E2E_WORK/ca.crt" 2>/dev/null || fail "ca"
 make_cert() {
@@ -77,6 +80,9 @@ media_http=$HTTP_ADDR
 start_chorusd controller "${controller_args[@]}"
 controller_pid=$CHORUSD_PID
 pass "chorusd media-node and controller start with the chart's arguments"
+grep -q '"webrtc_ports":"44590"' "$E2E_WORK/media.log" ||
+  fail "the media node does not listen on the chart's WebRTC port 44590"
+pass "the media node binds the chart's WebRTC port (--webrtc_port=44590)"
 
 ctl=("$CHORUSCTL" --address=127.0.0.1:44582 --tls_ca="$E2E_WORK/ca.crt"
   --tls_server_name=chorus.example.org --token_file="$E2E_WORK/tokens/tokens" --timeout=5s)
@@ -107,3 +113,6 @@ wait_exit "$media_pid" 15
 wait_exit "$controller_pid" 15
 [[ $EXIT_STATUS == 0 ]] || fail "the controller exited with $EXIT_STATUS"
 pass "SIGTERM: both exit 0"
+[[ $(stat -c %a "$E2E_WORK/state/state.db" 2>/dev/null) == 600 ]] ||
+  fail "the controller did not keep its state in the chart's --state_file (mode 0600)"
+pass "the controller kept its rooms in the chart's state file, readable by its user only"

@@ -50,8 +50,6 @@ ABSL_FLAG(std::string, guest_pin, "", "room create: the guest PIN (host-pin, sha
 ABSL_FLAG(std::string, lobby, "", "room create: true or false (default: on for consultations)");
 ABSL_FLAG(int32_t, max_participants, 0, "room create: participant limit (0: the default)");
 ABSL_FLAG(std::vector<std::string>, languages, {}, "room create: interpretation languages");
-ABSL_FLAG(double, floor_level_db, 1.0,
-          "room create: floor level under a language channel, dB (-60 mutes; default -15)");
 ABSL_FLAG(std::string, pseudonym, "", "invite create: the display name on joining");
 ABSL_FLAG(std::string, consent, "", "invite create: the consent reference (third participants)");
 ABSL_FLAG(std::vector<std::string>, language_pair, {},

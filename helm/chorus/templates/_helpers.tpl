@@ -16,6 +16,11 @@
 {{- printf "%s-controller" (include "chorus.fullname" .) -}}
 {{- end -}}
 
+{{/* The claim holding the controller's state file (controller.store.type sqlite). */}}
+{{- define "chorus.controllerStateClaim" -}}
+{{- default (printf "%s-state" (include "chorus.controllerName" .)) .Values.controller.store.sqlite.existingClaim -}}
+{{- end -}}
+
 {{/* The headless Service of the media nodes: discovery and metrics. */}}
 {{- define "chorus.mediaName" -}}
 {{- printf "%s-media" (include "chorus.fullname" .) -}}
@@ -80,13 +85,40 @@ Checks across values that values.schema.json cannot express. Each failure says w
 what to do.
 */}}
 {{- define "chorus.validate" -}}
+{{- $c := .Values.controller -}}
+{{- if and (gt (int $c.replicaCount) 1) (eq $c.store.type "sqlite") -}}
+{{- fail (printf "controller.replicaCount=%v with controller.store.type=sqlite: the SQLite state file serves exactly one controller (a second one finds it locked and does not start, and controllers would not share rooms). Set controller.replicaCount=1; a store several controllers share is not built yet" $c.replicaCount) -}}
+{{- end -}}
+{{- if gt (int $c.replicaCount) 1 -}}
+{{- fail (printf "controller.replicaCount=%v with controller.store.type=%s: each controller would hold rooms of its own and calls would reach the wrong one. Set controller.replicaCount=1" $c.replicaCount $c.store.type) -}}
+{{- end -}}
 {{- $net := .Values.mediaNode.network -}}
 {{- if gt (int $net.portMin) (int $net.portMax) -}}
 {{- fail (printf "mediaNode.network: portMin (%v) must not be above portMax (%v)" $net.portMin $net.portMax) -}}
 {{- end -}}
-{{- $ports := add (sub (int $net.portMax) (int $net.portMin)) 1 -}}
+{{- $webrtc := int $net.webrtcPort -}}
+{{- $workers := int .Values.mediaNode.workers -}}
+{{- if $webrtc -}}
+{{- if lt $webrtc 1024 -}}
+{{- fail (printf "mediaNode.network.webrtcPort (%v) must be 0 (each worker takes a port from the media range) or a port from 1024 to 65279" $webrtc) -}}
+{{- end -}}
+{{- if eq $workers 0 -}}
+{{- fail "mediaNode.network.webrtcPort opens one UDP port per media worker: set mediaNode.workers (0 means one per core, which the chart cannot know)" -}}
+{{- end -}}
+{{- $last := add $webrtc (sub $workers 1) -}}
+{{- if gt (int $last) 65535 -}}
+{{- fail (printf "mediaNode.network.webrtcPort (%v) with %v workers needs ports up to %v, beyond 65535" $webrtc $workers $last) -}}
+{{- end -}}
+{{- if and (le $webrtc (int $net.portMax)) (ge (int $last) (int $net.portMin)) -}}
+{{- fail (printf "mediaNode.network: the WebRTC ports %v-%v (webrtcPort and one per worker) overlap the media range %v-%v; put webrtcPort outside it" $webrtc $last $net.portMin $net.portMax) -}}
+{{- end -}}
+{{- if and (eq $net.mode "pod") $net.udpService.enabled (eq $net.udpService.type "NodePort") (or (lt $webrtc 30000) (gt (int $last) 32767)) -}}
+{{- fail (printf "mediaNode.network.udpService.type=NodePort exposes each WebRTC port as the same node port, so %v-%v must lie within Kubernetes' node port range 30000-32767" $webrtc $last) -}}
+{{- end -}}
+{{- end -}}
+{{- $ports := add (sub (int $net.portMax) (int $net.portMin)) 1 (ternary $workers 0 (gt $webrtc 0)) -}}
 {{- if and (eq $net.mode "pod") $net.udpService.enabled (gt (int $ports) 100) -}}
-{{- fail (printf "mediaNode.network: the pod-network UDP Service lists every media port and Kubernetes allows at most 100; the range %v-%v has %v. Narrow it, or set mediaNode.network.udpService.enabled=false" $net.portMin $net.portMax $ports) -}}
+{{- fail (printf "mediaNode.network: the pod-network UDP Service lists every media port (and WebRTC port) and Kubernetes allows at most 100; the range %v-%v has %v in all. Narrow it, or set mediaNode.network.udpService.enabled=false" $net.portMin $net.portMax $ports) -}}
 {{- end -}}
 {{- if and (eq $net.mode "pod") $net.udpService.enabled (ne $net.udpService.type "Headless") (include "chorus.mediaMayBeMany" .) -}}
 {{- fail (printf "mediaNode.network.udpService.type=%s balances packets over every media node, but a participant's packets must reach the node holding its session: use type Headless (pod IPs), host network, or exactly one media node (replicaCount 1, autoscaling none)" $net.udpService.type) -}}

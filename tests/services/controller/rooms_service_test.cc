@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sqlite3.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -17,9 +19,14 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "pipeline/engine/engine.h"
+#include "prometheus/registry.h"
+#include "services/common/api_guard.h"
+#include "services/common/rpc_metrics.h"
 #include "services/controller/sqlite_room_store.h"
 #include "services/media_node/media_node_service.h"
 
@@ -57,6 +64,10 @@ class RoomsServiceTest : public ::testing::Test {
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
     builder.RegisterService(service_.get());
     builder.RegisterService(media_service_.get());
+    // As chorusd serves: the guard, then the calls counted as answered.
+    auto interceptors = common::ApiGuardInterceptors();
+    interceptors.push_back(common::RpcMetricsInterceptor(*rpc_registry_));
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
     server_ = builder.BuildAndStart();
     ASSERT_NE(port, 0);
     nodes_->Add("in-process", server_->InProcessChannel(grpc::ChannelArguments()),
@@ -142,6 +153,14 @@ class RoomsServiceTest : public ::testing::Test {
     return joined.participant();
   }
 
+  void LeaveRoom(const v1::Participant& participant) {
+    v1::LeaveRoomRequest leave;
+    leave.set_name(participant.name());
+    v1::LeaveRoomResponse left;
+    grpc::Status status = stub_->LeaveRoom(Context().get(), leave, &left);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+  }
+
   // Reads the room's events from the first one on until `match` holds (true), or the stream
   // ends or 10 s pass (false).
   bool WaitForEvent(const v1::Room& room, const std::function<bool(const v1::RoomEvent&)>& match) {
@@ -173,6 +192,7 @@ class RoomsServiceTest : public ::testing::Test {
   }
 
   common::Lifecycle lifecycle_;
+  std::shared_ptr<prometheus::Registry> rpc_registry_ = std::make_shared<prometheus::Registry>();
   std::unique_ptr<common::BearerAuthenticator> auth_;
   std::unique_ptr<engine::MediaEngine> engine_;
   std::unique_ptr<media_node::MediaNodeService> media_service_;
@@ -563,16 +583,358 @@ TEST_F(RoomsServiceTest, ExpiredInvitesAreRefusedAndIdleRoomsClose) {
   EXPECT_EQ(invites.invites(0).state(), v1::INVITE_STATE_EXPIRED);
   EXPECT_TRUE(invites.invites(0).name().find(created.token()) == std::string::npos);
 
-  // Nobody in it: the room closes after its idle timeout, not before.
-  time->Advance(absl::Minutes(5));
+  // Nobody has joined yet: the idle clock has not started.
+  time->Advance(absl::Minutes(11));
   service_->Sweep();
   v1::GetRoomRequest get;
   get.set_name(room.name());
   v1::Room still;
   EXPECT_TRUE(stub_->GetRoom(Context().get(), get, &still).ok());
+  // Joined, then empty: the room closes after its idle timeout, not before.
+  LeaveRoom(JoinAs(room, v1::ROLE_GUEST));
+  time->Advance(absl::Minutes(5));
+  service_->Sweep();
+  EXPECT_TRUE(stub_->GetRoom(Context().get(), get, &still).ok());
   time->Advance(absl::Minutes(6));
   service_->Sweep();
   EXPECT_EQ(stub_->GetRoom(Context().get(), get, &still).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(RoomsServiceTest, ARoomBookedAheadWaitsForItsFirstJoinBeforeItsIdleClockRuns) {
+  auto time = std::make_shared<FakeTime>();
+  RoomsOptions options;
+  options.now = [time] { return time->Now(); };
+  Start(false, options);
+  v1::Room room = CreateRoom(v1::ROOM_KIND_CONSULTATION);
+  v1::CreateInviteRequest invite;
+  invite.set_parent(room.name());
+  invite.mutable_invite()->set_role(v1::ROLE_HOST);
+  invite.mutable_invite()->mutable_ttl()->set_seconds(7 * 24 * 3600);
+  v1::CreateInviteResponse invited;
+  ASSERT_TRUE(stub_->CreateInvite(Context().get(), invite, &invited).ok());
+  const std::string token = invited.token();
+  // Booked for next week: six days of housekeeping do not close it.
+  for (int day = 0; day < 6; ++day) {
+    time->Advance(absl::Hours(24));
+    service_->Sweep();
+  }
+  v1::GetRoomRequest get;
+  get.set_name(room.name());
+  v1::Room still;
+  ASSERT_TRUE(stub_->GetRoom(Context().get(), get, &still).ok());
+  EXPECT_EQ(still.state(), v1::ROOM_STATE_OPEN);
+  // The meeting: the clinician's link still works, and once the room is empty again its idle
+  // timeout (10 minutes) runs.
+  v1::JoinRoomResponse joined;
+  ASSERT_TRUE(Join(room, token, &joined).ok());
+  time->Advance(absl::Hours(1));
+  service_->Sweep();
+  ASSERT_TRUE(stub_->GetRoom(Context().get(), get, &still).ok());
+  EXPECT_EQ(still.state(), v1::ROOM_STATE_ACTIVE);
+  LeaveRoom(joined.participant());
+  time->Advance(absl::Minutes(9));
+  service_->Sweep();
+  EXPECT_TRUE(stub_->GetRoom(Context().get(), get, &still).ok());
+  time->Advance(absl::Minutes(2));
+  service_->Sweep();
+  EXPECT_EQ(stub_->GetRoom(Context().get(), get, &still).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(RoomsServiceTest, ARoomEndsAtItsExpireTimeAtTheLatestNinetyDaysAfterItsCreation) {
+  auto time = std::make_shared<FakeTime>();
+  RoomsOptions options;
+  options.now = [time] { return time->Now(); };
+  Start(false, options);
+  const absl::Time start = time->Now();
+  auto at = [](absl::Time t) {
+    google::protobuf::Timestamp out;
+    out.set_seconds(absl::ToUnixSeconds(t));
+    return out;
+  };
+  auto seconds = [](const google::protobuf::Timestamp& t) {
+    return absl::FromUnixSeconds(t.seconds());
+  };
+
+  // By default, and at the latest, 90 days after creation.
+  v1::Room plain = CreateRoom(v1::ROOM_KIND_MEETING);
+  EXPECT_EQ(seconds(plain.expire_time()), start + absl::Hours(24 * 90));
+  EXPECT_EQ(seconds(plain.create_time()), start);
+  v1::CreateRoomRequest create;
+  create.mutable_room()->set_kind(v1::ROOM_KIND_MEETING);
+  v1::Room refused;
+  *create.mutable_room()->mutable_expire_time() = at(start + absl::Hours(24 * 90 + 1));
+  grpc::Status status = stub_->CreateRoom(Context().get(), create, &refused);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StrContains(status.error_message(), "90 days")) << status.error_message();
+  *create.mutable_room()->mutable_expire_time() = at(start - absl::Minutes(1));
+  EXPECT_EQ(stub_->CreateRoom(Context().get(), create, &refused).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  create.mutable_room()->mutable_ttl()->set_seconds(0);
+  EXPECT_EQ(stub_->CreateRoom(Context().get(), create, &refused).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  create.mutable_room()->mutable_ttl()->set_seconds(24 * 3600 * 91);
+  EXPECT_EQ(stub_->CreateRoom(Context().get(), create, &refused).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  // A room for a two-hour session, given as a ttl, answered as an expire_time.
+  create.mutable_room()->mutable_ttl()->set_seconds(2 * 3600);
+  v1::Room room;
+  ASSERT_TRUE(stub_->CreateRoom(Context().get(), create, &room).ok());
+  EXPECT_FALSE(room.has_ttl());
+  EXPECT_EQ(seconds(room.expire_time()), start + absl::Hours(2));
+
+  // UpdateRoom moves it, by the same rule: never beyond 90 days after creation.
+  time->Advance(absl::Minutes(30));
+  v1::UpdateRoomRequest update;
+  update.mutable_room()->set_name(room.name());
+  update.mutable_update_mask()->add_paths("expire_time");
+  *update.mutable_room()->mutable_expire_time() = at(time->Now() + absl::Hours(24 * 90));
+  v1::Room updated;
+  EXPECT_EQ(stub_->UpdateRoom(Context().get(), update, &updated).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  *update.mutable_room()->mutable_expire_time() = at(start + absl::Hours(1));
+  ASSERT_TRUE(stub_->UpdateRoom(Context().get(), update, &updated).ok());
+  EXPECT_EQ(seconds(updated.expire_time()), start + absl::Hours(1));
+
+  // The session runs over: at its expire_time the room ends with everyone in it.
+  v1::Participant host = JoinAs(room, v1::ROLE_HOST);
+  grpc::ClientContext watch_context;
+  watch_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::WatchRoomRequest watch;
+  watch.set_name(room.name());
+  watch.set_resume_after_sequence(1);  // the host's arrival is event 1
+  auto reader = stub_->WatchRoom(&watch_context, watch);
+  v1::LockRoomRequest lock;
+  lock.set_name(room.name());
+  v1::Room locked;
+  ASSERT_TRUE(stub_->LockRoom(Context().get(), lock, &locked).ok());
+  v1::RoomEvent event;
+  // From the history or live, whichever way the watcher came in: then it is in.
+  do {
+    ASSERT_TRUE(reader->Read(&event));
+  } while (!event.has_room_locked());
+  time->Advance(absl::Minutes(29));
+  service_->Sweep();
+  v1::GetRoomRequest get;
+  get.set_name(room.name());
+  v1::Room still;
+  ASSERT_TRUE(stub_->GetRoom(Context().get(), get, &still).ok());
+  time->Advance(absl::Minutes(1));
+  service_->Sweep();
+  std::vector<v1::RoomEvent> last;
+  while (reader->Read(&event)) last.push_back(event);
+  EXPECT_TRUE(reader->Finish().ok());
+  ASSERT_EQ(last.size(), 2u);
+  EXPECT_EQ(last[0].participant_left().participant(), host.name());
+  EXPECT_EQ(last[0].participant_left().reason(), v1::LEAVE_REASON_ROOM_CLOSED);
+  EXPECT_TRUE(last[1].has_room_closed());
+  EXPECT_EQ(stub_->GetRoom(Context().get(), get, &still).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(media_service_->active_sessions(), 0);  // its media ended too
+  // The other room lives on to its own end.
+  get.set_name(plain.name());
+  EXPECT_TRUE(stub_->GetRoom(Context().get(), get, &still).ok());
+  time->Advance(absl::Hours(24 * 90));
+  EXPECT_EQ(service_->Purge(), 1);
+  EXPECT_EQ(stub_->GetRoom(Context().get(), get, &still).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(RoomsServiceTest, AnInviteNeverOutlivesItsRoom) {
+  auto time = std::make_shared<FakeTime>();
+  RoomsOptions options;
+  options.now = [time] { return time->Now(); };
+  Start(false, options);
+  const absl::Time start = time->Now();
+  auto seconds = [](const google::protobuf::Timestamp& t) {
+    return absl::FromUnixSeconds(t.seconds());
+  };
+  v1::CreateRoomRequest create;
+  create.mutable_room()->set_kind(v1::ROOM_KIND_MEETING);
+  create.mutable_room()->mutable_ttl()->set_seconds(2 * 3600);
+  v1::Room room;
+  ASSERT_TRUE(stub_->CreateRoom(Context().get(), create, &room).ok());
+  auto invite = [&](int64_t ttl_seconds) {
+    v1::CreateInviteRequest request;
+    request.set_parent(room.name());
+    request.mutable_invite()->set_role(v1::ROLE_GUEST);
+    if (ttl_seconds > 0) request.mutable_invite()->mutable_ttl()->set_seconds(ttl_seconds);
+    v1::CreateInviteResponse response;
+    EXPECT_TRUE(stub_->CreateInvite(Context().get(), request, &response).ok());
+    return response.invite();
+  };
+  // A week, or the default day, end with the room (2 hours); half an hour stays half an hour.
+  EXPECT_EQ(seconds(invite(7 * 24 * 3600).expire_time()), start + absl::Hours(2));
+  EXPECT_EQ(seconds(invite(0).expire_time()), start + absl::Hours(2));
+  EXPECT_EQ(seconds(invite(1800).expire_time()), start + absl::Minutes(30));
+
+  // The room is shortened to an hour: its pending invites follow.
+  v1::UpdateRoomRequest update;
+  update.mutable_room()->set_name(room.name());
+  update.mutable_update_mask()->add_paths("ttl");
+  update.mutable_room()->mutable_ttl()->set_seconds(3600);
+  v1::Room updated;
+  ASSERT_TRUE(stub_->UpdateRoom(Context().get(), update, &updated).ok());
+  EXPECT_EQ(seconds(updated.expire_time()), start + absl::Hours(1));
+  v1::ListInvitesRequest list;
+  list.set_parent(room.name());
+  v1::ListInvitesResponse invites;
+  ASSERT_TRUE(stub_->ListInvites(Context().get(), list, &invites).ok());
+  ASSERT_EQ(invites.invites_size(), 3);
+  EXPECT_EQ(seconds(invites.invites(0).expire_time()), start + absl::Hours(1));
+  EXPECT_EQ(seconds(invites.invites(1).expire_time()), start + absl::Hours(1));
+  EXPECT_EQ(seconds(invites.invites(2).expire_time()), start + absl::Minutes(30));
+}
+
+// The value of the metric `name` whose labels include `labels` (a counter's or gauge's value, a
+// histogram's sample count), or -1 when there is none.
+double MetricValue(const std::vector<prometheus::MetricFamily>& families, const std::string& name,
+                   const std::map<std::string, std::string>& labels = {}) {
+  for (const prometheus::MetricFamily& family : families) {
+    if (family.name != name) continue;
+    for (const prometheus::ClientMetric& metric : family.metric) {
+      size_t matched = 0;
+      for (const prometheus::ClientMetric::Label& label : metric.label) {
+        auto wanted = labels.find(label.name);
+        if (wanted != labels.end() && wanted->second == label.value) ++matched;
+      }
+      if (matched != labels.size()) continue;
+      switch (family.type) {
+        case prometheus::MetricType::Counter:
+          return metric.counter.value;
+        case prometheus::MetricType::Gauge:
+          return metric.gauge.value;
+        case prometheus::MetricType::Histogram:
+          return static_cast<double>(metric.histogram.sample_count);
+        default:
+          return -1;
+      }
+    }
+  }
+  return -1;
+}
+
+TEST_F(RoomsServiceTest, MetricsCountCallsJoinsRefusalsAndTheWaitingRoomAndNameNobody) {
+  auto time = std::make_shared<FakeTime>();
+  RoomsOptions options;
+  options.now = [time] { return time->Now(); };
+  Start(false, options);
+  auto rpcs = [&](const std::string& method, const std::string& code,
+                  const std::string& service = "chorus.v1.Rooms") {
+    return MetricValue(rpc_registry_->Collect(), "chorus_rpcs_total",
+                       {{"service", service}, {"method", method}, {"code", code}});
+  };
+  auto metric = [&](const std::string& name, const std::map<std::string, std::string>& labels) {
+    return MetricValue(service_->metrics()->Collect(), name, labels);
+  };
+  v1::CreateRoomRequest create;
+  create.set_room_id("metrics-room");
+  create.mutable_room()->set_kind(v1::ROOM_KIND_CONSULTATION);  // a lobby
+  v1::Room room;
+  ASSERT_TRUE(stub_->CreateRoom(Context().get(), create, &room).ok());
+  v1::Room empty = CreateRoom(v1::ROOM_KIND_MEETING);
+  v1::Participant host = JoinAs(room, v1::ROLE_HOST);
+  v1::CreateInviteRequest invite;
+  invite.set_parent(room.name());
+  invite.mutable_invite()->set_role(v1::ROLE_GUEST);
+  invite.mutable_invite()->set_pseudonym("Patient-Secret-Name");
+  v1::CreateInviteResponse invited;
+  ASSERT_TRUE(stub_->CreateInvite(Context().get(), invite, &invited).ok());
+  v1::JoinRoomResponse guest;
+  ASSERT_TRUE(Join(room, invited.token(), &guest).ok());
+  ASSERT_EQ(guest.participant().state(), v1::PARTICIPANT_STATE_WAITING);
+
+  EXPECT_EQ(metric("chorus_rooms", {{"state", "active"}}), 1);
+  EXPECT_EQ(metric("chorus_rooms", {{"state", "open"}}), 1);
+  EXPECT_EQ(metric("chorus_participants", {{"state", "waiting"}}), 1);
+  EXPECT_EQ(metric("chorus_participants", {{"state", "admitted"}}), 1);
+
+  // The clinician lets the patient in 42 seconds later.
+  time->Advance(absl::Seconds(42));
+  v1::AdmitParticipantRequest admit;
+  admit.set_name(guest.participant().name());
+  v1::Participant admitted;
+  ASSERT_TRUE(stub_->AdmitParticipant(Context().get(), admit, &admitted).ok());
+  // The invite again, and a token of nobody's invite: both refused.
+  v1::JoinRoomResponse refused;
+  EXPECT_EQ(Join(room, invited.token(), &refused).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Join(room, "not-a-token-of-this-room", &refused).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  v1::GetRoomRequest get;
+  get.set_name("rooms/no-such-room");
+  v1::Room none;
+  EXPECT_EQ(stub_->GetRoom(Context().get(), get, &none).error_code(), grpc::StatusCode::NOT_FOUND);
+
+  EXPECT_EQ(metric("chorus_joins_total", {{"role", "HOST"}}), 1);
+  EXPECT_EQ(metric("chorus_joins_total", {{"role", "GUEST"}}), 1);
+  EXPECT_EQ(metric("chorus_joins_total", {{"role", "INTERPRETER"}}), 0);
+  EXPECT_EQ(metric("chorus_join_refusals_total", {{"reason", "INVITE_ALREADY_USED"}}), 1);
+  EXPECT_EQ(metric("chorus_join_refusals_total", {{"reason", "UNKNOWN_INVITE"}}), 1);
+  EXPECT_EQ(metric("chorus_join_refusals_total", {{"reason", "WRONG_PIN"}}), 0);
+  EXPECT_EQ(metric("chorus_participants", {{"state", "waiting"}}), 0);
+  EXPECT_EQ(metric("chorus_participants", {{"state", "admitted"}}), 2);
+  bool found_wait = false;
+  for (const prometheus::MetricFamily& family : service_->metrics()->Collect()) {
+    if (family.name != "chorus_lobby_wait_seconds") continue;
+    ASSERT_EQ(family.metric.size(), 1u);
+    EXPECT_EQ(family.metric[0].histogram.sample_count, 1u);
+    EXPECT_DOUBLE_EQ(family.metric[0].histogram.sample_sum, 42.0);
+    found_wait = true;
+  }
+  EXPECT_TRUE(found_wait);
+
+  EXPECT_EQ(rpcs("CreateRoom", "OK"), 2);
+  EXPECT_EQ(rpcs("JoinRoom", "OK"), 2);
+  EXPECT_EQ(rpcs("JoinRoom", "PERMISSION_DENIED"), 2);
+  EXPECT_EQ(rpcs("GetRoom", "NOT_FOUND"), 1);
+  EXPECT_EQ(rpcs("AdmitParticipant", "OK"), 1);
+  // The controller's own calls to the media node are counted under their service.
+  EXPECT_GE(rpcs("AddEndpoint", "OK", "chorus.internal.v1.MediaNode"), 2);
+  // What the guard answers is what is counted; a path no service has is "unknown".
+  grpc::GenericStub generic(server_->InProcessChannel(grpc::ChannelArguments()));
+  auto raw = [&](const std::string& method, const std::string& bytes) {
+    grpc::ClientContext context;
+    grpc::Slice slice(bytes);
+    grpc::ByteBuffer request(&slice, 1);
+    grpc::ByteBuffer response;
+    absl::Notification done;
+    grpc::Status status;
+    generic.UnaryCall(&context, method, grpc::StubOptions(), &request, &response,
+                      [&](grpc::Status s) {
+                        status = std::move(s);
+                        done.Notify();
+                      });
+    done.WaitForNotification();
+    return status.error_code();
+  };
+  EXPECT_EQ(raw("/chorus.v1.Rooms/GetRoom", "\x0a\x02\xff\xfe"),
+            grpc::StatusCode::INVALID_ARGUMENT);  // a name that is not UTF-8
+  EXPECT_EQ(rpcs("GetRoom", "INVALID_ARGUMENT"), 1);
+  EXPECT_EQ(raw("/Patient-Secret-Name/Token", ""), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(rpcs("unknown", "UNIMPLEMENTED", "unknown"), 1);
+
+  v1::CloseRoomRequest close;
+  close.set_name(room.name());
+  v1::CloseRoomResponse closed;
+  ASSERT_TRUE(stub_->CloseRoom(Context().get(), close, &closed).ok());
+  EXPECT_EQ(metric("chorus_rooms_closed_total", {{"reason", "closed"}}), 1);
+  EXPECT_EQ(metric("chorus_rooms", {{"state", "active"}}), 0);
+  EXPECT_EQ(metric("chorus_participants", {{"state", "admitted"}}), 0);
+
+  // No label names a person, a room, a participant or a credential.
+  std::vector<prometheus::MetricFamily> all = service_->metrics()->Collect();
+  for (prometheus::MetricFamily& family : rpc_registry_->Collect()) all.push_back(family);
+  const std::string participant_id = host.name().substr(host.name().rfind('/') + 1);
+  for (const prometheus::MetricFamily& family : all) {
+    for (const prometheus::ClientMetric& m : family.metric) {
+      for (const prometheus::ClientMetric::Label& label : m.label) {
+        for (const std::string& secret :
+             {std::string("Patient-Secret-Name"), invited.token(), std::string("metrics-room"),
+              empty.name(), participant_id, std::string("Guest01")}) {
+          EXPECT_FALSE(absl::StrContains(label.value, secret))
+              << family.name << " " << label.name << "=" << label.value;
+        }
+      }
+    }
+  }
 }
 
 // Load reports are up to one poll old. A node that began draining after its last report gets no
@@ -1518,6 +1880,98 @@ TEST_F(RoomsServiceRestartTest, PinsAndTheirLockoutOutlastARestart) {
   *now += options.pin_lockout + absl::Seconds(1);
   status = Join(guessed, "2468", &joined, true);
   EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+// What the file holds, as another program reads it (the controller stopped).
+std::string FileBytes(const std::string& path) {
+  std::string bytes;
+  for (const char* suffix : {"", "-wal"}) {
+    std::FILE* file = std::fopen((path + suffix).c_str(), "rb");
+    if (file == nullptr) continue;
+    char buffer[4096];
+    size_t n;
+    while ((n = std::fread(buffer, 1, sizeof(buffer), file)) > 0) bytes.append(buffer, n);
+    std::fclose(file);
+  }
+  return bytes;
+}
+
+std::vector<std::string> StoredRoomIds(const std::string& path) {
+  std::vector<std::string> ids;
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_exec(
+        db, "SELECT id FROM rooms ORDER BY rowid",
+        [](void* out, int, char** values, char**) {
+          static_cast<std::vector<std::string>*>(out)->push_back(values[0]);
+          return 0;
+        },
+        &ids, nullptr);
+  }
+  sqlite3_close(db);
+  return ids;
+}
+
+TEST_F(RoomsServiceRestartTest, RoomsThatEndedWhileTheControllerWasDownAreDeletedAtStart) {
+  auto now = std::make_shared<absl::Time>(absl::FromUnixSeconds(1'800'000'000));
+  RoomsOptions options;
+  options.now = [now] { return *now; };
+  // Two rooms written before rooms had an expire_time: one created 91 days ago, one yesterday.
+  {
+    auto store = MakeSqliteRoomStore(path_, *now);
+    ASSERT_TRUE(store.ok()) << store.status();
+    for (auto [id, age] : {std::pair{"legacy-old", absl::Hours(24 * 91)},
+                           std::pair{"legacy-new", absl::Hours(24)}}) {
+      auto room = std::make_unique<RoomRecord>();
+      room->id = id;
+      room->room.set_name(absl::StrCat(kRoomsPrefix, id));
+      room->room.set_kind(v1::ROOM_KIND_MEETING);
+      room->room.mutable_create_time()->set_seconds(absl::ToUnixSeconds(*now - age));
+      ASSERT_TRUE((*store)->Insert(std::move(room)));
+    }
+  }
+  StartOnFile(options);
+  v1::GetRoomRequest get;
+  v1::Room after;
+  get.set_name("rooms/legacy-old");
+  EXPECT_EQ(stub_->GetRoom(Context().get(), get, &after).error_code(), grpc::StatusCode::NOT_FOUND);
+  get.set_name("rooms/legacy-new");
+  ASSERT_TRUE(stub_->GetRoom(Context().get(), get, &after).ok());
+  EXPECT_EQ(after.expire_time().seconds(),
+            absl::ToUnixSeconds(*now - absl::Hours(24) + kMaxRoomLifetime));
+
+  // A room for an hour, with an invite, and a room for 90 days.
+  v1::CreateRoomRequest create;
+  create.set_room_id("short-room");
+  create.mutable_room()->set_kind(v1::ROOM_KIND_CONSULTATION);
+  create.mutable_room()->mutable_ttl()->set_seconds(3600);
+  v1::Room short_room;
+  ASSERT_TRUE(stub_->CreateRoom(Context().get(), create, &short_room).ok());
+  v1::CreateInviteRequest invite;
+  invite.set_parent(short_room.name());
+  invite.mutable_invite()->set_role(v1::ROLE_GUEST);
+  invite.mutable_invite()->set_pseudonym("Pseudonym-Kept-Not-Long");
+  v1::CreateInviteResponse invited;
+  ASSERT_TRUE(stub_->CreateInvite(Context().get(), invite, &invited).ok());
+  v1::Room long_room = CreateRoom(v1::ROOM_KIND_MEETING);
+  Stop();
+  EXPECT_NE(FileBytes(path_).find("Pseudonym-Kept-Not-Long"), std::string::npos);
+
+  // The controller is down while the hour passes; the room is gone when it comes back, and
+  // nothing of it is left in the file.
+  *now += absl::Hours(2);
+  StartOnFile(options);
+  get.set_name(short_room.name());
+  EXPECT_EQ(stub_->GetRoom(Context().get(), get, &after).error_code(), grpc::StatusCode::NOT_FOUND);
+  get.set_name(long_room.name());
+  EXPECT_TRUE(stub_->GetRoom(Context().get(), get, &after).ok());
+  Stop();
+  EXPECT_EQ(StoredRoomIds(path_),
+            (std::vector<std::string>{"legacy-new", long_room.name().substr(6)}));
+  const std::string bytes = FileBytes(path_);
+  EXPECT_EQ(bytes.find("Pseudonym-Kept-Not-Long"), std::string::npos);
+  EXPECT_EQ(bytes.find("short-room"), std::string::npos);
+  EXPECT_EQ(bytes.find("legacy-old"), std::string::npos);
 }
 
 TEST_F(RoomsServiceRestartTest, WatchersResumeAcrossARestartAndClosedRoomsStayClosed) {

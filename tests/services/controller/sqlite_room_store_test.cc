@@ -153,6 +153,30 @@ TEST_F(SqliteRoomStoreTest, ARemovedRoomIsGoneAfterARestart) {
   EXPECT_EQ(store->Find("drop"), nullptr);
 }
 
+TEST_F(SqliteRoomStoreTest, PurgeDeletesTheRowsOfRoomsTheStoreNoLongerHolds) {
+  {
+    std::unique_ptr<RoomStore> store = Open();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->Insert(Room("kept-room")));
+    // A row the store does not hold, as a delete that failed would leave it.
+    Sql("INSERT INTO rooms (id, record) VALUES ('ghost-room', x'0a0a67686f73742d726f6f6d')");
+    absl::StatusOr<int> purged = store->Purge();
+    ASSERT_TRUE(purged.ok()) << purged.status();
+    EXPECT_EQ(*purged, 1);
+    purged = store->Purge();
+    ASSERT_TRUE(purged.ok()) << purged.status();
+    EXPECT_EQ(*purged, 0);
+    // The journal was checkpointed and truncated: no old copy of the row waits in it.
+    struct stat wal {};
+    ASSERT_EQ(::stat((path_ + "-wal").c_str(), &wal), 0);
+    EXPECT_EQ(wal.st_size, 0);
+  }
+  std::unique_ptr<RoomStore> store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->size(), 1u);
+  EXPECT_NE(store->Find("kept-room"), nullptr);
+}
+
 TEST_F(SqliteRoomStoreTest, AFileOfANewerSchemaIsRefused) {
   { ASSERT_NE(Open(), nullptr); }
   Sql(absl::StrCat("INSERT INTO schema_version VALUES (", internal::kSqliteSchemaVersion + 1, ")"));
