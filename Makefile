@@ -12,6 +12,8 @@ CMAKE_GENERATOR ?= Ninja
 JOBS ?= $(shell nproc)
 # Media ports for `make run`; override with `make run MEDIA_PORTS=50000-50999`.
 MEDIA_PORTS ?= 40000-40999
+# The web client's port for `make run` (http://127.0.0.1:8080/).
+WEB_PORT ?= 8080
 
 CLANG_FORMAT ?= clang-format
 FORMAT_FILES = $(shell git ls-files '*.h' '*.cc' 2>/dev/null)
@@ -44,7 +46,7 @@ fuzz-smoke: build-fuzz
 	ctest --test-dir $(FUZZ_DIR) -L fuzz --output-on-failure
 
 run: build
-	@./scripts/run-dev.sh $(BUILD_DIR) $(MEDIA_PORTS)
+	@./scripts/run-dev.sh $(BUILD_DIR) $(MEDIA_PORTS) $(WEB_PORT)
 
 unit: build
 	ctest --test-dir $(BUILD_DIR) -L unit --output-on-failure -j $(JOBS)
