@@ -8,8 +8,13 @@
 source "$(dirname "$0")/lib.sh"
 TOOLS="$(cd "$(dirname "$0")/tools" && pwd)"
 
+cat >"$E2E_WORK/ice.json" <<'JSON'
+{"ice_servers": [{"urls": ["turn:turn.hospital.example:3478?transport=udp"],
+                  "username": "chorus", "credential": "turn-secret-1"}]}
+JSON
 start_chorusd web all --dev --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
-  --web_listen=127.0.0.1:0 --web_behind_proxy --media_port_min=47000 --media_port_max=47049 \
+  --web_listen=127.0.0.1:0 --web_behind_proxy --ice_servers_file="$E2E_WORK/ice.json" \
+  --web_allowed_origins=https://portal.hospital.example --media_port_min=47000 --media_port_max=47049 \
   --webrtc_port=47050 --media_workers=1 --video_workers=1
 WEB_ADDR=$(grep -m1 '"event":"listening"' "$E2E_WORK/web.log" | sed -E 's/.*"web":"([^"]+)".*/\1/')
 [[ -n $WEB_ADDR ]] || fail "no web address in the listening line"

@@ -132,6 +132,17 @@ def main():
         assert error.code == 404
     ok("the page is served with a strict Content-Security-Policy; unknown paths are 404")
 
+    host_name, port = args.web.split(":")
+    embedded = WebSocket(host_name, int(port), origin="https://portal.hospital.example",
+                         headers={"X-Forwarded-For": "10.9.1.1"})
+    hello = embedded.recv()
+    assert hello["ice_servers"] == [{
+        "urls": ["turn:turn.hospital.example:3478?transport=udp"], "username": "chorus",
+        "credential": "turn-secret-1"}], hello
+    embedded.close()
+    ok("a page of the platform's configured origin opens the socket; hello hands it the "
+       "configured TURN servers")
+
     ctl("room", "create", "consultation", "--room_id=clinic", "--lobby=true")
     host_token, host_link = invite("clinic", "host", "--pseudonym=Dr Quill")
     guest_token, guest_link = invite("clinic", "guest", "--pseudonym=Patient Wren")
