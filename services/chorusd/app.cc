@@ -69,6 +69,13 @@ ABSL_FLAG(std::vector<std::string>, media_nodes, {},
           "controller: the media nodes' gRPC addresses (host:port, or dns:name:port for every "
           "address of a name, re-resolved; comma-separated); mutual TLS "
           "with this server's certificate, checked against --tls_client_ca, unless --dev");
+ABSL_FLAG(std::string, media_node_tls_cert, "",
+          "controller: PEM certificate it shows the media nodes (the cluster's PKI; default "
+          "--tls_cert)");
+ABSL_FLAG(std::string, media_node_tls_key, "",
+          "controller: PEM key of --media_node_tls_cert (default --tls_key)");
+ABSL_FLAG(std::string, media_node_tls_ca, "",
+          "controller: PEM CA of the media nodes' certificates (default --tls_client_ca)");
 ABSL_FLAG(std::string, media_node_tls_name, "",
           "controller: the name the media nodes' certificates must carry (default: the host of "
           "each --media_nodes address; set it when nodes are found by IP through DNS)");
@@ -155,6 +162,9 @@ absl::StatusOr<common::ServerConfig> ConfigFromFlags(const std::string& role_nam
   config.media_nodes = absl::GetFlag(FLAGS_media_nodes);
   config.admission_threshold = absl::GetFlag(FLAGS_admission_threshold);
   config.media_node_tls_name = absl::GetFlag(FLAGS_media_node_tls_name);
+  config.media_node_tls_cert_file = absl::GetFlag(FLAGS_media_node_tls_cert);
+  config.media_node_tls_key_file = absl::GetFlag(FLAGS_media_node_tls_key);
+  config.media_node_tls_ca_file = absl::GetFlag(FLAGS_media_node_tls_ca);
   config.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
   config.tls_key_file = absl::GetFlag(FLAGS_tls_key);
   config.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);

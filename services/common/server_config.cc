@@ -182,6 +182,17 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
                        config.media_port_max, " must satisfy 1024 <= min <= max <= 65535"));
     }
   }
+  if ((!config.media_node_tls_cert_file.empty() || !config.media_node_tls_key_file.empty() ||
+       !config.media_node_tls_ca_file.empty()) &&
+      config.role != Role::kController) {
+    return absl::InvalidArgumentError(
+        "--media_node_tls_cert, --media_node_tls_key and --media_node_tls_ca are the "
+        "controller's side of its mutual TLS with separate media nodes: they apply to the "
+        "controller role only");
+  }
+  if (config.media_node_tls_cert_file.empty() != config.media_node_tls_key_file.empty()) {
+    return absl::InvalidArgumentError("--media_node_tls_cert and --media_node_tls_key go together");
+  }
   if (!config.media_node_tls_name.empty() && config.role != Role::kController) {
     return absl::InvalidArgumentError(
         "--media_node_tls_name names the media nodes' certificates and only applies to the "

@@ -53,6 +53,12 @@ struct ServerConfig {
   // controller: the name the media nodes' certificates must carry (default: the host of each
   // address). Lets nodes found by IP (a headless service) present one certificate for a name.
   std::string media_node_tls_name;
+  // controller: the certificate, key and CA of its mutual TLS with the media nodes (the
+  // cluster's internal PKI), apart from the public API's --tls_cert/--tls_key/--tls_client_ca
+  // (which may come from the hospital's PKI). Each defaults to its public counterpart.
+  std::string media_node_tls_cert_file;
+  std::string media_node_tls_key_file;
+  std::string media_node_tls_ca_file;
   // Accept plain RTP endpoints (development only: requires --dev).
   bool allow_insecure_media = false;
 

@@ -44,17 +44,29 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeMediaNodeClientCredentials(
     const ServerConfig& config) {
-  if (config.tls_client_ca_file.empty() || config.tls_cert_file.empty()) {
+  // The internal PKI when given, else the public API's files (one PKI for both).
+  const bool own_cert = !config.media_node_tls_cert_file.empty();
+  const std::string ca_flag =
+      config.media_node_tls_ca_file.empty() ? "--tls_client_ca" : "--media_node_tls_ca";
+  const std::string& ca_file = config.media_node_tls_ca_file.empty()
+                                   ? config.tls_client_ca_file
+                                   : config.media_node_tls_ca_file;
+  const std::string cert_flag = own_cert ? "--media_node_tls_cert" : "--tls_cert";
+  const std::string key_flag = own_cert ? "--media_node_tls_key" : "--tls_key";
+  const std::string& cert_file = own_cert ? config.media_node_tls_cert_file : config.tls_cert_file;
+  const std::string& key_file = own_cert ? config.media_node_tls_key_file : config.tls_key_file;
+  if (ca_file.empty() || cert_file.empty()) {
     return absl::InvalidArgumentError(
-        "a controller reaches its media nodes over mutual TLS: give --tls_cert, --tls_key and "
-        "--tls_client_ca (the CA that signs the nodes' certificates)");
+        "a controller reaches its media nodes over mutual TLS: give --media_node_tls_cert, "
+        "--media_node_tls_key and --media_node_tls_ca (the cluster's PKI), or use the public "
+        "API's --tls_cert, --tls_key and --tls_client_ca for both");
   }
   grpc::SslCredentialsOptions options;
-  auto ca = ReadFileForFlag("--tls_client_ca", config.tls_client_ca_file);
+  auto ca = ReadFileForFlag(ca_flag, ca_file);
   if (!ca.ok()) return ca.status();
-  auto cert = ReadFileForFlag("--tls_cert", config.tls_cert_file);
+  auto cert = ReadFileForFlag(cert_flag, cert_file);
   if (!cert.ok()) return cert.status();
-  auto key = ReadFileForFlag("--tls_key", config.tls_key_file);
+  auto key = ReadFileForFlag(key_flag, key_file);
   if (!key.ok()) return key.status();
   options.pem_root_certs = *ca;
   options.pem_cert_chain = *cert;

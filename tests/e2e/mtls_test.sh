@@ -87,3 +87,33 @@ for log in node controller rogue; do
   if grep -q -- "$token" "$E2E_WORK/$log.log"; then fail "the token appears in the $log log"; fi
 done
 pass "no token in any log"
+
+# The public API faces the platform with the hospital's PKI, the media nodes with the cluster's:
+# the controller shows a hospital certificate to API clients and its cluster certificate to the
+# node (--media_node_tls_*).
+make_ca hospital-ca
+make_cert public hospital-ca "IP:127.0.0.1"
+start_chorusd hospital controller --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
+  --tls_cert="$E2E_WORK/public.crt" --tls_key="$E2E_WORK/public.key" \
+  --api_tokens_file="$E2E_WORK/tokens" --media_nodes="$node" --media_node_tls_name=chorus-media \
+  --media_node_tls_cert="$E2E_WORK/controller.crt" --media_node_tls_key="$E2E_WORK/controller.key" \
+  --media_node_tls_ca="$E2E_WORK/cluster-ca.crt"
+public=("$CHORUSCTL" --address="$GRPC_ADDR" --tls_ca="$E2E_WORK/hospital-ca.crt"
+  --token_file="$E2E_WORK/token" --timeout=5s)
+"$CHORUSCTL" --address="$GRPC_ADDR" --tls_ca="$E2E_WORK/cluster-ca.crt" \
+  --token_file="$E2E_WORK/token" --timeout=5s room list >/dev/null 2>&1 &&
+  fail "the public API showed a cluster certificate"
+"${public[@]}" room create meeting --access=shared-pin --guest_pin=2468 --room_id=split \
+  >/dev/null || fail "room create through the hospital certificate"
+joined=0
+for _ in $(seq 30); do
+  if "${public[@]}" --json join split --pin=2468 --receive=127.0.0.1:44002 --key="$key" \
+    >"$E2E_WORK/split.json" 2>"$E2E_WORK/split.err"; then
+    joined=1
+    break
+  fi
+  sleep 0.2
+done
+[[ $joined == 1 ]] || fail "join with split PKIs: $(cat "$E2E_WORK/split.err")"
+grep -q '"port"' "$E2E_WORK/split.json" || fail "no media answer: $(cat "$E2E_WORK/split.json")"
+pass "public API on the hospital's certificate, media nodes over the cluster's mutual TLS"
