@@ -31,6 +31,9 @@ constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
 constexpr size_t kHistory = 1000;
 constexpr size_t kWatcherQueue = 256;
+// WatchRooms: the events kept for resuming, and how far one stream may fall behind.
+constexpr size_t kAllHistory = 10000;
+constexpr size_t kAllWatcherQueue = 4096;
 // PIN hashes: Argon2id (libsodium crypto_pwhash) with 16 MiB and 2 passes: a PIN is short, so the
 // hash's job is to make a stolen memory dump expensive to search, not to be unguessable.
 constexpr unsigned long long kPinOps = 2;
@@ -406,6 +409,8 @@ enum EventKind { kWaiting, kJoined, kAdmitted, kUpdated };
 // One WatchRoom stream's queue. The room pushes (under the service mutex, never blocking); the
 // stream's own thread pops. A watcher that falls kWatcherQueue events behind is ended.
 struct RoomsService::Watcher {
+  explicit Watcher(size_t limit = kWatcherQueue) : limit(limit) {}
+  const size_t limit;
   absl::Mutex mutex;
   std::deque<v1::RoomEvent> queue ABSL_GUARDED_BY(mutex);
   bool overflow ABSL_GUARDED_BY(mutex) = false;
@@ -414,7 +419,7 @@ struct RoomsService::Watcher {
   void Push(const v1::RoomEvent& event) {
     absl::MutexLock lock(&mutex);
     if (closed || overflow) return;
-    if (queue.size() >= kWatcherQueue) {
+    if (queue.size() >= limit) {
       overflow = true;
       return;
     }
@@ -458,6 +463,13 @@ RoomsService::RoomsService(const common::BearerAuthenticator& auth,
       metrics_(std::make_shared<ControllerMetrics>()) {
   EnsureSodium();
   metrics_->SetCountSource([this] { return CountRooms(); });
+  {
+    // WatchRooms numbering starts at the wall clock in microseconds: above every number an
+    // earlier run of this controller handed out (at fewer than one event per microsecond), so a
+    // resume point from before a restart is refused, never silently misread.
+    Locked lock(this);
+    next_stream_sequence_ = std::max<int64_t>(1, absl::ToUnixMicros(absl::Now()));
+  }
   {
     // Rooms loaded from a store written before rooms had an expire_time get theirs (the latest
     // allowed), so that the API shows when each room ends.
@@ -508,6 +520,7 @@ void RoomsService::Shutdown() {
   for (auto& [id, list] : watchers_) {
     for (auto& watcher : list) watcher->Close();
   }
+  for (auto& watcher : all_watchers_) watcher->Close();
 }
 
 void RoomsService::Sweep() {
@@ -709,6 +722,10 @@ void RoomsService::Publish(Room& room, v1::RoomEvent event) {
   *event.mutable_event_time() = Now();
   event.set_room(absl::StrCat(kRoomsPrefix, room.id));
   if (event.has_join_rejected()) metrics_->CountRefusal(event.join_rejected().reason());
+  event.set_stream_sequence(next_stream_sequence_++);
+  all_history_.push_back(event);
+  if (all_history_.size() > kAllHistory) all_history_.pop_front();
+  for (auto& watcher : all_watchers_) watcher->Push(event);
   room.history.push_back(event);
   if (room.history.size() > kHistory) room.history.pop_front();
   auto watching = watchers_.find(room.id);
@@ -2179,6 +2196,48 @@ grpc::Status RoomsService::WatchRoom(grpc::ServerContext* context,
     std::erase(watching->second, watcher);
     if (watching->second.empty()) watchers_.erase(watching);
   };
+  return Stream(context, writer, watcher, first, unregister);
+}
+
+grpc::Status RoomsService::WatchRooms(grpc::ServerContext* context,
+                                      const v1::WatchRoomsRequest* request,
+                                      grpc::ServerWriter<v1::RoomEvent>* writer) {
+  grpc::Status status = auth_.Check(*context);
+  if (!status.ok()) return status;
+  auto watcher = std::make_shared<Watcher>(kAllWatcherQueue);
+  std::vector<v1::RoomEvent> first;
+  {
+    Locked lock(this);
+    const int64_t after = request->resume_after_stream_sequence();
+    if (after < 0) return Invalid("resume_after_stream_sequence: negative");
+    if (after > 0) {
+      if (after >= next_stream_sequence_) {
+        return grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
+                            "resume_after_stream_sequence is beyond the last event");
+      }
+      if (all_history_.empty() || after < all_history_.front().stream_sequence() - 1) {
+        return grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
+                            "resume_after_stream_sequence is older than the events kept");
+      }
+      for (const v1::RoomEvent& event : all_history_) {
+        if (event.stream_sequence() > after) first.push_back(event);
+      }
+    }
+    if (shutting_down_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down");
+    all_watchers_.push_back(watcher);
+  }
+  auto unregister = [&] {
+    Locked lock(this);
+    std::erase(all_watchers_, watcher);
+  };
+  return Stream(context, writer, watcher, first, unregister);
+}
+
+grpc::Status RoomsService::Stream(grpc::ServerContext* context,
+                                  grpc::ServerWriter<v1::RoomEvent>* writer,
+                                  const std::shared_ptr<Watcher>& watcher,
+                                  const std::vector<v1::RoomEvent>& first,
+                                  const std::function<void()>& unregister) {
   for (const v1::RoomEvent& event : first) {
     if (!writer->Write(event)) {
       unregister();
@@ -2208,8 +2267,8 @@ grpc::Status RoomsService::WatchRoom(grpc::ServerContext* context,
     if (overflow) {
       unregister();
       return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                          "the watcher fell too far behind the room's events; watch again with "
-                          "resume_after_sequence");
+                          "the watcher fell too far behind the events; watch again with "
+                          "its resume point");
     }
     if (closed) return grpc::Status::OK;
     if (context->IsCancelled()) {

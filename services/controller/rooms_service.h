@@ -174,9 +174,19 @@ class RoomsService final : public chorus::v1::Rooms::Service {
                            chorus::v1::UpdateMediaResponse*) override;
   grpc::Status WatchRoom(grpc::ServerContext* context, const chorus::v1::WatchRoomRequest*,
                          grpc::ServerWriter<chorus::v1::RoomEvent>*) override;
+  grpc::Status WatchRooms(grpc::ServerContext* context,
+                          const chorus::v1::WatchRoomsRequest* request,
+                          grpc::ServerWriter<chorus::v1::RoomEvent>* writer) override;
 
  private:
   struct Watcher;
+  // Writes `first`, then the watcher's events as they come, until the stream ends (the watcher
+  // is closed, falls behind, or the client goes away); `unregister` runs when it ends early.
+  grpc::Status Stream(grpc::ServerContext* context,
+                      grpc::ServerWriter<chorus::v1::RoomEvent>* writer,
+                      const std::shared_ptr<Watcher>& watcher,
+                      const std::vector<chorus::v1::RoomEvent>& first,
+                      const std::function<void()>& unregister);
   using Room = RoomRecord;
   struct MediaChange;
 
@@ -260,6 +270,10 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   std::set<std::string> touched_ ABSL_GUARDED_BY(mutex_);
   // The open WatchRoom streams by room id: state of this process, not of the rooms.
   std::map<std::string, std::vector<std::shared_ptr<Watcher>>> watchers_ ABSL_GUARDED_BY(mutex_);
+  // WatchRooms: every room's recent events in order, and the streams watching them all.
+  std::deque<chorus::v1::RoomEvent> all_history_ ABSL_GUARDED_BY(mutex_);
+  int64_t next_stream_sequence_ ABSL_GUARDED_BY(mutex_) = 1;
+  std::vector<std::shared_ptr<Watcher>> all_watchers_ ABSL_GUARDED_BY(mutex_);
   bool shutting_down_ ABSL_GUARDED_BY(mutex_) = false;
   std::atomic<int64_t> unknown_endpoints_removed_{0};
   std::atomic<int64_t> save_failures_{0};

@@ -306,6 +306,62 @@ TEST_F(RoomsServiceTest, AnInviteWorksOnceAndItsReuseIsRefusedAndReported) {
   EXPECT_TRUE(reuse_reported);
 }
 
+TEST_F(RoomsServiceTest, OneStreamCarriesEveryRoomsEventsInOrderAndResumes) {
+  Start();
+  grpc::ClientContext watch_context;
+  watch_context.AddMetadata("authorization", std::string("Bearer ") + kToken);
+  watch_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto reader = stub_->WatchRooms(&watch_context, v1::WatchRoomsRequest());
+  v1::Room first = CreateRoom(v1::ROOM_KIND_MEETING);
+  v1::Room second = CreateRoom(v1::ROOM_KIND_MEETING);
+  for (const v1::Room* room : {&first, &second, &first}) {
+    v1::LockRoomRequest lock;
+    lock.set_name(room->name());
+    v1::Room locked;
+    ASSERT_TRUE(stub_->LockRoom(Context().get(), lock, &locked).ok());
+    v1::UnlockRoomRequest unlock;
+    unlock.set_name(room->name());
+    ASSERT_TRUE(stub_->UnlockRoom(Context().get(), unlock, &locked).ok());
+  }
+  std::vector<v1::RoomEvent> events;
+  v1::RoomEvent event;
+  while (events.size() < 6 && reader->Read(&event)) events.push_back(event);
+  ASSERT_EQ(events.size(), 6u);
+  const std::vector<std::string> rooms = {first.name(),  first.name(), second.name(),
+                                          second.name(), first.name(), first.name()};
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].room(), rooms[i]) << i;
+    EXPECT_EQ(events[i].has_room_locked(), i % 2 == 0) << i;
+    if (i > 0) {
+      EXPECT_EQ(events[i].stream_sequence(), events[i - 1].stream_sequence() + 1);
+    }
+  }
+  EXPECT_EQ(events[4].sequence(), 3);  // the room's own numbering goes on beside
+  watch_context.TryCancel();
+
+  // Resuming after the third event gives the three after it; other resume points are refused.
+  grpc::ClientContext resume_context;
+  resume_context.AddMetadata("authorization", std::string("Bearer ") + kToken);
+  resume_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::WatchRoomsRequest resume;
+  resume.set_resume_after_stream_sequence(events[2].stream_sequence());
+  auto resumed = stub_->WatchRooms(&resume_context, resume);
+  for (size_t i = 3; i < 6; ++i) {
+    ASSERT_TRUE(resumed->Read(&event));
+    EXPECT_EQ(event.stream_sequence(), events[i].stream_sequence());
+  }
+  resume_context.TryCancel();
+  for (int64_t bad : {events[5].stream_sequence() + 1, int64_t{1}}) {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", std::string("Bearer ") + kToken);
+    v1::WatchRoomsRequest request;
+    request.set_resume_after_stream_sequence(bad);
+    auto refused = stub_->WatchRooms(&context, request);
+    EXPECT_FALSE(refused->Read(&event));
+    EXPECT_EQ(refused->Finish().error_code(), grpc::StatusCode::OUT_OF_RANGE) << bad;
+  }
+}
+
 TEST_F(RoomsServiceTest, ALockedRoomRefusesEvenValidInvites) {
   Start();
   v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
