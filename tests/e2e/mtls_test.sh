@@ -50,18 +50,28 @@ ctl=("$CHORUSCTL" --address="$GRPC_ADDR" --tls_ca="$E2E_WORK/cluster-ca.crt"
 key=$(head -c 30 /dev/urandom | base64 -w0)
 "${ctl[@]}" room create meeting --access=shared-pin --guest_pin=1357 --room_id=probe \
   >/dev/null || fail "room create"
-# The controller learns the node is ready from its first load poll (within a second or two).
-joined=0
-for _ in $(seq 30); do
-  if "${ctl[@]}" --json join probe --pin=1357 --receive=127.0.0.1:44000 --key="$key" \
-    >"$E2E_WORK/join.json" 2>"$E2E_WORK/join.err"; then
-    joined=1
-    break
-  fi
-  sleep 0.2
-done
-[[ $joined == 1 ]] || fail "join over mutual TLS: $(cat "$E2E_WORK/join.err")"
-grep -q '"port"' "$E2E_WORK/join.json" || fail "no media answer: $(cat "$E2E_WORK/join.json")"
+# join_when_ready OUT CTL... -- JOIN_ARGS: joins, retrying while the controller learns the node is
+# ready from its first load poll (within a second or two); fails without a media answer.
+join_when_ready() {
+  local out=$1
+  shift
+  local client=()
+  while [[ $1 != -- ]]; do
+    client+=("$1")
+    shift
+  done
+  shift
+  for _ in $(seq 30); do
+    if "${client[@]}" --json join "$@" >"$E2E_WORK/$out.json" 2>"$E2E_WORK/$out.err"; then
+      grep -q '"port"' "$E2E_WORK/$out.json" ||
+        fail "no media answer: $(cat "$E2E_WORK/$out.json")"
+      return 0
+    fi
+    sleep 0.2
+  done
+  fail "join ($out): $(cat "$E2E_WORK/$out.err")"
+}
+join_when_ready join "${ctl[@]}" -- probe --pin=1357 --receive=127.0.0.1:44000 --key="$key"
 [[ $("${ctl[@]}" --json room get probe | grep -o '"media_node": "[^"]*"' | cut -d'"' -f4) == \
   "$node" ]] || fail "the room is not on the node"
 pass "the controller placed the room on the node over mutual TLS and the join got its answer"
@@ -105,15 +115,5 @@ public=("$CHORUSCTL" --address="$GRPC_ADDR" --tls_ca="$E2E_WORK/hospital-ca.crt"
   fail "the public API showed a cluster certificate"
 "${public[@]}" room create meeting --access=shared-pin --guest_pin=2468 --room_id=split \
   >/dev/null || fail "room create through the hospital certificate"
-joined=0
-for _ in $(seq 30); do
-  if "${public[@]}" --json join split --pin=2468 --receive=127.0.0.1:44002 --key="$key" \
-    >"$E2E_WORK/split.json" 2>"$E2E_WORK/split.err"; then
-    joined=1
-    break
-  fi
-  sleep 0.2
-done
-[[ $joined == 1 ]] || fail "join with split PKIs: $(cat "$E2E_WORK/split.err")"
-grep -q '"port"' "$E2E_WORK/split.json" || fail "no media answer: $(cat "$E2E_WORK/split.json")"
+join_when_ready split "${public[@]}" -- split --pin=2468 --receive=127.0.0.1:44002 --key="$key"
 pass "public API on the hospital's certificate, media nodes over the cluster's mutual TLS"
