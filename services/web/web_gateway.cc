@@ -167,6 +167,11 @@ struct Session;
 // One WatchRoom stream per room with participants on this listener, and what it knows of the
 // room: its roster and lock. Fields other than the stream's are guarded by the gateway's mutex.
 struct RoomWatch {
+  // Joined by whoever removes its last session; never left joinable, but a detach is safer than
+  // a terminate should the last reference ever drop on its own thread.
+  ~RoomWatch() {
+    if (thread.joinable()) thread.detach();
+  }
   std::string room_id;
   grpc::ClientContext context;
   std::thread thread;
@@ -1067,6 +1072,12 @@ class WebGateway::Impl : public CivetHandler, public CivetWebSocketHandler {
       OnEvent(*watch, event, consent);
     }
     grpc::Status status = reader->Finish();
+    {
+      // A room of the same id made later gets a watch of its own.
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = watches_.find(watch->room_id);
+      if (it != watches_.end() && it->second == watch) watches_.erase(it);
+    }
     if (!closed && status.error_code() != grpc::StatusCode::CANCELLED) {
       // The room went away without a RoomClosed (it was not found, or the controller stops).
       api::RoomEvent gone;
