@@ -146,7 +146,8 @@ def main():
     ctl("room", "create", "consultation", "--room_id=clinic", "--lobby=true")
     host_token, host_link = invite("clinic", "host", "--pseudonym=Dr Quill")
     guest_token, guest_link = invite("clinic", "guest", "--pseudonym=Patient Wren")
-    secrets += [host_token, guest_token, "Dr Quill", "Patient Wren", "10.9.8.7", "10.9.8.8"]
+    secrets += [host_token, guest_token, "Dr Quill", "Patient Wren", "10.9.8.7", "10.9.8.8",
+                "ref-1"]
     assert guest_link == f"{base}/join#r=clinic&i={guest_token}", guest_link
     ok("CreateInvite returns the link with room and token in the fragment")
 
@@ -201,6 +202,20 @@ def main():
     expect(host, "locked", lambda m: not m["locked"])
     ok("used, unknown and locked-room joins are refused with invite_used, invite_invalid, "
        "room_ended and room_locked")
+
+    # A third party with consent: the host admits it and is shown the consent reference.
+    third, joined = join("10.9.8.10", "clinic", third_token)
+    assert joined["type"] == "joined" and joined["participant"]["state"] == "waiting", joined
+    third_name = joined["participant"]["name"]
+    expect(host, "roster", lambda m: roster_names(m).get(third_name) == "waiting")
+    host.send({"type": "admit", "id": 14, "participant": third_name})
+    consent = expect(host, "consent")
+    assert consent["consent_participant"] == third_name, consent
+    assert consent["consent_reference"] == "ref-1", consent
+    assert not [m for m in quiet(guest, 1.0) if m["type"] == "consent"], \
+        "a guest was shown the consent reference"
+    ok("a third party joins with consent: the host is shown the consent reference, the patient "
+       "is not")
 
     # --- Scope: a host acts only in its own room ---
     ctl("room", "create", "meeting", "--room_id=other", "--lobby=true")
