@@ -26,7 +26,7 @@ start_controller first
 first_pid=$CHORUSD_PID
 on_node() { "$CHORUSCTL" --insecure --address="$node_addr" node "$@"; }
 
-# until SECONDS WHAT COMMAND...: runs COMMAND until it succeeds, for at most SECONDS.
+# until_true SECONDS WHAT COMMAND...: runs COMMAND until it succeeds, for at most SECONDS.
 until_true() {
   local seconds=$1 what=$2
   shift 2
@@ -79,6 +79,8 @@ has_seconds() { awk -v s="$(seconds_of "$1")" -v m="$2" 'BEGIN { exit !(s >= m) 
 # grown NAME SINCE MORE: NAME's recording holds at least MORE seconds after the mark SINCE.
 grown() { has_seconds "$1" "$(awk -v s="$2" -v m="$3" 'BEGIN { print s + m }')"; }
 plus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a + b }'; }
+# both_grown CLINICIAN_MARK PATIENT_MARK MORE: both recordings grew MORE seconds since the marks.
+both_grown() { grown clinician "$1" "$3" && grown patient "$2" "$3"; }
 
 # ----- The consultation: a clinician, an admitted patient, an unused invite -----
 ctl room create consultation --room_id=consult-r >/dev/null || fail "room create"
@@ -91,10 +93,10 @@ clinician_key=$(new_key)
 patient_key=$(new_key)
 join_clinician() {
   ctl --json join consult-r --invite_token="$clinician_token" --receive=127.0.0.1:47260 \
-    --key="$clinician_key" >"$E2E_WORK/clinician.json" 2>"$E2E_WORK/clinician.err"
+    --key="$clinician_key" >"$E2E_WORK/clinician.json" 2>"$E2E_WORK/clinician-join.log"
 }
 # The controller asks the node for its load as it starts; a join may still find it not ready.
-until_true 15 "the clinician's join: $(cat "$E2E_WORK/clinician.err" 2>/dev/null)" join_clinician
+until_true 15 "the clinician's join (clinician-join.log)" join_clinician
 clinician=$(cat "$E2E_WORK/clinician.json")
 patient=$(ctl --json join consult-r --invite_token="$patient_token" --receive=127.0.0.1:47264 \
   --key="$patient_key") || fail "the patient's join"
@@ -110,8 +112,7 @@ sender clinician-talk 440 "$(field "$clinician" port)" 47262 "$clinician_key"
 clinician_sender=$SENDER_PID
 sender patient-talk 700 "$(field "$patient" port)" 47266 "$patient_key"
 patient_sender=$SENDER_PID
-until_true 40 "5 s of the call recorded on both sides" \
-  eval 'has_seconds clinician 5 && has_seconds patient 5'
+until_true 40 "5 s of the call recorded on both sides" both_grown 0 0 5
 pass "consultation running: clinician and admitted patient talking through node-r"
 
 # ----- 1. kill -9 of the controller, in the middle of the call -----
@@ -124,8 +125,7 @@ grep -q '"sessions/consult-r"' "$E2E_WORK/sessions-down.json" ||
   fail "the call's session is gone from the node: $(cat "$E2E_WORK/sessions-down.json")"
 # A session nobody owns (a controller that died while creating a room would leave one).
 on_node CreateSession '{"session_id": "orphan-r"}' >/dev/null || fail "CreateSession orphan-r"
-until_true 40 "4 s of the call recorded without a controller" \
-  eval 'grown clinician "$kill_c" 4 && grown patient "$kill_p" 4'
+until_true 40 "4 s of the call recorded without a controller" both_grown "$kill_c" "$kill_p" 4
 down_c=$(seconds_of clinician)
 down_p=$(seconds_of patient)
 pass "controller killed (SIGKILL); the media node kept the call: $(plus "$down_c" "-$kill_c") s" \
@@ -154,7 +154,9 @@ spare=$(ctl --json join consult-r --invite_token="$spare_token" --receive=127.0.
   --key="$(new_key)") || fail "the unused invite does not join after the restart"
 grep -q PARTICIPANT_STATE_WAITING <<<"$spare" || fail "the third should wait: $spare"
 on_node ListSessions >"$E2E_WORK/sessions-up.json" || fail "ListSessions on the node"
-if grep -q 'orphan-r' "$E2E_WORK/sessions-up.json"; then fail "the orphan session is still there"; fi
+if grep -q 'orphan-r' "$E2E_WORK/sessions-up.json"; then
+  fail "the orphan session is still there"
+fi
 [[ $(grep -c '"name": "sessions/consult-r/endpoints/' "$E2E_WORK/sessions-up.json") == 3 ]] ||
   fail "three endpoints expected in the call: $(cat "$E2E_WORK/sessions-up.json")"
 up_c=$(seconds_of clinician)
@@ -163,13 +165,11 @@ pass "new controller: the room, both participants and the unused invite (it join
   "the orphan session was deleted"
 
 # ----- 3. muting the patient through the API -----
-until_true 40 "4 s of the call recorded under the new controller" \
-  eval 'grown clinician "$up_c" 4 && grown patient "$up_p" 4'
+until_true 40 "4 s of the call recorded under the new controller" both_grown "$up_c" "$up_p" 4
 mute_c=$(seconds_of clinician)
 mute_p=$(seconds_of patient)
 ctl mute "$patient_name" >/dev/null || fail "mute the patient"
-until_true 40 "5 s of the call recorded after the mute" \
-  eval 'grown clinician "$mute_c" 5 && grown patient "$mute_p" 5'
+until_true 40 "5 s of the call recorded after the mute" both_grown "$mute_c" "$mute_p" 5
 end_c=$(seconds_of clinician)
 end_p=$(seconds_of patient)
 kill -TERM "$clinician_receiver" "$patient_receiver" "$clinician_sender" "$patient_sender" \
