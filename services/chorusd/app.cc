@@ -454,14 +454,24 @@ int RunChorusd(int argc, char** argv) {
     internal_builder.experimental().SetInterceptorCreators(interceptors());
     internal_builder.RegisterService(media.get());
     internal_server = internal_builder.BuildAndStart();
+    if (internal_server) {
+      media_nodes.Add("in-process", internal_server->InProcessChannel(grpc::ChannelArguments()),
+                      {media_node::kInternalSecretHeader, internal_secret});
+    }
   } else if (media) {
     builder.RegisterService(media.get());
   }
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server && internal_server) {
-    media_nodes.Add("in-process", internal_server->InProcessChannel(grpc::ChannelArguments()),
-                    {media_node::kInternalSecretHeader, internal_secret});
+  if (rooms) {
+    // Before the API answers anyone: the calls that came back from the state file are taken over
+    // where their media nodes still run them, and lose their participants where not (always in
+    // `all`, whose media ran in the stopped process). Nodes that do not answer now are asked when
+    // they do (the monitor, below); their rooms wait for them at most a few seconds.
+    const size_t answered = rooms->ReconcileNodes();
+    base::Log(base::LogLevel::kInfo, "media_nodes_reconciled",
+              {{"nodes", static_cast<int64_t>(media_nodes.size())},
+               {"answered", static_cast<int64_t>(answered)}});
   }
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || grpc_port == 0) {
     base::Log(base::LogLevel::kError, "listen_failed",
               {{"listener", "grpc"}, {"address", config.grpc_listen}});
@@ -546,7 +556,8 @@ int RunChorusd(int argc, char** argv) {
   if (rooms) {
     // Stopped below before `rooms` goes away; nothing returns early between here and there.
     controller::RoomsService* rooms_service = rooms.get();
-    media_nodes.StartMonitor([rooms_service](size_t node) { rooms_service->OnNodeFailed(node); });
+    media_nodes.StartMonitor([rooms_service](size_t node) { rooms_service->OnNodeFailed(node); },
+                             [rooms_service](size_t node) { rooms_service->ReconcileNode(node); });
   }
   lifecycle.SetReady(true);
 

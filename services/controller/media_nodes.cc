@@ -50,6 +50,27 @@ std::string MediaNodes::address(size_t node) const {
   return nodes_[node]->address;
 }
 
+std::string MediaNodes::node_id(size_t node) const {
+  absl::MutexLock lock(&mutex_);
+  return nodes_[node]->known ? nodes_[node]->report.node_id() : std::string();
+}
+
+std::optional<size_t> MediaNodes::Locate(const std::string& address,
+                                         const std::string& node_id) const {
+  absl::MutexLock lock(&mutex_);
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (!address.empty() && nodes_[i]->address == address) return i;
+  }
+  if (node_id.empty()) return std::nullopt;
+  std::optional<size_t> found;
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (!nodes_[i]->known || nodes_[i]->report.node_id() != node_id) continue;
+    if (found.has_value()) return std::nullopt;  // two nodes call themselves so: neither
+    found = i;
+  }
+  return found;
+}
+
 void MediaNodes::AddDnsName(std::string host, uint16_t port, Connector connect) {
   dns_names_.push_back({std::move(host), port, std::move(connect)});
 }
@@ -86,6 +107,13 @@ size_t MediaNodes::ResolveNow() {
   return size();
 }
 
+size_t MediaNodes::RefreshNow() {
+  size_t answered = 0;
+  const size_t count = size();
+  for (size_t i = 0; i < count; ++i) answered += Refresh(i) ? 1 : 0;
+  return answered;
+}
+
 bool MediaNodes::Refresh(size_t i) {
   auto context = NewContext(i);
   context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
@@ -94,26 +122,38 @@ bool MediaNodes::Refresh(size_t i) {
   absl::MutexLock lock(&mutex_);
   Node& node = *nodes_[i];
   if (!status.ok()) return false;
+  if (!node.known) node.answered_news = true;
   node.known = true;
   node.report = report;
   node.last_report = absl::Now();
   node.placed_since_report = 0;
   if (node.failed) {
     node.failed = false;
+    node.answered_news = true;
     base::Log(base::LogLevel::kInfo, "media_node_recovered", {{"node", node.address}});
   }
   return true;
 }
 
-void MediaNodes::StartMonitor(std::function<void(size_t node)> on_failed, absl::Duration poll,
+void MediaNodes::StartMonitor(std::function<void(size_t node)> on_failed,
+                              std::function<void(size_t node)> on_answered, absl::Duration poll,
                               absl::Duration silence) {
   silence_ = silence;
-  monitor_ = std::thread([this, on_failed = std::move(on_failed), poll, silence] {
+  monitor_ = std::thread([this, on_failed = std::move(on_failed),
+                          on_answered = std::move(on_answered), poll, silence] {
     for (;;) {
       if (!dns_names_.empty() && absl::Now() - last_resolve_ >= absl::Seconds(10)) ResolveNow();
       const size_t count = size();
       for (size_t i = 0; i < count; ++i) {
-        if (Refresh(i)) continue;
+        if (Refresh(i)) {
+          bool news = false;
+          {
+            absl::MutexLock lock(&mutex_);
+            news = std::exchange(nodes_[i]->answered_news, false);
+          }
+          if (news && on_answered) on_answered(i);
+          continue;
+        }
         bool newly_failed = false;
         {
           absl::MutexLock lock(&mutex_);
@@ -124,7 +164,7 @@ void MediaNodes::StartMonitor(std::function<void(size_t node)> on_failed, absl::
             base::Log(base::LogLevel::kWarning, "media_node_failed", {{"node", node.address}});
           }
         }
-        if (newly_failed) on_failed(i);
+        if (newly_failed && on_failed) on_failed(i);
       }
       absl::MutexLock lock(&mutex_);
       if (mutex_.AwaitWithTimeout(absl::Condition(&stopping_), poll)) return;

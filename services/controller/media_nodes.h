@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -37,6 +38,12 @@ class MediaNodes {
   std::unique_ptr<grpc::ClientContext> NewContext(size_t node) const;
   chorus::internal::v1::MediaNode::Stub& stub(size_t node) const;
   std::string address(size_t node) const;
+  // The node id of the node's last load report; empty until it has answered once.
+  std::string node_id(size_t node) const;
+  // The node a room stored by a controller (perhaps an earlier process) was on: the one with that
+  // address, else the one node whose reports carry `node_id` (an address may change when nodes
+  // are found through DNS; ids that two nodes report find neither). nullopt: none of ours.
+  std::optional<size_t> Locate(const std::string& address, const std::string& node_id) const;
 
   // Nodes found through DNS: every address `host` resolves to (a Kubernetes headless service) is
   // a node on `port`; the monitor re-resolves each 10 s and adds new addresses (addresses that
@@ -46,9 +53,15 @@ class MediaNodes {
   void AddDnsName(std::string host, uint16_t port, Connector connect);
   // Resolves the DNS names now; returns how many nodes are known.
   size_t ResolveNow();
+  // Asks every node for its load report now (as the monitor does each poll); returns how many
+  // answered.
+  size_t RefreshNow();
 
-  // Starts the monitor; `on_failed(node)` runs on its thread when a node falls silent.
+  // Starts the monitor; on its thread, `on_failed(node)` runs when a node falls silent, and
+  // `on_answered(node)` when a node answers for the first time, or again after it had failed (the
+  // controller then compares its sessions with its rooms). Either may be empty.
   void StartMonitor(std::function<void(size_t node)> on_failed,
+                    std::function<void(size_t node)> on_answered = nullptr,
                     absl::Duration poll = absl::Seconds(1),
                     absl::Duration silence = absl::Seconds(5));
   void StopMonitor();
@@ -68,6 +81,8 @@ class MediaNodes {
     absl::Time last_report = absl::InfinitePast();
     chorus::internal::v1::LoadReport report;
     int placed_since_report = 0;
+    // Answered for the first time, or again after having failed; the monitor tells on_answered.
+    bool answered_news = false;
   };
   // Asks node `i` for its load (no lock held during the call) and records the answer.
   bool Refresh(size_t i);

@@ -56,7 +56,14 @@ struct RoomRecord {
     absl::Time locked_until = absl::InfinitePast();
   };
   std::map<std::string, PinSource> pin_sources;
-  int node = -1;  // media node index; -1 until the first join
+  int node = -1;  // media node index in this process's MediaNodes; -1 until the first join
+  // The same node by what outlives the process (kept with the participants): its address and
+  // the node id of its load reports. Set and cleared with `node`.
+  std::string node_address;
+  std::string node_id;
+  // The participants and the node came back from the store and the node has not been asked yet
+  // whether it still runs their media (RoomsService reconciles; `node` is -1 until then).
+  bool restored = false;
   bool session_ready = false;
   bool ever_joined = false;
   // Since when nobody is in the room (creation, or the last participant leaving). The idle

@@ -462,6 +462,7 @@ RoomsService::RoomsService(const common::BearerAuthenticator& auth,
       store_(store != nullptr ? std::move(store) : MakeInMemoryRoomStore()),
       metrics_(std::make_shared<ControllerMetrics>()) {
   EnsureSodium();
+  started_ = options_.now();
   metrics_->SetCountSource([this] { return CountRooms(); });
   {
     // WatchRooms numbering starts at the wall clock in microseconds: above every number an
@@ -540,6 +541,15 @@ void RoomsService::Sweep() {
       if (now - room->empty_since > timeout) idle.push_back(room->id);
     }
     for (const std::string& id : idle) closed.push_back(TakeRoom(id, CloseReason::kIdle));
+    // Calls that came back from the store on a node that has not answered since the start: the
+    // node is gone (or no longer configured); their participants may join again elsewhere.
+    if (now - started_ >= options_.restore_wait) {
+      for (Room* room : store_->All()) {
+        if (!room->restored) continue;
+        base::Log(base::LogLevel::kWarning, "restored_room_node_silent", {{"room", room->id}});
+        LoseMedia(*room);
+      }
+    }
   }
   for (const auto& room : closed) EndRoomMedia(*room);
   PollSpeakers();
@@ -646,17 +656,23 @@ void RoomsService::PollSpeakers() {
       }
     }
     for (Departure& departure : departures) Apply(departure);
-    for (const std::string& endpoint : unknown) {
-      auto remove_context = media_->NewContext(static_cast<size_t>(node));
-      internal::RemoveEndpointRequest remove;
-      remove.set_name(endpoint);
-      internal::RemoveEndpointResponse removed;
-      if (media_->stub(static_cast<size_t>(node))
-              .RemoveEndpoint(remove_context.get(), remove, &removed)
-              .ok()) {
-        unknown_endpoints_removed_.fetch_add(1);
-        base::Log(base::LogLevel::kWarning, "unknown_endpoint_removed", {{"room", id}});
-      }
+    RemoveUnknownEndpoints(id, node, unknown);
+  }
+}
+
+void RoomsService::RemoveUnknownEndpoints(const std::string& room_id, int node,
+                                          const std::vector<std::string>& endpoints) {
+  if (media_ == nullptr || node < 0) return;
+  for (const std::string& endpoint : endpoints) {
+    auto remove_context = media_->NewContext(static_cast<size_t>(node));
+    internal::RemoveEndpointRequest remove;
+    remove.set_name(endpoint);
+    internal::RemoveEndpointResponse removed;
+    if (media_->stub(static_cast<size_t>(node))
+            .RemoveEndpoint(remove_context.get(), remove, &removed)
+            .ok()) {
+      unknown_endpoints_removed_.fetch_add(1);
+      base::Log(base::LogLevel::kWarning, "unknown_endpoint_removed", {{"room", room_id}});
     }
   }
 }
@@ -664,19 +680,173 @@ void RoomsService::PollSpeakers() {
 void RoomsService::OnNodeFailed(size_t node) {
   Locked lock(this);
   for (Room* room : store_->All()) {
-    if (room->node != static_cast<int>(node)) continue;
-    v1::RoomEvent event;
-    event.mutable_media_node_failed()->set_media_node(room->room.media_node());
-    Publish(*room, std::move(event));
-    std::vector<std::string> ids = room->participant_order;
-    for (const std::string& participant : ids) {
-      DropParticipant(*room, participant, v1::LEAVE_REASON_NODE_FAILED);
-    }
-    room->node = -1;
-    room->session_ready = false;
-    room->room.clear_media_node();
-    base::Log(base::LogLevel::kWarning, "room_media_lost", {{"room", room->id}});
+    if (room->node == static_cast<int>(node)) LoseMedia(*room);
   }
+}
+
+void RoomsService::SetNode(Room& room, size_t node) const {
+  room.node = static_cast<int>(node);
+  room.node_address = media_->address(node);
+  room.node_id = media_->node_id(node);
+  room.restored = false;
+  room.room.set_media_node(room.node_address);
+}
+
+void RoomsService::ClearNode(Room& room) {
+  room.node = -1;
+  room.node_address.clear();
+  room.node_id.clear();
+  room.restored = false;
+  room.session_ready = false;
+  room.room.clear_media_node();
+}
+
+void RoomsService::LoseMedia(Room& room) {
+  touched_.insert(room.id);
+  v1::RoomEvent event;
+  event.mutable_media_node_failed()->set_media_node(room.room.media_node());
+  Publish(room, std::move(event));
+  std::vector<std::string> ids = room.participant_order;
+  for (const std::string& participant : ids) {
+    DropParticipant(room, participant, v1::LEAVE_REASON_NODE_FAILED);
+  }
+  ClearNode(room);
+  base::Log(base::LogLevel::kWarning, "room_media_lost", {{"room", room.id}});
+}
+
+size_t RoomsService::ReconcileNodes() {
+  if (media_ == nullptr) return 0;
+  // The nodes' ids come with their load reports: a room is found again by its node's id when
+  // the node's address changed.
+  media_->RefreshNow();
+  size_t answered = 0;
+  const size_t count = media_->size();
+  for (size_t node = 0; node < count; ++node) answered += ReconcileNode(node) ? 1 : 0;
+  return answered;
+}
+
+bool RoomsService::ReconcileNode(size_t node) {
+  if (media_ == nullptr || node >= media_->size()) return false;
+  internal::ListSessionsResponse listed;
+  {
+    auto context = media_->NewContext(node);
+    // Short: chorusd waits for this before it serves.
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
+    grpc::Status status = media_->stub(node).ListSessions(context.get(), {}, &listed);
+    if (!status.ok()) {
+      base::Log(base::LogLevel::kWarning, "reconcile_failed",
+                {{"node", media_->address(node)}, {"code", static_cast<int>(status.error_code())}});
+      return false;
+    }
+  }
+  const std::string address = media_->address(node);
+  const std::string node_id = media_->node_id(node);
+  // The node's sessions by room id (a session is named after its room).
+  std::map<std::string, const internal::SessionListing*> sessions;
+  for (const internal::SessionListing& listing : listed.sessions()) {
+    const std::string& name = listing.session().name();
+    if (absl::StartsWith(name, "sessions/")) sessions[name.substr(9)] = &listing;
+  }
+  struct Resend {
+    std::string room_id;
+    std::string participant;
+    internal::Routing routing;
+  };
+  std::vector<Resend> resend;
+  std::vector<std::pair<std::string, v1::LayoutPolicy>> layouts;
+  std::vector<Departure> departures;
+  std::vector<std::pair<std::string, std::vector<std::string>>> unknown;  // by room
+  std::vector<std::string> orphans;
+  int64_t restored_rooms = 0;
+  int64_t lost_rooms = 0;
+  {
+    Locked lock(this);
+    // 1. The calls that came back from the store and belong on this node.
+    for (Room* room : store_->All()) {
+      if (!room->restored || media_->Locate(room->node_address, room->node_id) != node) continue;
+      auto session = sessions.find(room->id);
+      if (session == sessions.end()) {
+        // The node no longer runs the call (it restarted too, or it is the media node of a
+        // `chorusd all` that stopped).
+        ++lost_rooms;
+        LoseMedia(*room);
+        continue;
+      }
+      touched_.insert(room->id);
+      SetNode(*room, node);
+      room->session_ready = true;
+      ++restored_rooms;
+      layouts.emplace_back(room->id, room->room.layout_policy());
+      std::map<std::string, const internal::Endpoint*> endpoints;
+      for (const internal::Endpoint& endpoint : session->second->endpoints()) {
+        endpoints[endpoint.name().substr(endpoint.name().rfind('/') + 1)] = &endpoint;
+      }
+      std::vector<std::string> gone;
+      for (const std::string& id : room->participant_order) {
+        auto endpoint = endpoints.find(id);
+        if (endpoint == endpoints.end()) {
+          gone.push_back(id);
+        } else if (endpoint->second->routing().SerializeAsString() !=
+                   room->participants.at(id).routing.SerializeAsString()) {
+          // A change the old controller kept but did not get to send.
+          resend.push_back({room->id, id, room->participants.at(id).routing});
+        }
+      }
+      base::Log(base::LogLevel::kInfo, "room_call_restored",
+                {{"room", room->id},
+                 {"participants", static_cast<int64_t>(room->participants.size() - gone.size())},
+                 {"participants_lost", static_cast<int64_t>(gone.size())}});
+      for (const std::string& id : gone) {
+        departures.push_back(Depart(*room, id, v1::LEAVE_REASON_NODE_FAILED));
+        if (departures.back().closed) break;  // a one-time room ended with it
+      }
+    }
+    // 2. What runs on the node that nobody owns: sessions of no room on this node, endpoints of
+    // no participant (a join that was setting up its media when the old controller stopped).
+    for (const auto& [room_id, listing] : sessions) {
+      Room* room = store_->Find(room_id);
+      if (room == nullptr || room->node != static_cast<int>(node)) {
+        orphans.push_back(room_id);
+        continue;
+      }
+      std::vector<std::string> strangers;
+      for (const internal::Endpoint& endpoint : listing->endpoints()) {
+        const std::string id = endpoint.name().substr(endpoint.name().rfind('/') + 1);
+        if (!room->participants.contains(id)) strangers.push_back(endpoint.name());
+      }
+      if (!strangers.empty()) unknown.emplace_back(room_id, std::move(strangers));
+    }
+  }
+  for (Departure& departure : departures) Apply(departure);
+  for (const auto& [room_id, policy] : layouts) {
+    (void)ApplyLayout(room_id, static_cast<int>(node), policy);
+  }
+  for (const Resend& r : resend) {
+    (void)ApplyRouting(r.room_id, static_cast<int>(node), r.participant, r.routing, {"routing"});
+  }
+  for (const auto& [room_id, endpoints] : unknown) {
+    RemoveUnknownEndpoints(room_id, static_cast<int>(node), endpoints);
+  }
+  for (const std::string& session : orphans) {
+    auto context = media_->NewContext(node);
+    internal::DeleteSessionRequest request;
+    request.set_name("sessions/" + session);
+    internal::DeleteSessionResponse response;
+    grpc::Status status = media_->stub(node).DeleteSession(context.get(), request, &response);
+    if (status.ok()) {
+      orphan_sessions_deleted_.fetch_add(1);
+      // No name of the session: it belongs to no room this controller knows.
+      base::Log(base::LogLevel::kWarning, "orphan_session_deleted", {{"node", address}});
+    }
+  }
+  base::Log(base::LogLevel::kInfo, "media_node_reconciled",
+            {{"node", address},
+             {"node_id", node_id},
+             {"sessions", static_cast<int64_t>(sessions.size())},
+             {"calls_restored", restored_rooms},
+             {"calls_lost", lost_rooms},
+             {"orphan_sessions", static_cast<int64_t>(orphans.size())}});
+  return true;
 }
 
 RoomsService::Room* RoomsService::FindRoom(const std::string& name) {
@@ -795,7 +965,15 @@ std::unique_ptr<RoomsService::Room> RoomsService::TakeRoom(const std::string& id
   return room;
 }
 
-void RoomsService::EndRoomMedia(const Room& room) { ForgetEmptySession(room.id, room.node); }
+void RoomsService::EndRoomMedia(const Room& room) {
+  int node = room.node;
+  if (node < 0 && room.restored && media_ != nullptr) {
+    // A call that came back from the store, ended before its node was asked about it.
+    std::optional<size_t> located = media_->Locate(room.node_address, room.node_id);
+    if (located.has_value()) node = static_cast<int>(*located);
+  }
+  ForgetEmptySession(room.id, node);
+}
 
 grpc::Status RoomsService::ApplyRouting(const std::string& room_id, int node,
                                         const std::string& participant,
@@ -1032,7 +1210,7 @@ grpc::Status RoomsService::UpdateRoomState(grpc::ServerContext* context,
       }
       updated.set_max_participants(in.max_participants());
     } else if (path == "languages") {
-      if (room->node >= 0) {
+      if (room->node >= 0 || room->restored) {
         return Precondition("languages cannot change once the room's media has started");
       }
       *updated.mutable_languages() = in.languages();
@@ -1378,6 +1556,12 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     Locked lock(this);
     Room* room = FindRoom(request->room());
     if (room == nullptr) return NotFound("no such room");
+    if (room->restored) {
+      // Its call may still run on its node: placing the room elsewhere would split it.
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          "the room's media node has not answered since the controller started; "
+                          "join again in a few seconds");
+    }
     needs_node = room->node < 0;
   }
   if (needs_node) placement = media_->Place();
@@ -1509,8 +1693,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     room->room.set_participant_count(static_cast<int32_t>(room->participants.size()));
     room_id = room->id;
     if (room->node < 0) {
-      room->node = static_cast<int>(*placement);
-      room->room.set_media_node(media_->address(*placement));
+      SetNode(*room, *placement);
       create_session = true;
     }
     node = room->node;
@@ -1534,9 +1717,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
           room->invites.at(invite_id).invite.clear_participant();
         }
         if (room->participants.empty() && room->node == node && room->node >= 0) {
-          room->node = -1;
-          room->session_ready = false;
-          room->room.clear_media_node();
+          ClearNode(*room);
           forget_session = true;
         }
       }
@@ -1557,10 +1738,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
       {
         Locked lock(this);
         Room* room = FindRoom(absl::StrCat(kRoomsPrefix, room_id));
-        if (room != nullptr) {
-          room->node = -1;
-          room->room.clear_media_node();
-        }
+        if (room != nullptr && room->node == node) ClearNode(*room);
       }
       return rollback(created);
     }

@@ -47,6 +47,9 @@ struct RoomsOptions {
   // A room nobody has been in for its idle_timeout (default below) since its last participant
   // left is closed by Sweep(); a room nobody has joined yet waits for its expire_time.
   absl::Duration default_idle_timeout = absl::Minutes(10);
+  // A room whose call came back from the store at start waits this long for its media node to
+  // answer (ReconcileNode); then its participants leave with NODE_FAILED (checked by Sweep()).
+  absl::Duration restore_wait = absl::Seconds(10);
   // Where the web client is served ("https://video.hospital.example", no trailing slash): when
   // set, CreateInvite returns the invitation link "<public_url>/join#r=<room>&i=<token>".
   std::string public_url;
@@ -89,8 +92,25 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   // room's session that belongs to no participant of its roster.
   void PollSpeakers();
 
+  // Takes over from a controller that stopped, and catches up with a node that was away: asks
+  // media node `node` for its sessions (ListSessions) and compares them with the rooms.
+  //  - A room whose call came back from the store and that belongs on this node (by address, or
+  //    by node id) goes on if the node still runs its session: participants whose endpoint is
+  //    gone leave (NODE_FAILED), routings the node missed are sent again. If the session is gone,
+  //    every participant leaves (NODE_FAILED) and the room is placed again at its next join.
+  //  - A session that no room owns is deleted (log orphan_session_deleted), and an endpoint of a
+  //    room's session that belongs to no participant is removed (as PollSpeakers does).
+  // chorusd runs it for every node before it serves, and again whenever a node answers for the
+  // first time or after failing. Returns false when the node did not answer: its restored rooms
+  // wait (joins to them are refused UNAVAILABLE meanwhile), at most RoomsOptions::restore_wait.
+  bool ReconcileNode(size_t node);
+  // ReconcileNode for every media node known now; returns how many answered.
+  size_t ReconcileNodes();
+
   // Endpoints found on a media node that belonged to nobody in the roster, and removed.
   int64_t unknown_endpoints_removed() const { return unknown_endpoints_removed_.load(); }
+  // Sessions found on a media node that belonged to no room, and deleted.
+  int64_t orphan_sessions_deleted() const { return orphan_sessions_deleted_.load(); }
 
   // Changes the store failed to keep (each logged as room_save_failed): they hold in memory but
   // would not survive a restart.
@@ -205,6 +225,15 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   // Removes a participant from the room's state; the media endpoint is removed by the caller.
   void DropParticipant(Room& room, const std::string& id, chorus::v1::LeaveReason reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // The room is on media node `node` (index and lasting identity), or on none.
+  void SetNode(Room& room, size_t node) const;
+  static void ClearNode(Room& room);
+  // The room's media is gone (its node failed, or its session did not outlive a restart): its
+  // watchers get media_node_failed, its participants leave with NODE_FAILED, and it is on no node.
+  void LoseMedia(Room& room) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Removes endpoints of a room's session that belong to nobody in its roster (names).
+  void RemoveUnknownEndpoints(const std::string& room_id, int node,
+                              const std::vector<std::string>& endpoints);
   // Why a room ends (for the log and the metrics).
   using CloseReason = ControllerMetrics::CloseReason;
   std::unique_ptr<Room> TakeRoom(const std::string& id, CloseReason reason)
@@ -276,6 +305,9 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   std::vector<std::shared_ptr<Watcher>> all_watchers_ ABSL_GUARDED_BY(mutex_);
   bool shutting_down_ ABSL_GUARDED_BY(mutex_) = false;
   std::atomic<int64_t> unknown_endpoints_removed_{0};
+  std::atomic<int64_t> orphan_sessions_deleted_{0};
+  // When the service started (options_.now): restored rooms wait for their node from then on.
+  absl::Time started_;
   std::atomic<int64_t> save_failures_{0};
   const std::shared_ptr<ControllerMetrics> metrics_;
 };

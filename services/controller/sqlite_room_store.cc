@@ -23,6 +23,7 @@ namespace chorus::controller {
 namespace {
 
 using chorus::internal::v1::StoredInvite;
+using chorus::internal::v1::StoredParticipant;
 using chorus::internal::v1::StoredPinWindow;
 using chorus::internal::v1::StoredRoom;
 
@@ -124,6 +125,17 @@ StoredRoom ToStored(const RoomRecord& room) {
     StoredInvite* invite = stored.add_invites();
     *invite->mutable_invite() = it->second.invite;
     invite->set_token_hash(it->second.token_hash);
+    // A join still setting up its media is not kept (below): should the process end now, its
+    // invite comes back usable, as a join that failed leaves it.
+    const std::string& participant = it->second.invite.participant();
+    if (it->second.invite.state() == chorus::v1::INVITE_STATE_USED && !participant.empty()) {
+      auto member = room.participants.find(participant.substr(participant.rfind('/') + 1));
+      if (member != room.participants.end() && member->second.pending) {
+        invite->mutable_invite()->set_state(chorus::v1::INVITE_STATE_PENDING);
+        invite->mutable_invite()->clear_use_time();
+        invite->mutable_invite()->clear_participant();
+      }
+    }
   }
   stored.set_next_guest(room.next_guest);
   stored.set_next_sequence(room.next_sequence);
@@ -136,10 +148,30 @@ StoredRoom ToStored(const RoomRecord& room) {
   }
   stored.set_ever_joined(room.ever_joined);
   stored.set_empty_since_unix_us(absl::ToUnixMicros(room.empty_since));
+  // The call: its participants whose media is set up, and the node that carries it. A room whose
+  // node was lost (its participants left with NODE_FAILED) has neither.
+  if (room.node >= 0 || room.restored) {
+    for (const std::string& id : room.participant_order) {
+      auto it = room.participants.find(id);
+      if (it == room.participants.end() || it->second.pending) continue;
+      StoredParticipant* participant = stored.add_participants();
+      *participant->mutable_participant() = it->second.participant;
+      participant->mutable_participant()->clear_speaking();  // changes each second; not kept
+      *participant->mutable_routing() = it->second.routing;
+      participant->set_has_content(it->second.has_content);
+      participant->set_webrtc(it->second.webrtc);
+    }
+    if (stored.participants_size() > 0) {
+      stored.mutable_media_node()->set_address(room.node_address);
+      stored.mutable_media_node()->set_node_id(room.node_id);
+    }
+  }
   return stored;
 }
 
-// The room a row holds, as it comes back after a restart: no participants, OPEN, on no media node.
+// The room a row holds, as it comes back after a restart: with the participants of its call and
+// the identity of the node that carries it, marked `restored` until RoomsService has asked that
+// node; or, with nobody in it, OPEN and on no media node.
 absl::StatusOr<std::unique_ptr<RoomRecord>> FromStored(const StoredRoom& stored,
                                                        absl::Time loaded_at) {
   if (stored.id().empty() || stored.room().name() != absl::StrCat(kRoomsPrefix, stored.id())) {
@@ -174,7 +206,38 @@ absl::StatusOr<std::unique_ptr<RoomRecord>> FromStored(const StoredRoom& stored,
   }
   room->ever_joined = stored.ever_joined();
   room->empty_since = absl::FromUnixMicros(stored.empty_since_unix_us());
-  // Whoever was in the room left with the old process.
+  const std::string participants_prefix = absl::StrCat(room->room.name(), "/participants/");
+  if (!stored.media_node().address().empty()) {
+    for (const StoredParticipant& participant : stored.participants()) {
+      const std::string& name = participant.participant().name();
+      if (name.rfind(participants_prefix, 0) != 0 || name.size() == participants_prefix.size()) {
+        return absl::DataLossError("a participant has no name in this room");
+      }
+      std::string id = name.substr(participants_prefix.size());
+      RoomRecord::Member member;
+      member.participant = participant.participant();
+      member.routing = participant.routing();
+      member.pending = false;
+      member.has_content = participant.has_content();
+      member.webrtc = participant.webrtc();
+      if (!room->participants.emplace(id, std::move(member)).second) {
+        return absl::DataLossError("two participants have the same name");
+      }
+      room->participant_order.push_back(std::move(id));
+    }
+  }
+  if (!room->participants.empty()) {
+    // The call may still run on its node: RoomsService asks the node before anyone joins.
+    room->node_address = stored.media_node().address();
+    room->node_id = stored.media_node().node_id();
+    room->restored = true;
+    room->room.set_participant_count(static_cast<int32_t>(room->participants.size()));
+    room->room.set_state(chorus::v1::ROOM_STATE_ACTIVE);
+    room->room.set_media_node(room->node_address);
+    return room;
+  }
+  // Nobody in it (or a row written before participants were kept: whoever was in the room left
+  // with the old process).
   if (room->room.participant_count() > 0) room->empty_since = loaded_at;
   room->room.set_participant_count(0);
   room->room.set_state(chorus::v1::ROOM_STATE_OPEN);

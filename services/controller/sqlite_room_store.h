@@ -16,8 +16,13 @@ namespace chorus::controller {
 // the process, and of the machine but for its last moments).
 //
 // Opening the file loads every room: its settings, PIN hashes, invites (token hashes), wrong-PIN
-// windows, event history and sequence. Participants are not kept, so rooms come back OPEN and
-// empty; a room that had participants counts as empty since `loaded_at` (for its idle timeout).
+// windows, event history and sequence, and the call in it: its participants whose media was set
+// up (pseudonyms, roles, states, routing) and the node carrying it, by address and node id. Such
+// a room comes back ACTIVE and marked `restored`, on no node index until RoomsService has asked
+// that node (the call may have gone on without the controller, or not). A join still setting up
+// its media is not kept: its invite comes back pending. A room without a call comes back OPEN
+// and empty; one from a row written before participants were kept, that had participants,
+// counts as empty since `loaded_at` (for its idle timeout).
 //
 // Nothing of a removed room stays: Remove() deletes its row (secure_delete overwrites it in its
 // page), and Purge() deletes any row whose delete failed and checkpoints the write-ahead log into
@@ -27,8 +32,8 @@ namespace chorus::controller {
 // is not a SQLite database (DATA_LOSS), is held by another store (flock; FAILED_PRECONDITION),
 // has a schema newer than this binary knows (FAILED_PRECONDITION), or holds a room that does not
 // parse (DATA_LOSS). Older schemas are migrated in order. The file is created 0600 (it holds
-// invites' pseudonyms and consent references). Not thread-safe: RoomsService calls it under its
-// mutex.
+// invites' and participants' pseudonyms and consent references). Not thread-safe: RoomsService
+// calls it under its mutex.
 absl::StatusOr<std::unique_ptr<RoomStore>> MakeSqliteRoomStore(const std::string& path,
                                                                absl::Time loaded_at = absl::Now());
 

@@ -712,6 +712,42 @@ grpc::Status MediaNodeService::GetSessionStats(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status MediaNodeService::ListSessions(grpc::ServerContext* context,
+                                            const v1::ListSessionsRequest*,
+                                            v1::ListSessionsResponse* response) {
+  grpc::Status status = Authenticate(*context);
+  if (!status.ok()) return status;
+  absl::MutexLock lock(&mutex_);
+  std::vector<const std::string*> names;
+  names.reserve(sessions_.size());
+  for (const auto& [name, info] : sessions_) names.push_back(&name);
+  std::sort(names.begin(), names.end(),
+            [](const std::string* a, const std::string* b) { return *a < *b; });
+  for (const std::string* name : names) {
+    const SessionInfo& info = sessions_.at(*name);
+    v1::SessionListing* listing = response->add_sessions();
+    v1::Session* session = listing->mutable_session();
+    session->set_name(kSessionPrefix + *name);
+    for (const std::string& language : info.languages) session->add_buses()->set_language(language);
+    session->set_endpoint_count(static_cast<int32_t>(info.endpoints.size()));
+    std::vector<const v1::Endpoint*> endpoints;
+    endpoints.reserve(info.endpoints.size());
+    for (const auto& [id, endpoint] : info.endpoints) endpoints.push_back(&endpoint);
+    std::sort(endpoints.begin(), endpoints.end(),
+              [](const v1::Endpoint* a, const v1::Endpoint* b) { return a->name() < b->name(); });
+    for (const v1::Endpoint* remembered : endpoints) {
+      // What the node chose and the routing it applies; the endpoint's own addresses stay here.
+      v1::Endpoint* endpoint = listing->add_endpoints();
+      endpoint->set_name(remembered->name());
+      endpoint->set_transport(remembered->transport());
+      *endpoint->mutable_routing() = remembered->routing();
+      *endpoint->mutable_local_streams() = remembered->local_streams();
+      for (v1::LocalStream& stream : *endpoint->mutable_local_streams()) stream.clear_key();
+    }
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status MediaNodeService::AddWebRtcEndpoint(const std::string& session,
                                                  const std::vector<std::string>& languages,
                                                  const v1::AddEndpointRequest& request,

@@ -86,6 +86,9 @@ class MediaNodeService final : public chorus::internal::v1::MediaNode::Service {
   grpc::Status GetSessionStats(grpc::ServerContext* context,
                                const chorus::internal::v1::GetSessionStatsRequest*,
                                chorus::internal::v1::SessionStats*) override;
+  grpc::Status ListSessions(grpc::ServerContext* context,
+                            const chorus::internal::v1::ListSessionsRequest*,
+                            chorus::internal::v1::ListSessionsResponse* response) override;
 
  private:
   grpc::Status NotYet(const grpc::ServerContext& context, const char* rpc) const;

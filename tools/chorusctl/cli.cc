@@ -104,8 +104,9 @@ constexpr char kUsage[] =
     "  node <Method> [json]\n"
     "                     call the internal media node API (chorus.internal.v1.MediaNode) with a\n"
     "                     JSON request (proto field names), print the JSON answer; for\n"
-    "                     operators and tests: GetLoad, Drain, CreateSession, DeleteSession,\n"
-    "                     AddEndpoint, UpdateEndpoint, RemoveEndpoint, SetLayout, GetSessionStats\n"
+    "                     operators and tests: GetLoad, Drain, ListSessions, CreateSession,\n"
+    "                     DeleteSession, AddEndpoint, UpdateEndpoint, RemoveEndpoint, SetLayout,\n"
+    "                     GetSessionStats\n"
     "\n"
     "Example: chorusctl --insecure health\n";
 
@@ -251,6 +252,7 @@ int Node(const Client& client, const std::vector<std::string>& args) {
   const std::string json = args.size() > 1 ? args[1] : "";
   if (method == "GetLoad") return NodeCall(client, method, json, &Stub::GetLoad);
   if (method == "Drain") return NodeCall(client, method, json, &Stub::Drain);
+  if (method == "ListSessions") return NodeCall(client, method, json, &Stub::ListSessions);
   if (method == "CreateSession") return NodeCall(client, method, json, &Stub::CreateSession);
   if (method == "DeleteSession") return NodeCall(client, method, json, &Stub::DeleteSession);
   if (method == "AddEndpoint") return NodeCall(client, method, json, &Stub::AddEndpoint);

@@ -72,6 +72,8 @@ class RoomsServiceTest : public ::testing::Test {
     ASSERT_NE(port, 0);
     nodes_->Add("in-process", server_->InProcessChannel(grpc::ChannelArguments()),
                 {media_node::kInternalSecretHeader, "test-secret"});
+    // As chorusd starts: the calls that came back from the store are compared with the node.
+    service_->ReconcileNodes();
     lifecycle_.SetReady(true);
     stub_ = v1::Rooms::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
                                                    grpc::InsecureChannelCredentials()));
@@ -1902,7 +1904,12 @@ TEST_F(RoomsServiceRestartTest, APendingInviteStillJoinsAfterARestartAndAUsedOne
   ASSERT_TRUE(stub_->GetRoom(Context().get(), get, &after).ok());
   EXPECT_EQ(after.kind(), v1::ROOM_KIND_MEETING);
   EXPECT_EQ(after.state(), v1::ROOM_STATE_OPEN);
-  EXPECT_EQ(after.participant_count(), 0);  // the call did not survive the process
+  // The call ran in the stopped process (its media node was in it, as in `chorusd all`): it did
+  // not survive, and its participant left with NODE_FAILED.
+  EXPECT_EQ(after.participant_count(), 0);
+  EXPECT_TRUE(WaitForEvent(room, [](const v1::RoomEvent& event) {
+    return event.participant_left().reason() == v1::LEAVE_REASON_NODE_FAILED;
+  }));
   EXPECT_EQ(Join(room, used, &joined).error_code(), grpc::StatusCode::PERMISSION_DENIED);
   grpc::Status status = Join(room, pending, &joined);
   ASSERT_TRUE(status.ok()) << status.error_message();

@@ -10,6 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "chorus/v1/controller_state.pb.h"
 #include "gtest/gtest.h"
 
 namespace chorus::controller {
@@ -134,6 +135,117 @@ TEST_F(SqliteRoomStoreTest, ARoomComesBackAsItWasSavedWithoutItsParticipants) {
   EXPECT_EQ(room.node, -1);
   EXPECT_FALSE(room.session_ready);
   EXPECT_EQ(room.empty_since, restarted);
+}
+
+// The call in a room outlives the controller (its media runs on a media node): its participants
+// come back as they were (but for who was speaking), in joining order, with their routing and the
+// node's lasting identity, marked restored until the controller has asked that node. A join that
+// was still setting up its media is not kept, and its invite comes back usable.
+TEST_F(SqliteRoomStoreTest, ACallComesBackWithItsParticipantsButNotAJoinStillSettingUp) {
+  {
+    std::unique_ptr<RoomStore> store = Open();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->Insert(Room("call")));
+    RoomRecord& room = *store->Find("call");
+    auto add = [&](const std::string& id, v1::Role role, v1::ParticipantState state, bool pending) {
+      RoomRecord::Member member;
+      member.participant.set_name("rooms/call/participants/" + id);
+      member.participant.set_display_name("Pseudonym-" + id);
+      member.participant.set_role(role);
+      member.participant.set_state(state);
+      member.participant.set_speaking(true);
+      member.routing.set_admitted(state == v1::PARTICIPANT_STATE_ADMITTED);
+      member.routing.set_floor_gain_db(-15.0);
+      member.pending = pending;
+      member.webrtc = id == "p2";
+      member.has_content = id == "p2";
+      room.participants.emplace(id, member);
+      room.participant_order.push_back(id);
+    };
+    add("p2", v1::ROLE_HOST, v1::PARTICIPANT_STATE_ADMITTED, false);
+    add("p1", v1::ROLE_GUEST, v1::PARTICIPANT_STATE_WAITING, false);
+    add("p3", v1::ROLE_GUEST, v1::PARTICIPANT_STATE_ADMITTED, true);  // still joining
+    room.participants.at("p1").participant.set_muted(true);
+    room.participants.at("p1").routing.set_muted(true);
+    for (const char* id : {"i1", "i3"}) {
+      RoomRecord::Invite invite;
+      invite.invite.set_name(absl::StrCat("rooms/call/invites/", id));
+      invite.invite.set_state(v1::INVITE_STATE_USED);
+      invite.invite.mutable_use_time()->set_seconds(1);
+      invite.invite.set_participant(absl::StrCat("rooms/call/participants/p", id + 1));
+      invite.token_hash = absl::StrCat("hash-", id);
+      room.invites.emplace(id, invite);
+      room.invite_order.push_back(id);
+    }
+    room.room.set_participant_count(3);
+    room.room.set_state(v1::ROOM_STATE_ACTIVE);
+    room.room.set_media_node("10.0.0.7:7701");
+    room.node = 2;
+    room.node_address = "10.0.0.7:7701";
+    room.node_id = "media-7";
+    room.session_ready = true;
+    ASSERT_TRUE(store->Save(room).ok());
+  }
+  std::unique_ptr<RoomStore> store = Open(kNow + absl::Minutes(1));
+  ASSERT_NE(store, nullptr);
+  const RoomRecord& room = *store->Find("call");
+  EXPECT_EQ(room.participant_order, (std::vector<std::string>{"p2", "p1"}));
+  ASSERT_EQ(room.participants.size(), 2u);
+  const RoomRecord::Member& host = room.participants.at("p2");
+  EXPECT_FALSE(host.pending);
+  EXPECT_EQ(host.participant.display_name(), "Pseudonym-p2");
+  EXPECT_EQ(host.participant.role(), v1::ROLE_HOST);
+  EXPECT_FALSE(host.participant.speaking());  // not kept
+  EXPECT_TRUE(host.routing.admitted());
+  EXPECT_TRUE(host.webrtc);
+  EXPECT_TRUE(host.has_content);
+  const RoomRecord::Member& guest = room.participants.at("p1");
+  EXPECT_EQ(guest.participant.state(), v1::PARTICIPANT_STATE_WAITING);
+  EXPECT_TRUE(guest.participant.muted());
+  EXPECT_TRUE(guest.routing.muted());
+  EXPECT_FALSE(guest.routing.admitted());
+  EXPECT_FALSE(guest.webrtc);
+  // On its node by lasting identity; the index belongs to the process that asks the node.
+  EXPECT_TRUE(room.restored);
+  EXPECT_EQ(room.node, -1);
+  EXPECT_FALSE(room.session_ready);
+  EXPECT_EQ(room.node_address, "10.0.0.7:7701");
+  EXPECT_EQ(room.node_id, "media-7");
+  EXPECT_EQ(room.room.media_node(), "10.0.0.7:7701");
+  EXPECT_EQ(room.room.state(), v1::ROOM_STATE_ACTIVE);
+  EXPECT_EQ(room.room.participant_count(), 2);
+  EXPECT_EQ(room.empty_since, kNow - absl::Minutes(1));
+  // The invite of the join that was setting up is usable again; the other stays used.
+  EXPECT_EQ(room.invites.at("i1").invite.state(), v1::INVITE_STATE_USED);
+  EXPECT_EQ(room.invites.at("i1").invite.participant(), "rooms/call/participants/p1");
+  EXPECT_EQ(room.invites.at("i3").invite.state(), v1::INVITE_STATE_PENDING);
+  EXPECT_TRUE(room.invites.at("i3").invite.participant().empty());
+  EXPECT_FALSE(room.invites.at("i3").invite.has_use_time());
+}
+
+// A row written before participants were kept loads as it did: nobody in the room, empty since
+// the restart when somebody was in it.
+TEST_F(SqliteRoomStoreTest, ARowWrittenBeforeParticipantsWereKeptLoadsAsAnEmptyRoom) {
+  { ASSERT_NE(Open(), nullptr); }
+  chorus::internal::v1::StoredRoom old;
+  old.set_id("old-row");
+  old.mutable_room()->set_name("rooms/old-row");
+  old.mutable_room()->set_state(v1::ROOM_STATE_ACTIVE);
+  old.mutable_room()->set_participant_count(2);
+  old.mutable_room()->set_media_node("in-process");
+  std::string hex;
+  for (unsigned char c : old.SerializeAsString())
+    absl::StrAppend(&hex, absl::Hex(c, absl::kZeroPad2));
+  Sql(absl::StrCat("INSERT INTO rooms (id, record) VALUES ('old-row', x'", hex, "')"));
+  std::unique_ptr<RoomStore> store = Open(kNow + absl::Hours(1));
+  ASSERT_NE(store, nullptr);
+  const RoomRecord& room = *store->Find("old-row");
+  EXPECT_TRUE(room.participants.empty());
+  EXPECT_FALSE(room.restored);
+  EXPECT_EQ(room.room.state(), v1::ROOM_STATE_OPEN);
+  EXPECT_EQ(room.room.participant_count(), 0);
+  EXPECT_TRUE(room.room.media_node().empty());
+  EXPECT_EQ(room.empty_since, kNow + absl::Hours(1));
 }
 
 TEST_F(SqliteRoomStoreTest, ARemovedRoomIsGoneAfterARestart) {

@@ -203,6 +203,73 @@ TEST_F(MediaNodeServiceTest, SessionsAndEndpointsAnswerWithThePortAndKey) {
   EXPECT_EQ(service_->active_sessions(), 0);
 }
 
+// What a restarted controller reconciles against: every session and its endpoints with their
+// routing, in name order, and never a key or the endpoint's own address.
+TEST_F(MediaNodeServiceTest, ListSessionsNamesEverySessionAndEndpointWithItsRouting) {
+  grpc::ClientContext empty_context;
+  v1::ListSessionsResponse listed;
+  ASSERT_TRUE(stub_->ListSessions(&empty_context, {}, &listed).ok());
+  EXPECT_EQ(listed.sessions_size(), 0);
+
+  for (const char* id : {"room-b", "room-a"}) {
+    grpc::ClientContext create_context;
+    v1::CreateSessionRequest create;
+    create.set_session_id(id);
+    if (std::string(id) == "room-b") create.mutable_session()->add_buses()->set_language("fr");
+    v1::Session session;
+    ASSERT_TRUE(stub_->CreateSession(&create_context, create, &session).ok());
+  }
+  for (const char* id : {"p2", "p1"}) {
+    grpc::ClientContext add_context;
+    v1::AddEndpointRequest add = AudioEndpoint(id, "opus", 5004);
+    add.set_parent("sessions/room-b");
+    add.mutable_endpoint()->mutable_routing()->set_muted(std::string(id) == "p2");
+    v1::Endpoint endpoint;
+    grpc::Status status = stub_->AddEndpoint(&add_context, add, &endpoint);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+
+  grpc::ClientContext list_context;
+  ASSERT_TRUE(stub_->ListSessions(&list_context, {}, &listed).ok());
+  ASSERT_EQ(listed.sessions_size(), 2);
+  EXPECT_EQ(listed.sessions(0).session().name(), "sessions/room-a");
+  EXPECT_EQ(listed.sessions(0).endpoints_size(), 0);
+  const v1::SessionListing& room_b = listed.sessions(1);
+  EXPECT_EQ(room_b.session().name(), "sessions/room-b");
+  EXPECT_EQ(room_b.session().endpoint_count(), 2);
+  ASSERT_EQ(room_b.session().buses_size(), 1);
+  EXPECT_EQ(room_b.session().buses(0).language(), "fr");
+  ASSERT_EQ(room_b.endpoints_size(), 2);
+  EXPECT_EQ(room_b.endpoints(0).name(), "sessions/room-b/endpoints/p1");
+  EXPECT_EQ(room_b.endpoints(1).name(), "sessions/room-b/endpoints/p2");
+  EXPECT_FALSE(room_b.endpoints(0).routing().muted());
+  EXPECT_TRUE(room_b.endpoints(1).routing().muted());
+  EXPECT_TRUE(room_b.endpoints(1).routing().admitted());
+  for (const v1::Endpoint& endpoint : room_b.endpoints()) {
+    EXPECT_EQ(endpoint.remote_streams_size(), 0);  // the endpoint's address stays on the node
+    ASSERT_EQ(endpoint.local_streams_size(), 1);
+    EXPECT_GE(endpoint.local_streams(0).port(), 41000u);
+    EXPECT_EQ(endpoint.local_streams(0).key().key_base64(), "");
+  }
+
+  // A removed endpoint and a deleted session are gone from the list.
+  grpc::ClientContext remove_context;
+  v1::RemoveEndpointRequest remove;
+  remove.set_name("sessions/room-b/endpoints/p1");
+  v1::RemoveEndpointResponse removed;
+  ASSERT_TRUE(stub_->RemoveEndpoint(&remove_context, remove, &removed).ok());
+  grpc::ClientContext delete_context;
+  v1::DeleteSessionRequest del;
+  del.set_name("sessions/room-a");
+  v1::DeleteSessionResponse deleted;
+  ASSERT_TRUE(stub_->DeleteSession(&delete_context, del, &deleted).ok());
+  grpc::ClientContext again_context;
+  ASSERT_TRUE(stub_->ListSessions(&again_context, {}, &listed).ok());
+  ASSERT_EQ(listed.sessions_size(), 1);
+  ASSERT_EQ(listed.sessions(0).endpoints_size(), 1);
+  EXPECT_EQ(listed.sessions(0).endpoints(0).name(), "sessions/room-b/endpoints/p2");
+}
+
 TEST_F(MediaNodeServiceTest, NonsenseEndpointRequestsAreRefusedClearly) {
   grpc::ClientContext create_context;
   v1::CreateSessionRequest create;
