@@ -711,19 +711,20 @@
       }
       if (this.options.onEnd) this.options.onEnd(code);
     }
-  }
 
-  App.prototype.restart = function () {
-    this.ended = false;
-    this.session = null;
-    this.participant = null;
-    this.roster = [];
-    this.speakers = new Set();
-    this.consents = [];
-    this.confirmEnd = false;
-    this.media = null;
-    this.showCheck();
-  };
+    // Back to the device check with the same (unspent) invitation.
+    restart() {
+      this.ended = false;
+      this.session = null;
+      this.participant = null;
+      this.roster = [];
+      this.speakers = new Set();
+      this.consents = [];
+      this.confirmEnd = false;
+      this.media = null;
+      this.showCheck();
+    }
+  }
 
   // Mounts the client into `element`. options: room, invite (from the link), server (default:
   // where chorus.js came from), lang (default: the browser's), onEnd(code). Returns an object

@@ -247,23 +247,39 @@
     }
 
     // Sets a new local offer and waits for ICE gathering to finish (Chorus takes no trickled
-    // candidates); after kGatherTimeoutMs it goes on with the candidates it has.
+    // candidates); after kGatherTimeoutMs it goes on with the candidates it has. An ICE restart
+    // gathers anew, but the state may still read "complete" from the last round just after
+    // setLocalDescription: then the end of the new round (a null candidate) is what counts.
     async _completeOffer(options) {
       const pc = this._pc;
-      await pc.setLocalDescription(await pc.createOffer(options));
-      if (pc.iceGatheringState !== 'complete') {
-        await new Promise((resolve) => {
-          const timer = setTimeout(done, kGatherTimeoutMs);
-          function done() {
-            clearTimeout(timer);
-            pc.removeEventListener('icegatheringstatechange', check);
-            resolve();
-          }
-          function check() {
-            if (pc.iceGatheringState === 'complete') done();
-          }
-          pc.addEventListener('icegatheringstatechange', check);
-        });
+      const restart = !!(options && options.iceRestart);
+      let roundEnded = false;
+      let wake = () => {};
+      const onCandidate = (event) => {
+        if (!event.candidate) {
+          roundEnded = true;
+          wake();
+        }
+      };
+      const onState = () => wake();
+      const gathered = () => (restart ? roundEnded : pc.iceGatheringState === 'complete');
+      pc.addEventListener('icecandidate', onCandidate);
+      pc.addEventListener('icegatheringstatechange', onState);
+      try {
+        await pc.setLocalDescription(await pc.createOffer(options));
+        if (!gathered()) {
+          await new Promise((resolve) => {
+            const timer = setTimeout(resolve, kGatherTimeoutMs);
+            wake = () => {
+              if (!gathered()) return;
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+        }
+      } finally {
+        pc.removeEventListener('icecandidate', onCandidate);
+        pc.removeEventListener('icegatheringstatechange', onState);
       }
       return pc.localDescription.sdp;
     }

@@ -862,12 +862,12 @@ class WebGateway::Impl : public CivetHandler, public CivetWebSocketHandler {
         session->watch = watch;
         watch->sessions.insert(session);
         // Anything that happened to this participant before the watch saw this session.
+        // (UpdateSession sends the room's view to one it finds admitted since; one admitted at
+        // join gets it here.)
+        const bool admitted_at_join = session->admitted;
         auto known = watch->roster.find(participant.name());
-        if (known != watch->roster.end()) {
-          UpdateSession(*watch, session, known->second, outbox);
-        } else if (session->admitted) {
-          AddRoomView(*watch, session, outbox);
-        }
+        if (known != watch->roster.end()) UpdateSession(*watch, session, known->second, outbox);
+        if (admitted_at_join) AddRoomView(*watch, session, outbox);
       }
     }
     if (left_already) {

@@ -228,6 +228,22 @@ def main():
     assert refused["code"] == "bad_request", refused
     ok("a host cannot name a participant of another room")
 
+    # --- The patient comes early: a host joining later sees it waiting at once ---
+    ctl("room", "create", "consultation", "--room_id=early", "--lobby=true")
+    early_guest_token, _ = invite("early", "guest")
+    early_host_token, _ = invite("early", "host")
+    secrets += [early_guest_token, early_host_token]
+    early_guest, joined = join("10.9.3.1", "early", early_guest_token)
+    assert joined["participant"]["state"] == "waiting", joined
+    early_name = joined["participant"]["name"]
+    early_host, joined = join("10.9.3.2", "early", early_host_token)
+    assert joined["participant"]["state"] == "admitted", joined
+    expect(early_host, "roster", lambda m: roster_names(m).get(early_name) == "waiting")
+    expect(early_host, "locked", lambda m: not m["locked"])
+    early_guest.close()
+    early_host.close()
+    ok("a patient waiting before the clinician arrives is in the clinician's first roster")
+
     # --- Malformed, oversized and hostile messages ---
     for bad in ("not json", "[1,2]", '{"type":"join","bogus":1}', "[" * 5000,
                 '{"type":"nonsense"}', '{"type":"join","id":-1}'):

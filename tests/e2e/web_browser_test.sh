@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# The reference web client (web/) in headless Chromium, end to end, the way a patient, a clinician
+# and an interpreter use it: chorusd serves the client and its signalling WebSocket (--web_listen);
+# a platform page on another origin (tools/web_harness.py, allowed with --web_allowed_origins)
+# loads chorusd's /chorus.js and /app.js, mounts the real client, clicks its buttons and measures
+# what its own media elements play (tones by FFT, colours of the composed view). Each Chromium's
+# fake microphone plays its own tone and its fake camera shows its own colour.
+#   1. A patient opens its link into a consultation with a lobby: device check, then the waiting
+#      room, where nothing reaches it. The host (its own link) sees it waiting and admits it; then
+#      each hears the other's tone (not its own) and sees the other's colour. The patient shares
+#      its screen (renegotiated) and stops; the host mutes and unmutes it; a network outage is
+#      survived by an ICE restart.
+#   2. The same patient link opened again, in a browser whose camera and microphone are refused:
+#      the device check says so, then "already used". The host locks the room: a new guest link
+#      is refused as locked. The host ends the consultation (with confirmation): both see that it
+#      has ended.
+#   3. Interpretation: an interpreter (de/ar) sees its booth and speaks into German; a listener of
+#      Arabic does not hear it; the interpreter switches to Arabic, goes on air, and the listener
+#      hears it; a floor listener never does.
+if [[ -z ${CHORUS_E2E_NETNS:-} ]]; then
+  exec unshare --net env CHORUS_E2E_NETNS=1 bash "$0" "$@"
+fi
+ip link set lo up
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/media_lib.sh"
+source "$(dirname "$0")/tools/web_lib.sh"
+command -v chromium >/dev/null || fail "chromium is not installed (scripts/install-deps.sh installs it)"
+
+web_start_harness 46861
+web_start_chorusd chorus 46800 "$HARNESS_URL"
+
+# The patient (440 Hz, red) and the clinician (880 Hz, blue) open their links.
+ctl room create consultation --room_id=clinic >/dev/null || fail "room create clinic"
+patient_link=$(web_invite clinic guest)
+host_link=$(web_invite clinic host)
+[[ $patient_link == "$WEB_URL/join#r=clinic&i="* ]] || fail "unexpected link: ${patient_link%%&i=*}"
+web_chromium patient 440 ff0000
+web_chromium host 880 0000ff
+web_ready patient 30
+web_ready host 30
+
+web_mount patient "$patient_link"
+web_do patient 20 '{"op": "wait", "selector": ".chorus-check [data-action=join]:enabled"}'
+web_do patient 5 '{"op": "wait", "selector": ".chorus-preview"}'
+web_do patient 5 '{"op": "click", "selector": "[data-action=join]"}'
+web_do patient 20 '{"op": "wait", "selector": ".chorus-waiting .chorus-pseudonym"}'
+pseudonym=$(web_value "r['text']")
+[[ $pseudonym == Guest* ]] || fail "the waiting room shows no pseudonym: '$pseudonym'"
+pass "the patient passed the device check and waits in the waiting room as $pseudonym"
+
+web_mount host "$host_link"
+web_do host 5 '{"op": "click", "selector": "[data-action=join]"}'
+web_do host 20 '{"op": "wait", "selector": ".chorus-call .chorus-host"}'
+web_do host 20 '{"op": "wait", "selector": ".chorus-waiting-list [data-action=admit]"}'
+web_do host 5 '{"op": "texts", "selector": ".chorus-waiting-list .chorus-person-name"}'
+[[ $(web_value "r['texts']") == "['$pseudonym']" ]] ||
+  fail "the host's waiting list: $(web_value "r['texts']"), expected $pseudonym"
+pass "the host sees $pseudonym waiting, first in its roster, with Admit and Deny"
+
+# In the waiting room nothing of the room reaches the patient: 3 s of silence and no picture,
+# while the host talks.
+web_do patient 10 '{"op": "measure", "tones": [440, 880], "seconds": 3}'
+/usr/bin/python3 - "$WEB_RESULT" <<'PY' || fail "the waiting patient received media: $(cat "$WEB_RESULT")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+sys.exit(0 if r["max_db"]["880"] < -100 and r["width"] == 0 else 1)
+PY
+pass "the waiting patient hears and sees nothing of the room"
+
+web_do host 5 '{"op": "click", "selector": ".chorus-waiting-list [data-action=admit]"}'
+web_do patient 20 '{"op": "wait", "selector": ".chorus-call .chorus-remote-video"}'
+pass "the host clicked Admit: the patient is in the consultation"
+p=$(web_send patient '{"op": "await_tone", "hz": 880, "above": -70, "hold": 1, "timeout": 30}')
+h=$(web_send host '{"op": "await_tone", "hz": 440, "above": -70, "hold": 1, "timeout": 30}')
+web_wait patient "$p" 35
+web_wait host "$h" 35
+p=$(web_send patient '{"op": "await_colour", "rgb": [0, 0, 255], "timeout": 20}')
+h=$(web_send host '{"op": "await_colour", "rgb": [255, 0, 0], "timeout": 20}')
+web_wait patient "$p" 25
+web_wait host "$h" 25
+p=$(web_send patient '{"op": "measure", "tones": [440, 880], "seconds": 3}')
+h=$(web_send host '{"op": "measure", "tones": [440, 880], "seconds": 3}')
+web_wait patient "$p" 10
+echo "patient: $(cat "$WEB_RESULT")"
+web_judge_call patient 440 880 0000ff
+web_wait host "$h" 10
+echo "host: $(cat "$WEB_RESULT")"
+web_judge_call host 880 440 ff0000
+pass "patient and host hear each other's tone (not their own) and see each other's colour"
+
+# The patient shares its screen (a second video section, renegotiated with update_media): the
+# host sees it large instead of the patient's red camera, and the call goes on (the host still
+# hears the patient); the share stops and the red camera is back.
+web_do patient 10 '{"op": "click", "selector": "[data-action=share]"}'
+web_do patient 20 '{"op": "wait", "selector": "[data-action=share][aria-pressed=true]"}'
+web_do host 20 '{"op": "await_colour", "rgb": [255, 0, 0], "away": true}'
+web_do host 10 '{"op": "measure", "tones": [440, 880], "seconds": 3}'
+echo "host while the patient shares: $(cat "$WEB_RESULT")"
+/usr/bin/python3 - "$WEB_RESULT" <<'PY' || fail "the host lost the patient while it shares: $(cat "$WEB_RESULT")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+sys.exit(0 if r["median_db"]["440"] > -70 else 1)
+PY
+web_do patient 10 '{"op": "click", "selector": "[data-action=share]"}'
+web_do patient 20 '{"op": "wait", "selector": "[data-action=share][aria-pressed=false]"}'
+web_do host 20 '{"op": "await_colour", "rgb": [255, 0, 0]}'
+pass "the patient shared its screen: the host saw it large, heard the patient, then the camera again"
+
+# The host mutes the patient (for everyone): the patient is told, the host no longer hears it;
+# unmuted, it is heard again.
+web_do host 5 '{"op": "click", "selector": ".chorus-people [data-action=mute]"}'
+web_do patient 10 '{"op": "wait", "selector": ".chorus-panels .chorus-notice"}'
+[[ $(web_value "r['text']") == *"muted your microphone"* ]] ||
+  fail "the muted patient is told: $(web_value "r['text']")"
+web_do host 15 '{"op": "await_tone", "hz": 440, "below": -90, "hold": 1}'
+web_do host 5 '{"op": "click", "selector": ".chorus-people [data-action=unmute]"}'
+web_do host 15 '{"op": "await_tone", "hz": 440, "above": -70, "hold": 1}'
+pass "the host muted the patient (told, not heard) and unmuted it (heard again)"
+
+# A network outage: the loopback, the only network here, is down for 15 s (packets vanish, as
+# on a lost Wi-Fi). The clients notice (ICE disconnected, or failed), say "Reconnecting…" and
+# restart ICE with a new offer through update_media (once the signalling's TCP connection gets
+# through again); then the call goes on: each hears the other again, and the notice is gone.
+p=$(web_send patient '{"op": "wait", "selector": ".chorus-connection", "timeout": 40}')
+web_started patient "$p" 10
+ip link set lo down
+sleep 15  # the outage itself
+ip link set lo up
+web_wait patient "$p" 45
+[[ $(web_value "r['text']") == Reconnecting* ]] || fail "the outage shows: $(web_value "r['text']")"
+p=$(web_send patient '{"op": "await_tone", "hz": 880, "above": -70, "hold": 1, "timeout": 40}')
+h=$(web_send host '{"op": "await_tone", "hz": 440, "above": -70, "hold": 1, "timeout": 40}')
+web_wait patient "$p" 45
+web_wait host "$h" 45
+web_do patient 20 '{"op": "gone", "selector": ".chorus-connection"}'
+pass "a 15 s network outage: \"Reconnecting…\", ICE restarted, and the call went on"
+
+# The patient's link again, in another browser whose camera and microphone are refused: the
+# device check says so and offers to join without them; then the link is refused as used.
+web_chromium visitor denied -
+web_ready visitor 30
+web_mount visitor "$patient_link"
+web_do visitor 20 '{"op": "wait", "selector": ".chorus-check .chorus-message"}'
+[[ $(web_value "r['text']") == *"does not allow this page to use your camera"* ]] ||
+  fail "the refused camera is not explained: $(web_value "r['text']")"
+web_do visitor 5 '{"op": "wait", "selector": "[data-action=join]:enabled"}'
+[[ $(web_value "r['text']") == "Join without camera and microphone" ]] ||
+  fail "the join button says: $(web_value "r['text']")"
+pass "refused camera and microphone: \"$(web_value "r['text']")\" is offered"
+web_do visitor 5 '{"op": "click", "selector": "[data-action=join]"}'
+web_do visitor 20 '{"op": "wait", "selector": ".chorus-ended[data-reason=invite_used] h2"}'
+[[ $(web_value "r['text']") == *"already been used"* ]] ||
+  fail "the used link says: $(web_value "r['text']")"
+pass "the same patient link opened again: \"$(web_value "r['text']")\""
+
+# The host locks the room: a new guest link (with consent, as a third participant needs) is
+# refused as locked.
+web_do host 5 '{"op": "click", "selector": ".chorus-host [data-action=lock]"}'
+web_do host 10 '{"op": "wait", "selector": ".chorus-host [data-action=unlock]"}'
+web_mount visitor "$(web_invite clinic guest --consent=consent-2024-17)"
+web_do visitor 5 '{"op": "click", "selector": "[data-action=join]"}'
+web_do visitor 20 '{"op": "wait", "selector": ".chorus-ended[data-reason=room_locked] h2"}'
+[[ $(web_value "r['text']") == *locked* ]] || fail "the locked room says: $(web_value "r['text']")"
+pass "the host clicked Lock: a new guest link is refused: \"$(web_value "r['text']")\""
+
+# The host ends the consultation, confirming it: both see that it has ended.
+web_do host 5 '{"op": "click", "selector": ".chorus-host [data-action=end]"}'
+web_do host 5 '{"op": "click", "selector": ".chorus-host [data-action=end-confirm]"}'
+web_do patient 15 '{"op": "wait", "selector": ".chorus-ended[data-reason=room_closed] h2"}'
+web_do host 15 '{"op": "wait", "selector": ".chorus-ended[data-reason=room_closed] h2"}'
+pass "the host ended the consultation (confirmed): patient and host see \"$(web_value "r['text']")\""
+
+# Interpretation. The interpreter (1200 Hz) speaks German, then Arabic; the patient's browser
+# listens to Arabic, the host's to the floor.
+ctl room create meeting --room_id=council --languages=de,ar >/dev/null || fail "room create council"
+web_chromium interpreter 1200 00ff00
+web_ready interpreter 30
+web_mount interpreter "$(web_invite council interpreter --language_pair=de,ar)"
+web_mount patient "$(web_invite council guest)"
+web_mount host "$(web_invite council guest)"
+for page in interpreter patient host; do
+  web_do $page 20 '{"op": "click", "selector": "[data-action=join]"}'
+done
+web_do interpreter 20 '{"op": "wait", "selector": ".chorus-booth [data-action=speak][data-language=de]"}'
+web_do interpreter 5 '{"op": "click", "selector": ".chorus-booth [data-action=speak][data-language=de]"}'
+web_do interpreter 10 '{"op": "wait", "selector": ".chorus-booth [data-air=on]"}'
+pass "the interpreter sees its booth, speaks into German and is on air"
+web_do patient 20 '{"op": "select", "selector": ".chorus-listen select", "value": "ar"}'
+web_do host 20 '{"op": "wait", "selector": ".chorus-call .chorus-listen select"}'
+# The patient hears the floor (the host) under the silent Arabic channel, not the German one.
+web_do patient 35 '{"op": "await_tone", "hz": 880, "above": -70, "hold": 1, "timeout": 30}'
+web_do patient 10 '{"op": "measure", "tones": [880, 1200], "seconds": 3}'
+echo "patient on Arabic, interpreter on German: $(cat "$WEB_RESULT")"
+/usr/bin/python3 - "$WEB_RESULT" <<'PY' || fail "the Arabic listener hears the German channel: $(cat "$WEB_RESULT")"
+import json, sys
+t = json.load(open(sys.argv[1]))["tones_db"]
+sys.exit(0 if t["1200"] < t["880"] - 20 else 1)
+PY
+web_do interpreter 5 '{"op": "click", "selector": ".chorus-booth [data-action=speak][data-language=ar]"}'
+web_do interpreter 10 '{"op": "wait", "selector": ".chorus-booth [data-language=ar][aria-pressed=true]"}'
+web_do interpreter 10 '{"op": "wait", "selector": ".chorus-booth [data-air=on]"}'
+web_do patient 35 '{"op": "await_tone", "hz": 1200, "above": -70, "hold": 1, "timeout": 30}'
+p=$(web_send patient '{"op": "measure", "tones": [440, 880, 1200], "seconds": 3}')
+h=$(web_send host '{"op": "measure", "tones": [440, 880, 1200], "seconds": 3}')
+web_wait patient "$p" 10
+echo "patient on Arabic, interpreter on Arabic: $(cat "$WEB_RESULT")"
+/usr/bin/python3 - "$WEB_RESULT" <<'PY' || fail "the Arabic listener does not hear the interpreter: $(cat "$WEB_RESULT")"
+import json, sys
+t = json.load(open(sys.argv[1]))["tones_db"]
+sys.exit(0 if t["1200"] > -70 and t["440"] < t["1200"] - 20 else 1)
+PY
+web_wait host "$h" 10
+echo "host on the floor: $(cat "$WEB_RESULT")"
+# (The patient's tone reaches the floor with short gaps in this room, about a fifth of the
+# samples: judged by the median.)
+/usr/bin/python3 - "$WEB_RESULT" <<'PY' || fail "the floor hears the Arabic channel: $(cat "$WEB_RESULT")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+heard, mean = r["median_db"], r["tones_db"]
+sys.exit(0 if heard["440"] > -70 and mean["1200"] < heard["440"] - 20 else 1)
+PY
+pass "the interpreter switched to Arabic: the Arabic listener hears it, the floor does not"
