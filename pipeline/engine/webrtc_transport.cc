@@ -143,6 +143,7 @@ bool WebRtcTransport::HandleStun(std::span<const uint8_t> datagram, const net::S
   size_t response_length = 0;
   const ice::IceResult result =
       ice_->HandleBindingRequest(datagram, from, now_us, response, &response_length);
+  Bump(stats_->webrtc.stun_checks[static_cast<size_t>(result)]);
   if (response_length > 0) {
     (void)socket.Send(std::span<const uint8_t>(response.data(), response_length), from);
   }
@@ -256,6 +257,7 @@ void WebRtcTransport::OnTick(int64_t now_us) {
   // timeout (the controller's) then ends it.
   if (!consent_lost_ && ice_->ConsentExpired(now_us)) {
     consent_lost_ = true;
+    Bump(stats_->webrtc.consent_expiries);
     path_->Select(net::SocketAddress());
   }
 }
@@ -308,6 +310,7 @@ absl::Status WebRtcTransport::RestartIce(const ice::IceCredentials& remote) {
   ice_ = *std::move(agent);
   config_.remote_ice = remote;
   consent_lost_ = false;
+  Bump(stats_->webrtc.ice_restarts);
   return absl::OkStatus();
 }
 
@@ -342,6 +345,8 @@ WebRtcPort::WebRtcPort(MediaWorker* worker, std::unique_ptr<net::UdpSocket> sock
 WebRtcPort::~WebRtcPort() {
   if (ticking_) worker_->RemoveTickListener(this);
   worker_->loop().Remove(socket_->fd(), this);
+  stats_->webrtc.transports.fetch_sub(static_cast<int64_t>(transports_.size()),
+                                      std::memory_order_relaxed);
   transports_.clear();
   batch_.Flush();
 }
@@ -368,11 +373,12 @@ absl::StatusOr<ice::IceCredentials> WebRtcPort::AddTransport(
   if (transports_.contains(config.key)) return absl::AlreadyExistsError("transport exists");
   auto transport =
       WebRtcTransport::Create(config, certificate_, std::move(path), std::move(audio),
-                              std::move(video), std::move(content), stats_, &dtls_counters_);
+                              std::move(video), std::move(content), stats_, &stats_->webrtc.dtls);
   if (!transport.ok()) return transport.status();
   ice::IceCredentials local = (*transport)->local_ice();
   by_ufrag_[local.ufrag] = transport->get();
   transports_[config.key] = *std::move(transport);
+  stats_->webrtc.transports.fetch_add(1, std::memory_order_relaxed);
   if (!ticking_) {
     worker_->AddTickListener(this);
     ticking_ = true;
@@ -393,6 +399,7 @@ void WebRtcPort::RemoveTransport(const std::string& key) {
     }
   }
   transports_.erase(it);
+  stats_->webrtc.transports.fetch_sub(1, std::memory_order_relaxed);
   batch_.Flush();  // its close_notify, even when no tick comes any more
   if (transports_.empty() && ticking_) {
     worker_->RemoveTickListener(this);

@@ -247,7 +247,6 @@ class WebRtcPort final : public net::EventLoop::Handler, public TickListener {
   std::unique_ptr<net::UdpSocket> socket_;
   std::shared_ptr<const dtls::DtlsCertificate> certificate_;
   EngineStats* const stats_;
-  dtls::DtlsCounters dtls_counters_;
   absl::flat_hash_map<std::string, std::unique_ptr<WebRtcTransport>> transports_;  // by key
   absl::flat_hash_map<std::string, WebRtcTransport*> by_ufrag_;  // local ufrag -> transport
   absl::flat_hash_map<AddressKey, WebRtcTransport*> by_address_;

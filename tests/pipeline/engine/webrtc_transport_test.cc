@@ -757,6 +757,42 @@ TEST(WebRtcTransportTest, ChecksAreAnsweredAndEverythingElseFromStrangersIsDropp
   EXPECT_TRUE(alice.Check());
 }
 
+// What the transports do is counted for the node's metrics: each check a transport answers by
+// its outcome, DTLS handshakes, and the transports the node holds.
+TEST(WebRtcTransportTest, ChecksHandshakesAndTransportsAreCounted) {
+  auto engine = StartEngine(42880);
+  ASSERT_NE(engine, nullptr);
+  const WebRtcStats& webrtc = engine->stats().webrtc;
+  auto checks = [&](ice::IceResult result) {
+    return webrtc.stun_checks[static_cast<size_t>(result)].load();
+  };
+  ASSERT_TRUE(engine->CreateSession("clinic", {}).ok());
+  EXPECT_EQ(webrtc.transports.load(), 0);
+  Browser nurse("nurse", 0x6666AAAA);
+  ASSERT_TRUE(nurse.Join(*engine, "clinic", "nurse").ok());
+  EXPECT_EQ(webrtc.transports.load(), 1);
+  ASSERT_TRUE(nurse.Check(/*use_candidate=*/false));
+  EXPECT_EQ(checks(ice::IceResult::kResponded), 1u);
+  ASSERT_TRUE(nurse.Check(/*use_candidate=*/true));
+  EXPECT_EQ(checks(ice::IceResult::kSelectedPair), 1u);
+  nurse.SendCheck(true, std::nullopt, std::string("not-the-password-0123456789"));
+  EXPECT_TRUE(WaitUntil([&] { return checks(ice::IceResult::kBadIntegrity) == 1; }));
+  EXPECT_EQ(webrtc.dtls.handshakes_started.load(), 0u);
+  ASSERT_TRUE(nurse.Handshake());
+  EXPECT_TRUE(WaitUntil([&] { return webrtc.dtls.handshakes_completed.load() == 1; }));
+  EXPECT_EQ(webrtc.dtls.handshakes_started.load(), 1u);
+  for (size_t i = 0; i < dtls::kDtlsFailureCount; ++i)
+    EXPECT_EQ(webrtc.dtls.failures[i].load(), 0u);
+  Browser doctor("doctor", 0x7777BBBB);
+  ASSERT_TRUE(doctor.Join(*engine, "clinic", "doctor").ok());
+  EXPECT_EQ(webrtc.transports.load(), 2);
+  ASSERT_TRUE(engine->RemoveEndpoint("clinic", "nurse").ok());
+  EXPECT_EQ(webrtc.transports.load(), 1);
+  ASSERT_TRUE(engine->DeleteSession("clinic").ok());
+  EXPECT_EQ(webrtc.transports.load(), 0);
+  EXPECT_EQ(webrtc.consent_expiries.load(), 0u);
+}
+
 // ----- DTLS and SRTP -----
 
 // After its check, the browser's DTLS handshake completes through the shared port (every answer
