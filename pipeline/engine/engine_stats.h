@@ -81,6 +81,8 @@ struct WebRtcStats {
   std::atomic<uint64_t> consent_expiries{0};
   // ICE restarts (a new offer with new ICE credentials).
   std::atomic<uint64_t> ice_restarts{0};
+  // Transport-wide congestion control feedback messages sent (RTCP RTPFB FMT 15).
+  std::atomic<uint64_t> transport_feedback_sent{0};
   // DTLS handshakes, failures by reason, retransmitted flights, datagrams dropped before OpenSSL.
   dtls::DtlsCounters dtls;
 };

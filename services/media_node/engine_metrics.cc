@@ -199,6 +199,9 @@ std::vector<MetricFamily> EngineMetrics::Collect() const {
             "Selected ICE pairs that went 30 s without a check (RFC 7675 consent lost): nothing "
             "more is sent to them",
             Read(webrtc.consent_expiries));
+    counter("chorus_webrtc_transport_feedback_sent_total",
+            "RTCP transport-wide congestion control feedback messages sent to browsers",
+            Read(webrtc.transport_feedback_sent));
     counter("chorus_webrtc_ice_restarts_total",
             "ICE restarts (renegotiations with new ICE "
             "credentials)",
