@@ -134,6 +134,9 @@ struct EngineStats {
   std::atomic<uint64_t> video_nacks_received{0};
   std::atomic<uint64_t> video_retransmissions{0};
   std::atomic<uint64_t> video_retransmissions_missed{0};
+  // Viewers moved to a lower or a higher bitrate tier of their view (bitrate_tiers.h).
+  std::atomic<uint64_t> video_tier_downs{0};
+  std::atomic<uint64_t> video_tier_ups{0};
   static size_t VideoEncodeIndex(int codec, int height) {
     const size_t tier = height <= 360 ? 0 : height <= 720 ? 1 : height <= 1080 ? 2 : 3;
     return static_cast<size_t>(codec) * 4 + tier;

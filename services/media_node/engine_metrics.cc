@@ -271,6 +271,18 @@ std::vector<MetricFamily> EngineMetrics::Collect() const {
   counter("chorus_video_retransmissions_missed_total",
           "Packets asked for by a NACK that were no longer in the history",
           Read(stats.video_retransmissions_missed));
+  {
+    MetricFamily tiers =
+        Family("chorus_video_tier_changes_total",
+               "Viewers moved to a lower (down) or higher (up) bitrate tier of their "
+               "view, following the REMB and loss reports of their link",
+               MetricType::Counter);
+    tiers.metric.push_back(
+        Value(MetricType::Counter, Read(stats.video_tier_downs), {{"direction", "down"}}));
+    tiers.metric.push_back(
+        Value(MetricType::Counter, Read(stats.video_tier_ups), {{"direction", "up"}}));
+    families.push_back(std::move(tiers));
+  }
   engine::EngineStats& video_ticks = engine_->video_stats();
   counter("chorus_video_ticks_total",
           "Video frame periods run (25 per second while a session "

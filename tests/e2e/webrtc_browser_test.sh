@@ -108,8 +108,9 @@ for name in alice bob; do
   ((estimate >= 200000)) || fail "$name: its send-side estimate is $estimate bit/s"
   estimates+=("$estimate")
 done
+downs=$(metric 'chorus_video_tier_changes_total{direction="down"}')
 pass "Chromium uses transport-wide congestion control: $feedback feedback messages sent," \
-  "send-side estimates ${estimates[*]} bit/s"
+  "send-side estimates ${estimates[*]} bit/s; viewers moved down a bitrate tier: ${downs:-0}"
 
 # Screen sharing started mid-call: carol shares a green screen three seconds into the call
 # (a renegotiation through UpdateMedia); dave, in the same room, sees it large by the end. Dave
