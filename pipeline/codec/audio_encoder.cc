@@ -1,5 +1,7 @@
 #include "pipeline/codec/audio_encoder.h"
 
+#include <opus/opus.h>
+
 #include <algorithm>
 #include <cstring>
 #include <mutex>
@@ -10,7 +12,6 @@
 extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavutil/log.h>
-#include <libavutil/opt.h>
 }
 
 namespace chorus::codec {
@@ -25,8 +26,33 @@ absl::StatusOr<std::unique_ptr<AudioEncoder>> AudioEncoder::Create(
     return absl::InvalidArgumentError("Opus bitrate must be 6000 to 510000 bit/s");
   }
   std::unique_ptr<AudioEncoder> encoder(new AudioEncoder(config));
-  const char* name = config.codec == AudioCodec::kOpus   ? "libopus"
-                     : config.codec == AudioCodec::kPcmu ? "pcm_mulaw"
+  if (config.codec == AudioCodec::kOpus) {
+    if (config.expected_loss_percent < 0 || config.expected_loss_percent > 100) {
+      return absl::InvalidArgumentError("Opus expected loss must be 0 to 100 percent");
+    }
+    int error = 0;
+    encoder->opus_ = opus_encoder_create(kInternalRateHz, 1, OPUS_APPLICATION_VOIP, &error);
+    if (error != OPUS_OK || encoder->opus_ == nullptr) {
+      return absl::InternalError(std::string("cannot create the Opus encoder: ") +
+                                 opus_strerror(error));
+    }
+    // Unconstrained VBR at the configured bitrate, 20 ms frames (Encode() takes 960 samples).
+    OpusEncoder* opus = encoder->opus_;
+    if (opus_encoder_ctl(opus, OPUS_SET_BITRATE(config.bitrate_bps)) != OPUS_OK ||
+        opus_encoder_ctl(opus, OPUS_SET_VBR(1)) != OPUS_OK ||
+        opus_encoder_ctl(opus, OPUS_SET_VBR_CONSTRAINT(0)) != OPUS_OK ||
+        opus_encoder_ctl(opus, OPUS_SET_INBAND_FEC(config.inband_fec ? 1 : 0)) != OPUS_OK ||
+        opus_encoder_ctl(opus, OPUS_SET_PACKET_LOSS_PERC(config.expected_loss_percent)) !=
+            OPUS_OK ||
+        opus_encoder_ctl(opus, OPUS_SET_DTX(config.dtx ? 1 : 0)) != OPUS_OK) {
+      return absl::InternalError("libopus refused the encoder settings");
+    }
+    if (opus_encoder_ctl(opus, OPUS_SET_COMPLEXITY(config.complexity)) != OPUS_OK) {
+      return absl::InvalidArgumentError("Opus complexity must be 0 to 10");
+    }
+    return encoder;
+  }
+  const char* name = config.codec == AudioCodec::kPcmu   ? "pcm_mulaw"
                      : config.codec == AudioCodec::kPcma ? "pcm_alaw"
                                                          : "g722";
   const AVCodec* av_codec = avcodec_find_encoder_by_name(name);
@@ -40,15 +66,6 @@ absl::StatusOr<std::unique_ptr<AudioEncoder>> AudioEncoder::Create(
   context->sample_fmt = AV_SAMPLE_FMT_S16;
   av_channel_layout_default(&context->ch_layout, 1);
   context->time_base = AVRational{1, rate};
-  if (config.codec == AudioCodec::kOpus) {
-    context->bit_rate = config.bitrate_bps;
-    context->compression_level = config.complexity;
-    av_opt_set(context->priv_data, "application", "voip", 0);
-    av_opt_set(context->priv_data, "frame_duration", "20", 0);
-    av_opt_set_int(context->priv_data, "packet_loss", config.expected_loss_percent, 0);
-    av_opt_set_int(context->priv_data, "fec", config.inband_fec ? 1 : 0, 0);
-    av_opt_set_int(context->priv_data, "dtx", config.dtx ? 1 : 0, 0);
-  }
   int error = avcodec_open2(context, av_codec, nullptr);
   if (error < 0) {
     return absl::InternalError(std::string("cannot open the encoder ") + name + ": " +
@@ -79,6 +96,7 @@ absl::StatusOr<std::unique_ptr<AudioEncoder>> AudioEncoder::Create(
 }
 
 AudioEncoder::~AudioEncoder() {
+  if (opus_ != nullptr) opus_encoder_destroy(opus_);
   avcodec_free_context(&context_);
   av_frame_free(&frame_);
   av_packet_free(&packet_);
@@ -87,6 +105,14 @@ AudioEncoder::~AudioEncoder() {
 
 int AudioEncoder::Encode(std::span<const int16_t> samples, std::span<uint8_t> out) {
   if (samples.size() < static_cast<size_t>(kFrameSamples)) return -1;
+  if (opus_ != nullptr) {
+    const auto capacity = static_cast<opus_int32>(std::min<size_t>(out.size(), 1500));
+    const opus_int32 size = opus_encode(opus_, samples.data(), kFrameSamples, out.data(), capacity);
+    if (size < 0) return -1;
+    // With DTX, a packet of at most 2 bytes means "nothing to transmit" (RFC 7587 section 3.1.3).
+    if (config_.dtx && size <= 2) return 0;
+    return size;
+  }
   if (av_frame_make_writable(frame_) < 0) return -1;
   auto* data = reinterpret_cast<int16_t*>(frame_->data[0]);
   if (resampler_ != nullptr) {
@@ -109,6 +135,25 @@ int AudioEncoder::Encode(std::span<const int16_t> samples, std::span<uint8_t> ou
     av_packet_unref(packet_);
   }
   return size;
+}
+
+void AudioEncoder::SetPacketLossPercent(int percent) {
+  if (opus_ == nullptr) return;
+  (void)opus_encoder_ctl(opus_, OPUS_SET_PACKET_LOSS_PERC(std::clamp(percent, 0, 100)));
+}
+
+int AudioEncoder::packet_loss_percent() const {
+  if (opus_ == nullptr) return -1;
+  opus_int32 percent = -1;
+  if (opus_encoder_ctl(opus_, OPUS_GET_PACKET_LOSS_PERC(&percent)) != OPUS_OK) return -1;
+  return percent;
+}
+
+bool AudioEncoder::inband_fec() const {
+  if (opus_ == nullptr) return false;
+  opus_int32 fec = 0;
+  if (opus_encoder_ctl(opus_, OPUS_GET_INBAND_FEC(&fec)) != OPUS_OK) return false;
+  return fec != 0;
 }
 
 }  // namespace chorus::codec

@@ -12,6 +12,7 @@ struct AVCodecContext;
 struct AVFrame;
 struct AVPacket;
 struct SwrContext;
+struct OpusEncoder;
 
 namespace chorus::codec {
 
@@ -20,15 +21,19 @@ struct AudioEncoderConfig {
   // Opus only.
   int bitrate_bps = 32000;
   bool inband_fec = true;
+  // The loss the encoder plans its in-band FEC for until receiver reports say otherwise
+  // (SetPacketLossPercent()).
   int expected_loss_percent = 5;
   bool dtx = false;
   int complexity = 5;
 };
 
-// Encodes 20 ms of 48 kHz mono into one RTP payload, through libavcodec (the libopus encoder
-// wrapper, pcm_mulaw, pcm_alaw, g722), resampling with libswresample for G.711 (8 kHz) and G.722
-// (16 kHz). Thread: one media worker; the AVFrame is reused (no allocation by our code per frame;
-// libavcodec allocates the packet buffer it returns).
+// Encodes 20 ms of 48 kHz mono into one RTP payload. Opus through libopus itself (VoIP
+// application, VBR, in-band FEC): libavcodec's wrapper applies the expected packet loss only when
+// it opens the encoder, and the loss a listener reports changes during a call. G.711 and G.722
+// through libavcodec (pcm_mulaw, pcm_alaw, g722), resampling with libswresample for G.711 (8 kHz)
+// and G.722 (16 kHz). Thread: one media worker. Opus allocates nothing per frame; for the others
+// the AVFrame is reused (libavcodec allocates the packet buffer it returns).
 class AudioEncoder {
  public:
   static absl::StatusOr<std::unique_ptr<AudioEncoder>> Create(const AudioEncoderConfig& config);
@@ -42,10 +47,21 @@ class AudioEncoder {
   int Encode(std::span<const int16_t> samples, std::span<uint8_t> out);
   uint32_t timestamp_increment() const { return TimestampIncrement(config_.codec); }
 
+  // Opus: the packet loss, in percent (0 to 100, clamped), that in-band FEC is planned for
+  // (OPUS_SET_PACKET_LOSS_PERC): the higher, the more of the bitrate goes into the redundant
+  // copy of the previous frame. Takes effect with the next frame; cheap, but call it when the
+  // value changes rather than every frame. Other codecs: ignored.
+  void SetPacketLossPercent(int percent);
+  // What the encoder uses now, read back from libopus; -1 for codecs other than Opus.
+  int packet_loss_percent() const;
+  // Whether in-band FEC is on, read back from libopus; false for codecs other than Opus.
+  bool inband_fec() const;
+
  private:
   explicit AudioEncoder(const AudioEncoderConfig& config) : config_(config) {}
 
   const AudioEncoderConfig config_;
+  OpusEncoder* opus_ = nullptr;  // owned; Opus only (the libavcodec members stay null)
   AVCodecContext* context_ = nullptr;
   AVFrame* frame_ = nullptr;
   AVPacket* packet_ = nullptr;

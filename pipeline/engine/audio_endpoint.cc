@@ -55,6 +55,8 @@ absl::StatusOr<std::unique_ptr<AudioEndpoint>> AudioEndpoint::Create(
   auto encoder = codec::AudioEncoder::Create(encoder_config);
   if (!encoder.ok()) return encoder.status();
   endpoint->encoder_ = *std::move(encoder);
+  endpoint->default_loss_percent_ = encoder_config.expected_loss_percent;
+  endpoint->personal_loss_percent_ = encoder_config.expected_loss_percent;
   endpoint->answer_.local = endpoint->socket_->local_address();
   endpoint->answer_.ssrc = RandomSsrc();
   // Random but below 2^15, so the first wrap (and SRTP roll-over) is at least 11 minutes away: a
@@ -180,6 +182,13 @@ void AudioEndpoint::HandleRtcp(size_t length) {
     const double clock = codec::RtpClockRate(config_.codec.codec);
     stats_->jitter_ms.Observe(info.blocks[i].jitter * 1000.0 / clock);
     remote_fraction_lost_ = info.blocks[i].fraction_lost;
+    reported_loss_.OnReport(remote_fraction_lost_);
+  }
+  // The personal encoder follows at once (the shared one at the session's next tick).
+  const int wanted = wanted_loss_percent();
+  if (wanted != personal_loss_percent_) {
+    encoder_->SetPacketLossPercent(wanted);
+    personal_loss_percent_ = wanted;
   }
 }
 

@@ -10,6 +10,7 @@
 #include "pipeline/codec/audio_decoder.h"
 #include "pipeline/codec/audio_encoder.h"
 #include "pipeline/engine/engine_stats.h"
+#include "pipeline/engine/opus_loss.h"
 #include "pipeline/engine/session_types.h"
 #include "pipeline/net/event_loop.h"
 #include "pipeline/net/udp_socket.h"
@@ -80,6 +81,14 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   // Nothing to send this tick (the encoder produced nothing): time moves on, and the next packet
   // carries the marker bit.
   void SkipFrame();
+  // The packet loss, in percent, an Opus encoder sending to this endpoint should plan its in-band
+  // FEC for: from the fraction lost the endpoint reports about our stream (smoothed, capped at
+  // kMaxOpusLossPercent), the encoder's default before its first report. Its personal encoder
+  // follows it as reports arrive; the session applies it to the shared encoder it listens to.
+  int wanted_loss_percent() const { return reported_loss_.Percent(default_loss_percent_); }
+  // The packet loss percentage the personal encoder uses now (-1 for codecs other than Opus).
+  int personal_encoder_loss_percent() const { return encoder_->packet_loss_percent(); }
+
   // The jitter buffer's current target delay.
   int jitter_target_ms() const { return jitter_buffer_->stats().target_delay_ms; }
   // Sends an RTCP sender report with a reception report about the participant's stream, about
@@ -128,6 +137,9 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   uint32_t remote_ssrc_ = 0;
   int64_t reported_lost_ = 0;
   uint8_t remote_fraction_lost_ = 0;  // what the endpoint reports of our stream (of 256)
+  ReportedLoss reported_loss_;        // the same, smoothed, for the Opus encoders
+  int default_loss_percent_ = 0;      // the encoder's until the endpoint reports
+  int personal_loss_percent_ = 0;     // what the personal encoder was last given
   bool have_remote_ssrc_ = false;
 
   std::array<uint32_t, 15> csrcs_{};

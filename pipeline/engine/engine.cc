@@ -274,6 +274,9 @@ absl::StatusOr<EndpointAnswer> MediaEngine::AddWebRtcEndpoint(SessionEntry* entr
   transport.audio_ssrcs = config.webrtc.audio_ssrcs;
   transport.video_ssrcs = config.webrtc.video_ssrcs;
   transport.content_ssrcs = config.webrtc.content_ssrcs;
+  transport.audio_transport_cc_id = config.webrtc.audio_transport_cc_id;
+  transport.video_transport_cc_id = config.webrtc.video_transport_cc_id;
+  transport.content_transport_cc_id = config.webrtc.content_transport_cc_id;
   transport.audio_payload_type = config.codec.payload_type;
   if (config.video.enabled) transport.video_payload_type = config.video.payload_type;
   if (config.content.enabled) transport.content_payload_type = config.content.payload_type;
@@ -369,6 +372,9 @@ absl::StatusOr<EndpointAnswer> MediaEngine::RenegotiateWebRtc(const std::string&
   transport_config.audio_ssrcs = config.webrtc.audio_ssrcs;
   transport_config.video_ssrcs = config.webrtc.video_ssrcs;
   transport_config.content_ssrcs = config.webrtc.content_ssrcs;
+  transport_config.audio_transport_cc_id = config.webrtc.audio_transport_cc_id;
+  transport_config.video_transport_cc_id = config.webrtc.video_transport_cc_id;
+  transport_config.content_transport_cc_id = config.webrtc.content_transport_cc_id;
   if (config.content.enabled) transport_config.content_payload_type = config.content.payload_type;
   std::shared_ptr<WebRtcStreamLink> content;
   std::shared_ptr<WebRtcPath> path;

@@ -7,6 +7,9 @@
 #include <span>
 #include <vector>
 
+#include "pipeline/dtls/dtls_transport.h"
+#include "pipeline/ice/ice_lite.h"
+
 namespace chorus::engine {
 
 // Why the engine dropped an incoming packet or frame. Every drop is counted by its reason and
@@ -65,6 +68,25 @@ class Histogram {
   std::atomic<uint64_t> sum_micro_{0};  // sum * 1e6, so it can be an integer atomic
 };
 
+// What the WebRTC transports of every media worker's shared port do (engine/webrtc_transport.h).
+// Datagrams they drop are counted under DropReason (unknown_peer, ice_rejected, ...).
+struct WebRtcStats {
+  // Participants' transports on the node now: one per WebRTC participant, from its join to its
+  // removal.
+  std::atomic<int64_t> transports{0};
+  // STUN Binding requests handed to a transport (their USERNAME named one, or they came from a
+  // validated address), by outcome.
+  std::array<std::atomic<uint64_t>, ice::kIceResultCount> stun_checks{};
+  // Selected pairs that went 30 s without a check (RFC 7675): nothing more is sent to them.
+  std::atomic<uint64_t> consent_expiries{0};
+  // ICE restarts (a new offer with new ICE credentials).
+  std::atomic<uint64_t> ice_restarts{0};
+  // Transport-wide congestion control feedback messages sent (RTCP RTPFB FMT 15).
+  std::atomic<uint64_t> transport_feedback_sent{0};
+  // DTLS handshakes, failures by reason, retransmitted flights, datagrams dropped before OpenSSL.
+  dtls::DtlsCounters dtls;
+};
+
 // The engine's counters, shared by all media workers (relaxed atomics: each increment is one
 // uncontended instruction in practice, as sessions do not move between workers).
 struct EngineStats {
@@ -90,6 +112,7 @@ struct EngineStats {
   std::atomic<uint64_t> tick_overruns{0};
   std::atomic<uint64_t> encodes{0};
   std::array<std::atomic<uint64_t>, kDropReasonCount> drops{};
+  WebRtcStats webrtc;
 
   // Video: whole frames reassembled from participants, decoded, skipped while waiting for a
   // keyframe after a loss; views composed and encoded; keyframe requests (RTCP PLI) sent to
@@ -111,6 +134,9 @@ struct EngineStats {
   std::atomic<uint64_t> video_nacks_received{0};
   std::atomic<uint64_t> video_retransmissions{0};
   std::atomic<uint64_t> video_retransmissions_missed{0};
+  // Viewers moved to a lower or a higher bitrate tier of their view (bitrate_tiers.h).
+  std::atomic<uint64_t> video_tier_downs{0};
+  std::atomic<uint64_t> video_tier_ups{0};
   static size_t VideoEncodeIndex(int codec, int height) {
     const size_t tier = height <= 360 ? 0 : height <= 720 ? 1 : height <= 1080 ? 2 : 3;
     return static_cast<size_t>(codec) * 4 + tier;

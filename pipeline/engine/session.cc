@@ -62,6 +62,24 @@ AudioEndpoint* Session::Find(const std::string& id) {
   return nullptr;
 }
 
+int Session::EncoderLossPercent(const std::string& id) {
+  for (size_t i = 0; i < endpoints_.size(); ++i) {
+    AudioEndpoint& endpoint = *endpoints_[i];
+    if (endpoint.id() != id) continue;
+    switch (mixer_->output_kind(endpoint.mixer_slot)) {
+      case audio::AudioMixer::OutputKind::kPersonal:
+        return endpoint.personal_encoder_loss_percent();
+      case audio::AudioMixer::OutputKind::kShared:
+        return endpoint_encoders_[i] != nullptr
+                   ? endpoint_encoders_[i]->encoder->packet_loss_percent()
+                   : -1;
+      case audio::AudioMixer::OutputKind::kNone:
+        return -1;
+    }
+  }
+  return -1;
+}
+
 Session::SharedEncoder* Session::SharedEncoderFor(int mixer_key, const CodecChoice& codec) {
   for (auto& shared : shared_encoders_) {
     if (shared->mixer_key == mixer_key && shared->codec == codec.codec &&
@@ -279,6 +297,13 @@ void Session::OnTick(int64_t now_us) {
         SharedEncoder* shared = endpoint_encoders_[i];
         if (shared == nullptr) continue;
         if (shared->encoded_tick != tick_count_) {
+          // The loss its listeners of the previous tick report (one tick late: cheap, and
+          // reports come about once a second).
+          const int loss_percent = shared->loss.Take();
+          if (loss_percent >= 0 && loss_percent != shared->loss_percent) {
+            shared->encoder->SetPacketLossPercent(loss_percent);
+            shared->loss_percent = loss_percent;
+          }
           const int64_t start = MonotonicUs();
           shared->payload_size = shared->encoder->Encode(mixer_->output(slot), shared->payload);
           shared->level = audio::MeasureLevel(mixer_->output(slot));
@@ -287,6 +312,7 @@ void Session::OnTick(int64_t now_us) {
           Bump(stats_->encodes);
           shared->encoded_tick = tick_count_;
         }
+        shared->loss.Add(endpoint->wanted_loss_percent());
         if (shared->payload_size > 0) {
           endpoint->SendPayload(std::span<const uint8_t>(shared->payload.data(),
                                                          static_cast<size_t>(shared->payload_size)),

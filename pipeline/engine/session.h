@@ -45,6 +45,10 @@ class Session final : public TickListener {
   AudioEndpoint& endpoint(size_t i) { return *endpoints_[i]; }
   // The endpoint with this id, or null.
   AudioEndpoint* Find(const std::string& id);
+  // The packet loss percentage the Opus encoder that serves endpoint `id` now plans its FEC for:
+  // its personal encoder while it is a selected speaker, else the shared encoder of its mix; -1
+  // when none serves it (unknown, in the lobby, or not Opus).
+  int EncoderLossPercent(const std::string& id);
 
   void OnTick(int64_t now_us) override;
 
@@ -56,6 +60,9 @@ class Session final : public TickListener {
     int bitrate_bps = 0;
     std::unique_ptr<codec::AudioEncoder> encoder;
     int users = 0;
+    // The listeners it served last tick, for the loss it plans FEC for (opus_loss.h).
+    SharedLoss loss;
+    int loss_percent = -1;  // what the encoder was last given; -1: its default
     // Filled once per tick.
     int64_t encoded_tick = -1;
     int payload_size = 0;

@@ -74,6 +74,11 @@ struct WebRtcConfig {
   std::vector<uint32_t> audio_ssrcs;
   std::vector<uint32_t> video_ssrcs;
   std::vector<uint32_t> content_ssrcs;
+  // The transport-wide sequence number header extension's id in each stream (1..14; 0: not
+  // negotiated). With any, the transport sends transport-wide congestion control feedback.
+  uint8_t audio_transport_cc_id = 0;
+  uint8_t video_transport_cc_id = 0;
+  uint8_t content_transport_cc_id = 0;
 };
 
 struct EndpointConfig {

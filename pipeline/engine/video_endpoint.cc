@@ -197,6 +197,7 @@ void VideoEndpoint::Retransmit(uint16_t sequence, int64_t now_us) {
     ++retransmitted_;
     Bump(stats_->video_retransmissions);
     Bump(stats_->bytes_out, sent.length);
+    bytes_sent_ += sent.length;
   }
 }
 
@@ -216,6 +217,12 @@ void VideoEndpoint::HandleRtcp(size_t length, int64_t now_us) {
   if (info.has_nack && info.nack_media_ssrc == answer_.ssrc) {
     Bump(stats_->video_nacks_received);
     for (size_t i = 0; i < info.nack_count; ++i) Retransmit(info.nack_sequences[i], now_us);
+  }
+  // What the participant's link can take of its view: its receiver's estimate, and the loss it
+  // reports of the view.
+  if (info.has_remb) tier_.OnRemb(info.remb_bitrate_bps);
+  for (size_t i = 0; i < info.block_count; ++i) {
+    if (info.blocks[i].ssrc == answer_.ssrc) tier_.OnLossReport(info.blocks[i].fraction_lost);
   }
 }
 
@@ -304,6 +311,7 @@ void VideoEndpoint::Send(size_t length, bool rtcp, uint16_t sequence) {
   }
   if (socket_->Send(std::span<const uint8_t>(send_buffer_.data(), length), config_.remote)) {
     Bump(stats_->bytes_out, length);
+    bytes_sent_ += length;
   }
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "pipeline/engine/bitrate_tiers.h"
 #include "pipeline/engine/engine_stats.h"
 #include "pipeline/engine/session_types.h"
 #include "pipeline/net/event_loop.h"
@@ -79,6 +80,14 @@ class VideoEndpoint final : public net::EventLoop::Handler {
   uint64_t remb_bitrate_bps() const { return remb_sent_bps_; }
   // Whether the participant asked for a keyframe of its view since the last call.
   bool TakeKeyframeRequest();
+  // The bitrate tier of its view it is sent (bitrate_tiers.h), moved by the REMB and the loss
+  // reports it sent since the last call; once per video tick.
+  int UpdateTier(int64_t now_us) {
+    return tier_.Update(static_cast<uint64_t>(config_.bitrate_bps), bytes_sent_, now_us);
+  }
+  int bitrate_tier() const { return tier_.tier(); }
+  // What it was sent over the last second, bit/s (0 before a whole second).
+  uint64_t sent_bps() const { return tier_.send_bps(); }
 
   // Packets of the view kept for retransmission (about 1 s of 1080p).
   static constexpr size_t kHistory = 256;
@@ -133,6 +142,7 @@ class VideoEndpoint final : public net::EventLoop::Handler {
   int64_t last_picture_us_ = 0;
   uint64_t packets_sent_ = 0;
   uint64_t octets_sent_ = 0;
+  uint64_t bytes_sent_ = 0;  // every datagram sent (media, retransmissions, RTCP), for the tier
   // Sent packets, as sent (after SRTP), slot = sequence % kHistory; allocated once.
   struct Sent {
     uint16_t sequence = 0;
@@ -149,6 +159,7 @@ class VideoEndpoint final : public net::EventLoop::Handler {
   int64_t last_report_us_ = 0;
   int64_t last_remb_us_ = 0;
   uint64_t remb_sent_bps_ = 0;
+  ViewerTier tier_;
   alignas(16) std::array<uint8_t, 2048> receive_buffer_{};
   alignas(16) std::array<uint8_t, 1600> send_buffer_{};
 };

@@ -114,12 +114,19 @@ const VideoEndpoint* VideoSession::endpoint(const std::string& id) const {
   return nullptr;
 }
 
+VideoEndpoint* VideoSession::endpoint(const std::string& id) {
+  for (const auto& endpoint : endpoints_) {
+    if (endpoint->id() == id) return endpoint.get();
+  }
+  return nullptr;
+}
+
 std::string VideoSession::KeyOf(const VideoEndpoint& viewer, ViewPlan::Mode mode,
                                 const std::vector<const VideoEndpoint*>& tiles) {
   const VideoConfig& c = viewer.config();
-  std::string key = absl::StrCat(ViewPlan::ModeName(mode), "|",
-                                 c.codec == video::VideoCodec::kVp8 ? "vp8" : "h264", "|", c.width,
-                                 "x", c.height, "|", c.bitrate_bps);
+  std::string key = absl::StrCat(
+      ViewPlan::ModeName(mode), "|", c.codec == video::VideoCodec::kVp8 ? "vp8" : "h264", "|",
+      c.width, "x", c.height, "|", TierBitrate(c.bitrate_bps, viewer.bitrate_tier()));
   for (const VideoEndpoint* tile : tiles) absl::StrAppend(&key, "|", tile->id());
   return key;
 }
@@ -190,6 +197,10 @@ void VideoSession::OnTick(int64_t now_us) {
   std::map<std::string, bool> keyframe;
   for (size_t v = 0; v < cameras.size(); ++v) {
     VideoEndpoint* endpoint = cameras[v];
+    const int tier_before = endpoint->bitrate_tier();
+    const int tier = endpoint->UpdateTier(now_us);
+    if (tier != tier_before)
+      Bump(tier > tier_before ? stats_->video_tier_downs : stats_->video_tier_ups);
     const ViewPlan plan = PlanView(sources, static_cast<int>(v), presenting != nullptr,
                                    endpoint->pinned, layout_, shown_speaker_);
     std::vector<const VideoEndpoint*> tiles;
@@ -216,7 +227,9 @@ void VideoSession::OnTick(int64_t now_us) {
       encoder_config.codec = config.codec;
       encoder_config.width = config.width;
       encoder_config.height = config.height;
-      encoder_config.bitrate_bps = config.bitrate_bps;
+      // The view's bitrate in its viewers' tier (all of them share the key, so the tier).
+      encoder_config.bitrate_bps = static_cast<int>(
+          TierBitrate(static_cast<uint64_t>(config.bitrate_bps), group.front()->bitrate_tier()));
       encoder_config.frame_rate = static_cast<int>(1'000'000 / kVideoTickUs);
       // A keyframe at least every 3 s: receivers that cannot ask for one (plain RTP and SIP
       // clients without RTCP feedback) still recover from loss or a late start.

@@ -26,6 +26,9 @@ inline constexpr int64_t kVideoTickUs = 40'000;
 // composed once and encoded once; every participant with that key gets the same encoded frame,
 // sent with its own SSRC, sequence numbers and SRTP context (DESIGN.md, Mixing). A view seen for
 // the first time, or by a new participant, or asked for by a PLI/FIR, starts with a keyframe.
+// The key's bitrate is the viewer's tier of it (bitrate_tiers.h: full, half or a quarter, from
+// the REMB and loss reports of its link), so viewers on poor links share a lower-rate encoder of
+// the same view instead of each getting their own.
 // Thread: the video worker.
 class VideoSession final : public TickListener {
  public:
@@ -61,6 +64,7 @@ class VideoSession final : public TickListener {
   // Distinct views (compositors and encoders) in use after the last tick.
   size_t views_in_use() const { return views_.size(); }
   const VideoEndpoint* endpoint(const std::string& id) const;
+  VideoEndpoint* endpoint(const std::string& id);
 
  private:
   struct View {
@@ -86,7 +90,8 @@ class VideoSession final : public TickListener {
                                      std::unique_ptr<net::DatagramIo> socket);
   // The content stream shown large now (shared, a picture in the last 2 s), or null.
   const VideoEndpoint* Presenting(int64_t now_us) const;
-  // The view key: layout, codec, size, bitrate and the participants in the tiles, in order.
+  // The view key: layout, codec, size, the bitrate of the viewer's tier and the participants in
+  // the tiles, in order.
   static std::string KeyOf(const VideoEndpoint& viewer, ViewPlan::Mode mode,
                            const std::vector<const VideoEndpoint*>& tiles);
   // Draws the tiles; records in `largest` the largest tile (in pixels) each source got.

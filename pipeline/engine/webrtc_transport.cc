@@ -112,6 +112,7 @@ absl::StatusOr<std::unique_ptr<WebRtcTransport>> WebRtcTransport::Create(
   transport->audio_ = std::move(audio);
   transport->video_ = std::move(video);
   transport->content_ = std::move(content);
+  transport->MaybeStartFeedback();
   ice::IceLiteConfig ice_config;
   ice_config.local = ice::IceCredentials::Generate();
   ice_config.remote = config.remote_ice;
@@ -143,6 +144,7 @@ bool WebRtcTransport::HandleStun(std::span<const uint8_t> datagram, const net::S
   size_t response_length = 0;
   const ice::IceResult result =
       ice_->HandleBindingRequest(datagram, from, now_us, response, &response_length);
+  Bump(stats_->webrtc.stun_checks[static_cast<size_t>(result)]);
   if (response_length > 0) {
     (void)socket.Send(std::span<const uint8_t>(response.data(), response_length), from);
   }
@@ -160,7 +162,7 @@ bool WebRtcTransport::HandleStun(std::span<const uint8_t> datagram, const net::S
 }
 
 void WebRtcTransport::HandleMedia(std::span<uint8_t> buffer, size_t length,
-                                  const net::SocketAddress& from) {
+                                  const net::SocketAddress& from, int64_t now_us) {
   // Media only from a 5-tuple that passed a check (RFC 8445 section 7.3: a lite agent learns its
   // peers from their checks).
   if (!ice_->IsValidated(from)) {
@@ -181,7 +183,7 @@ void WebRtcTransport::HandleMedia(std::span<uint8_t> buffer, size_t length,
       if (rtp::IsRtcp(datagram)) {
         HandleRtcp(buffer, length);
       } else {
-        HandleRtp(buffer, length);
+        HandleRtp(buffer, length, now_us);
       }
       return;
     default:
@@ -211,7 +213,28 @@ WebRtcStreamLink* WebRtcTransport::Route(uint32_t ssrc, uint8_t payload_type) {
   return nullptr;
 }
 
-void WebRtcTransport::HandleRtp(std::span<uint8_t> buffer, size_t length) {
+uint8_t WebRtcTransport::TransportCcId(const WebRtcStreamLink* stream) const {
+  if (stream == audio_.get()) return config_.audio_transport_cc_id;
+  if (stream == video_.get()) return config_.video_transport_cc_id;
+  if (stream == content_.get()) return config_.content_transport_cc_id;
+  return 0;
+}
+
+void WebRtcTransport::MaybeStartFeedback() {
+  if (feedback_ != nullptr) return;
+  if (config_.audio_transport_cc_id == 0 && config_.video_transport_cc_id == 0 &&
+      config_.content_transport_cc_id == 0) {
+    return;
+  }
+  feedback_ssrc_ = detail::RandomSsrc();
+  feedback_ = std::make_unique<rtp::TransportFeedbackRecorder>(feedback_ssrc_);
+  if (local_key_.has_value()) {
+    auto outbound = srtp::SrtpSession::Create(*local_key_, srtp::Direction::kOutbound);
+    if (outbound.ok()) feedback_outbound_ = *std::move(outbound);
+  }
+}
+
+void WebRtcTransport::HandleRtp(std::span<uint8_t> buffer, size_t length, int64_t now_us) {
   size_t clear = 0;
   const srtp::SrtpResult result = inbound_->UnprotectRtp(buffer, length, &clear);
   if (result != srtp::SrtpResult::kOk) {
@@ -226,6 +249,12 @@ void WebRtcTransport::HandleRtp(std::span<uint8_t> buffer, size_t length) {
   if (stream == nullptr) {
     stats_->Drop(DropReason::kUnknownStream);
     return;
+  }
+  if (feedback_ != nullptr) {
+    const uint8_t id = TransportCcId(stream);
+    const std::optional<uint16_t> sequence =
+        rtp::ReadTransportSequenceNumber(std::span<const uint8_t>(buffer.data(), clear), id);
+    if (sequence.has_value()) feedback_->OnPacket(*sequence, ReadSsrc(buffer), now_us);
   }
   if (!stream->inbound->Push(std::span<const uint8_t>(buffer.data(), clear))) {
     stats_->Drop(DropReason::kQueueFull);
@@ -256,7 +285,37 @@ void WebRtcTransport::OnTick(int64_t now_us) {
   // timeout (the controller's) then ends it.
   if (!consent_lost_ && ice_->ConsentExpired(now_us)) {
     consent_lost_ = true;
+    Bump(stats_->webrtc.consent_expiries);
     path_->Select(net::SocketAddress());
+  }
+  if (feedback_ != nullptr && connected_ && !consent_lost_ && feedback_->pending() &&
+      now_us - last_feedback_us_ >= kFeedbackIntervalUs) {
+    last_feedback_us_ = now_us;
+    SendTransportFeedback();
+  }
+}
+
+void WebRtcTransport::SendTransportFeedback() {
+  if (feedback_outbound_ == nullptr) return;
+  // A few messages at most per interval (a message covers up to 2048 packets, hundreds of ms of
+  // the heaviest video); what is left goes with the next.
+  for (int message = 0; message < 4; ++message) {
+    // Room for the SRTCP index and authentication tag behind the message.
+    const size_t size = feedback_->BuildNext(std::span<uint8_t>(feedback_buffer_).first(1200));
+    if (size == 0) return;
+    size_t protected_size = 0;
+    if (feedback_outbound_->ProtectRtcp(feedback_buffer_, size, &protected_size) !=
+        srtp::SrtpResult::kOk) {
+      Bump(stats_->send_failures);
+      continue;
+    }
+    if (!path_->Send(std::span<const uint8_t>(feedback_buffer_.data(), protected_size))) {
+      Bump(stats_->send_failures);
+      continue;
+    }
+    Bump(stats_->rtcp_packets_out);
+    Bump(stats_->bytes_out, protected_size);
+    Bump(stats_->webrtc.transport_feedback_sent);
   }
 }
 
@@ -275,6 +334,10 @@ void WebRtcTransport::OnDtlsConnected(const dtls::SrtpKeys& keys) {
   }
   inbound_ = *std::move(inbound);
   local_key_ = keys.local;
+  if (feedback_ != nullptr) {
+    auto outbound = srtp::SrtpSession::Create(keys.local, srtp::Direction::kOutbound);
+    if (outbound.ok()) feedback_outbound_ = *std::move(outbound);
+  }
   for (WebRtcStreamLink* stream : {audio_.get(), video_.get(), content_.get()}) {
     if (stream != nullptr) ArmOutbound(*stream);
   }
@@ -295,6 +358,10 @@ void WebRtcTransport::Renegotiate(const WebRtcTransportConfig& config,
   config_.video_ssrcs = config.video_ssrcs;
   config_.content_ssrcs = config.content_ssrcs;
   config_.content_payload_type = config.content_payload_type;
+  config_.audio_transport_cc_id = config.audio_transport_cc_id;
+  config_.video_transport_cc_id = config.video_transport_cc_id;
+  config_.content_transport_cc_id = config.content_transport_cc_id;
+  MaybeStartFeedback();
   content_ = std::move(content);
   if (content_ != nullptr) ArmOutbound(*content_);
 }
@@ -308,6 +375,7 @@ absl::Status WebRtcTransport::RestartIce(const ice::IceCredentials& remote) {
   ice_ = *std::move(agent);
   config_.remote_ice = remote;
   consent_lost_ = false;
+  Bump(stats_->webrtc.ice_restarts);
   return absl::OkStatus();
 }
 
@@ -342,6 +410,8 @@ WebRtcPort::WebRtcPort(MediaWorker* worker, std::unique_ptr<net::UdpSocket> sock
 WebRtcPort::~WebRtcPort() {
   if (ticking_) worker_->RemoveTickListener(this);
   worker_->loop().Remove(socket_->fd(), this);
+  stats_->webrtc.transports.fetch_sub(static_cast<int64_t>(transports_.size()),
+                                      std::memory_order_relaxed);
   transports_.clear();
   batch_.Flush();
 }
@@ -368,11 +438,12 @@ absl::StatusOr<ice::IceCredentials> WebRtcPort::AddTransport(
   if (transports_.contains(config.key)) return absl::AlreadyExistsError("transport exists");
   auto transport =
       WebRtcTransport::Create(config, certificate_, std::move(path), std::move(audio),
-                              std::move(video), std::move(content), stats_, &dtls_counters_);
+                              std::move(video), std::move(content), stats_, &stats_->webrtc.dtls);
   if (!transport.ok()) return transport.status();
   ice::IceCredentials local = (*transport)->local_ice();
   by_ufrag_[local.ufrag] = transport->get();
   transports_[config.key] = *std::move(transport);
+  stats_->webrtc.transports.fetch_add(1, std::memory_order_relaxed);
   if (!ticking_) {
     worker_->AddTickListener(this);
     ticking_ = true;
@@ -393,6 +464,7 @@ void WebRtcPort::RemoveTransport(const std::string& key) {
     }
   }
   transports_.erase(it);
+  stats_->webrtc.transports.fetch_sub(1, std::memory_order_relaxed);
   batch_.Flush();  // its close_notify, even when no tick comes any more
   if (transports_.empty() && ticking_) {
     worker_->RemoveTickListener(this);
@@ -486,7 +558,7 @@ void WebRtcPort::OnReadable() {
       stats_->Drop(DropReason::kUnknownPeer);
       continue;
     }
-    known->second->HandleMedia(buffer_, static_cast<size_t>(length), from);
+    known->second->HandleMedia(buffer_, static_cast<size_t>(length), from, detail::MonotonicUs());
   }
   batch_.Flush();
 }

@@ -25,6 +25,7 @@
 #include "pipeline/net/datagram_io.h"
 #include "pipeline/net/event_loop.h"
 #include "pipeline/net/udp_socket.h"
+#include "pipeline/rtp/transport_feedback.h"
 #include "pipeline/srtp/srtp_session.h"
 
 namespace chorus::engine {
@@ -124,14 +125,28 @@ struct WebRtcTransportConfig {
   std::vector<uint32_t> audio_ssrcs;
   std::vector<uint32_t> video_ssrcs;
   std::vector<uint32_t> content_ssrcs;
+  // The transport-wide sequence number extension's id per stream (0: not negotiated).
+  uint8_t audio_transport_cc_id = 0;
+  uint8_t video_transport_cc_id = 0;
+  uint8_t content_transport_cc_id = 0;
   uint8_t audio_payload_type = 111;
   uint8_t video_payload_type = 0;    // 0: no camera stream
   uint8_t content_payload_type = 0;  // 0: no screen share stream
 };
 
 // One participant's transport. Thread: the media worker that owns the port.
+//
+// Congestion control: when the offer negotiated the transport-wide sequence number extension
+// (draft-holmer-rmcat-transport-wide-cc-extensions-01), the transport records the number and
+// arrival time of every packet that carries it, and about every kFeedbackIntervalUs (at the
+// worker's next 20 ms tick) sends the browser RTCP transport feedback (RTPFB FMT 15) about them,
+// from its own SSRC, protected with its own outbound SRTCP session. The browser's congestion
+// controller turns it into its send-side bandwidth estimate; the REMB each video stream sends
+// stays an upper bound.
 class WebRtcTransport final : public dtls::DtlsTransport::Listener {
  public:
+  static constexpr int64_t kFeedbackIntervalUs = 50'000;
+
   // Streams not wanted are null.
   static absl::StatusOr<std::unique_ptr<WebRtcTransport>> Create(
       const WebRtcTransportConfig& config, std::shared_ptr<const dtls::DtlsCertificate> certificate,
@@ -147,9 +162,10 @@ class WebRtcTransport final : public dtls::DtlsTransport::Listener {
   // port then routes its other datagrams here).
   bool HandleStun(std::span<const uint8_t> datagram, const net::SocketAddress& from, int64_t now_us,
                   net::UdpSocket& socket);
-  // DTLS or SRTP from a 5-tuple routed here. `buffer` is modified in place.
-  void HandleMedia(std::span<uint8_t> buffer, size_t length, const net::SocketAddress& from);
-  // Timers: DTLS retransmission and deadline; consent freshness.
+  // DTLS or SRTP from a 5-tuple routed here, arrived at `now_us`. `buffer` is modified in place.
+  void HandleMedia(std::span<uint8_t> buffer, size_t length, const net::SocketAddress& from,
+                   int64_t now_us);
+  // Timers: DTLS retransmission and deadline; consent freshness; transport feedback.
   void OnTick(int64_t now_us);
   bool connected() const { return connected_; }
   bool IsValidated(const net::SocketAddress& remote) const { return ice_->IsValidated(remote); }
@@ -164,6 +180,8 @@ class WebRtcTransport final : public dtls::DtlsTransport::Listener {
   const std::shared_ptr<WebRtcStreamLink>& content_link() const { return content_; }
   const std::shared_ptr<WebRtcPath>& path() const { return path_; }
   const ice::IceCredentials& remote_ice() const { return config_.remote_ice; }
+  // The transport-wide congestion control receiver; null when not negotiated.
+  const rtp::TransportFeedbackRecorder* transport_feedback() const { return feedback_.get(); }
 
   // dtls::DtlsTransport::Listener
   void OnDtlsSend(std::span<const uint8_t> datagram) override;
@@ -174,12 +192,18 @@ class WebRtcTransport final : public dtls::DtlsTransport::Listener {
  private:
   WebRtcTransport(const WebRtcTransportConfig& config, std::shared_ptr<WebRtcPath> path,
                   EngineStats* stats);
-  void HandleRtp(std::span<uint8_t> buffer, size_t length);
+  void HandleRtp(std::span<uint8_t> buffer, size_t length, int64_t now_us);
   void HandleRtcp(std::span<uint8_t> buffer, size_t length);
   // Gives `stream` its outbound SRTP session once the keys are known.
   void ArmOutbound(WebRtcStreamLink& stream);
   // The stream an RTP packet of `ssrc` and `payload_type` belongs to, or null.
   WebRtcStreamLink* Route(uint32_t ssrc, uint8_t payload_type);
+  // The transport-wide sequence number extension's id in `stream` (0: none).
+  uint8_t TransportCcId(const WebRtcStreamLink* stream) const;
+  // Creates the feedback recorder when the configuration negotiated the extension.
+  void MaybeStartFeedback();
+  // Sends the feedback about what arrived since the last.
+  void SendTransportFeedback();
 
   WebRtcTransportConfig config_;
   // The outbound key (DTLS-exported), kept for streams that start after the handshake.
@@ -195,6 +219,12 @@ class WebRtcTransport final : public dtls::DtlsTransport::Listener {
   net::SocketAddress dtls_peer_;  // where DTLS goes before a pair is selected
   bool connected_ = false;
   bool consent_lost_ = false;
+  // Transport-wide congestion control (null when not negotiated).
+  std::unique_ptr<rtp::TransportFeedbackRecorder> feedback_;
+  std::unique_ptr<srtp::SrtpSession> feedback_outbound_;  // from the DTLS keys, own SSRC
+  uint32_t feedback_ssrc_ = 0;
+  int64_t last_feedback_us_ = 0;
+  alignas(16) std::array<uint8_t, 1500> feedback_buffer_{};
 };
 
 // A media worker's shared WebRTC port: one UDP socket for every WebRTC participant of the
@@ -247,7 +277,6 @@ class WebRtcPort final : public net::EventLoop::Handler, public TickListener {
   std::unique_ptr<net::UdpSocket> socket_;
   std::shared_ptr<const dtls::DtlsCertificate> certificate_;
   EngineStats* const stats_;
-  dtls::DtlsCounters dtls_counters_;
   absl::flat_hash_map<std::string, std::unique_ptr<WebRtcTransport>> transports_;  // by key
   absl::flat_hash_map<std::string, WebRtcTransport*> by_ufrag_;  // local ufrag -> transport
   absl::flat_hash_map<AddressKey, WebRtcTransport*> by_address_;

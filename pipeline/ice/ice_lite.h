@@ -78,6 +78,8 @@ enum class IceResult : uint8_t {
   kNoSpace,            // `response_out` is smaller than kIceMaxResponseBytes needed (dropped)
 };
 
+inline constexpr size_t kIceResultCount = static_cast<size_t>(IceResult::kNoSpace) + 1;
+
 // A short stable name for metrics labels ("responded", "bad_integrity", ...).
 const char* IceResultName(IceResult result);
 

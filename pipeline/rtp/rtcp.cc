@@ -21,6 +21,7 @@ constexpr size_t kFeedbackHeader = 12;  // header + sender SSRC + media SSRC
 constexpr uint8_t kFmtNack = 1;
 constexpr uint8_t kFmtPli = 1;
 constexpr uint8_t kFmtFir = 4;
+constexpr uint8_t kFmtAfb = 15;  // application layer feedback: REMB
 constexpr uint8_t kSdesCname = 1;
 
 void ReadBlocks(const uint8_t* p, size_t count, RtcpInfo* out) {
@@ -127,6 +128,25 @@ void ParseFir(std::span<const uint8_t> body, RtcpInfo* out) {
     const uint8_t* e = body.data() + kFeedbackHeader + 8 * i;
     out->fir[out->fir_count++] = FirEntry{.ssrc = Read32(e), .sequence_number = e[4]};
   }
+}
+
+// A REMB (draft-alvestrand-rmcat-remb section 2.2) in an application layer feedback packet;
+// false when it is another application's (or too short for its SSRC list).
+bool ParseRemb(std::span<const uint8_t> body, RtcpInfo* out) {
+  if (body.size() < kFeedbackHeader + 8) return false;
+  const uint8_t* p = body.data() + kFeedbackHeader;
+  if (p[0] != 'R' || p[1] != 'E' || p[2] != 'M' || p[3] != 'B') return false;
+  if (body.size() < kFeedbackHeader + 8 + 4 * static_cast<size_t>(p[4])) return false;
+  if (out->has_remb) return true;  // the first one counts
+  const unsigned exponent = p[5] >> 2;
+  const uint64_t mantissa = (static_cast<uint64_t>(p[5] & 0x3) << 16) | Read16(p + 6);
+  out->has_remb = true;
+  out->remb_sender_ssrc = Read32(body.data() + 4);
+  out->remb_bitrate_bps = mantissa == 0 ? 0
+                          : exponent > 63 - 18 && (mantissa >> (64 - exponent)) != 0
+                              ? UINT64_MAX
+                              : mantissa << exponent;
+  return true;
 }
 
 }  // namespace
@@ -242,6 +262,8 @@ RtcpParseResult ParseRtcp(std::span<const uint8_t> packet, RtcpInfo* out) {
           out->pli_media_ssrc = Read32(p + 8);
         } else if (count == kFmtFir) {
           ParseFir(body, out);
+        } else if (count == kFmtAfb) {
+          if (!ParseRemb(body, out)) ++out->skipped_count;  // another application's
         } else {
           ++out->skipped_count;
         }

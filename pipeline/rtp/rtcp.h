@@ -8,8 +8,8 @@
 namespace chorus::rtp {
 
 // RTCP (RFC 3550 section 6) and the feedback messages Chorus uses (RFC 4585 generic NACK and PLI,
-// RFC 5104 FIR). Parsing reads untrusted input into fixed-capacity structs; builders write into a
-// caller's buffer. Free functions: any thread, no allocation, never crash on any input.
+// RFC 5104 FIR, REMB). Parsing reads untrusted input into fixed-capacity structs; builders write
+// into a caller's buffer. Free functions: any thread, no allocation, never crash on any input.
 
 // RTCP packet types.
 inline constexpr uint8_t kRtcpSr = 200;
@@ -93,7 +93,12 @@ struct RtcpInfo {
   size_t fir_count = 0;
   uint32_t fir_sender_ssrc = 0;
   bool fir_truncated = false;
-  // Skipped packets: APP, and types or feedback formats Chorus does not use (XR, REMB, ...).
+  // draft-alvestrand-rmcat-remb (PSFB FMT 15 with the "REMB" identifier): the bitrate the sender
+  // of the first REMB estimates it can receive in all, for the sources it lists.
+  bool has_remb = false;
+  uint32_t remb_sender_ssrc = 0;
+  uint64_t remb_bitrate_bps = 0;  // mantissa << exponent, saturated
+  // Skipped packets: APP, and types or feedback formats Chorus does not use (XR, ...).
   size_t app_count = 0;
   size_t skipped_count = 0;
 };

@@ -178,6 +178,67 @@ std::vector<MetricFamily> EngineMetrics::Collect() const {
     families.push_back(std::move(decode));
     families.push_back(std::move(encode));
   }
+  // WebRTC transports (ICE-lite, DTLS-SRTP on each media worker's shared port).
+  {
+    const engine::WebRtcStats& webrtc = stats.webrtc;
+    gauge("chorus_webrtc_transports",
+          "WebRTC participants' transports (ICE, DTLS, SRTP) on this node's shared ports",
+          static_cast<double>(webrtc.transports.load(std::memory_order_relaxed)));
+    MetricFamily checks = Family("chorus_webrtc_stun_checks_total",
+                                 "STUN connectivity checks handed to a participant's transport, by "
+                                 "outcome (checks naming no transport are packet drops, "
+                                 "reason unknown_peer)",
+                                 MetricType::Counter);
+    for (size_t i = 0; i < ice::kIceResultCount; ++i) {
+      checks.metric.push_back(
+          Value(MetricType::Counter, Read(webrtc.stun_checks[i]),
+                {{"result", ice::IceResultName(static_cast<ice::IceResult>(i))}}));
+    }
+    families.push_back(std::move(checks));
+    counter("chorus_webrtc_consent_expiries_total",
+            "Selected ICE pairs that went 30 s without a check (RFC 7675 consent lost): nothing "
+            "more is sent to them",
+            Read(webrtc.consent_expiries));
+    counter("chorus_webrtc_transport_feedback_sent_total",
+            "RTCP transport-wide congestion control feedback messages sent to browsers",
+            Read(webrtc.transport_feedback_sent));
+    counter("chorus_webrtc_ice_restarts_total",
+            "ICE restarts (renegotiations with new ICE "
+            "credentials)",
+            Read(webrtc.ice_restarts));
+    const dtls::DtlsCounters& dtls = webrtc.dtls;
+    counter("chorus_webrtc_dtls_handshakes_started_total",
+            "DTLS handshakes started by a participant's ClientHello",
+            Read(dtls.handshakes_started));
+    counter("chorus_webrtc_dtls_handshakes_completed_total",
+            "DTLS handshakes completed with the certificate of the offer (SRTP keys exported)",
+            Read(dtls.handshakes_completed));
+    MetricFamily failures = Family("chorus_webrtc_dtls_failures_total",
+                                   "DTLS handshakes that failed, and connected associations a "
+                                   "peer aborted, by reason",
+                                   MetricType::Counter);
+    for (size_t i = 0; i < dtls::kDtlsFailureCount; ++i) {
+      failures.metric.push_back(
+          Value(MetricType::Counter, Read(dtls.failures[i]),
+                {{"reason", dtls::DtlsFailureName(static_cast<dtls::DtlsFailure>(i))}}));
+    }
+    families.push_back(std::move(failures));
+    counter("chorus_webrtc_dtls_retransmissions_total",
+            "DTLS handshake flights sent again after a timeout", Read(dtls.retransmissions));
+    counter("chorus_webrtc_dtls_renegotiations_refused_total",
+            "DTLS renegotiations a connected peer asked for and was refused",
+            Read(dtls.renegotiations_refused));
+    MetricFamily drops = Family("chorus_webrtc_dtls_datagram_drops_total",
+                                "DTLS datagrams dropped before OpenSSL saw them, or ignored "
+                                "after it, by reason",
+                                MetricType::Counter);
+    for (size_t i = 0; i < dtls::kDtlsDropCount; ++i) {
+      drops.metric.push_back(
+          Value(MetricType::Counter, Read(dtls.drops[i]),
+                {{"reason", dtls::DtlsDropName(static_cast<dtls::DtlsDrop>(i))}}));
+    }
+    families.push_back(std::move(drops));
+  }
   // Video.
   counter("chorus_video_frames_in_total", "Whole video frames reassembled from participants",
           Read(stats.video_frames_in));
@@ -210,6 +271,18 @@ std::vector<MetricFamily> EngineMetrics::Collect() const {
   counter("chorus_video_retransmissions_missed_total",
           "Packets asked for by a NACK that were no longer in the history",
           Read(stats.video_retransmissions_missed));
+  {
+    MetricFamily tiers =
+        Family("chorus_video_tier_changes_total",
+               "Viewers moved to a lower (down) or higher (up) bitrate tier of their "
+               "view, following the REMB and loss reports of their link",
+               MetricType::Counter);
+    tiers.metric.push_back(
+        Value(MetricType::Counter, Read(stats.video_tier_downs), {{"direction", "down"}}));
+    tiers.metric.push_back(
+        Value(MetricType::Counter, Read(stats.video_tier_ups), {{"direction", "up"}}));
+    families.push_back(std::move(tiers));
+  }
   engine::EngineStats& video_ticks = engine_->video_stats();
   counter("chorus_video_ticks_total",
           "Video frame periods run (25 per second while a session "

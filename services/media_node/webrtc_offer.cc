@@ -40,11 +40,9 @@ absl::StatusOr<WebRtcOffer> WebRtcOfferToEndpoint(const std::string& endpoint_id
   sdp::LocalCapabilities capabilities;
   // Lost video is asked for again with generic NACK in the original stream; RTX is not taken.
   capabilities.rtx = false;
-  // No transport-wide congestion control feedback is sent yet: not negotiated, so the browser
-  // does not wait for it (its estimate then rests on loss and REMB).
-  capabilities.transport_cc_extension = false;
-  capabilities.audio_feedback.transport_cc = false;
-  capabilities.video_feedback.transport_cc = false;
+  // Transport-wide congestion control (the extension and rtcp-fb transport-cc, where offered):
+  // the engine's WebRTC transport sends the feedback the browser's estimate is made of; REMB
+  // stays the per-sender cap.
   auto negotiated = sdp::Negotiate(out.offer, capabilities);
   if (!negotiated.ok()) return negotiated.status();
   out.negotiated = *std::move(negotiated);
@@ -66,15 +64,18 @@ absl::StatusOr<WebRtcOffer> WebRtcOfferToEndpoint(const std::string& endpoint_id
   config.codec.channels = 2;
   config.audio_level_extension_id = audio.extensions.audio_level;
   config.webrtc.audio_ssrcs = SsrcsOf(audio);
+  config.webrtc.audio_transport_cc_id = audio.extensions.transport_cc;
   if (n.camera_section.has_value()) {
     const sdp::NegotiatedSection& camera = n.sections[*n.camera_section];
     config.video = VideoFor(camera);
     config.webrtc.video_ssrcs = SsrcsOf(camera);
+    config.webrtc.video_transport_cc_id = camera.extensions.transport_cc;
   }
   if (n.screen_share_section.has_value()) {
     const sdp::NegotiatedSection& share = n.sections[*n.screen_share_section];
     config.content = VideoFor(share);
     config.webrtc.content_ssrcs = SsrcsOf(share);
+    config.webrtc.content_transport_cc_id = share.extensions.transport_cc;
   }
   return out;
 }

@@ -109,6 +109,38 @@ TEST(ConcealmentTest, OpusConcealsAndG711FadesToSilence) {
 TEST(EncoderTest, NonsenseConfigurationsAreRefused) {
   EXPECT_FALSE(AudioEncoder::Create({.codec = AudioCodec::kOpus, .bitrate_bps = 10}).ok());
   EXPECT_FALSE(AudioEncoder::Create({.codec = AudioCodec::kOpus, .bitrate_bps = 1 << 30}).ok());
+  EXPECT_FALSE(
+      AudioEncoder::Create({.codec = AudioCodec::kOpus, .expected_loss_percent = 101}).ok());
+  EXPECT_FALSE(AudioEncoder::Create({.codec = AudioCodec::kOpus, .complexity = 11}).ok());
+}
+
+// The loss Opus plans its in-band FEC for changes while it encodes (what listeners report), and
+// FEC stays on throughout.
+TEST(EncoderTest, OpusPacketLossCanChangeWhileEncoding) {
+  auto encoder = *AudioEncoder::Create({.expected_loss_percent = 5});
+  EXPECT_EQ(encoder->packet_loss_percent(), 5);
+  EXPECT_TRUE(encoder->inband_fec());
+  std::vector<int16_t> frame(960);
+  std::vector<uint8_t> payload(1500);
+  for (int f = 0; f < 20; ++f) {
+    for (int i = 0; i < 960; ++i) {
+      frame[i] = static_cast<int16_t>(8000 * std::sin(2 * kPi * 440 * (f * 960 + i) / 48000.0));
+    }
+    if (f == 10) encoder->SetPacketLossPercent(20);
+    ASSERT_GT(encoder->Encode(frame, payload), 0);
+  }
+  EXPECT_EQ(encoder->packet_loss_percent(), 20);
+  EXPECT_TRUE(encoder->inband_fec());
+  encoder->SetPacketLossPercent(250);
+  EXPECT_EQ(encoder->packet_loss_percent(), 100);
+  encoder->SetPacketLossPercent(-3);
+  EXPECT_EQ(encoder->packet_loss_percent(), 0);
+  EXPECT_TRUE(encoder->inband_fec());
+  // Other codecs have no such setting.
+  auto pcmu = *AudioEncoder::Create({.codec = AudioCodec::kPcmu});
+  pcmu->SetPacketLossPercent(20);
+  EXPECT_EQ(pcmu->packet_loss_percent(), -1);
+  EXPECT_FALSE(pcmu->inband_fec());
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include "pipeline/net/port_allocator.h"
 #include "pipeline/net/udp_socket.h"
 #include "pipeline/rtp/audio_level.h"
+#include "pipeline/rtp/rtcp.h"
 #include "pipeline/rtp/rtp_packet.h"
 #include "pipeline/srtp/srtp_session.h"
 #include "tests/support/allocation_counter.h"
@@ -72,6 +73,25 @@ struct Participant {
     ASSERT_EQ(
         outbound->ProtectRtp(std::span<uint8_t>(buffer, sizeof(buffer)), length, &protected_length),
         srtp::SrtpResult::kOk);
+    socket->Send(std::span<const uint8_t>(buffer, protected_length), target);
+  }
+
+  // Sends an RTCP receiver report (RR + SDES CNAME, SRTCP) saying that `fraction_lost` (of 256)
+  // of the stream `media_ssrc` it is sent was lost since its previous report.
+  void SendReceiverReport(uint32_t media_ssrc, uint8_t fraction_lost) {
+    uint8_t buffer[1500];
+    rtp::ReportBlock block;
+    block.ssrc = media_ssrc;
+    block.fraction_lost = fraction_lost;
+    const uint8_t cname[] = {'t', 'e', 's', 't'};
+    size_t length = rtp::BuildRr(ssrc, std::span<const rtp::ReportBlock>(&block, 1),
+                                 std::span<uint8_t>(buffer, 1400));
+    ASSERT_GT(length, 0u);
+    length += rtp::BuildSdesCname(ssrc, cname, std::span<uint8_t>(buffer + length, 1400 - length));
+    size_t protected_length = 0;
+    ASSERT_EQ(outbound->ProtectRtcp(std::span<uint8_t>(buffer, sizeof(buffer)), length,
+                                    &protected_length),
+              srtp::SrtpResult::kOk);
     socket->Send(std::span<const uint8_t>(buffer, protected_length), target);
   }
 };
@@ -299,6 +319,79 @@ TEST(SessionTest, OnlyTheHeardSpeakersAreDecodedWhenPacketsCarryTheirLevel) {
   EXPECT_EQ(stats.decodes_skipped.load(), skipped_after);
   EXPECT_GT(ToneDbfs(heard, 1000), ToneDbfs(heard, 600) - 3);
   EXPECT_LT(ToneDbfs(heard, 400), ToneDbfs(heard, 600) - 30);
+}
+
+// The Opus encoders plan their in-band FEC for the loss their listeners report: a speaker's own
+// encoder for its own reports, capped at 25 %; the encoder two listeners share for the worse of
+// the two. When the line clears, the planned loss comes down again, more slowly than it rose.
+TEST(SessionTest, OpusFecFollowsTheLossListenersReport) {
+  EngineStats stats;
+  auto worker = *MediaWorker::Create(0, &stats, /*start_thread=*/false);
+  net::PortAllocator ports("127.0.0.1", 42320, 42329);
+  auto session = *Session::Create({}, worker.get(), &stats, 4);
+  const char* ids[] = {"talker", "a", "b"};
+  std::vector<Participant> people(3);
+  std::vector<EndpointAnswer> answers;
+  for (size_t i = 0; i < people.size(); ++i) {
+    Participant& p = people[i];
+    p.outbound = *srtp::SrtpSession::Create(p.key, srtp::Direction::kOutbound);
+    p.opus = EncodeTone(500, 8000);
+    p.socket = *net::UdpSocket::Bind(*net::SocketAddress::FromIp("127.0.0.1", 0));
+    p.ssrc = 0x500 + static_cast<uint32_t>(i);
+    EndpointConfig config;
+    config.id = ids[i];
+    config.remote_key_base64 = p.key.ToBase64();
+    config.remote = *net::SocketAddress::FromIp("127.0.0.1", 9);
+    auto answer = session->AddEndpoint(config, *ports.Allocate());
+    ASSERT_TRUE(answer.ok()) << answer.status();
+    p.target = answer->local;
+    answers.push_back(*answer);
+  }
+  auto tick = [&](int ticks) {
+    for (int t = 0; t < ticks; ++t) {
+      people[0].Send();  // only the talker talks
+      for (int i = 0; i < 3; ++i) session->endpoint(i).OnReadable();
+      session->OnTick(NowUs());
+    }
+  };
+  auto report = [&](size_t who, uint8_t fraction_lost) {
+    ASSERT_NO_FATAL_FAILURE(people[who].SendReceiverReport(answers[who].ssrc, fraction_lost));
+  };
+  tick(40);
+  // Before any report: the encoders' default. The talker speaks (its own mix-minus, its own
+  // encoder); a and b hear the same mix from one encoder.
+  EXPECT_EQ(session->EncoderLossPercent("talker"), 5);
+  EXPECT_EQ(session->EncoderLossPercent("a"), 5);
+  EXPECT_EQ(session->EncoderLossPercent("b"), 5);
+  SessionStatsSnapshot snapshot = session->Stats();
+  EXPECT_EQ(snapshot.audio_encoders, 2);
+
+  report(0, 128);  // 50 %: capped
+  report(1, 51);   // about 20 %
+  report(2, 0);
+  tick(2);
+  EXPECT_EQ(session->EncoderLossPercent("talker"), 25);
+  EXPECT_EQ(session->EncoderLossPercent("a"), 20);  // the worse of the two it serves
+  EXPECT_EQ(session->EncoderLossPercent("b"), 20);
+
+  // a's line clears: one clean report lowers the estimate a little, many bring it to zero.
+  report(1, 0);
+  tick(2);
+  const int after_one = session->EncoderLossPercent("b");
+  EXPECT_LT(after_one, 20);
+  EXPECT_GT(after_one, 10);
+  for (int i = 0; i < 30; ++i) {
+    report(0, 0);
+    report(1, 0);
+    tick(1);
+  }
+  tick(1);
+  EXPECT_EQ(session->EncoderLossPercent("talker"), 0);
+  EXPECT_EQ(session->EncoderLossPercent("a"), 0);
+  EXPECT_EQ(session->EncoderLossPercent("b"), 0);
+  EXPECT_EQ(session->EncoderLossPercent("nobody"), -1);
+  EXPECT_EQ(stats.drops[static_cast<size_t>(DropReason::kMalformedRtcp)].load(), 0u);
+  EXPECT_EQ(stats.drops[static_cast<size_t>(DropReason::kSrtpAuth)].load(), 0u);
 }
 
 TEST(EngineTest, SessionsAndEndpointsComeAndGoWithClearErrors) {

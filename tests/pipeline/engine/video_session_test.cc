@@ -3,6 +3,8 @@
 // encoders can be watched as viewers pin and unpin.
 #include "pipeline/engine/video_session.h"
 
+#include <poll.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -11,6 +13,7 @@
 #include "pipeline/engine/engine_stats.h"
 #include "pipeline/engine/media_worker.h"
 #include "pipeline/net/udp_socket.h"
+#include "pipeline/rtp/rtcp.h"
 #include "pipeline/rtp/rtp_packet.h"
 #include "pipeline/video/rtp_video.h"
 
@@ -32,6 +35,9 @@ class VideoSessionTest : public ::testing::Test {
     auto patient_sink = net::UdpSocket::Bind(*loopback);
     ASSERT_TRUE(patient_sink.ok());
     patient_sink_ = *std::move(patient_sink);
+    auto viewer = net::UdpSocket::Bind(*loopback);
+    ASSERT_TRUE(viewer.ok());
+    viewer_ = *std::move(viewer);
     for (const std::string id : {"doctor", "patient", "signer"}) {
       VideoConfig config;
       config.enabled = true;
@@ -73,6 +79,26 @@ class VideoSessionTest : public ::testing::Test {
     }
     return keyframes;
   }
+  // The viewer `id`'s browser sends a receiver report about its view (`fraction_lost` of 256
+  // lost since the last), and a REMB of `remb_bps` unless 0; its endpoint reads it.
+  void Report(const std::string& id, uint8_t fraction_lost, uint64_t remb_bps = 0) {
+    VideoEndpoint* endpoint = session_->endpoint(id);
+    ASSERT_NE(endpoint, nullptr);
+    std::array<uint8_t, 128> packet{};
+    rtp::ReportBlock block;
+    block.ssrc = endpoint->answer().ssrc;
+    block.fraction_lost = fraction_lost;
+    size_t length = rtp::BuildRr(0x99, std::span<const rtp::ReportBlock>(&block, 1), packet);
+    if (remb_bps != 0) {
+      const uint32_t media[] = {endpoint->answer().ssrc};
+      length += rtp::BuildRemb(0x99, remb_bps, media, std::span<uint8_t>(packet).subspan(length));
+    }
+    ASSERT_TRUE(
+        viewer_->Send(std::span<const uint8_t>(packet.data(), length), endpoint->answer().local));
+    pollfd fd{endpoint->fd(), POLLIN, 0};
+    ASSERT_GT(poll(&fd, 1, 1000), 0);
+    endpoint->OnReadable();
+  }
   void Pin(const std::string& viewer, const std::string& pinned) {
     Routing routing;
     routing.pinned = pinned;
@@ -84,6 +110,7 @@ class VideoSessionTest : public ::testing::Test {
   std::unique_ptr<VideoSession> session_;
   std::unique_ptr<net::UdpSocket> sink_;
   std::unique_ptr<net::UdpSocket> patient_sink_;
+  std::unique_ptr<net::UdpSocket> viewer_;  // sends the viewers' RTCP
   video::FrameAssembler assembler_{video::VideoCodec::kVp8};
   int64_t now_us_ = 1'000'000;
 };
@@ -115,6 +142,55 @@ TEST_F(VideoSessionTest, AViewThatComesBackTakesTheIdleEncoder) {
   EXPECT_EQ(stats_.video_encoders_started.load(), 2u);
   // Every view frame was encoded (the reused encoder starts again with a keyframe).
   EXPECT_EQ(stats_.video_frames_encoded.load(), 1u + 2u + 5u * (1u + 2u + 2u));
+}
+
+// Viewers on poor links are moved to a lower tier of the same view, which they share: one more
+// encoder for all of them, not one each. Back on good links they move up after the hold, and
+// share the top tier again.
+TEST_F(VideoSessionTest, ViewersOnPoorLinksShareALowerTierOfTheirView) {
+  for (int i = 0; i < 30; ++i) Tick();
+  EXPECT_EQ(session_->views_in_use(), 1u);
+  (void)PatientFrames();
+  Report("patient", 64);  // 25 % of the view lost
+  Tick();
+  EXPECT_EQ(session_->endpoint("patient")->bitrate_tier(), 1);
+  EXPECT_EQ(session_->endpoint("doctor")->bitrate_tier(), 0);
+  EXPECT_EQ(session_->views_in_use(), 2u);
+  EXPECT_EQ(stats_.video_encoders_started.load(), 2u);
+  // The move starts with a keyframe of the lower tier.
+  EXPECT_EQ(PatientFrames(), (std::vector<bool>{true}));
+  Report("signer", 64);
+  Tick();
+  EXPECT_EQ(session_->endpoint("signer")->bitrate_tier(), 1);
+  EXPECT_EQ(session_->views_in_use(), 2u);  // shared with the patient
+  EXPECT_EQ(stats_.video_encoders_started.load(), 2u);
+  EXPECT_EQ(stats_.video_tier_downs.load(), 2u);
+  // The links recover: back to the full rate after the hold.
+  Report("patient", 0);
+  Report("signer", 0);
+  Tick();
+  EXPECT_EQ(session_->endpoint("patient")->bitrate_tier(), 1);
+  for (int i = 0; i < ViewerTier::kHoldUpUs / kVideoTickUs; ++i) Tick();
+  EXPECT_EQ(session_->endpoint("patient")->bitrate_tier(), 0);
+  EXPECT_EQ(session_->endpoint("signer")->bitrate_tier(), 0);
+  EXPECT_EQ(session_->views_in_use(), 1u);
+  EXPECT_EQ(stats_.video_tier_ups.load(), 2u);
+  EXPECT_EQ(stats_.video_encoders_started.load(), 2u);
+}
+
+// These placeholder views are sent far below the lower tier's bitrate: a REMB under what the
+// viewer is sent moves nobody (a lower tier would send no less).
+TEST_F(VideoSessionTest, ALowRembOnASparseViewMovesNobody) {
+  for (int i = 0; i < 30; ++i) Tick();
+  const uint64_t sent = session_->endpoint("patient")->sent_bps();
+  ASSERT_GT(sent, 2'000u);
+  ASSERT_LT(sent, TierBitrate(800'000, 1));
+  for (int second = 0; second < 5; ++second) {
+    Report("patient", 0, sent / 4);
+    for (int i = 0; i < 25; ++i) Tick();
+    EXPECT_EQ(session_->endpoint("patient")->bitrate_tier(), 0);
+  }
+  EXPECT_EQ(session_->views_in_use(), 1u);
 }
 
 // Idle views are kept for a while only.

@@ -34,7 +34,10 @@
 #include "pipeline/ice/stun.h"
 #include "pipeline/net/socket_address.h"
 #include "pipeline/net/udp_socket.h"
+#include "pipeline/rtp/byte_io.h"
+#include "pipeline/rtp/rtcp.h"
 #include "pipeline/rtp/rtp_packet.h"
+#include "pipeline/rtp/transport_feedback.h"
 #include "pipeline/srtp/srtp_session.h"
 #include "tests/pipeline/dtls/dtls_test_peer.h"
 
@@ -178,6 +181,7 @@ class Browser {
     config.webrtc.remote_pwd = ice_.pwd;
     config.webrtc.remote_fingerprint = identity_->fingerprint().sha256;
     config.webrtc.audio_ssrcs = {ssrc_};
+    config.webrtc.audio_transport_cc_id = transport_cc_id_;
     config.codec.codec = codec::AudioCodec::kOpus;
     config.codec.payload_type = 111;
     config.codec.channels = 2;
@@ -284,18 +288,29 @@ class Browser {
     return true;
   }
 
+  // Offers the transport-wide sequence number extension with `id`, and numbers its packets.
+  void UseTransportCc(uint8_t id) { transport_cc_id_ = id; }
+  // The transport-wide sequence number the next packet carries (with UseTransportCc).
+  uint16_t transport_sequence() const { return transport_sequence_; }
+  // Numbers skipped, as if the packet that carried them had been lost on the way.
+  void SkipTransportSequence(uint16_t count) { transport_sequence_ += count; }
+
   // One SRTP-protected Opus packet of its audio stream (or of another SSRC).
   void SendAudio(std::optional<uint32_t> ssrc = std::nullopt) {
     ASSERT_NE(outbound_, nullptr);
     std::array<uint8_t, 1500> buffer{};
-    rtp::RtpHeader header;
-    header.payload_type = 111;
-    header.sequence_number = sequence_++;
-    header.timestamp = timestamp_;
+    rtp::RtpPacketBuilder builder;
+    builder.set_payload_type(111);
+    builder.set_sequence_number(sequence_++);
+    builder.set_timestamp(timestamp_);
     timestamp_ += 960;
-    header.ssrc = ssrc.value_or(ssrc_);
-    const size_t length =
-        rtp::BuildRtp(header, OpusFrame(), std::span<uint8_t>(buffer).first(1400));
+    builder.set_ssrc(ssrc.value_or(ssrc_));
+    uint8_t transport_sequence[2];
+    if (transport_cc_id_ != 0) {
+      rtp::internal::Write16(transport_sequence, transport_sequence_++);
+      builder.AddExtension(transport_cc_id_, transport_sequence);
+    }
+    const size_t length = builder.Build(OpusFrame(), std::span<uint8_t>(buffer).first(1400));
     ASSERT_GT(length, 0u);
     size_t protected_length = 0;
     ASSERT_EQ(outbound_->ProtectRtp(buffer, length, &protected_length), srtp::SrtpResult::kOk);
@@ -339,6 +354,8 @@ class Browser {
   uint64_t srtp_unprotected() const { return srtp_unprotected_; }
   // Every DTLS datagram came from the node's WebRTC port.
   bool dtls_from_server_only() const { return dtls_from_elsewhere_ == 0; }
+  // Clear RTCP packets received from the node (each datagram as unprotected).
+  const std::vector<std::vector<uint8_t>>& rtcp() const { return rtcp_; }
   // STUN that nobody waited for (late answers, errors).
   const std::vector<std::vector<uint8_t>>& stray_stun() const { return stun_; }
   size_t stun_waiting() const { return stun_.size(); }
@@ -362,10 +379,14 @@ class Browser {
       } else {
         ++srtp_received_;
         size_t clear = 0;
+        const bool rtcp = rtp::IsRtcp(datagram);
         const srtp::SrtpResult result =
-            rtp::IsRtcp(datagram) ? inbound_->UnprotectRtcp(datagram, datagram.size(), &clear)
-                                  : inbound_->UnprotectRtp(datagram, datagram.size(), &clear);
+            rtcp ? inbound_->UnprotectRtcp(datagram, datagram.size(), &clear)
+                 : inbound_->UnprotectRtp(datagram, datagram.size(), &clear);
         if (result == srtp::SrtpResult::kOk) ++srtp_unprotected_;
+        if (result == srtp::SrtpResult::kOk && rtcp) {
+          rtcp_.emplace_back(datagram.begin(), datagram.begin() + static_cast<ptrdiff_t>(clear));
+        }
       }
     }
   }
@@ -399,6 +420,8 @@ class Browser {
   std::unique_ptr<srtp::SrtpSession> inbound_;
   uint16_t sequence_ = 1000;
   uint32_t timestamp_ = 160000;
+  uint8_t transport_cc_id_ = 0;
+  uint16_t transport_sequence_ = 65500;  // wraps during a test
   uint64_t audio_sent_ = 0;
   std::vector<uint8_t> last_audio_;
   uint64_t dtls_received_ = 0;
@@ -408,6 +431,7 @@ class Browser {
   uint64_t srtp_received_ = 0;
   uint64_t srtp_unprotected_ = 0;
   std::vector<std::vector<uint8_t>> stun_;
+  std::vector<std::vector<uint8_t>> rtcp_;
 };
 
 // A datagram that looks like SRTP (RFC 7983: first byte 128..191) but is none.
@@ -755,6 +779,127 @@ TEST(WebRtcTransportTest, ChecksAreAnsweredAndEverythingElseFromStrangersIsDropp
 
   // Alice's validated pair is unaffected by all of it.
   EXPECT_TRUE(alice.Check());
+}
+
+// What the transports do is counted for the node's metrics: each check a transport answers by
+// its outcome, DTLS handshakes, and the transports the node holds.
+TEST(WebRtcTransportTest, ChecksHandshakesAndTransportsAreCounted) {
+  auto engine = StartEngine(42880);
+  ASSERT_NE(engine, nullptr);
+  const WebRtcStats& webrtc = engine->stats().webrtc;
+  auto checks = [&](ice::IceResult result) {
+    return webrtc.stun_checks[static_cast<size_t>(result)].load();
+  };
+  ASSERT_TRUE(engine->CreateSession("clinic", {}).ok());
+  EXPECT_EQ(webrtc.transports.load(), 0);
+  Browser nurse("nurse", 0x6666AAAA);
+  ASSERT_TRUE(nurse.Join(*engine, "clinic", "nurse").ok());
+  EXPECT_EQ(webrtc.transports.load(), 1);
+  ASSERT_TRUE(nurse.Check(/*use_candidate=*/false));
+  EXPECT_EQ(checks(ice::IceResult::kResponded), 1u);
+  ASSERT_TRUE(nurse.Check(/*use_candidate=*/true));
+  EXPECT_EQ(checks(ice::IceResult::kSelectedPair), 1u);
+  nurse.SendCheck(true, std::nullopt, std::string("not-the-password-0123456789"));
+  EXPECT_TRUE(WaitUntil([&] { return checks(ice::IceResult::kBadIntegrity) == 1; }));
+  EXPECT_EQ(webrtc.dtls.handshakes_started.load(), 0u);
+  ASSERT_TRUE(nurse.Handshake());
+  EXPECT_TRUE(WaitUntil([&] { return webrtc.dtls.handshakes_completed.load() == 1; }));
+  EXPECT_EQ(webrtc.dtls.handshakes_started.load(), 1u);
+  for (size_t i = 0; i < dtls::kDtlsFailureCount; ++i)
+    EXPECT_EQ(webrtc.dtls.failures[i].load(), 0u);
+  Browser doctor("doctor", 0x7777BBBB);
+  ASSERT_TRUE(doctor.Join(*engine, "clinic", "doctor").ok());
+  EXPECT_EQ(webrtc.transports.load(), 2);
+  ASSERT_TRUE(engine->RemoveEndpoint("clinic", "nurse").ok());
+  EXPECT_EQ(webrtc.transports.load(), 1);
+  ASSERT_TRUE(engine->DeleteSession("clinic").ok());
+  EXPECT_EQ(webrtc.transports.load(), 0);
+  EXPECT_EQ(webrtc.consent_expiries.load(), 0u);
+}
+
+// ----- Congestion control -----
+
+// Transport-wide congestion control feedback (RTPFB FMT 15) about every packet the browser
+// numbered, from the transport's own SSRC about the browser's stream, within a fraction of a
+// second: the packets that came as received, the numbers it skipped as lost, across the 16-bit
+// wrap. A browser that did not negotiate the extension gets none.
+std::vector<rtp::TransportFeedbackStatus> FeedbackStatuses(Browser& browser,
+                                                           rtp::TransportFeedbackHeader* last) {
+  std::vector<rtp::TransportFeedbackStatus> all;
+  std::vector<rtp::TransportFeedbackStatus> statuses(4096);
+  for (const std::vector<uint8_t>& datagram : browser.rtcp()) {
+    // Walk the packets of the (possibly compound) datagram.
+    for (size_t offset = 0; offset + 4 <= datagram.size();) {
+      const std::span<const uint8_t> packet = std::span<const uint8_t>(datagram).subspan(offset);
+      const size_t length = (static_cast<size_t>(rtp::internal::Read16(&packet[2])) + 1) * 4;
+      if (packet[1] == rtp::kRtcpRtpfb && (packet[0] & 0x1f) == rtp::kTransportFeedbackFmt) {
+        rtp::TransportFeedbackHeader header;
+        const auto result = rtp::ParseTransportFeedback(packet, &header, statuses);
+        EXPECT_EQ(result, rtp::TransportFeedbackParseResult::kOk)
+            << rtp::TransportFeedbackParseResultName(result);
+        if (result == rtp::TransportFeedbackParseResult::kOk) {
+          all.insert(all.end(), statuses.begin(), statuses.begin() + header.status_count);
+          *last = header;
+        }
+      }
+      offset += length;
+    }
+  }
+  return all;
+}
+
+TEST(WebRtcTransportTest, TransportFeedbackReportsEveryNumberedPacket) {
+  auto engine = StartEngine(42890);
+  ASSERT_NE(engine, nullptr);
+  ASSERT_TRUE(engine->CreateSession("ward", {}).ok());
+  Browser patient("patient", 0x5151A0A0);
+  patient.UseTransportCc(5);
+  Browser nurse("nurse", 0x5252B0B0);  // no transport-cc
+  ASSERT_TRUE(patient.Join(*engine, "ward", "patient").ok());
+  ASSERT_TRUE(nurse.Join(*engine, "ward", "nurse").ok());
+  for (Browser* browser : {&patient, &nurse}) {
+    ASSERT_TRUE(browser->Check());
+    ASSERT_TRUE(browser->Handshake());
+  }
+  // 60 packets numbered from 65500, across the wrap; the numbers of 3 are skipped (lost).
+  std::vector<uint16_t> sent;
+  std::vector<uint16_t> skipped;
+  for (int i = 0; i < 63; ++i) {
+    if (i == 10 || i == 35 || i == 36) {
+      skipped.push_back(patient.transport_sequence());
+      patient.SkipTransportSequence(1);
+      continue;
+    }
+    sent.push_back(patient.transport_sequence());
+    patient.SendAudio();
+    nurse.SendAudio();
+    usleep(2000);
+  }
+  const uint16_t last_sent = sent.back();
+  rtp::TransportFeedbackHeader last;
+  std::vector<rtp::TransportFeedbackStatus> statuses;
+  EXPECT_TRUE(WaitUntil([&] {
+    patient.Drain();
+    statuses = FeedbackStatuses(patient, &last);
+    return !statuses.empty() && statuses.back().sequence == last_sent;
+  })) << statuses.size()
+      << " statuses reported";
+  ASSERT_EQ(statuses.size(), sent.size() + skipped.size());
+  for (size_t i = 0; i < statuses.size(); ++i) {
+    const uint16_t expected = static_cast<uint16_t>(65500 + i);
+    EXPECT_EQ(statuses[i].sequence, expected);
+    const bool was_skipped = std::find(skipped.begin(), skipped.end(), expected) != skipped.end();
+    EXPECT_EQ(statuses[i].received, !was_skipped) << expected;
+  }
+  EXPECT_EQ(last.media_ssrc, 0x5151A0A0u);  // the browser's stream
+  EXPECT_NE(last.sender_ssrc, patient.answer().ssrc);
+  EXPECT_NE(last.sender_ssrc, 0u);
+  EXPECT_GE(engine->stats().webrtc.transport_feedback_sent.load(), 1u);
+  // The nurse, who did not negotiate it, got none.
+  nurse.Drain();
+  rtp::TransportFeedbackHeader none;
+  EXPECT_TRUE(FeedbackStatuses(nurse, &none).empty());
+  EXPECT_GT(nurse.rtcp().size() + nurse.srtp_unprotected(), 0u);
 }
 
 // ----- DTLS and SRTP -----

@@ -291,10 +291,41 @@ TEST(RtcpBuildTest, RembCarriesTheBitrateAsMantissaAndExponent) {
   EXPECT_EQ(uint64_t{mantissa} << exponent, 800'000u & ~((1u << exponent) - 1));
   EXPECT_EQ(out[20], 0x11);
   EXPECT_EQ(out[23], 0x44);
-  // Chorus's own parser skips it without complaint (a feedback format it does not act on).
+  // Chorus's own parser reads it back (what a viewer's browser estimates it can receive).
   RtcpInfo info;
   EXPECT_EQ(ParseRtcp(std::span<const uint8_t>(out.data(), size), &info), RtcpParseResult::kOk);
+  EXPECT_TRUE(info.has_remb);
+  EXPECT_EQ(info.remb_sender_ssrc, 0xabcdef01u);
+  EXPECT_EQ(info.remb_bitrate_bps, uint64_t{mantissa} << exponent);
   EXPECT_EQ(BuildRemb(1, 1, {}, out), 0u);
+}
+
+// REMB after a receiver report, as browsers send it; a huge exponent saturates; an application
+// layer feedback that is not REMB, or whose SSRC list runs past the packet, is skipped.
+TEST(RtcpParseTest, RembIsReadAfterAReport) {
+  std::array<uint8_t, 128> out{};
+  const uint32_t media[] = {1, 2};
+  size_t size = BuildRr(7, {}, out);
+  size += BuildRemb(7, 2'500'000, media, std::span<uint8_t>(out).subspan(size));
+  RtcpInfo info;
+  ASSERT_EQ(ParseRtcp(std::span<const uint8_t>(out.data(), size), &info), RtcpParseResult::kOk);
+  EXPECT_TRUE(info.has_remb);
+  EXPECT_LE(info.remb_bitrate_bps, 2'500'000u);
+  EXPECT_GT(info.remb_bitrate_bps, 2'490'000u);
+  std::array<uint8_t, 128> huge = out;
+  huge[8 + 17] = 0xff;  // exponent 63, mantissa high bits set
+  ASSERT_EQ(ParseRtcp(std::span<const uint8_t>(huge.data(), size), &info), RtcpParseResult::kOk);
+  EXPECT_EQ(info.remb_bitrate_bps, UINT64_MAX);
+  std::array<uint8_t, 128> other = out;
+  other[8 + 12] = 'X';  // another application's identifier
+  ASSERT_EQ(ParseRtcp(std::span<const uint8_t>(other.data(), size), &info), RtcpParseResult::kOk);
+  EXPECT_FALSE(info.has_remb);
+  EXPECT_EQ(info.skipped_count, 1u);
+  std::array<uint8_t, 128> long_list = out;
+  long_list[8 + 16] = 9;  // nine SSRCs announced, two present
+  ASSERT_EQ(ParseRtcp(std::span<const uint8_t>(long_list.data(), size), &info),
+            RtcpParseResult::kOk);
+  EXPECT_FALSE(info.has_remb);
 }
 
 }  // namespace chorus::rtp
