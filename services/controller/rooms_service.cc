@@ -411,6 +411,9 @@ enum EventKind { kWaiting, kJoined, kAdmitted, kUpdated };
 struct RoomsService::Watcher {
   explicit Watcher(size_t limit = kWatcherQueue) : limit(limit) {}
   const size_t limit;
+  // WatchRoom: the room's last event it has been given (from the history, when it started);
+  // only later ones are pushed. Set before it is registered, under the service mutex.
+  int64_t after_sequence = 0;
   absl::Mutex mutex;
   std::deque<v1::RoomEvent> queue ABSL_GUARDED_BY(mutex);
   bool overflow ABSL_GUARDED_BY(mutex) = false;
@@ -463,6 +466,9 @@ RoomsService::RoomsService(const common::BearerAuthenticator& auth,
       metrics_(std::make_shared<ControllerMetrics>()) {
   EnsureSodium();
   metrics_->SetCountSource([this] { return CountRooms(); });
+  // Events another controller committed to a shared store: the end of a locked section delivers
+  // them (SaveTouched).
+  store_->SetEventListener([this] { Locked lock(this); });
   {
     // WatchRooms numbering starts at the wall clock in microseconds: above every number an
     // earlier run of this controller handed out (at fewer than one event per microsecond), so a
@@ -490,6 +496,7 @@ google::protobuf::Timestamp RoomsService::Now() const { return ToTimestamp(optio
 
 RoomsService::~RoomsService() {
   metrics_->SetCountSource(nullptr);
+  store_->SetEventListener(nullptr);
   Shutdown();
 }
 
@@ -527,19 +534,28 @@ void RoomsService::Sweep() {
   std::vector<std::unique_ptr<Room>> closed;
   {
     Locked lock(this);
+    // Several controllers on one store: one of them at a time does the housekeeping.
+    if (!store_->LeadsBackgroundWork()) return;
     const absl::Time now = options_.now();
     closed = TakeExpired(now);
-    std::vector<std::string> idle;
-    for (const Room* room : store_->All()) {
+    auto idle = [&](const Room& room) {
       // The idle clock starts with the first join: a room booked ahead waits for its meeting.
-      if (!room->participants.empty() || !room->ever_joined) continue;
+      if (!room.participants.empty() || !room.ever_joined) return false;
       const absl::Duration timeout =
-          room->room.has_idle_timeout() && room->room.idle_timeout().seconds() > 0
-              ? absl::Seconds(room->room.idle_timeout().seconds())
+          room.room.has_idle_timeout() && room.room.idle_timeout().seconds() > 0
+              ? absl::Seconds(room.room.idle_timeout().seconds())
               : options_.default_idle_timeout;
-      if (now - room->empty_since > timeout) idle.push_back(room->id);
+      return now - room.empty_since > timeout;
+    };
+    std::vector<std::string> candidates;
+    for (const Room* room : store_->All()) {
+      if (idle(*room)) candidates.push_back(room->id);
     }
-    for (const std::string& id : idle) closed.push_back(TakeRoom(id, CloseReason::kIdle));
+    for (const std::string& id : candidates) {
+      // Found again (a shared store locks it, and reads it again if it changed meanwhile).
+      const Room* room = store_->Find(id);
+      if (room != nullptr && idle(*room)) closed.push_back(TakeRoom(id, CloseReason::kIdle));
+    }
   }
   for (const auto& room : closed) EndRoomMedia(*room);
   PollSpeakers();
@@ -551,7 +567,12 @@ std::vector<std::unique_ptr<RoomsService::Room>> RoomsService::TakeExpired(absl:
     if (now >= RoomEnd(room->room)) expired.push_back(room->id);
   }
   std::vector<std::unique_ptr<Room>> closed;
-  for (const std::string& id : expired) closed.push_back(TakeRoom(id, CloseReason::kExpired));
+  for (const std::string& id : expired) {
+    const Room* room = store_->Find(id);  // as it is now (another controller may have changed it)
+    if (room != nullptr && now >= RoomEnd(room->room)) {
+      closed.push_back(TakeRoom(id, CloseReason::kExpired));
+    }
+  }
   return closed;
 }
 
@@ -560,6 +581,7 @@ int RoomsService::Purge() {
   absl::StatusOr<int> deleted = 0;
   {
     Locked lock(this);
+    if (!store_->LeadsBackgroundWork()) return 0;
     closed = TakeExpired(options_.now());
     deleted = store_->Purge();
   }
@@ -581,6 +603,7 @@ void RoomsService::PollSpeakers() {
   std::vector<std::pair<std::string, int>> active;
   {
     Locked lock(this);
+    if (!store_->LeadsBackgroundWork()) return;
     for (const Room* room : store_->All()) {
       if (room->node >= 0 && !room->participants.empty()) active.emplace_back(room->id, room->node);
     }
@@ -663,8 +686,14 @@ void RoomsService::PollSpeakers() {
 
 void RoomsService::OnNodeFailed(size_t node) {
   Locked lock(this);
-  for (Room* room : store_->All()) {
-    if (room->node != static_cast<int>(node)) continue;
+  std::vector<std::string> on_node;
+  for (const Room* room : store_->All()) {
+    if (room->node == static_cast<int>(node)) on_node.push_back(room->id);
+  }
+  for (const std::string& id : on_node) {
+    Room* room = store_->Find(id);  // as it is now (another controller may have changed it)
+    if (room == nullptr || room->node != static_cast<int>(node)) continue;
+    touched_.insert(id);
     v1::RoomEvent event;
     event.mutable_media_node_failed()->set_media_node(room->room.media_node());
     Publish(*room, std::move(event));
@@ -698,6 +727,13 @@ void RoomsService::SaveTouched() {
     }
   }
   touched_.clear();
+  absl::Status committed = store_->EndSection();
+  if (!committed.ok()) {
+    save_failures_.fetch_add(1);
+    base::Log(base::LogLevel::kError, "store_commit_failed",
+              {{"error", std::string(committed.message())}});
+  }
+  for (const v1::RoomEvent& event : store_->TakeEvents()) Deliver(event);
 }
 
 grpc::Status RoomsService::FindParticipant(const std::string& name, Room** room,
@@ -722,15 +758,29 @@ void RoomsService::Publish(Room& room, v1::RoomEvent event) {
   *event.mutable_event_time() = Now();
   event.set_room(absl::StrCat(kRoomsPrefix, room.id));
   if (event.has_join_rejected()) metrics_->CountRefusal(event.join_rejected().reason());
-  event.set_stream_sequence(next_stream_sequence_++);
+  // A shared store numbers the event for WatchRooms when it commits, and hands it back then.
+  const bool shared = store_->AddEvent(room, event);
+  if (!shared) event.set_stream_sequence(next_stream_sequence_++);
+  room.history.push_back(event);
+  if (room.history.size() > kHistory) room.history.pop_front();
+  if (!shared) Deliver(event);
+}
+
+void RoomsService::Deliver(const v1::RoomEvent& event) {
+  next_stream_sequence_ = std::max(next_stream_sequence_, event.stream_sequence() + 1);
   all_history_.push_back(event);
   if (all_history_.size() > kAllHistory) all_history_.pop_front();
   for (auto& watcher : all_watchers_) watcher->Push(event);
-  room.history.push_back(event);
-  if (room.history.size() > kHistory) room.history.pop_front();
-  auto watching = watchers_.find(room.id);
+  auto watching = watchers_.find(event.room().substr(sizeof(kRoomsPrefix) - 1));
   if (watching == watchers_.end()) return;
-  for (auto& watcher : watching->second) watcher->Push(event);
+  for (auto& watcher : watching->second) {
+    if (event.sequence() > watcher->after_sequence) watcher->Push(event);
+  }
+  if (event.has_room_closed()) {
+    // The room's last event: its streams end.
+    for (auto& watcher : watching->second) watcher->Close();
+    watchers_.erase(watching);
+  }
 }
 
 void RoomsService::PublishParticipant(Room& room, const v1::Participant& participant, int kind) {
@@ -783,12 +833,7 @@ std::unique_ptr<RoomsService::Room> RoomsService::TakeRoom(const std::string& id
   room->room.set_state(v1::ROOM_STATE_CLOSED);
   v1::RoomEvent closed;
   closed.mutable_room_closed();
-  Publish(*room, std::move(closed));
-  auto watching = watchers_.find(id);
-  if (watching != watchers_.end()) {
-    for (auto& watcher : watching->second) watcher->Close();
-    watchers_.erase(watching);
-  }
+  Publish(*room, std::move(closed));  // its delivery ends the room's streams
   base::Log(base::LogLevel::kInfo, "room_closed",
             {{"room", id}, {"reason", ControllerMetrics::CloseReasonName(reason)}});
   metrics_->CountRoomClosed(reason);
@@ -914,7 +959,10 @@ grpc::Status RoomsService::CreateRoom(grpc::ServerContext* context,
   base::Log(base::LogLevel::kInfo, "room_created",
             {{"room", room->id}, {"kind", v1::RoomKind_Name(in.kind())}});
   touched_.insert(room->id);
-  store_->Insert(std::move(room));
+  if (!store_->Insert(std::move(room))) {
+    // Created at the same moment through another controller of a shared store.
+    return grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "room_id is taken");
+  }
   return grpc::Status::OK;
 }
 
@@ -1571,18 +1619,19 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     }
     (void)ApplyLayout(room_id, node, layout_policy);
   } else {
-    // Another join of the same moment may still be creating the session: wait for it.
+    // Another join of the same moment, through this controller or another one of a shared
+    // store, may still be creating the session: look again every 20 ms, for at most 10 s.
     bool ready = false;
-    {
-      Locked lock(this);
-      const std::string name = absl::StrCat(kRoomsPrefix, room_id);
-      auto settled = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    const std::string name = absl::StrCat(kRoomsPrefix, room_id);
+    const absl::Time give_up = absl::Now() + absl::Seconds(10);
+    for (bool settled = false; !settled && absl::Now() < give_up;) {
+      {
+        Locked lock(this);
         Room* room = FindRoom(name);
-        return room == nullptr || room->node != node || room->session_ready;
-      };
-      mutex_.AwaitWithTimeout(absl::Condition(&settled), absl::Seconds(10));
-      Room* room = FindRoom(name);
-      ready = room != nullptr && room->node == node && room->session_ready;
+        settled = room == nullptr || room->node != node || room->session_ready;
+        ready = room != nullptr && room->node == node && room->session_ready;
+      }
+      if (!settled) absl::SleepFor(absl::Milliseconds(20));
     }
     if (!ready) {
       return rollback(grpc::Status(grpc::StatusCode::UNAVAILABLE,
@@ -2185,6 +2234,7 @@ grpc::Status RoomsService::WatchRoom(grpc::ServerContext* context,
         first.push_back(std::move(event));
       }
     }
+    watcher->after_sequence = room->next_sequence - 1;
     watchers_[room->id].push_back(watcher);
   }
   auto unregister = [&] {

@@ -95,6 +95,12 @@ absl::StatusOr<Statement> Prepare(sqlite3* db, const std::string& path, const st
   return owned;
 }
 
+}  // namespace
+
+// The conversion between a room and its StoredRoom, shared with the PostgreSQL store
+// (sqlite_room_store.h): whatever a row of the state file keeps, the database keeps too.
+namespace internal {
+
 StoredPinWindow ToStored(const std::deque<absl::Time>& wrong_pins, absl::Time locked_until) {
   StoredPinWindow window;
   for (absl::Time time : wrong_pins) window.add_wrong_pin_unix_us(absl::ToUnixMicros(time));
@@ -181,6 +187,13 @@ absl::StatusOr<std::unique_ptr<RoomRecord>> FromStored(const StoredRoom& stored,
   room->room.clear_media_node();
   return room;
 }
+
+}  // namespace internal
+
+namespace {
+
+using internal::FromStored;
+using internal::ToStored;
 
 class SqliteRoomStore final : public RoomStore {
  public:
