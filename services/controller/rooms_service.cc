@@ -767,7 +767,7 @@ void RoomsService::Publish(Room& room, v1::RoomEvent event) {
 }
 
 void RoomsService::Deliver(const v1::RoomEvent& event) {
-  next_stream_sequence_ = std::max(next_stream_sequence_, event.stream_sequence() + 1);
+  next_stream_sequence_ = event.stream_sequence() + 1;  // events come in stream order
   all_history_.push_back(event);
   if (all_history_.size() > kAllHistory) all_history_.pop_front();
   for (auto& watcher : all_watchers_) watcher->Push(event);
