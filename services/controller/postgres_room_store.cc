@@ -453,6 +453,8 @@ class PostgresRoomStore final : public RoomStore {
     return status;
   }
 
+  absl::Status SectionStatus() const override { return section_error_; }
+
   std::vector<v1::RoomEvent> TakeEvents() override {
     std::vector<v1::RoomEvent> out;
     // This replica's own commits, when nothing of another one came between.
@@ -579,6 +581,12 @@ class PostgresRoomStore final : public RoomStore {
     if (!in_transaction_) {
       status = Connected();
       if (status.ok()) status = Exec(connection_.get(), "BEGIN", "beginning a transaction");
+      if (!status.ok() && PQstatus(connection_.get()) != CONNECTION_OK) {
+        // The connection was lost since the last section (the server restarted, a failover):
+        // nothing has happened yet, so open it again and begin once more.
+        status = Connected();
+        if (status.ok()) status = Exec(connection_.get(), "BEGIN", "beginning a transaction");
+      }
       if (status.ok()) in_transaction_ = true;
     }
     absl::StatusOr<Result> result =

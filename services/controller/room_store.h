@@ -125,6 +125,9 @@ class RoomStore {
   // here. An error means the section's changes and events are lost (the store forgets its copies
   // of the rooms involved and reads them again).
   virtual absl::Status EndSection() { return absl::OkStatus(); }
+  // The first error of this section (a statement of a shared store that failed: Find() then
+  // answers nullptr for want of an answer, not because there is no such room).
+  virtual absl::Status SectionStatus() const { return absl::OkStatus(); }
   // Every controller's committed events not handed over yet, in the order of their commits, each
   // once. Called after EndSection().
   virtual std::vector<chorus::v1::RoomEvent> TakeEvents() { return {}; }

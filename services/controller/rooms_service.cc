@@ -445,8 +445,16 @@ class ABSL_SCOPED_LOCKABLE RoomsService::Locked {
   }
   ~Locked() ABSL_UNLOCK_FUNCTION() {
     service_->mutex_.AssertHeld();
-    service_->SaveTouched();
+    service_->SaveTouched().IgnoreError();  // logged and counted
     service_->mutex_.Unlock();
+  }
+  // Ends the section's changes here, before answering (the mutex stays held to the end of the
+  // scope): OK, or UNAVAILABLE when a shared store could not keep them (then nothing of them
+  // holds, and the caller must not say it does).
+  grpc::Status Commit() {
+    if (service_->SaveTouched().ok()) return grpc::Status::OK;
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "the change could not be kept (the rooms' database failed); try again");
   }
   Locked(const Locked&) = delete;
   Locked& operator=(const Locked&) = delete;
@@ -715,7 +723,7 @@ RoomsService::Room* RoomsService::FindRoom(const std::string& name) {
   return room;
 }
 
-void RoomsService::SaveTouched() {
+absl::Status RoomsService::SaveTouched() {
   for (const std::string& id : touched_) {
     const Room* room = store_->Find(id);
     if (room == nullptr) continue;  // closed: the store forgot it
@@ -734,6 +742,15 @@ void RoomsService::SaveTouched() {
               {{"error", std::string(committed.message())}});
   }
   for (const v1::RoomEvent& event : store_->TakeEvents()) Deliver(event);
+  return committed;
+}
+
+grpc::Status RoomsService::NoRoom() {
+  if (!store_->SectionStatus().ok()) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "the rooms' database cannot be reached; try again");
+  }
+  return NotFound("no such room");
 }
 
 grpc::Status RoomsService::FindParticipant(const std::string& name, Room** room,
@@ -743,7 +760,7 @@ grpc::Status RoomsService::FindParticipant(const std::string& name, Room** room,
     return Invalid("name: expected rooms/{room}/participants/{participant}");
   }
   *room = FindRoom(name.substr(0, marker));
-  if (*room == nullptr) return NotFound("no such room");
+  if (*room == nullptr) return NoRoom();
   *participant = name.substr(marker + 14);
   auto it = (*room)->participants.find(*participant);
   if (it == (*room)->participants.end() || it->second.pending) {
@@ -960,10 +977,11 @@ grpc::Status RoomsService::CreateRoom(grpc::ServerContext* context,
             {{"room", room->id}, {"kind", v1::RoomKind_Name(in.kind())}});
   touched_.insert(room->id);
   if (!store_->Insert(std::move(room))) {
+    if (!store_->SectionStatus().ok()) return lock.Commit();  // the database failed
     // Created at the same moment through another controller of a shared store.
     return grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "room_id is taken");
   }
-  return grpc::Status::OK;
+  return lock.Commit();
 }
 
 grpc::Status RoomsService::GetRoom(grpc::ServerContext* context, const v1::GetRoomRequest* request,
@@ -972,7 +990,7 @@ grpc::Status RoomsService::GetRoom(grpc::ServerContext* context, const v1::GetRo
   if (!status.ok()) return status;
   Locked lock(this);
   Room* room = FindRoom(request->name());
-  if (room == nullptr) return NotFound("no such room");
+  if (room == nullptr) return NoRoom();
   *response = room->room;
   return grpc::Status::OK;
 }
@@ -1045,7 +1063,7 @@ grpc::Status RoomsService::UpdateRoomState(grpc::ServerContext* context,
   }
   Locked lock(this);
   Room* room = FindRoom(request->room().name());
-  if (room == nullptr) return NotFound("no such room");
+  if (room == nullptr) return NoRoom();
   v1::Room updated = room->room;
   const absl::Time now = options_.now();
   std::optional<absl::Time> new_end;
@@ -1111,7 +1129,7 @@ grpc::Status RoomsService::UpdateRoomState(grpc::ServerContext* context,
     }
   }
   *response = updated;
-  return grpc::Status::OK;
+  return lock.Commit();
 }
 
 grpc::Status RoomsService::LockRoom(grpc::ServerContext* context,
@@ -1120,7 +1138,7 @@ grpc::Status RoomsService::LockRoom(grpc::ServerContext* context,
   if (!status.ok()) return status;
   Locked lock(this);
   Room* room = FindRoom(request->name());
-  if (room == nullptr) return NotFound("no such room");
+  if (room == nullptr) return NoRoom();
   if (!room->room.locked()) {
     room->room.set_locked(true);
     v1::RoomEvent event;
@@ -1128,7 +1146,7 @@ grpc::Status RoomsService::LockRoom(grpc::ServerContext* context,
     Publish(*room, std::move(event));
   }
   *response = room->room;
-  return grpc::Status::OK;
+  return lock.Commit();
 }
 
 grpc::Status RoomsService::UnlockRoom(grpc::ServerContext* context,
@@ -1137,7 +1155,7 @@ grpc::Status RoomsService::UnlockRoom(grpc::ServerContext* context,
   if (!status.ok()) return status;
   Locked lock(this);
   Room* room = FindRoom(request->name());
-  if (room == nullptr) return NotFound("no such room");
+  if (room == nullptr) return NoRoom();
   if (room->room.locked()) {
     room->room.set_locked(false);
     v1::RoomEvent event;
@@ -1145,7 +1163,7 @@ grpc::Status RoomsService::UnlockRoom(grpc::ServerContext* context,
     Publish(*room, std::move(event));
   }
   *response = room->room;
-  return grpc::Status::OK;
+  return lock.Commit();
 }
 
 grpc::Status RoomsService::CloseRoom(grpc::ServerContext* context,
@@ -1155,8 +1173,9 @@ grpc::Status RoomsService::CloseRoom(grpc::ServerContext* context,
   std::unique_ptr<Room> room;
   {
     Locked lock(this);
-    if (FindRoom(request->name()) == nullptr) return NotFound("no such room");
+    if (FindRoom(request->name()) == nullptr) return NoRoom();
     room = TakeRoom(request->name().substr(sizeof(kRoomsPrefix) - 1), CloseReason::kClosed);
+    if (grpc::Status kept = lock.Commit(); !kept.ok()) return kept;
   }
   EndRoomMedia(*room);
   return grpc::Status::OK;
@@ -1200,7 +1219,7 @@ grpc::Status RoomsService::CreateInvite(grpc::ServerContext* context,
   }
   Locked lock(this);
   Room* room = FindRoom(request->parent());
-  if (room == nullptr) return NotFound("no such room");
+  if (room == nullptr) return NoRoom();
   if (in.role() == v1::ROLE_INTERPRETER) {
     const std::string& first = in.interpreter_languages().first();
     const std::string& second = in.interpreter_languages().second();
@@ -1259,6 +1278,11 @@ grpc::Status RoomsService::CreateInvite(grpc::ServerContext* context,
   *response->mutable_invite() = record.invite;
   room->invites.emplace(id, std::move(record));
   room->invite_order.push_back(id);
+  if (grpc::Status kept = lock.Commit(); !kept.ok()) {
+    // The invite was not kept: its token must not go out.
+    response->Clear();
+    return kept;
+  }
   return grpc::Status::OK;
 }
 
@@ -1271,7 +1295,7 @@ grpc::Status RoomsService::ListInvites(grpc::ServerContext* context,
   if (!pager.status().ok()) return pager.status();
   Locked lock(this);
   Room* room = FindRoom(request->parent());
-  if (room == nullptr) return NotFound("no such room");
+  if (room == nullptr) return NoRoom();
   size_t begin = 0;
   size_t end = 0;
   status =
@@ -1292,7 +1316,7 @@ grpc::Status RoomsService::RevokeInvite(grpc::ServerContext* context,
   if (marker == std::string::npos) return Invalid("name: expected rooms/{room}/invites/{invite}");
   Locked lock(this);
   Room* room = FindRoom(request->name().substr(0, marker));
-  if (room == nullptr) return NotFound("no such room");
+  if (room == nullptr) return NoRoom();
   auto it = room->invites.find(request->name().substr(marker + 9));
   if (it == room->invites.end()) return NotFound("no such invite");
   if (it->second.invite.state() == v1::INVITE_STATE_USED) {
@@ -1300,7 +1324,7 @@ grpc::Status RoomsService::RevokeInvite(grpc::ServerContext* context,
   }
   it->second.invite.set_state(v1::INVITE_STATE_REVOKED);
   *response = it->second.invite;
-  return grpc::Status::OK;
+  return lock.Commit();
 }
 
 // ----- Joining -----
@@ -1343,7 +1367,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     {
       Locked lock(this);
       Room* room = FindRoom(request->room());
-      if (room == nullptr) return NotFound("no such room");
+      if (room == nullptr) return NoRoom();
       if (room->room.access_mode() != v1::ACCESS_MODE_HOST_PIN &&
           room->room.access_mode() != v1::ACCESS_MODE_SHARED_PIN) {
         return Denied();
@@ -1377,7 +1401,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     } else {
       Locked lock(this);
       Room* room = FindRoom(request->room());
-      if (room == nullptr) return NotFound("no such room");
+      if (room == nullptr) return NoRoom();
       const absl::Time now = options_.now();
       const absl::Time window_start = now - options_.pin_window;
       auto count = [&](std::deque<absl::Time>& wrong) {
@@ -1425,7 +1449,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
   {
     Locked lock(this);
     Room* room = FindRoom(request->room());
-    if (room == nullptr) return NotFound("no such room");
+    if (room == nullptr) return NoRoom();
     needs_node = room->node < 0;
   }
   if (needs_node) placement = media_->Place();
@@ -1442,7 +1466,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
   {
     Locked lock(this);
     Room* room = FindRoom(request->room());
-    if (room == nullptr) return NotFound("no such room");
+    if (room == nullptr) return NoRoom();
     auto reject = [&](v1::RejectReason reason, const std::string& invite) {
       // The caller learns the reason too (kRejectReasonMetadata): only a holder of the invite's
       // token gets this far with an invite, and a PIN join learns no more than its message says.
@@ -1564,6 +1588,8 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     node = room->node;
     room_languages.assign(room->room.languages().begin(), room->room.languages().end());
     layout_policy = room->room.layout_policy();
+    // The reservation (and the invite it used) must hold before the media is set up.
+    if (grpc::Status kept = lock.Commit(); !kept.ok()) return kept;
   }
 
   auto& stub = media_->stub(static_cast<size_t>(node));
@@ -1714,7 +1740,7 @@ grpc::Status RoomsService::ListParticipants(grpc::ServerContext* context,
   if (!pager.status().ok()) return pager.status();
   Locked lock(this);
   Room* room = FindRoom(request->parent());
-  if (room == nullptr) return NotFound("no such room");
+  if (room == nullptr) return NoRoom();
   std::vector<const v1::Participant*> roster;
   for (const std::string& id : room->participant_order) {
     const Room::Member& member = room->participants.at(id);
@@ -1751,6 +1777,7 @@ grpc::Status RoomsService::ParticipantCall(
     *response = member.participant;
     room_id = room->id;
     node = room->node;
+    if (grpc::Status kept = lock.Commit(); !kept.ok()) return kept;
   }
   grpc::Status result = grpc::Status::OK;
   for (const auto& [participant, routing] : updates) {
@@ -2052,6 +2079,7 @@ grpc::Status RoomsService::RemoveCall(grpc::ServerContext* context, const std::s
       return Precondition("the participant is not waiting");
     }
     departure = Depart(*room, participant, reason);
+    if (grpc::Status kept = lock.Commit(); !kept.ok()) return kept;
   }
   Apply(departure);
   return grpc::Status::OK;
@@ -2206,7 +2234,7 @@ grpc::Status RoomsService::WatchRoom(grpc::ServerContext* context,
   {
     Locked lock(this);
     Room* room = FindRoom(request->name());
-    if (room == nullptr) return NotFound("no such room");
+    if (room == nullptr) return NoRoom();
     if (request->resume_after_sequence() < 0) return Invalid("resume_after_sequence: negative");
     if (request->resume_after_sequence() >= room->next_sequence) {
       return grpc::Status(grpc::StatusCode::OUT_OF_RANGE,

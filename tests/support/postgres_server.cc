@@ -141,29 +141,43 @@ std::unique_ptr<PostgresServer> PostgresServer::Start(std::string* why) {
     fs::remove_all(dir);
     return nullptr;
   }
-  const pid_t pid =
-      Spawn({bin + "/postgres", "-D", dir + "/data", "-k", dir, "-p", std::to_string(kPort), "-c",
-             "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c",
-             "full_page_writes=off", "-c", "max_connections=100"},
-            as, log, true);
-  if (pid < 0) {
+  std::unique_ptr<PostgresServer> server(new PostgresServer(bin, dir));
+  if (!server->Run(why)) return nullptr;  // the destructor removes the folder
+  return server;
+}
+
+bool PostgresServer::Run(std::string* why) {
+  const std::string log = dir_ + "/server.log";
+  pid_ = Spawn({bin_ + "/postgres", "-D", dir_ + "/data", "-k", dir_, "-p", std::to_string(kPort),
+                "-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c",
+                "full_page_writes=off", "-c", "max_connections=100"},
+               Unprivileged(), log, true);
+  if (pid_ < 0) {
     *why = "cannot start postgres";
-    fs::remove_all(dir);
-    return nullptr;
+    return false;
   }
-  std::unique_ptr<PostgresServer> server(new PostgresServer(dir, pid));
-  const std::string ping = server->Url("postgres");
+  const std::string ping = Url("postgres");
   for (int i = 0; i < 300; ++i) {
-    if (PQping(ping.c_str()) == PQPING_OK) return server;
+    if (PQping(ping.c_str()) == PQPING_OK) return true;
     int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) break;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      break;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   *why = "postgres did not start: " + Tail(log);
-  return nullptr;  // the destructor stops whatever started and removes the folder
+  return false;
 }
 
-PostgresServer::~PostgresServer() {
+bool PostgresServer::Restart() {
+  Stop();
+  std::string why;
+  return Run(&why);
+}
+
+void PostgresServer::Stop() {
+  if (pid_ < 0) return;
   ::kill(pid_, SIGINT);  // fast shutdown: connections are closed
   int status = 0;
   bool ended = false;
@@ -175,6 +189,11 @@ PostgresServer::~PostgresServer() {
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, &status, 0);
   }
+  pid_ = -1;
+}
+
+PostgresServer::~PostgresServer() {
+  Stop();
   std::error_code error;
   fs::remove_all(dir_, error);
 }

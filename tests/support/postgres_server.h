@@ -25,16 +25,23 @@ class PostgresServer {
 
   // A new empty database of its own, as a libpq connection string.
   std::string NewDatabase();
+  // Stops the server (fast shutdown: every connection is closed) and starts it again on the same
+  // data; false if it does not come back.
+  bool Restart();
   // Runs SQL on the database of `url` (as the server's superuser); the first value of the first
   // row, or "ERROR: ..." when it fails.
   static std::string Sql(const std::string& url, const std::string& sql);
 
  private:
-  PostgresServer(std::string dir, pid_t pid) : dir_(std::move(dir)), pid_(pid) {}
+  PostgresServer(std::string bin, std::string dir) : bin_(std::move(bin)), dir_(std::move(dir)) {}
   std::string Url(const std::string& database) const;
+  // Starts the postmaster and waits until it answers; the reason when it does not.
+  bool Run(std::string* why);
+  void Stop();
 
+  const std::string bin_;
   const std::string dir_;  // data in dir_/data, the socket in dir_
-  const pid_t pid_;        // the postmaster
+  pid_t pid_ = -1;         // the postmaster
   int databases_ = 0;
 };
 

@@ -2481,5 +2481,95 @@ TEST_F(RoomsServiceReplicasTest, OneReplicaAtATimeClosesIdleRoomsAndAnotherTakes
   EXPECT_FALSE(exists(next));
 }
 
+// The database failing is not an answer about the room: calls say UNAVAILABLE (never NOT_FOUND,
+// never OK for a change that was not kept), an invite whose creation was not kept gives no
+// token, and once the database is back everything is as it was.
+TEST_F(RoomsServiceReplicasTest, WhenTheDatabaseFailsCallsSaySoAndKeepNothing) {
+  Start(false, {}, false, NewStore());
+  v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
+  v1::LockRoomRequest lock;
+  lock.set_name(room.name());
+  v1::Room out;
+  // The rooms table gone: nothing can be read.
+  ASSERT_EQ(chorus::testing::PostgresServer::Sql(url_, "ALTER TABLE chorus_rooms RENAME TO away"),
+            "");
+  v1::GetRoomRequest get;
+  get.set_name(room.name());
+  EXPECT_EQ(stub_->GetRoom(Context().get(), get, &out).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(stub_->LockRoom(Context().get(), lock, &out).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  v1::CreateRoomRequest create;
+  create.mutable_room()->set_kind(v1::ROOM_KIND_MEETING);
+  EXPECT_EQ(stub_->CreateRoom(Context().get(), create, &out).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  ASSERT_EQ(chorus::testing::PostgresServer::Sql(url_, "ALTER TABLE away RENAME TO chorus_rooms"),
+            "");
+  // Events refused: a change that publishes one cannot be kept.
+  ASSERT_EQ(chorus::testing::PostgresServer::Sql(
+                url_, "ALTER TABLE chorus_events ADD CONSTRAINT no_events CHECK (sequence < 0)"),
+            "");
+  EXPECT_EQ(stub_->LockRoom(Context().get(), lock, &out).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  ASSERT_EQ(chorus::testing::PostgresServer::Sql(url_,
+                                                 "ALTER TABLE chorus_rooms ADD CONSTRAINT "
+                                                 "no_writes CHECK (version < 2)"),
+            "");
+  v1::CreateInviteRequest invite;
+  invite.set_parent(room.name());
+  invite.mutable_invite()->set_role(v1::ROLE_GUEST);
+  v1::CreateInviteResponse invited;
+  EXPECT_EQ(stub_->CreateInvite(Context().get(), invite, &invited).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(invited.token().empty());
+  ASSERT_EQ(
+      chorus::testing::PostgresServer::Sql(url_,
+                                           "ALTER TABLE chorus_events DROP CONSTRAINT no_events; "
+                                           "ALTER TABLE chorus_rooms DROP CONSTRAINT no_writes"),
+      "");
+  ASSERT_TRUE(stub_->GetRoom(Context().get(), get, &out).ok());
+  EXPECT_FALSE(out.locked());
+  v1::ListInvitesRequest list;
+  list.set_parent(room.name());
+  v1::ListInvitesResponse invites;
+  ASSERT_TRUE(stub_->ListInvites(Context().get(), list, &invites).ok());
+  EXPECT_EQ(invites.invites_size(), 0);
+  ASSERT_TRUE(stub_->LockRoom(Context().get(), lock, &out).ok());
+  EXPECT_TRUE(out.locked());
+}
+
+// The database restarts (an upgrade, a failover): both replicas connect again by themselves,
+// their listeners too, and go on where they were.
+TEST_F(RoomsServiceReplicasTest, BothReplicasGoOnAfterTheDatabaseRestarts) {
+  StartBoth();
+  v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
+  v1::LockRoomRequest lock;
+  lock.set_name(room.name());
+  v1::UnlockRoomRequest unlock;
+  unlock.set_name(room.name());
+  v1::Room out;
+  ASSERT_TRUE(stub_->LockRoom(Context().get(), lock, &out).ok());
+  ASSERT_TRUE(stub_->UnlockRoom(Context().get(), unlock, &out).ok());
+  auto context = WatchContext();
+  v1::WatchRoomRequest watch;
+  watch.set_name(room.name());
+  watch.set_resume_after_sequence(1);
+  auto reader = second_stub_->WatchRoom(context.get(), watch);
+  std::vector<v1::RoomEvent> seen;
+  ASSERT_TRUE(ReadEvents(*reader, 1, &seen));  // the unlock: the watcher is in
+
+  ASSERT_TRUE(postgres_->Restart());
+  ASSERT_TRUE(stub_->LockRoom(Context().get(), lock, &out).ok());
+  ASSERT_TRUE(ReadEvents(*reader, 2, &seen));  // through the second's new listening connection
+  EXPECT_TRUE(seen[1].has_room_locked());
+  EXPECT_EQ(seen[1].sequence(), 3);
+  v1::JoinRoomResponse joined;
+  std::string token;
+  ASSERT_TRUE(Invite(room, v1::ROLE_GUEST, &token).ok());
+  ASSERT_TRUE(second_stub_->UnlockRoom(Context().get(), unlock, &out).ok());
+  grpc::Status status = JoinThrough(1, room, token, false, "", &joined);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  context->TryCancel();
+}
+
 }  // namespace
 }  // namespace chorus::controller
