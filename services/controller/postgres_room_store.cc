@@ -37,7 +37,7 @@ using chorus::internal::v1::ReplicaRoom;
 using chorus::internal::v1::ReplicaRoomState;
 
 // The channel every commit with events notifies (payload: its last stream sequence).
-constexpr char kChannel[] = "chorus_events";
+constexpr char kChannel[] = "chorusd_events";
 // Advisory lock keys ("chorus" in ASCII, then a number): the background work, the migrations.
 constexpr int64_t kLeaderLock = 0x63686f7275730001;
 constexpr int64_t kMigrationLock = 0x63686f7275730002;
