@@ -10,62 +10,12 @@
 # Ports 47300-47399.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/media_lib.sh"
+source "$(dirname "$0")/postgres_lib.sh"
 
-# A throwaway PostgreSQL server: initdb into the scratch folder, listening on a unix socket there
-# only. PostgreSQL refuses to run as root: as root, it runs as `nobody`.
-pg_bin=${CHORUS_POSTGRES_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
-[[ -n $pg_bin && -x $pg_bin/initdb && -x $pg_bin/postgres ]] ||
-  fail "the PostgreSQL server is not installed (scripts/install-deps.sh installs postgresql)"
-as_postgres() {
-  if [[ $(id -u) -eq 0 ]]; then
-    setpriv --reuid="$(id -u nobody)" --regid="$(id -g nobody)" --clear-groups -- "$@"
-  else
-    "$@"
-  fi
-}
-pg_dir="$E2E_WORK/pg"
-pg_port=47300
-mkdir -m 0755 "$pg_dir"
-if [[ $(id -u) -eq 0 ]]; then
-  chmod 0711 "$E2E_WORK"  # nobody passes through to its own folder (and sees nothing else)
-  chown nobody: "$pg_dir"
-fi
-as_postgres "$pg_bin/initdb" -D "$pg_dir/data" -U chorus --auth=trust --no-sync -E UTF8 \
-  --locale=C >"$E2E_WORK/initdb.log" 2>&1 || fail "initdb: $(tail -5 "$E2E_WORK/initdb.log")"
-# Started directly (not through the function: a function in the background is a subshell, and
-# $! would not be the server), so that the cleanup below stops the server itself.
-pg_command=("$pg_bin/postgres" -D "$pg_dir/data" -k "$pg_dir" -p "$pg_port"
-  -c listen_addresses= -c fsync=off)
-if [[ $(id -u) -eq 0 ]]; then
-  setpriv --reuid="$(id -u nobody)" --regid="$(id -g nobody)" --clear-groups -- \
-    "${pg_command[@]}" >"$E2E_WORK/postgres.log" 2>&1 &
-else
-  "${pg_command[@]}" >"$E2E_WORK/postgres.log" 2>&1 &
-fi
-pg_pid=$!
-# The database stops (fast shutdown) before lib.sh's cleanup removes the scratch folder.
-stop_postgres() {
-  kill -INT "$pg_pid" 2>/dev/null || return 0
-  for _ in $(seq 100); do kill -0 "$pg_pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pg_pid" 2>/dev/null || true
-  wait "$pg_pid" 2>/dev/null || true
-}
-trap 'stop_postgres; e2e_cleanup' EXIT
-for _ in $(seq 100); do
-  "$pg_bin/pg_isready" -q -h "$pg_dir" -p "$pg_port" -U chorus && break
-  sleep 0.1
-done
-"$pg_bin/pg_isready" -q -h "$pg_dir" -p "$pg_port" -U chorus ||
-  fail "postgres did not start: $(tail -5 "$E2E_WORK/postgres.log")"
-psql() { "$pg_bin/psql" -h "$pg_dir" -p "$pg_port" -U chorus -qAt "$@"; }
-psql -d postgres -c "CREATE DATABASE chorus" || fail "create the database"
-# The connection string in a file, as the Helm chart mounts a Secret's key; the password is one
-# the server never asks for (trust), here to show it reaches no log.
+start_postgres 47300
 url_file="$E2E_WORK/postgres-url"
-printf 'postgresql://chorus:not-in-any-log@/chorus?host=%s&port=%s\n' "$pg_dir" "$pg_port" \
-  >"$url_file"
-chmod 0600 "$url_file"
-pass "a throwaway PostgreSQL server on $pg_dir"
+new_database chorus "$url_file"
+pass "a throwaway PostgreSQL server on $PG_DIR"
 
 start_chorusd node media-node --dev --grpc_listen=127.0.0.1:47301 --http_listen=127.0.0.1:0 \
   --media_port_min=47320 --media_port_max=47369 --media_workers=1
