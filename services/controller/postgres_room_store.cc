@@ -455,6 +455,8 @@ class PostgresRoomStore final : public RoomStore {
 
   absl::Status SectionStatus() const override { return section_error_; }
 
+  void ReadEventsAgain() override { reread_ = true; }
+
   std::vector<v1::RoomEvent> TakeEvents() override {
     std::vector<v1::RoomEvent> out;
     // This replica's own commits, when nothing of another one came between.

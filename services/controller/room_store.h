@@ -131,6 +131,9 @@ class RoomStore {
   // Every controller's committed events not handed over yet, in the order of their commits, each
   // once. Called after EndSection().
   virtual std::vector<chorus::v1::RoomEvent> TakeEvents() { return {}; }
+  // The next TakeEvents() looks for events committed by other controllers even when none was
+  // announced yet (a WatchRooms stream resumes here from a point another controller gave it).
+  virtual void ReadEventsAgain() {}
   // `wake` runs (on a thread of the store) when another controller committed events: the owner
   // then takes its mutex and calls TakeEvents(). Called without RoomsService's mutex; a null
   // `wake` stops the calls, returning once none runs any more.

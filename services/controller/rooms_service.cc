@@ -2289,6 +2289,10 @@ grpc::Status RoomsService::WatchRooms(grpc::ServerContext* context,
     const int64_t after = request->resume_after_stream_sequence();
     if (after < 0) return Invalid("resume_after_stream_sequence: negative");
     if (after > 0) {
+      // The resume point may come from another controller of a shared store, a moment ahead of
+      // this one: take every committed event first.
+      store_->ReadEventsAgain();
+      for (const v1::RoomEvent& event : store_->TakeEvents()) Deliver(event);
       if (after >= next_stream_sequence_) {
         return grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
                             "resume_after_stream_sequence is beyond the last event");
