@@ -452,6 +452,7 @@ class ABSL_SCOPED_LOCKABLE RoomsService::Locked {
   // scope): OK, or UNAVAILABLE when a shared store could not keep them (then nothing of them
   // holds, and the caller must not say it does).
   grpc::Status Commit() {
+    service_->mutex_.AssertHeld();
     if (service_->SaveTouched().ok()) return grpc::Status::OK;
     return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                         "the change could not be kept (the rooms' database failed); try again");
