@@ -22,6 +22,9 @@ pkg_check_modules(SRTP2 REQUIRED IMPORTED_TARGET libsrtp2)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 # The controller's state file (services/controller/sqlite_room_store.cc).
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
+# The store of controller replicas (services/controller/postgres_room_store.cc): libpq, the C
+# client of PostgreSQL.
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
 # libnice: tests only, an independent STUN/ICE implementation that checks pipeline/ice.
 pkg_check_modules(NICE REQUIRED IMPORTED_TARGET nice)
 pkg_check_modules(OPUS REQUIRED IMPORTED_TARGET opus)

@@ -18,6 +18,10 @@ packages=(
   # the controller's state file (rooms and invites survive a restart); the sqlite3 program backs
   # it up (docs/operations.md) and the end-to-end tests read it
   libsqlite3-dev sqlite3
+  # the store of two or more controller replicas: libpq (PostgreSQL's C client; its errors become
+  # absl::Status at one edge, where libpqxx would throw), and Debian's PostgreSQL server, which the
+  # unit and end-to-end tests start as a throwaway instance (its psql and pg_dump for backups)
+  libpq-dev postgresql
   # an independent STUN/ICE implementation the ICE tests check against
   libnice-dev
   # WebRTC peers for the end-to-end tests: a real browser (headless), and a second, independent

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <functional>
 #include <memory>
@@ -39,6 +40,7 @@
 #include "services/common/status.h"
 #include "services/common/tls.h"
 #include "services/controller/media_nodes.h"
+#include "services/controller/postgres_room_store.h"
 #include "services/controller/rooms_service.h"
 #include "services/controller/sqlite_room_store.h"
 #include "services/media_node/engine_metrics.h"
@@ -90,6 +92,10 @@ ABSL_FLAG(std::string, api_tokens_file, "",
 ABSL_FLAG(std::string, state_file, "",
           "Controller: SQLite file that keeps rooms, invites and PIN state across restarts "
           "(created if missing; one chorusd per file). Empty: in memory only");
+ABSL_FLAG(std::string, postgres_url_file, "",
+          "Controller: file holding the connection URI of the PostgreSQL database that two or "
+          "more controller replicas share (postgres://user:password@host:5432/db?sslmode=...), "
+          "so that the password is not on the command line. Not with --state_file");
 ABSL_FLAG(std::string, web_listen, "",
           "Address of the web client and its signalling WebSocket (host:port); empty: off");
 ABSL_FLAG(std::string, web_tls_cert, "",
@@ -171,6 +177,7 @@ absl::StatusOr<common::ServerConfig> ConfigFromFlags(const std::string& role_nam
   config.require_client_cert = absl::GetFlag(FLAGS_require_client_cert);
   config.api_tokens_file = absl::GetFlag(FLAGS_api_tokens_file);
   config.state_file = absl::GetFlag(FLAGS_state_file);
+  config.postgres_url_file = absl::GetFlag(FLAGS_postgres_url_file);
   config.tls_reload_interval = absl::GetFlag(FLAGS_tls_reload_interval);
   config.web_listen = absl::GetFlag(FLAGS_web_listen);
   config.web_tls_cert_file = absl::GetFlag(FLAGS_web_tls_cert);
@@ -392,6 +399,25 @@ int RunChorusd(int argc, char** argv) {
       store = *std::move(opened);
       base::Log(base::LogLevel::kInfo, "state_loaded",
                 {{"rooms", static_cast<int64_t>(store->size())}});
+    } else if (!config.postgres_url_file.empty()) {
+      auto url = common::ReadFileForFlag("--postgres_url_file", config.postgres_url_file);
+      if (!url.ok()) return UsageError(std::string(url.status().message()));
+      while (!url->empty() && std::isspace(static_cast<unsigned char>(url->back()))) {
+        url->pop_back();
+      }
+      auto opened = controller::MakePostgresRoomStore(*url);
+      if (!opened.ok()) {
+        // libpq's reason, never the URL (it holds the password).
+        base::Log(base::LogLevel::kError, "store_failed",
+                  {{"store", "postgres"}, {"error", std::string(opened.status().message())}});
+        std::fprintf(stderr, "chorusd: %s\n", std::string(opened.status().message()).c_str());
+        return kExitFailure;
+      }
+      store = *std::move(opened);
+      const auto rooms_kept = static_cast<int64_t>(store->size());
+      (void)store->EndSection();  // size() looked at the database in a transaction of its own
+      base::Log(base::LogLevel::kInfo, "state_loaded",
+                {{"store", "postgres"}, {"rooms", rooms_kept}});
     }
     rooms = std::make_unique<controller::RoomsService>(
         *auth, lifecycle, &media_nodes, controller::RoomsOptions{}, std::move(store));
@@ -585,7 +611,8 @@ int RunChorusd(int argc, char** argv) {
              {"webrtc_ports", webrtc_ports}});
 
   // Housekeeping once a second while serving: expired and idle rooms close. Once an hour the
-  // retention purge (RoomsService::Purge) also cleans the state file.
+  // retention purge (RoomsService::Purge) also cleans the state file. Replicas on PostgreSQL: only
+  // the one holding the database's lock of this work does it (the others' calls return at once).
   int signal = 0;
   absl::Time last_purge = absl::Now();
   while (signal == 0) {

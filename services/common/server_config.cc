@@ -279,6 +279,15 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
     return absl::InvalidArgumentError(
         "media-node: --state_file does not apply (the controller keeps the rooms); drop it");
   }
+  if (config.role == Role::kMediaNode && !config.postgres_url_file.empty()) {
+    return absl::InvalidArgumentError(
+        "media-node: --postgres_url_file does not apply (the controller keeps the rooms); drop it");
+  }
+  if (!config.state_file.empty() && !config.postgres_url_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--state_file and --postgres_url_file both keep the rooms: give one (the state file for "
+        "a single controller, the database for replicas)");
+  }
   if (ServesPublicApi(config.role) && config.api_tokens_file.empty() &&
       !config.require_client_cert) {
     return absl::InvalidArgumentError(

@@ -75,6 +75,10 @@ struct ServerConfig {
   // The controller's SQLite file of rooms and invites, so that they survive a restart; empty =
   // in memory only (gone when the process ends).
   std::string state_file;
+  // A file holding the libpq connection string or URI of the PostgreSQL database that two or more
+  // controller replicas share (in a file, so that its password is not on the command line); empty
+  // = no database. Not with state_file.
+  std::string postgres_url_file;
 
   // The web client and its signalling (controller, all): host:port, empty = off. TLS with
   // web_tls_cert_file/web_tls_key_file (default: tls_cert_file/tls_key_file); plain HTTP only in

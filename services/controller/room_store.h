@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -85,9 +86,9 @@ struct RoomRecord {
 // Where the controller keeps its rooms. RoomsService makes every call, and every use of a
 // returned pointer, under its own mutex, so that a rule of several steps (check the lock, the
 // PIN, the limit, then add the participant) is one atomic change; an implementation therefore
-// needs no lock of its own. A store shared by several controllers would have to offer the same
-// atomicity (a transaction around those steps), which is why the interface hands out records to
-// change in place rather than copies.
+// needs no lock of its own. A store shared by several controllers offers the same atomicity
+// with a transaction around each section (the hooks at the end; MakePostgresRoomStore()), which
+// is why the interface hands out records to change in place rather than copies.
 class RoomStore {
  public:
   virtual ~RoomStore() = default;
@@ -112,6 +113,41 @@ class RoomStore {
   virtual std::vector<RoomRecord*> List(size_t begin, size_t end) = 0;
 
   std::vector<RoomRecord*> All() { return List(0, size()); }
+
+  // ----- For a store shared by several controllers (the others keep these defaults) -----
+  // Such a store makes each locked section of RoomsService one transaction: Find() locks the
+  // room's row and re-reads it when another controller changed it, size() and List() re-read
+  // the list, and EndSection() commits what the section saved together with its events.
+
+  // RoomsService published `event` (sequence, time and room set) in `room` during this section.
+  // A shared store keeps it with the section's changes and hands it back, numbered
+  // (stream_sequence), from TakeEvents() once committed; it returns true, and RoomsService then
+  // delivers it only from there. Others return false: RoomsService delivers it at once.
+  virtual bool AddEvent(const RoomRecord& room, const chorus::v1::RoomEvent& event) {
+    (void)room;
+    (void)event;
+    return false;
+  }
+  // The end of a locked section, after Save() of every room it touched: a shared store commits
+  // here. An error means the section's changes and events are lost (the store forgets its copies
+  // of the rooms involved and reads them again).
+  virtual absl::Status EndSection() { return absl::OkStatus(); }
+  // The first error of this section (a statement of a shared store that failed: Find() then
+  // answers nullptr for want of an answer, not because there is no such room).
+  virtual absl::Status SectionStatus() const { return absl::OkStatus(); }
+  // Every controller's committed events not handed over yet, in the order of their commits, each
+  // once. Called after EndSection().
+  virtual std::vector<chorus::v1::RoomEvent> TakeEvents() { return {}; }
+  // The next TakeEvents() looks for events committed by other controllers even when none was
+  // announced yet (a WatchRooms stream resumes here from a point another controller gave it).
+  virtual void ReadEventsAgain() {}
+  // `wake` runs (on a thread of the store) when another controller committed events: the owner
+  // then takes its mutex and calls TakeEvents(). Called without RoomsService's mutex; a null
+  // `wake` stops the calls, returning once none runs any more.
+  virtual void SetEventListener(std::function<void()> wake) { (void)wake; }
+  // Whether this controller does the background work (Sweep, PollSpeakers, Purge): a shared
+  // store says yes to one controller at a time.
+  virtual bool LeadsBackgroundWork() { return true; }
 };
 
 // The store of a single controller: rooms in memory, gone when the process ends (by design:

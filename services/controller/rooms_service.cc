@@ -411,6 +411,9 @@ enum EventKind { kWaiting, kJoined, kAdmitted, kUpdated };
 struct RoomsService::Watcher {
   explicit Watcher(size_t limit = kWatcherQueue) : limit(limit) {}
   const size_t limit;
+  // WatchRoom: the room's last event it has been given (from the history, when it started);
+  // only later ones are pushed. Set before it is registered, under the service mutex.
+  int64_t after_sequence = 0;
   absl::Mutex mutex;
   std::deque<v1::RoomEvent> queue ABSL_GUARDED_BY(mutex);
   bool overflow ABSL_GUARDED_BY(mutex) = false;
@@ -442,8 +445,17 @@ class ABSL_SCOPED_LOCKABLE RoomsService::Locked {
   }
   ~Locked() ABSL_UNLOCK_FUNCTION() {
     service_->mutex_.AssertHeld();
-    service_->SaveTouched();
+    service_->SaveTouched().IgnoreError();  // logged and counted
     service_->mutex_.Unlock();
+  }
+  // Ends the section's changes here, before answering (the mutex stays held to the end of the
+  // scope): OK, or UNAVAILABLE when a shared store could not keep them (then nothing of them
+  // holds, and the caller must not say it does).
+  grpc::Status Commit() {
+    service_->mutex_.AssertHeld();
+    if (service_->SaveTouched().ok()) return grpc::Status::OK;
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "the change could not be kept (the rooms' database failed); try again");
   }
   Locked(const Locked&) = delete;
   Locked& operator=(const Locked&) = delete;
@@ -464,6 +476,9 @@ RoomsService::RoomsService(const common::BearerAuthenticator& auth,
   EnsureSodium();
   started_ = options_.now();
   metrics_->SetCountSource([this] { return CountRooms(); });
+  // Events another controller committed to a shared store: the end of a locked section delivers
+  // them (SaveTouched).
+  store_->SetEventListener([this] { Locked lock(this); });
   {
     // WatchRooms numbering starts at the wall clock in microseconds: above every number an
     // earlier run of this controller handed out (at fewer than one event per microsecond), so a
@@ -491,6 +506,7 @@ google::protobuf::Timestamp RoomsService::Now() const { return ToTimestamp(optio
 
 RoomsService::~RoomsService() {
   metrics_->SetCountSource(nullptr);
+  store_->SetEventListener(nullptr);
   Shutdown();
 }
 
@@ -528,24 +544,38 @@ void RoomsService::Sweep() {
   std::vector<std::unique_ptr<Room>> closed;
   {
     Locked lock(this);
+    // Several controllers on one store: one of them at a time does the housekeeping.
+    if (!store_->LeadsBackgroundWork()) return;
     const absl::Time now = options_.now();
     closed = TakeExpired(now);
-    std::vector<std::string> idle;
-    for (const Room* room : store_->All()) {
+    auto idle = [&](const Room& room) {
       // The idle clock starts with the first join: a room booked ahead waits for its meeting.
-      if (!room->participants.empty() || !room->ever_joined) continue;
+      if (!room.participants.empty() || !room.ever_joined) return false;
       const absl::Duration timeout =
-          room->room.has_idle_timeout() && room->room.idle_timeout().seconds() > 0
-              ? absl::Seconds(room->room.idle_timeout().seconds())
+          room.room.has_idle_timeout() && room.room.idle_timeout().seconds() > 0
+              ? absl::Seconds(room.room.idle_timeout().seconds())
               : options_.default_idle_timeout;
-      if (now - room->empty_since > timeout) idle.push_back(room->id);
+      return now - room.empty_since > timeout;
+    };
+    std::vector<std::string> candidates;
+    for (const Room* room : store_->All()) {
+      if (idle(*room)) candidates.push_back(room->id);
     }
-    for (const std::string& id : idle) closed.push_back(TakeRoom(id, CloseReason::kIdle));
+    for (const std::string& id : candidates) {
+      // Found again (a shared store locks it, and reads it again if it changed meanwhile).
+      const Room* room = store_->Find(id);
+      if (room != nullptr && idle(*room)) closed.push_back(TakeRoom(id, CloseReason::kIdle));
+    }
     // Calls that came back from the store on a node that has not answered since the start: the
     // node is gone (or no longer configured); their participants may join again elsewhere.
     if (now - started_ >= options_.restore_wait) {
-      for (Room* room : store_->All()) {
-        if (!room->restored) continue;
+      std::vector<std::string> restored;
+      for (const Room* room : store_->All()) {
+        if (room->restored) restored.push_back(room->id);
+      }
+      for (const std::string& id : restored) {
+        Room* room = store_->Find(id);  // as it is now (another controller may have changed it)
+        if (room == nullptr || !room->restored) continue;
         base::Log(base::LogLevel::kWarning, "restored_room_node_silent", {{"room", room->id}});
         LoseMedia(*room);
       }
@@ -561,7 +591,12 @@ std::vector<std::unique_ptr<RoomsService::Room>> RoomsService::TakeExpired(absl:
     if (now >= RoomEnd(room->room)) expired.push_back(room->id);
   }
   std::vector<std::unique_ptr<Room>> closed;
-  for (const std::string& id : expired) closed.push_back(TakeRoom(id, CloseReason::kExpired));
+  for (const std::string& id : expired) {
+    const Room* room = store_->Find(id);  // as it is now (another controller may have changed it)
+    if (room != nullptr && now >= RoomEnd(room->room)) {
+      closed.push_back(TakeRoom(id, CloseReason::kExpired));
+    }
+  }
   return closed;
 }
 
@@ -570,6 +605,7 @@ int RoomsService::Purge() {
   absl::StatusOr<int> deleted = 0;
   {
     Locked lock(this);
+    if (!store_->LeadsBackgroundWork()) return 0;
     closed = TakeExpired(options_.now());
     deleted = store_->Purge();
   }
@@ -591,6 +627,7 @@ void RoomsService::PollSpeakers() {
   std::vector<std::pair<std::string, int>> active;
   {
     Locked lock(this);
+    if (!store_->LeadsBackgroundWork()) return;
     for (const Room* room : store_->All()) {
       if (room->node >= 0 && !room->participants.empty()) active.emplace_back(room->id, room->node);
     }
@@ -679,8 +716,14 @@ void RoomsService::RemoveUnknownEndpoints(const std::string& room_id, int node,
 
 void RoomsService::OnNodeFailed(size_t node) {
   Locked lock(this);
-  for (Room* room : store_->All()) {
-    if (room->node == static_cast<int>(node)) LoseMedia(*room);
+  std::vector<std::string> on_node;
+  for (const Room* room : store_->All()) {
+    if (room->node == static_cast<int>(node)) on_node.push_back(room->id);
+  }
+  for (const std::string& id : on_node) {
+    Room* room = store_->Find(id);  // as it is now (another controller may have changed it)
+    if (room == nullptr || room->node != static_cast<int>(node)) continue;
+    LoseMedia(*room);
   }
 }
 
@@ -856,7 +899,7 @@ RoomsService::Room* RoomsService::FindRoom(const std::string& name) {
   return room;
 }
 
-void RoomsService::SaveTouched() {
+absl::Status RoomsService::SaveTouched() {
   for (const std::string& id : touched_) {
     const Room* room = store_->Find(id);
     if (room == nullptr) continue;  // closed: the store forgot it
@@ -868,6 +911,22 @@ void RoomsService::SaveTouched() {
     }
   }
   touched_.clear();
+  absl::Status committed = store_->EndSection();
+  if (!committed.ok()) {
+    save_failures_.fetch_add(1);
+    base::Log(base::LogLevel::kError, "store_commit_failed",
+              {{"error", std::string(committed.message())}});
+  }
+  for (const v1::RoomEvent& event : store_->TakeEvents()) Deliver(event);
+  return committed;
+}
+
+grpc::Status RoomsService::NoRoom() {
+  if (!store_->SectionStatus().ok()) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "the rooms' database cannot be reached; try again");
+  }
+  return NotFound("no such room");
 }
 
 grpc::Status RoomsService::FindParticipant(const std::string& name, Room** room,
@@ -877,7 +936,7 @@ grpc::Status RoomsService::FindParticipant(const std::string& name, Room** room,
     return Invalid("name: expected rooms/{room}/participants/{participant}");
   }
   *room = FindRoom(name.substr(0, marker));
-  if (*room == nullptr) return NotFound("no such room");
+  if (*room == nullptr) return NoRoom();
   *participant = name.substr(marker + 14);
   auto it = (*room)->participants.find(*participant);
   if (it == (*room)->participants.end() || it->second.pending) {
@@ -892,15 +951,29 @@ void RoomsService::Publish(Room& room, v1::RoomEvent event) {
   *event.mutable_event_time() = Now();
   event.set_room(absl::StrCat(kRoomsPrefix, room.id));
   if (event.has_join_rejected()) metrics_->CountRefusal(event.join_rejected().reason());
-  event.set_stream_sequence(next_stream_sequence_++);
+  // A shared store numbers the event for WatchRooms when it commits, and hands it back then.
+  const bool shared = store_->AddEvent(room, event);
+  if (!shared) event.set_stream_sequence(next_stream_sequence_++);
+  room.history.push_back(event);
+  if (room.history.size() > kHistory) room.history.pop_front();
+  if (!shared) Deliver(event);
+}
+
+void RoomsService::Deliver(const v1::RoomEvent& event) {
+  next_stream_sequence_ = event.stream_sequence() + 1;  // events come in stream order
   all_history_.push_back(event);
   if (all_history_.size() > kAllHistory) all_history_.pop_front();
   for (auto& watcher : all_watchers_) watcher->Push(event);
-  room.history.push_back(event);
-  if (room.history.size() > kHistory) room.history.pop_front();
-  auto watching = watchers_.find(room.id);
+  auto watching = watchers_.find(event.room().substr(sizeof(kRoomsPrefix) - 1));
   if (watching == watchers_.end()) return;
-  for (auto& watcher : watching->second) watcher->Push(event);
+  for (auto& watcher : watching->second) {
+    if (event.sequence() > watcher->after_sequence) watcher->Push(event);
+  }
+  if (event.has_room_closed()) {
+    // The room's last event: its streams end.
+    for (auto& watcher : watching->second) watcher->Close();
+    watchers_.erase(watching);
+  }
 }
 
 void RoomsService::PublishParticipant(Room& room, const v1::Participant& participant, int kind) {
@@ -953,12 +1026,7 @@ std::unique_ptr<RoomsService::Room> RoomsService::TakeRoom(const std::string& id
   room->room.set_state(v1::ROOM_STATE_CLOSED);
   v1::RoomEvent closed;
   closed.mutable_room_closed();
-  Publish(*room, std::move(closed));
-  auto watching = watchers_.find(id);
-  if (watching != watchers_.end()) {
-    for (auto& watcher : watching->second) watcher->Close();
-    watchers_.erase(watching);
-  }
+  Publish(*room, std::move(closed));  // its delivery ends the room's streams
   base::Log(base::LogLevel::kInfo, "room_closed",
             {{"room", id}, {"reason", ControllerMetrics::CloseReasonName(reason)}});
   metrics_->CountRoomClosed(reason);
@@ -1092,8 +1160,12 @@ grpc::Status RoomsService::CreateRoom(grpc::ServerContext* context,
   base::Log(base::LogLevel::kInfo, "room_created",
             {{"room", room->id}, {"kind", v1::RoomKind_Name(in.kind())}});
   touched_.insert(room->id);
-  store_->Insert(std::move(room));
-  return grpc::Status::OK;
+  if (!store_->Insert(std::move(room))) {
+    if (!store_->SectionStatus().ok()) return lock.Commit();  // the database failed
+    // Created at the same moment through another controller of a shared store.
+    return grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "room_id is taken");
+  }
+  return lock.Commit();
 }
 
 grpc::Status RoomsService::GetRoom(grpc::ServerContext* context, const v1::GetRoomRequest* request,
@@ -1102,7 +1174,7 @@ grpc::Status RoomsService::GetRoom(grpc::ServerContext* context, const v1::GetRo
   if (!status.ok()) return status;
   Locked lock(this);
   Room* room = FindRoom(request->name());
-  if (room == nullptr) return NotFound("no such room");
+  if (room == nullptr) return NoRoom();
   *response = room->room;
   return grpc::Status::OK;
 }
@@ -1175,7 +1247,7 @@ grpc::Status RoomsService::UpdateRoomState(grpc::ServerContext* context,
   }
   Locked lock(this);
   Room* room = FindRoom(request->room().name());
-  if (room == nullptr) return NotFound("no such room");
+  if (room == nullptr) return NoRoom();
   v1::Room updated = room->room;
   const absl::Time now = options_.now();
   std::optional<absl::Time> new_end;
@@ -1241,7 +1313,7 @@ grpc::Status RoomsService::UpdateRoomState(grpc::ServerContext* context,
     }
   }
   *response = updated;
-  return grpc::Status::OK;
+  return lock.Commit();
 }
 
 grpc::Status RoomsService::LockRoom(grpc::ServerContext* context,
@@ -1250,7 +1322,7 @@ grpc::Status RoomsService::LockRoom(grpc::ServerContext* context,
   if (!status.ok()) return status;
   Locked lock(this);
   Room* room = FindRoom(request->name());
-  if (room == nullptr) return NotFound("no such room");
+  if (room == nullptr) return NoRoom();
   if (!room->room.locked()) {
     room->room.set_locked(true);
     v1::RoomEvent event;
@@ -1258,7 +1330,7 @@ grpc::Status RoomsService::LockRoom(grpc::ServerContext* context,
     Publish(*room, std::move(event));
   }
   *response = room->room;
-  return grpc::Status::OK;
+  return lock.Commit();
 }
 
 grpc::Status RoomsService::UnlockRoom(grpc::ServerContext* context,
@@ -1267,7 +1339,7 @@ grpc::Status RoomsService::UnlockRoom(grpc::ServerContext* context,
   if (!status.ok()) return status;
   Locked lock(this);
   Room* room = FindRoom(request->name());
-  if (room == nullptr) return NotFound("no such room");
+  if (room == nullptr) return NoRoom();
   if (room->room.locked()) {
     room->room.set_locked(false);
     v1::RoomEvent event;
@@ -1275,7 +1347,7 @@ grpc::Status RoomsService::UnlockRoom(grpc::ServerContext* context,
     Publish(*room, std::move(event));
   }
   *response = room->room;
-  return grpc::Status::OK;
+  return lock.Commit();
 }
 
 grpc::Status RoomsService::CloseRoom(grpc::ServerContext* context,
@@ -1285,8 +1357,9 @@ grpc::Status RoomsService::CloseRoom(grpc::ServerContext* context,
   std::unique_ptr<Room> room;
   {
     Locked lock(this);
-    if (FindRoom(request->name()) == nullptr) return NotFound("no such room");
+    if (FindRoom(request->name()) == nullptr) return NoRoom();
     room = TakeRoom(request->name().substr(sizeof(kRoomsPrefix) - 1), CloseReason::kClosed);
+    if (grpc::Status kept = lock.Commit(); !kept.ok()) return kept;
   }
   EndRoomMedia(*room);
   return grpc::Status::OK;
@@ -1330,7 +1403,7 @@ grpc::Status RoomsService::CreateInvite(grpc::ServerContext* context,
   }
   Locked lock(this);
   Room* room = FindRoom(request->parent());
-  if (room == nullptr) return NotFound("no such room");
+  if (room == nullptr) return NoRoom();
   if (in.role() == v1::ROLE_INTERPRETER) {
     const std::string& first = in.interpreter_languages().first();
     const std::string& second = in.interpreter_languages().second();
@@ -1389,6 +1462,11 @@ grpc::Status RoomsService::CreateInvite(grpc::ServerContext* context,
   *response->mutable_invite() = record.invite;
   room->invites.emplace(id, std::move(record));
   room->invite_order.push_back(id);
+  if (grpc::Status kept = lock.Commit(); !kept.ok()) {
+    // The invite was not kept: its token must not go out.
+    response->Clear();
+    return kept;
+  }
   return grpc::Status::OK;
 }
 
@@ -1401,7 +1479,7 @@ grpc::Status RoomsService::ListInvites(grpc::ServerContext* context,
   if (!pager.status().ok()) return pager.status();
   Locked lock(this);
   Room* room = FindRoom(request->parent());
-  if (room == nullptr) return NotFound("no such room");
+  if (room == nullptr) return NoRoom();
   size_t begin = 0;
   size_t end = 0;
   status =
@@ -1422,7 +1500,7 @@ grpc::Status RoomsService::RevokeInvite(grpc::ServerContext* context,
   if (marker == std::string::npos) return Invalid("name: expected rooms/{room}/invites/{invite}");
   Locked lock(this);
   Room* room = FindRoom(request->name().substr(0, marker));
-  if (room == nullptr) return NotFound("no such room");
+  if (room == nullptr) return NoRoom();
   auto it = room->invites.find(request->name().substr(marker + 9));
   if (it == room->invites.end()) return NotFound("no such invite");
   if (it->second.invite.state() == v1::INVITE_STATE_USED) {
@@ -1430,7 +1508,7 @@ grpc::Status RoomsService::RevokeInvite(grpc::ServerContext* context,
   }
   it->second.invite.set_state(v1::INVITE_STATE_REVOKED);
   *response = it->second.invite;
-  return grpc::Status::OK;
+  return lock.Commit();
 }
 
 // ----- Joining -----
@@ -1473,7 +1551,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     {
       Locked lock(this);
       Room* room = FindRoom(request->room());
-      if (room == nullptr) return NotFound("no such room");
+      if (room == nullptr) return NoRoom();
       if (room->room.access_mode() != v1::ACCESS_MODE_HOST_PIN &&
           room->room.access_mode() != v1::ACCESS_MODE_SHARED_PIN) {
         return Denied();
@@ -1507,7 +1585,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     } else {
       Locked lock(this);
       Room* room = FindRoom(request->room());
-      if (room == nullptr) return NotFound("no such room");
+      if (room == nullptr) return NoRoom();
       const absl::Time now = options_.now();
       const absl::Time window_start = now - options_.pin_window;
       auto count = [&](std::deque<absl::Time>& wrong) {
@@ -1555,7 +1633,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
   {
     Locked lock(this);
     Room* room = FindRoom(request->room());
-    if (room == nullptr) return NotFound("no such room");
+    if (room == nullptr) return NoRoom();
     if (room->restored) {
       // Its call may still run on its node: placing the room elsewhere would split it.
       return grpc::Status(grpc::StatusCode::UNAVAILABLE,
@@ -1578,7 +1656,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
   {
     Locked lock(this);
     Room* room = FindRoom(request->room());
-    if (room == nullptr) return NotFound("no such room");
+    if (room == nullptr) return NoRoom();
     auto reject = [&](v1::RejectReason reason, const std::string& invite) {
       // The caller learns the reason too (kRejectReasonMetadata): only a holder of the invite's
       // token gets this far with an invite, and a PIN join learns no more than its message says.
@@ -1699,6 +1777,8 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     node = room->node;
     room_languages.assign(room->room.languages().begin(), room->room.languages().end());
     layout_policy = room->room.layout_policy();
+    // The reservation (and the invite it used) must hold before the media is set up.
+    if (grpc::Status kept = lock.Commit(); !kept.ok()) return kept;
   }
 
   auto& stub = media_->stub(static_cast<size_t>(node));
@@ -1749,18 +1829,19 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     }
     (void)ApplyLayout(room_id, node, layout_policy);
   } else {
-    // Another join of the same moment may still be creating the session: wait for it.
+    // Another join of the same moment, through this controller or another one of a shared
+    // store, may still be creating the session: look again every 20 ms, for at most 10 s.
     bool ready = false;
-    {
-      Locked lock(this);
-      const std::string name = absl::StrCat(kRoomsPrefix, room_id);
-      auto settled = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    const std::string name = absl::StrCat(kRoomsPrefix, room_id);
+    const absl::Time give_up = absl::Now() + absl::Seconds(10);
+    for (bool settled = false; !settled && absl::Now() < give_up;) {
+      {
+        Locked lock(this);
         Room* room = FindRoom(name);
-        return room == nullptr || room->node != node || room->session_ready;
-      };
-      mutex_.AwaitWithTimeout(absl::Condition(&settled), absl::Seconds(10));
-      Room* room = FindRoom(name);
-      ready = room != nullptr && room->node == node && room->session_ready;
+        settled = room == nullptr || room->node != node || room->session_ready;
+        ready = room != nullptr && room->node == node && room->session_ready;
+      }
+      if (!settled) absl::SleepFor(absl::Milliseconds(20));
     }
     if (!ready) {
       return rollback(grpc::Status(grpc::StatusCode::UNAVAILABLE,
@@ -1843,7 +1924,7 @@ grpc::Status RoomsService::ListParticipants(grpc::ServerContext* context,
   if (!pager.status().ok()) return pager.status();
   Locked lock(this);
   Room* room = FindRoom(request->parent());
-  if (room == nullptr) return NotFound("no such room");
+  if (room == nullptr) return NoRoom();
   std::vector<const v1::Participant*> roster;
   for (const std::string& id : room->participant_order) {
     const Room::Member& member = room->participants.at(id);
@@ -1880,6 +1961,7 @@ grpc::Status RoomsService::ParticipantCall(
     *response = member.participant;
     room_id = room->id;
     node = room->node;
+    if (grpc::Status kept = lock.Commit(); !kept.ok()) return kept;
   }
   grpc::Status result = grpc::Status::OK;
   for (const auto& [participant, routing] : updates) {
@@ -2181,6 +2263,7 @@ grpc::Status RoomsService::RemoveCall(grpc::ServerContext* context, const std::s
       return Precondition("the participant is not waiting");
     }
     departure = Depart(*room, participant, reason);
+    if (grpc::Status kept = lock.Commit(); !kept.ok()) return kept;
   }
   Apply(departure);
   return grpc::Status::OK;
@@ -2335,7 +2418,7 @@ grpc::Status RoomsService::WatchRoom(grpc::ServerContext* context,
   {
     Locked lock(this);
     Room* room = FindRoom(request->name());
-    if (room == nullptr) return NotFound("no such room");
+    if (room == nullptr) return NoRoom();
     if (request->resume_after_sequence() < 0) return Invalid("resume_after_sequence: negative");
     if (request->resume_after_sequence() >= room->next_sequence) {
       return grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
@@ -2363,6 +2446,7 @@ grpc::Status RoomsService::WatchRoom(grpc::ServerContext* context,
         first.push_back(std::move(event));
       }
     }
+    watcher->after_sequence = room->next_sequence - 1;
     watchers_[room->id].push_back(watcher);
   }
   auto unregister = [&] {
@@ -2389,6 +2473,10 @@ grpc::Status RoomsService::WatchRooms(grpc::ServerContext* context,
     const int64_t after = request->resume_after_stream_sequence();
     if (after < 0) return Invalid("resume_after_stream_sequence: negative");
     if (after > 0) {
+      // The resume point may come from another controller of a shared store, a moment ahead of
+      // this one: take every committed event first.
+      store_->ReadEventsAgain();
+      for (const v1::RoomEvent& event : store_->TakeEvents()) Deliver(event);
       if (after >= next_stream_sequence_) {
         return grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
                             "resume_after_stream_sequence is beyond the last event");

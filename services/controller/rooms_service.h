@@ -214,12 +214,18 @@ class RoomsService final : public chorus::v1::Rooms::Service {
 
   // The room by name; the end of the locked section saves it.
   Room* FindRoom(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  // Saves the rooms touched in this locked section (Locked calls it before unlocking).
-  void SaveTouched() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Saves the rooms touched in this locked section, ends the store's section and delivers the
+  // events the store hands back (Locked calls it before unlocking); the store's commit error.
+  absl::Status SaveTouched() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // The answer when FindRoom found nothing: NOT_FOUND, or UNAVAILABLE when the store could not
+  // look (a shared store's database unreachable).
+  grpc::Status NoRoom() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // Resolves "rooms/{r}/participants/{p}" to its room and participant id.
   grpc::Status FindParticipant(const std::string& name, Room** room, std::string* participant)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void Publish(Room& room, chorus::v1::RoomEvent event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Hands a published event (numbered for WatchRooms) to the streams watching it.
+  void Deliver(const chorus::v1::RoomEvent& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void PublishParticipant(Room& room, const chorus::v1::Participant& participant, int kind)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // Removes a participant from the room's state; the media endpoint is removed by the caller.

@@ -96,6 +96,12 @@ absl::StatusOr<Statement> Prepare(sqlite3* db, const std::string& path, const st
   return owned;
 }
 
+}  // namespace
+
+// The conversion between a room and its StoredRoom, shared with the PostgreSQL store
+// (sqlite_room_store.h): whatever a row of the state file keeps, the database keeps too.
+namespace internal {
+
 StoredPinWindow ToStored(const std::deque<absl::Time>& wrong_pins, absl::Time locked_until) {
   StoredPinWindow window;
   for (absl::Time time : wrong_pins) window.add_wrong_pin_unix_us(absl::ToUnixMicros(time));
@@ -113,7 +119,7 @@ void FromStored(const StoredPinWindow& window, std::deque<absl::Time>* wrong_pin
                       : absl::InfinitePast();
 }
 
-StoredRoom ToStored(const RoomRecord& room) {
+StoredRoom ToStored(const RoomRecord& room, bool across_restart) {
   StoredRoom stored;
   stored.set_id(room.id);
   *stored.mutable_room() = room.room;
@@ -128,7 +134,8 @@ StoredRoom ToStored(const RoomRecord& room) {
     // A join still setting up its media is not kept (below): should the process end now, its
     // invite comes back usable, as a join that failed leaves it.
     const std::string& participant = it->second.invite.participant();
-    if (it->second.invite.state() == chorus::v1::INVITE_STATE_USED && !participant.empty()) {
+    if (across_restart && it->second.invite.state() == chorus::v1::INVITE_STATE_USED &&
+        !participant.empty()) {
       auto member = room.participants.find(participant.substr(participant.rfind('/') + 1));
       if (member != room.participants.end() && member->second.pending) {
         invite->mutable_invite()->set_state(chorus::v1::INVITE_STATE_PENDING);
@@ -150,7 +157,7 @@ StoredRoom ToStored(const RoomRecord& room) {
   stored.set_empty_since_unix_us(absl::ToUnixMicros(room.empty_since));
   // The call: its participants whose media is set up, and the node that carries it. A room whose
   // node was lost (its participants left with NODE_FAILED) has neither.
-  if (room.node >= 0 || room.restored) {
+  if (across_restart && (room.node >= 0 || room.restored)) {
     for (const std::string& id : room.participant_order) {
       auto it = room.participants.find(id);
       if (it == room.participants.end() || it->second.pending) continue;
@@ -244,6 +251,13 @@ absl::StatusOr<std::unique_ptr<RoomRecord>> FromStored(const StoredRoom& stored,
   room->room.clear_media_node();
   return room;
 }
+
+}  // namespace internal
+
+namespace {
+
+using internal::FromStored;
+using internal::ToStored;
 
 class SqliteRoomStore final : public RoomStore {
  public:

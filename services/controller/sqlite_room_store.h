@@ -5,6 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "chorus/v1/controller_state.pb.h"
 #include "services/controller/room_store.h"
 
 namespace chorus::controller {
@@ -40,6 +41,17 @@ absl::StatusOr<std::unique_ptr<RoomStore>> MakeSqliteRoomStore(const std::string
 namespace internal {
 // The newest schema version this binary reads and writes.
 inline constexpr int kSqliteSchemaVersion = 1;
+
+// A room as one row keeps it, and back: the room as it comes back after a restart (see above;
+// DATA_LOSS when the row does not hold a sound room). The PostgreSQL store keeps its rooms
+// through the same conversion.
+// `across_restart` (the SQLite file): a join still setting up its media is left out and its
+// invite kept usable, and the call's participants and node are kept for a restarted controller
+// to take over. Without it (PostgreSQL's replicas, which share the live room): invites exactly as
+// they are, and no participants (the PostgreSQL store keeps the live part itself).
+chorus::internal::v1::StoredRoom ToStored(const RoomRecord& room, bool across_restart = true);
+absl::StatusOr<std::unique_ptr<RoomRecord>> FromStored(
+    const chorus::internal::v1::StoredRoom& stored, absl::Time loaded_at);
 }  // namespace internal
 
 }  // namespace chorus::controller

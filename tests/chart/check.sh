@@ -9,7 +9,8 @@
 #      restricted security, no NetworkPolicy on host-network pods, autoscaling up fast and down
 #      slowly, alerts and dashboard on metrics the code exports, the controller's state file on a
 #      claim, WebRTC ports declared where the chart exposes media;
-#   5. broken values refused with a clear message, and the store and WebRTC choices rendered;
+#   5. broken values refused with a clear message, and the store (sqlite, memory, postgres) and
+#      WebRTC choices rendered;
 #   6. every exported metric documented in docs/metrics.md; 7. every value in the chart README.
 # Nothing is downloaded but npm packages by name (the first time). Exits non-zero on any failure.
 set -euo pipefail
@@ -91,7 +92,7 @@ for values in "$chart"/ci/*-values.yaml; do
     cat "$work/yamllint.txt" >&2
   fi
 done
-[[ ${#cases[@]} -ge 5 ]] || bad "expected five ci/ values files (default, host-network, pod-network, keda, hardened)"
+[[ ${#cases[@]} -ge 6 ]] || bad "expected six ci/ values files (default, host-network, pod-network, keda, hardened, postgres)"
 
 # NOTES.txt, rendered for each ci/ values file (helm template skips it: a copy of the chart
 # renders it as a template, and --debug prints it although it is not YAML).
@@ -139,8 +140,10 @@ refuse "controller.replicaCount=2 with controller.store.type=sqlite: the SQLite 
   --set controller.replicaCount=2
 refuse "controller.replicaCount=3 with controller.store.type=memory: each controller would hold rooms of its own" \
   --set controller.replicaCount=3 --set controller.store.type=memory
-refuse 'controller.store.type must be one of the following: "sqlite", "memory"' \
-  --set controller.store.type=postgres
+refuse 'controller.store.type must be one of the following: "sqlite", "memory", "postgres"' \
+  --set controller.store.type=mysql
+refuse "controller.store.type=postgres needs controller.store.postgres.existingSecret" \
+  --set controller.store.type=postgres --set controller.replicaCount=2
 refuse "the WebRTC ports 40500-40501 (webrtcPort and one per worker) overlap the media range 40000-40999" \
   --set mediaNode.network.webrtcPort=40500
 refuse "webrtcPort opens one UDP port per media worker: set mediaNode.workers" \
@@ -191,6 +194,19 @@ if render --set controller.store.sqlite.existingClaim=site-chorus-state >"$work/
   ok "controller.store.sqlite.existingClaim: the operator's claim, none created"
 else
   bad "controller.store.sqlite.existingClaim: $(head -c 600 "$work/claim.yaml")"
+fi
+# PostgreSQL: replicas share the operator's database (validate.js checks the ci/postgres render);
+# one replica on it is allowed too, and the Secret's key is the operator's to name.
+if render --set controller.store.type=postgres --set controller.store.postgres.existingSecret=db-app \
+  --set controller.store.postgres.key=connection-uri >"$work/postgres-one.yaml" 2>&1 &&
+  ! grep -q -e '^kind: PersistentVolumeClaim' -e '--state_file' "$work/postgres-one.yaml" &&
+  grep -q -- '- --postgres_url_file=/etc/chorus/postgres/uri' "$work/postgres-one.yaml" &&
+  grep -q 'key: connection-uri' "$work/postgres-one.yaml" &&
+  grep -q 'type: RollingUpdate' "$work/postgres-one.yaml" &&
+  grep -q 'replicas: 2' "$work/postgres.yaml"; then
+  ok "controller.store.type=postgres: the URI from the operator's Secret as a file, no claim, RollingUpdate; two replicas in ci/postgres"
+else
+  bad "controller.store.type=postgres: $(head -c 600 "$work/postgres-one.yaml")"
 fi
 if render --set controller.store.type=memory >"$work/memory.yaml" 2>&1 &&
   ! grep -q -e '^kind: PersistentVolumeClaim' -e '--state_file' "$work/memory.yaml" &&

@@ -4,7 +4,7 @@
 //   node validate.js --metrics=FILE [--dashboard=FILE] CASE=RENDERED.yaml...
 //
 // CASE is the name of the values file in helm/chorus/ci/ (default, host-network, pod-network,
-// keda, hardened); each has its own expectations below. FILE lists the metric names the code
+// keda, hardened, postgres); each has its own expectations below. FILE lists the metric names the code
 // exports, one per line: every metric an alert or a dashboard panel uses must be one of them.
 'use strict';
 
@@ -60,6 +60,12 @@ const expectations = {
     webrtcPort: 41100,
     kinds: ['HorizontalPodAutoscaler', 'ServiceMonitor', 'PrometheusRule'],
     absent: ['ScaledObject'],
+  },
+  postgres: {
+    network: 'host',
+    store: 'postgres',
+    kinds: [],
+    absent: ['HorizontalPodAutoscaler', 'ScaledObject', 'PersistentVolumeClaim'],
   },
 };
 
@@ -181,22 +187,42 @@ function checkCase(name, docs, metricNames) {
     check(anti.some((t) => t.topologyKey === 'kubernetes.io/hostname' && matches(t.labelSelector.matchLabels, mediaLabels)),
       `${name}: host-network media nodes share their node's ports: required anti-affinity on kubernetes.io/hostname`);
   }
-  check(controller.spec.replicas === 1 && controller.spec.strategy.type === 'Recreate',
-    `${name}: one controller (it holds the rooms), replaced by Recreate`);
+  if (expect.store === 'postgres') {
+    // 2a. Replicas on PostgreSQL: several, replaced one at a time without a gap, the database's
+    // URI from the operator's Secret as a read-only file (never an argument), no state file.
+    const strategy = controller.spec.strategy || {};
+    check(controller.spec.replicas >= 2 && strategy.type === 'RollingUpdate' &&
+      (strategy.rollingUpdate || {}).maxUnavailable === 0,
+    `${name}: controller replicas on PostgreSQL are several, replaced by RollingUpdate with maxUnavailable 0`);
+    const urlFile = flag(controllerArgs, 'postgres_url_file') || '';
+    const urlMount = (controllerPod.containers[0].volumeMounts || [])
+      .find((m) => urlFile.startsWith(`${m.mountPath}/`));
+    const urlVolume = urlMount && (controllerPod.volumes || []).find((v) => v.name === urlMount.name);
+    const items = ((urlVolume || {}).secret || {}).items || [];
+    check(urlFile && urlMount && urlMount.readOnly && items.length === 1 &&
+      `${urlMount.mountPath}/${items[0].path}` === urlFile,
+    `${name}: --postgres_url_file (${urlFile}) must be the one key of the database's Secret, mounted read-only`);
+    check(!flag(controllerArgs, 'state_file') &&
+      !controllerArgs.some((a) => /postgres(ql)?:\/\//.test(a)),
+    `${name}: on PostgreSQL, no --state_file and no connection URI among the arguments`);
+  } else {
+    check(controller.spec.replicas === 1 && controller.spec.strategy.type === 'Recreate',
+      `${name}: one controller (it holds the rooms), replaced by Recreate`);
 
-  // 2b. The controller's rooms survive restarts: its --state_file is on a ReadWriteOnce claim
-  // (every ci/ values file keeps the default store, sqlite).
-  const stateFile = flag(controllerArgs, 'state_file') || '';
-  const stateMount = (controllerPod.containers[0].volumeMounts || [])
-    .find((m) => stateFile.startsWith(`${m.mountPath}/`));
-  const stateVolume = stateMount && (controllerPod.volumes || []).find((v) => v.name === stateMount.name);
-  const claimName = ((stateVolume || {}).persistentVolumeClaim || {}).claimName;
-  if (check(stateFile && stateMount && !stateMount.readOnly && claimName,
-    `${name}: the controller's --state_file (${stateFile}) must be on a writable PersistentVolumeClaim`)) {
-    const claim = byKind('PersistentVolumeClaim').find((c) => c.metadata.name === claimName);
-    if (check(claim, `${name}: no PersistentVolumeClaim ${claimName} for the controller's state`)) {
-      check(JSON.stringify(claim.spec.accessModes) === '["ReadWriteOnce"]',
-        `${name}: the state claim must be ReadWriteOnce (SQLite is not safe on shared file systems)`);
+    // 2b. The controller's rooms survive restarts: its --state_file is on a ReadWriteOnce claim
+    // (every ci/ values file but postgres keeps the default store, sqlite).
+    const stateFile = flag(controllerArgs, 'state_file') || '';
+    const stateMount = (controllerPod.containers[0].volumeMounts || [])
+      .find((m) => stateFile.startsWith(`${m.mountPath}/`));
+    const stateVolume = stateMount && (controllerPod.volumes || []).find((v) => v.name === stateMount.name);
+    const claimName = ((stateVolume || {}).persistentVolumeClaim || {}).claimName;
+    if (check(stateFile && stateMount && !stateMount.readOnly && claimName,
+      `${name}: the controller's --state_file (${stateFile}) must be on a writable PersistentVolumeClaim`)) {
+      const claim = byKind('PersistentVolumeClaim').find((c) => c.metadata.name === claimName);
+      if (check(claim, `${name}: no PersistentVolumeClaim ${claimName} for the controller's state`)) {
+        check(JSON.stringify(claim.spec.accessModes) === '["ReadWriteOnce"]',
+          `${name}: the state claim must be ReadWriteOnce (SQLite is not safe on shared file systems)`);
+      }
     }
   }
 

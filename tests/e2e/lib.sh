@@ -6,6 +6,8 @@ set -euo pipefail
 : "${CHORUSCTL:?set CHORUSCTL to the chorusctl binary}"
 
 E2E_WORK=$(mktemp -d "${TMPDIR:-/tmp}/chorus-e2e.XXXXXX")
+# Python tools import each other: no bytecode caches written into the source tree.
+export PYTHONDONTWRITEBYTECODE=1
 E2E_PIDS=()
 
 e2e_cleanup() {

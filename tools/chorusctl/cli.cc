@@ -58,6 +58,11 @@ ABSL_FLAG(absl::Duration, ttl, absl::ZeroDuration(), "invite create: validity (d
 ABSL_FLAG(std::string, invite_token, "", "join: the invite token");
 ABSL_FLAG(std::string, pin, "", "join: the room's host or guest PIN");
 ABSL_FLAG(std::string, display_name, "", "join: the display name (PIN joins)");
+ABSL_FLAG(std::string, client_address, "",
+          "join: the joining client's IP address, as a platform passes it (wrong PINs count per "
+          "address)");
+ABSL_FLAG(int64_t, resume_after, 0,
+          "watch: first the room's kept events after this sequence number (0: only new ones)");
 ABSL_FLAG(std::string, codec, "opus/111", "join: codec/payload type the endpoint receives");
 ABSL_FLAG(std::string, receive, "", "join: ip:port where the endpoint receives media");
 ABSL_FLAG(std::string, key, "", "join: base64 SDES key the endpoint sends with");
@@ -101,6 +106,7 @@ constexpr char kUsage[] =
     "                                     (a sign-language interpreter); none: the room layout\n"
     "  participants <room>   the roster\n"
     "  watch <room>       print the room's events as they come (JSON lines) until stopped\n"
+    "                     (--resume_after=N: first the kept events after event N)\n"
     "  node <Method> [json]\n"
     "                     call the internal media node API (chorus.internal.v1.MediaNode) with a\n"
     "                     JSON request (proto field names), print the JSON answer; for\n"
@@ -427,6 +433,7 @@ int Join(const Client& client, const std::vector<std::string>& args) {
     return Usage("join: give --invite_token or --pin");
   }
   request.set_display_name(absl::GetFlag(FLAGS_display_name));
+  request.set_client_address(absl::GetFlag(FLAGS_client_address));
   const std::string receive = absl::GetFlag(FLAGS_receive);
   const size_t colon = receive.rfind(':');
   uint32_t port = 0;
@@ -597,6 +604,7 @@ int Watch(const Client& client, const std::vector<std::string>& args) {
   chorus::v1::WatchRoomRequest request;
   request.set_name(RoomName(args[0]));
   request.set_include_snapshot(true);
+  request.set_resume_after_sequence(absl::GetFlag(FLAGS_resume_after));
   auto reader = stub->WatchRoom(&context, request);
   chorus::v1::RoomEvent event;
   google::protobuf::util::JsonPrintOptions options;

@@ -87,10 +87,13 @@ what to do.
 {{- define "chorus.validate" -}}
 {{- $c := .Values.controller -}}
 {{- if and (gt (int $c.replicaCount) 1) (eq $c.store.type "sqlite") -}}
-{{- fail (printf "controller.replicaCount=%v with controller.store.type=sqlite: the SQLite state file serves exactly one controller (a second one finds it locked and does not start, and controllers would not share rooms). Set controller.replicaCount=1; a store several controllers share is not built yet" $c.replicaCount) -}}
+{{- fail (printf "controller.replicaCount=%v with controller.store.type=sqlite: the SQLite state file serves exactly one controller (a second one finds it locked and does not start, and controllers would not share rooms). Set controller.replicaCount=1, or use controller.store.type=postgres for several replicas" $c.replicaCount) -}}
 {{- end -}}
-{{- if gt (int $c.replicaCount) 1 -}}
-{{- fail (printf "controller.replicaCount=%v with controller.store.type=%s: each controller would hold rooms of its own and calls would reach the wrong one. Set controller.replicaCount=1" $c.replicaCount $c.store.type) -}}
+{{- if and (gt (int $c.replicaCount) 1) (ne $c.store.type "postgres") -}}
+{{- fail (printf "controller.replicaCount=%v with controller.store.type=%s: each controller would hold rooms of its own and calls would reach the wrong one. Set controller.replicaCount=1, or use controller.store.type=postgres for several replicas" $c.replicaCount $c.store.type) -}}
+{{- end -}}
+{{- if and (eq $c.store.type "postgres") (not $c.store.postgres.existingSecret) -}}
+{{- fail "controller.store.type=postgres needs controller.store.postgres.existingSecret: the Secret holding the database's connection URI (key controller.store.postgres.key, default uri; CloudNativePG's <cluster>-app Secret has it). The chart bundles no database" -}}
 {{- end -}}
 {{- $net := .Values.mediaNode.network -}}
 {{- if gt (int $net.portMin) (int $net.portMax) -}}

@@ -74,6 +74,24 @@ TEST(ServerConfigTest, OnlyTheControllerTakesAStateFile) {
   EXPECT_NE(status.message().find("--state_file does not apply"), std::string_view::npos) << status;
 }
 
+TEST(ServerConfigTest, TheControllerKeepsItsRoomsInAStateFileOrADatabaseNotBoth) {
+  ServerConfig config = ProductionConfig();
+  config.postgres_url_file = "/etc/chorus/postgres/uri";
+  EXPECT_TRUE(ValidateServerConfig(config).ok()) << ValidateServerConfig(config);
+  config.state_file = "/var/lib/chorus/state.db";
+  absl::Status status = ValidateServerConfig(config);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("give one"), std::string_view::npos) << status;
+  config.state_file.clear();
+  config.role = Role::kMediaNode;
+  config.api_tokens_file.clear();
+  config.tls_client_ca_file = "/etc/chorus/ca.crt";
+  config.require_client_cert = true;
+  status = ValidateServerConfig(config);
+  EXPECT_NE(status.message().find("--postgres_url_file does not apply"), std::string_view::npos)
+      << status;
+}
+
 TEST(ServerConfigTest, PlaintextIsRefusedEvenOnLoopbackWithoutDev) {
   ServerConfig config;  // defaults: loopback, no TLS, no --dev
   EXPECT_EQ(ValidateServerConfig(config).code(), absl::StatusCode::kInvalidArgument);

@@ -6,8 +6,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -27,8 +29,10 @@
 #include "prometheus/registry.h"
 #include "services/common/api_guard.h"
 #include "services/common/rpc_metrics.h"
+#include "services/controller/postgres_room_store.h"
 #include "services/controller/sqlite_room_store.h"
 #include "services/media_node/media_node_service.h"
+#include "tests/support/postgres_server.h"
 
 namespace chorus::controller {
 namespace {
@@ -204,7 +208,72 @@ class RoomsServiceTest : public ::testing::Test {
   std::unique_ptr<v1::Rooms::Stub> stub_;
 };
 
-TEST_F(RoomsServiceTest, RoomsAreCreatedListedAndClosed) {
+// Where the rooms are kept: in memory, in a SQLite file, in a PostgreSQL database (a throwaway
+// server; skipped, saying why, only where the server binaries are not installed). The rules of
+// the tests below hold the same over each.
+enum class StoreKind { kMemory, kSqlite, kPostgres };
+
+class RoomsServiceStoreTest : public RoomsServiceTest,
+                              public ::testing::WithParamInterface<StoreKind> {
+ protected:
+  void SetUp() override {
+    path_ = absl::StrCat(::testing::TempDir(), "/rooms_store_",
+                         ::testing::UnitTest::GetInstance()->current_test_info()->name(), ".db");
+    std::replace(path_.begin() + static_cast<std::ptrdiff_t>(::testing::TempDir().size()),
+                 path_.end(), '/', '_');
+    Forget();
+    if (GetParam() != StoreKind::kPostgres) return;
+    std::string why;
+    postgres_ = chorus::testing::PostgresServer::Start(&why);
+    if (postgres_ == nullptr) {
+      if (!chorus::testing::PostgresServer::BinariesPresent()) GTEST_SKIP() << why;
+      FAIL() << why;
+    }
+    url_ = postgres_->NewDatabase();
+  }
+  void TearDown() override {
+    Stop();  // the service and its store end before the database does
+    postgres_.reset();
+    Forget();
+  }
+  void Forget() {
+    for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path_ + suffix).c_str());
+  }
+  void Start(bool with_tokens = false, RoomsOptions options = {}, bool insecure_media = false) {
+    std::unique_ptr<RoomStore> store;
+    if (GetParam() == StoreKind::kSqlite) {
+      auto opened = MakeSqliteRoomStore(path_, options.now());
+      ASSERT_TRUE(opened.ok()) << opened.status();
+      store = *std::move(opened);
+    } else if (GetParam() == StoreKind::kPostgres) {
+      auto opened = MakePostgresRoomStore(url_);
+      ASSERT_TRUE(opened.ok()) << opened.status();
+      store = *std::move(opened);
+    }
+    RoomsServiceTest::Start(with_tokens, options, insecure_media, std::move(store));
+  }
+
+  std::string path_;
+  std::unique_ptr<chorus::testing::PostgresServer> postgres_;
+  std::string url_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Stores, RoomsServiceStoreTest,
+                         ::testing::Values(StoreKind::kMemory, StoreKind::kSqlite,
+                                           StoreKind::kPostgres),
+                         [](const ::testing::TestParamInfo<StoreKind>& info) {
+                           switch (info.param) {
+                             case StoreKind::kMemory:
+                               return std::string("Memory");
+                             case StoreKind::kSqlite:
+                               return std::string("Sqlite");
+                             case StoreKind::kPostgres:
+                               break;
+                           }
+                           return std::string("Postgres");
+                         });
+
+TEST_P(RoomsServiceStoreTest, RoomsAreCreatedListedAndClosed) {
   Start();
   v1::Room consultation = CreateRoom(v1::ROOM_KIND_CONSULTATION);
   v1::Room meeting = CreateRoom(v1::ROOM_KIND_MEETING);
@@ -272,7 +341,7 @@ TEST_F(RoomsServiceTest, NonsenseRoomRequestsAreRefusedAndChangeNothing) {
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
-TEST_F(RoomsServiceTest, AnInviteWorksOnceAndItsReuseIsRefusedAndReported) {
+TEST_P(RoomsServiceStoreTest, AnInviteWorksOnceAndItsReuseIsRefusedAndReported) {
   Start();
   v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
   std::string token;
@@ -308,7 +377,7 @@ TEST_F(RoomsServiceTest, AnInviteWorksOnceAndItsReuseIsRefusedAndReported) {
   EXPECT_TRUE(reuse_reported);
 }
 
-TEST_F(RoomsServiceTest, OneStreamCarriesEveryRoomsEventsInOrderAndResumes) {
+TEST_P(RoomsServiceStoreTest, OneStreamCarriesEveryRoomsEventsInOrderAndResumes) {
   Start();
   grpc::ClientContext watch_context;
   watch_context.AddMetadata("authorization", std::string("Bearer ") + kToken);
@@ -364,7 +433,7 @@ TEST_F(RoomsServiceTest, OneStreamCarriesEveryRoomsEventsInOrderAndResumes) {
   }
 }
 
-TEST_F(RoomsServiceTest, ALockedRoomRefusesEvenValidInvites) {
+TEST_P(RoomsServiceStoreTest, ALockedRoomRefusesEvenValidInvites) {
   Start();
   v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
   std::string token;
@@ -382,7 +451,7 @@ TEST_F(RoomsServiceTest, ALockedRoomRefusesEvenValidInvites) {
   EXPECT_TRUE(Join(room, token, &joined).ok());  // the refused attempt did not use the invite
 }
 
-TEST_F(RoomsServiceTest, RevokedInvitesAndFullRoomsAreRefused) {
+TEST_P(RoomsServiceStoreTest, RevokedInvitesAndFullRoomsAreRefused) {
   Start();
   v1::CreateRoomRequest create;
   create.mutable_room()->set_kind(v1::ROOM_KIND_MEETING);
@@ -421,7 +490,7 @@ TEST_F(RoomsServiceTest, AThirdConsultationParticipantNeedsConsent) {
   EXPECT_TRUE(Invite(room, v1::ROLE_GUEST, &token, "consent-form-77").ok());
 }
 
-TEST_F(RoomsServiceTest, TheConsultationLobbyHoldsGuestsUntilAdmitted) {
+TEST_P(RoomsServiceStoreTest, TheConsultationLobbyHoldsGuestsUntilAdmitted) {
   Start();
   v1::Room room = CreateRoom(v1::ROOM_KIND_CONSULTATION);
   v1::Participant host = JoinAs(room, v1::ROLE_HOST);
@@ -443,7 +512,7 @@ TEST_F(RoomsServiceTest, TheConsultationLobbyHoldsGuestsUntilAdmitted) {
             grpc::StatusCode::FAILED_PRECONDITION);
 }
 
-TEST_F(RoomsServiceTest, HostPinRoomsHoldGuestsUntilAHostIsIn) {
+TEST_P(RoomsServiceStoreTest, HostPinRoomsHoldGuestsUntilAHostIsIn) {
   Start();
   v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING, v1::ACCESS_MODE_HOST_PIN, "424242", "1111");
   EXPECT_TRUE(room.has_host_pin());
@@ -460,7 +529,7 @@ TEST_F(RoomsServiceTest, HostPinRoomsHoldGuestsUntilAHostIsIn) {
   EXPECT_EQ(now.state(), v1::PARTICIPANT_STATE_ADMITTED);
 }
 
-TEST_F(RoomsServiceTest, WrongPinsLockPinJoinsOut) {
+TEST_P(RoomsServiceStoreTest, WrongPinsLockPinJoinsOut) {
   RoomsOptions options;
   options.pin_attempts_per_room = 3;
   Start(false, options);
@@ -488,7 +557,7 @@ TEST_F(RoomsServiceTest, WrongPinsLockPinJoinsOut) {
   EXPECT_EQ(lockouts, 2);
 }
 
-TEST_F(RoomsServiceTest, SharedPinAdmitsAtOnceAndOneTimeRoomsEndWithTheMeeting) {
+TEST_P(RoomsServiceStoreTest, SharedPinAdmitsAtOnceAndOneTimeRoomsEndWithTheMeeting) {
   Start();
   v1::Room shared = CreateRoom(v1::ROOM_KIND_MEETING, v1::ACCESS_MODE_SHARED_PIN, "", "8642");
   v1::JoinRoomResponse joined;
@@ -513,7 +582,7 @@ TEST_F(RoomsServiceTest, SharedPinAdmitsAtOnceAndOneTimeRoomsEndWithTheMeeting) 
   EXPECT_EQ(engine_->session_count(), 1);  // the shared-PIN room's media goes on
 }
 
-TEST_F(RoomsServiceTest, ParticipantControlChangesWhatTheyAreAndEveryWatcherSeesIt) {
+TEST_P(RoomsServiceStoreTest, ParticipantControlChangesWhatTheyAreAndEveryWatcherSeesIt) {
   Start();
   v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
   v1::Participant host = JoinAs(room, v1::ROLE_HOST);
@@ -566,7 +635,7 @@ TEST_F(RoomsServiceTest, ParticipantControlChangesWhatTheyAreAndEveryWatcherSees
   EXPECT_EQ(seen, expected);
 }
 
-TEST_F(RoomsServiceTest, ManyWatchersSeeTheSameEventsAndASilentOneDoesNotSlowTheRoom) {
+TEST_P(RoomsServiceStoreTest, ManyWatchersSeeTheSameEventsAndASilentOneDoesNotSlowTheRoom) {
   Start();
   v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
@@ -618,7 +687,7 @@ struct FakeTime {
   }
 };
 
-TEST_F(RoomsServiceTest, ExpiredInvitesAreRefusedAndIdleRoomsClose) {
+TEST_P(RoomsServiceStoreTest, ExpiredInvitesAreRefusedAndIdleRoomsClose) {
   auto time = std::make_shared<FakeTime>();
   RoomsOptions options;
   options.now = [time] { return time->Now(); };
@@ -698,7 +767,7 @@ TEST_F(RoomsServiceTest, ARoomBookedAheadWaitsForItsFirstJoinBeforeItsIdleClockR
   EXPECT_EQ(stub_->GetRoom(Context().get(), get, &still).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
-TEST_F(RoomsServiceTest, ARoomEndsAtItsExpireTimeAtTheLatestNinetyDaysAfterItsCreation) {
+TEST_P(RoomsServiceStoreTest, ARoomEndsAtItsExpireTimeAtTheLatestNinetyDaysAfterItsCreation) {
   auto time = std::make_shared<FakeTime>();
   RoomsOptions options;
   options.now = [time] { return time->Now(); };
@@ -1205,7 +1274,7 @@ TEST_F(RoomsServiceTest, DrainingRefusesNewRooms) {
 
 // Many clients at once on one room: the participant limit, single-use invites and the guest
 // numbering hold, while other threads create, list and close rooms beside it.
-TEST_F(RoomsServiceTest, ConcurrentCallsKeepEveryRule) {
+TEST_P(RoomsServiceStoreTest, ConcurrentCallsKeepEveryRule) {
   Start();
   constexpr int kLimit = 8;
   constexpr int kThreads = 6;
@@ -1273,34 +1342,6 @@ TEST_F(RoomsServiceTest, ConcurrentCallsKeepEveryRule) {
   EXPECT_EQ(listed.rooms_size(), 1);  // the scratch rooms are gone
 }
 
-TEST(RoomStoreTest, KeepsRoomsInCreationOrderAndForgetsRemovedOnes) {
-  auto store = MakeInMemoryRoomStore();
-  for (const char* id : {"b", "a", "c"}) {
-    auto room = std::make_unique<RoomRecord>();
-    room->id = id;
-    EXPECT_TRUE(store->Insert(std::move(room)));
-  }
-  auto twin = std::make_unique<RoomRecord>();
-  twin->id = "a";
-  EXPECT_FALSE(store->Insert(std::move(twin)));
-  EXPECT_FALSE(store->Insert(nullptr));
-  ASSERT_EQ(store->size(), 3u);
-  std::vector<std::string> ids;
-  for (const RoomRecord* room : store->All()) ids.push_back(room->id);
-  EXPECT_EQ(ids, (std::vector<std::string>{"b", "a", "c"}));
-  ASSERT_NE(store->Find("a"), nullptr);
-  store->Find("a")->next_guest = 7;
-  EXPECT_EQ(store->Find("a")->next_guest, 7);  // changed in place
-  auto removed = store->Remove("a");
-  ASSERT_NE(removed, nullptr);
-  EXPECT_EQ(removed->next_guest, 7);
-  EXPECT_EQ(store->Find("a"), nullptr);
-  EXPECT_EQ(store->Remove("a"), nullptr);
-  ASSERT_EQ(store->List(1, 99).size(), 1u);
-  EXPECT_EQ(store->List(1, 99)[0]->id, "c");
-  EXPECT_TRUE(store->List(5, 9).empty());
-}
-
 TEST_F(RoomsServiceTest, AMeetingHoldsFiftyParticipants) {
   Start();
   v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
@@ -1319,7 +1360,7 @@ TEST_F(RoomsServiceTest, AMeetingHoldsFiftyParticipants) {
 
 // Booths: the first interpreter into a channel is on air, the second on standby; a hand-over is
 // one call; when the one on air leaves, the partner takes over. Each change is an event.
-TEST_F(RoomsServiceTest, InterpretersShareABoothAndHandOver) {
+TEST_P(RoomsServiceStoreTest, InterpretersShareABoothAndHandOver) {
   Start();
   v1::CreateRoomRequest create;
   create.mutable_room()->set_kind(v1::ROOM_KIND_MEETING);
@@ -1479,7 +1520,7 @@ TEST_F(RoomsServiceTest, AParticipantPinsTheSignLanguageInterpreterForItsOwnView
 
 // Defect 1 (the media node's side): an endpoint that belongs to nobody in the roster, added
 // straight on the media node (admitted, muted: a hidden listener), is removed at the next poll.
-TEST_F(RoomsServiceTest, AnEndpointOfNoParticipantIsRemovedFromTheRoomsMedia) {
+TEST_P(RoomsServiceStoreTest, AnEndpointOfNoParticipantIsRemovedFromTheRoomsMedia) {
   Start();
   v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
   JoinAs(room, v1::ROLE_HOST);
@@ -1734,7 +1775,7 @@ TEST_F(RoomsServiceTest, NonsenseIsRefusedWithShortMessagesThatDoNotEchoIt) {
 }
 
 // Defect 8: wrong PINs lock out their source after 5; the room only after 20 from anyone.
-TEST_F(RoomsServiceTest, WrongPinsLockOutTheirSourceFirstAndTheRoomOnlyAfterMany) {
+TEST_P(RoomsServiceStoreTest, WrongPinsLockOutTheirSourceFirstAndTheRoomOnlyAfterMany) {
   RoomsOptions options;
   options.pin_attempts_per_source = 5;
   options.pin_attempts_per_room = 20;
@@ -1801,7 +1842,7 @@ TEST_F(RoomsServiceTest, WaitingGuestsGetInWhenTheHostArrivesOnlyIfTheRoomSaysSo
 }
 
 // Defect 10: a join that fails leaves no media session behind.
-TEST_F(RoomsServiceTest, AFailedJoinLeavesNoMediaSessionBehind) {
+TEST_P(RoomsServiceStoreTest, AFailedJoinLeavesNoMediaSessionBehind) {
   Start();
   v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
   std::string token;
@@ -1828,7 +1869,7 @@ TEST_F(RoomsServiceTest, AFailedJoinLeavesNoMediaSessionBehind) {
 
 // Defect 11: resuming past the last event answers OUT_OF_RANGE; a locked room's refusal of an
 // invite names the invite.
-TEST_F(RoomsServiceTest, ResumingPastTheLastEventIsOutOfRangeAndRefusalsNameTheirInvite) {
+TEST_P(RoomsServiceStoreTest, ResumingPastTheLastEventIsOutOfRangeAndRefusalsNameTheirInvite) {
   Start();
   v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
   std::string token;
@@ -2076,6 +2117,465 @@ TEST_F(RoomsServiceRestartTest, WatchersResumeAcrossARestartAndClosedRoomsStayCl
     last = event.sequence();
     return event.has_room_unlocked();
   }));
+}
+
+// Two controller replicas on one PostgreSQL database, as two `chorusd controller` processes: the
+// fixture's service (whose gRPC server also serves the media node) and a second one on a gRPC
+// server of its own, reaching the same media node (index 0 for both, as the same --media_nodes
+// list gives). Skipped, saying why, only where the PostgreSQL server binaries are not installed.
+class RoomsServiceReplicasTest : public RoomsServiceTest {
+ protected:
+  void SetUp() override {
+    std::string why;
+    postgres_ = chorus::testing::PostgresServer::Start(&why);
+    if (postgres_ == nullptr) {
+      if (!chorus::testing::PostgresServer::BinariesPresent()) GTEST_SKIP() << why;
+      FAIL() << why;
+    }
+    url_ = postgres_->NewDatabase();
+  }
+  void TearDown() override {
+    StopSecond();
+    Stop();
+    postgres_.reset();
+  }
+  std::unique_ptr<RoomStore> NewStore() {
+    auto store = MakePostgresRoomStore(url_);
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? *std::move(store) : nullptr;
+  }
+  // Both replicas; with `second_leads` the second one holds the background work.
+  void StartBoth(RoomsOptions options = {}, bool second_leads = false) {
+    std::unique_ptr<RoomStore> second;
+    if (second_leads) {
+      second = NewStore();
+      ASSERT_NE(second, nullptr);
+      ASSERT_TRUE(second->LeadsBackgroundWork());
+      ASSERT_TRUE(second->EndSection().ok());
+    }
+    std::unique_ptr<RoomStore> first = NewStore();
+    ASSERT_NE(first, nullptr);
+    Start(false, options, false, std::move(first));
+    StartSecond(options, std::move(second));
+  }
+  void StartSecond(RoomsOptions options = {}, std::unique_ptr<RoomStore> store = nullptr) {
+    if (store == nullptr) store = NewStore();
+    ASSERT_NE(store, nullptr);
+    second_ =
+        std::make_unique<RoomsService>(*auth_, lifecycle_, nodes_.get(), options, std::move(store));
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(second_.get());
+    second_server_ = builder.BuildAndStart();
+    ASSERT_NE(port, 0);
+    second_stub_ = v1::Rooms::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                                                          grpc::InsecureChannelCredentials()));
+  }
+  // The second replica ends, as its process would.
+  void StopSecond() {
+    if (second_) second_->Shutdown();
+    if (second_server_) second_server_->Shutdown();
+    second_stub_.reset();
+    second_server_.reset();
+    second_.reset();
+  }
+  v1::Rooms::Stub& Through(int replica) { return replica == 0 ? *stub_ : *second_stub_; }
+  grpc::Status JoinThrough(int replica, const v1::Room& room, const std::string& token,
+                           bool pin = false, const std::string& address = "",
+                           v1::JoinRoomResponse* out = nullptr) {
+    v1::JoinRoomRequest request;
+    request.set_room(room.name());
+    if (pin) {
+      request.set_pin(token);
+    } else {
+      request.set_invite_token(token);
+    }
+    request.set_client_address(address);
+    *request.mutable_offer() = Offer(50000);
+    v1::JoinRoomResponse joined;
+    return Through(replica).JoinRoom(Context().get(), request, out != nullptr ? out : &joined);
+  }
+  // Reads `count` events of a stream (false if it ends first).
+  static bool ReadEvents(grpc::ClientReader<v1::RoomEvent>& reader, size_t count,
+                         std::vector<v1::RoomEvent>* events) {
+    v1::RoomEvent event;
+    while (events->size() < count && reader.Read(&event)) events->push_back(event);
+    return events->size() == count;
+  }
+  static std::unique_ptr<grpc::ClientContext> WatchContext() {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    return context;
+  }
+
+  std::unique_ptr<chorus::testing::PostgresServer> postgres_;
+  std::string url_;
+  std::unique_ptr<RoomsService> second_;
+  std::unique_ptr<grpc::Server> second_server_;
+  std::unique_ptr<v1::Rooms::Stub> second_stub_;
+};
+
+// The first promise: a single-use invite used through both replicas at the same moment
+// lets exactly one participant in, every time.
+TEST_F(RoomsServiceReplicasTest, AnInviteUsedThroughBothReplicasAtOnceLetsExactlyOneIn) {
+  StartBoth();
+  v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
+  constexpr int kRounds = 10;
+  for (int round = 0; round < kRounds; ++round) {
+    std::string token;
+    ASSERT_TRUE(Invite(room, v1::ROLE_GUEST, &token).ok());
+    std::atomic<int> ready{0};
+    grpc::Status results[2];
+    std::vector<std::thread> racers;
+    for (int replica : {0, 1}) {
+      racers.emplace_back([&, replica] {
+        ++ready;
+        while (ready.load() < 2) std::this_thread::yield();
+        results[replica] = JoinThrough(replica, room, token);
+      });
+    }
+    for (auto& racer : racers) racer.join();
+    const int winners = (results[0].ok() ? 1 : 0) + (results[1].ok() ? 1 : 0);
+    EXPECT_EQ(winners, 1) << "round " << round << ": " << results[0].error_message() << " / "
+                          << results[1].error_message();
+    for (const grpc::Status& result : results) {
+      if (!result.ok()) {
+        EXPECT_EQ(result.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+      }
+    }
+  }
+  // Both replicas list the same roster: one participant per invite.
+  for (int replica : {0, 1}) {
+    v1::ListParticipantsRequest list;
+    list.set_parent(room.name());
+    v1::ListParticipantsResponse roster;
+    ASSERT_TRUE(Through(replica).ListParticipants(Context().get(), list, &roster).ok());
+    EXPECT_EQ(roster.participants_size(), kRounds) << "replica " << replica;
+  }
+}
+
+// Wrong PINs count once wherever they arrive: five from one address, split between the replicas,
+// lock that address out on both; eight in all (this room's limit here) lock every PIN join.
+TEST_F(RoomsServiceReplicasTest, WrongPinsSplitBetweenTheReplicasLockOutAsOnOne) {
+  RoomsOptions options;
+  options.pin_attempts_per_source = 5;
+  options.pin_attempts_per_room = 8;
+  StartBoth(options);
+  v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING, v1::ACCESS_MODE_SHARED_PIN, "", "97531");
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(JoinThrough(i % 2, room, "11111", true, "198.51.100.7").error_code(),
+              grpc::StatusCode::PERMISSION_DENIED)
+        << i;
+  }
+  for (int replica : {0, 1}) {
+    grpc::Status guesser = JoinThrough(replica, room, "97531", true, "198.51.100.7");
+    EXPECT_EQ(guesser.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << replica;
+    EXPECT_NE(guesser.error_message().find("client address"), std::string::npos);
+  }
+  EXPECT_TRUE(JoinThrough(1, room, "97531", true, "203.0.113.20").ok());
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(JoinThrough(i % 2, room, "22222", true, "192.0.2." + std::to_string(i)).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED)
+        << i;
+  }
+  for (int replica : {0, 1}) {
+    grpc::Status locked = JoinThrough(replica, room, "97531", true, "203.0.113.21");
+    EXPECT_EQ(locked.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << replica;
+    EXPECT_NE(locked.error_message().find("for this room"), std::string::npos);
+  }
+}
+
+// A watcher on one replica sees what happens through the other, in order; a watcher resumes from
+// either replica, and from a replica that restarted.
+TEST_F(RoomsServiceReplicasTest, AWatcherOnOneReplicaSeesTheOthersEventsAndResumesAnywhere) {
+  StartBoth();
+  v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
+  v1::LockRoomRequest lock;
+  lock.set_name(room.name());
+  v1::Room out;
+  ASSERT_TRUE(stub_->LockRoom(Context().get(), lock, &out).ok());  // event 1
+  v1::UnlockRoomRequest unlock;
+  unlock.set_name(room.name());
+  ASSERT_TRUE(stub_->UnlockRoom(Context().get(), unlock, &out).ok());  // event 2
+
+  auto context = WatchContext();
+  v1::WatchRoomRequest watch;
+  watch.set_name(room.name());
+  watch.set_resume_after_sequence(1);
+  auto reader = second_stub_->WatchRoom(context.get(), watch);
+  v1::Participant host = JoinAs(room, v1::ROLE_HOST);  // through the first replica
+  ASSERT_TRUE(second_stub_->LockRoom(Context().get(), lock, &out).ok());
+  std::vector<v1::RoomEvent> seen;
+  ASSERT_TRUE(ReadEvents(*reader, 3, &seen));
+  EXPECT_TRUE(seen[0].has_room_unlocked());
+  EXPECT_EQ(seen[1].participant_joined().participant().name(), host.name());
+  EXPECT_TRUE(seen[2].has_room_locked());
+  for (size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i].sequence(), 2 + i);
+  context->TryCancel();
+
+  auto resume_everywhere = [&](const char* where) {
+    for (int replica : {0, 1}) {
+      auto resume_context = WatchContext();
+      v1::WatchRoomRequest resume;
+      resume.set_name(room.name());
+      resume.set_resume_after_sequence(2);
+      auto resumed = Through(replica).WatchRoom(resume_context.get(), resume);
+      std::vector<v1::RoomEvent> again;
+      ASSERT_TRUE(ReadEvents(*resumed, 2, &again)) << where << replica;
+      EXPECT_EQ(again[0].SerializeAsString(), seen[1].SerializeAsString()) << where << replica;
+      EXPECT_EQ(again[1].SerializeAsString(), seen[2].SerializeAsString()) << where << replica;
+      resume_context->TryCancel();
+    }
+  };
+  resume_everywhere("running, replica ");
+  StopSecond();
+  StartSecond();
+  resume_everywhere("after the second's restart, replica ");
+}
+
+// WatchRooms streams on both replicas carry the same events in the same order with the same
+// numbers, whichever replica made them; one resumes through a restarted replica.
+TEST_F(RoomsServiceReplicasTest, EveryReplicasWatchRoomsStreamIsTheSameAndResumesAfterARestart) {
+  StartBoth();
+  v1::Room first = CreateRoom(v1::ROOM_KIND_MEETING);
+  v1::Room second = CreateRoom(v1::ROOM_KIND_MEETING);
+  v1::LockRoomRequest lock;
+  v1::UnlockRoomRequest unlock;
+  v1::Room out;
+  lock.set_name(first.name());
+  unlock.set_name(first.name());
+  ASSERT_TRUE(stub_->LockRoom(Context().get(), lock, &out).ok());
+  ASSERT_TRUE(stub_->UnlockRoom(Context().get(), unlock, &out).ok());
+  // The unlock's stream number, from the room's history: both streams start after it.
+  int64_t start = 0;
+  ASSERT_TRUE(WaitForEvent(first, [&](const v1::RoomEvent& event) {
+    start = event.stream_sequence();
+    return event.has_room_unlocked();
+  }));
+  ASSERT_GT(start, 0);
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::RoomEvent>>> readers;
+  v1::WatchRoomsRequest all;
+  all.set_resume_after_stream_sequence(start);
+  for (int replica : {0, 1}) {
+    contexts.push_back(WatchContext());
+    readers.push_back(Through(replica).WatchRooms(contexts.back().get(), all));
+  }
+  constexpr size_t kEvents = 20;
+  for (size_t i = 0; i < kEvents / 2; ++i) {
+    const v1::Room& room = i % 2 == 0 ? first : second;
+    lock.set_name(room.name());
+    unlock.set_name(room.name());
+    ASSERT_TRUE(Through(i % 2).LockRoom(Context().get(), lock, &out).ok());
+    ASSERT_TRUE(Through((i + 1) % 2).UnlockRoom(Context().get(), unlock, &out).ok());
+  }
+  std::vector<v1::RoomEvent> streams[2];
+  for (int replica : {0, 1}) ASSERT_TRUE(ReadEvents(*readers[replica], kEvents, &streams[replica]));
+  for (size_t i = 0; i < kEvents; ++i) {
+    EXPECT_EQ(streams[0][i].SerializeAsString(), streams[1][i].SerializeAsString()) << i;
+    EXPECT_EQ(streams[0][i].stream_sequence(), start + 1 + static_cast<int64_t>(i)) << i;
+    EXPECT_EQ(streams[0][i].has_room_locked(), i % 2 == 0) << i;
+  }
+  for (auto& context : contexts) context->TryCancel();
+
+  StopSecond();
+  StartSecond();
+  auto context = WatchContext();
+  all.set_resume_after_stream_sequence(streams[0][kEvents / 2 - 1].stream_sequence());
+  auto resumed = second_stub_->WatchRooms(context.get(), all);
+  std::vector<v1::RoomEvent> after;
+  ASSERT_TRUE(ReadEvents(*resumed, kEvents / 2, &after));
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i].SerializeAsString(), streams[0][kEvents / 2 + i].SerializeAsString()) << i;
+  }
+  context->TryCancel();
+}
+
+// One room, whichever replica is asked: its id is taken on both, its participants and its end
+// are the same on both.
+TEST_F(RoomsServiceReplicasTest, ARoomIsTheSameRoomThroughEitherReplica) {
+  StartBoth();
+  v1::CreateRoomRequest create;
+  create.set_room_id("shared-room");
+  create.mutable_room()->set_kind(v1::ROOM_KIND_MEETING);
+  v1::Room room;
+  ASSERT_TRUE(stub_->CreateRoom(Context().get(), create, &room).ok());
+  v1::Room twin;
+  EXPECT_EQ(second_stub_->CreateRoom(Context().get(), create, &twin).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+  v1::ListRoomsResponse listed;
+  ASSERT_TRUE(second_stub_->ListRooms(Context().get(), {}, &listed).ok());
+  ASSERT_EQ(listed.rooms_size(), 1);
+  EXPECT_EQ(listed.rooms(0).name(), room.name());
+
+  v1::Participant host = JoinAs(room, v1::ROLE_HOST);
+  std::string token;
+  ASSERT_TRUE(Invite(room, v1::ROLE_GUEST, &token).ok());
+  v1::JoinRoomResponse guest;
+  ASSERT_TRUE(JoinThrough(1, room, token, false, "", &guest).ok());
+  EXPECT_EQ(engine_->session_count(), 1);  // one media session for the room
+  v1::GetParticipantRequest get;
+  get.set_name(host.name());
+  v1::Participant seen;
+  ASSERT_TRUE(second_stub_->GetParticipant(Context().get(), get, &seen).ok());
+  EXPECT_EQ(seen.display_name(), host.display_name());
+  v1::MuteParticipantRequest mute;
+  mute.set_name(guest.participant().name());
+  mute.set_muted(true);
+  ASSERT_TRUE(stub_->MuteParticipant(Context().get(), mute, &seen).ok());
+  get.set_name(guest.participant().name());
+  ASSERT_TRUE(second_stub_->GetParticipant(Context().get(), get, &seen).ok());
+  EXPECT_TRUE(seen.muted());
+
+  // Closed through the second replica: gone on the first, its watcher there told and ended.
+  auto context = WatchContext();
+  v1::WatchRoomRequest watch;
+  watch.set_name(room.name());
+  watch.set_include_snapshot(true);
+  auto reader = stub_->WatchRoom(context.get(), watch);
+  std::vector<v1::RoomEvent> snapshot;
+  ASSERT_TRUE(ReadEvents(*reader, 2, &snapshot));
+  v1::CloseRoomRequest close;
+  close.set_name(room.name());
+  v1::CloseRoomResponse closed;
+  ASSERT_TRUE(second_stub_->CloseRoom(Context().get(), close, &closed).ok());
+  std::vector<v1::RoomEvent> last;
+  v1::RoomEvent event;
+  while (reader->Read(&event)) last.push_back(event);
+  EXPECT_TRUE(reader->Finish().ok());
+  ASSERT_FALSE(last.empty());
+  EXPECT_TRUE(last.back().has_room_closed());
+  v1::GetRoomRequest get_room;
+  get_room.set_name(room.name());
+  EXPECT_EQ(stub_->GetRoom(Context().get(), get_room, &twin).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(engine_->session_count(), 0);
+}
+
+// The housekeeping runs on one replica at a time; when that one ends, another takes it over.
+TEST_F(RoomsServiceReplicasTest, OneReplicaAtATimeClosesIdleRoomsAndAnotherTakesOver) {
+  auto time = std::make_shared<FakeTime>();
+  RoomsOptions options;
+  options.now = [time] { return time->Now(); };
+  options.default_idle_timeout = absl::Minutes(10);
+  StartBoth(options, /*second_leads=*/true);
+  auto idle_room = [&] {
+    v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
+    LeaveRoom(JoinAs(room, v1::ROLE_GUEST));
+    return room;
+  };
+  auto exists = [&](const v1::Room& room) {
+    v1::GetRoomRequest get;
+    get.set_name(room.name());
+    v1::Room out;
+    return stub_->GetRoom(Context().get(), get, &out).ok();
+  };
+  v1::Room room = idle_room();
+  time->Advance(absl::Minutes(11));
+  service_->Sweep();  // not the leader: nothing happens
+  EXPECT_TRUE(exists(room));
+  second_->Sweep();
+  EXPECT_FALSE(exists(room));
+
+  v1::Room next = idle_room();
+  time->Advance(absl::Minutes(11));
+  StopSecond();  // its connection, and its lock, end with it (once the server has seen it end)
+  for (int i = 0; i < 100 && exists(next); ++i) {
+    service_->Sweep();  // as chorusd does every second
+    if (exists(next)) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_FALSE(exists(next));
+}
+
+// The database failing is not an answer about the room: calls say UNAVAILABLE (never NOT_FOUND,
+// never OK for a change that was not kept), an invite whose creation was not kept gives no
+// token, and once the database is back everything is as it was.
+TEST_F(RoomsServiceReplicasTest, WhenTheDatabaseFailsCallsSaySoAndKeepNothing) {
+  Start(false, {}, false, NewStore());
+  v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
+  v1::LockRoomRequest lock;
+  lock.set_name(room.name());
+  v1::Room out;
+  // The rooms table gone: nothing can be read.
+  ASSERT_EQ(chorus::testing::PostgresServer::Sql(url_, "ALTER TABLE chorus_rooms RENAME TO away"),
+            "");
+  v1::GetRoomRequest get;
+  get.set_name(room.name());
+  EXPECT_EQ(stub_->GetRoom(Context().get(), get, &out).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(stub_->LockRoom(Context().get(), lock, &out).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  v1::CreateRoomRequest create;
+  create.mutable_room()->set_kind(v1::ROOM_KIND_MEETING);
+  EXPECT_EQ(stub_->CreateRoom(Context().get(), create, &out).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  ASSERT_EQ(chorus::testing::PostgresServer::Sql(url_, "ALTER TABLE away RENAME TO chorus_rooms"),
+            "");
+  // Events refused: a change that publishes one cannot be kept.
+  ASSERT_EQ(chorus::testing::PostgresServer::Sql(
+                url_, "ALTER TABLE chorus_events ADD CONSTRAINT no_events CHECK (sequence < 0)"),
+            "");
+  EXPECT_EQ(stub_->LockRoom(Context().get(), lock, &out).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  ASSERT_EQ(chorus::testing::PostgresServer::Sql(url_,
+                                                 "ALTER TABLE chorus_rooms ADD CONSTRAINT "
+                                                 "no_writes CHECK (version < 2)"),
+            "");
+  v1::CreateInviteRequest invite;
+  invite.set_parent(room.name());
+  invite.mutable_invite()->set_role(v1::ROLE_GUEST);
+  v1::CreateInviteResponse invited;
+  EXPECT_EQ(stub_->CreateInvite(Context().get(), invite, &invited).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(invited.token().empty());
+  ASSERT_EQ(
+      chorus::testing::PostgresServer::Sql(url_,
+                                           "ALTER TABLE chorus_events DROP CONSTRAINT no_events; "
+                                           "ALTER TABLE chorus_rooms DROP CONSTRAINT no_writes"),
+      "");
+  ASSERT_TRUE(stub_->GetRoom(Context().get(), get, &out).ok());
+  EXPECT_FALSE(out.locked());
+  v1::ListInvitesRequest list;
+  list.set_parent(room.name());
+  v1::ListInvitesResponse invites;
+  ASSERT_TRUE(stub_->ListInvites(Context().get(), list, &invites).ok());
+  EXPECT_EQ(invites.invites_size(), 0);
+  ASSERT_TRUE(stub_->LockRoom(Context().get(), lock, &out).ok());
+  EXPECT_TRUE(out.locked());
+}
+
+// The database restarts (an upgrade, a failover): both replicas connect again by themselves,
+// their listeners too, and go on where they were.
+TEST_F(RoomsServiceReplicasTest, BothReplicasGoOnAfterTheDatabaseRestarts) {
+  StartBoth();
+  v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
+  v1::LockRoomRequest lock;
+  lock.set_name(room.name());
+  v1::UnlockRoomRequest unlock;
+  unlock.set_name(room.name());
+  v1::Room out;
+  ASSERT_TRUE(stub_->LockRoom(Context().get(), lock, &out).ok());
+  ASSERT_TRUE(stub_->UnlockRoom(Context().get(), unlock, &out).ok());
+  auto context = WatchContext();
+  v1::WatchRoomRequest watch;
+  watch.set_name(room.name());
+  watch.set_resume_after_sequence(1);
+  auto reader = second_stub_->WatchRoom(context.get(), watch);
+  std::vector<v1::RoomEvent> seen;
+  ASSERT_TRUE(ReadEvents(*reader, 1, &seen));  // the unlock: the watcher is in
+
+  ASSERT_TRUE(postgres_->Restart());
+  ASSERT_TRUE(stub_->LockRoom(Context().get(), lock, &out).ok());
+  ASSERT_TRUE(ReadEvents(*reader, 2, &seen));  // through the second's new listening connection
+  EXPECT_TRUE(seen[1].has_room_locked());
+  EXPECT_EQ(seen[1].sequence(), 3);
+  v1::JoinRoomResponse joined;
+  std::string token;
+  ASSERT_TRUE(Invite(room, v1::ROLE_GUEST, &token).ok());
+  ASSERT_TRUE(second_stub_->UnlockRoom(Context().get(), unlock, &out).ok());
+  grpc::Status status = JoinThrough(1, room, token, false, "", &joined);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  context->TryCancel();
 }
 
 }  // namespace
