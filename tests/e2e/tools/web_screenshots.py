@@ -10,6 +10,7 @@ STEPS.json: {"browsers": {"NAME": PORT, ...}, "steps": [STEP, ...]}, each STEP o
   {"page": NAME, "until": JS_EXPRESSION, "timeout": SECONDS}   waits until it is true
   {"page": NAME, "click": CSS_SELECTOR, "timeout": SECONDS}    waits for it, enabled, clicks
   {"page": NAME, "shot": PNG_PATH}
+  {"page": NAME, "measure": JS_EXPRESSION, "max": NUMBER, "what": TEXT}   fails above max
 Exits non-zero, naming the step, when a step fails or times out.
 """
 import base64
@@ -104,6 +105,11 @@ def main():
                 until(page, f"(() => {{ const e = document.querySelector({selector}); "
                             f"return e && !e.disabled; }})()", step.get("timeout", 20))
                 page.evaluate(f"document.querySelector({selector}).click()")
+            elif "measure" in step:
+                value = page.evaluate(step["measure"])
+                if not isinstance(value, (int, float)) or value > step["max"]:
+                    raise RuntimeError(f"{step.get('what', 'value')}: {value} > {step['max']}")
+                print(f"measured {step.get('what', 'value')}: {value:.0f}", flush=True)
             elif "shot" in step:
                 shot = page.call("Page.captureScreenshot", {"format": "png"})
                 Path(step["shot"]).write_bytes(base64.b64decode(shot["data"]))
