@@ -541,6 +541,20 @@ int RunChorusd(int argc, char** argv) {
       return kExitFailure;
     }
     web_gateway = *std::move(started);
+    if (web_gateway->tls()) {
+      // SIGHUP also reads the web listener's certificate again (a renewed one).
+      web::WebGateway* gateway = web_gateway.get();
+      g_reload = [previous = g_reload, gateway] {
+        previous();
+        absl::Status reloaded = gateway->ReloadTls();
+        if (reloaded.ok()) {
+          base::Log(base::LogLevel::kInfo, "web_tls_reloaded", {});
+        } else {
+          base::Log(base::LogLevel::kError, "web_tls_reload_failed",
+                    {{"error", std::string(reloaded.message())}});
+        }
+      };
+    }
     auto web_host = common::ParseHostPort(config.web_listen);
     web_address = absl::StrCat(web_host->host, ":", web_gateway->port());
   }
@@ -628,6 +642,7 @@ int RunChorusd(int argc, char** argv) {
   Drain(config, signals, lifecycle, media.get());
 
   // Browsers' sockets close (their participants leave) before the API they call stops.
+  g_reload = [] {};
   web_gateway.reset();
   // Streams still open (WatchRoom, WatchLoad) end now or are cancelled after a short grace.
   if (media) media->Shutdown();

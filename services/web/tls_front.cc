@@ -50,21 +50,47 @@ std::string PeerAddress(const sockaddr_storage& peer) {
   return text;
 }
 
+// A TLS context with the certificate chain and key of these files, or null.
+SSL_CTX* NewContext(const std::string& cert_file, const std::string& key_file) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) return nullptr;
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1 ||
+      SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_check_private_key(ctx) != 1) {
+    ERR_clear_error();
+    SSL_CTX_free(ctx);
+    return nullptr;
+  }
+  return ctx;
+}
+
 }  // namespace
+
+absl::Status TlsFront::Reload() {
+  SSL_CTX* fresh = NewContext(options_.cert_file, options_.key_file);
+  if (fresh == nullptr) {
+    return absl::InvalidArgumentError(
+        "the web listener's TLS certificate and key cannot be loaded (PEM files that match); the "
+        "old ones stay");
+  }
+  SSL_CTX* old;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    old = ctx_;
+    ctx_ = fresh;
+  }
+  SSL_CTX_free(old);  // connections made with it hold references of their own
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::unique_ptr<TlsFront>> TlsFront::Start(Options options) {
   auto host_port = common::ParseHostPort(options.listen);
   if (!host_port.ok()) return host_port.status();
   std::unique_ptr<TlsFront> front(new TlsFront());
   front->options_ = std::move(options);
-  front->ctx_ = SSL_CTX_new(TLS_server_method());
-  if (front->ctx_ == nullptr) return absl::InternalError("OpenSSL: no TLS context");
-  SSL_CTX_set_min_proto_version(front->ctx_, TLS1_2_VERSION);
-  if (SSL_CTX_use_certificate_chain_file(front->ctx_, front->options_.cert_file.c_str()) != 1 ||
-      SSL_CTX_use_PrivateKey_file(front->ctx_, front->options_.key_file.c_str(),
-                                  SSL_FILETYPE_PEM) != 1 ||
-      SSL_CTX_check_private_key(front->ctx_) != 1) {
-    ERR_clear_error();
+  front->ctx_ = NewContext(front->options_.cert_file, front->options_.key_file);
+  if (front->ctx_ == nullptr) {
     return absl::InvalidArgumentError(
         "the web listener's TLS certificate and key cannot be loaded (PEM files that match)");
   }
@@ -171,7 +197,11 @@ void TlsFront::AcceptLoop() {
 
 void TlsFront::Relay(int client, std::string address) {
   SetTimeouts(client, kHandshakeSeconds, kWriteSeconds);
-  SSL* ssl = SSL_new(ctx_);
+  SSL* ssl;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ssl = SSL_new(ctx_);
+  }
   if (ssl == nullptr) return;
   SSL_set_fd(ssl, client);
   if (SSL_accept(ssl) != 1) {

@@ -37,6 +37,9 @@ class TlsFront {
   TlsFront& operator=(const TlsFront&) = delete;
 
   uint16_t port() const { return port_; }
+  // Reads the certificate chain and key files again (a renewed certificate): new connections
+  // get it, open ones keep theirs. On error the old certificate stays.
+  absl::Status Reload();
   // The client address behind a relayed connection's loopback source port; empty if unknown.
   std::string ClientAddress(uint16_t relay_port) const;
 
@@ -46,7 +49,7 @@ class TlsFront {
   void Relay(int client, std::string address);
 
   Options options_;
-  SSL_CTX* ctx_ = nullptr;
+  SSL_CTX* ctx_ = nullptr;  // guarded by mutex_ once serving (Reload swaps it)
   int listener_ = -1;
   int wake_[2] = {-1, -1};
   uint16_t port_ = 0;

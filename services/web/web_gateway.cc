@@ -316,6 +316,7 @@ class WebGateway::Impl : public CivetHandler, public CivetWebSocketHandler {
 
   uint16_t port() const { return port_; }
   bool tls() const { return tls_; }
+  absl::Status ReloadTls() { return front_ ? front_->Reload() : absl::OkStatus(); }
   int connections() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return static_cast<int>(sessions_.size());
@@ -1162,6 +1163,7 @@ WebGateway::~WebGateway() { impl_->Stop(); }
 
 uint16_t WebGateway::port() const { return impl_->port(); }
 bool WebGateway::tls() const { return impl_->tls(); }
+absl::Status WebGateway::ReloadTls() { return impl_->ReloadTls(); }
 int WebGateway::connections() const { return impl_->connections(); }
 int WebGateway::joined() const { return impl_->joined(); }
 

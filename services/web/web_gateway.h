@@ -64,6 +64,8 @@ class WebGateway {
 
   uint16_t port() const;
   bool tls() const;
+  // Reads the TLS certificate and key files again (SIGHUP); OK and nothing to do without TLS.
+  absl::Status ReloadTls();
   // Open sockets and sockets whose participant is in a room, for tests.
   int connections() const;
   int joined() const;

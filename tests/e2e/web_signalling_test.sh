@@ -81,3 +81,23 @@ message = ws.recv()
 assert message["code"] == "invite_invalid", message
 ' "$TOOLS" "$WEB_TLS" "$E2E_WORK/webca.crt" || fail "signalling over WSS"
 pass "TLS web listener with its own certificate and HSTS, signalling over WSS; links carry --public_url"
+
+# A renewed certificate: SIGHUP reads the files again; new connections get it.
+served_cn() {
+  openssl s_client -connect "$WEB_TLS" -CAfile "$E2E_WORK/webca.crt" </dev/null 2>/dev/null |
+    openssl x509 -noout -subject 2>/dev/null | sed -E 's/.*CN ?= ?//'
+}
+[[ $(served_cn) == web ]] || fail "the first certificate is not served: $(served_cn)"
+make_cert renewed webca "IP:127.0.0.1"
+cp "$E2E_WORK/renewed.crt" "$E2E_WORK/web.crt"
+cp "$E2E_WORK/renewed.key" "$E2E_WORK/web.key"
+kill -HUP "$CHORUSD_PID"
+for _ in $(seq 100); do
+  grep -q '"event":"web_tls_reloaded"' "$E2E_WORK/webtls.log" && break
+  sleep 0.1
+done
+grep -q '"event":"web_tls_reloaded"' "$E2E_WORK/webtls.log" || fail "no web_tls_reloaded line"
+[[ $(served_cn) == renewed ]] || fail "the renewed certificate is not served: $(served_cn)"
+curl -sf --cacert "$E2E_WORK/webca.crt" -o /dev/null "https://$WEB_TLS/join" ||
+  fail "the page after the renewal"
+pass "SIGHUP: the renewed certificate is served to new connections"
