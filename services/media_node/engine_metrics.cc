@@ -213,31 +213,29 @@ std::vector<MetricFamily> EngineMetrics::Collect() const {
     counter("chorus_webrtc_dtls_handshakes_completed_total",
             "DTLS handshakes completed with the certificate of the offer (SRTP keys exported)",
             Read(dtls.handshakes_completed));
-    MetricFamily failures = Family("chorus_webrtc_dtls_failures_total",
-                                   "DTLS handshakes that failed, and connected associations a "
-                                   "peer aborted, by reason",
-                                   MetricType::Counter);
-    for (size_t i = 0; i < dtls::kDtlsFailureCount; ++i) {
-      failures.metric.push_back(
-          Value(MetricType::Counter, Read(dtls.failures[i]),
-                {{"reason", dtls::DtlsFailureName(static_cast<dtls::DtlsFailure>(i))}}));
-    }
-    families.push_back(std::move(failures));
+    // A counter family with one series per reason of a fixed list.
+    auto by_reason = [&](const char* name, const char* help, const auto& values, size_t count,
+                         auto reason_name) {
+      MetricFamily family = Family(name, help, MetricType::Counter);
+      for (size_t i = 0; i < count; ++i) {
+        family.metric.push_back(
+            Value(MetricType::Counter, Read(values[i]), {{"reason", reason_name(i)}}));
+      }
+      families.push_back(std::move(family));
+    };
+    by_reason("chorus_webrtc_dtls_failures_total",
+              "DTLS handshakes that failed, and connected associations a peer aborted, by reason",
+              dtls.failures, dtls::kDtlsFailureCount,
+              [](size_t i) { return dtls::DtlsFailureName(static_cast<dtls::DtlsFailure>(i)); });
     counter("chorus_webrtc_dtls_retransmissions_total",
             "DTLS handshake flights sent again after a timeout", Read(dtls.retransmissions));
     counter("chorus_webrtc_dtls_renegotiations_refused_total",
             "DTLS renegotiations a connected peer asked for and was refused",
             Read(dtls.renegotiations_refused));
-    MetricFamily drops = Family("chorus_webrtc_dtls_datagram_drops_total",
-                                "DTLS datagrams dropped before OpenSSL saw them, or ignored "
-                                "after it, by reason",
-                                MetricType::Counter);
-    for (size_t i = 0; i < dtls::kDtlsDropCount; ++i) {
-      drops.metric.push_back(
-          Value(MetricType::Counter, Read(dtls.drops[i]),
-                {{"reason", dtls::DtlsDropName(static_cast<dtls::DtlsDrop>(i))}}));
-    }
-    families.push_back(std::move(drops));
+    by_reason("chorus_webrtc_dtls_datagram_drops_total",
+              "DTLS datagrams dropped before OpenSSL saw them, or ignored after it, by reason",
+              dtls.drops, dtls::kDtlsDropCount,
+              [](size_t i) { return dtls::DtlsDropName(static_cast<dtls::DtlsDrop>(i)); });
   }
   // Video.
   counter("chorus_video_frames_in_total", "Whole video frames reassembled from participants",

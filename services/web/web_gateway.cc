@@ -138,7 +138,9 @@ std::string JoinErrorCode(const grpc::Status& status, const grpc::ClientContext&
     case grpc::StatusCode::INVALID_ARGUMENT:
       return "media";
     case grpc::StatusCode::FAILED_PRECONDITION:
-      return absl::StrContains(status.error_message(), "locked") ? "room_locked" : "room_ended";
+      // A lock or a consent refusal names itself in the metadata above; what is left is a
+      // room that closed meanwhile.
+      return "room_ended";
     default:
       return "unavailable";
   }
