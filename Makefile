@@ -16,6 +16,9 @@ MEDIA_PORTS ?= 40000-40999
 WEB_PORT ?= 8080
 
 CLANG_FORMAT ?= clang-format
+# Test runs get a network namespace with only loopback and ephemeral ports apart from the tests'
+# fixed ports (as root; otherwise they run as they are).
+TEST_NETNS = ./scripts/test-netns.sh
 FORMAT_FILES = $(shell git ls-files '*.h' '*.cc' 2>/dev/null)
 
 .PHONY: deps build build-asan build-fuzz run test unit e2e asan-test fuzz-smoke format \
@@ -49,13 +52,13 @@ run: build
 	@./scripts/run-dev.sh $(BUILD_DIR) $(MEDIA_PORTS) $(WEB_PORT)
 
 unit: build
-	ctest --test-dir $(BUILD_DIR) -L unit --output-on-failure -j $(JOBS)
+	$(TEST_NETNS) ctest --test-dir $(BUILD_DIR) -L unit --output-on-failure -j $(JOBS)
 
 e2e: build
-	ctest --test-dir $(BUILD_DIR) -L e2e --output-on-failure
+	$(TEST_NETNS) ctest --test-dir $(BUILD_DIR) -L e2e --output-on-failure
 
 asan-test: build-asan
-	ctest --test-dir $(ASAN_DIR) -L unit --output-on-failure -j $(JOBS)
+	$(TEST_NETNS) ctest --test-dir $(ASAN_DIR) -L unit --output-on-failure -j $(JOBS)
 
 format-check: deps
 	@$(CLANG_FORMAT) --dry-run -Werror $(FORMAT_FILES) && echo "format-check: ok"
@@ -70,7 +73,7 @@ format:
 
 test: format-check build
 	$(MAKE) --no-print-directory chart-check
-	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+	$(TEST_NETNS) ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory asan-test
 	$(MAKE) --no-print-directory fuzz-smoke
 

@@ -8,6 +8,11 @@ set -euo pipefail
 E2E_WORK=$(mktemp -d "${TMPDIR:-/tmp}/chorus-e2e.XXXXXX")
 # Python tools import each other: no bytecode caches written into the source tree.
 export PYTHONDONTWRITEBYTECODE=1
+# A script in a network namespace of its own (the browser tests) keeps ephemeral ports above the
+# tests' fixed ports, as scripts/test-netns.sh does for a whole test run.
+if [[ -n ${CHORUS_E2E_NETNS:-} ]]; then
+  echo "61000 65535" >/proc/sys/net/ipv4/ip_local_port_range
+fi
 E2E_PIDS=()
 
 e2e_cleanup() {
