@@ -375,11 +375,11 @@ absl::StatusOr<EndpointAnswer> MediaEngine::RenegotiateWebRtc(const std::string&
   transport_config.audio_transport_cc_id = config.webrtc.audio_transport_cc_id;
   transport_config.video_transport_cc_id = config.webrtc.video_transport_cc_id;
   transport_config.content_transport_cc_id = config.webrtc.content_transport_cc_id;
+  if (config.video.enabled) transport_config.video_payload_type = config.video.payload_type;
   if (config.content.enabled) transport_config.content_payload_type = config.content.payload_type;
+  std::shared_ptr<WebRtcStreamLink> video;
   std::shared_ptr<WebRtcStreamLink> content;
   std::shared_ptr<WebRtcPath> path;
-  bool had_content = false;
-  bool had_video = false;
   absl::Status status;
   EndpointAnswer answer;
   absl::Status posted = entry->worker->Call([&] {
@@ -389,7 +389,8 @@ absl::StatusOr<EndpointAnswer> MediaEngine::RenegotiateWebRtc(const std::string&
       status = absl::NotFoundError("no such WebRTC endpoint");
       return;
     }
-    had_content = transport->has_content();
+    video = transport->video_link();
+    content = transport->content_link();
     path = transport->path();
     answer = audio->answer();
     if (config.webrtc.remote_ufrag != transport->remote_ice().ufrag ||
@@ -404,47 +405,70 @@ absl::StatusOr<EndpointAnswer> MediaEngine::RenegotiateWebRtc(const std::string&
   });
   if (!posted.ok()) return posted;
   if (!status.ok()) return status;
-  (void)entry->video_worker->Call([&] {
-    const VideoEndpoint* video = entry->video->endpoint(config.id);
-    had_video = video != nullptr;
-    if (video != nullptr) answer.video = video->answer();
-  });
-  if (had_video != config.video.enabled) {
-    return absl::InvalidArgumentError(
-        "a camera cannot be added or removed in a renegotiation yet: keep the camera section "
-        "(inactive when the camera is off) or join again");
-  }
-  if (config.content.enabled && !had_content) {
+  const bool had_video = video != nullptr;
+  const bool had_content = content != nullptr;
+  auto new_link = [&]() -> absl::StatusOr<std::shared_ptr<WebRtcStreamLink>> {
     auto queue = DatagramQueue::Create(256);
     if (!queue.ok()) return queue.status();
-    content = std::make_shared<WebRtcStreamLink>();
-    content->inbound = *std::move(queue);
-    content->path = path;
-    content->local = port->local_address();
+    auto link = std::make_shared<WebRtcStreamLink>();
+    link->inbound = *std::move(queue);
+    link->path = path;
+    link->local = port->local_address();
+    return link;
+  };
+  // A camera or a screen share that starts gets its stream on the video worker before the
+  // transport routes packets to it; one that stops leaves the transport first.
+  auto start = [&](bool camera) -> absl::StatusOr<VideoAnswer> {
+    auto link = new_link();
+    if (!link.ok()) return link.status();
+    (camera ? video : content) = *link;
     absl::StatusOr<VideoAnswer> added = absl::InternalError("not run");
-    posted = entry->video_worker->Call([&] {
-      added = entry->video->AddContent(config.id, false, config.suite, config.content,
-                                       std::make_unique<WebRtcStreamIo>(content));
+    absl::Status called = entry->video_worker->Call([&] {
+      auto io = std::make_unique<WebRtcStreamIo>(*link);
+      added = camera ? entry->video->AddEndpoint(config.id, false, config.suite, config.video,
+                                                 std::move(io))
+                     : entry->video->AddContent(config.id, false, config.suite, config.content,
+                                                std::move(io));
       if (added.ok()) entry->video->ApplyRouting(config.id, config.routing);
     });
-    if (!posted.ok()) return posted;
+    if (!called.ok()) return called;
+    return added;
+  };
+  if (config.video.enabled && !had_video) {
+    absl::StatusOr<VideoAnswer> added = start(true);
     if (!added.ok()) return added.status();
+    answer.video = *added;
+  } else if (config.video.enabled) {
+    (void)entry->video_worker->Call([&] {
+      const VideoEndpoint* endpoint = entry->video->endpoint(config.id);
+      if (endpoint != nullptr) answer.video = endpoint->answer();
+    });
+  } else {
+    video = nullptr;
+  }
+  if (config.content.enabled && !had_content) {
+    absl::StatusOr<VideoAnswer> added = start(false);
+    if (!added.ok()) {
+      if (!had_video && config.video.enabled) {
+        (void)entry->video_worker->Call([&] { entry->video->RemoveCamera(config.id); });
+      }
+      return added.status();
+    }
     answer.content = *added;
-  } else if (!config.content.enabled && had_content) {
-    (void)entry->video_worker->Call([&] { entry->video->RemoveContent(config.id); });
+  } else if (!config.content.enabled) {
+    content = nullptr;
   }
   posted = entry->worker->Call([&] {
     WebRtcTransport* transport = port->Find(key);
-    if (transport == nullptr) return;
-    // The content link: the new one, the one kept, or none.
-    if (config.content.enabled && !had_content) {
-      transport->Renegotiate(transport_config, content);
-    } else if (config.content.enabled) {
-      transport->Renegotiate(transport_config, transport->content_link());
-    } else {
-      transport->Renegotiate(transport_config, nullptr);
-    }
+    if (transport != nullptr) transport->Renegotiate(transport_config, video, content);
   });
+  if (!posted.ok()) return posted;
+  if (!config.content.enabled && had_content) {
+    (void)entry->video_worker->Call([&] { entry->video->RemoveContent(config.id); });
+  }
+  if (!config.video.enabled && had_video) {
+    (void)entry->video_worker->Call([&] { entry->video->RemoveCamera(config.id); });
+  }
   if (!posted.ok()) return posted;
   answer.webrtc.enabled = true;
   std::copy(certificate_->fingerprint().sha256.begin(), certificate_->fingerprint().sha256.end(),

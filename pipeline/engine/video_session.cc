@@ -75,26 +75,22 @@ const VideoEndpoint* VideoSession::Presenting(int64_t now_us) const {
 }
 
 void VideoSession::RemoveEndpoint(const std::string& id) {
-  const size_t before = endpoints_.size();
-  for (auto it = endpoints_.begin(); it != endpoints_.end();) {
-    if ((*it)->id() == id || ((*it)->is_content && (*it)->owner == id)) {
-      worker_->loop().Remove((*it)->fd(), it->get());
-      it = endpoints_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  if (endpoints_.size() == before) return;
+  Erase([&](const VideoEndpoint& e) { return e.id() == id || (e.is_content && e.owner == id); });
   viewer_keys_.erase(id);
-  if (endpoints_.empty()) {
-    worker_->RemoveTickListener(this);
-    views_.clear();
-  }
+}
+
+void VideoSession::RemoveCamera(const std::string& id) {
+  Erase([&](const VideoEndpoint& e) { return !e.is_content && e.id() == id; });
+  viewer_keys_.erase(id);
 }
 
 void VideoSession::RemoveContent(const std::string& owner) {
+  Erase([&](const VideoEndpoint& e) { return e.is_content && e.owner == owner; });
+}
+
+void VideoSession::Erase(absl::FunctionRef<bool(const VideoEndpoint&)> matches) {
   for (auto it = endpoints_.begin(); it != endpoints_.end();) {
-    if ((*it)->is_content && (*it)->owner == owner) {
+    if (matches(**it)) {
       worker_->loop().Remove((*it)->fd(), it->get());
       it = endpoints_.erase(it);
     } else {

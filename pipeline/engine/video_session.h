@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "pipeline/engine/engine_stats.h"
@@ -48,6 +49,9 @@ class VideoSession final : public TickListener {
   void ApplyRouting(const std::string& id, const Routing& routing);
   // Removes the endpoint's video and content, if any.
   void RemoveEndpoint(const std::string& id);
+  // Removes only the camera stream of `id` (its camera section left in a renegotiation): what
+  // it sent and the view it was sent; its screen share, if any, stays.
+  void RemoveCamera(const std::string& id);
   // Removes only the content stream (screen share) of `owner`.
   void RemoveContent(const std::string& owner);
   void SetLayout(const LayoutConfig& layout) { layout_ = layout; }
@@ -67,6 +71,8 @@ class VideoSession final : public TickListener {
   VideoEndpoint* endpoint(const std::string& id);
 
  private:
+  // Removes every endpoint `matches` (and stops ticking when none is left).
+  void Erase(absl::FunctionRef<bool(const VideoEndpoint&)> matches);
   struct View {
     std::unique_ptr<video::VideoEncoder> encoder;
     video::VideoEncoderConfig settings;  // what `encoder` was started with

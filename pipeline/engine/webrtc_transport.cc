@@ -353,17 +353,22 @@ void WebRtcTransport::ArmOutbound(WebRtcStreamLink& stream) {
 }
 
 void WebRtcTransport::Renegotiate(const WebRtcTransportConfig& config,
+                                  std::shared_ptr<WebRtcStreamLink> video,
                                   std::shared_ptr<WebRtcStreamLink> content) {
   config_.audio_ssrcs = config.audio_ssrcs;
   config_.video_ssrcs = config.video_ssrcs;
   config_.content_ssrcs = config.content_ssrcs;
+  config_.video_payload_type = config.video_payload_type;
   config_.content_payload_type = config.content_payload_type;
   config_.audio_transport_cc_id = config.audio_transport_cc_id;
   config_.video_transport_cc_id = config.video_transport_cc_id;
   config_.content_transport_cc_id = config.content_transport_cc_id;
   MaybeStartFeedback();
+  video_ = std::move(video);
   content_ = std::move(content);
-  if (content_ != nullptr) ArmOutbound(*content_);
+  for (WebRtcStreamLink* stream : {video_.get(), content_.get()}) {
+    if (stream != nullptr) ArmOutbound(*stream);
+  }
 }
 
 absl::Status WebRtcTransport::RestartIce(const ice::IceCredentials& remote) {

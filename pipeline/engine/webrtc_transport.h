@@ -171,12 +171,15 @@ class WebRtcTransport final : public dtls::DtlsTransport::Listener {
   bool IsValidated(const net::SocketAddress& remote) const { return ice_->IsValidated(remote); }
 
   // Renegotiation (a new offer in the same call): the streams' SSRCs as the new offer announces
-  // them, and the screen share stream that starts (a link) or stops (null). DTLS and SRTP go on.
-  void Renegotiate(const WebRtcTransportConfig& config, std::shared_ptr<WebRtcStreamLink> content);
+  // them, and the camera and screen share streams, each kept, started (a new link) or stopped
+  // (null). DTLS and SRTP go on.
+  void Renegotiate(const WebRtcTransportConfig& config, std::shared_ptr<WebRtcStreamLink> video,
+                   std::shared_ptr<WebRtcStreamLink> content);
   // An ICE restart (new remote credentials, RFC 8445 section 9): a new agent with new local
   // credentials; the selected pair stays until the browser nominates a new one.
   absl::Status RestartIce(const ice::IceCredentials& remote);
   bool has_content() const { return content_ != nullptr; }
+  const std::shared_ptr<WebRtcStreamLink>& video_link() const { return video_; }
   const std::shared_ptr<WebRtcStreamLink>& content_link() const { return content_; }
   const std::shared_ptr<WebRtcPath>& path() const { return path_; }
   const ice::IceCredentials& remote_ice() const { return config_.remote_ice; }

@@ -7,7 +7,8 @@
 # page itself: tone levels by FFT (AnalyserNode) and the colour at the centre of its view. Each
 # must hear the two others and not itself, and see the other page's colour, and their transports
 # get transport-wide congestion control feedback. Then a screen share and an ICE restart
-# mid-call (UpdateMedia), and the waiting room: a page receives no packet until admitted.
+# mid-call (UpdateMedia), a camera turned on after the join (a new section, UpdateMedia), and the
+# waiting room: a page receives no packet until admitted.
 if [[ -z ${CHORUS_E2E_NETNS:-} ]]; then
   exec unshare --net env CHORUS_E2E_NETNS=1 bash "$0" "$@"
 fi
@@ -144,6 +145,37 @@ sys.exit(0 if dave["tones_db"]["300"] > -70 and carol["tones_db"]["500"] > -70 e
 PY
   fail "the call did not go on after dave's ICE restart"
 pass "dave restarted ICE mid-call (UpdateMedia): both still hear each other afterwards"
+
+# A camera turned on after the join: erin joins with her microphone only (no camera section)
+# and adds her camera three seconds in, a new section renegotiated through UpdateMedia; by the
+# end frank sees her yellow and she sees his blue, and both still hear each other.
+ctl room create meeting --room_id=late >/dev/null || fail "room create late"
+browser frank late 520 0000ff 520,740 14 "&linger=15"
+browser erin late 740 ffff00 520,740 14 "&camera_after=3&linger=15"
+wait_result frank 60
+wait_result erin 60
+for name in frank erin; do
+  error=$(page_value $name "r.get('error', '')")
+  [[ -z $error ]] || fail "$name: the page failed: $error"
+done
+echo "frank: $(cat "$E2E_WORK/results/frank.json")"
+echo "erin: $(cat "$E2E_WORK/results/erin.json")"
+page_value erin "[e[0] for e in r['events']]" | grep -q camera_on || fail "erin's camera never came on"
+# see NAME COLOUR TONE: NAME sees COLOUR and hears TONE.
+see() {
+  /usr/bin/python3 - "$E2E_WORK/results/$1.json" "$2" "$3" <<'PY' || fail "$1: $(cat "$E2E_WORK/results/$1.json")"
+import json, sys
+r, want, tone = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
+rgb = r.get("rgb") or [-999] * 3
+target = [int(want[i:i + 2], 16) for i in (0, 2, 4)]
+sys.exit(0 if all(abs(x - y) <= 40 for x, y in zip(rgb, target)) and r["tones_db"][tone] > -70
+         else 1)
+PY
+}
+see frank ffff00 740
+see erin 0000ff 520
+pass "a camera turned on after the join (a new section, renegotiated): frank sees erin's yellow," \
+  "erin sees frank's blue, both hear each other"
 
 # The waiting room: a Chromium guest of a consultation has its transport up but receives nothing
 # (no RTP at all) until the host admits it; admitted, it hears the host.

@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -352,6 +353,11 @@ class Browser {
   // SRTP that arrived once the client had its keys, and how much of it unprotected.
   uint64_t srtp_received() const { return srtp_received_; }
   uint64_t srtp_unprotected() const { return srtp_unprotected_; }
+  // RTP packets unprotected from the node's stream `ssrc`.
+  uint64_t rtp_from(uint32_t ssrc) const {
+    auto it = rtp_by_ssrc_.find(ssrc);
+    return it == rtp_by_ssrc_.end() ? 0 : it->second;
+  }
   // Every DTLS datagram came from the node's WebRTC port.
   bool dtls_from_server_only() const { return dtls_from_elsewhere_ == 0; }
   // Clear RTCP packets received from the node (each datagram as unprotected).
@@ -384,6 +390,9 @@ class Browser {
             rtcp ? inbound_->UnprotectRtcp(datagram, datagram.size(), &clear)
                  : inbound_->UnprotectRtp(datagram, datagram.size(), &clear);
         if (result == srtp::SrtpResult::kOk) ++srtp_unprotected_;
+        if (result == srtp::SrtpResult::kOk && !rtcp && clear >= 12) {
+          ++rtp_by_ssrc_[rtp::internal::Read32(&datagram[8])];
+        }
         if (result == srtp::SrtpResult::kOk && rtcp) {
           rtcp_.emplace_back(datagram.begin(), datagram.begin() + static_cast<ptrdiff_t>(clear));
         }
@@ -429,6 +438,7 @@ class Browser {
   uint64_t dtls_alerts_ = 0;
   uint64_t srtp_before_keys_ = 0;
   uint64_t srtp_received_ = 0;
+  std::map<uint32_t, uint64_t> rtp_by_ssrc_;
   uint64_t srtp_unprotected_ = 0;
   std::vector<std::vector<uint8_t>> stun_;
   std::vector<std::vector<uint8_t>> rtcp_;
@@ -1166,6 +1176,59 @@ TEST(WebRtcTransportTest, RemovingAnEndpointOrItsSessionFreesItsTransports) {
   other.SendCheck();
   ASSERT_TRUE(drops.WaitFor(DropReason::kUnknownPeer, unknown_last + 1));
   EXPECT_EQ(engine->endpoint_count(), 0);
+}
+
+// A camera turned on after the join adds its section in a renegotiation (UpdateMedia), on the
+// same transport, DTLS and SRTP going on; a camera section stopped (port 0 in the next offer)
+// takes it away again. The composed view comes while the section is there, and not after.
+TEST(WebRtcTransportTest, ACameraSectionComesAndGoesInARenegotiation) {
+  auto engine = StartEngine(42600);
+  ASSERT_NE(engine, nullptr);
+  ASSERT_TRUE(engine->CreateSession("room", {}).ok());
+  Browser browser("late", 0x60000006);
+  ASSERT_TRUE(browser.Join(*engine, "room", "late").ok());
+  EXPECT_FALSE(browser.answer().video.enabled);
+  ASSERT_TRUE(browser.Check());
+  ASSERT_TRUE(browser.Handshake());
+
+  EndpointConfig offer = browser.Offer("late");
+  offer.video.enabled = true;
+  offer.video.codec = video::VideoCodec::kVp8;
+  offer.video.payload_type = 96;
+  offer.webrtc.video_ssrcs = {0x60000007};
+  auto with_camera = engine->RenegotiateWebRtc("room", offer);
+  ASSERT_TRUE(with_camera.ok()) << with_camera.status();
+  ASSERT_TRUE(with_camera->video.enabled);
+  EXPECT_NE(with_camera->video.ssrc, 0u);
+  EXPECT_EQ(with_camera->webrtc.local_ufrag, browser.answer().webrtc.local_ufrag)
+      << "a renegotiation without new ICE credentials restarted ICE";
+  const uint32_t view = with_camera->video.ssrc;
+  EXPECT_TRUE(WaitUntil([&] {
+    browser.Drain();
+    return browser.rtp_from(view) >= 3;
+  })) << "no view on the transport after the camera section came";
+  // The same offer again (a renegotiation for something else) keeps the camera and its view.
+  auto again = engine->RenegotiateWebRtc("room", offer);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->video.ssrc, view);
+
+  offer.video.enabled = false;
+  offer.webrtc.video_ssrcs.clear();
+  auto without = engine->RenegotiateWebRtc("room", offer);
+  ASSERT_TRUE(without.ok()) << without.status();
+  EXPECT_FALSE(without->video.enabled);
+  browser.Drain();  // what was sent before the answer
+  const uint64_t before = browser.rtp_from(view);
+  (void)WaitUntil(  // ten view frames' time at the 25 fps tick
+      [&] {
+        browser.Drain();
+        return false;
+      },
+      400'000);
+  EXPECT_EQ(browser.rtp_from(view), before) << "the view went on without a camera section";
+  // Audio goes on over the same transport.
+  browser.SendAudio();
+  EXPECT_TRUE(WaitUntil([&] { return PacketsReceived(*engine, "room", "late") == 1; }));
 }
 
 // A participant removed while connected is told: its transport closes the DTLS association
