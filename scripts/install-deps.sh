@@ -25,8 +25,9 @@ packages=(
   # an independent STUN/ICE implementation the ICE tests check against
   libnice-dev
   # WebRTC peers for the end-to-end tests: a real browser (headless), and a second, independent
-  # WebRTC implementation (Debian's Python 3); iproute2 for their network namespace
-  chromium firefox-esr python3-aiortc iproute2
+  # WebRTC implementation (Debian's Python 3); iproute2 for their network namespace, nftables
+  # for packet loss on a browser's link inside it
+  chromium firefox-esr python3-aiortc iproute2 nftables
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # end-to-end clients and helpers: the ffmpeg program sends and receives SRTP; curl and

@@ -346,7 +346,12 @@ void WebRtcTransport::OnDtlsConnected(const dtls::SrtpKeys& keys) {
 
 void WebRtcTransport::ArmOutbound(WebRtcStreamLink& stream) {
   if (!local_key_.has_value() || stream.outbound.load(std::memory_order_relaxed) != nullptr) return;
-  auto outbound = srtp::SrtpSession::Create(*local_key_, srtp::Direction::kOutbound);
+  // The streams protect as they send, so a packet resent on a NACK (the video endpoint's
+  // history keeps clear packets here) is protected again under its own index: libsrtp refuses
+  // that unless told, and the browser would NACK in vain until its next keyframe.
+  srtp::SrtpSessionOptions options;
+  options.allow_repeat_tx = true;
+  auto outbound = srtp::SrtpSession::Create(*local_key_, srtp::Direction::kOutbound, options);
   if (!outbound.ok()) return;
   stream.outbound_owner = *std::move(outbound);
   stream.outbound.store(stream.outbound_owner.get(), std::memory_order_release);

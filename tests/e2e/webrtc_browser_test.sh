@@ -15,47 +15,13 @@ fi
 ip link set lo up
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/media_lib.sh"
-TOOLS="$(cd "$(dirname "$0")/tools" && pwd)"
+source "$(dirname "$0")/webrtc_lib.sh"
 command -v chromium >/dev/null || fail "chromium is not installed (scripts/install-deps.sh installs it)"
 
 start_chorusd browser all --dev --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
   --media_port_min=46500 --media_port_max=46549 --webrtc_port=46550 --media_workers=1 \
   --video_workers=1
-# Whatever the browsers and the backend leave in TMPDIR goes with the scratch folder.
-export TMPDIR="$E2E_WORK/tmp"
-mkdir -p "$TMPDIR" "$E2E_WORK/results"
-/usr/bin/python3 "$TOOLS/webrtc_backend.py" --listen=127.0.0.1:46560 --server="$GRPC_ADDR" \
-  --out_dir="$E2E_WORK/results" >"$E2E_WORK/backend.out" 2>"$E2E_WORK/backend.log" &
-E2E_PIDS+=($!)
-for _ in $(seq 100); do grep -q listening "$E2E_WORK/backend.out" 2>/dev/null && break; sleep 0.1; done
-grep -q listening "$E2E_WORK/backend.out" || fail "the backend did not start"
-token() { ctl invite create "$1" "$2" | sed -E 's/.*token=//'; }
-
-# browser NAME ROOM TONE COLOUR LISTEN SECONDS [EXTRA_QUERY]: a headless Chromium on the page.
-browser() {
-  local name=$1 room=$2 tone=$3 colour=$4 listen=$5 seconds=$6 extra=${7:-}
-  local url="http://127.0.0.1:46560/?name=$name&room=$room&token=$(token "$room" guest)"
-  url+="&tone=$tone&colour=$colour&listen=$listen&seconds=$seconds$extra"
-  url+="${CHORUS_E2E_DEBUG:+&debug=1}"
-  HOME="$E2E_WORK/home-$name" timeout 90 chromium --headless=new --no-sandbox --disable-gpu --no-first-run \
-    --disable-background-networking --disable-component-update --disable-sync \
-    --disable-default-apps --mute-audio --autoplay-policy=no-user-gesture-required \
-    --allow-loopback-in-peer-connection --disable-features=WebRtcHideLocalIpsWithMdns \
-    --user-data-dir="$E2E_WORK/chrome-$name" \
-    "$url" >"$E2E_WORK/$name.chrome.txt" 2>&1 &
-  E2E_PIDS+=($!)
-}
-# wait_result NAME SECONDS: waits for the page's measurements.
-wait_result() {
-  local file="$E2E_WORK/results/$1.json"
-  for _ in $(seq $(($2 * 10))); do [[ -s $file ]] && return 0; sleep 0.1; done
-  fail "$1: no result from the page within $2 s ($(tail -5 "$E2E_WORK/$1.chrome.txt"))"
-}
-# page_value NAME EXPR: a value from the page's JSON result.
-page_value() {
-  /usr/bin/python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" \
-    "$E2E_WORK/results/$1.json"
-}
+webrtc_start_backend 46560
 
 ctl room create meeting --room_id=ward >/dev/null || fail "room create"
 ffmpeg_key=$(new_key)
@@ -66,10 +32,7 @@ browser alice ward 440 ff0000 440,660,880 14 "&linger=15"
 browser bob ward 880 0000ff 440,660,880 14 "&linger=15"
 wait_result alice 60
 wait_result bob 60
-for name in alice bob; do
-  error=$(page_value $name "r.get('error', '')")
-  [[ -z $error ]] || fail "$name: the page failed: $error"
-done
+page_ok alice bob
 echo "alice: $(cat "$E2E_WORK/results/alice.json")"
 echo "bob: $(cat "$E2E_WORK/results/bob.json")"
 # judge NAME OWN OTHER1 OTHER2 COLOUR: hears the others, each at least 20 dB above its own tone
@@ -121,10 +84,7 @@ browser carol share 300 ff00ff 300,500 14 "&share=00ff00&share_after=3&linger=15
 browser dave share 500 00ffff 300,500 14 "&restart_after=5&linger=15"
 wait_result carol 60
 wait_result dave 60
-for name in carol dave; do
-  error=$(page_value $name "r.get('error', '')")
-  [[ -z $error ]] || fail "$name: the page failed: $error"
-done
+page_ok carol dave
 echo "carol: $(cat "$E2E_WORK/results/carol.json")"
 echo "dave: $(cat "$E2E_WORK/results/dave.json")"
 page_value carol "[e[0] for e in r['events']]" | grep -q sharing || fail "carol never shared"
@@ -154,10 +114,7 @@ browser frank late 520 0000ff 520,740 14 "&linger=15"
 browser erin late 740 ffff00 520,740 14 "&camera_after=3&linger=15"
 wait_result frank 60
 wait_result erin 60
-for name in frank erin; do
-  error=$(page_value $name "r.get('error', '')")
-  [[ -z $error ]] || fail "$name: the page failed: $error"
-done
+page_ok frank erin
 echo "frank: $(cat "$E2E_WORK/results/frank.json")"
 echo "erin: $(cat "$E2E_WORK/results/erin.json")"
 page_value erin "[e[0] for e in r['events']]" | grep -q camera_on || fail "erin's camera never came on"

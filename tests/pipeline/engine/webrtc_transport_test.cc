@@ -322,6 +322,22 @@ class Browser {
 
   void Send(std::span<const uint8_t> datagram) { (void)socket_->Send(datagram, server_); }
 
+  // A compound RTCP packet from its audio SSRC: an empty receiver report, then `feedback`
+  // (built by `build` into the rest of the buffer), SRTCP-protected.
+  template <typename Build>
+  void SendRtcp(Build build) {
+    ASSERT_NE(outbound_, nullptr);
+    std::array<uint8_t, 1500> buffer{};
+    size_t length = rtp::BuildRr(ssrc_, {}, buffer);
+    ASSERT_GT(length, 0u);
+    const size_t feedback = build(std::span<uint8_t>(buffer).subspan(length, 200));
+    ASSERT_GT(feedback, 0u);
+    length += feedback;
+    size_t protected_length = 0;
+    ASSERT_EQ(outbound_->ProtectRtcp(buffer, length, &protected_length), srtp::SrtpResult::kOk);
+    Send(std::span<const uint8_t>(buffer.data(), protected_length));
+  }
+
   // Reads whatever is waiting now.
   void Drain() {
     std::array<uint8_t, 2048> buffer;
@@ -353,11 +369,17 @@ class Browser {
   // SRTP that arrived once the client had its keys, and how much of it unprotected.
   uint64_t srtp_received() const { return srtp_received_; }
   uint64_t srtp_unprotected() const { return srtp_unprotected_; }
-  // RTP packets unprotected from the node's stream `ssrc`.
-  uint64_t rtp_from(uint32_t ssrc) const {
-    auto it = rtp_by_ssrc_.find(ssrc);
-    return it == rtp_by_ssrc_.end() ? 0 : it->second;
+  // The sequence numbers of the RTP packets unprotected from the node's stream `ssrc`, in the
+  // order they came.
+  std::vector<uint16_t> sequences_from(uint32_t ssrc) const {
+    auto it = sequences_.find(ssrc);
+    return it == sequences_.end() ? std::vector<uint16_t>() : it->second;
   }
+  uint64_t rtp_from(uint32_t ssrc) const { return sequences_from(ssrc).size(); }
+  // The next RTP packet of `ssrc` is thrown away unread, as if lost on the way; lost() then
+  // tells its sequence number.
+  void LoseNext(uint32_t ssrc) { lose_ssrc_ = ssrc; }
+  const std::optional<uint16_t>& lost() const { return lost_sequence_; }
   // Every DTLS datagram came from the node's WebRTC port.
   bool dtls_from_server_only() const { return dtls_from_elsewhere_ == 0; }
   // Clear RTCP packets received from the node (each datagram as unprotected).
@@ -382,6 +404,10 @@ class Browser {
     } else if (first >= 128 && first <= 191) {
       if (inbound_ == nullptr) {
         ++srtp_before_keys_;  // sent as soon as the node had its keys, before the client had
+      } else if (lose_ssrc_.has_value() && !rtp::IsRtcp(datagram) && datagram.size() >= 12 &&
+                 rtp::internal::Read32(&datagram[8]) == *lose_ssrc_) {
+        lost_sequence_ = rtp::internal::Read16(&datagram[2]);  // as if lost on the way
+        lose_ssrc_.reset();
       } else {
         ++srtp_received_;
         size_t clear = 0;
@@ -391,7 +417,8 @@ class Browser {
                  : inbound_->UnprotectRtp(datagram, datagram.size(), &clear);
         if (result == srtp::SrtpResult::kOk) ++srtp_unprotected_;
         if (result == srtp::SrtpResult::kOk && !rtcp && clear >= 12) {
-          ++rtp_by_ssrc_[rtp::internal::Read32(&datagram[8])];
+          sequences_[rtp::internal::Read32(&datagram[8])].push_back(
+              rtp::internal::Read16(&datagram[2]));
         }
         if (result == srtp::SrtpResult::kOk && rtcp) {
           rtcp_.emplace_back(datagram.begin(), datagram.begin() + static_cast<ptrdiff_t>(clear));
@@ -438,7 +465,9 @@ class Browser {
   uint64_t dtls_alerts_ = 0;
   uint64_t srtp_before_keys_ = 0;
   uint64_t srtp_received_ = 0;
-  std::map<uint32_t, uint64_t> rtp_by_ssrc_;
+  std::map<uint32_t, std::vector<uint16_t>> sequences_;
+  std::optional<uint32_t> lose_ssrc_;
+  std::optional<uint16_t> lost_sequence_;
   uint64_t srtp_unprotected_ = 0;
   std::vector<std::vector<uint8_t>> stun_;
   std::vector<std::vector<uint8_t>> rtcp_;
@@ -1207,6 +1236,22 @@ TEST(WebRtcTransportTest, ACameraSectionComesAndGoesInARenegotiation) {
     browser.Drain();
     return browser.rtp_from(view) >= 3;
   })) << "no view on the transport after the camera section came";
+  // A view packet lost on the way and NACKed comes again, protected anew under its own index
+  // (the stream protects as it sends, so its SRTP session must allow that).
+  browser.LoseNext(view);
+  ASSERT_TRUE(WaitUntil([&] {
+    browser.Drain();
+    return browser.lost().has_value();
+  }));
+  const uint16_t lost = *browser.lost();
+  browser.SendRtcp([&](std::span<uint8_t> out) {
+    return rtp::BuildNack(0x60000006, view, std::span<const uint16_t>(&lost, 1), out);
+  });
+  EXPECT_TRUE(WaitUntil([&] {
+    browser.Drain();
+    const std::vector<uint16_t> seen = browser.sequences_from(view);
+    return std::find(seen.begin(), seen.end(), lost) != seen.end();
+  })) << "a lost view packet was not sent again on its NACK";
   // The same offer again (a renegotiation for something else) keeps the camera and its view.
   auto again = engine->RenegotiateWebRtc("room", offer);
   ASSERT_TRUE(again.ok()) << again.status();

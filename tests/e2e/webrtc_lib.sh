@@ -1,0 +1,54 @@
+# Shared helpers of the Chromium WebRTC tests (sourced after lib.sh and media_lib.sh): the
+# platform backend stand-in that serves the test page and joins it through the public API, and
+# headless Chromium pages on it. The pages judge what they receive and post it as JSON.
+WEBRTC_TOOLS="$(cd "$(dirname "${BASH_SOURCE[0]}")/tools" && pwd)"
+
+# webrtc_start_backend PORT: the backend on 127.0.0.1:PORT, a client of $GRPC_ADDR.
+webrtc_start_backend() {
+  WEBRTC_BACKEND="127.0.0.1:$1"
+  # Whatever the browsers and the backend leave in TMPDIR goes with the scratch folder.
+  export TMPDIR="$E2E_WORK/tmp"
+  mkdir -p "$TMPDIR" "$E2E_WORK/results"
+  /usr/bin/python3 "$WEBRTC_TOOLS/webrtc_backend.py" --listen="$WEBRTC_BACKEND" \
+    --server="$GRPC_ADDR" --out_dir="$E2E_WORK/results" >"$E2E_WORK/backend.out" \
+    2>"$E2E_WORK/backend.log" &
+  E2E_PIDS+=($!)
+  for _ in $(seq 100); do grep -q listening "$E2E_WORK/backend.out" 2>/dev/null && break; sleep 0.1; done
+  grep -q listening "$E2E_WORK/backend.out" || fail "the backend did not start"
+}
+
+token() { ctl invite create "$1" "$2" | sed -E 's/.*token=//'; }
+
+# browser NAME ROOM TONE COLOUR LISTEN SECONDS [EXTRA_QUERY]: a headless Chromium on the page.
+browser() {
+  local name=$1 room=$2 tone=$3 colour=$4 listen=$5 seconds=$6 extra=${7:-}
+  local url="http://$WEBRTC_BACKEND/?name=$name&room=$room&token=$(token "$room" guest)"
+  url+="&tone=$tone&colour=$colour&listen=$listen&seconds=$seconds$extra"
+  url+="${CHORUS_E2E_DEBUG:+&debug=1}"
+  HOME="$E2E_WORK/home-$name" timeout 90 chromium --headless=new --no-sandbox --disable-gpu --no-first-run \
+    --disable-background-networking --disable-component-update --disable-sync \
+    --disable-default-apps --mute-audio --autoplay-policy=no-user-gesture-required \
+    --allow-loopback-in-peer-connection --disable-features=WebRtcHideLocalIpsWithMdns \
+    --user-data-dir="$E2E_WORK/chrome-$name" \
+    "$url" >"$E2E_WORK/$name.chrome.txt" 2>&1 &
+  E2E_PIDS+=($!)
+}
+# wait_result NAME SECONDS: waits for the page's measurements.
+wait_result() {
+  local file="$E2E_WORK/results/$1.json"
+  for _ in $(seq $(($2 * 10))); do [[ -s $file ]] && return 0; sleep 0.1; done
+  fail "$1: no result from the page within $2 s ($(tail -5 "$E2E_WORK/$1.chrome.txt"))"
+}
+# page_value NAME EXPR: a value from the page's JSON result.
+page_value() {
+  /usr/bin/python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" \
+    "$E2E_WORK/results/$1.json"
+}
+# page_ok NAME...: the pages measured to the end without an error.
+page_ok() {
+  local name error
+  for name in "$@"; do
+    error=$(page_value "$name" "r.get('error', '')")
+    [[ -z $error ]] || fail "$name: the page failed: $error"
+  done
+}
