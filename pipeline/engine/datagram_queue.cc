@@ -9,16 +9,18 @@
 
 namespace chorus::engine {
 
-absl::StatusOr<std::unique_ptr<DatagramQueue>> DatagramQueue::Create(size_t capacity) {
+absl::StatusOr<std::unique_ptr<DatagramQueue>> DatagramQueue::Create(size_t capacity,
+                                                                     Signal signal) {
   size_t rounded = 1;
   while (rounded < capacity) rounded <<= 1;
   const int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (fd < 0) return absl::InternalError(std::string("eventfd: ") + std::strerror(errno));
-  return std::unique_ptr<DatagramQueue>(new DatagramQueue(fd, rounded));
+  return std::unique_ptr<DatagramQueue>(new DatagramQueue(fd, rounded, signal));
 }
 
-DatagramQueue::DatagramQueue(int event_fd, size_t capacity)
+DatagramQueue::DatagramQueue(int event_fd, size_t capacity, Signal signal)
     : event_fd_(event_fd),
+      signal_(signal == Signal::kEventFd),
       mask_(capacity - 1),
       bytes_(capacity * kSlotBytes),
       lengths_(capacity, 0) {}
@@ -33,8 +35,10 @@ bool DatagramQueue::Push(std::span<const uint8_t> datagram) {
   std::memcpy(bytes_.data() + slot * kSlotBytes, datagram.data(), datagram.size());
   lengths_[slot] = static_cast<uint16_t>(datagram.size());
   tail_.store(tail + 1, std::memory_order_release);
-  const uint64_t one = 1;
-  (void)!write(event_fd_, &one, sizeof(one));
+  if (signal_) {
+    const uint64_t one = 1;
+    (void)!write(event_fd_, &one, sizeof(one));
+  }
   return true;
 }
 
@@ -56,6 +60,7 @@ bool DatagramQueue::TakeOne(std::span<uint8_t> buffer, int* length) {
 int DatagramQueue::Pop(std::span<uint8_t> buffer) {
   int length = -1;
   if (TakeOne(buffer, &length)) return length;
+  if (!signal_) return -1;  // one thread: nothing can have come meanwhile
   // Empty: reset the eventfd, then look once more, so a push between the two is not missed (its
   // write comes after its slot, and either we see the slot now or the eventfd stays set).
   uint64_t count = 0;

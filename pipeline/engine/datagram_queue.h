@@ -19,8 +19,15 @@ class DatagramQueue {
  public:
   static constexpr size_t kSlotBytes = 1500;
 
+  // How the consumer learns that datagrams wait.
+  enum class Signal {
+    kEventFd,  // the eventfd (a write per push, a read when found empty): any two threads
+    kNone,     // nothing: producer and consumer share a thread and an event loop, and the
+               // producer marks the consumer ready there (net::EventLoop::MarkReady on fd())
+  };
   // `capacity` datagrams (rounded up to a power of two).
-  static absl::StatusOr<std::unique_ptr<DatagramQueue>> Create(size_t capacity);
+  static absl::StatusOr<std::unique_ptr<DatagramQueue>> Create(size_t capacity,
+                                                               Signal signal = Signal::kEventFd);
   ~DatagramQueue();
   DatagramQueue(const DatagramQueue&) = delete;
   DatagramQueue& operator=(const DatagramQueue&) = delete;
@@ -33,10 +40,11 @@ class DatagramQueue {
   int fd() const { return event_fd_; }
 
  private:
-  DatagramQueue(int event_fd, size_t capacity);
+  DatagramQueue(int event_fd, size_t capacity, Signal signal);
   bool TakeOne(std::span<uint8_t> buffer, int* length);
 
   const int event_fd_;
+  const bool signal_;  // Signal::kEventFd
   const size_t mask_;
   std::vector<uint8_t> bytes_;                 // capacity * kSlotBytes
   std::vector<uint16_t> lengths_;              // per slot

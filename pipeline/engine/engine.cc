@@ -283,20 +283,23 @@ absl::StatusOr<EndpointAnswer> MediaEngine::AddWebRtcEndpoint(SessionEntry* entr
   auto path = port->NewPath();
   // Queue sizes: audio comes one packet per 20 ms and is drained at every wakeup; video comes in
   // bursts (a keyframe is a hundred packets). 96 kB and 384 kB per participant.
-  auto make_link = [&](bool wanted,
-                       size_t slots) -> absl::StatusOr<std::shared_ptr<WebRtcStreamLink>> {
+  auto make_link = [&](bool wanted, size_t slots,
+                       bool same_worker) -> absl::StatusOr<std::shared_ptr<WebRtcStreamLink>> {
     if (!wanted) return std::shared_ptr<WebRtcStreamLink>();
-    auto queue = DatagramQueue::Create(slots);
+    auto queue = DatagramQueue::Create(
+        slots, same_worker ? DatagramQueue::Signal::kNone : DatagramQueue::Signal::kEventFd);
     if (!queue.ok()) return queue.status();
     auto link = std::make_shared<WebRtcStreamLink>();
     link->inbound = *std::move(queue);
+    if (same_worker) link->ready_loop = &entry->worker->loop();
     link->path = path;
     link->local = port->local_address();
     return link;
   };
-  auto audio = make_link(true, 64);
-  auto video = make_link(config.video.enabled, 256);
-  auto content = make_link(config.content.enabled, 256);
+  // The audio endpoint is on the transport's worker; video and content on a video worker.
+  auto audio = make_link(true, 64, true);
+  auto video = make_link(config.video.enabled, 256, false);
+  auto content = make_link(config.content.enabled, 256, false);
   for (const auto* link : {&audio, &video, &content}) {
     if (!link->ok()) return link->status();
   }

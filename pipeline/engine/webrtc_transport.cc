@@ -256,9 +256,15 @@ void WebRtcTransport::HandleRtp(std::span<uint8_t> buffer, size_t length, int64_
         rtp::ReadTransportSequenceNumber(std::span<const uint8_t>(buffer.data(), clear), id);
     if (sequence.has_value()) feedback_->OnPacket(*sequence, ReadSsrc(buffer), now_us);
   }
-  if (!stream->inbound->Push(std::span<const uint8_t>(buffer.data(), clear))) {
+  Deliver(*stream, std::span<const uint8_t>(buffer.data(), clear));
+}
+
+void WebRtcTransport::Deliver(WebRtcStreamLink& stream, std::span<const uint8_t> packet) {
+  if (!stream.inbound->Push(packet)) {
     stats_->Drop(DropReason::kQueueFull);
+    return;
   }
+  if (stream.ready_loop != nullptr) stream.ready_loop->MarkReady(stream.inbound->fd());
 }
 
 void WebRtcTransport::HandleRtcp(std::span<uint8_t> buffer, size_t length) {
@@ -272,7 +278,7 @@ void WebRtcTransport::HandleRtcp(std::span<uint8_t> buffer, size_t length) {
   // own SSRC (reception reports, PLI, FIR, NACK) and ignores the rest.
   const std::span<const uint8_t> packet(buffer.data(), clear);
   for (WebRtcStreamLink* stream : {audio_.get(), video_.get()}) {
-    if (stream != nullptr && !stream->inbound->Push(packet)) stats_->Drop(DropReason::kQueueFull);
+    if (stream != nullptr) Deliver(*stream, packet);
   }
 }
 

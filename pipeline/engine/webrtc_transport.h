@@ -93,6 +93,10 @@ class WebRtcPath {
 // What a transport shares with one of its streams.
 struct WebRtcStreamLink {
   std::unique_ptr<DatagramQueue> inbound;  // clear RTP/RTCP: the transport pushes, the stream pops
+  // Set when the stream is on the transport's own worker (audio): its queue signals nothing and
+  // the transport marks the stream ready on this loop instead (no eventfd write and read per
+  // packet). Null for a stream on another thread (video, content), woken by the eventfd.
+  net::EventLoop* ready_loop = nullptr;
   std::shared_ptr<WebRtcPath> path;
   // The stream's outbound SRTP session, set once by the transport when DTLS completes (release),
   // then used only by the stream's thread (acquire). Null before.
@@ -197,6 +201,8 @@ class WebRtcTransport final : public dtls::DtlsTransport::Listener {
                   EngineStats* stats);
   void HandleRtp(std::span<uint8_t> buffer, size_t length, int64_t now_us);
   void HandleRtcp(std::span<uint8_t> buffer, size_t length);
+  // Hands a clear packet to `stream` (counted as a drop when its queue is full).
+  void Deliver(WebRtcStreamLink& stream, std::span<const uint8_t> packet);
   // Gives `stream` its outbound SRTP session once the keys are known.
   void ArmOutbound(WebRtcStreamLink& stream);
   // The stream an RTP packet of `ssrc` and `payload_type` belongs to, or null.

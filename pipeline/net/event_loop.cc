@@ -57,12 +57,21 @@ bool EventLoop::Add(int fd, Handler* handler) {
   epoll_event event{};
   event.events = EPOLLIN;
   event.data.ptr = handler;
-  return epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) == 0;
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) return false;
+  handlers_[fd] = handler;
+  return true;
 }
 
 void EventLoop::Remove(int fd, Handler* handler) {
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  handlers_.erase(fd);
+  std::erase(ready_, handler);
   if (dispatching_) removed_in_batch_.push_back(handler);
+}
+
+void EventLoop::MarkReady(int fd) {
+  auto it = handlers_.find(fd);
+  if (it != handlers_.end()) ready_.push_back(it->second);
 }
 
 bool EventLoop::StartTicker(int64_t period_us, TickFunction tick) {
@@ -138,7 +147,8 @@ void EventLoop::OnTimer() {
 void EventLoop::RunOnce(int timeout_ms) {
   constexpr int kMaxEvents = 64;
   epoll_event events[kMaxEvents];
-  int n = epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
+  // Handlers marked ready are due now: look at the descriptors without waiting.
+  int n = epoll_wait(epoll_fd_, events, kMaxEvents, ready_.empty() ? timeout_ms : 0);
   dispatching_ = true;
   removed_in_batch_.clear();
   for (int i = 0; i < n; ++i) {
@@ -152,6 +162,16 @@ void EventLoop::RunOnce(int timeout_ms) {
       for (Handler* gone : removed_in_batch_) removed |= gone == handler;
       if (!removed) handler->OnReadable();
     }
+  }
+  // What the batch marked ready (and what those mark in turn), each in the order marked.
+  while (!ready_.empty()) {
+    running_.swap(ready_);
+    for (Handler* handler : running_) {
+      bool removed = false;
+      for (Handler* gone : removed_in_batch_) removed |= gone == handler;
+      if (!removed) handler->OnReadable();
+    }
+    running_.clear();
   }
   dispatching_ = false;
 }

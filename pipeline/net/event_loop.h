@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 
@@ -43,6 +44,12 @@ class EventLoop {
   bool Add(int fd, Handler* handler);
   // Stops watching `fd`; `handler` (the one given to Add) may be destroyed right after.
   void Remove(int fd, Handler* handler);
+  // Loop thread only: the handler watching `fd` is called once more after the current batch of
+  // events (or in the next round), as if `fd` had become readable, without a system call. For a
+  // producer on the loop's own thread (a WebRTC transport handing audio to its endpoint's queue),
+  // which so wakes its consumer for nothing. Nothing happens for an `fd` not added; a handler
+  // removed before then is not called.
+  void MarkReady(int fd);
 
   // Ticks every `period_us`, the first one period from now. Replaces a running ticker.
   bool StartTicker(int64_t period_us, TickFunction tick);
@@ -77,6 +84,11 @@ class EventLoop {
   // batch are skipped, so a handler may be destroyed right after Remove. Loop thread only.
   std::vector<Handler*> removed_in_batch_;
   bool dispatching_ = false;
+  // Loop thread only: every registered handler by descriptor (for MarkReady), and the handlers
+  // marked ready (called after the batch; `running_` is the list being called).
+  absl::flat_hash_map<int, Handler*> handlers_;
+  std::vector<Handler*> ready_;
+  std::vector<Handler*> running_;
 
   absl::Mutex inbox_mutex_;
   std::deque<Command> inbox_ ABSL_GUARDED_BY(inbox_mutex_);

@@ -1,4 +1,5 @@
 #include <atomic>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -124,6 +125,52 @@ TEST(EventLoopTest, TicksAndDispatchesReadableSockets) {
   for (int i = 0; i < 50 && reader.packets < 2; ++i) (*loop)->RunOnce(20);
   EXPECT_EQ(reader.packets, 2);
   (*loop)->Remove((*socket)->fd(), &reader);
+}
+
+// A producer on the loop's own thread wakes a consumer without a system call: MarkReady calls
+// the handler of that descriptor after the batch, even though the descriptor never became
+// readable; the loop does not sleep while a handler is due; a removed handler is not called.
+TEST(EventLoopTest, AHandlerMarkedReadyIsCalledAfterTheBatchWithoutItsDescriptor) {
+  auto loop = EventLoop::Create();
+  ASSERT_TRUE(loop.ok());
+  // Two descriptors that are never written: only MarkReady can call their handlers.
+  auto quiet = UdpSocket::Bind(*SocketAddress::FromIp("127.0.0.1", 0));
+  auto other = UdpSocket::Bind(*SocketAddress::FromIp("127.0.0.1", 0));
+  ASSERT_TRUE(quiet.ok() && other.ok());
+  struct Counter : EventLoop::Handler {
+    int calls = 0;
+    std::function<void()> then;
+    void OnReadable() override {
+      ++calls;
+      if (then) then();
+    }
+  } first, second;
+  ASSERT_TRUE((*loop)->Add((*quiet)->fd(), &first));
+  ASSERT_TRUE((*loop)->Add((*other)->fd(), &second));
+  (*loop)->MarkReady((*quiet)->fd());
+  (*loop)->MarkReady(12345);  // not watched: nothing
+  // A timeout of a minute: the loop must not wait on epoll while a handler is due.
+  (*loop)->RunOnce(60'000);
+  EXPECT_EQ(first.calls, 1);
+  EXPECT_EQ(second.calls, 0);
+  // A handler marks another ready: called in the same round.
+  first.then = [&] { (*loop)->MarkReady((*other)->fd()); };
+  (*loop)->MarkReady((*quiet)->fd());
+  (*loop)->RunOnce(60'000);
+  EXPECT_EQ(first.calls, 2);
+  EXPECT_EQ(second.calls, 1);
+  // A handler removed after being marked is not called, in a batch or outside one.
+  first.then = [&] { (*loop)->Remove((*other)->fd(), &second); };
+  (*loop)->MarkReady((*quiet)->fd());
+  (*loop)->MarkReady((*other)->fd());
+  (*loop)->RunOnce(60'000);
+  EXPECT_EQ(first.calls, 3);
+  EXPECT_EQ(second.calls, 1);
+  first.then = nullptr;
+  (*loop)->MarkReady((*quiet)->fd());
+  (*loop)->Remove((*quiet)->fd(), &first);
+  (*loop)->RunOnce(0);
+  EXPECT_EQ(first.calls, 3);
 }
 
 }  // namespace
