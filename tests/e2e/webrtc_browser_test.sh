@@ -108,9 +108,10 @@ pass "dave restarted ICE mid-call (UpdateMedia): both still hear each other afte
 
 # A camera turned on after the join: erin joins with her microphone only (no camera section)
 # and adds her camera three seconds in, a new section renegotiated through UpdateMedia; by the
-# end frank sees her yellow and she sees his blue, and both still hear each other.
+# end frank sees her yellow and she sees his blue, and both still hear each other. Frank's camera
+# section offers H.264 only.
 ctl room create meeting --room_id=late >/dev/null || fail "room create late"
-browser frank late 520 0000ff 520,740 14 "&linger=15"
+browser frank late 520 0000ff 520,740 14 "&codec=H264&linger=15"
 browser erin late 740 ffff00 520,740 14 "&camera_after=3&linger=15"
 wait_result frank 60
 wait_result erin 60
@@ -133,6 +134,13 @@ see frank ffff00 740
 see erin 0000ff 520
 pass "a camera turned on after the join (a new section, renegotiated): frank sees erin's yellow," \
   "erin sees frank's blue, both hear each other"
+# Frank offered H.264 only (as a browser without VP8 would; Safari prefers it): he sends and
+# receives H.264, erin VP8; Chorus transcodes between them.
+[[ $(page_value frank "r.get('video_codec_out')") == video/H264 &&
+  $(page_value frank "r.get('video_codec_in')") == video/H264 ]] ||
+  fail "frank's video is not H.264 both ways: $(cat "$E2E_WORK/results/frank.json")"
+pass "a Chromium offering H.264 only sends and receives H.264 (erin:" \
+  "$(page_value erin "r.get('video_codec_out')") out, $(page_value erin "r.get('video_codec_in')") in)"
 
 # The waiting room: a Chromium guest of a consultation has its transport up but receives nothing
 # (no RTP at all) until the host admits it; admitted, it hears the host.
