@@ -404,10 +404,12 @@
       this.micButton = h('button', {type: 'button', 'data-action': 'mic', disabled: !hasAudio,
                                     'aria-pressed': 'false', onclick: () => this.toggleMic()},
                          this.t(hasAudio ? 'mic_off' : 'no_mic'));
+      // Without a camera at the start the button offers to start one (permission may come
+      // later, or the camera be plugged in).
       this.cameraButton = h('button', {type: 'button', 'data-action': 'camera',
-                                       disabled: !hasVideo, 'aria-pressed': 'false',
+                                       'aria-pressed': String(!hasVideo),
                                        onclick: () => this.toggleCamera()},
-                            this.t(hasVideo ? 'camera_off' : 'no_camera'));
+                            this.t(hasVideo ? 'camera_off' : 'camera_on'));
       this.shareButton = h('button', {type: 'button', 'data-action': 'share',
                                       'aria-pressed': 'false', onclick: () => this.toggleShare()},
                            this.t('share'));
@@ -456,13 +458,45 @@
       this.announce(this.t(this.micOn ? 'mic_is_on' : 'mic_is_off'));
     }
 
-    toggleCamera() {
+    async toggleCamera() {
+      if (!this.session || !this.session.hasCamera) {
+        await this.startCamera();
+        return;
+      }
       this.cameraOn = !this.cameraOn;
       this.session.setCameraEnabled(this.cameraOn);
       this.cameraButton.setAttribute('aria-pressed', String(!this.cameraOn));
       this.cameraButton.textContent = this.t(this.cameraOn ? 'camera_off' : 'camera_on');
       this.selfView.classList.toggle('chorus-off', !this.cameraOn);
       this.announce(this.t(this.cameraOn ? 'camera_is_on' : 'camera_is_off'));
+    }
+
+    // The first camera of a call that started without one.
+    async startCamera() {
+      if (!this.session || !this.session.participant) {
+        this.notify(this.t('camera_later'), 'not_joined');
+        return;
+      }
+      this.cameraButton.disabled = true;
+      try {
+        const stream = await this.session.startCamera();
+        if (stream) {
+          this.selfView.srcObject = stream;
+          this.selfView.hidden = false;
+          playMedia(this.selfView).catch(() => {});
+        }
+        this.cameraOn = true;
+        this.selfView.classList.remove('chorus-off');
+        this.cameraButton.setAttribute('aria-pressed', 'false');
+        this.cameraButton.textContent = this.t('camera_off');
+        this.announce(this.t('camera_is_on'));
+      } catch (error) {
+        const code = error.code || error.name;
+        const known = ['camera_denied', 'camera_absent', 'camera_busy'].includes(code);
+        this.notify(this.t(known ? code : 'camera_failed'), code);
+      } finally {
+        this.cameraButton.disabled = false;
+      }
     }
 
     async toggleShare() {

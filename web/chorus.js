@@ -453,6 +453,38 @@
       if (track) track.enabled = !!enabled;
     }
 
+    get hasCamera() { return !!(this._video && this._video.sender.track); }
+
+    // A camera turned on after the join (there was none, or no permission, at the start): the
+    // camera section goes from receiving only to sending as well, renegotiated through
+    // update_media. Resolves with the camera's stream (for the self-view); rejects with a
+    // ChorusError whose code is 'camera_denied', 'camera_absent' or 'camera_busy', or that of
+    // the renegotiation.
+    async startCamera() {
+      if (!this._video || this._left) throw new ChorusError('network', 'not in the room');
+      if (this.hasCamera) return null;
+      let stream;
+      try {
+        stream = await global.navigator.mediaDevices.getUserMedia({video: kVideoConstraints});
+      } catch (error) {
+        throw new ChorusError('camera_' + deviceProblem(error), error.message || error.name);
+      }
+      const track = stream.getVideoTracks()[0];
+      try {
+        await this._renegotiate(async () => {
+          await this._video.sender.replaceTrack(track);
+          if (this._video.sender.setStreams) this._video.sender.setStreams(stream);
+          this._video.direction = 'sendrecv';
+        });
+      } catch (error) {
+        await this._video.sender.replaceTrack(null).catch(() => {});
+        this._video.direction = 'recvonly';
+        track.stop();
+        throw error;
+      }
+      return stream;
+    }
+
     get canShare() {
       return !!(global.navigator.mediaDevices && global.navigator.mediaDevices.getDisplayMedia);
     }

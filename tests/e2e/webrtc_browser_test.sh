@@ -142,6 +142,21 @@ pass "a camera turned on after the join (a new section, renegotiated): frank see
 pass "a Chromium offering H.264 only sends and receives H.264 (erin:" \
   "$(page_value erin "r.get('video_codec_out')") out, $(page_value erin "r.get('video_codec_in')") in)"
 
+# The same with a camera section there from the start, receiving only (what the reference
+# client offers without a camera): gina turns it to sending three seconds in.
+ctl room create meeting --room_id=later >/dev/null || fail "room create later"
+browser hal later 520 0000ff 520,740 14 "&linger=15"
+browser gina later 740 ff00ff 520,740 14 "&camera_after=3&camera_section=recvonly&linger=15"
+wait_result hal 60
+wait_result gina 60
+page_ok hal gina
+echo "hal: $(cat "$E2E_WORK/results/hal.json")"
+echo "gina: $(cat "$E2E_WORK/results/gina.json")"
+page_value gina "[e[0] for e in r['events']]" | grep -q camera_on || fail "gina's camera never came on"
+see hal ff00ff 740
+see gina 0000ff 520
+pass "a receive-only camera section turned to sending (renegotiated): hal sees gina's magenta"
+
 # The waiting room: a Chromium guest of a consultation has its transport up but receives nothing
 # (no RTP at all) until the host admits it; admitted, it hears the host.
 ctl room create consultation --room_id=clinic >/dev/null || fail "consultation"
