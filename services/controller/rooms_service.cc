@@ -15,7 +15,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/util/time_util.h"
 #include "grpcpp/client_context.h"
 #include "pipeline/base/log.h"
 #include "services/common/api_guard.h"
@@ -25,7 +24,10 @@ namespace {
 
 namespace v1 = chorus::v1;
 namespace internal = chorus::internal::v1;
-using google::protobuf::util::TimeUtil;
+using rules::FromTimestamp;
+using rules::RoomEnd;
+using rules::ToTimestamp;
+using rules::ValidTimestamp;
 
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
@@ -52,6 +54,31 @@ grpc::Status Denied() {
   // The same words whatever was wrong: a caller learns nothing about which credential failed.
   return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                       "the invite or PIN is not valid for this room");
+}
+
+// The answer to a join the rules refused for `reason` (besides the JoinRejected event).
+grpc::Status Refused(v1::RejectReason reason) {
+  switch (reason) {
+    case v1::REJECT_REASON_ROOM_LOCKED:
+      return Precondition("the room is locked");
+    case v1::REJECT_REASON_ROOM_FULL:
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "the room is full");
+    case v1::REJECT_REASON_CONSENT_REQUIRED:
+      return Precondition(
+          "a consultation takes a third participant only with the patient's consent: invite them "
+          "with invite.consent_reference");
+    default:
+      return Denied();  // an invite used, revoked or expired
+  }
+}
+
+rules::PinPolicy PinPolicy(const RoomsOptions& options) {
+  rules::PinPolicy policy;
+  policy.attempts_per_source = options.pin_attempts_per_source;
+  policy.attempts_per_room = options.pin_attempts_per_room;
+  policy.window = options.pin_window;
+  policy.lockout = options.pin_lockout;
+  return policy;
 }
 
 void EnsureSodium() {
@@ -97,13 +124,6 @@ bool ValidLanguage(const std::string& tag) {
   });
 }
 
-// A display name: 1 to 64 printable characters, no control characters.
-bool ValidDisplayName(const std::string& name) {
-  if (name.empty() || name.size() > 64) return false;
-  return std::none_of(name.begin(), name.end(),
-                      [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
-}
-
 // No control characters (C0, DEL); the text is otherwise free (UTF-8 is checked by protobuf).
 bool NoControlCharacters(const std::string& text) {
   return std::none_of(text.begin(), text.end(),
@@ -114,34 +134,6 @@ bool NoControlCharacters(const std::string& text) {
 // no negative durations.
 bool ValidDuration(const google::protobuf::Duration& duration) {
   return duration.seconds() >= 0 && duration.nanos() >= 0 && duration.nanos() < 1'000'000'000;
-}
-
-// A timestamp as protobuf defines it: years 1 to 9999, nanos 0 to 999,999,999.
-bool ValidTimestamp(const google::protobuf::Timestamp& timestamp) {
-  return timestamp.seconds() >= TimeUtil::kTimestampMinSeconds &&
-         timestamp.seconds() <= TimeUtil::kTimestampMaxSeconds && timestamp.nanos() >= 0 &&
-         timestamp.nanos() < 1'000'000'000;
-}
-
-absl::Time FromTimestamp(const google::protobuf::Timestamp& timestamp) {
-  return absl::FromUnixSeconds(timestamp.seconds()) + absl::Nanoseconds(timestamp.nanos());
-}
-
-google::protobuf::Timestamp ToTimestamp(absl::Time time) {
-  google::protobuf::Timestamp out;
-  const int64_t seconds = absl::ToUnixSeconds(time);  // rounds down
-  out.set_seconds(seconds);
-  out.set_nanos(
-      static_cast<int32_t>(absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(seconds))));
-  return out;
-}
-
-// When a room ends: its expire_time, but never later than kMaxRoomLifetime after its creation
-// (a record written before rooms had an expire_time ends then too).
-absl::Time RoomEnd(const v1::Room& room) {
-  const absl::Time latest = FromTimestamp(room.create_time()) + kMaxRoomLifetime;
-  if (!room.has_expire_time() || !ValidTimestamp(room.expire_time())) return latest;
-  return std::min(latest, FromTimestamp(room.expire_time()));
 }
 
 // The one check of a room's end, `field` being "expire_time" or "ttl" (the two ways of giving
@@ -269,7 +261,6 @@ class Pager {
   grpc::Status status_;
 };
 
-// Public media offer -> the internal endpoint the node takes.
 // Printable ASCII, 1 to `max` characters.
 bool ShortToken(const std::string& text, size_t max) {
   return !text.empty() && text.size() <= max &&
@@ -333,6 +324,7 @@ grpc::Status CheckRtpOffer(const v1::RtpOffer& rtp) {
   return grpc::Status::OK;
 }
 
+// Public media offer -> the internal endpoint the node takes.
 grpc::Status OfferToEndpoint(const v1::MediaOffer& offer, internal::Endpoint* endpoint) {
   if (offer.has_webrtc()) {
     // The media node parses and negotiates it (pipeline/sdp); the shape is checked here.
@@ -549,13 +541,7 @@ void RoomsService::Sweep() {
     const absl::Time now = options_.now();
     closed = TakeExpired(now);
     auto idle = [&](const Room& room) {
-      // The idle clock starts with the first join: a room booked ahead waits for its meeting.
-      if (!room.participants.empty() || !room.ever_joined) return false;
-      const absl::Duration timeout =
-          room.room.has_idle_timeout() && room.room.idle_timeout().seconds() > 0
-              ? absl::Seconds(room.room.idle_timeout().seconds())
-              : options_.default_idle_timeout;
-      return now - room.empty_since > timeout;
+      return rules::IdleExpired(room, now, options_.default_idle_timeout);
     };
     std::vector<std::string> candidates;
     for (const Room* room : store_->All()) {
@@ -996,19 +982,7 @@ void RoomsService::PublishParticipant(Room& room, const v1::Participant& partici
 }
 
 void RoomsService::DropParticipant(Room& room, const std::string& id, v1::LeaveReason reason) {
-  auto it = room.participants.find(id);
-  if (it == room.participants.end()) return;
-  const bool announced = !it->second.pending;
-  room.participants.erase(it);
-  room.participant_order.erase(
-      std::remove(room.participant_order.begin(), room.participant_order.end(), id),
-      room.participant_order.end());
-  room.room.set_participant_count(static_cast<int32_t>(room.participants.size()));
-  if (room.participants.empty()) {
-    room.room.set_state(v1::ROOM_STATE_OPEN);
-    room.empty_since = options_.now();
-  }
-  if (!announced) return;
+  if (!rules::RemoveParticipant(room, id, options_.now())) return;  // never announced
   v1::RoomEvent event;
   event.mutable_participant_left()->set_participant(room.ParticipantName(id));
   event.mutable_participant_left()->set_reason(reason);
@@ -1059,15 +1033,11 @@ grpc::Status RoomsService::ApplyRouting(const std::string& room_id, int node,
 }
 
 std::vector<std::string> RoomsService::AutoAdmit(Room& room) {
-  std::vector<std::string> admitted;
-  if (!room.admits_on_host_arrival() || !room.host_present()) return admitted;
-  for (auto& [id, member] : room.participants) {
-    if (member.pending || member.participant.state() != v1::PARTICIPANT_STATE_WAITING) continue;
-    metrics_->ObserveLobbyWait(options_.now() - FromTimestamp(member.participant.join_time()));
-    member.participant.set_state(v1::PARTICIPANT_STATE_ADMITTED);
-    member.routing.set_admitted(true);
-    PublishParticipant(room, member.participant, kAdmitted);
-    admitted.push_back(id);
+  std::vector<std::string> admitted = rules::AdmitOnHostArrival(room);
+  for (const std::string& id : admitted) {
+    const v1::Participant& participant = room.participants.at(id).participant;
+    metrics_->ObserveLobbyWait(options_.now() - FromTimestamp(participant.join_time()));
+    PublishParticipant(room, participant, kAdmitted);
   }
   return admitted;
 }
@@ -1303,15 +1273,7 @@ grpc::Status RoomsService::UpdateRoomState(grpc::ServerContext* context,
     updated.set_has_guest_pin(true);
   }
   room->room = updated;
-  if (new_end.has_value()) {
-    // No invite outlives its room.
-    for (auto& [id, invite] : room->invites) {
-      if (invite.invite.state() == v1::INVITE_STATE_PENDING &&
-          FromTimestamp(invite.invite.expire_time()) > *new_end) {
-        *invite.invite.mutable_expire_time() = ToTimestamp(*new_end);
-      }
-    }
-  }
+  if (new_end.has_value()) rules::CapInviteExpiries(*room, *new_end);
   *response = updated;
   return lock.Commit();
 }
@@ -1387,7 +1349,7 @@ grpc::Status RoomsService::CreateInvite(grpc::ServerContext* context,
       in.role() != v1::ROLE_INTERPRETER) {
     return Invalid("invite.role: HOST, GUEST or INTERPRETER is required");
   }
-  if (!in.pseudonym().empty() && !ValidDisplayName(in.pseudonym())) {
+  if (!in.pseudonym().empty() && !rules::ValidDisplayName(in.pseudonym())) {
     return Invalid("invite.pseudonym: 1 to 64 printable characters");
   }
   if (in.consent_reference().size() > 256 || !NoControlCharacters(in.consent_reference())) {
@@ -1420,19 +1382,10 @@ grpc::Status RoomsService::CreateInvite(grpc::ServerContext* context,
     }
   }
   // A third participant in a consultation needs the patient's consent.
-  if (room->room.kind() == v1::ROOM_KIND_CONSULTATION && in.consent_reference().empty()) {
-    int expected = 0;
-    for (const auto& [id, invite] : room->invites) {
-      if (invite.invite.state() != v1::INVITE_STATE_REVOKED &&
-          invite.invite.state() != v1::INVITE_STATE_EXPIRED) {
-        ++expected;
-      }
-    }
-    if (expected >= 2) {
-      return Precondition(
-          "a third participant in a consultation needs the patient's consent: give "
-          "invite.consent_reference");
-    }
+  if (rules::InviteNeedsConsent(*room, in.consent_reference())) {
+    return Precondition(
+        "a third participant in a consultation needs the patient's consent: give "
+        "invite.consent_reference");
   }
   EnsureSodium();
   std::array<unsigned char, 32> secret{};
@@ -1449,8 +1402,7 @@ grpc::Status RoomsService::CreateInvite(grpc::ServerContext* context,
   record.invite.set_state(v1::INVITE_STATE_PENDING);
   const absl::Time now = options_.now();
   *record.invite.mutable_create_time() = ToTimestamp(now);
-  // No invite outlives its room.
-  *record.invite.mutable_expire_time() = ToTimestamp(std::min(now + ttl, RoomEnd(room->room)));
+  *record.invite.mutable_expire_time() = ToTimestamp(rules::InviteExpiry(*room, now, ttl));
   record.token_hash = HashToken(token);
   response->set_token(token);
   const std::string public_url = PublicUrl();
@@ -1503,10 +1455,7 @@ grpc::Status RoomsService::RevokeInvite(grpc::ServerContext* context,
   if (room == nullptr) return NoRoom();
   auto it = room->invites.find(request->name().substr(marker + 9));
   if (it == room->invites.end()) return NotFound("no such invite");
-  if (it->second.invite.state() == v1::INVITE_STATE_USED) {
-    return Precondition("the invite has been used");
-  }
-  it->second.invite.set_state(v1::INVITE_STATE_REVOKED);
+  if (!rules::RevokeInvite(it->second)) return Precondition("the invite has been used");
   *response = it->second.invite;
   return lock.Commit();
 }
@@ -1527,7 +1476,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
   if (request->credential_case() == v1::JoinRoomRequest::CREDENTIAL_NOT_SET) {
     return Invalid("an invite_token or a pin is required");
   }
-  if (!request->display_name().empty() && !ValidDisplayName(request->display_name())) {
+  if (!request->display_name().empty() && !rules::ValidDisplayName(request->display_name())) {
     return Invalid("display_name: 1 to 64 printable characters");
   }
   if (request->invite_token().size() > 128 || request->pin().size() > 64) {
@@ -1552,28 +1501,18 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
       Locked lock(this);
       Room* room = FindRoom(request->room());
       if (room == nullptr) return NoRoom();
-      if (room->room.access_mode() != v1::ACCESS_MODE_HOST_PIN &&
-          room->room.access_mode() != v1::ACCESS_MODE_SHARED_PIN) {
-        return Denied();
-      }
+      if (!rules::TakesPins(*room)) return Denied();
       const absl::Time now = options_.now();
-      auto locked_out = [&](absl::Time until, const char* whose) {
+      if (std::optional<rules::PinLockout> lockout = rules::ActivePinLockout(*room, source, now)) {
         v1::RoomEvent event;
         event.mutable_join_rejected()->set_reason(v1::REJECT_REASON_PIN_LOCKOUT);
         Publish(*room, std::move(event));
         return grpc::Status(
             grpc::StatusCode::RESOURCE_EXHAUSTED,
-            absl::StrCat("too many wrong PINs ", whose, ": PIN joins are refused for another ",
-                         absl::ToInt64Seconds(until - now) + 1, " s"));
-      };
-      if (now < room->pin_locked_until) {
-        return locked_out(room->pin_locked_until, "for this room");
-      }
-      if (!source.empty()) {
-        auto it = room->pin_sources.find(source);
-        if (it != room->pin_sources.end() && now < it->second.locked_until) {
-          return locked_out(it->second.locked_until, "from this client address");
-        }
+            absl::StrCat("too many wrong PINs ",
+                         lockout->whole_room ? "for this room" : "from this client address",
+                         ": PIN joins are refused for another ",
+                         absl::ToInt64Seconds(lockout->until - now) + 1, " s"));
       }
       host_hash = room->host_pin_hash;
       guest_hash = room->guest_pin_hash;
@@ -1587,12 +1526,6 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
       Room* room = FindRoom(request->room());
       if (room == nullptr) return NoRoom();
       const absl::Time now = options_.now();
-      const absl::Time window_start = now - options_.pin_window;
-      auto count = [&](std::deque<absl::Time>& wrong) {
-        wrong.push_back(now);
-        while (!wrong.empty() && wrong.front() < window_start) wrong.pop_front();
-        return static_cast<int>(wrong.size());
-      };
       auto lock_out = [&](const char* scope) {
         v1::RoomEvent lockout;
         lockout.mutable_join_rejected()->set_reason(v1::REJECT_REASON_PIN_LOCKOUT);
@@ -1602,25 +1535,10 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
       v1::RoomEvent event;
       event.mutable_join_rejected()->set_reason(v1::REJECT_REASON_WRONG_PIN);
       Publish(*room, std::move(event));
-      // Sources with nothing left in the window are forgotten. Every wrong PIN also counts for
-      // the room, so at most pin_attempts_per_room sources are remembered at a time.
-      std::erase_if(room->pin_sources, [&](const auto& entry) {
-        return entry.second.locked_until < now &&
-               (entry.second.wrong_pins.empty() || entry.second.wrong_pins.back() < window_start);
-      });
-      if (!source.empty()) {
-        RoomRecord::PinSource& from = room->pin_sources[source];
-        if (count(from.wrong_pins) >= options_.pin_attempts_per_source) {
-          from.locked_until = now + options_.pin_lockout;
-          from.wrong_pins.clear();
-          lock_out("source");
-        }
-      }
-      if (count(room->wrong_pins) >= options_.pin_attempts_per_room) {
-        room->pin_locked_until = now + options_.pin_lockout;
-        room->wrong_pins.clear();
-        lock_out("room");
-      }
+      const rules::WrongPinOutcome outcome =
+          rules::RecordWrongPin(*room, source, now, PinPolicy(options_));
+      if (outcome.source_locked) lock_out("source");
+      if (outcome.room_locked) lock_out("room");
       return Denied();
     }
   }
@@ -1651,7 +1569,6 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
   bool create_session = false;
   v1::LayoutPolicy layout_policy;
   std::vector<std::string> room_languages;
-  v1::Participant participant;
   std::string invite_id;
   {
     Locked lock(this);
@@ -1674,101 +1591,33 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
                               : grpc::StatusCode::UNAVAILABLE,
                           std::string(placement.status().message()));
     }
-    v1::Role role = pin_role;
-    std::string pseudonym = request->display_name();
-    std::string invite_name;
-    bool consented = false;
+    rules::JoinRequest join;
     if (request->credential_case() == v1::JoinRoomRequest::kInviteToken) {
-      const std::string hash = HashToken(request->invite_token());
-      Room::Invite* found = nullptr;
-      for (auto& [id, invite] : room->invites) {
-        if (sodium_memcmp(invite.token_hash.data(), hash.data(), hash.size()) == 0) {
-          found = &invite;
-          invite_id = id;
-        }
-      }
-      if (found == nullptr) {
+      join.invite_token_hash = HashToken(request->invite_token());
+    }
+    join.pin_role = pin_role;
+    join.display_name = request->display_name();
+    const rules::JoinDecision decision = rules::DecideJoin(*room, join, options_.now());
+    if (decision.verdict == rules::JoinVerdict::kRefuse) {
+      if (decision.reason == v1::REJECT_REASON_UNSPECIFIED) {
         metrics_->CountUnknownInvite();
         return Denied();
       }
-      v1::Invite& invite = found->invite;
-      if (invite.state() == v1::INVITE_STATE_PENDING &&
-          FromTimestamp(invite.expire_time()) < options_.now()) {
-        invite.set_state(v1::INVITE_STATE_EXPIRED);
+      rules::RecordRefusal(*room, decision);
+      reject(decision.reason, rules::DecisionInviteName(*room, decision));
+      if (decision.reason == v1::REJECT_REASON_INVITE_ALREADY_USED) {
+        base::Log(base::LogLevel::kWarning, "invite_reused", {{"room", room->id}});
       }
-      switch (invite.state()) {
-        case v1::INVITE_STATE_USED:
-          reject(v1::REJECT_REASON_INVITE_ALREADY_USED, invite.name());
-          base::Log(base::LogLevel::kWarning, "invite_reused", {{"room", room->id}});
-          return Denied();
-        case v1::INVITE_STATE_REVOKED:
-          reject(v1::REJECT_REASON_INVITE_REVOKED, invite.name());
-          return Denied();
-        case v1::INVITE_STATE_EXPIRED:
-          reject(v1::REJECT_REASON_INVITE_EXPIRED, invite.name());
-          return Denied();
-        default:
-          break;
-      }
-      role = invite.role();
-      if (!invite.pseudonym().empty()) pseudonym = invite.pseudonym();
-      *participant.mutable_interpreter_languages() = invite.interpreter_languages();
-      invite_name = invite.name();
-      consented = !invite.consent_reference().empty();
+      return Refused(decision.reason);
     }
-    if (room->room.locked()) {
-      reject(v1::REJECT_REASON_ROOM_LOCKED, invite_name);
-      return Precondition("the room is locked");
-    }
-    if (room->room.participant_count() >= room->room.max_participants()) {
-      reject(v1::REJECT_REASON_ROOM_FULL, invite_name);
-      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "the room is full");
-    }
-    // The consent rule holds whatever the credential: the third person in a consultation comes
-    // only with an invite that carries the patient's consent reference.
-    if (room->room.kind() == v1::ROOM_KIND_CONSULTATION && !consented &&
-        room->participants.size() >= 2) {
-      reject(v1::REJECT_REASON_CONSENT_REQUIRED, invite_name);
-      return Precondition(
-          "a consultation takes a third participant only with the patient's consent: invite them "
-          "with invite.consent_reference");
-    }
-    if (request->credential_case() == v1::JoinRoomRequest::kInviteToken) {
-      room->invites.at(invite_id).invite.set_state(v1::INVITE_STATE_USED);
-      *room->invites.at(invite_id).invite.mutable_use_time() = Now();
-      room->invites.at(invite_id).invite.set_participant(room->ParticipantName(participant_id));
-    }
-    if (pseudonym.empty()) {
-      char name[16];
-      std::snprintf(name, sizeof(name), "Guest%02d", room->next_guest++);
-      pseudonym = name;
-    }
-    for (const auto& [id, member] : room->participants) {
-      if (member.participant.display_name() == pseudonym) {
-        pseudonym += "-" + participant_id.substr(0, 4);
-        break;
-      }
-    }
-    const bool on_arrival = room->admits_on_host_arrival();
-    const bool waiting = role != v1::ROLE_HOST && (room->lobby() || on_arrival) &&
-                         !(on_arrival && room->host_present());
-    participant.set_name(room->ParticipantName(participant_id));
-    participant.set_display_name(pseudonym);
-    participant.set_role(role);
-    participant.set_state(waiting ? v1::PARTICIPANT_STATE_WAITING : v1::PARTICIPANT_STATE_ADMITTED);
-    *participant.mutable_join_time() = Now();
-    Room::Member member;
-    member.participant = participant;
+    invite_id = decision.invite_id;
+    bool offers_content = false;
     for (const internal::RemoteStream& stream : endpoint.remote_streams()) {
-      member.has_content |= stream.kind() == internal::MEDIA_KIND_CONTENT;
+      offers_content |= stream.kind() == internal::MEDIA_KIND_CONTENT;
     }
-    member.routing.set_admitted(!waiting);
-    member.routing.set_floor_gain_db(room->room.has_floor_level_db() ? room->room.floor_level_db()
-                                                                     : -15.0);
+    const Room::Member& member =
+        rules::ReserveParticipant(*room, decision, participant_id, offers_content, options_.now());
     *endpoint.mutable_routing() = member.routing;
-    room->participants.emplace(participant_id, std::move(member));
-    room->participant_order.push_back(participant_id);
-    room->room.set_participant_count(static_cast<int32_t>(room->participants.size()));
     room_id = room->id;
     if (room->node < 0) {
       SetNode(*room, *placement);
@@ -1791,11 +1640,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
       Room* room = FindRoom(absl::StrCat(kRoomsPrefix, room_id));
       if (room != nullptr) {
         DropParticipant(*room, participant_id, v1::LEAVE_REASON_UNSPECIFIED);
-        if (!invite_id.empty() && room->invites.contains(invite_id)) {
-          room->invites.at(invite_id).invite.set_state(v1::INVITE_STATE_PENDING);
-          room->invites.at(invite_id).invite.clear_use_time();
-          room->invites.at(invite_id).invite.clear_participant();
-        }
+        if (!invite_id.empty()) rules::ReopenInvite(*room, invite_id);
         if (room->participants.empty() && room->node == node && room->node >= 0) {
           ClearNode(*room);
           forget_session = true;
@@ -1864,15 +1709,14 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     if (room == nullptr || !room->participants.contains(participant_id)) {
       return Precondition("the room was closed while joining");
     }
-    Room::Member& member = room->participants.at(participant_id);
-    member.pending = false;
+    bool answers_content = false;
     for (const internal::LocalStream& stream : added.local_streams()) {
-      member.has_content |= stream.kind() == internal::MEDIA_KIND_CONTENT;
+      answers_content |= stream.kind() == internal::MEDIA_KIND_CONTENT;
     }
-    member.webrtc = !added.webrtc_answer_sdp().empty();
-    room->ever_joined = true;
+    rules::ConfirmParticipant(*room, participant_id, answers_content,
+                              !added.webrtc_answer_sdp().empty());
+    Room::Member& member = room->participants.at(participant_id);
     metrics_->CountJoin(member.participant.role());
-    room->room.set_state(v1::ROOM_STATE_ACTIVE);
     if (!invite_id.empty() && !room->invites.at(invite_id).invite.consent_reference().empty()) {
       v1::RoomEvent consent;
       consent.mutable_consent_recorded()->set_participant(member.participant.name());
@@ -1957,7 +1801,7 @@ grpc::Status RoomsService::ParticipantCall(
     status = change(*room, member.participant, &paths);
     if (!status.ok()) return status;
     // A change may move others too (a booth partner going on air or to standby).
-    if (!paths.empty()) updates = RerouteAll(*room, id);
+    if (!paths.empty()) updates = rules::RerouteAll(*room, id);
     *response = member.participant;
     room_id = room->id;
     node = room->node;
@@ -1969,40 +1813,6 @@ grpc::Status RoomsService::ParticipantCall(
     if (participant == id) result = applied;
   }
   return result;
-}
-
-void RoomsService::Reroute(const Room& room, Room::Member& member) const {
-  const v1::Participant& p = member.participant;
-  internal::Routing& routing = member.routing;
-  const bool standby =
-      p.role() == v1::ROLE_INTERPRETER && !p.speak_language().empty() && !p.on_air();
-  routing.set_admitted(p.state() == v1::PARTICIPANT_STATE_ADMITTED);
-  routing.set_muted(p.muted() || standby);
-  routing.set_content_sharing(p.content_sharing());
-  routing.set_pinned_endpoint(p.pinned_participant().substr(p.pinned_participant().rfind('/') + 1));
-  routing.set_speak_bus(p.speak_language());
-  if (standby) {
-    // Hears the floor and its partner's voice in the channel, both at full level.
-    routing.set_listen_bus(p.speak_language());
-    routing.set_floor_gain_db(0.0);
-  } else {
-    routing.set_listen_bus(p.listen_language());
-    routing.set_floor_gain_db(room.room.has_floor_level_db() ? room.room.floor_level_db() : -15.0);
-  }
-}
-
-std::vector<std::pair<std::string, internal::Routing>> RoomsService::RerouteAll(
-    Room& room, const std::string& always) const {
-  std::vector<std::pair<std::string, internal::Routing>> updates;
-  for (auto& [id, member] : room.participants) {
-    if (member.pending) continue;
-    const std::string before = member.routing.SerializeAsString();
-    Reroute(room, member);
-    if (id == always || member.routing.SerializeAsString() != before) {
-      updates.emplace_back(id, member.routing);
-    }
-  }
-  return updates;
 }
 
 void RoomsService::FillBooth(Room& room, const std::string& language) {
@@ -2069,7 +1879,7 @@ grpc::Status RoomsService::RenameParticipant(grpc::ServerContext* context,
                                              const v1::RenameParticipantRequest* request,
                                              v1::Participant* response) {
   const std::string name = request->display_name();
-  if (!ValidDisplayName(name)) {
+  if (!rules::ValidDisplayName(name)) {
     grpc::Status status = auth_.Check(*context);
     if (!status.ok()) return status;
     return Invalid("display_name: 1 to 64 printable characters");
@@ -2077,12 +1887,9 @@ grpc::Status RoomsService::RenameParticipant(grpc::ServerContext* context,
   return ParticipantCall(context, request->name(), response,
                          [this, name](Room& room, v1::Participant& participant,
                                       std::vector<std::string>*) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                           for (const auto& [id, member] : room.participants) {
-                             if (member.participant.name() != participant.name() &&
-                                 member.participant.display_name() == name) {
-                               return grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
-                                                   "another participant of the room has that name");
-                             }
+                           if (rules::DisplayNameTaken(room, participant.name(), name)) {
+                             return grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
+                                                 "another participant of the room has that name");
                            }
                            participant.set_display_name(name);
                            PublishParticipant(room, participant, kUpdated);
@@ -2288,7 +2095,7 @@ RoomsService::Departure RoomsService::Depart(Room& room, const std::string& part
   }
   // An interpreter on air left its booth: the partner takes over.
   if (leaving.on_air()) FillBooth(room, leaving.speak_language());
-  if (leaving.on_air() || unpinned) departure.updates = RerouteAll(room, "");
+  if (leaving.on_air() || unpinned) departure.updates = rules::RerouteAll(room, "");
   // A one-time room ends, with all its state, when its last participant leaves.
   if (room.room.access_mode() == v1::ACCESS_MODE_ONE_TIME && room.participants.empty()) {
     departure.closed = TakeRoom(room.id, CloseReason::kOneTimeEnded);  // `room` is gone now
@@ -2395,7 +2202,7 @@ grpc::Status RoomsService::UpdateMedia(grpc::ServerContext* context,
     if (!member.has_content && member.participant.content_sharing()) {
       member.participant.set_content_sharing(false);
       PublishParticipant(*room, member.participant, kUpdated);
-      updates = RerouteAll(*room, id);
+      updates = rules::RerouteAll(*room, id);
     }
     *response->mutable_participant() = member.participant;
   }
