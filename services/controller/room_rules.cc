@@ -22,6 +22,24 @@ int CountWrongPin(std::deque<absl::Time>& wrong, absl::Time now, absl::Time wind
   return static_cast<int>(wrong.size());
 }
 
+v1::RoomEvent Updated(const v1::Participant& participant) {
+  v1::RoomEvent event;
+  *event.mutable_participant_updated()->mutable_participant() = participant;
+  return event;
+}
+
+v1::RoomEvent OnAir(const std::string& language, const v1::Participant& participant) {
+  v1::RoomEvent event;
+  event.mutable_interpreter_on_air()->set_language(language);
+  event.mutable_interpreter_on_air()->set_participant(participant.name());
+  return event;
+}
+
+bool Offers(const v1::Room& room, const std::string& language) {
+  const auto& languages = room.languages();
+  return std::find(languages.begin(), languages.end(), language) != languages.end();
+}
+
 }  // namespace
 
 bool ValidTimestamp(const google::protobuf::Timestamp& timestamp) {
@@ -303,6 +321,182 @@ std::vector<std::string> AdmitOnHostArrival(RoomRecord& room) {
     admitted.push_back(id);
   }
   return admitted;
+}
+
+absl::Status AdmitWaiting(v1::Participant& participant, Events* events) {
+  if (participant.state() != v1::PARTICIPANT_STATE_WAITING) {
+    return absl::FailedPreconditionError("the participant is not waiting");
+  }
+  participant.set_state(v1::PARTICIPANT_STATE_ADMITTED);
+  v1::RoomEvent event;
+  *event.mutable_participant_admitted()->mutable_participant() = participant;
+  events->push_back(std::move(event));
+  return absl::OkStatus();
+}
+
+void SetMuted(v1::Participant& participant, bool muted, Events* events) {
+  if (participant.muted() == muted) return;
+  participant.set_muted(muted);
+  events->push_back(Updated(participant));
+}
+
+absl::Status Rename(const RoomRecord& room, v1::Participant& participant,
+                    const std::string& display_name, Events* events) {
+  if (DisplayNameTaken(room, participant.name(), display_name)) {
+    return absl::AlreadyExistsError("another participant of the room has that name");
+  }
+  participant.set_display_name(display_name);
+  events->push_back(Updated(participant));
+  return absl::OkStatus();
+}
+
+absl::Status SetListenLanguage(const RoomRecord& room, v1::Participant& participant,
+                               const std::string& language, Events* events) {
+  if (!language.empty() && !Offers(room.room, language)) {
+    return absl::InvalidArgumentError("language: the room does not offer it");
+  }
+  participant.set_listen_language(language);
+  events->push_back(Updated(participant));
+  return absl::OkStatus();
+}
+
+absl::Status SetSpeakLanguage(RoomRecord& room, v1::Participant& participant,
+                              const std::string& language, Events* events) {
+  if (participant.role() != v1::ROLE_INTERPRETER) {
+    return absl::FailedPreconditionError("only interpreters choose the channel they speak into");
+  }
+  const auto& pair = participant.interpreter_languages();
+  if (!language.empty() && language != pair.first() && language != pair.second()) {
+    return absl::InvalidArgumentError("language: not one of the interpreter's pair");
+  }
+  if (!language.empty() && !Offers(room.room, language)) {
+    return absl::InvalidArgumentError("language: the room has no such channel");
+  }
+  const std::string previous = participant.speak_language();
+  const bool was_on_air = participant.on_air();
+  participant.set_speak_language(language);
+  participant.set_on_air(false);
+  if (!language.empty()) {
+    // The first interpreter of a channel is on air; a second one joins the booth on standby
+    // until a hand-over.
+    bool taken = false;
+    for (const auto& [id, member] : room.participants) {
+      taken |= &member.participant != &participant && member.participant.on_air() &&
+               member.participant.speak_language() == language;
+    }
+    participant.set_on_air(!taken);
+  }
+  events->push_back(Updated(participant));
+  if (participant.on_air()) events->push_back(OnAir(language, participant));
+  if (was_on_air && previous != language) FillBooth(room, previous, events);
+  return absl::OkStatus();
+}
+
+absl::Status HandOverInterpretation(RoomRecord& room, v1::Participant& participant,
+                                    Events* events) {
+  if (participant.role() != v1::ROLE_INTERPRETER) {
+    return absl::FailedPreconditionError("only interpreters hand over a booth");
+  }
+  const std::string language = participant.speak_language();
+  if (language.empty()) {
+    return absl::FailedPreconditionError(
+        "the interpreter speaks into the floor: there is no booth");
+  }
+  if (participant.on_air()) {
+    return absl::FailedPreconditionError("the interpreter is already on air");
+  }
+  v1::RoomEvent on_air = OnAir(language, participant);
+  for (auto& [id, member] : room.participants) {
+    if (member.participant.on_air() && member.participant.speak_language() == language) {
+      member.participant.set_on_air(false);
+      on_air.mutable_interpreter_on_air()->set_previous(member.participant.name());
+      events->push_back(Updated(member.participant));
+    }
+  }
+  participant.set_on_air(true);
+  events->push_back(Updated(participant));
+  events->push_back(std::move(on_air));
+  return absl::OkStatus();
+}
+
+absl::Status SetContentSharing(const RoomRecord& room, v1::Participant& participant, bool enabled,
+                               Events* events) {
+  const std::string id = participant.name().substr(participant.name().rfind('/') + 1);
+  if (enabled && !room.participants.at(id).has_content) {
+    return absl::FailedPreconditionError("the participant offered no content stream when joining");
+  }
+  if (enabled) {
+    for (const auto& [other, member] : room.participants) {
+      if (other != id && member.participant.content_sharing()) {
+        return absl::FailedPreconditionError("another participant is sharing content");
+      }
+    }
+  }
+  participant.set_content_sharing(enabled);
+  events->push_back(Updated(participant));
+  return absl::OkStatus();
+}
+
+absl::Status PinParticipant(const RoomRecord& room, v1::Participant& participant,
+                            const std::string& pinned, Events* events) {
+  if (!pinned.empty()) {
+    const std::string prefix = room.ParticipantName("");
+    if (!pinned.starts_with(prefix) || pinned.size() == prefix.size()) {
+      return absl::InvalidArgumentError("pinned: not a participant name of this room");
+    }
+    auto found = room.participants.find(pinned.substr(prefix.size()));
+    if (found == room.participants.end() || found->second.pending) {
+      return absl::NotFoundError("pinned: no such participant in the room");
+    }
+    if (&found->second.participant == &participant) {
+      return absl::InvalidArgumentError("pinned: a participant cannot pin itself");
+    }
+  }
+  if (participant.pinned_participant() == pinned) return absl::OkStatus();
+  participant.set_pinned_participant(pinned);
+  events->push_back(Updated(participant));
+  return absl::OkStatus();
+}
+
+void FillBooth(RoomRecord& room, const std::string& language, Events* events) {
+  if (language.empty()) return;
+  for (const std::string& id : room.participant_order) {
+    const RoomRecord::Member& member = room.participants.at(id);
+    if (!member.pending && member.participant.on_air() &&
+        member.participant.speak_language() == language) {
+      return;  // somebody is on air
+    }
+  }
+  for (const std::string& id : room.participant_order) {
+    RoomRecord::Member& member = room.participants.at(id);
+    if (member.pending || member.participant.role() != v1::ROLE_INTERPRETER ||
+        member.participant.speak_language() != language) {
+      continue;
+    }
+    member.participant.set_on_air(true);
+    events->push_back(Updated(member.participant));
+    events->push_back(OnAir(language, member.participant));
+    return;
+  }
+}
+
+bool AfterDeparture(RoomRecord& room, const v1::Participant& leaving, Events* events) {
+  // Pins on the one who left end.
+  bool unpinned = false;
+  for (auto& [id, member] : room.participants) {
+    if (member.participant.pinned_participant() == leaving.name()) {
+      member.participant.clear_pinned_participant();
+      events->push_back(Updated(member.participant));
+      unpinned = true;
+    }
+  }
+  // An interpreter on air left its booth: the partner takes over.
+  if (leaving.on_air()) FillBooth(room, leaving.speak_language(), events);
+  return leaving.on_air() || unpinned;
+}
+
+bool EndsWhenEmpty(const RoomRecord& room) {
+  return room.room.access_mode() == v1::ACCESS_MODE_ONE_TIME && room.participants.empty();
 }
 
 double FloorGainDb(const v1::Room& room) {

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "chorus/v1/media_node.pb.h"
 #include "chorus/v1/rooms.pb.h"
@@ -179,6 +180,60 @@ bool RemoveParticipant(RoomRecord& room, const std::string& participant_id, absl
 // A host is in a room that admits on a host's arrival: every waiting participant is admitted.
 // Returns their ids (in id order) for the caller to publish and apply.
 std::vector<std::string> AdmitOnHostArrival(RoomRecord& room);
+
+// ----- Participants in the call: lobby, names, booths, pins, content -----
+// Each change below is made to `participant`, the member of `room` it names. A refused change
+// changes nothing and says why (the canonical code the API returns); a change appends the events
+// it causes to `events`, in the order the room's watchers see them (the caller numbers, stamps and
+// publishes them).
+
+using Events = std::vector<chorus::v1::RoomEvent>;
+
+// The host lets a waiting participant in. FAILED_PRECONDITION when it is not waiting.
+absl::Status AdmitWaiting(chorus::v1::Participant& participant, Events* events);
+
+// Mutes or unmutes (no event when nothing changes).
+void SetMuted(chorus::v1::Participant& participant, bool muted, Events* events);
+
+// ALREADY_EXISTS when another participant of the room has the name (checked valid by the caller).
+absl::Status Rename(const RoomRecord& room, chorus::v1::Participant& participant,
+                    const std::string& display_name, Events* events);
+
+// The channel the participant hears ("" = the floor). INVALID_ARGUMENT when the room offers no
+// such channel.
+absl::Status SetListenLanguage(const RoomRecord& room, chorus::v1::Participant& participant,
+                               const std::string& language, Events* events);
+
+// The channel an interpreter speaks into ("" = the floor), one of its pair and of the room's.
+// The first interpreter of a channel is on air; a second joins the booth on standby. Leaving a
+// booth while on air puts the partner on air.
+absl::Status SetSpeakLanguage(RoomRecord& room, chorus::v1::Participant& participant,
+                              const std::string& language, Events* events);
+
+// A standby interpreter takes the booth over from the one on air.
+absl::Status HandOverInterpretation(RoomRecord& room, chorus::v1::Participant& participant,
+                                    Events* events);
+
+// Starts or stops presenting: only with a content stream offered at the join, one presenter at a
+// time.
+absl::Status SetContentSharing(const RoomRecord& room, chorus::v1::Participant& participant,
+                               bool enabled, Events* events);
+
+// Pins another participant of the room in the participant's view ("" unpins). No event when
+// nothing changes.
+absl::Status PinParticipant(const RoomRecord& room, chorus::v1::Participant& participant,
+                            const std::string& pinned, Events* events);
+
+// The booth of `language` has nobody on air: its first standby interpreter goes on air.
+void FillBooth(RoomRecord& room, const std::string& language, Events* events);
+
+// After `leaving` left the room (RemoveParticipant): pins on it end, and its booth, if it was on
+// air, goes to its partner. Returns whether routings may have changed (RerouteAll is due).
+bool AfterDeparture(RoomRecord& room, const chorus::v1::Participant& leaving, Events* events);
+
+// Whether the room ends now: a one-time room ends, with all its state, when its last participant
+// leaves.
+bool EndsWhenEmpty(const RoomRecord& room);
 
 // ----- Media routing -----
 

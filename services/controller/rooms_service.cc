@@ -18,6 +18,7 @@
 #include "grpcpp/client_context.h"
 #include "pipeline/base/log.h"
 #include "services/common/api_guard.h"
+#include "services/common/status.h"
 
 namespace chorus::controller {
 namespace {
@@ -1782,9 +1783,8 @@ grpc::Status RoomsService::ListParticipants(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status RoomsService::ParticipantCall(
-    grpc::ServerContext* context, const std::string& name, v1::Participant* response,
-    const std::function<grpc::Status(Room&, v1::Participant&, std::vector<std::string>*)>& change) {
+grpc::Status RoomsService::ParticipantCall(grpc::ServerContext* context, const std::string& name,
+                                           v1::Participant* response, const Change& change) {
   grpc::Status status = auth_.Check(*context);
   if (!status.ok()) return status;
   std::string room_id;
@@ -1798,8 +1798,10 @@ grpc::Status RoomsService::ParticipantCall(
     status = FindParticipant(name, &room, &id);
     if (!status.ok()) return status;
     Room::Member& member = room->participants.at(id);
-    status = change(*room, member.participant, &paths);
-    if (!status.ok()) return status;
+    rules::Events events;
+    absl::Status changed = change(*room, member.participant, &events, &paths);
+    if (!changed.ok()) return common::ToGrpcStatus(changed);
+    for (v1::RoomEvent& event : events) Publish(*room, std::move(event));
     // A change may move others too (a booth partner going on air or to standby).
     if (!paths.empty()) updates = rules::RerouteAll(*room, id);
     *response = member.participant;
@@ -1815,64 +1817,32 @@ grpc::Status RoomsService::ParticipantCall(
   return result;
 }
 
-void RoomsService::FillBooth(Room& room, const std::string& language) {
-  if (language.empty()) return;
-  for (const std::string& id : room.participant_order) {
-    const Room::Member& member = room.participants.at(id);
-    if (!member.pending && member.participant.on_air() &&
-        member.participant.speak_language() == language) {
-      return;  // somebody is on air
-    }
-  }
-  for (const std::string& id : room.participant_order) {
-    Room::Member& member = room.participants.at(id);
-    if (member.pending || member.participant.role() != v1::ROLE_INTERPRETER ||
-        member.participant.speak_language() != language) {
-      continue;
-    }
-    member.participant.set_on_air(true);
-    PublishParticipant(room, member.participant, kUpdated);
-    v1::RoomEvent event;
-    event.mutable_interpreter_on_air()->set_language(language);
-    event.mutable_interpreter_on_air()->set_participant(member.participant.name());
-    Publish(room, std::move(event));
-    return;
-  }
-}
-
 grpc::Status RoomsService::AdmitParticipant(grpc::ServerContext* context,
                                             const v1::AdmitParticipantRequest* request,
                                             v1::Participant* response) {
-  return ParticipantCall(
-      context, request->name(), response,
-      [this](Room& room, v1::Participant& participant, std::vector<std::string>* paths)
-          ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            if (participant.state() != v1::PARTICIPANT_STATE_WAITING) {
-              return Precondition("the participant is not waiting");
-            }
-            metrics_->ObserveLobbyWait(options_.now() - FromTimestamp(participant.join_time()));
-            participant.set_state(v1::PARTICIPANT_STATE_ADMITTED);
-            PublishParticipant(room, participant, kAdmitted);
-            paths->push_back("routing.admitted");
-            return grpc::Status::OK;
-          });
+  return ParticipantCall(context, request->name(), response,
+                         [this](Room&, v1::Participant& participant, rules::Events* events,
+                                std::vector<std::string>* paths) {
+                           const absl::Time joined = FromTimestamp(participant.join_time());
+                           absl::Status admitted = rules::AdmitWaiting(participant, events);
+                           if (!admitted.ok()) return admitted;
+                           metrics_->ObserveLobbyWait(options_.now() - joined);
+                           paths->push_back("routing.admitted");
+                           return absl::OkStatus();
+                         });
 }
 
 grpc::Status RoomsService::MuteParticipant(grpc::ServerContext* context,
                                            const v1::MuteParticipantRequest* request,
                                            v1::Participant* response) {
   const bool muted = request->muted();
-  return ParticipantCall(
-      context, request->name(), response,
-      [this, muted](Room& room, v1::Participant& participant, std::vector<std::string>* paths)
-          ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            if (participant.muted() != muted) {
-              participant.set_muted(muted);
-              PublishParticipant(room, participant, kUpdated);
-            }
-            paths->push_back("routing.muted");
-            return grpc::Status::OK;
-          });
+  return ParticipantCall(context, request->name(), response,
+                         [muted](Room&, v1::Participant& participant, rules::Events* events,
+                                 std::vector<std::string>* paths) {
+                           rules::SetMuted(participant, muted, events);
+                           paths->push_back("routing.muted");
+                           return absl::OkStatus();
+                         });
 }
 
 grpc::Status RoomsService::RenameParticipant(grpc::ServerContext* context,
@@ -1884,174 +1854,86 @@ grpc::Status RoomsService::RenameParticipant(grpc::ServerContext* context,
     if (!status.ok()) return status;
     return Invalid("display_name: 1 to 64 printable characters");
   }
-  return ParticipantCall(context, request->name(), response,
-                         [this, name](Room& room, v1::Participant& participant,
-                                      std::vector<std::string>*) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                           if (rules::DisplayNameTaken(room, participant.name(), name)) {
-                             return grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
-                                                 "another participant of the room has that name");
-                           }
-                           participant.set_display_name(name);
-                           PublishParticipant(room, participant, kUpdated);
-                           return grpc::Status::OK;
-                         });
+  return ParticipantCall(
+      context, request->name(), response,
+      [name](Room& room, v1::Participant& participant, rules::Events* events,
+             std::vector<std::string>*) { return rules::Rename(room, participant, name, events); });
 }
 
 grpc::Status RoomsService::SetListenLanguage(grpc::ServerContext* context,
                                              const v1::SetListenLanguageRequest* request,
                                              v1::Participant* response) {
   const std::string language = request->language();
-  return ParticipantCall(
-      context, request->name(), response,
-      [this, language](Room& room, v1::Participant& participant, std::vector<std::string>* paths)
-          ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            const auto& languages = room.room.languages();
-            if (!language.empty() &&
-                std::find(languages.begin(), languages.end(), language) == languages.end()) {
-              return Invalid("language: the room does not offer it");
-            }
-            participant.set_listen_language(language);
-            PublishParticipant(room, participant, kUpdated);
-            paths->push_back("routing.listen_bus");
-            paths->push_back("routing.floor_gain_db");
-            return grpc::Status::OK;
-          });
+  return ParticipantCall(context, request->name(), response,
+                         [language](Room& room, v1::Participant& participant, rules::Events* events,
+                                    std::vector<std::string>* paths) {
+                           absl::Status set =
+                               rules::SetListenLanguage(room, participant, language, events);
+                           if (!set.ok()) return set;
+                           paths->push_back("routing.listen_bus");
+                           paths->push_back("routing.floor_gain_db");
+                           return absl::OkStatus();
+                         });
 }
 
 grpc::Status RoomsService::SetSpeakLanguage(grpc::ServerContext* context,
                                             const v1::SetSpeakLanguageRequest* request,
                                             v1::Participant* response) {
   const std::string language = request->language();
-  return ParticipantCall(
-      context, request->name(), response,
-      [this, language](Room& room, v1::Participant& participant, std::vector<std::string>* paths)
-          ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            if (participant.role() != v1::ROLE_INTERPRETER) {
-              return Precondition("only interpreters choose the channel they speak into");
-            }
-            const auto& pair = participant.interpreter_languages();
-            if (!language.empty() && language != pair.first() && language != pair.second()) {
-              return Invalid("language: not one of the interpreter's pair");
-            }
-            const auto& languages = room.room.languages();
-            if (!language.empty() &&
-                std::find(languages.begin(), languages.end(), language) == languages.end()) {
-              return Invalid("language: the room has no such channel");
-            }
-            const std::string previous = participant.speak_language();
-            const bool was_on_air = participant.on_air();
-            participant.set_speak_language(language);
-            participant.set_on_air(false);
-            if (!language.empty()) {
-              // The first interpreter of a channel is on air; a second one joins the booth on
-              // standby until a hand-over.
-              bool taken = false;
-              for (const auto& [id, member] : room.participants) {
-                taken |= &member.participant != &participant && member.participant.on_air() &&
-                         member.participant.speak_language() == language;
-              }
-              participant.set_on_air(!taken);
-            }
-            PublishParticipant(room, participant, kUpdated);
-            if (participant.on_air()) {
-              v1::RoomEvent event;
-              event.mutable_interpreter_on_air()->set_language(language);
-              event.mutable_interpreter_on_air()->set_participant(participant.name());
-              Publish(room, std::move(event));
-            }
-            if (was_on_air && previous != language) FillBooth(room, previous);
-            paths->push_back("routing");
-            return grpc::Status::OK;
-          });
+  return ParticipantCall(context, request->name(), response,
+                         [language](Room& room, v1::Participant& participant, rules::Events* events,
+                                    std::vector<std::string>* paths) {
+                           absl::Status set =
+                               rules::SetSpeakLanguage(room, participant, language, events);
+                           if (!set.ok()) return set;
+                           paths->push_back("routing");
+                           return absl::OkStatus();
+                         });
 }
 
 grpc::Status RoomsService::HandOverInterpretation(grpc::ServerContext* context,
                                                   const v1::HandOverInterpretationRequest* request,
                                                   v1::Participant* response) {
-  return ParticipantCall(
-      context, request->name(), response,
-      [this](Room& room, v1::Participant& participant, std::vector<std::string>* paths)
-          ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            if (participant.role() != v1::ROLE_INTERPRETER) {
-              return Precondition("only interpreters hand over a booth");
-            }
-            const std::string language = participant.speak_language();
-            if (language.empty()) {
-              return Precondition("the interpreter speaks into the floor: there is no booth");
-            }
-            if (participant.on_air()) return Precondition("the interpreter is already on air");
-            v1::RoomEvent event;
-            for (auto& [id, member] : room.participants) {
-              if (member.participant.on_air() && member.participant.speak_language() == language) {
-                member.participant.set_on_air(false);
-                event.mutable_interpreter_on_air()->set_previous(member.participant.name());
-                PublishParticipant(room, member.participant, kUpdated);
-              }
-            }
-            participant.set_on_air(true);
-            PublishParticipant(room, participant, kUpdated);
-            event.mutable_interpreter_on_air()->set_language(language);
-            event.mutable_interpreter_on_air()->set_participant(participant.name());
-            Publish(room, std::move(event));
-            paths->push_back("routing");
-            return grpc::Status::OK;
-          });
+  return ParticipantCall(context, request->name(), response,
+                         [](Room& room, v1::Participant& participant, rules::Events* events,
+                            std::vector<std::string>* paths) {
+                           absl::Status handed =
+                               rules::HandOverInterpretation(room, participant, events);
+                           if (!handed.ok()) return handed;
+                           paths->push_back("routing");
+                           return absl::OkStatus();
+                         });
 }
 
 grpc::Status RoomsService::SetContentSharing(grpc::ServerContext* context,
                                              const v1::SetContentSharingRequest* request,
                                              v1::Participant* response) {
   const bool enabled = request->enabled();
-  return ParticipantCall(
-      context, request->name(), response,
-      [this, enabled](Room& room, v1::Participant& participant, std::vector<std::string>* paths)
-          ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            const std::string id = participant.name().substr(participant.name().rfind('/') + 1);
-            if (enabled && !room.participants.at(id).has_content) {
-              return Precondition("the participant offered no content stream when joining");
-            }
-            if (enabled) {
-              for (const auto& [other, member] : room.participants) {
-                if (other != id && member.participant.content_sharing()) {
-                  return Precondition("another participant is sharing content");
-                }
-              }
-            }
-            participant.set_content_sharing(enabled);
-            PublishParticipant(room, participant, kUpdated);
-            paths->push_back("routing.content_sharing");
-            return grpc::Status::OK;
-          });
+  return ParticipantCall(context, request->name(), response,
+                         [enabled](Room& room, v1::Participant& participant, rules::Events* events,
+                                   std::vector<std::string>* paths) {
+                           absl::Status set =
+                               rules::SetContentSharing(room, participant, enabled, events);
+                           if (!set.ok()) return set;
+                           paths->push_back("routing.content_sharing");
+                           return absl::OkStatus();
+                         });
 }
 
 grpc::Status RoomsService::PinParticipant(grpc::ServerContext* context,
                                           const v1::PinParticipantRequest* request,
                                           v1::Participant* response) {
   const std::string pinned = request->pinned();
-  return ParticipantCall(
-      context, request->name(), response,
-      [this, pinned](Room& room, v1::Participant& participant, std::vector<std::string>* paths)
-          ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            if (!pinned.empty()) {
-              const std::string prefix = absl::StrCat("rooms/", room.id, "/participants/");
-              if (!absl::StartsWith(pinned, prefix) || pinned.size() == prefix.size()) {
-                return Invalid("pinned: not a participant name of this room");
-              }
-              auto found = room.participants.find(pinned.substr(prefix.size()));
-              if (found == room.participants.end() || found->second.pending) {
-                return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                    "pinned: no such participant in the room");
-              }
-              if (&found->second.participant == &participant) {
-                return Invalid("pinned: a participant cannot pin itself");
-              }
-            }
-            if (participant.pinned_participant() == pinned) return grpc::Status::OK;
-            participant.set_pinned_participant(pinned);
-            PublishParticipant(room, participant, kUpdated);
-            paths->push_back("routing.pinned_endpoint");
-            return grpc::Status::OK;
-          });
+  return ParticipantCall(context, request->name(), response,
+                         [pinned](Room& room, v1::Participant& participant, rules::Events* events,
+                                  std::vector<std::string>* paths) {
+                           const std::string before = participant.pinned_participant();
+                           absl::Status set =
+                               rules::PinParticipant(room, participant, pinned, events);
+                           if (!set.ok()) return set;
+                           if (before != pinned) paths->push_back("routing.pinned_endpoint");
+                           return absl::OkStatus();
+                         });
 }
 
 grpc::Status RoomsService::RemoveCall(grpc::ServerContext* context, const std::string& name,
@@ -2084,20 +1966,11 @@ RoomsService::Departure RoomsService::Depart(Room& room, const std::string& part
   departure.room_id = room.id;
   departure.participant = participant;
   departure.node = room.node;
-  // Pins on the one who left end.
-  bool unpinned = false;
-  for (auto& [id, member] : room.participants) {
-    if (member.participant.pinned_participant() == leaving.name()) {
-      member.participant.clear_pinned_participant();
-      PublishParticipant(room, member.participant, kUpdated);
-      unpinned = true;
-    }
-  }
-  // An interpreter on air left its booth: the partner takes over.
-  if (leaving.on_air()) FillBooth(room, leaving.speak_language());
-  if (leaving.on_air() || unpinned) departure.updates = rules::RerouteAll(room, "");
-  // A one-time room ends, with all its state, when its last participant leaves.
-  if (room.room.access_mode() == v1::ACCESS_MODE_ONE_TIME && room.participants.empty()) {
+  rules::Events events;
+  const bool reroute = rules::AfterDeparture(room, leaving, &events);
+  for (v1::RoomEvent& event : events) Publish(room, std::move(event));
+  if (reroute) departure.updates = rules::RerouteAll(room, "");
+  if (rules::EndsWhenEmpty(room)) {
     departure.closed = TakeRoom(room.id, CloseReason::kOneTimeEnded);  // `room` is gone now
   }
   return departure;

@@ -261,9 +261,6 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   grpc::Status ApplyRouting(const std::string& room_id, int node, const std::string& participant,
                             const chorus::internal::v1::Routing& routing,
                             const std::vector<std::string>& paths);
-  // A booth's on-air interpreter left `language` (or the room): its standby partner, if any,
-  // goes on air. Publishes the events.
-  void FillBooth(Room& room, const std::string& language) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // Admits waiting participants of a HOST_PIN room once a host is in (lobby off).
   std::vector<std::string> AutoAdmit(Room& room) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   grpc::Status RemoveCall(grpc::ServerContext* context, const std::string& name,
@@ -283,10 +280,14 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   void Apply(Departure& departure);
   // Deletes the room's media session (a failed join left it without anybody, or the room ended).
   void ForgetEmptySession(const std::string& room_id, int node);
-  grpc::Status ParticipantCall(
-      grpc::ServerContext* context, const std::string& name, chorus::v1::Participant* response,
-      const std::function<grpc::Status(Room&, chorus::v1::Participant&, std::vector<std::string>*)>&
-          change);
+  // A change to one participant (a rule of room_rules.h): it appends the events it causes and
+  // the routing fields it changed (any: the room's routings are sent again).
+  using Change = std::function<absl::Status(Room&, chorus::v1::Participant&, rules::Events*,
+                                            std::vector<std::string>* paths)>;
+  // Authenticates, applies `change` to the participant `name` under the lock, publishes its
+  // events, then sends the routings that changed to the media node.
+  grpc::Status ParticipantCall(grpc::ServerContext* context, const std::string& name,
+                               chorus::v1::Participant* response, const Change& change);
 
   const common::BearerAuthenticator& auth_;
   const common::Lifecycle& lifecycle_;

@@ -533,6 +533,172 @@ TEST_F(RoomRulesTest, TheIdleClockStartsAtTheFirstJoin) {
   EXPECT_FALSE(rules::IdleExpired(room, clock_.now(), idle));
 }
 
+// ----- Participants in the call -----
+
+class CallRulesTest : public RoomRulesTest {
+ protected:
+  // A meeting with a German channel: a guest, and two German-English interpreters.
+  void SetUp() override {
+    room_ = MakeRoom();
+    room_.room.add_languages("de");
+    for (const char* id : {"guest", "int-a", "int-b"}) Join(room_, ByPin(v1::ROLE_GUEST), id);
+    for (const char* id : {"int-a", "int-b"}) {
+      v1::Participant& interpreter = P(id);
+      interpreter.set_role(v1::ROLE_INTERPRETER);
+      interpreter.mutable_interpreter_languages()->set_first("de");
+      interpreter.mutable_interpreter_languages()->set_second("en");
+    }
+  }
+  v1::Participant& P(const std::string& id) { return room_.participants.at(id).participant; }
+  // The kinds of the events, in order: "updated", "on_air", "admitted".
+  static std::vector<std::string> Kinds(const rules::Events& events) {
+    std::vector<std::string> kinds;
+    for (const v1::RoomEvent& event : events) {
+      kinds.push_back(event.has_participant_updated()    ? "updated"
+                      : event.has_interpreter_on_air()   ? "on_air"
+                      : event.has_participant_admitted() ? "admitted"
+                                                         : "other");
+    }
+    return kinds;
+  }
+
+  RoomRecord room_;
+  rules::Events events_;
+};
+
+TEST_F(CallRulesTest, TheFirstInterpreterOfAChannelIsOnAirTheSecondOnStandby) {
+  ASSERT_TRUE(rules::SetSpeakLanguage(room_, P("int-a"), "de", &events_).ok());
+  EXPECT_TRUE(P("int-a").on_air());
+  EXPECT_EQ(Kinds(events_), (std::vector<std::string>{"updated", "on_air"}));
+  EXPECT_EQ(events_[1].interpreter_on_air().participant(), P("int-a").name());
+  events_.clear();
+  ASSERT_TRUE(rules::SetSpeakLanguage(room_, P("int-b"), "de", &events_).ok());
+  EXPECT_FALSE(P("int-b").on_air());
+  EXPECT_EQ(Kinds(events_), std::vector<std::string>{"updated"});
+
+  // Leaving the booth for the floor puts the partner on air.
+  events_.clear();
+  ASSERT_TRUE(rules::SetSpeakLanguage(room_, P("int-a"), "", &events_).ok());
+  EXPECT_FALSE(P("int-a").on_air());
+  EXPECT_TRUE(P("int-b").on_air());
+  EXPECT_EQ(Kinds(events_), (std::vector<std::string>{"updated", "updated", "on_air"}));
+}
+
+TEST_F(CallRulesTest, OnlyAnInterpreterSpeaksIntoAChannelOfItsPairThatTheRoomOffers) {
+  EXPECT_EQ(rules::SetSpeakLanguage(room_, P("guest"), "de", &events_).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(rules::SetSpeakLanguage(room_, P("int-a"), "fr", &events_).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(rules::SetSpeakLanguage(room_, P("int-a"), "en", &events_).code(),
+            absl::StatusCode::kInvalidArgument);  // of its pair, but no channel of the room
+  EXPECT_TRUE(events_.empty());
+  EXPECT_EQ(P("int-a").speak_language(), "");
+}
+
+TEST_F(CallRulesTest, AStandbyInterpreterTakesTheBoothOver) {
+  ASSERT_TRUE(rules::SetSpeakLanguage(room_, P("int-a"), "de", &events_).ok());
+  ASSERT_TRUE(rules::SetSpeakLanguage(room_, P("int-b"), "de", &events_).ok());
+  EXPECT_EQ(rules::HandOverInterpretation(room_, P("int-a"), &events_).code(),
+            absl::StatusCode::kFailedPrecondition);  // already on air
+  EXPECT_EQ(rules::HandOverInterpretation(room_, P("guest"), &events_).code(),
+            absl::StatusCode::kFailedPrecondition);
+  events_.clear();
+  ASSERT_TRUE(rules::HandOverInterpretation(room_, P("int-b"), &events_).ok());
+  EXPECT_TRUE(P("int-b").on_air());
+  EXPECT_FALSE(P("int-a").on_air());
+  ASSERT_EQ(Kinds(events_), (std::vector<std::string>{"updated", "updated", "on_air"}));
+  EXPECT_EQ(events_[2].interpreter_on_air().participant(), P("int-b").name());
+  EXPECT_EQ(events_[2].interpreter_on_air().previous(), P("int-a").name());
+  EXPECT_EQ(events_[2].interpreter_on_air().language(), "de");
+}
+
+TEST_F(CallRulesTest, WhenAnInterpreterOnAirLeavesThePartnerTakesOverAndPinsOnItEnd) {
+  ASSERT_TRUE(rules::SetSpeakLanguage(room_, P("int-a"), "de", &events_).ok());
+  ASSERT_TRUE(rules::SetSpeakLanguage(room_, P("int-b"), "de", &events_).ok());
+  ASSERT_TRUE(rules::PinParticipant(room_, P("guest"), P("int-a").name(), &events_).ok());
+  const v1::Participant leaving = P("int-a");
+  EXPECT_TRUE(rules::RemoveParticipant(room_, "int-a", clock_.now()));
+  events_.clear();
+  EXPECT_TRUE(rules::AfterDeparture(room_, leaving, &events_));
+  EXPECT_TRUE(P("int-b").on_air());
+  EXPECT_EQ(P("guest").pinned_participant(), "");
+  EXPECT_EQ(Kinds(events_), (std::vector<std::string>{"updated", "updated", "on_air"}));
+  // A guest nobody pinned leaves without changing anyone's routing.
+  const v1::Participant guest = P("guest");
+  rules::RemoveParticipant(room_, "guest", clock_.now());
+  events_.clear();
+  EXPECT_FALSE(rules::AfterDeparture(room_, guest, &events_));
+  EXPECT_TRUE(events_.empty());
+}
+
+TEST_F(CallRulesTest, APinNamesAnotherParticipantOfTheRoom) {
+  EXPECT_EQ(
+      rules::PinParticipant(room_, P("guest"), "rooms/other/participants/int-a", &events_).code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(rules::PinParticipant(room_, P("guest"), "rooms/r1/participants/", &events_).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      rules::PinParticipant(room_, P("guest"), "rooms/r1/participants/nobody", &events_).code(),
+      absl::StatusCode::kNotFound);
+  EXPECT_EQ(rules::PinParticipant(room_, P("guest"), P("guest").name(), &events_).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(events_.empty());
+  ASSERT_TRUE(rules::PinParticipant(room_, P("guest"), P("int-a").name(), &events_).ok());
+  EXPECT_EQ(events_.size(), 1u);
+  ASSERT_TRUE(rules::PinParticipant(room_, P("guest"), P("int-a").name(), &events_).ok());
+  EXPECT_EQ(events_.size(), 1u);  // nothing changed, nothing published
+}
+
+TEST_F(CallRulesTest, OnePresenterAtATimeAndOnlyWithAContentStream) {
+  EXPECT_EQ(rules::SetContentSharing(room_, P("guest"), true, &events_).code(),
+            absl::StatusCode::kFailedPrecondition);
+  room_.participants.at("guest").has_content = true;
+  room_.participants.at("int-a").has_content = true;
+  ASSERT_TRUE(rules::SetContentSharing(room_, P("guest"), true, &events_).ok());
+  EXPECT_EQ(rules::SetContentSharing(room_, P("int-a"), true, &events_).code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(rules::SetContentSharing(room_, P("guest"), false, &events_).ok());
+  EXPECT_TRUE(rules::SetContentSharing(room_, P("int-a"), true, &events_).ok());
+}
+
+TEST_F(CallRulesTest, NamesListeningMutingAndTheLobby) {
+  EXPECT_EQ(rules::Rename(room_, P("guest"), P("int-a").display_name(), &events_).code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_TRUE(rules::Rename(room_, P("guest"), "Patient", &events_).ok());
+  EXPECT_EQ(P("guest").display_name(), "Patient");
+
+  EXPECT_EQ(rules::SetListenLanguage(room_, P("guest"), "fr", &events_).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(rules::SetListenLanguage(room_, P("guest"), "de", &events_).ok());
+  EXPECT_EQ(P("guest").listen_language(), "de");
+
+  events_.clear();
+  rules::SetMuted(P("guest"), true, &events_);
+  rules::SetMuted(P("guest"), true, &events_);
+  EXPECT_EQ(events_.size(), 1u);
+
+  EXPECT_EQ(rules::AdmitWaiting(P("guest"), &events_).code(),
+            absl::StatusCode::kFailedPrecondition);
+  P("guest").set_state(v1::PARTICIPANT_STATE_WAITING);
+  events_.clear();
+  EXPECT_TRUE(rules::AdmitWaiting(P("guest"), &events_).ok());
+  EXPECT_EQ(P("guest").state(), v1::PARTICIPANT_STATE_ADMITTED);
+  EXPECT_EQ(Kinds(events_), std::vector<std::string>{"admitted"});
+}
+
+TEST_F(RoomRulesTest, AOneTimeRoomEndsWhenItsLastParticipantLeaves) {
+  RoomRecord room = MakeRoom(v1::ROOM_KIND_MEETING, v1::ACCESS_MODE_ONE_TIME);
+  AddInvite(room, "i1", 'a');
+  AddInvite(room, "i2", 'b');
+  Join(room, ByInvite('a'), "p1");
+  Join(room, ByInvite('b'), "p2");
+  rules::RemoveParticipant(room, "p1", clock_.now());
+  EXPECT_FALSE(rules::EndsWhenEmpty(room));
+  rules::RemoveParticipant(room, "p2", clock_.now());
+  EXPECT_TRUE(rules::EndsWhenEmpty(room));
+  EXPECT_FALSE(rules::EndsWhenEmpty(MakeRoom()));
+}
+
 // ----- Routing -----
 
 TEST_F(RoomRulesTest, AStandbyInterpreterIsMutedAndHearsItsChannelWithTheFloorAtFullLevel) {
