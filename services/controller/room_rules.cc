@@ -93,6 +93,28 @@ bool DisplayNameTaken(const RoomRecord& room, const std::string& participant_nam
   return false;
 }
 
+bool ValidLanguage(const std::string& tag) {
+  if (tag.size() < 2 || tag.size() > 35) return false;
+  return std::all_of(tag.begin(), tag.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+absl::Status CheckInterpreterPair(const RoomRecord& room, const v1::LanguagePair& pair) {
+  if (!ValidLanguage(pair.first()) || !ValidLanguage(pair.second()) ||
+      pair.first() == pair.second()) {
+    return absl::InvalidArgumentError(
+        "invite.interpreter_languages: two different BCP-47 tags are required");
+  }
+  if (!room.room.languages().empty() && !Offers(room.room, pair.first()) &&
+      !Offers(room.room, pair.second())) {
+    return absl::InvalidArgumentError("invite.interpreter_languages: the room offers neither");
+  }
+  return absl::OkStatus();
+}
+
+bool MediaStarted(const RoomRecord& room) { return room.node >= 0 || room.restored; }
+
 bool InviteNeedsConsent(const RoomRecord& room, const std::string& consent_reference) {
   if (room.room.kind() != v1::ROOM_KIND_CONSULTATION || !consent_reference.empty()) return false;
   int expected = 0;

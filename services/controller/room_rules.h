@@ -52,6 +52,20 @@ bool ValidDisplayName(const std::string& name);
 bool DisplayNameTaken(const RoomRecord& room, const std::string& participant_name,
                       const std::string& display_name);
 
+// ----- Languages -----
+
+// A BCP-47-looking tag: letters, digits and hyphens, 2 to 35 characters.
+bool ValidLanguage(const std::string& tag);
+
+// An interpreter's pair: two different tags, and when the room has channels, at least one of them
+// a channel of the room (a simultaneous interpreter works between the floor and a channel).
+// INVALID_ARGUMENT otherwise.
+absl::Status CheckInterpreterPair(const RoomRecord& room, const chorus::v1::LanguagePair& pair);
+
+// Whether the room's media has started (or may still run on its node after a restart): its
+// channels can no longer change.
+bool MediaStarted(const RoomRecord& room);
+
 // ----- Invites -----
 
 // Whether an invite without a consent reference would bring a third person into a consultation

@@ -117,14 +117,6 @@ bool ValidPin(const std::string& pin) {
          std::all_of(pin.begin(), pin.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-// A BCP-47-looking tag: letters, digits and hyphens, 2 to 35 characters.
-bool ValidLanguage(const std::string& tag) {
-  if (tag.size() < 2 || tag.size() > 35) return false;
-  return std::all_of(tag.begin(), tag.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
-  });
-}
-
 // No control characters (C0, DEL); the text is otherwise free (UTF-8 is checked by protobuf).
 bool NoControlCharacters(const std::string& text) {
   return std::none_of(text.begin(), text.end(),
@@ -188,7 +180,7 @@ grpc::Status CheckRoomField(std::string_view field, const v1::Room& in,
     if (in.languages_size() > 8) return Invalid("room.languages: at most 8");
     std::set<std::string> seen;
     for (const std::string& language : in.languages()) {
-      if (!ValidLanguage(language)) return Invalid("room.languages: not a BCP-47 tag");
+      if (!rules::ValidLanguage(language)) return Invalid("room.languages: not a BCP-47 tag");
       if (!seen.insert(language).second) return Invalid("room.languages: a language twice");
     }
     return grpc::Status::OK;
@@ -1253,7 +1245,7 @@ grpc::Status RoomsService::UpdateRoomState(grpc::ServerContext* context,
       }
       updated.set_max_participants(in.max_participants());
     } else if (path == "languages") {
-      if (room->node >= 0 || room->restored) {
+      if (rules::MediaStarted(*room)) {
         return Precondition("languages cannot change once the room's media has started");
       }
       *updated.mutable_languages() = in.languages();
@@ -1368,19 +1360,8 @@ grpc::Status RoomsService::CreateInvite(grpc::ServerContext* context,
   Room* room = FindRoom(request->parent());
   if (room == nullptr) return NoRoom();
   if (in.role() == v1::ROLE_INTERPRETER) {
-    const std::string& first = in.interpreter_languages().first();
-    const std::string& second = in.interpreter_languages().second();
-    if (!ValidLanguage(first) || !ValidLanguage(second) || first == second) {
-      return Invalid("invite.interpreter_languages: two different BCP-47 tags are required");
-    }
-    if (!room->room.languages().empty()) {
-      // A simultaneous interpreter works between the floor language and a room channel: at least
-      // one of its languages must be a channel of the room.
-      const auto& languages = room->room.languages();
-      bool offered = std::find(languages.begin(), languages.end(), first) != languages.end() ||
-                     std::find(languages.begin(), languages.end(), second) != languages.end();
-      if (!offered) return Invalid("invite.interpreter_languages: the room offers neither");
-    }
+    absl::Status pair = rules::CheckInterpreterPair(*room, in.interpreter_languages());
+    if (!pair.ok()) return common::ToGrpcStatus(pair);
   }
   // A third participant in a consultation needs the patient's consent.
   if (rules::InviteNeedsConsent(*room, in.consent_reference())) {

@@ -686,6 +686,25 @@ TEST_F(CallRulesTest, NamesListeningMutingAndTheLobby) {
   EXPECT_EQ(Kinds(events_), std::vector<std::string>{"admitted"});
 }
 
+TEST_F(RoomRulesTest, AnInterpreterWorksBetweenTwoLanguagesOneOfThemAChannelOfTheRoom) {
+  RoomRecord room = MakeRoom();
+  v1::LanguagePair pair;
+  pair.set_first("de");
+  pair.set_second("fr");
+  EXPECT_TRUE(rules::CheckInterpreterPair(room, pair).ok());  // a room without channels
+  room.room.add_languages("en");
+  EXPECT_EQ(rules::CheckInterpreterPair(room, pair).code(), absl::StatusCode::kInvalidArgument);
+  room.room.add_languages("fr");
+  EXPECT_TRUE(rules::CheckInterpreterPair(room, pair).ok());
+  pair.set_second("de");
+  EXPECT_EQ(rules::CheckInterpreterPair(room, pair).code(), absl::StatusCode::kInvalidArgument);
+  pair.set_second("x");
+  EXPECT_EQ(rules::CheckInterpreterPair(room, pair).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(rules::ValidLanguage("pt-BR"));
+  EXPECT_FALSE(rules::ValidLanguage("pt_BR"));
+  EXPECT_FALSE(rules::ValidLanguage(std::string(36, 'a')));
+}
+
 TEST_F(RoomRulesTest, AOneTimeRoomEndsWhenItsLastParticipantLeaves) {
   RoomRecord room = MakeRoom(v1::ROOM_KIND_MEETING, v1::ACCESS_MODE_ONE_TIME);
   AddInvite(room, "i1", 'a');
