@@ -221,40 +221,39 @@ bool MediaNodes::Confirm(size_t i) {
   Node& node = *nodes_[i];
   // The fresh report may not count the rooms placed just before it yet: keep counting them.
   node.placed_since_report = placed;
-  return Placeable(node, absl::Now());
+  return Placeable(Candidate(node), absl::Now(), silence_);
 }
 
-bool MediaNodes::Placeable(const Node& node, absl::Time now) const {
-  const auto& report = node.report;
-  return node.known && !node.failed && now - node.last_report <= silence_ && report.ready() &&
-         !report.draining() && report.load() < report.admission_threshold();
+PlacementCandidate MediaNodes::Candidate(const Node& node) const {
+  PlacementCandidate candidate;
+  candidate.known = node.known;
+  candidate.failed = node.failed;
+  candidate.last_report = node.last_report;
+  candidate.ready = node.report.ready();
+  candidate.draining = node.report.draining();
+  candidate.load = node.report.load();
+  candidate.admission_threshold = node.report.admission_threshold();
+  candidate.sessions = node.report.sessions();
+  candidate.placed_since_report = node.placed_since_report;
+  return candidate;
 }
 
 absl::StatusOr<size_t> MediaNodes::PickFromReports(const std::vector<bool>& skip) {
   absl::MutexLock lock(&mutex_);
-  const size_t count = nodes_.size();
-  size_t best = count;
-  double best_score = 1e9;
-  const absl::Time now = absl::Now();
-  for (size_t i = 0; i < count; ++i) {
-    const Node& node = *nodes_[i];
-    if ((i < skip.size() && skip[i]) || !Placeable(node, now)) continue;
-    // Headroom first; among equals, the node with fewer sessions (counting those placed since
-    // its last report).
-    const double score =
-        node.report.load() + 0.001 * (node.report.sessions() + node.placed_since_report);
-    if (score < best_score) {
-      best_score = score;
-      best = i;
-    }
+  std::vector<PlacementCandidate> candidates;
+  candidates.reserve(nodes_.size());
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    candidates.push_back(Candidate(*nodes_[i]));
+    candidates.back().skip = i < skip.size() && skip[i];
   }
-  if (best == count) {
+  const std::optional<size_t> best = ChooseNode(candidates, absl::Now(), silence_);
+  if (!best.has_value()) {
     return absl::ResourceExhaustedError(
         "no media node can take a room now (all draining, unready, silent or loaded above "
         "their admission threshold)");
   }
-  ++nodes_[best]->placed_since_report;
-  return best;
+  ++nodes_[*best]->placed_since_report;
+  return *best;
 }
 
 }  // namespace chorus::controller

@@ -15,6 +15,7 @@
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/security/credentials.h"
+#include "services/controller/placement.h"
 
 namespace chorus::controller {
 
@@ -88,8 +89,9 @@ class MediaNodes {
   bool Refresh(size_t i);
   // Refreshes node `i`'s report; true when it still takes rooms.
   bool Confirm(size_t i);
-  bool Placeable(const Node& node, absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  // The best placeable node, skipping those marked in `skip`.
+  // The node as placement sees it (placement.h).
+  PlacementCandidate Candidate(const Node& node) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // The best placeable node (ChooseNode), skipping those marked in `skip`.
   absl::StatusOr<size_t> PickFromReports(const std::vector<bool>& skip);
 
   struct DnsName {

@@ -15,17 +15,20 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/util/time_util.h"
 #include "grpcpp/client_context.h"
 #include "pipeline/base/log.h"
 #include "services/common/api_guard.h"
+#include "services/common/status.h"
 
 namespace chorus::controller {
 namespace {
 
 namespace v1 = chorus::v1;
 namespace internal = chorus::internal::v1;
-using google::protobuf::util::TimeUtil;
+using rules::FromTimestamp;
+using rules::RoomEnd;
+using rules::ToTimestamp;
+using rules::ValidTimestamp;
 
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
@@ -52,6 +55,31 @@ grpc::Status Denied() {
   // The same words whatever was wrong: a caller learns nothing about which credential failed.
   return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                       "the invite or PIN is not valid for this room");
+}
+
+// The answer to a join the rules refused for `reason` (besides the JoinRejected event).
+grpc::Status Refused(v1::RejectReason reason) {
+  switch (reason) {
+    case v1::REJECT_REASON_ROOM_LOCKED:
+      return Precondition("the room is locked");
+    case v1::REJECT_REASON_ROOM_FULL:
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "the room is full");
+    case v1::REJECT_REASON_CONSENT_REQUIRED:
+      return Precondition(
+          "a consultation takes a third participant only with the patient's consent: invite them "
+          "with invite.consent_reference");
+    default:
+      return Denied();  // an invite used, revoked or expired
+  }
+}
+
+rules::PinPolicy PinPolicy(const RoomsOptions& options) {
+  rules::PinPolicy policy;
+  policy.attempts_per_source = options.pin_attempts_per_source;
+  policy.attempts_per_room = options.pin_attempts_per_room;
+  policy.window = options.pin_window;
+  policy.lockout = options.pin_lockout;
+  return policy;
 }
 
 void EnsureSodium() {
@@ -89,21 +117,6 @@ bool ValidPin(const std::string& pin) {
          std::all_of(pin.begin(), pin.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-// A BCP-47-looking tag: letters, digits and hyphens, 2 to 35 characters.
-bool ValidLanguage(const std::string& tag) {
-  if (tag.size() < 2 || tag.size() > 35) return false;
-  return std::all_of(tag.begin(), tag.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
-  });
-}
-
-// A display name: 1 to 64 printable characters, no control characters.
-bool ValidDisplayName(const std::string& name) {
-  if (name.empty() || name.size() > 64) return false;
-  return std::none_of(name.begin(), name.end(),
-                      [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
-}
-
 // No control characters (C0, DEL); the text is otherwise free (UTF-8 is checked by protobuf).
 bool NoControlCharacters(const std::string& text) {
   return std::none_of(text.begin(), text.end(),
@@ -114,34 +127,6 @@ bool NoControlCharacters(const std::string& text) {
 // no negative durations.
 bool ValidDuration(const google::protobuf::Duration& duration) {
   return duration.seconds() >= 0 && duration.nanos() >= 0 && duration.nanos() < 1'000'000'000;
-}
-
-// A timestamp as protobuf defines it: years 1 to 9999, nanos 0 to 999,999,999.
-bool ValidTimestamp(const google::protobuf::Timestamp& timestamp) {
-  return timestamp.seconds() >= TimeUtil::kTimestampMinSeconds &&
-         timestamp.seconds() <= TimeUtil::kTimestampMaxSeconds && timestamp.nanos() >= 0 &&
-         timestamp.nanos() < 1'000'000'000;
-}
-
-absl::Time FromTimestamp(const google::protobuf::Timestamp& timestamp) {
-  return absl::FromUnixSeconds(timestamp.seconds()) + absl::Nanoseconds(timestamp.nanos());
-}
-
-google::protobuf::Timestamp ToTimestamp(absl::Time time) {
-  google::protobuf::Timestamp out;
-  const int64_t seconds = absl::ToUnixSeconds(time);  // rounds down
-  out.set_seconds(seconds);
-  out.set_nanos(
-      static_cast<int32_t>(absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(seconds))));
-  return out;
-}
-
-// When a room ends: its expire_time, but never later than kMaxRoomLifetime after its creation
-// (a record written before rooms had an expire_time ends then too).
-absl::Time RoomEnd(const v1::Room& room) {
-  const absl::Time latest = FromTimestamp(room.create_time()) + kMaxRoomLifetime;
-  if (!room.has_expire_time() || !ValidTimestamp(room.expire_time())) return latest;
-  return std::min(latest, FromTimestamp(room.expire_time()));
 }
 
 // The one check of a room's end, `field` being "expire_time" or "ttl" (the two ways of giving
@@ -195,7 +180,7 @@ grpc::Status CheckRoomField(std::string_view field, const v1::Room& in,
     if (in.languages_size() > 8) return Invalid("room.languages: at most 8");
     std::set<std::string> seen;
     for (const std::string& language : in.languages()) {
-      if (!ValidLanguage(language)) return Invalid("room.languages: not a BCP-47 tag");
+      if (!rules::ValidLanguage(language)) return Invalid("room.languages: not a BCP-47 tag");
       if (!seen.insert(language).second) return Invalid("room.languages: a language twice");
     }
     return grpc::Status::OK;
@@ -269,7 +254,6 @@ class Pager {
   grpc::Status status_;
 };
 
-// Public media offer -> the internal endpoint the node takes.
 // Printable ASCII, 1 to `max` characters.
 bool ShortToken(const std::string& text, size_t max) {
   return !text.empty() && text.size() <= max &&
@@ -333,6 +317,7 @@ grpc::Status CheckRtpOffer(const v1::RtpOffer& rtp) {
   return grpc::Status::OK;
 }
 
+// Public media offer -> the internal endpoint the node takes.
 grpc::Status OfferToEndpoint(const v1::MediaOffer& offer, internal::Endpoint* endpoint) {
   if (offer.has_webrtc()) {
     // The media node parses and negotiates it (pipeline/sdp); the shape is checked here.
@@ -549,13 +534,7 @@ void RoomsService::Sweep() {
     const absl::Time now = options_.now();
     closed = TakeExpired(now);
     auto idle = [&](const Room& room) {
-      // The idle clock starts with the first join: a room booked ahead waits for its meeting.
-      if (!room.participants.empty() || !room.ever_joined) return false;
-      const absl::Duration timeout =
-          room.room.has_idle_timeout() && room.room.idle_timeout().seconds() > 0
-              ? absl::Seconds(room.room.idle_timeout().seconds())
-              : options_.default_idle_timeout;
-      return now - room.empty_since > timeout;
+      return rules::IdleExpired(room, now, options_.default_idle_timeout);
     };
     std::vector<std::string> candidates;
     for (const Room* room : store_->All()) {
@@ -996,19 +975,7 @@ void RoomsService::PublishParticipant(Room& room, const v1::Participant& partici
 }
 
 void RoomsService::DropParticipant(Room& room, const std::string& id, v1::LeaveReason reason) {
-  auto it = room.participants.find(id);
-  if (it == room.participants.end()) return;
-  const bool announced = !it->second.pending;
-  room.participants.erase(it);
-  room.participant_order.erase(
-      std::remove(room.participant_order.begin(), room.participant_order.end(), id),
-      room.participant_order.end());
-  room.room.set_participant_count(static_cast<int32_t>(room.participants.size()));
-  if (room.participants.empty()) {
-    room.room.set_state(v1::ROOM_STATE_OPEN);
-    room.empty_since = options_.now();
-  }
-  if (!announced) return;
+  if (!rules::RemoveParticipant(room, id, options_.now())) return;  // never announced
   v1::RoomEvent event;
   event.mutable_participant_left()->set_participant(room.ParticipantName(id));
   event.mutable_participant_left()->set_reason(reason);
@@ -1059,15 +1026,11 @@ grpc::Status RoomsService::ApplyRouting(const std::string& room_id, int node,
 }
 
 std::vector<std::string> RoomsService::AutoAdmit(Room& room) {
-  std::vector<std::string> admitted;
-  if (!room.admits_on_host_arrival() || !room.host_present()) return admitted;
-  for (auto& [id, member] : room.participants) {
-    if (member.pending || member.participant.state() != v1::PARTICIPANT_STATE_WAITING) continue;
-    metrics_->ObserveLobbyWait(options_.now() - FromTimestamp(member.participant.join_time()));
-    member.participant.set_state(v1::PARTICIPANT_STATE_ADMITTED);
-    member.routing.set_admitted(true);
-    PublishParticipant(room, member.participant, kAdmitted);
-    admitted.push_back(id);
+  std::vector<std::string> admitted = rules::AdmitOnHostArrival(room);
+  for (const std::string& id : admitted) {
+    const v1::Participant& participant = room.participants.at(id).participant;
+    metrics_->ObserveLobbyWait(options_.now() - FromTimestamp(participant.join_time()));
+    PublishParticipant(room, participant, kAdmitted);
   }
   return admitted;
 }
@@ -1282,7 +1245,7 @@ grpc::Status RoomsService::UpdateRoomState(grpc::ServerContext* context,
       }
       updated.set_max_participants(in.max_participants());
     } else if (path == "languages") {
-      if (room->node >= 0 || room->restored) {
+      if (rules::MediaStarted(*room)) {
         return Precondition("languages cannot change once the room's media has started");
       }
       *updated.mutable_languages() = in.languages();
@@ -1303,15 +1266,7 @@ grpc::Status RoomsService::UpdateRoomState(grpc::ServerContext* context,
     updated.set_has_guest_pin(true);
   }
   room->room = updated;
-  if (new_end.has_value()) {
-    // No invite outlives its room.
-    for (auto& [id, invite] : room->invites) {
-      if (invite.invite.state() == v1::INVITE_STATE_PENDING &&
-          FromTimestamp(invite.invite.expire_time()) > *new_end) {
-        *invite.invite.mutable_expire_time() = ToTimestamp(*new_end);
-      }
-    }
-  }
+  if (new_end.has_value()) rules::CapInviteExpiries(*room, *new_end);
   *response = updated;
   return lock.Commit();
 }
@@ -1387,7 +1342,7 @@ grpc::Status RoomsService::CreateInvite(grpc::ServerContext* context,
       in.role() != v1::ROLE_INTERPRETER) {
     return Invalid("invite.role: HOST, GUEST or INTERPRETER is required");
   }
-  if (!in.pseudonym().empty() && !ValidDisplayName(in.pseudonym())) {
+  if (!in.pseudonym().empty() && !rules::ValidDisplayName(in.pseudonym())) {
     return Invalid("invite.pseudonym: 1 to 64 printable characters");
   }
   if (in.consent_reference().size() > 256 || !NoControlCharacters(in.consent_reference())) {
@@ -1405,34 +1360,14 @@ grpc::Status RoomsService::CreateInvite(grpc::ServerContext* context,
   Room* room = FindRoom(request->parent());
   if (room == nullptr) return NoRoom();
   if (in.role() == v1::ROLE_INTERPRETER) {
-    const std::string& first = in.interpreter_languages().first();
-    const std::string& second = in.interpreter_languages().second();
-    if (!ValidLanguage(first) || !ValidLanguage(second) || first == second) {
-      return Invalid("invite.interpreter_languages: two different BCP-47 tags are required");
-    }
-    if (!room->room.languages().empty()) {
-      // A simultaneous interpreter works between the floor language and a room channel: at least
-      // one of its languages must be a channel of the room.
-      const auto& languages = room->room.languages();
-      bool offered = std::find(languages.begin(), languages.end(), first) != languages.end() ||
-                     std::find(languages.begin(), languages.end(), second) != languages.end();
-      if (!offered) return Invalid("invite.interpreter_languages: the room offers neither");
-    }
+    absl::Status pair = rules::CheckInterpreterPair(*room, in.interpreter_languages());
+    if (!pair.ok()) return common::ToGrpcStatus(pair);
   }
   // A third participant in a consultation needs the patient's consent.
-  if (room->room.kind() == v1::ROOM_KIND_CONSULTATION && in.consent_reference().empty()) {
-    int expected = 0;
-    for (const auto& [id, invite] : room->invites) {
-      if (invite.invite.state() != v1::INVITE_STATE_REVOKED &&
-          invite.invite.state() != v1::INVITE_STATE_EXPIRED) {
-        ++expected;
-      }
-    }
-    if (expected >= 2) {
-      return Precondition(
-          "a third participant in a consultation needs the patient's consent: give "
-          "invite.consent_reference");
-    }
+  if (rules::InviteNeedsConsent(*room, in.consent_reference())) {
+    return Precondition(
+        "a third participant in a consultation needs the patient's consent: give "
+        "invite.consent_reference");
   }
   EnsureSodium();
   std::array<unsigned char, 32> secret{};
@@ -1449,8 +1384,7 @@ grpc::Status RoomsService::CreateInvite(grpc::ServerContext* context,
   record.invite.set_state(v1::INVITE_STATE_PENDING);
   const absl::Time now = options_.now();
   *record.invite.mutable_create_time() = ToTimestamp(now);
-  // No invite outlives its room.
-  *record.invite.mutable_expire_time() = ToTimestamp(std::min(now + ttl, RoomEnd(room->room)));
+  *record.invite.mutable_expire_time() = ToTimestamp(rules::InviteExpiry(*room, now, ttl));
   record.token_hash = HashToken(token);
   response->set_token(token);
   const std::string public_url = PublicUrl();
@@ -1503,10 +1437,7 @@ grpc::Status RoomsService::RevokeInvite(grpc::ServerContext* context,
   if (room == nullptr) return NoRoom();
   auto it = room->invites.find(request->name().substr(marker + 9));
   if (it == room->invites.end()) return NotFound("no such invite");
-  if (it->second.invite.state() == v1::INVITE_STATE_USED) {
-    return Precondition("the invite has been used");
-  }
-  it->second.invite.set_state(v1::INVITE_STATE_REVOKED);
+  if (!rules::RevokeInvite(it->second)) return Precondition("the invite has been used");
   *response = it->second.invite;
   return lock.Commit();
 }
@@ -1527,7 +1458,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
   if (request->credential_case() == v1::JoinRoomRequest::CREDENTIAL_NOT_SET) {
     return Invalid("an invite_token or a pin is required");
   }
-  if (!request->display_name().empty() && !ValidDisplayName(request->display_name())) {
+  if (!request->display_name().empty() && !rules::ValidDisplayName(request->display_name())) {
     return Invalid("display_name: 1 to 64 printable characters");
   }
   if (request->invite_token().size() > 128 || request->pin().size() > 64) {
@@ -1552,28 +1483,18 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
       Locked lock(this);
       Room* room = FindRoom(request->room());
       if (room == nullptr) return NoRoom();
-      if (room->room.access_mode() != v1::ACCESS_MODE_HOST_PIN &&
-          room->room.access_mode() != v1::ACCESS_MODE_SHARED_PIN) {
-        return Denied();
-      }
+      if (!rules::TakesPins(*room)) return Denied();
       const absl::Time now = options_.now();
-      auto locked_out = [&](absl::Time until, const char* whose) {
+      if (std::optional<rules::PinLockout> lockout = rules::ActivePinLockout(*room, source, now)) {
         v1::RoomEvent event;
         event.mutable_join_rejected()->set_reason(v1::REJECT_REASON_PIN_LOCKOUT);
         Publish(*room, std::move(event));
         return grpc::Status(
             grpc::StatusCode::RESOURCE_EXHAUSTED,
-            absl::StrCat("too many wrong PINs ", whose, ": PIN joins are refused for another ",
-                         absl::ToInt64Seconds(until - now) + 1, " s"));
-      };
-      if (now < room->pin_locked_until) {
-        return locked_out(room->pin_locked_until, "for this room");
-      }
-      if (!source.empty()) {
-        auto it = room->pin_sources.find(source);
-        if (it != room->pin_sources.end() && now < it->second.locked_until) {
-          return locked_out(it->second.locked_until, "from this client address");
-        }
+            absl::StrCat("too many wrong PINs ",
+                         lockout->whole_room ? "for this room" : "from this client address",
+                         ": PIN joins are refused for another ",
+                         absl::ToInt64Seconds(lockout->until - now) + 1, " s"));
       }
       host_hash = room->host_pin_hash;
       guest_hash = room->guest_pin_hash;
@@ -1587,12 +1508,6 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
       Room* room = FindRoom(request->room());
       if (room == nullptr) return NoRoom();
       const absl::Time now = options_.now();
-      const absl::Time window_start = now - options_.pin_window;
-      auto count = [&](std::deque<absl::Time>& wrong) {
-        wrong.push_back(now);
-        while (!wrong.empty() && wrong.front() < window_start) wrong.pop_front();
-        return static_cast<int>(wrong.size());
-      };
       auto lock_out = [&](const char* scope) {
         v1::RoomEvent lockout;
         lockout.mutable_join_rejected()->set_reason(v1::REJECT_REASON_PIN_LOCKOUT);
@@ -1602,25 +1517,10 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
       v1::RoomEvent event;
       event.mutable_join_rejected()->set_reason(v1::REJECT_REASON_WRONG_PIN);
       Publish(*room, std::move(event));
-      // Sources with nothing left in the window are forgotten. Every wrong PIN also counts for
-      // the room, so at most pin_attempts_per_room sources are remembered at a time.
-      std::erase_if(room->pin_sources, [&](const auto& entry) {
-        return entry.second.locked_until < now &&
-               (entry.second.wrong_pins.empty() || entry.second.wrong_pins.back() < window_start);
-      });
-      if (!source.empty()) {
-        RoomRecord::PinSource& from = room->pin_sources[source];
-        if (count(from.wrong_pins) >= options_.pin_attempts_per_source) {
-          from.locked_until = now + options_.pin_lockout;
-          from.wrong_pins.clear();
-          lock_out("source");
-        }
-      }
-      if (count(room->wrong_pins) >= options_.pin_attempts_per_room) {
-        room->pin_locked_until = now + options_.pin_lockout;
-        room->wrong_pins.clear();
-        lock_out("room");
-      }
+      const rules::WrongPinOutcome outcome =
+          rules::RecordWrongPin(*room, source, now, PinPolicy(options_));
+      if (outcome.source_locked) lock_out("source");
+      if (outcome.room_locked) lock_out("room");
       return Denied();
     }
   }
@@ -1651,7 +1551,6 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
   bool create_session = false;
   v1::LayoutPolicy layout_policy;
   std::vector<std::string> room_languages;
-  v1::Participant participant;
   std::string invite_id;
   {
     Locked lock(this);
@@ -1674,101 +1573,33 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
                               : grpc::StatusCode::UNAVAILABLE,
                           std::string(placement.status().message()));
     }
-    v1::Role role = pin_role;
-    std::string pseudonym = request->display_name();
-    std::string invite_name;
-    bool consented = false;
+    rules::JoinRequest join;
     if (request->credential_case() == v1::JoinRoomRequest::kInviteToken) {
-      const std::string hash = HashToken(request->invite_token());
-      Room::Invite* found = nullptr;
-      for (auto& [id, invite] : room->invites) {
-        if (sodium_memcmp(invite.token_hash.data(), hash.data(), hash.size()) == 0) {
-          found = &invite;
-          invite_id = id;
-        }
-      }
-      if (found == nullptr) {
+      join.invite_token_hash = HashToken(request->invite_token());
+    }
+    join.pin_role = pin_role;
+    join.display_name = request->display_name();
+    const rules::JoinDecision decision = rules::DecideJoin(*room, join, options_.now());
+    if (decision.verdict == rules::JoinVerdict::kRefuse) {
+      if (decision.reason == v1::REJECT_REASON_UNSPECIFIED) {
         metrics_->CountUnknownInvite();
         return Denied();
       }
-      v1::Invite& invite = found->invite;
-      if (invite.state() == v1::INVITE_STATE_PENDING &&
-          FromTimestamp(invite.expire_time()) < options_.now()) {
-        invite.set_state(v1::INVITE_STATE_EXPIRED);
+      rules::RecordRefusal(*room, decision);
+      reject(decision.reason, rules::DecisionInviteName(*room, decision));
+      if (decision.reason == v1::REJECT_REASON_INVITE_ALREADY_USED) {
+        base::Log(base::LogLevel::kWarning, "invite_reused", {{"room", room->id}});
       }
-      switch (invite.state()) {
-        case v1::INVITE_STATE_USED:
-          reject(v1::REJECT_REASON_INVITE_ALREADY_USED, invite.name());
-          base::Log(base::LogLevel::kWarning, "invite_reused", {{"room", room->id}});
-          return Denied();
-        case v1::INVITE_STATE_REVOKED:
-          reject(v1::REJECT_REASON_INVITE_REVOKED, invite.name());
-          return Denied();
-        case v1::INVITE_STATE_EXPIRED:
-          reject(v1::REJECT_REASON_INVITE_EXPIRED, invite.name());
-          return Denied();
-        default:
-          break;
-      }
-      role = invite.role();
-      if (!invite.pseudonym().empty()) pseudonym = invite.pseudonym();
-      *participant.mutable_interpreter_languages() = invite.interpreter_languages();
-      invite_name = invite.name();
-      consented = !invite.consent_reference().empty();
+      return Refused(decision.reason);
     }
-    if (room->room.locked()) {
-      reject(v1::REJECT_REASON_ROOM_LOCKED, invite_name);
-      return Precondition("the room is locked");
-    }
-    if (room->room.participant_count() >= room->room.max_participants()) {
-      reject(v1::REJECT_REASON_ROOM_FULL, invite_name);
-      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "the room is full");
-    }
-    // The consent rule holds whatever the credential: the third person in a consultation comes
-    // only with an invite that carries the patient's consent reference.
-    if (room->room.kind() == v1::ROOM_KIND_CONSULTATION && !consented &&
-        room->participants.size() >= 2) {
-      reject(v1::REJECT_REASON_CONSENT_REQUIRED, invite_name);
-      return Precondition(
-          "a consultation takes a third participant only with the patient's consent: invite them "
-          "with invite.consent_reference");
-    }
-    if (request->credential_case() == v1::JoinRoomRequest::kInviteToken) {
-      room->invites.at(invite_id).invite.set_state(v1::INVITE_STATE_USED);
-      *room->invites.at(invite_id).invite.mutable_use_time() = Now();
-      room->invites.at(invite_id).invite.set_participant(room->ParticipantName(participant_id));
-    }
-    if (pseudonym.empty()) {
-      char name[16];
-      std::snprintf(name, sizeof(name), "Guest%02d", room->next_guest++);
-      pseudonym = name;
-    }
-    for (const auto& [id, member] : room->participants) {
-      if (member.participant.display_name() == pseudonym) {
-        pseudonym += "-" + participant_id.substr(0, 4);
-        break;
-      }
-    }
-    const bool on_arrival = room->admits_on_host_arrival();
-    const bool waiting = role != v1::ROLE_HOST && (room->lobby() || on_arrival) &&
-                         !(on_arrival && room->host_present());
-    participant.set_name(room->ParticipantName(participant_id));
-    participant.set_display_name(pseudonym);
-    participant.set_role(role);
-    participant.set_state(waiting ? v1::PARTICIPANT_STATE_WAITING : v1::PARTICIPANT_STATE_ADMITTED);
-    *participant.mutable_join_time() = Now();
-    Room::Member member;
-    member.participant = participant;
+    invite_id = decision.invite_id;
+    bool offers_content = false;
     for (const internal::RemoteStream& stream : endpoint.remote_streams()) {
-      member.has_content |= stream.kind() == internal::MEDIA_KIND_CONTENT;
+      offers_content |= stream.kind() == internal::MEDIA_KIND_CONTENT;
     }
-    member.routing.set_admitted(!waiting);
-    member.routing.set_floor_gain_db(room->room.has_floor_level_db() ? room->room.floor_level_db()
-                                                                     : -15.0);
+    const Room::Member& member =
+        rules::ReserveParticipant(*room, decision, participant_id, offers_content, options_.now());
     *endpoint.mutable_routing() = member.routing;
-    room->participants.emplace(participant_id, std::move(member));
-    room->participant_order.push_back(participant_id);
-    room->room.set_participant_count(static_cast<int32_t>(room->participants.size()));
     room_id = room->id;
     if (room->node < 0) {
       SetNode(*room, *placement);
@@ -1791,11 +1622,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
       Room* room = FindRoom(absl::StrCat(kRoomsPrefix, room_id));
       if (room != nullptr) {
         DropParticipant(*room, participant_id, v1::LEAVE_REASON_UNSPECIFIED);
-        if (!invite_id.empty() && room->invites.contains(invite_id)) {
-          room->invites.at(invite_id).invite.set_state(v1::INVITE_STATE_PENDING);
-          room->invites.at(invite_id).invite.clear_use_time();
-          room->invites.at(invite_id).invite.clear_participant();
-        }
+        if (!invite_id.empty()) rules::ReopenInvite(*room, invite_id);
         if (room->participants.empty() && room->node == node && room->node >= 0) {
           ClearNode(*room);
           forget_session = true;
@@ -1864,15 +1691,14 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     if (room == nullptr || !room->participants.contains(participant_id)) {
       return Precondition("the room was closed while joining");
     }
-    Room::Member& member = room->participants.at(participant_id);
-    member.pending = false;
+    bool answers_content = false;
     for (const internal::LocalStream& stream : added.local_streams()) {
-      member.has_content |= stream.kind() == internal::MEDIA_KIND_CONTENT;
+      answers_content |= stream.kind() == internal::MEDIA_KIND_CONTENT;
     }
-    member.webrtc = !added.webrtc_answer_sdp().empty();
-    room->ever_joined = true;
+    rules::ConfirmParticipant(*room, participant_id, answers_content,
+                              !added.webrtc_answer_sdp().empty());
+    Room::Member& member = room->participants.at(participant_id);
     metrics_->CountJoin(member.participant.role());
-    room->room.set_state(v1::ROOM_STATE_ACTIVE);
     if (!invite_id.empty() && !room->invites.at(invite_id).invite.consent_reference().empty()) {
       v1::RoomEvent consent;
       consent.mutable_consent_recorded()->set_participant(member.participant.name());
@@ -1938,9 +1764,8 @@ grpc::Status RoomsService::ListParticipants(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status RoomsService::ParticipantCall(
-    grpc::ServerContext* context, const std::string& name, v1::Participant* response,
-    const std::function<grpc::Status(Room&, v1::Participant&, std::vector<std::string>*)>& change) {
+grpc::Status RoomsService::ParticipantCall(grpc::ServerContext* context, const std::string& name,
+                                           v1::Participant* response, const Change& change) {
   grpc::Status status = auth_.Check(*context);
   if (!status.ok()) return status;
   std::string room_id;
@@ -1954,10 +1779,12 @@ grpc::Status RoomsService::ParticipantCall(
     status = FindParticipant(name, &room, &id);
     if (!status.ok()) return status;
     Room::Member& member = room->participants.at(id);
-    status = change(*room, member.participant, &paths);
-    if (!status.ok()) return status;
+    rules::Events events;
+    absl::Status changed = change(*room, member.participant, &events, &paths);
+    if (!changed.ok()) return common::ToGrpcStatus(changed);
+    for (v1::RoomEvent& event : events) Publish(*room, std::move(event));
     // A change may move others too (a booth partner going on air or to standby).
-    if (!paths.empty()) updates = RerouteAll(*room, id);
+    if (!paths.empty()) updates = rules::RerouteAll(*room, id);
     *response = member.participant;
     room_id = room->id;
     node = room->node;
@@ -1971,280 +1798,123 @@ grpc::Status RoomsService::ParticipantCall(
   return result;
 }
 
-void RoomsService::Reroute(const Room& room, Room::Member& member) const {
-  const v1::Participant& p = member.participant;
-  internal::Routing& routing = member.routing;
-  const bool standby =
-      p.role() == v1::ROLE_INTERPRETER && !p.speak_language().empty() && !p.on_air();
-  routing.set_admitted(p.state() == v1::PARTICIPANT_STATE_ADMITTED);
-  routing.set_muted(p.muted() || standby);
-  routing.set_content_sharing(p.content_sharing());
-  routing.set_pinned_endpoint(p.pinned_participant().substr(p.pinned_participant().rfind('/') + 1));
-  routing.set_speak_bus(p.speak_language());
-  if (standby) {
-    // Hears the floor and its partner's voice in the channel, both at full level.
-    routing.set_listen_bus(p.speak_language());
-    routing.set_floor_gain_db(0.0);
-  } else {
-    routing.set_listen_bus(p.listen_language());
-    routing.set_floor_gain_db(room.room.has_floor_level_db() ? room.room.floor_level_db() : -15.0);
-  }
-}
-
-std::vector<std::pair<std::string, internal::Routing>> RoomsService::RerouteAll(
-    Room& room, const std::string& always) const {
-  std::vector<std::pair<std::string, internal::Routing>> updates;
-  for (auto& [id, member] : room.participants) {
-    if (member.pending) continue;
-    const std::string before = member.routing.SerializeAsString();
-    Reroute(room, member);
-    if (id == always || member.routing.SerializeAsString() != before) {
-      updates.emplace_back(id, member.routing);
-    }
-  }
-  return updates;
-}
-
-void RoomsService::FillBooth(Room& room, const std::string& language) {
-  if (language.empty()) return;
-  for (const std::string& id : room.participant_order) {
-    const Room::Member& member = room.participants.at(id);
-    if (!member.pending && member.participant.on_air() &&
-        member.participant.speak_language() == language) {
-      return;  // somebody is on air
-    }
-  }
-  for (const std::string& id : room.participant_order) {
-    Room::Member& member = room.participants.at(id);
-    if (member.pending || member.participant.role() != v1::ROLE_INTERPRETER ||
-        member.participant.speak_language() != language) {
-      continue;
-    }
-    member.participant.set_on_air(true);
-    PublishParticipant(room, member.participant, kUpdated);
-    v1::RoomEvent event;
-    event.mutable_interpreter_on_air()->set_language(language);
-    event.mutable_interpreter_on_air()->set_participant(member.participant.name());
-    Publish(room, std::move(event));
-    return;
-  }
-}
-
 grpc::Status RoomsService::AdmitParticipant(grpc::ServerContext* context,
                                             const v1::AdmitParticipantRequest* request,
                                             v1::Participant* response) {
-  return ParticipantCall(
-      context, request->name(), response,
-      [this](Room& room, v1::Participant& participant, std::vector<std::string>* paths)
-          ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            if (participant.state() != v1::PARTICIPANT_STATE_WAITING) {
-              return Precondition("the participant is not waiting");
-            }
-            metrics_->ObserveLobbyWait(options_.now() - FromTimestamp(participant.join_time()));
-            participant.set_state(v1::PARTICIPANT_STATE_ADMITTED);
-            PublishParticipant(room, participant, kAdmitted);
-            paths->push_back("routing.admitted");
-            return grpc::Status::OK;
-          });
+  return ParticipantCall(context, request->name(), response,
+                         [this](Room&, v1::Participant& participant, rules::Events* events,
+                                std::vector<std::string>* paths) {
+                           const absl::Time joined = FromTimestamp(participant.join_time());
+                           absl::Status admitted = rules::AdmitWaiting(participant, events);
+                           if (!admitted.ok()) return admitted;
+                           metrics_->ObserveLobbyWait(options_.now() - joined);
+                           paths->push_back("routing.admitted");
+                           return absl::OkStatus();
+                         });
 }
 
 grpc::Status RoomsService::MuteParticipant(grpc::ServerContext* context,
                                            const v1::MuteParticipantRequest* request,
                                            v1::Participant* response) {
   const bool muted = request->muted();
-  return ParticipantCall(
-      context, request->name(), response,
-      [this, muted](Room& room, v1::Participant& participant, std::vector<std::string>* paths)
-          ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            if (participant.muted() != muted) {
-              participant.set_muted(muted);
-              PublishParticipant(room, participant, kUpdated);
-            }
-            paths->push_back("routing.muted");
-            return grpc::Status::OK;
-          });
+  return ParticipantCall(context, request->name(), response,
+                         [muted](Room&, v1::Participant& participant, rules::Events* events,
+                                 std::vector<std::string>* paths) {
+                           rules::SetMuted(participant, muted, events);
+                           paths->push_back("routing.muted");
+                           return absl::OkStatus();
+                         });
 }
 
 grpc::Status RoomsService::RenameParticipant(grpc::ServerContext* context,
                                              const v1::RenameParticipantRequest* request,
                                              v1::Participant* response) {
   const std::string name = request->display_name();
-  if (!ValidDisplayName(name)) {
+  if (!rules::ValidDisplayName(name)) {
     grpc::Status status = auth_.Check(*context);
     if (!status.ok()) return status;
     return Invalid("display_name: 1 to 64 printable characters");
   }
-  return ParticipantCall(context, request->name(), response,
-                         [this, name](Room& room, v1::Participant& participant,
-                                      std::vector<std::string>*) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                           for (const auto& [id, member] : room.participants) {
-                             if (member.participant.name() != participant.name() &&
-                                 member.participant.display_name() == name) {
-                               return grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
-                                                   "another participant of the room has that name");
-                             }
-                           }
-                           participant.set_display_name(name);
-                           PublishParticipant(room, participant, kUpdated);
-                           return grpc::Status::OK;
-                         });
+  return ParticipantCall(
+      context, request->name(), response,
+      [name](Room& room, v1::Participant& participant, rules::Events* events,
+             std::vector<std::string>*) { return rules::Rename(room, participant, name, events); });
 }
 
 grpc::Status RoomsService::SetListenLanguage(grpc::ServerContext* context,
                                              const v1::SetListenLanguageRequest* request,
                                              v1::Participant* response) {
   const std::string language = request->language();
-  return ParticipantCall(
-      context, request->name(), response,
-      [this, language](Room& room, v1::Participant& participant, std::vector<std::string>* paths)
-          ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            const auto& languages = room.room.languages();
-            if (!language.empty() &&
-                std::find(languages.begin(), languages.end(), language) == languages.end()) {
-              return Invalid("language: the room does not offer it");
-            }
-            participant.set_listen_language(language);
-            PublishParticipant(room, participant, kUpdated);
-            paths->push_back("routing.listen_bus");
-            paths->push_back("routing.floor_gain_db");
-            return grpc::Status::OK;
-          });
+  return ParticipantCall(context, request->name(), response,
+                         [language](Room& room, v1::Participant& participant, rules::Events* events,
+                                    std::vector<std::string>* paths) {
+                           absl::Status set =
+                               rules::SetListenLanguage(room, participant, language, events);
+                           if (!set.ok()) return set;
+                           paths->push_back("routing.listen_bus");
+                           paths->push_back("routing.floor_gain_db");
+                           return absl::OkStatus();
+                         });
 }
 
 grpc::Status RoomsService::SetSpeakLanguage(grpc::ServerContext* context,
                                             const v1::SetSpeakLanguageRequest* request,
                                             v1::Participant* response) {
   const std::string language = request->language();
-  return ParticipantCall(
-      context, request->name(), response,
-      [this, language](Room& room, v1::Participant& participant, std::vector<std::string>* paths)
-          ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            if (participant.role() != v1::ROLE_INTERPRETER) {
-              return Precondition("only interpreters choose the channel they speak into");
-            }
-            const auto& pair = participant.interpreter_languages();
-            if (!language.empty() && language != pair.first() && language != pair.second()) {
-              return Invalid("language: not one of the interpreter's pair");
-            }
-            const auto& languages = room.room.languages();
-            if (!language.empty() &&
-                std::find(languages.begin(), languages.end(), language) == languages.end()) {
-              return Invalid("language: the room has no such channel");
-            }
-            const std::string previous = participant.speak_language();
-            const bool was_on_air = participant.on_air();
-            participant.set_speak_language(language);
-            participant.set_on_air(false);
-            if (!language.empty()) {
-              // The first interpreter of a channel is on air; a second one joins the booth on
-              // standby until a hand-over.
-              bool taken = false;
-              for (const auto& [id, member] : room.participants) {
-                taken |= &member.participant != &participant && member.participant.on_air() &&
-                         member.participant.speak_language() == language;
-              }
-              participant.set_on_air(!taken);
-            }
-            PublishParticipant(room, participant, kUpdated);
-            if (participant.on_air()) {
-              v1::RoomEvent event;
-              event.mutable_interpreter_on_air()->set_language(language);
-              event.mutable_interpreter_on_air()->set_participant(participant.name());
-              Publish(room, std::move(event));
-            }
-            if (was_on_air && previous != language) FillBooth(room, previous);
-            paths->push_back("routing");
-            return grpc::Status::OK;
-          });
+  return ParticipantCall(context, request->name(), response,
+                         [language](Room& room, v1::Participant& participant, rules::Events* events,
+                                    std::vector<std::string>* paths) {
+                           absl::Status set =
+                               rules::SetSpeakLanguage(room, participant, language, events);
+                           if (!set.ok()) return set;
+                           paths->push_back("routing");
+                           return absl::OkStatus();
+                         });
 }
 
 grpc::Status RoomsService::HandOverInterpretation(grpc::ServerContext* context,
                                                   const v1::HandOverInterpretationRequest* request,
                                                   v1::Participant* response) {
-  return ParticipantCall(
-      context, request->name(), response,
-      [this](Room& room, v1::Participant& participant, std::vector<std::string>* paths)
-          ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            if (participant.role() != v1::ROLE_INTERPRETER) {
-              return Precondition("only interpreters hand over a booth");
-            }
-            const std::string language = participant.speak_language();
-            if (language.empty()) {
-              return Precondition("the interpreter speaks into the floor: there is no booth");
-            }
-            if (participant.on_air()) return Precondition("the interpreter is already on air");
-            v1::RoomEvent event;
-            for (auto& [id, member] : room.participants) {
-              if (member.participant.on_air() && member.participant.speak_language() == language) {
-                member.participant.set_on_air(false);
-                event.mutable_interpreter_on_air()->set_previous(member.participant.name());
-                PublishParticipant(room, member.participant, kUpdated);
-              }
-            }
-            participant.set_on_air(true);
-            PublishParticipant(room, participant, kUpdated);
-            event.mutable_interpreter_on_air()->set_language(language);
-            event.mutable_interpreter_on_air()->set_participant(participant.name());
-            Publish(room, std::move(event));
-            paths->push_back("routing");
-            return grpc::Status::OK;
-          });
+  return ParticipantCall(context, request->name(), response,
+                         [](Room& room, v1::Participant& participant, rules::Events* events,
+                            std::vector<std::string>* paths) {
+                           absl::Status handed =
+                               rules::HandOverInterpretation(room, participant, events);
+                           if (!handed.ok()) return handed;
+                           paths->push_back("routing");
+                           return absl::OkStatus();
+                         });
 }
 
 grpc::Status RoomsService::SetContentSharing(grpc::ServerContext* context,
                                              const v1::SetContentSharingRequest* request,
                                              v1::Participant* response) {
   const bool enabled = request->enabled();
-  return ParticipantCall(
-      context, request->name(), response,
-      [this, enabled](Room& room, v1::Participant& participant, std::vector<std::string>* paths)
-          ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            const std::string id = participant.name().substr(participant.name().rfind('/') + 1);
-            if (enabled && !room.participants.at(id).has_content) {
-              return Precondition("the participant offered no content stream when joining");
-            }
-            if (enabled) {
-              for (const auto& [other, member] : room.participants) {
-                if (other != id && member.participant.content_sharing()) {
-                  return Precondition("another participant is sharing content");
-                }
-              }
-            }
-            participant.set_content_sharing(enabled);
-            PublishParticipant(room, participant, kUpdated);
-            paths->push_back("routing.content_sharing");
-            return grpc::Status::OK;
-          });
+  return ParticipantCall(context, request->name(), response,
+                         [enabled](Room& room, v1::Participant& participant, rules::Events* events,
+                                   std::vector<std::string>* paths) {
+                           absl::Status set =
+                               rules::SetContentSharing(room, participant, enabled, events);
+                           if (!set.ok()) return set;
+                           paths->push_back("routing.content_sharing");
+                           return absl::OkStatus();
+                         });
 }
 
 grpc::Status RoomsService::PinParticipant(grpc::ServerContext* context,
                                           const v1::PinParticipantRequest* request,
                                           v1::Participant* response) {
   const std::string pinned = request->pinned();
-  return ParticipantCall(
-      context, request->name(), response,
-      [this, pinned](Room& room, v1::Participant& participant, std::vector<std::string>* paths)
-          ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            if (!pinned.empty()) {
-              const std::string prefix = absl::StrCat("rooms/", room.id, "/participants/");
-              if (!absl::StartsWith(pinned, prefix) || pinned.size() == prefix.size()) {
-                return Invalid("pinned: not a participant name of this room");
-              }
-              auto found = room.participants.find(pinned.substr(prefix.size()));
-              if (found == room.participants.end() || found->second.pending) {
-                return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                    "pinned: no such participant in the room");
-              }
-              if (&found->second.participant == &participant) {
-                return Invalid("pinned: a participant cannot pin itself");
-              }
-            }
-            if (participant.pinned_participant() == pinned) return grpc::Status::OK;
-            participant.set_pinned_participant(pinned);
-            PublishParticipant(room, participant, kUpdated);
-            paths->push_back("routing.pinned_endpoint");
-            return grpc::Status::OK;
-          });
+  return ParticipantCall(context, request->name(), response,
+                         [pinned](Room& room, v1::Participant& participant, rules::Events* events,
+                                  std::vector<std::string>* paths) {
+                           const std::string before = participant.pinned_participant();
+                           absl::Status set =
+                               rules::PinParticipant(room, participant, pinned, events);
+                           if (!set.ok()) return set;
+                           if (before != pinned) paths->push_back("routing.pinned_endpoint");
+                           return absl::OkStatus();
+                         });
 }
 
 grpc::Status RoomsService::RemoveCall(grpc::ServerContext* context, const std::string& name,
@@ -2277,20 +1947,11 @@ RoomsService::Departure RoomsService::Depart(Room& room, const std::string& part
   departure.room_id = room.id;
   departure.participant = participant;
   departure.node = room.node;
-  // Pins on the one who left end.
-  bool unpinned = false;
-  for (auto& [id, member] : room.participants) {
-    if (member.participant.pinned_participant() == leaving.name()) {
-      member.participant.clear_pinned_participant();
-      PublishParticipant(room, member.participant, kUpdated);
-      unpinned = true;
-    }
-  }
-  // An interpreter on air left its booth: the partner takes over.
-  if (leaving.on_air()) FillBooth(room, leaving.speak_language());
-  if (leaving.on_air() || unpinned) departure.updates = RerouteAll(room, "");
-  // A one-time room ends, with all its state, when its last participant leaves.
-  if (room.room.access_mode() == v1::ACCESS_MODE_ONE_TIME && room.participants.empty()) {
+  rules::Events events;
+  const bool reroute = rules::AfterDeparture(room, leaving, &events);
+  for (v1::RoomEvent& event : events) Publish(room, std::move(event));
+  if (reroute) departure.updates = rules::RerouteAll(room, "");
+  if (rules::EndsWhenEmpty(room)) {
     departure.closed = TakeRoom(room.id, CloseReason::kOneTimeEnded);  // `room` is gone now
   }
   return departure;
@@ -2395,7 +2056,7 @@ grpc::Status RoomsService::UpdateMedia(grpc::ServerContext* context,
     if (!member.has_content && member.participant.content_sharing()) {
       member.participant.set_content_sharing(false);
       PublishParticipant(*room, member.participant, kUpdated);
-      updates = RerouteAll(*room, id);
+      updates = rules::RerouteAll(*room, id);
     }
     *response->mutable_participant() = member.participant;
   }

@@ -18,6 +18,7 @@
 #include "services/common/lifecycle.h"
 #include "services/controller/controller_metrics.h"
 #include "services/controller/media_nodes.h"
+#include "services/controller/room_rules.h"
 #include "services/controller/room_store.h"
 
 namespace chorus::controller {
@@ -26,9 +27,8 @@ namespace chorus::controller {
 // (an invite used, revoked or expired; the room locked or full; consent required): the
 // RejectReason name, for example "REJECT_REASON_INVITE_EXPIRED".
 inline constexpr std::string_view kRejectReasonMetadata = "chorus-reject-reason";
-// The longest a room, and so anything about it, is kept: its expire_time is at most this long
-// after its creation (the hospitals' rule: metadata is deleted after at most three months).
-inline constexpr absl::Duration kMaxRoomLifetime = absl::Hours(24 * 90);
+// The longest a room, and so anything about it, is kept (room_rules.h).
+using rules::kMaxRoomLifetime;
 
 struct RoomsOptions {
   // Most participants a room may be configured for.
@@ -261,14 +261,6 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   grpc::Status ApplyRouting(const std::string& room_id, int node, const std::string& participant,
                             const chorus::internal::v1::Routing& routing,
                             const std::vector<std::string>& paths);
-  // The member's whole media routing, from its state and the room's booths.
-  void Reroute(const Room& room, Room::Member& member) const;
-  // Reroutes every member whose routing changed (and `always`); returns what to apply.
-  std::vector<std::pair<std::string, chorus::internal::v1::Routing>> RerouteAll(
-      Room& room, const std::string& always) const;
-  // A booth's on-air interpreter left `language` (or the room): its standby partner, if any,
-  // goes on air. Publishes the events.
-  void FillBooth(Room& room, const std::string& language) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // Admits waiting participants of a HOST_PIN room once a host is in (lobby off).
   std::vector<std::string> AutoAdmit(Room& room) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   grpc::Status RemoveCall(grpc::ServerContext* context, const std::string& name,
@@ -286,12 +278,16 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   Departure Depart(Room& room, const std::string& participant, chorus::v1::LeaveReason reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void Apply(Departure& departure);
-  // Deletes the room's media session when a failed join leaves it without anybody; true if so.
+  // Deletes the room's media session (a failed join left it without anybody, or the room ended).
   void ForgetEmptySession(const std::string& room_id, int node);
-  grpc::Status ParticipantCall(
-      grpc::ServerContext* context, const std::string& name, chorus::v1::Participant* response,
-      const std::function<grpc::Status(Room&, chorus::v1::Participant&, std::vector<std::string>*)>&
-          change);
+  // A change to one participant (a rule of room_rules.h): it appends the events it causes and
+  // the routing fields it changed (any: the room's routings are sent again).
+  using Change = std::function<absl::Status(Room&, chorus::v1::Participant&, rules::Events*,
+                                            std::vector<std::string>* paths)>;
+  // Authenticates, applies `change` to the participant `name` under the lock, publishes its
+  // events, then sends the routings that changed to the media node.
+  grpc::Status ParticipantCall(grpc::ServerContext* context, const std::string& name,
+                               chorus::v1::Participant* response, const Change& change);
 
   const common::BearerAuthenticator& auth_;
   const common::Lifecycle& lifecycle_;
