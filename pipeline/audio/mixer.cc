@@ -348,6 +348,12 @@ std::span<const int16_t> AudioMixer::output(int index) const {
   return published_[static_cast<size_t>(published)].frame;
 }
 
+std::span<const int16_t> AudioMixer::previous_output(int index) const {
+  const int published = output_index(index);
+  if (published < 0) return {};
+  return published_[static_cast<size_t>(published)].previous_frame;
+}
+
 bool AudioMixer::is_speaker(int index) const {
   if (index < 0 || static_cast<size_t>(index) >= slots_.size()) return false;
   const Slot& slot = slots_[static_cast<size_t>(index)];
@@ -434,6 +440,7 @@ int AudioMixer::AcquireOutput(int list, int excluded_slot) {
     output.excluded_slot = excluded_slot;
     output.excluded_id = excluded_slot >= 0 ? slots_[static_cast<size_t>(excluded_slot)].id : 0;
     output.limiter.Reset();
+    output.has_previous = false;
     if (excluded_slot >= 0) {
       slots_[static_cast<size_t>(excluded_slot)].personal_output = static_cast<int>(i);
     } else {
@@ -566,6 +573,7 @@ bool AudioMixer::Mix() {
         mix = output.mix.data();
       }
     }
+    if (output.has_previous) output.previous_pcm = output.pcm;
     output.limiter.Process(std::span<const float>(mix, kFrameSamples), output.pcm);
     output.contributors.clear();
     for (const BusGain& entry : list.listens.entries()) {
@@ -578,6 +586,12 @@ bool AudioMixer::Mix() {
     std::sort(
         output.contributors.begin(), output.contributors.end(),
         [](const Contributor& a, const Contributor& b) { return a.level_dbov < b.level_dbov; });
+    bool sole_unity_voice = false;
+    if (output.contributors.size() == 1 && list.listens.lead() <= 0) {
+      const Slot& voice = slots_[static_cast<size_t>(SlotOf(output.contributors[0].id))];
+      sole_unity_voice =
+          voice.config.input_gain == 1.0f && list.listens.GainOf(voice.config.speak_bus) == 1.0f;
+    }
     output.published = static_cast<int>(published_.size());
     published_.push_back(MixOutput{
         .output_id = output.id,
@@ -586,7 +600,11 @@ bool AudioMixer::Mix() {
         .excluded = output.excluded_id,
         .frame = output.pcm,
         .contributors = output.contributors,
+        .sole_unity_voice = sole_unity_voice,
+        .previous_frame = output.has_previous ? std::span<const int16_t>(output.previous_pcm)
+                                              : std::span<const int16_t>(),
     });
+    output.has_previous = true;
   }
 
   // The frames were borrowed for this tick only.

@@ -120,6 +120,14 @@ struct MixOutput {
   ParticipantId excluded = 0;                 // that speaker, when has_excluded
   std::span<const int16_t> frame;             // 960 samples, limited
   std::span<const Contributor> contributors;  // selected speakers heard in it, loudest first
+  // Exactly one speaker is heard in it, at unity gain (no input gain, its bus at 1.0, no ducked
+  // floor): the output is that speaker's frame as it came (through the limiter), so the engine
+  // may send that speaker's packet instead of encoding the output (issue: forwarding).
+  bool sole_unity_voice = false;
+  // The same output's frame of the tick before (empty when the output is new this tick): what
+  // an encoder that sat idle while its listeners were forwarded a voice is primed with, so that
+  // its first packet continues what they heard.
+  std::span<const int16_t> previous_frame;
 };
 
 // The audio mixer of one session (DESIGN.md, Mixing; RFC 6464 levels). Every 20 ms tick:
@@ -189,7 +197,9 @@ class AudioMixer {
   InputResult SetInput(int slot, std::span<const int16_t> frame, uint8_t level_dbov);
   OutputKind output_kind(int slot) const;
   std::span<const int16_t> output(int slot) const;  // empty for kNone
-  int output_index(int slot) const;                 // index into outputs(), -1 for none
+  // The slot's output of the tick before, when it hears the same output as then; else empty.
+  std::span<const int16_t> previous_output(int slot) const;
+  int output_index(int slot) const;  // index into outputs(), -1 for none
   // The listen list index of the slot: equal for participants that hear the same thing, stable
   // while some participant uses that list (the engine keys its shared encoders by it).
   int shared_output(int slot) const { return listen_list_index(slot); }
@@ -234,7 +244,9 @@ class AudioMixer {
     Limiter limiter;
     std::array<float, kFrameSamples> mix{};
     std::array<int16_t, kFrameSamples> pcm{};
-    std::vector<Contributor> contributors;  // capacity reserved at construction
+    std::array<int16_t, kFrameSamples> previous_pcm{};  // pcm of the tick before
+    bool has_previous = false;                          // false for an output new this tick
+    std::vector<Contributor> contributors;              // capacity reserved at construction
   };
 
   explicit AudioMixer(const MixerConfig& config);

@@ -107,7 +107,13 @@ int AudioEncoder::Encode(std::span<const int16_t> samples, std::span<uint8_t> ou
   if (samples.size() < static_cast<size_t>(kFrameSamples)) return -1;
   if (opus_ != nullptr) {
     const auto capacity = static_cast<opus_int32>(std::min<size_t>(out.size(), 1500));
+    const bool independent = independent_next_;
+    if (independent) {
+      independent_next_ = false;
+      opus_encoder_ctl(opus_, OPUS_SET_PREDICTION_DISABLED(1));
+    }
     const opus_int32 size = opus_encode(opus_, samples.data(), kFrameSamples, out.data(), capacity);
+    if (independent) opus_encoder_ctl(opus_, OPUS_SET_PREDICTION_DISABLED(0));
     if (size < 0) return -1;
     // With DTX, a packet of at most 2 bytes means "nothing to transmit" (RFC 7587 section 3.1.3).
     if (config_.dtx && size <= 2) return 0;

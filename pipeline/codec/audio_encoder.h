@@ -56,6 +56,11 @@ class AudioEncoder {
   int packet_loss_percent() const;
   // Whether in-band FEC is on, read back from libopus; false for codecs other than Opus.
   bool inband_fec() const;
+  // Opus: the next frame is coded without prediction from the frames before it
+  // (OPUS_SET_PREDICTION_DISABLED for one frame), for a receiver whose decoder did not decode
+  // this encoder's previous frames (it was sent another stream's packets meanwhile): predicted
+  // band energies would otherwise be added to the other stream's, a loud burst. Others: ignored.
+  void EncodeNextIndependently() { independent_next_ = opus_ != nullptr; }
 
  private:
   explicit AudioEncoder(const AudioEncoderConfig& config) : config_(config) {}
@@ -67,6 +72,7 @@ class AudioEncoder {
   AVPacket* packet_ = nullptr;
   SwrContext* resampler_ = nullptr;
   int codec_samples_ = kFrameSamples;  // samples per 20 ms at the codec's rate
+  bool independent_next_ = false;
 };
 
 }  // namespace chorus::codec

@@ -1,5 +1,6 @@
 #include "pipeline/engine/audio_endpoint.h"
 
+#include <opus/opus.h>
 #include <time.h>
 
 #include <algorithm>
@@ -196,6 +197,7 @@ AudioEndpoint::Pulled AudioEndpoint::PullFrame(int64_t now_us) {
   (void)now_us;
   frame_arrival_us_ = 0;
   held_ = {};
+  forwardable_ = {};
   if (!config_.routing.admitted) return Pulled::kNothing;
   rtp::JitterFrame pulled;
   const rtp::JitterBuffer::PullResult kind = jitter_buffer_->Pull(&pulled);
@@ -244,7 +246,49 @@ void AudioEndpoint::Decode(std::span<const uint8_t> payload, int64_t arrival_us)
     ++concealed_;
   } else {
     frame_arrival_us_ = arrival_us;
+    if (config_.codec.codec == codec::AudioCodec::kOpus &&
+        opus_packet_get_nb_samples(payload.data(), static_cast<opus_int32>(payload.size()),
+                                   48000) == kFrameSamples) {
+      forwardable_ = payload;
+    }
   }
+}
+
+bool AudioEndpoint::TakesForwarded(std::span<const uint8_t> payload) const {
+  if (config_.codec.codec != codec::AudioCodec::kOpus) return false;
+  if (wanted_loss_percent() > default_loss_percent_) return false;
+  // 50 packets a second; a quarter above the asked-for bitrate is still within it on average.
+  const int64_t bits_per_second = static_cast<int64_t>(payload.size()) * 8 * 50;
+  return config_.codec.bitrate_bps <= 0 || bits_per_second * 4 <= config_.codec.bitrate_bps * 5;
+}
+
+namespace {
+
+// An Opus packet's mode, bandwidth and channels from its TOC byte (RFC 6716 section 3.1): the
+// configuration number says mode and bandwidth (the frame size, its low bits within a mode's
+// group, is left out), the s bit the channels.
+int OpusModeBandwidthChannels(uint8_t toc) {
+  const int config = toc >> 3;
+  const int group = config < 12   ? config / 4
+                    : config < 16 ? 3 + (config - 12) / 2
+                                  : 5 + (config - 16) / 4;
+  return group * 2 + ((toc >> 2) & 1);
+}
+
+}  // namespace
+
+bool AudioEndpoint::ContinuesWith(std::span<const uint8_t> payload) const {
+  if (forwarded_last_ || last_toc_ < 0) return true;  // forwarding already, or nothing sent yet
+  if (payload.empty()) return false;
+  if (last_level_ >= kQuietLevel) return true;  // the decoder was playing (near) silence
+  return OpusModeBandwidthChannels(static_cast<uint8_t>(last_toc_)) ==
+         OpusModeBandwidthChannels(payload[0]);
+}
+
+void AudioEndpoint::Forward(std::span<const uint8_t> payload, uint8_t level, int64_t now_us) {
+  Bump(stats_->audio_forwarded);
+  SendPayload(payload, level, now_us);
+  forwarded_last_ = true;
 }
 
 void AudioEndpoint::DecodeHeld() {
@@ -267,10 +311,17 @@ void AudioEndpoint::SkipHeld() {
   held_ = {};
 }
 
-void AudioEndpoint::EncodeAndSend(std::span<const int16_t> mix, int64_t now_us) {
+void AudioEndpoint::EncodeAndSend(std::span<const int16_t> mix, int64_t now_us,
+                                  std::span<const int16_t> previous) {
+  if (forwarded_last_) {
+    // The receiver's decoder holds another encoder's state and played `previous`: the encoder
+    // takes that in first (its look-ahead and history), then codes without prediction.
+    if (!previous.empty()) (void)encoder_->Encode(previous, payload_buffer_);
+    encoder_->EncodeNextIndependently();
+  }
   const int64_t start = MonotonicUs();
   const int size = encoder_->Encode(mix, payload_buffer_);
-  const uint8_t level = config_.audio_level_extension_id != 0 ? audio::MeasureLevel(mix) : 127;
+  const uint8_t level = audio::MeasureLevel(mix);
   stats_->encode_us[static_cast<size_t>(config_.codec.codec)].Observe(
       static_cast<double>(MonotonicUs() - start));
   Bump(stats_->encodes);
@@ -296,6 +347,9 @@ void AudioEndpoint::SetContributors(std::span<const uint32_t> csrcs,
 
 void AudioEndpoint::SendPayload(std::span<const uint8_t> payload, uint8_t level, int64_t now_us) {
   (void)now_us;
+  forwarded_last_ = false;
+  if (config_.codec.codec == codec::AudioCodec::kOpus && !payload.empty()) last_toc_ = payload[0];
+  last_level_ = level;
   rtp::RtpPacketBuilder builder;
   builder.set_marker(need_marker_);
   builder.set_payload_type(config_.codec.payload_type);

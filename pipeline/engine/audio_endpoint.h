@@ -65,9 +65,35 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   uint8_t level() const { return level_; }
   // Arrival time (CLOCK_MONOTONIC, us) of the packet behind the last frame; 0 when concealed.
   int64_t frame_arrival_us() const { return frame_arrival_us_; }
+  // The packet behind this tick's frame, as it came, when it may be forwarded to a listener who
+  // hears this participant alone: an Opus packet of 20 ms that decoded cleanly. Empty otherwise
+  // (nothing came, the frame was concealed, another codec). Valid until the tick ends.
+  std::span<const uint8_t> forwardable() const { return forwardable_; }
+  // Whether this endpoint may be sent `payload` (another's forwardable()) instead of an encoded
+  // mix: it takes Opus, its link reports no more loss than the encoder's default plans for (a
+  // lossy link gets the mix with in-band FEC planned for it), and the payload's rate is within
+  // the bitrate it asked for.
+  bool TakesForwarded(std::span<const uint8_t> payload) const;
+  // Whether the receiver's decoder goes from what it was last sent to `payload` without a heard
+  // reset: after a forwarded packet, before any packet, after a quiet one (kQuietLevel), or when
+  // `payload` has the Opus mode (SILK, hybrid, CELT), bandwidth and channels of the last packet
+  // encoded for it (RFC 6716 section 3.1: the TOC byte). A change of mode between two streams
+  // has no redundancy frame to smooth it: the decoder starts its new mode from silence (a dip
+  // and a click), so forwarding waits for a packet that matches, or for a pause.
+  bool ContinuesWith(std::span<const uint8_t> payload) const;
+  // The last packet sent was a forwarded one (or nothing was sent since, SkipFrame()).
+  bool forwarded_last() const { return forwarded_last_; }
+  // A frame at or below -50 dBov (RFC 6464 level 50): a decoder reset there is not heard.
+  static constexpr uint8_t kQuietLevel = 50;
+  // Sends `payload` as this endpoint's next packet (its own SSRC, sequence numbers and
+  // timestamps, its SRTP context): the one voice it hears, forwarded instead of encoded.
+  void Forward(std::span<const uint8_t> payload, uint8_t level, int64_t now_us);
 
-  // Encodes `mix` with the personal encoder and sends it.
-  void EncodeAndSend(std::span<const int16_t> mix, int64_t now_us);
+  // Encodes `mix` with the personal encoder and sends it. After forwarded packets the encoder is
+  // first primed with `previous` (what the endpoint heard the tick before, if known), so that
+  // its first packet continues what the receiver's decoder played.
+  void EncodeAndSend(std::span<const int16_t> mix, int64_t now_us,
+                     std::span<const int16_t> previous = {});
   // Sends an already encoded payload (from a shared encoder) as this endpoint's next packet.
   // `level` is the mix's RFC 6464 level (-dBov), carried in the audio-level extension when the
   // endpoint negotiated it.
@@ -148,6 +174,10 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   std::array<int16_t, kFrameSamples> frame_{};
   uint8_t level_ = 127;
   int64_t frame_arrival_us_ = 0;
+  std::span<const uint8_t> forwardable_;  // a view into the jitter buffer, for this tick
+  bool forwarded_last_ = false;           // the last packet sent was forwarded
+  int last_toc_ = -1;                     // the TOC byte of the last Opus packet sent
+  uint8_t last_level_ = 127;              // the level of the last packet sent (-dBov)
   // The packet held this tick (a view into the jitter buffer, valid until the tick ends).
   std::span<const uint8_t> held_;
   int64_t held_arrival_us_ = 0;

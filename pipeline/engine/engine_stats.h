@@ -111,6 +111,9 @@ struct EngineStats {
   // Ticks that started one period or more late (the worker fell behind real time).
   std::atomic<uint64_t> tick_overruns{0};
   std::atomic<uint64_t> encodes{0};
+  // Audio packets sent as they came from the one voice their listener hears, instead of an
+  // encoded mix (issue: forwarding).
+  std::atomic<uint64_t> audio_forwarded{0};
   std::array<std::atomic<uint64_t>, kDropReasonCount> drops{};
   WebRtcStats webrtc;
 

@@ -248,6 +248,45 @@ void Session::PassContributors(AudioEndpoint& endpoint) {
                            std::span<const uint8_t>(entry.levels.data(), entry.count));
 }
 
+const AudioEndpoint* Session::SoleVoice(const AudioEndpoint& listener, bool* skip) const {
+  *skip = false;
+  const int index = mixer_->output_index(listener.mixer_slot);
+  if (index < 0) return nullptr;
+  const audio::MixOutput& output = mixer_->outputs()[static_cast<size_t>(index)];
+  if (!output.sole_unity_voice) return nullptr;
+  const int slot = mixer_->SlotOf(output.contributors[0].id);
+  if (slot < 0 || static_cast<size_t>(slot) >= by_slot_.size()) return nullptr;
+  const AudioEndpoint* voice = by_slot_[static_cast<size_t>(slot)];
+  if (voice == nullptr || voice == &listener) return nullptr;
+  if (voice->forwardable().empty()) {
+    // Its packet is late or lost (the frame was concealed here): a listener being forwarded
+    // conceals it itself, as it would any loss, rather than be switched to an encoded stream
+    // for one frame.
+    *skip = listener.forwarded_last();
+    return nullptr;
+  }
+  // Into forwarding only where the receiver's decoder goes on without a heard reset (after a
+  // quiet packet: a pause in the talk, when the Opus modes differ).
+  return listener.TakesForwarded(voice->forwardable()) &&
+                 listener.ContinuesWith(voice->forwardable())
+             ? voice
+             : nullptr;
+}
+
+void Session::FollowLoss(SharedEncoder& shared, const AudioEndpoint& listener) {
+  if (shared.loss_tick != tick_count_) {
+    // The loss its listeners of the previous tick report (one tick late: cheap, and reports
+    // come about once a second).
+    shared.loss_tick = tick_count_;
+    const int loss_percent = shared.loss.Take();
+    if (loss_percent >= 0 && loss_percent != shared.loss_percent) {
+      shared.encoder->SetPacketLossPercent(loss_percent);
+      shared.loss_percent = loss_percent;
+    }
+  }
+  shared.loss.Add(listener.wanted_loss_percent());
+}
+
 void Session::OnTick(int64_t now_us) {
   ++tick_count_;
   // Frames that came with their level are decoded only for the speakers the mixer selects.
@@ -286,23 +325,41 @@ void Session::OnTick(int64_t now_us) {
     const int slot = endpoint->mixer_slot;
     if (mixer_->output_kind(slot) != audio::AudioMixer::OutputKind::kNone) {
       PassContributors(*endpoint);
+      // One voice heard alone, at unity gain: its packet goes out as it came, no encode.
+      bool skip = false;
+      const AudioEndpoint* voice = SoleVoice(*endpoint, &skip);
+      if (skip) {
+        endpoint->SkipFrame();
+        endpoint->MaybeSendRtcp(now_us);
+        continue;
+      }
+      if (voice != nullptr) {
+        if (mixer_->output_kind(slot) == audio::AudioMixer::OutputKind::kShared &&
+            endpoint_encoders_[i] != nullptr) {
+          FollowLoss(*endpoint_encoders_[i], *endpoint);
+        }
+        endpoint->Forward(voice->forwardable(), voice->level(), now_us);
+        endpoint->MaybeSendRtcp(now_us);
+        continue;
+      }
     }
     switch (mixer_->output_kind(slot)) {
       case audio::AudioMixer::OutputKind::kNone:
         continue;  // in the lobby: nothing of the room reaches it
       case audio::AudioMixer::OutputKind::kPersonal:
-        endpoint->EncodeAndSend(mixer_->output(slot), now_us);
+        endpoint->EncodeAndSend(mixer_->output(slot), now_us, mixer_->previous_output(slot));
         break;
       case audio::AudioMixer::OutputKind::kShared: {
         SharedEncoder* shared = endpoint_encoders_[i];
         if (shared == nullptr) continue;
+        FollowLoss(*shared, *endpoint);
         if (shared->encoded_tick != tick_count_) {
-          // The loss its listeners of the previous tick report (one tick late: cheap, and
-          // reports come about once a second).
-          const int loss_percent = shared->loss.Take();
-          if (loss_percent >= 0 && loss_percent != shared->loss_percent) {
-            shared->encoder->SetPacketLossPercent(loss_percent);
-            shared->loss_percent = loss_percent;
+          // Idle last tick (its listeners were forwarded a voice): their decoders hold another
+          // encoder's state and played the output's previous frame. Take that in first.
+          if (shared->encoded_tick != tick_count_ - 1) {
+            const std::span<const int16_t> previous = mixer_->previous_output(slot);
+            if (!previous.empty()) (void)shared->encoder->Encode(previous, shared->payload);
+            shared->encoder->EncodeNextIndependently();
           }
           const int64_t start = MonotonicUs();
           shared->payload_size = shared->encoder->Encode(mixer_->output(slot), shared->payload);
@@ -312,7 +369,6 @@ void Session::OnTick(int64_t now_us) {
           Bump(stats_->encodes);
           shared->encoded_tick = tick_count_;
         }
-        shared->loss.Add(endpoint->wanted_loss_percent());
         if (shared->payload_size > 0) {
           endpoint->SendPayload(std::span<const uint8_t>(shared->payload.data(),
                                                          static_cast<size_t>(shared->payload_size)),

@@ -62,7 +62,8 @@ class Session final : public TickListener {
     int users = 0;
     // The listeners it served last tick, for the loss it plans FEC for (opus_loss.h).
     SharedLoss loss;
-    int loss_percent = -1;  // what the encoder was last given; -1: its default
+    int loss_percent = -1;   // what the encoder was last given; -1: its default
+    int64_t loss_tick = -1;  // the tick the loss of its listeners was last taken
     // Filled once per tick.
     int64_t encoded_tick = -1;
     int payload_size = 0;
@@ -87,6 +88,17 @@ class Session final : public TickListener {
   std::vector<std::unique_ptr<AudioEndpoint>> endpoints_;
   std::vector<std::unique_ptr<SharedEncoder>> shared_encoders_;
   // Tells `endpoint` which speakers its output carries (CSRCs and RFC 6465 levels).
+  // The one participant `listener` hears this tick, when its packet can be forwarded to it as
+  // it came instead of an encoded mix (issue: forwarding): heard alone at unity gain, an Opus
+  // packet that decoded cleanly, a listener that takes it. Null otherwise; then `skip` says
+  // that the listener, forwarded that voice until now, is sent nothing this tick (the voice's
+  // packet is missing).
+  const AudioEndpoint* SoleVoice(const AudioEndpoint& listener, bool* skip) const;
+
+  // Once per tick: gives the shared encoder the loss its listeners reported last tick, and
+  // counts `listener` for the next (also while it forwards, so FEC is planned right when it
+  // encodes again).
+  void FollowLoss(SharedEncoder& shared, const AudioEndpoint& listener);
   void PassContributors(AudioEndpoint& endpoint);
 
   // The endpoint in each mixer slot (nullptr when free), to turn contributors into SSRCs.

@@ -145,6 +145,10 @@ std::vector<MetricFamily> EngineMetrics::Collect() const {
   counter("chorus_audio_encodes_total",
           "Audio frames encoded (once per distinct mix and codec, shared by identical listeners)",
           Read(stats.encodes));
+  counter("chorus_audio_forwarded_total",
+          "Audio packets sent as they came from the one voice their listener hears, instead of "
+          "an encoded mix",
+          Read(stats.audio_forwarded));
   counter("chorus_ticks_total", "20 ms media ticks run", Read(stats.ticks));
   counter("chorus_tick_overruns_total",
           "Media ticks that started one period or more late (the worker fell behind)",

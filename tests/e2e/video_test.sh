@@ -31,7 +31,7 @@ pass "four endpoints with audio and video (2 x VP8, 2 x H.264)"
 
 receivers=()
 for i in 0 1 2 3; do
-  start_video_receiver "view$i" $((45420 + i * 4)) "${codecs[i]}" "${video_answer_key[i]}" 14
+  start_video_receiver "view$i" $((45420 + i * 4)) "${codecs[i]}" "${video_answer_key[i]}" 17
   receivers+=("$RECEIVER_PID")
 done
 for i in 0 1 2 3; do
@@ -39,8 +39,9 @@ for i in 0 1 2 3; do
     $((45440 + i * 4)) "${send_key[i]}" 21
 done
 
-# The receivers start on the view's next keyframe (at most 3 s) and record 10 s: the grid fills
-# the first seconds of each recording, the speaker layout the last ones.
+# The receivers start on the view's next keyframe (at most 3 s) and record 17 s: the grid fills
+# the first seconds of each recording, the speaker layout the last ones (v3 talks from about
+# 12 s: on a busy machine its large tile needs the seconds after, past its 1 s hold).
 sleep 8
 grid_encoders=$(node GetSessionStats '{"name": "sessions/video"}' |
   grep -o '"video_encoders": [0-9]*' | grep -o '[0-9]*$')

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -128,6 +129,26 @@ void ForEachPacket(net::UdpSocket& sink, srtp::SrtpSession& inbound, Take take) 
               rtp::RtpParseResult::kOk);
     take(packet);
   }
+}
+
+// A listener receiving on `sink`: its endpoint's answer, and the SRTP session that unprotects
+// what it is sent.
+struct Listener {
+  EndpointAnswer answer;
+  std::unique_ptr<srtp::SrtpSession> inbound;
+};
+Listener AddListener(Session& session, net::PortAllocator& ports, const net::UdpSocket& sink) {
+  EndpointConfig config;
+  config.id = "listener";
+  config.remote_key_base64 =
+      srtp::SrtpKeyMaterial::Generate(srtp::SrtpSuite::kAesCm128HmacSha1_80).ToBase64();
+  config.remote = sink.local_address();
+  Listener listener;
+  listener.answer = *session.AddEndpoint(config, *ports.Allocate());
+  auto key =
+      *srtp::SrtpKeyMaterial::FromBase64(listener.answer.suite, listener.answer.local_key_base64);
+  listener.inbound = *srtp::SrtpSession::Create(key, srtp::Direction::kInbound);
+  return listener;
 }
 
 // The engine's hot path, for real: 16 participants send SRTP Opus packets that are received,
@@ -247,6 +268,104 @@ TEST(SessionTest, SentPacketsCarryTheMixLevel) {
   EXPECT_TRUE(heard);
 }
 
+// A listener who hears one voice alone is sent that voice's packets as they came (issue:
+// forwarding): the payload untouched, in its own stream (SSRC, sequence numbers, timestamps
+// continuous), with the talker as CSRC; no encode for it. A second voice makes it a mix again
+// (encoded) from the next tick, and when that voice leaves the packets are forwarded again.
+TEST(SessionTest, OneVoiceHeardAloneIsForwardedAndTwoAreMixed) {
+  EngineStats stats;
+  auto worker = *MediaWorker::Create(0, &stats, /*start_thread=*/false);
+  net::PortAllocator ports("127.0.0.1", 42330, 42339);
+  auto session = *Session::Create({}, worker.get(), &stats, 4);
+  auto sink = *net::UdpSocket::Bind(*net::SocketAddress::FromIp("127.0.0.1", 0));
+  auto join = [&](Participant& p, const char* id, double hz, uint32_t ssrc) {
+    p.outbound = *srtp::SrtpSession::Create(p.key, srtp::Direction::kOutbound);
+    p.opus = EncodeTone(hz, 8000);
+    p.socket = *net::UdpSocket::Bind(*net::SocketAddress::FromIp("127.0.0.1", 0));
+    p.ssrc = ssrc;
+    EndpointConfig config;
+    config.id = id;
+    config.remote_key_base64 = p.key.ToBase64();
+    config.remote = *net::SocketAddress::FromIp("127.0.0.1", 9);
+    p.target = session->AddEndpoint(config, *ports.Allocate())->local;
+  };
+  Participant talker;
+  join(talker, "talker", 500, 0x1234);
+  auto [answer, inbound] = AddListener(*session, ports, *sink);
+  Participant second;
+  auto tick = [&](int ticks, bool both) {
+    for (int t = 0; t < ticks; ++t) {
+      talker.Send();
+      if (both) second.Send();
+      for (int i = 0; i < session->endpoint_count(); ++i) {
+        session->endpoint(static_cast<size_t>(i)).OnReadable();
+      }
+      session->OnTick(NowUs());
+    }
+  };
+  // What the listener got since the last look: packets that are the talker's payload as it
+  // came, packets that are not, and whether sequence numbers and timestamps ran on.
+  struct Seen {
+    int forwarded = 0;
+    int other = 0;
+    bool continuous = true;
+  };
+  std::optional<uint16_t> last_sequence;
+  std::optional<uint32_t> last_timestamp;
+  auto look = [&] {
+    Seen seen;
+    EXPECT_NO_FATAL_FAILURE(ForEachPacket(*sink, *inbound, [&](const rtp::RtpPacketView& p) {
+      EXPECT_EQ(p.ssrc, answer.ssrc);
+      if (last_sequence && (p.sequence_number != static_cast<uint16_t>(*last_sequence + 1) ||
+                            p.timestamp != *last_timestamp + 960)) {
+        seen.continuous = false;
+      }
+      last_sequence = p.sequence_number;
+      last_timestamp = p.timestamp;
+      const bool same =
+          std::equal(p.payload.begin(), p.payload.end(), talker.opus.begin(), talker.opus.end());
+      if (same) {
+        ++seen.forwarded;
+        EXPECT_EQ(p.csrc_count, 1);
+        if (p.csrc_count == 1) {
+          EXPECT_EQ(p.csrc(0), 0x1234u);
+        }
+      } else {
+        ++seen.other;
+      }
+    }));
+    return seen;
+  };
+  tick(40, false);  // the jitter buffer starts; the talker is selected
+  (void)look();
+  const uint64_t encodes_before = stats.encodes.load();
+  tick(20, false);
+  Seen alone = look();
+  EXPECT_EQ(alone.forwarded, 20) << "other packets: " << alone.other;
+  EXPECT_TRUE(alone.continuous);
+  EXPECT_GE(stats.audio_forwarded.load(), 20u);
+  // The talker itself hears nobody: that (silent) output is the only one encoded.
+  EXPECT_LE(stats.encodes.load() - encodes_before, 20u);
+
+  join(second, "second", 700, 0x5678);
+  tick(40, true);  // the second voice is buffered and selected: a mix from then on
+  (void)look();
+  const uint64_t forwarded_before = stats.audio_forwarded.load();
+  tick(20, true);
+  Seen mixed = look();
+  EXPECT_EQ(mixed.forwarded, 0);
+  EXPECT_EQ(mixed.other, 20);
+  EXPECT_TRUE(mixed.continuous);
+  // The two talkers each hear the other alone: forwarded to them; the listener's mix is not.
+  EXPECT_EQ(stats.audio_forwarded.load() - forwarded_before, 40u);
+
+  ASSERT_TRUE(session->RemoveEndpoint("second").ok());
+  tick(20, false);
+  Seen again = look();
+  EXPECT_GE(again.forwarded, 19) << "other packets: " << again.other;
+  EXPECT_TRUE(again.continuous);
+}
+
 // With RFC 6464 levels on the packets, only the speakers the mixer hears are decoded: four talk,
 // three are heard (K = 3) and the fourth's frames are skipped. When a heard speaker stops, the
 // fourth takes its place and is heard at once, at full level.
@@ -275,14 +394,7 @@ TEST(SessionTest, OnlyTheHeardSpeakersAreDecodedWhenPacketsCarryTheirLevel) {
     ASSERT_TRUE(answer.ok()) << answer.status();
     p.target = answer->local;
   }
-  EndpointConfig config;
-  config.id = "listener";
-  config.remote_key_base64 =
-      srtp::SrtpKeyMaterial::Generate(srtp::SrtpSuite::kAesCm128HmacSha1_80).ToBase64();
-  config.remote = sink->local_address();
-  auto answer = *session->AddEndpoint(config, *ports.Allocate());
-  auto chorus_key = *srtp::SrtpKeyMaterial::FromBase64(answer.suite, answer.local_key_base64);
-  auto inbound = *srtp::SrtpSession::Create(chorus_key, srtp::Direction::kInbound);
+  auto [answer, inbound] = AddListener(*session, ports, *sink);
   auto decoder = *codec::AudioDecoder::Create(codec::AudioCodec::kOpus);
   std::vector<int16_t> heard;  // the listener's last 25 frames
   auto run = [&](int ticks, size_t first_talking) {
