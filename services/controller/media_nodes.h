@@ -19,8 +19,10 @@
 
 namespace chorus::controller {
 
-// The media nodes a controller places rooms on, their health, and the client calls it makes to
-// them. In `chorusd all` the one node is this process, reached through an in-process channel.
+// The media nodes a controller places rooms on and their health. The calls the controller makes
+// to them go through MediaClientImpl (media_client.h), which borrows their channels; this class
+// itself asks only for load reports. In `chorusd all` the one node is this process, reached through
+// an in-process channel.
 //
 // A monitor thread asks every node for its load report each second. A node is placeable while it
 // is ready, not draining, under its admission threshold and heard from within the last 5 s; a
@@ -35,9 +37,6 @@ class MediaNodes {
   void Add(std::string address, std::shared_ptr<grpc::Channel> channel,
            std::pair<std::string, std::string> metadata = {});
   size_t size() const;
-  // A context for a call to `node`: a 5 s deadline and the node's metadata.
-  std::unique_ptr<grpc::ClientContext> NewContext(size_t node) const;
-  chorus::internal::v1::MediaNode::Stub& stub(size_t node) const;
   std::string address(size_t node) const;
   // The node id of the node's last load report; empty until it has answered once.
   std::string node_id(size_t node) const;
@@ -73,6 +72,12 @@ class MediaNodes {
   absl::StatusOr<size_t> Place();
 
  private:
+  // The one caller of the nodes' session and endpoint methods.
+  friend class MediaClientImpl;
+  // A context for a call to `node`: a 5 s deadline and the node's metadata.
+  std::unique_ptr<grpc::ClientContext> NewContext(size_t node) const;
+  chorus::internal::v1::MediaNode::Stub& stub(size_t node) const;
+
   struct Node {
     std::string address;
     std::unique_ptr<chorus::internal::v1::MediaNode::Stub> stub;

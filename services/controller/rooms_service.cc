@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <array>
-#include <chrono>
 #include <cstdlib>
 #include <mutex>
 #include <optional>
@@ -15,7 +14,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "grpcpp/client_context.h"
 #include "pipeline/base/log.h"
 #include "services/common/api_guard.h"
 #include "services/common/status.h"
@@ -455,6 +453,7 @@ RoomsService::RoomsService(const common::BearerAuthenticator& auth,
     : auth_(auth),
       lifecycle_(lifecycle),
       media_(media),
+      client_(media != nullptr ? std::make_unique<MediaClientImpl>(media) : nullptr),
       options_(options),
       store_(store != nullptr ? std::move(store) : MakeInMemoryRoomStore()),
       metrics_(std::make_shared<ControllerMetrics>()) {
@@ -612,15 +611,9 @@ void RoomsService::PollSpeakers() {
     }
   }
   for (const auto& [id, node] : active) {
-    auto context = media_->NewContext(static_cast<size_t>(node));
-    internal::GetSessionStatsRequest request;
-    request.set_name("sessions/" + id);
-    internal::SessionStats stats;
-    if (!media_->stub(static_cast<size_t>(node))
-             .GetSessionStats(context.get(), request, &stats)
-             .ok()) {
-      continue;
-    }
+    absl::StatusOr<internal::SessionStats> stats =
+        client_->GetSessionStats(static_cast<size_t>(node), id);
+    if (!stats.ok()) continue;
     std::vector<Departure> departures;
     std::vector<std::string> unknown;
     {
@@ -630,7 +623,7 @@ void RoomsService::PollSpeakers() {
       touched_.insert(id);
       Room& room = *found;
       std::set<std::string> speaking;
-      for (const auto& [language, list] : stats.speakers()) {
+      for (const auto& [language, list] : stats->speakers()) {
         std::vector<std::string> names;
         for (const std::string& endpoint : list.endpoints()) {
           const std::string participant = endpoint.substr(endpoint.rfind('/') + 1);
@@ -653,7 +646,7 @@ void RoomsService::PollSpeakers() {
       // belongs to no participant (pending joins included) is removed. And a participant whose
       // media stopped for the media timeout leaves.
       std::vector<std::string> silent;
-      for (const internal::EndpointStats& endpoint : stats.endpoints()) {
+      for (const internal::EndpointStats& endpoint : stats->endpoints()) {
         const std::string participant =
             endpoint.endpoint().substr(endpoint.endpoint().rfind('/') + 1);
         auto member = room.participants.find(participant);
@@ -680,13 +673,7 @@ void RoomsService::RemoveUnknownEndpoints(const std::string& room_id, int node,
                                           const std::vector<std::string>& endpoints) {
   if (media_ == nullptr || node < 0) return;
   for (const std::string& endpoint : endpoints) {
-    auto remove_context = media_->NewContext(static_cast<size_t>(node));
-    internal::RemoveEndpointRequest remove;
-    remove.set_name(endpoint);
-    internal::RemoveEndpointResponse removed;
-    if (media_->stub(static_cast<size_t>(node))
-            .RemoveEndpoint(remove_context.get(), remove, &removed)
-            .ok()) {
+    if (client_->RemoveEndpointNamed(static_cast<size_t>(node), endpoint).ok()) {
       unknown_endpoints_removed_.fetch_add(1);
       base::Log(base::LogLevel::kWarning, "unknown_endpoint_removed", {{"room", room_id}});
     }
@@ -708,8 +695,8 @@ void RoomsService::OnNodeFailed(size_t node) {
 
 void RoomsService::SetNode(Room& room, size_t node) const {
   room.node = static_cast<int>(node);
-  room.node_address = media_->address(node);
-  room.node_id = media_->node_id(node);
+  room.node_address = client_->NodeAddress(node);
+  room.node_id = client_->NodeId(node);
   room.restored = false;
   room.room.set_media_node(room.node_address);
 }
@@ -749,23 +736,18 @@ size_t RoomsService::ReconcileNodes() {
 
 bool RoomsService::ReconcileNode(size_t node) {
   if (media_ == nullptr || node >= media_->size()) return false;
-  internal::ListSessionsResponse listed;
-  {
-    auto context = media_->NewContext(node);
-    // Short: chorusd waits for this before it serves.
-    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
-    grpc::Status status = media_->stub(node).ListSessions(context.get(), {}, &listed);
-    if (!status.ok()) {
-      base::Log(base::LogLevel::kWarning, "reconcile_failed",
-                {{"node", media_->address(node)}, {"code", static_cast<int>(status.error_code())}});
-      return false;
-    }
+  absl::StatusOr<internal::ListSessionsResponse> listed = client_->ListSessions(node);
+  if (!listed.ok()) {
+    base::Log(
+        base::LogLevel::kWarning, "reconcile_failed",
+        {{"node", media_->address(node)}, {"code", static_cast<int>(listed.status().code())}});
+    return false;
   }
   const std::string address = media_->address(node);
   const std::string node_id = media_->node_id(node);
   // The node's sessions by room id (a session is named after its room).
   std::map<std::string, const internal::SessionListing*> sessions;
-  for (const internal::SessionListing& listing : listed.sessions()) {
+  for (const internal::SessionListing& listing : listed->sessions()) {
     const std::string& name = listing.session().name();
     if (absl::StartsWith(name, "sessions/")) sessions[name.substr(9)] = &listing;
   }
@@ -850,12 +832,7 @@ bool RoomsService::ReconcileNode(size_t node) {
     RemoveUnknownEndpoints(room_id, static_cast<int>(node), endpoints);
   }
   for (const std::string& session : orphans) {
-    auto context = media_->NewContext(node);
-    internal::DeleteSessionRequest request;
-    request.set_name("sessions/" + session);
-    internal::DeleteSessionResponse response;
-    grpc::Status status = media_->stub(node).DeleteSession(context.get(), request, &response);
-    if (status.ok()) {
+    if (client_->DeleteSession(node, session).ok()) {
       orphan_sessions_deleted_.fetch_add(1);
       // No name of the session: it belongs to no room this controller knows.
       base::Log(base::LogLevel::kWarning, "orphan_session_deleted", {{"node", address}});
@@ -1010,19 +987,12 @@ void RoomsService::EndRoomMedia(const Room& room) {
   ForgetEmptySession(room.id, node);
 }
 
-grpc::Status RoomsService::ApplyRouting(const std::string& room_id, int node,
+absl::Status RoomsService::ApplyRouting(const std::string& room_id, int node,
                                         const std::string& participant,
                                         const internal::Routing& routing,
                                         const std::vector<std::string>& paths) {
-  if (node < 0 || media_ == nullptr || paths.empty()) return grpc::Status::OK;
-  auto context = media_->NewContext(static_cast<size_t>(node));
-  internal::UpdateEndpointRequest request;
-  request.mutable_endpoint()->set_name(
-      absl::StrCat("sessions/", room_id, "/endpoints/", participant));
-  *request.mutable_endpoint()->mutable_routing() = routing;
-  for (const std::string& path : paths) request.add_update_paths(path);
-  internal::Endpoint response;
-  return media_->stub(static_cast<size_t>(node)).UpdateEndpoint(context.get(), request, &response);
+  if (node < 0 || client_ == nullptr || paths.empty()) return absl::OkStatus();
+  return client_->UpdateRouting(static_cast<size_t>(node), room_id, participant, routing, paths);
 }
 
 std::vector<std::string> RoomsService::AutoAdmit(Room& room) {
@@ -1177,18 +1147,10 @@ grpc::Status RoomsService::UpdateRoom(grpc::ServerContext* context,
   return status;
 }
 
-grpc::Status RoomsService::ApplyLayout(const std::string& room_id, int node,
+absl::Status RoomsService::ApplyLayout(const std::string& room_id, int node,
                                        const v1::LayoutPolicy& policy) {
-  if (node < 0 || media_ == nullptr) return grpc::Status::OK;
-  internal::SetLayoutRequest request;
-  request.set_session("sessions/" + room_id);
-  internal::Layout* layout = request.mutable_layout();
-  layout->set_mode(static_cast<internal::Layout::Mode>(policy.mode()));
-  layout->set_max_tiles(policy.max_tiles() == 0 ? 9 : policy.max_tiles());
-  layout->set_show_self_view(policy.show_self_view());
-  auto context = media_->NewContext(static_cast<size_t>(node));
-  internal::Layout applied;
-  return media_->stub(static_cast<size_t>(node)).SetLayout(context.get(), request, &applied);
+  if (node < 0 || client_ == nullptr) return absl::OkStatus();
+  return client_->SetLayout(static_cast<size_t>(node), room_id, policy);
 }
 
 grpc::Status RoomsService::UpdateRoomState(grpc::ServerContext* context,
@@ -1452,7 +1414,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
   if (lifecycle_.draining()) {
     return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is draining: no new joins");
   }
-  if (media_ == nullptr || media_->size() == 0) {
+  if (client_ == nullptr || client_->NodeCount() == 0) {
     return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no media node is configured");
   }
   if (request->credential_case() == v1::JoinRoomRequest::CREDENTIAL_NOT_SET) {
@@ -1542,7 +1504,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     }
     needs_node = room->node < 0;
   }
-  if (needs_node) placement = media_->Place();
+  if (needs_node) placement = client_->PlaceRoom();
 
   // Reserve the participant under the lock.
   std::string participant_id = RandomId(6);
@@ -1612,7 +1574,6 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     if (grpc::Status kept = lock.Commit(); !kept.ok()) return kept;
   }
 
-  auto& stub = media_->stub(static_cast<size_t>(node));
   // A failed join leaves nothing behind: not the participant, not a used invite, and not a
   // media session that nobody is in (which would hold a drain and freeze the room's languages).
   auto rollback = [&](const grpc::Status& failure) {
@@ -1633,21 +1594,15 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     return failure;
   };
   if (create_session) {
-    auto create_context = media_->NewContext(static_cast<size_t>(node));
-    internal::CreateSessionRequest create;
-    create.set_session_id(room_id);
-    for (const std::string& language : room_languages) {
-      create.mutable_session()->add_buses()->set_language(language);
-    }
-    internal::Session session;
-    grpc::Status created = stub.CreateSession(create_context.get(), create, &session);
-    if (!created.ok() && created.error_code() != grpc::StatusCode::ALREADY_EXISTS) {
+    absl::Status created =
+        client_->CreateSession(static_cast<size_t>(node), room_id, room_languages);
+    if (!created.ok()) {
       {
         Locked lock(this);
         Room* room = FindRoom(absl::StrCat(kRoomsPrefix, room_id));
         if (room != nullptr && room->node == node) ClearNode(*room);
       }
-      return rollback(created);
+      return rollback(common::ToGrpcStatus(created));
     }
     {
       Locked lock(this);
@@ -1675,14 +1630,9 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
                                    "the room's media session could not be set up; join again"));
     }
   }
-  auto add_context = media_->NewContext(static_cast<size_t>(node));
-  internal::AddEndpointRequest add;
-  add.set_parent("sessions/" + room_id);
-  add.set_endpoint_id(participant_id);
-  *add.mutable_endpoint() = endpoint;
-  internal::Endpoint added;
-  grpc::Status added_status = stub.AddEndpoint(add_context.get(), add, &added);
-  if (!added_status.ok()) return rollback(added_status);
+  absl::StatusOr<internal::Endpoint> added =
+      client_->AddEndpoint(static_cast<size_t>(node), room_id, participant_id, endpoint);
+  if (!added.ok()) return rollback(common::ToGrpcStatus(added.status()));
 
   std::vector<std::pair<std::string, internal::Routing>> updates;
   {
@@ -1692,11 +1642,11 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
       return Precondition("the room was closed while joining");
     }
     bool answers_content = false;
-    for (const internal::LocalStream& stream : added.local_streams()) {
+    for (const internal::LocalStream& stream : added->local_streams()) {
       answers_content |= stream.kind() == internal::MEDIA_KIND_CONTENT;
     }
     rules::ConfirmParticipant(*room, participant_id, answers_content,
-                              !added.webrtc_answer_sdp().empty());
+                              !added->webrtc_answer_sdp().empty());
     Room::Member& member = room->participants.at(participant_id);
     metrics_->CountJoin(member.participant.role());
     if (!invite_id.empty() && !room->invites.at(invite_id).invite.consent_reference().empty()) {
@@ -1714,7 +1664,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
                {"role", v1::Role_Name(member.participant.role())},
                {"waiting", member.participant.state() == v1::PARTICIPANT_STATE_WAITING}});
     *response->mutable_participant() = member.participant;
-    EndpointToAnswer(added, response->mutable_answer());
+    EndpointToAnswer(*added, response->mutable_answer());
     for (const std::string& id : AutoAdmit(*room)) {
       updates.emplace_back(id, room->participants.at(id).routing);
     }
@@ -1792,8 +1742,8 @@ grpc::Status RoomsService::ParticipantCall(grpc::ServerContext* context, const s
   }
   grpc::Status result = grpc::Status::OK;
   for (const auto& [participant, routing] : updates) {
-    grpc::Status applied = ApplyRouting(room_id, node, participant, routing, {"routing"});
-    if (participant == id) result = applied;
+    absl::Status applied = ApplyRouting(room_id, node, participant, routing, {"routing"});
+    if (participant == id) result = common::ToGrpcStatus(applied);
   }
   return result;
 }
@@ -1958,14 +1908,9 @@ RoomsService::Departure RoomsService::Depart(Room& room, const std::string& part
 }
 
 void RoomsService::Apply(Departure& departure) {
-  if (media_ != nullptr && departure.node >= 0) {
-    const auto node = static_cast<size_t>(departure.node);
-    auto remove_context = media_->NewContext(node);
-    internal::RemoveEndpointRequest request;
-    request.set_name(
-        absl::StrCat("sessions/", departure.room_id, "/endpoints/", departure.participant));
-    internal::RemoveEndpointResponse response;
-    (void)media_->stub(node).RemoveEndpoint(remove_context.get(), request, &response);
+  if (client_ != nullptr && departure.node >= 0) {
+    (void)client_->RemoveEndpoint(static_cast<size_t>(departure.node), departure.room_id,
+                                  departure.participant);
   }
   for (const auto& [id, routing] : departure.updates) {
     (void)ApplyRouting(departure.room_id, departure.node, id, routing, {"routing"});
@@ -1974,16 +1919,11 @@ void RoomsService::Apply(Departure& departure) {
 }
 
 void RoomsService::ForgetEmptySession(const std::string& room_id, int node) {
-  if (media_ == nullptr || node < 0) return;
-  auto context = media_->NewContext(static_cast<size_t>(node));
-  internal::DeleteSessionRequest request;
-  request.set_name("sessions/" + room_id);
-  internal::DeleteSessionResponse response;
-  grpc::Status status =
-      media_->stub(static_cast<size_t>(node)).DeleteSession(context.get(), request, &response);
-  if (!status.ok() && status.error_code() != grpc::StatusCode::NOT_FOUND) {
+  if (client_ == nullptr || node < 0) return;
+  absl::Status status = client_->DeleteSession(static_cast<size_t>(node), room_id);
+  if (!status.ok() && status.code() != absl::StatusCode::kNotFound) {
     base::Log(base::LogLevel::kWarning, "media_delete_failed",
-              {{"room", room_id}, {"code", static_cast<int>(status.error_code())}});
+              {{"room", room_id}, {"code", static_cast<int>(status.code())}});
   }
 }
 
@@ -2030,17 +1970,12 @@ grpc::Status RoomsService::UpdateMedia(grpc::ServerContext* context,
     room_id = room->id;
     node = room->node;
   }
-  if (media_ == nullptr || node < 0) {
+  if (client_ == nullptr || node < 0) {
     return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the room's media is not running");
   }
-  auto call = media_->NewContext(static_cast<size_t>(node));
-  internal::RenegotiateEndpointRequest renegotiate;
-  renegotiate.set_name(absl::StrCat("sessions/", room_id, "/endpoints/", id));
-  renegotiate.set_webrtc_offer_sdp(endpoint.webrtc_offer_sdp());
-  internal::Endpoint renegotiated;
-  status = media_->stub(static_cast<size_t>(node))
-               .RenegotiateEndpoint(call.get(), renegotiate, &renegotiated);
-  if (!status.ok()) return status;
+  absl::StatusOr<internal::Endpoint> renegotiated = client_->RenegotiateWebRtc(
+      static_cast<size_t>(node), room_id, id, endpoint.webrtc_offer_sdp());
+  if (!renegotiated.ok()) return common::ToGrpcStatus(renegotiated.status());
   std::vector<std::pair<std::string, internal::Routing>> updates;
   {
     Locked lock(this);
@@ -2049,7 +1984,7 @@ grpc::Status RoomsService::UpdateMedia(grpc::ServerContext* context,
     if (!status.ok()) return status;
     Room::Member& member = room->participants.at(id);
     member.has_content = false;
-    for (const internal::LocalStream& stream : renegotiated.local_streams()) {
+    for (const internal::LocalStream& stream : renegotiated->local_streams()) {
       member.has_content |= stream.kind() == internal::MEDIA_KIND_CONTENT;
     }
     // A screen share that stopped ends the presentation.
@@ -2063,7 +1998,7 @@ grpc::Status RoomsService::UpdateMedia(grpc::ServerContext* context,
   for (const auto& [participant, routing] : updates) {
     (void)ApplyRouting(room_id, node, participant, routing, {"routing"});
   }
-  EndpointToAnswer(renegotiated, response->mutable_answer());
+  EndpointToAnswer(*renegotiated, response->mutable_answer());
   return grpc::Status::OK;
 }
 

@@ -17,6 +17,7 @@
 #include "services/common/auth.h"
 #include "services/common/lifecycle.h"
 #include "services/controller/controller_metrics.h"
+#include "services/controller/media_client.h"
 #include "services/controller/media_nodes.h"
 #include "services/controller/room_rules.h"
 #include "services/controller/room_store.h"
@@ -253,12 +254,12 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   RoomCounts CountRooms();
   void EndRoomMedia(const Room& room);
   // Sends the room's layout policy to its media node (when the session exists).
-  grpc::Status ApplyLayout(const std::string& room_id, int node,
+  absl::Status ApplyLayout(const std::string& room_id, int node,
                            const chorus::v1::LayoutPolicy& policy);
   grpc::Status UpdateRoomState(grpc::ServerContext* context,
                                const chorus::v1::UpdateRoomRequest* request,
                                chorus::v1::Room* response);
-  grpc::Status ApplyRouting(const std::string& room_id, int node, const std::string& participant,
+  absl::Status ApplyRouting(const std::string& room_id, int node, const std::string& participant,
                             const chorus::internal::v1::Routing& routing,
                             const std::vector<std::string>& paths);
   // Admits waiting participants of a HOST_PIN room once a host is in (lobby off).
@@ -291,7 +292,10 @@ class RoomsService final : public chorus::v1::Rooms::Service {
 
   const common::BearerAuthenticator& auth_;
   const common::Lifecycle& lifecycle_;
-  MediaNodes* const media_;  // not owned
+  // The nodes (not owned): how many, where a stored room's node is now, their load reports.
+  MediaNodes* const media_;
+  // Every call to the nodes' sessions and endpoints; null when `media_` is.
+  const std::unique_ptr<MediaClient> client_;
   const RoomsOptions options_;
   mutable absl::Mutex public_url_mutex_;
   std::string public_url_ ABSL_GUARDED_BY(public_url_mutex_);
