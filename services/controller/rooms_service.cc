@@ -49,26 +49,12 @@ grpc::Status NotFound(const std::string& message) {
 grpc::Status Precondition(const std::string& message) {
   return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, message);
 }
-grpc::Status Denied() {
-  // The same words whatever was wrong: a caller learns nothing about which credential failed.
-  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                      "the invite or PIN is not valid for this room");
-}
+grpc::Status Denied() { return common::ToGrpcStatus(JoinDenied()); }
 
-// The answer to a join the rules refused for `reason` (besides the JoinRejected event).
-grpc::Status Refused(v1::RejectReason reason) {
-  switch (reason) {
-    case v1::REJECT_REASON_ROOM_LOCKED:
-      return Precondition("the room is locked");
-    case v1::REJECT_REASON_ROOM_FULL:
-      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "the room is full");
-    case v1::REJECT_REASON_CONSENT_REQUIRED:
-      return Precondition(
-          "a consultation takes a third participant only with the patient's consent: invite them "
-          "with invite.consent_reference");
-    default:
-      return Denied();  // an invite used, revoked or expired
-  }
+// A section's own status as the join flow takes it: gRPC's canonical codes are absl's.
+absl::Status FromGrpc(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
 rules::PinPolicy PinPolicy(const RoomsOptions& options) {
@@ -447,6 +433,29 @@ class ABSL_SCOPED_LOCKABLE RoomsService::Locked {
   RoomsService* const service_;  // not owned
 };
 
+// The rooms as the join flow sees them: each Update is one locked section of the service.
+class RoomsService::Sections final : public RoomSections {
+ public:
+  explicit Sections(RoomsService* service) : service_(service) {}
+
+  absl::Status Update(const std::string& room_name,
+                      const Change& change) override ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    Locked lock(service_);
+    Room* room = service_->FindRoom(room_name);
+    const absl::Status missing = room == nullptr ? FromGrpc(service_->NoRoom()) : absl::OkStatus();
+    rules::Events events;
+    const absl::Status changed = change(room, missing, &events);
+    if (room != nullptr) {
+      for (v1::RoomEvent& event : events) service_->Publish(*room, std::move(event));
+    }
+    if (!changed.ok()) return changed;
+    return FromGrpc(lock.Commit());
+  }
+
+ private:
+  RoomsService* const service_;  // not owned
+};
+
 RoomsService::RoomsService(const common::BearerAuthenticator& auth,
                            const common::Lifecycle& lifecycle, MediaNodes* media,
                            RoomsOptions options, std::unique_ptr<RoomStore> store)
@@ -456,7 +465,12 @@ RoomsService::RoomsService(const common::BearerAuthenticator& auth,
       client_(media != nullptr ? std::make_unique<MediaClientImpl>(media) : nullptr),
       options_(options),
       store_(store != nullptr ? std::move(store) : MakeInMemoryRoomStore()),
-      metrics_(std::make_shared<ControllerMetrics>()) {
+      metrics_(std::make_shared<ControllerMetrics>()),
+      sections_(std::make_unique<Sections>(this)) {
+  if (client_ != nullptr) {
+    join_flow_ =
+        std::make_unique<JoinFlow>(sections_.get(), client_.get(), metrics_.get(), options_.now);
+  }
   EnsureSodium();
   started_ = options_.now();
   metrics_->SetCountSource([this] { return CountRooms(); });
@@ -693,23 +707,6 @@ void RoomsService::OnNodeFailed(size_t node) {
   }
 }
 
-void RoomsService::SetNode(Room& room, size_t node) const {
-  room.node = static_cast<int>(node);
-  room.node_address = client_->NodeAddress(node);
-  room.node_id = client_->NodeId(node);
-  room.restored = false;
-  room.room.set_media_node(room.node_address);
-}
-
-void RoomsService::ClearNode(Room& room) {
-  room.node = -1;
-  room.node_address.clear();
-  room.node_id.clear();
-  room.restored = false;
-  room.session_ready = false;
-  room.room.clear_media_node();
-}
-
 void RoomsService::LoseMedia(Room& room) {
   touched_.insert(room.id);
   v1::RoomEvent event;
@@ -777,7 +774,7 @@ bool RoomsService::ReconcileNode(size_t node) {
         continue;
       }
       touched_.insert(room->id);
-      SetNode(*room, node);
+      AssignNode(*room, node, *client_);
       room->session_ready = true;
       ++restored_rooms;
       layouts.emplace_back(room->id, room->room.layout_policy());
@@ -993,16 +990,6 @@ absl::Status RoomsService::ApplyRouting(const std::string& room_id, int node,
                                         const std::vector<std::string>& paths) {
   if (node < 0 || client_ == nullptr || paths.empty()) return absl::OkStatus();
   return client_->UpdateRouting(static_cast<size_t>(node), room_id, participant, routing, paths);
-}
-
-std::vector<std::string> RoomsService::AutoAdmit(Room& room) {
-  std::vector<std::string> admitted = rules::AdmitOnHostArrival(room);
-  for (const std::string& id : admitted) {
-    const v1::Participant& participant = room.participants.at(id).participant;
-    metrics_->ObserveLobbyWait(options_.now() - FromTimestamp(participant.join_time()));
-    PublishParticipant(room, participant, kAdmitted);
-  }
-  return admitted;
 }
 
 // ----- Rooms -----
@@ -1487,191 +1474,26 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     }
   }
 
-  // Placement may ask the media nodes for their load (RPCs): done before taking the lock, only
-  // when the room has no node yet.
-  absl::StatusOr<size_t> placement =
-      absl::UnavailableError("the room lost its media node while joining; join again");
-  bool needs_node = false;
-  {
-    Locked lock(this);
-    Room* room = FindRoom(request->room());
-    if (room == nullptr) return NoRoom();
-    if (room->restored) {
-      // Its call may still run on its node: placing the room elsewhere would split it.
-      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                          "the room's media node has not answered since the controller started; "
-                          "join again in a few seconds");
-    }
-    needs_node = room->node < 0;
+  JoinAttempt attempt;
+  attempt.room_name = request->room();
+  if (request->credential_case() == v1::JoinRoomRequest::kInviteToken) {
+    attempt.request.invite_token_hash = HashToken(request->invite_token());
   }
-  if (needs_node) placement = client_->PlaceRoom();
-
-  // Reserve the participant under the lock.
-  std::string participant_id = RandomId(6);
-  std::string room_id;
-  int node = -1;
-  bool create_session = false;
-  v1::LayoutPolicy layout_policy;
-  std::vector<std::string> room_languages;
-  std::string invite_id;
-  {
-    Locked lock(this);
-    Room* room = FindRoom(request->room());
-    if (room == nullptr) return NoRoom();
-    auto reject = [&](v1::RejectReason reason, const std::string& invite) {
-      // The caller learns the reason too (kRejectReasonMetadata): only a holder of the invite's
-      // token gets this far with an invite, and a PIN join learns no more than its message says.
-      context->AddTrailingMetadata(std::string(kRejectReasonMetadata),
-                                   v1::RejectReason_Name(reason));
-      v1::RoomEvent event;
-      event.mutable_join_rejected()->set_reason(reason);
-      event.mutable_join_rejected()->set_invite(invite);
-      Publish(*room, std::move(event));
-    };
-    if (room->node < 0 && !placement.ok()) {
-      // Refused before anything is reserved or consumed (the invite stays usable).
-      return grpc::Status(placement.status().code() == absl::StatusCode::kResourceExhausted
-                              ? grpc::StatusCode::RESOURCE_EXHAUSTED
-                              : grpc::StatusCode::UNAVAILABLE,
-                          std::string(placement.status().message()));
-    }
-    rules::JoinRequest join;
-    if (request->credential_case() == v1::JoinRoomRequest::kInviteToken) {
-      join.invite_token_hash = HashToken(request->invite_token());
-    }
-    join.pin_role = pin_role;
-    join.display_name = request->display_name();
-    const rules::JoinDecision decision = rules::DecideJoin(*room, join, options_.now());
-    if (decision.verdict == rules::JoinVerdict::kRefuse) {
-      if (decision.reason == v1::REJECT_REASON_UNSPECIFIED) {
-        metrics_->CountUnknownInvite();
-        return Denied();
-      }
-      rules::RecordRefusal(*room, decision);
-      reject(decision.reason, rules::DecisionInviteName(*room, decision));
-      if (decision.reason == v1::REJECT_REASON_INVITE_ALREADY_USED) {
-        base::Log(base::LogLevel::kWarning, "invite_reused", {{"room", room->id}});
-      }
-      return Refused(decision.reason);
-    }
-    invite_id = decision.invite_id;
-    bool offers_content = false;
-    for (const internal::RemoteStream& stream : endpoint.remote_streams()) {
-      offers_content |= stream.kind() == internal::MEDIA_KIND_CONTENT;
-    }
-    const Room::Member& member =
-        rules::ReserveParticipant(*room, decision, participant_id, offers_content, options_.now());
-    *endpoint.mutable_routing() = member.routing;
-    room_id = room->id;
-    if (room->node < 0) {
-      SetNode(*room, *placement);
-      create_session = true;
-    }
-    node = room->node;
-    room_languages.assign(room->room.languages().begin(), room->room.languages().end());
-    layout_policy = room->room.layout_policy();
-    // The reservation (and the invite it used) must hold before the media is set up.
-    if (grpc::Status kept = lock.Commit(); !kept.ok()) return kept;
+  attempt.request.pin_role = pin_role;
+  attempt.request.display_name = request->display_name();
+  attempt.endpoint = std::move(endpoint);
+  attempt.participant_id = RandomId(6);
+  v1::RejectReason rejected = v1::REJECT_REASON_UNSPECIFIED;
+  absl::StatusOr<Joined> joined = join_flow_->Join(std::move(attempt), &rejected);
+  if (rejected != v1::REJECT_REASON_UNSPECIFIED) {
+    // The caller learns the reason too (kRejectReasonMetadata): only a holder of the invite's
+    // token gets this far with an invite, and a PIN join learns no more than its message says.
+    context->AddTrailingMetadata(std::string(kRejectReasonMetadata),
+                                 v1::RejectReason_Name(rejected));
   }
-
-  // A failed join leaves nothing behind: not the participant, not a used invite, and not a
-  // media session that nobody is in (which would hold a drain and freeze the room's languages).
-  auto rollback = [&](const grpc::Status& failure) {
-    bool forget_session = false;
-    {
-      Locked lock(this);
-      Room* room = FindRoom(absl::StrCat(kRoomsPrefix, room_id));
-      if (room != nullptr) {
-        DropParticipant(*room, participant_id, v1::LEAVE_REASON_UNSPECIFIED);
-        if (!invite_id.empty()) rules::ReopenInvite(*room, invite_id);
-        if (room->participants.empty() && room->node == node && room->node >= 0) {
-          ClearNode(*room);
-          forget_session = true;
-        }
-      }
-    }
-    if (forget_session) ForgetEmptySession(room_id, node);
-    return failure;
-  };
-  if (create_session) {
-    absl::Status created =
-        client_->CreateSession(static_cast<size_t>(node), room_id, room_languages);
-    if (!created.ok()) {
-      {
-        Locked lock(this);
-        Room* room = FindRoom(absl::StrCat(kRoomsPrefix, room_id));
-        if (room != nullptr && room->node == node) ClearNode(*room);
-      }
-      return rollback(common::ToGrpcStatus(created));
-    }
-    {
-      Locked lock(this);
-      Room* room = FindRoom(absl::StrCat(kRoomsPrefix, room_id));
-      if (room != nullptr && room->node == node) room->session_ready = true;
-    }
-    (void)ApplyLayout(room_id, node, layout_policy);
-  } else {
-    // Another join of the same moment, through this controller or another one of a shared
-    // store, may still be creating the session: look again every 20 ms, for at most 10 s.
-    bool ready = false;
-    const std::string name = absl::StrCat(kRoomsPrefix, room_id);
-    const absl::Time give_up = absl::Now() + absl::Seconds(10);
-    for (bool settled = false; !settled && absl::Now() < give_up;) {
-      {
-        Locked lock(this);
-        Room* room = FindRoom(name);
-        settled = room == nullptr || room->node != node || room->session_ready;
-        ready = room != nullptr && room->node == node && room->session_ready;
-      }
-      if (!settled) absl::SleepFor(absl::Milliseconds(20));
-    }
-    if (!ready) {
-      return rollback(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                   "the room's media session could not be set up; join again"));
-    }
-  }
-  absl::StatusOr<internal::Endpoint> added =
-      client_->AddEndpoint(static_cast<size_t>(node), room_id, participant_id, endpoint);
-  if (!added.ok()) return rollback(common::ToGrpcStatus(added.status()));
-
-  std::vector<std::pair<std::string, internal::Routing>> updates;
-  {
-    Locked lock(this);
-    Room* room = FindRoom(absl::StrCat(kRoomsPrefix, room_id));
-    if (room == nullptr || !room->participants.contains(participant_id)) {
-      return Precondition("the room was closed while joining");
-    }
-    bool answers_content = false;
-    for (const internal::LocalStream& stream : added->local_streams()) {
-      answers_content |= stream.kind() == internal::MEDIA_KIND_CONTENT;
-    }
-    rules::ConfirmParticipant(*room, participant_id, answers_content,
-                              !added->webrtc_answer_sdp().empty());
-    Room::Member& member = room->participants.at(participant_id);
-    metrics_->CountJoin(member.participant.role());
-    if (!invite_id.empty() && !room->invites.at(invite_id).invite.consent_reference().empty()) {
-      v1::RoomEvent consent;
-      consent.mutable_consent_recorded()->set_participant(member.participant.name());
-      consent.mutable_consent_recorded()->set_invite(room->invites.at(invite_id).invite.name());
-      Publish(*room, std::move(consent));
-    }
-    PublishParticipant(
-        *room, member.participant,
-        member.participant.state() == v1::PARTICIPANT_STATE_WAITING ? kWaiting : kJoined);
-    base::Log(base::LogLevel::kInfo, "participant_joined",
-              {{"room", room_id},
-               {"participant", participant_id},
-               {"role", v1::Role_Name(member.participant.role())},
-               {"waiting", member.participant.state() == v1::PARTICIPANT_STATE_WAITING}});
-    *response->mutable_participant() = member.participant;
-    EndpointToAnswer(*added, response->mutable_answer());
-    for (const std::string& id : AutoAdmit(*room)) {
-      updates.emplace_back(id, room->participants.at(id).routing);
-    }
-  }
-  for (const auto& [id, routing] : updates) {
-    (void)ApplyRouting(room_id, node, id, routing, {"routing.admitted"});
-  }
+  if (!joined.ok()) return common::ToGrpcStatus(joined.status());
+  *response->mutable_participant() = joined->participant;
+  EndpointToAnswer(joined->answer, response->mutable_answer());
   return grpc::Status::OK;
 }
 
@@ -1919,12 +1741,7 @@ void RoomsService::Apply(Departure& departure) {
 }
 
 void RoomsService::ForgetEmptySession(const std::string& room_id, int node) {
-  if (client_ == nullptr || node < 0) return;
-  absl::Status status = client_->DeleteSession(static_cast<size_t>(node), room_id);
-  if (!status.ok() && status.code() != absl::StatusCode::kNotFound) {
-    base::Log(base::LogLevel::kWarning, "media_delete_failed",
-              {{"room", room_id}, {"code", static_cast<int>(status.code())}});
-  }
+  if (client_ != nullptr) ForgetSession(*client_, room_id, node);
 }
 
 grpc::Status RoomsService::DenyParticipant(grpc::ServerContext* context,
