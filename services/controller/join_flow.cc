@@ -71,8 +71,63 @@ void ForgetSession(MediaClient& media, const std::string& room_id, int node) {
   }
 }
 
+absl::StatusOr<v1::Role> JoinFlow::CheckPin(const std::string& room_name, const std::string& pin,
+                                            const std::string& source) {
+  std::string host_hash;
+  std::string guest_hash;
+  absl::Status checked = absl::OkStatus();
+  (void)rooms_->Update(room_name, [&](RoomRecord* room, const absl::Status& missing,
+                                      rules::Events* events) {
+    if (room == nullptr) return checked = missing;
+    if (!rules::TakesPins(*room)) return checked = JoinDenied();
+    const absl::Time now = now_();
+    if (std::optional<rules::PinLockout> lockout = rules::ActivePinLockout(*room, source, now)) {
+      v1::RoomEvent event;
+      event.mutable_join_rejected()->set_reason(v1::REJECT_REASON_PIN_LOCKOUT);
+      events->push_back(std::move(event));
+      return checked = absl::ResourceExhaustedError(
+                 absl::StrCat("too many wrong PINs ",
+                              lockout->whole_room ? "for this room" : "from this client address",
+                              ": PIN joins are refused for another ",
+                              absl::ToInt64Seconds(lockout->until - now) + 1, " s"));
+    }
+    host_hash = room->host_pin_hash;
+    guest_hash = room->guest_pin_hash;
+    return absl::OkStatus();
+  });
+  if (!checked.ok()) return checked;
+  // Outside any section: hashing is slow by design.
+  if (pin_matches_(host_hash, pin)) return v1::ROLE_HOST;
+  if (pin_matches_(guest_hash, pin)) return v1::ROLE_GUEST;
+  absl::Status wrong = JoinDenied();
+  (void)rooms_->Update(room_name, [&](RoomRecord* room, const absl::Status& missing,
+                                      rules::Events* events) {
+    if (room == nullptr) return wrong = missing;
+    auto lock_out = [&](const char* scope) {
+      v1::RoomEvent lockout;
+      lockout.mutable_join_rejected()->set_reason(v1::REJECT_REASON_PIN_LOCKOUT);
+      events->push_back(std::move(lockout));
+      base::Log(base::LogLevel::kWarning, "pin_lockout", {{"room", room->id}, {"scope", scope}});
+    };
+    v1::RoomEvent event;
+    event.mutable_join_rejected()->set_reason(v1::REJECT_REASON_WRONG_PIN);
+    events->push_back(std::move(event));
+    const rules::WrongPinOutcome outcome =
+        rules::RecordWrongPin(*room, source, now_(), pin_policy_);
+    if (outcome.source_locked) lock_out("source");
+    if (outcome.room_locked) lock_out("room");
+    return absl::OkStatus();
+  });
+  return wrong;
+}
+
 absl::StatusOr<Joined> JoinFlow::Join(JoinAttempt attempt, v1::RejectReason* rejected) {
   const std::string& name = attempt.room_name;
+  if (attempt.pin.has_value()) {
+    absl::StatusOr<v1::Role> role = CheckPin(name, *attempt.pin, attempt.source);
+    if (!role.ok()) return role.status();
+    attempt.request.pin_role = *role;
+  }
   // Placement may ask the media nodes for their load (calls): made outside any section, and
   // only when the room has no node yet.
   bool needs_node = false;

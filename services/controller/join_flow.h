@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -45,12 +46,21 @@ void ClearNode(RoomRecord& room);
 // left it empty); a failure other than NOT_FOUND is logged, nothing else can be done about it.
 void ForgetSession(MediaClient& media, const std::string& room_id, int node);
 
-// One join, as the handler hands it over once the caller is authenticated, the request checked
-// and a PIN verified.
+// Whether `pin` is the PIN whose hash is `hash` (false for an empty hash). Slow by design
+// (Argon2id): the flow calls it outside every section.
+using PinMatcher = std::function<bool(const std::string& hash, const std::string& pin)>;
+
+// One join, as the handler hands it over once the caller is authenticated and the request
+// checked and converted.
 struct JoinAttempt {
   std::string room_name;  // "rooms/{id}"
-  // The credential (an invite token's hash, or the role of the PIN that matched) and the name.
+  // The credential and the name asked for: an invite token's hash, or (PIN joins) the role of the
+  // PIN that matched, filled in by the flow from `pin`.
   rules::JoinRequest request;
+  // PIN joins: the PIN given, and the SHA-256 of the client's address for the per-address
+  // lockout (empty when the platform did not give it).
+  std::optional<std::string> pin;
+  std::string source;
   // The offer as the media node takes it (the routing is filled in by the flow).
   chorus::internal::v1::Endpoint endpoint;
   // A fresh id for the participant.
@@ -64,7 +74,8 @@ struct Joined {
 };
 
 // Applies the admission decision of one join (room_rules.h) to the room and its media, in this
-// order: the room is placed on a node when it has none; the participant is reserved in the room
+// order: a PIN is checked (refused during a lockout; a wrong one is counted, and may start one);
+// the room is placed on a node when it has none; the participant is reserved in the room
 // (and its invite used) and that is kept in the store before any media is set up; the room's
 // session is created (or awaited, when another join is creating it); the participant's endpoint
 // is added; then the participant is confirmed (joined, or waiting in the lobby) and announced.
@@ -75,18 +86,29 @@ struct Joined {
 // may run at once (each waits only for its own calls, and for a session another is creating).
 class JoinFlow {
  public:
-  // `rooms`, `media` and `metrics` (not owned) must outlive the flow; `now` is the rules' clock.
+  // `rooms`, `media` and `metrics` (not owned; `metrics` may be null) must outlive the flow;
+  // `now` is the rules' clock.
   JoinFlow(RoomSections* rooms, MediaClient* media, ControllerMetrics* metrics,
-           std::function<absl::Time()> now)
-      : rooms_(rooms), media_(media), metrics_(metrics), now_(std::move(now)) {}
+           std::function<absl::Time()> now, rules::PinPolicy pin_policy, PinMatcher pin_matches)
+      : rooms_(rooms),
+        media_(media),
+        metrics_(metrics),
+        now_(std::move(now)),
+        pin_policy_(pin_policy),
+        pin_matches_(std::move(pin_matches)) {}
 
   // The participant as it joined, and the node's answer; or why not, with the code the API
   // answers (PERMISSION_DENIED, FAILED_PRECONDITION, RESOURCE_EXHAUSTED for a refusal; NOT_FOUND;
-  // UNAVAILABLE when the store or the media failed, or the node's own code). A refusal the
+  // UNAVAILABLE when the store or the media failed, or the node's own code; RESOURCE_EXHAUSTED
+  // during a PIN lockout, with how long it lasts). A refusal the
   // room's watchers are told about (JoinRejected) sets `*rejected` to its reason.
   absl::StatusOr<Joined> Join(JoinAttempt attempt, chorus::v1::RejectReason* rejected);
 
  private:
+  // The role of the room's PIN that `pin` is; PERMISSION_DENIED when none (counted), or
+  // RESOURCE_EXHAUSTED during a lockout.
+  absl::StatusOr<chorus::v1::Role> CheckPin(const std::string& room_name, const std::string& pin,
+                                            const std::string& source);
   // Undoes the reservation after `failure` (see the class comment); returns `failure`.
   absl::Status RollBack(const std::string& room_name, const std::string& room_id,
                         const std::string& participant_id, const std::string& invite_id, int node,
@@ -96,6 +118,8 @@ class JoinFlow {
   MediaClient* const media_;          // not owned
   ControllerMetrics* const metrics_;  // not owned
   const std::function<absl::Time()> now_;
+  const rules::PinPolicy pin_policy_;
+  const PinMatcher pin_matches_;
 };
 
 }  // namespace chorus::controller

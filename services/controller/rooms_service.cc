@@ -49,8 +49,6 @@ grpc::Status NotFound(const std::string& message) {
 grpc::Status Precondition(const std::string& message) {
   return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, message);
 }
-grpc::Status Denied() { return common::ToGrpcStatus(JoinDenied()); }
-
 // A section's own status as the join flow takes it: gRPC's canonical codes are absl's.
 absl::Status FromGrpc(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
@@ -468,8 +466,8 @@ RoomsService::RoomsService(const common::BearerAuthenticator& auth,
       metrics_(std::make_shared<ControllerMetrics>()),
       sections_(std::make_unique<Sections>(this)) {
   if (client_ != nullptr) {
-    join_flow_ =
-        std::make_unique<JoinFlow>(sections_.get(), client_.get(), metrics_.get(), options_.now);
+    join_flow_ = std::make_unique<JoinFlow>(sections_.get(), client_.get(), metrics_.get(),
+                                            options_.now, PinPolicy(options_), PinMatches);
   }
   EnsureSodium();
   started_ = options_.now();
@@ -1423,63 +1421,14 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
   status = OfferToEndpoint(request->offer(), &endpoint);
   if (!status.ok()) return status;
 
-  // A PIN is checked against its hash outside the lock (hashing is slow by design).
-  v1::Role pin_role = v1::ROLE_UNSPECIFIED;
-  if (request->credential_case() == v1::JoinRoomRequest::kPin) {
-    std::string host_hash;
-    std::string guest_hash;
-    {
-      Locked lock(this);
-      Room* room = FindRoom(request->room());
-      if (room == nullptr) return NoRoom();
-      if (!rules::TakesPins(*room)) return Denied();
-      const absl::Time now = options_.now();
-      if (std::optional<rules::PinLockout> lockout = rules::ActivePinLockout(*room, source, now)) {
-        v1::RoomEvent event;
-        event.mutable_join_rejected()->set_reason(v1::REJECT_REASON_PIN_LOCKOUT);
-        Publish(*room, std::move(event));
-        return grpc::Status(
-            grpc::StatusCode::RESOURCE_EXHAUSTED,
-            absl::StrCat("too many wrong PINs ",
-                         lockout->whole_room ? "for this room" : "from this client address",
-                         ": PIN joins are refused for another ",
-                         absl::ToInt64Seconds(lockout->until - now) + 1, " s"));
-      }
-      host_hash = room->host_pin_hash;
-      guest_hash = room->guest_pin_hash;
-    }
-    if (PinMatches(host_hash, request->pin())) {
-      pin_role = v1::ROLE_HOST;
-    } else if (PinMatches(guest_hash, request->pin())) {
-      pin_role = v1::ROLE_GUEST;
-    } else {
-      Locked lock(this);
-      Room* room = FindRoom(request->room());
-      if (room == nullptr) return NoRoom();
-      const absl::Time now = options_.now();
-      auto lock_out = [&](const char* scope) {
-        v1::RoomEvent lockout;
-        lockout.mutable_join_rejected()->set_reason(v1::REJECT_REASON_PIN_LOCKOUT);
-        Publish(*room, std::move(lockout));
-        base::Log(base::LogLevel::kWarning, "pin_lockout", {{"room", room->id}, {"scope", scope}});
-      };
-      v1::RoomEvent event;
-      event.mutable_join_rejected()->set_reason(v1::REJECT_REASON_WRONG_PIN);
-      Publish(*room, std::move(event));
-      const rules::WrongPinOutcome outcome =
-          rules::RecordWrongPin(*room, source, now, PinPolicy(options_));
-      if (outcome.source_locked) lock_out("source");
-      if (outcome.room_locked) lock_out("room");
-      return Denied();
-    }
-  }
-
   JoinAttempt attempt;
   attempt.room_name = request->room();
   if (request->credential_case() == v1::JoinRoomRequest::kInviteToken) {
     attempt.request.invite_token_hash = HashToken(request->invite_token());
+  } else {
+    attempt.pin = request->pin();
+    attempt.source = source;
   }
-  attempt.request.pin_role = pin_role;
   attempt.request.display_name = request->display_name();
   attempt.endpoint = std::move(endpoint);
   attempt.participant_id = RandomId(6);

@@ -129,7 +129,13 @@ const std::string kToken = std::string(32, 'a');  // an invite token's hash, as 
 
 class JoinFlowTest : public ::testing::Test {
  protected:
-  JoinFlowTest() : flow_(&rooms_, &media_, &metrics_, [this] { return now_; }) {
+  JoinFlowTest()
+      : flow_(
+            &rooms_, &media_, &metrics_, [this] { return now_; }, PinPolicy(),
+            // A PIN's "hash" here is the PIN behind a prefix: the flow never looks inside.
+            [](const std::string& hash, const std::string& pin) {
+              return !hash.empty() && hash == "pin:" + pin;
+            }) {
     // A meeting without a lobby, with one guest invite, on no media node yet.
     RoomRecord room;
     room.id = "r1";
@@ -170,6 +176,35 @@ class JoinFlowTest : public ::testing::Test {
   }
 
   const v1::Invite& invite() { return rooms_.room(kRoom).invites.at("i1").invite; }
+
+  // 3 wrong PINs from one address lock it out, 10 from anyone lock the room, for 10 minutes.
+  static rules::PinPolicy PinPolicy() {
+    rules::PinPolicy policy;
+    policy.attempts_per_source = 3;
+    policy.attempts_per_room = 10;
+    return policy;
+  }
+
+  // The room becomes a HOST_PIN room with host PIN 1111 and guest PIN 2222.
+  void UsePins() {
+    RoomRecord& room = rooms_.room(kRoom);
+    room.room.set_access_mode(v1::ACCESS_MODE_HOST_PIN);
+    room.host_pin_hash = "pin:1111";
+    room.guest_pin_hash = "pin:2222";
+  }
+
+  absl::StatusOr<Joined> JoinByPin(const std::string& participant_id, const std::string& pin,
+                                   const std::string& source = "address-1") {
+    JoinAttempt attempt;
+    attempt.room_name = kRoom;
+    attempt.pin = pin;
+    attempt.source = source;
+    attempt.endpoint.set_transport(internal::TRANSPORT_SRTP);
+    attempt.endpoint.add_remote_streams()->set_kind(internal::MEDIA_KIND_AUDIO);
+    attempt.participant_id = participant_id;
+    v1::RejectReason rejected = v1::REJECT_REASON_UNSPECIFIED;
+    return flow_.Join(std::move(attempt), &rejected);
+  }
 
   absl::Time now_ = absl::FromUnixSeconds(1'800'000'000);
   FakeRooms rooms_;
@@ -283,6 +318,30 @@ TEST_F(JoinFlowTest, AnUnknownRoomIsNotFound) {
   v1::RejectReason rejected = v1::REJECT_REASON_UNSPECIFIED;
   EXPECT_EQ(flow_.Join(std::move(attempt), &rejected).status().code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE(media_.calls().empty());
+}
+
+TEST_F(JoinFlowTest, APinGivesItsRoleAndWrongOnesLockTheAddressOut) {
+  UsePins();
+  absl::StatusOr<Joined> host = JoinByPin("p1", "1111");
+  ASSERT_TRUE(host.ok()) << host.status();
+  EXPECT_EQ(host->participant.role(), v1::ROLE_HOST);
+
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(JoinByPin("px", "9999").status().code(), absl::StatusCode::kPermissionDenied);
+  }
+  // Locked out: even the right PIN is refused from that address, and nothing reaches the media.
+  const size_t calls = media_.calls().size();
+  absl::StatusOr<Joined> locked = JoinByPin("p2", "2222");
+  EXPECT_EQ(locked.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(media_.calls().size(), calls);
+  EXPECT_EQ(rooms_.published().back().join_rejected().reason(), v1::REJECT_REASON_PIN_LOCKOUT);
+  // Another address still joins, as a guest.
+  absl::StatusOr<Joined> guest = JoinByPin("p3", "2222", "address-2");
+  ASSERT_TRUE(guest.ok()) << guest.status();
+  EXPECT_EQ(guest->participant.role(), v1::ROLE_GUEST);
+  // And the lockout ends.
+  now_ += absl::Minutes(11);
+  EXPECT_TRUE(JoinByPin("p4", "2222").ok());
 }
 
 }  // namespace
