@@ -1,8 +1,10 @@
 #include "services/controller/media_client.h"
 
 #include <chrono>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "chorus/v1/media_node.grpc.pb.h"
 #include "grpcpp/client_context.h"
 #include "services/controller/media_nodes.h"
@@ -26,6 +28,25 @@ std::string EndpointName(const std::string& room_id, const std::string& particip
 
 }  // namespace
 
+class MediaClientImpl::Stubs {
+ public:
+  internal::MediaNode::Stub& For(size_t node, const MediaNodes& nodes) {
+    absl::MutexLock lock(&mutex_);
+    if (stubs_.size() <= node) stubs_.resize(node + 1);
+    if (stubs_[node] == nullptr) stubs_[node] = internal::MediaNode::NewStub(nodes.channel(node));
+    return *stubs_[node];  // never moves (unique_ptr), never goes while the client lives
+  }
+
+ private:
+  absl::Mutex mutex_;
+  std::vector<std::unique_ptr<internal::MediaNode::Stub>> stubs_ ABSL_GUARDED_BY(mutex_);
+};
+
+MediaClientImpl::MediaClientImpl(MediaNodes* nodes)
+    : nodes_(nodes), stubs_(std::make_unique<Stubs>()) {}
+
+MediaClientImpl::~MediaClientImpl() = default;
+
 size_t MediaClientImpl::NodeCount() const { return nodes_->size(); }
 
 absl::StatusOr<size_t> MediaClientImpl::PlaceRoom() { return nodes_->Place(); }
@@ -43,7 +64,7 @@ absl::Status MediaClientImpl::CreateSession(size_t node, const std::string& room
     request.mutable_session()->add_buses()->set_language(language);
   }
   internal::Session session;
-  grpc::Status status = nodes_->stub(node).CreateSession(context.get(), request, &session);
+  grpc::Status status = stubs_->For(node, *nodes_).CreateSession(context.get(), request, &session);
   if (status.error_code() == grpc::StatusCode::ALREADY_EXISTS) return absl::OkStatus();
   return FromGrpc(status);
 }
@@ -53,7 +74,7 @@ absl::Status MediaClientImpl::DeleteSession(size_t node, const std::string& room
   internal::DeleteSessionRequest request;
   request.set_name(SessionName(room_id));
   internal::DeleteSessionResponse response;
-  return FromGrpc(nodes_->stub(node).DeleteSession(context.get(), request, &response));
+  return FromGrpc(stubs_->For(node, *nodes_).DeleteSession(context.get(), request, &response));
 }
 
 absl::Status MediaClientImpl::SetLayout(size_t node, const std::string& room_id,
@@ -66,7 +87,7 @@ absl::Status MediaClientImpl::SetLayout(size_t node, const std::string& room_id,
   layout->set_show_self_view(policy.show_self_view());
   auto context = nodes_->NewContext(node);
   internal::Layout applied;
-  return FromGrpc(nodes_->stub(node).SetLayout(context.get(), request, &applied));
+  return FromGrpc(stubs_->For(node, *nodes_).SetLayout(context.get(), request, &applied));
 }
 
 absl::StatusOr<internal::SessionStats> MediaClientImpl::GetSessionStats(
@@ -75,7 +96,7 @@ absl::StatusOr<internal::SessionStats> MediaClientImpl::GetSessionStats(
   internal::GetSessionStatsRequest request;
   request.set_name(SessionName(room_id));
   internal::SessionStats stats;
-  grpc::Status status = nodes_->stub(node).GetSessionStats(context.get(), request, &stats);
+  grpc::Status status = stubs_->For(node, *nodes_).GetSessionStats(context.get(), request, &stats);
   if (!status.ok()) return FromGrpc(status);
   return stats;
 }
@@ -84,7 +105,7 @@ absl::StatusOr<internal::ListSessionsResponse> MediaClientImpl::ListSessions(siz
   auto context = nodes_->NewContext(node);
   context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
   internal::ListSessionsResponse listed;
-  grpc::Status status = nodes_->stub(node).ListSessions(context.get(), {}, &listed);
+  grpc::Status status = stubs_->For(node, *nodes_).ListSessions(context.get(), {}, &listed);
   if (!status.ok()) return FromGrpc(status);
   return listed;
 }
@@ -98,7 +119,7 @@ absl::StatusOr<internal::Endpoint> MediaClientImpl::AddEndpoint(
   request.set_endpoint_id(participant);
   *request.mutable_endpoint() = endpoint;
   internal::Endpoint added;
-  grpc::Status status = nodes_->stub(node).AddEndpoint(context.get(), request, &added);
+  grpc::Status status = stubs_->For(node, *nodes_).AddEndpoint(context.get(), request, &added);
   if (!status.ok()) return FromGrpc(status);
   return added;
 }
@@ -113,7 +134,7 @@ absl::Status MediaClientImpl::RemoveEndpointNamed(size_t node, const std::string
   internal::RemoveEndpointRequest request;
   request.set_name(endpoint_name);
   internal::RemoveEndpointResponse response;
-  return FromGrpc(nodes_->stub(node).RemoveEndpoint(context.get(), request, &response));
+  return FromGrpc(stubs_->For(node, *nodes_).RemoveEndpoint(context.get(), request, &response));
 }
 
 absl::Status MediaClientImpl::UpdateRouting(size_t node, const std::string& room_id,
@@ -126,7 +147,7 @@ absl::Status MediaClientImpl::UpdateRouting(size_t node, const std::string& room
   *request.mutable_endpoint()->mutable_routing() = routing;
   for (const std::string& path : paths) request.add_update_paths(path);
   internal::Endpoint response;
-  return FromGrpc(nodes_->stub(node).UpdateEndpoint(context.get(), request, &response));
+  return FromGrpc(stubs_->For(node, *nodes_).UpdateEndpoint(context.get(), request, &response));
 }
 
 absl::StatusOr<internal::Endpoint> MediaClientImpl::RenegotiateWebRtc(
@@ -138,7 +159,7 @@ absl::StatusOr<internal::Endpoint> MediaClientImpl::RenegotiateWebRtc(
   request.set_webrtc_offer_sdp(offer_sdp);
   internal::Endpoint renegotiated;
   grpc::Status status =
-      nodes_->stub(node).RenegotiateEndpoint(context.get(), request, &renegotiated);
+      stubs_->For(node, *nodes_).RenegotiateEndpoint(context.get(), request, &renegotiated);
   if (!status.ok()) return FromGrpc(status);
   return renegotiated;
 }

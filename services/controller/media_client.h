@@ -1,5 +1,6 @@
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,7 +21,8 @@ class MediaNodes;
 // "sessions/<room id>/endpoints/<participant id>".
 //
 // MediaClientImpl is the only caller of the media nodes' internal API besides the load reports
-// MediaNodes asks for; tests of the join flow use a fake. Thread-safe.
+// MediaNodes asks for, and the only user of its stub besides them (no header includes it); tests
+// of the join flow use a fake. Thread-safe.
 class MediaClient {
  public:
   virtual ~MediaClient() = default;
@@ -79,7 +81,8 @@ class MediaClient {
 // The media client over the nodes of a MediaNodes (not owned; it must outlive the client).
 class MediaClientImpl final : public MediaClient {
  public:
-  explicit MediaClientImpl(MediaNodes* nodes) : nodes_(nodes) {}
+  explicit MediaClientImpl(MediaNodes* nodes);
+  ~MediaClientImpl() override;
 
   size_t NodeCount() const override;
   absl::StatusOr<size_t> PlaceRoom() override;
@@ -108,7 +111,11 @@ class MediaClientImpl final : public MediaClient {
       const std::string& offer_sdp) override;
 
  private:
+  // One stub per node over the node's channel, made at its first call (media_client.cc).
+  class Stubs;
+
   MediaNodes* const nodes_;  // not owned
+  const std::unique_ptr<Stubs> stubs_;
 };
 
 }  // namespace chorus::controller

@@ -11,7 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "chorus/v1/media_node.grpc.pb.h"
+#include "chorus/v1/media_node.pb.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/security/credentials.h"
@@ -30,7 +30,7 @@ namespace chorus::controller {
 // when it answers. Thread-safe.
 class MediaNodes {
  public:
-  MediaNodes() = default;
+  MediaNodes();
   ~MediaNodes();
 
   // `metadata` (name, value) is sent with every call to that node (the in-process secret).
@@ -76,20 +76,11 @@ class MediaNodes {
   friend class MediaClientImpl;
   // A context for a call to `node`: a 5 s deadline and the node's metadata.
   std::unique_ptr<grpc::ClientContext> NewContext(size_t node) const;
-  chorus::internal::v1::MediaNode::Stub& stub(size_t node) const;
+  // The channel to `node`, shared with the client's stub.
+  std::shared_ptr<grpc::Channel> channel(size_t node) const;
 
-  struct Node {
-    std::string address;
-    std::unique_ptr<chorus::internal::v1::MediaNode::Stub> stub;
-    std::pair<std::string, std::string> metadata;
-    bool known = false;
-    bool failed = false;
-    absl::Time last_report = absl::InfinitePast();
-    chorus::internal::v1::LoadReport report;
-    int placed_since_report = 0;
-    // Answered for the first time, or again after having failed; the monitor tells on_answered.
-    bool answered_news = false;
-  };
+  // One node: its channel, its last report and what placement counted since (media_nodes.cc).
+  struct Node;
   // Asks node `i` for its load (no lock held during the call) and records the answer.
   bool Refresh(size_t i);
   // Refreshes node `i`'s report; true when it still takes rooms.
@@ -108,7 +99,7 @@ class MediaNodes {
   absl::Time last_resolve_ = absl::InfinitePast();
 
   mutable absl::Mutex mutex_;
-  // Nodes are only ever appended; stubs never move (unique_ptr).
+  // Nodes are only ever appended, and never move (unique_ptr).
   std::vector<std::unique_ptr<Node>> nodes_ ABSL_GUARDED_BY(mutex_);
   bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
   absl::Duration silence_ = absl::Seconds(5);
