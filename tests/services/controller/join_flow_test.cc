@@ -2,6 +2,7 @@
 // no sockets, no threads.
 #include "services/controller/join_flow.h"
 
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -34,6 +35,7 @@ class FakeRooms final : public RoomSections {
   }
 
   void Add(RoomRecord room) { rooms_[room.room.name()] = std::move(room); }
+  void Remove(const std::string& name) { rooms_.erase(name); }
   RoomRecord& room(const std::string& name) { return rooms_.at(name); }
   void SetStoreFails(bool fails) { store_fails_ = fails; }
   const std::vector<v1::RoomEvent>& published() const { return published_; }
@@ -79,6 +81,7 @@ class FakeMedia final : public MediaClient {
                                                  const std::string& participant,
                                                  const internal::Endpoint& endpoint) override {
     calls_.push_back("AddEndpoint " + room_id + "/" + participant);
+    if (on_add_) on_add_();
     if (!add_.ok()) return add_;
     sessions_[room_id].push_back(participant);
     internal::Endpoint answer;
@@ -112,6 +115,8 @@ class FakeMedia final : public MediaClient {
   void FailPlacement(absl::Status status) { place_ = std::move(status); }
   void FailCreateSession(absl::Status status) { create_ = std::move(status); }
   void FailAddEndpoint(absl::Status status) { add_ = std::move(status); }
+  // Runs while the node sets up an endpoint (something else happening to the room meanwhile).
+  void OnAddEndpoint(std::function<void()> hook) { on_add_ = std::move(hook); }
   const std::vector<std::string>& calls() const { return calls_; }
   // The sessions the node runs, with their endpoints.
   const std::map<std::string, std::vector<std::string>>& sessions() const { return sessions_; }
@@ -120,6 +125,7 @@ class FakeMedia final : public MediaClient {
   absl::Status place_;
   absl::Status create_;
   absl::Status add_;
+  std::function<void()> on_add_;
   std::vector<std::string> calls_;
   std::map<std::string, std::vector<std::string>> sessions_;
 };
@@ -342,6 +348,34 @@ TEST_F(JoinFlowTest, APinGivesItsRoleAndWrongOnesLockTheAddressOut) {
   // And the lockout ends.
   now_ += absl::Minutes(11);
   EXPECT_TRUE(JoinByPin("p4", "2222").ok());
+}
+
+TEST_F(JoinFlowTest, AGuestWaitsForTheHostWhoseArrivalAdmitsThem) {
+  UsePins();
+  rooms_.room(kRoom).room.set_admission(v1::ADMISSION_POLICY_HOST_ARRIVES);
+  absl::StatusOr<Joined> guest = JoinByPin("p1", "2222");
+  ASSERT_TRUE(guest.ok()) << guest.status();
+  EXPECT_EQ(guest->participant.state(), v1::PARTICIPANT_STATE_WAITING);
+  EXPECT_TRUE(rooms_.published().back().has_participant_waiting());
+
+  absl::StatusOr<Joined> host = JoinByPin("p2", "1111");
+  ASSERT_TRUE(host.ok()) << host.status();
+  // The host is announced, then the guest's admission, and the node lets the guest's media in.
+  const std::vector<v1::RoomEvent>& events = rooms_.published();
+  ASSERT_GE(events.size(), 2u);
+  EXPECT_EQ(events[events.size() - 2].participant_joined().participant().name(),
+            "rooms/r1/participants/p2");
+  EXPECT_EQ(events.back().participant_admitted().participant().name(), "rooms/r1/participants/p1");
+  EXPECT_EQ(media_.calls().back(), "UpdateRouting r1/p1");
+  EXPECT_EQ(rooms_.room(kRoom).participants.at("p1").participant.state(),
+            v1::PARTICIPANT_STATE_ADMITTED);
+}
+
+TEST_F(JoinFlowTest, ARoomClosedWhileItsEndpointIsSetUpAnswersFailedPrecondition) {
+  media_.OnAddEndpoint([this] { rooms_.Remove(kRoom); });
+  absl::StatusOr<Joined> joined = Join("p1");
+  EXPECT_EQ(joined.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(rooms_.published().empty());
 }
 
 }  // namespace
