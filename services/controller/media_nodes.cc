@@ -8,10 +8,28 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "chorus/v1/media_node.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "pipeline/base/log.h"
 
 namespace chorus::controller {
+
+struct MediaNodes::Node {
+  std::string address;
+  std::shared_ptr<grpc::Channel> channel;
+  // Asks for load reports only; the client makes every other call (media_client.h).
+  std::unique_ptr<chorus::internal::v1::MediaNode::Stub> stub;
+  std::pair<std::string, std::string> metadata;
+  bool known = false;
+  bool failed = false;
+  absl::Time last_report = absl::InfinitePast();
+  chorus::internal::v1::LoadReport report;
+  int placed_since_report = 0;
+  // Answered for the first time, or again after having failed; the monitor tells on_answered.
+  bool answered_news = false;
+};
+
+MediaNodes::MediaNodes() = default;
 
 MediaNodes::~MediaNodes() { StopMonitor(); }
 
@@ -20,6 +38,7 @@ void MediaNodes::Add(std::string address, std::shared_ptr<grpc::Channel> channel
   auto node = std::make_unique<Node>();
   node->address = std::move(address);
   node->stub = chorus::internal::v1::MediaNode::NewStub(channel);
+  node->channel = std::move(channel);
   node->metadata = std::move(metadata);
   absl::MutexLock lock(&mutex_);
   nodes_.push_back(std::move(node));
@@ -40,9 +59,9 @@ std::unique_ptr<grpc::ClientContext> MediaNodes::NewContext(size_t node) const {
   return context;
 }
 
-chorus::internal::v1::MediaNode::Stub& MediaNodes::stub(size_t node) const {
+std::shared_ptr<grpc::Channel> MediaNodes::channel(size_t node) const {
   absl::MutexLock lock(&mutex_);
-  return *nodes_[node]->stub;
+  return nodes_[node]->channel;
 }
 
 std::string MediaNodes::address(size_t node) const {
@@ -118,7 +137,12 @@ bool MediaNodes::Refresh(size_t i) {
   auto context = NewContext(i);
   context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
   chorus::internal::v1::LoadReport report;
-  grpc::Status status = stub(i).GetLoad(context.get(), {}, &report);
+  chorus::internal::v1::MediaNode::Stub* stub = nullptr;
+  {
+    absl::MutexLock lock(&mutex_);
+    stub = nodes_[i]->stub.get();  // never moves: nodes are only appended
+  }
+  grpc::Status status = stub->GetLoad(context.get(), {}, &report);
   absl::MutexLock lock(&mutex_);
   Node& node = *nodes_[i];
   if (!status.ok()) return false;

@@ -11,7 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "chorus/v1/media_node.grpc.pb.h"
+#include "chorus/v1/media_node.pb.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/security/credentials.h"
@@ -19,8 +19,10 @@
 
 namespace chorus::controller {
 
-// The media nodes a controller places rooms on, their health, and the client calls it makes to
-// them. In `chorusd all` the one node is this process, reached through an in-process channel.
+// The media nodes a controller places rooms on and their health. The calls the controller makes
+// to them go through MediaClientImpl (media_client.h), which borrows their channels; this class
+// itself asks only for load reports. In `chorusd all` the one node is this process, reached through
+// an in-process channel.
 //
 // A monitor thread asks every node for its load report each second. A node is placeable while it
 // is ready, not draining, under its admission threshold and heard from within the last 5 s; a
@@ -28,16 +30,13 @@ namespace chorus::controller {
 // when it answers. Thread-safe.
 class MediaNodes {
  public:
-  MediaNodes() = default;
+  MediaNodes();
   ~MediaNodes();
 
   // `metadata` (name, value) is sent with every call to that node (the in-process secret).
   void Add(std::string address, std::shared_ptr<grpc::Channel> channel,
            std::pair<std::string, std::string> metadata = {});
   size_t size() const;
-  // A context for a call to `node`: a 5 s deadline and the node's metadata.
-  std::unique_ptr<grpc::ClientContext> NewContext(size_t node) const;
-  chorus::internal::v1::MediaNode::Stub& stub(size_t node) const;
   std::string address(size_t node) const;
   // The node id of the node's last load report; empty until it has answered once.
   std::string node_id(size_t node) const;
@@ -73,18 +72,15 @@ class MediaNodes {
   absl::StatusOr<size_t> Place();
 
  private:
-  struct Node {
-    std::string address;
-    std::unique_ptr<chorus::internal::v1::MediaNode::Stub> stub;
-    std::pair<std::string, std::string> metadata;
-    bool known = false;
-    bool failed = false;
-    absl::Time last_report = absl::InfinitePast();
-    chorus::internal::v1::LoadReport report;
-    int placed_since_report = 0;
-    // Answered for the first time, or again after having failed; the monitor tells on_answered.
-    bool answered_news = false;
-  };
+  // The one caller of the nodes' session and endpoint methods.
+  friend class MediaClientImpl;
+  // A context for a call to `node`: a 5 s deadline and the node's metadata.
+  std::unique_ptr<grpc::ClientContext> NewContext(size_t node) const;
+  // The channel to `node`, shared with the client's stub.
+  std::shared_ptr<grpc::Channel> channel(size_t node) const;
+
+  // One node: its channel, its last report and what placement counted since (media_nodes.cc).
+  struct Node;
   // Asks node `i` for its load (no lock held during the call) and records the answer.
   bool Refresh(size_t i);
   // Refreshes node `i`'s report; true when it still takes rooms.
@@ -103,7 +99,7 @@ class MediaNodes {
   absl::Time last_resolve_ = absl::InfinitePast();
 
   mutable absl::Mutex mutex_;
-  // Nodes are only ever appended; stubs never move (unique_ptr).
+  // Nodes are only ever appended, and never move (unique_ptr).
   std::vector<std::unique_ptr<Node>> nodes_ ABSL_GUARDED_BY(mutex_);
   bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
   absl::Duration silence_ = absl::Seconds(5);

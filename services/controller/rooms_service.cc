@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <array>
-#include <chrono>
 #include <cstdlib>
 #include <mutex>
 #include <optional>
@@ -15,7 +14,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "grpcpp/client_context.h"
 #include "pipeline/base/log.h"
 #include "services/common/api_guard.h"
 #include "services/common/status.h"
@@ -51,26 +49,10 @@ grpc::Status NotFound(const std::string& message) {
 grpc::Status Precondition(const std::string& message) {
   return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, message);
 }
-grpc::Status Denied() {
-  // The same words whatever was wrong: a caller learns nothing about which credential failed.
-  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                      "the invite or PIN is not valid for this room");
-}
-
-// The answer to a join the rules refused for `reason` (besides the JoinRejected event).
-grpc::Status Refused(v1::RejectReason reason) {
-  switch (reason) {
-    case v1::REJECT_REASON_ROOM_LOCKED:
-      return Precondition("the room is locked");
-    case v1::REJECT_REASON_ROOM_FULL:
-      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "the room is full");
-    case v1::REJECT_REASON_CONSENT_REQUIRED:
-      return Precondition(
-          "a consultation takes a third participant only with the patient's consent: invite them "
-          "with invite.consent_reference");
-    default:
-      return Denied();  // an invite used, revoked or expired
-  }
+// A section's own status as the join flow takes it: gRPC's canonical codes are absl's.
+absl::Status FromGrpc(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
 rules::PinPolicy PinPolicy(const RoomsOptions& options) {
@@ -449,15 +431,44 @@ class ABSL_SCOPED_LOCKABLE RoomsService::Locked {
   RoomsService* const service_;  // not owned
 };
 
+// The rooms as the join flow sees them: each Update is one locked section of the service.
+class RoomsService::Sections final : public RoomSections {
+ public:
+  explicit Sections(RoomsService* service) : service_(service) {}
+
+  absl::Status Update(const std::string& room_name,
+                      const Change& change) override ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    Locked lock(service_);
+    Room* room = service_->FindRoom(room_name);
+    const absl::Status missing = room == nullptr ? FromGrpc(service_->NoRoom()) : absl::OkStatus();
+    rules::Events events;
+    const absl::Status changed = change(room, missing, &events);
+    if (room != nullptr) {
+      for (v1::RoomEvent& event : events) service_->Publish(*room, std::move(event));
+    }
+    if (!changed.ok()) return changed;
+    return FromGrpc(lock.Commit());
+  }
+
+ private:
+  RoomsService* const service_;  // not owned
+};
+
 RoomsService::RoomsService(const common::BearerAuthenticator& auth,
                            const common::Lifecycle& lifecycle, MediaNodes* media,
                            RoomsOptions options, std::unique_ptr<RoomStore> store)
     : auth_(auth),
       lifecycle_(lifecycle),
       media_(media),
+      client_(media != nullptr ? std::make_unique<MediaClientImpl>(media) : nullptr),
       options_(options),
       store_(store != nullptr ? std::move(store) : MakeInMemoryRoomStore()),
-      metrics_(std::make_shared<ControllerMetrics>()) {
+      metrics_(std::make_shared<ControllerMetrics>()),
+      sections_(std::make_unique<Sections>(this)) {
+  if (client_ != nullptr) {
+    join_flow_ = std::make_unique<JoinFlow>(sections_.get(), client_.get(), metrics_.get(),
+                                            options_.now, PinPolicy(options_), PinMatches);
+  }
   EnsureSodium();
   started_ = options_.now();
   metrics_->SetCountSource([this] { return CountRooms(); });
@@ -612,15 +623,9 @@ void RoomsService::PollSpeakers() {
     }
   }
   for (const auto& [id, node] : active) {
-    auto context = media_->NewContext(static_cast<size_t>(node));
-    internal::GetSessionStatsRequest request;
-    request.set_name("sessions/" + id);
-    internal::SessionStats stats;
-    if (!media_->stub(static_cast<size_t>(node))
-             .GetSessionStats(context.get(), request, &stats)
-             .ok()) {
-      continue;
-    }
+    absl::StatusOr<internal::SessionStats> stats =
+        client_->GetSessionStats(static_cast<size_t>(node), id);
+    if (!stats.ok()) continue;
     std::vector<Departure> departures;
     std::vector<std::string> unknown;
     {
@@ -630,7 +635,7 @@ void RoomsService::PollSpeakers() {
       touched_.insert(id);
       Room& room = *found;
       std::set<std::string> speaking;
-      for (const auto& [language, list] : stats.speakers()) {
+      for (const auto& [language, list] : stats->speakers()) {
         std::vector<std::string> names;
         for (const std::string& endpoint : list.endpoints()) {
           const std::string participant = endpoint.substr(endpoint.rfind('/') + 1);
@@ -653,7 +658,7 @@ void RoomsService::PollSpeakers() {
       // belongs to no participant (pending joins included) is removed. And a participant whose
       // media stopped for the media timeout leaves.
       std::vector<std::string> silent;
-      for (const internal::EndpointStats& endpoint : stats.endpoints()) {
+      for (const internal::EndpointStats& endpoint : stats->endpoints()) {
         const std::string participant =
             endpoint.endpoint().substr(endpoint.endpoint().rfind('/') + 1);
         auto member = room.participants.find(participant);
@@ -680,13 +685,7 @@ void RoomsService::RemoveUnknownEndpoints(const std::string& room_id, int node,
                                           const std::vector<std::string>& endpoints) {
   if (media_ == nullptr || node < 0) return;
   for (const std::string& endpoint : endpoints) {
-    auto remove_context = media_->NewContext(static_cast<size_t>(node));
-    internal::RemoveEndpointRequest remove;
-    remove.set_name(endpoint);
-    internal::RemoveEndpointResponse removed;
-    if (media_->stub(static_cast<size_t>(node))
-            .RemoveEndpoint(remove_context.get(), remove, &removed)
-            .ok()) {
+    if (client_->RemoveEndpointNamed(static_cast<size_t>(node), endpoint).ok()) {
       unknown_endpoints_removed_.fetch_add(1);
       base::Log(base::LogLevel::kWarning, "unknown_endpoint_removed", {{"room", room_id}});
     }
@@ -704,23 +703,6 @@ void RoomsService::OnNodeFailed(size_t node) {
     if (room == nullptr || room->node != static_cast<int>(node)) continue;
     LoseMedia(*room);
   }
-}
-
-void RoomsService::SetNode(Room& room, size_t node) const {
-  room.node = static_cast<int>(node);
-  room.node_address = media_->address(node);
-  room.node_id = media_->node_id(node);
-  room.restored = false;
-  room.room.set_media_node(room.node_address);
-}
-
-void RoomsService::ClearNode(Room& room) {
-  room.node = -1;
-  room.node_address.clear();
-  room.node_id.clear();
-  room.restored = false;
-  room.session_ready = false;
-  room.room.clear_media_node();
 }
 
 void RoomsService::LoseMedia(Room& room) {
@@ -749,23 +731,18 @@ size_t RoomsService::ReconcileNodes() {
 
 bool RoomsService::ReconcileNode(size_t node) {
   if (media_ == nullptr || node >= media_->size()) return false;
-  internal::ListSessionsResponse listed;
-  {
-    auto context = media_->NewContext(node);
-    // Short: chorusd waits for this before it serves.
-    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
-    grpc::Status status = media_->stub(node).ListSessions(context.get(), {}, &listed);
-    if (!status.ok()) {
-      base::Log(base::LogLevel::kWarning, "reconcile_failed",
-                {{"node", media_->address(node)}, {"code", static_cast<int>(status.error_code())}});
-      return false;
-    }
+  absl::StatusOr<internal::ListSessionsResponse> listed = client_->ListSessions(node);
+  if (!listed.ok()) {
+    base::Log(
+        base::LogLevel::kWarning, "reconcile_failed",
+        {{"node", media_->address(node)}, {"code", static_cast<int>(listed.status().code())}});
+    return false;
   }
   const std::string address = media_->address(node);
   const std::string node_id = media_->node_id(node);
   // The node's sessions by room id (a session is named after its room).
   std::map<std::string, const internal::SessionListing*> sessions;
-  for (const internal::SessionListing& listing : listed.sessions()) {
+  for (const internal::SessionListing& listing : listed->sessions()) {
     const std::string& name = listing.session().name();
     if (absl::StartsWith(name, "sessions/")) sessions[name.substr(9)] = &listing;
   }
@@ -795,7 +772,7 @@ bool RoomsService::ReconcileNode(size_t node) {
         continue;
       }
       touched_.insert(room->id);
-      SetNode(*room, node);
+      AssignNode(*room, node, *client_);
       room->session_ready = true;
       ++restored_rooms;
       layouts.emplace_back(room->id, room->room.layout_policy());
@@ -850,12 +827,7 @@ bool RoomsService::ReconcileNode(size_t node) {
     RemoveUnknownEndpoints(room_id, static_cast<int>(node), endpoints);
   }
   for (const std::string& session : orphans) {
-    auto context = media_->NewContext(node);
-    internal::DeleteSessionRequest request;
-    request.set_name("sessions/" + session);
-    internal::DeleteSessionResponse response;
-    grpc::Status status = media_->stub(node).DeleteSession(context.get(), request, &response);
-    if (status.ok()) {
+    if (client_->DeleteSession(node, session).ok()) {
       orphan_sessions_deleted_.fetch_add(1);
       // No name of the session: it belongs to no room this controller knows.
       base::Log(base::LogLevel::kWarning, "orphan_session_deleted", {{"node", address}});
@@ -1010,29 +982,12 @@ void RoomsService::EndRoomMedia(const Room& room) {
   ForgetEmptySession(room.id, node);
 }
 
-grpc::Status RoomsService::ApplyRouting(const std::string& room_id, int node,
+absl::Status RoomsService::ApplyRouting(const std::string& room_id, int node,
                                         const std::string& participant,
                                         const internal::Routing& routing,
                                         const std::vector<std::string>& paths) {
-  if (node < 0 || media_ == nullptr || paths.empty()) return grpc::Status::OK;
-  auto context = media_->NewContext(static_cast<size_t>(node));
-  internal::UpdateEndpointRequest request;
-  request.mutable_endpoint()->set_name(
-      absl::StrCat("sessions/", room_id, "/endpoints/", participant));
-  *request.mutable_endpoint()->mutable_routing() = routing;
-  for (const std::string& path : paths) request.add_update_paths(path);
-  internal::Endpoint response;
-  return media_->stub(static_cast<size_t>(node)).UpdateEndpoint(context.get(), request, &response);
-}
-
-std::vector<std::string> RoomsService::AutoAdmit(Room& room) {
-  std::vector<std::string> admitted = rules::AdmitOnHostArrival(room);
-  for (const std::string& id : admitted) {
-    const v1::Participant& participant = room.participants.at(id).participant;
-    metrics_->ObserveLobbyWait(options_.now() - FromTimestamp(participant.join_time()));
-    PublishParticipant(room, participant, kAdmitted);
-  }
-  return admitted;
+  if (node < 0 || client_ == nullptr || paths.empty()) return absl::OkStatus();
+  return client_->UpdateRouting(static_cast<size_t>(node), room_id, participant, routing, paths);
 }
 
 // ----- Rooms -----
@@ -1177,18 +1132,10 @@ grpc::Status RoomsService::UpdateRoom(grpc::ServerContext* context,
   return status;
 }
 
-grpc::Status RoomsService::ApplyLayout(const std::string& room_id, int node,
+absl::Status RoomsService::ApplyLayout(const std::string& room_id, int node,
                                        const v1::LayoutPolicy& policy) {
-  if (node < 0 || media_ == nullptr) return grpc::Status::OK;
-  internal::SetLayoutRequest request;
-  request.set_session("sessions/" + room_id);
-  internal::Layout* layout = request.mutable_layout();
-  layout->set_mode(static_cast<internal::Layout::Mode>(policy.mode()));
-  layout->set_max_tiles(policy.max_tiles() == 0 ? 9 : policy.max_tiles());
-  layout->set_show_self_view(policy.show_self_view());
-  auto context = media_->NewContext(static_cast<size_t>(node));
-  internal::Layout applied;
-  return media_->stub(static_cast<size_t>(node)).SetLayout(context.get(), request, &applied);
+  if (node < 0 || client_ == nullptr) return absl::OkStatus();
+  return client_->SetLayout(static_cast<size_t>(node), room_id, policy);
 }
 
 grpc::Status RoomsService::UpdateRoomState(grpc::ServerContext* context,
@@ -1452,7 +1399,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
   if (lifecycle_.draining()) {
     return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is draining: no new joins");
   }
-  if (media_ == nullptr || media_->size() == 0) {
+  if (client_ == nullptr || client_->NodeCount() == 0) {
     return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no media node is configured");
   }
   if (request->credential_case() == v1::JoinRoomRequest::CREDENTIAL_NOT_SET) {
@@ -1474,254 +1421,28 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
   status = OfferToEndpoint(request->offer(), &endpoint);
   if (!status.ok()) return status;
 
-  // A PIN is checked against its hash outside the lock (hashing is slow by design).
-  v1::Role pin_role = v1::ROLE_UNSPECIFIED;
-  if (request->credential_case() == v1::JoinRoomRequest::kPin) {
-    std::string host_hash;
-    std::string guest_hash;
-    {
-      Locked lock(this);
-      Room* room = FindRoom(request->room());
-      if (room == nullptr) return NoRoom();
-      if (!rules::TakesPins(*room)) return Denied();
-      const absl::Time now = options_.now();
-      if (std::optional<rules::PinLockout> lockout = rules::ActivePinLockout(*room, source, now)) {
-        v1::RoomEvent event;
-        event.mutable_join_rejected()->set_reason(v1::REJECT_REASON_PIN_LOCKOUT);
-        Publish(*room, std::move(event));
-        return grpc::Status(
-            grpc::StatusCode::RESOURCE_EXHAUSTED,
-            absl::StrCat("too many wrong PINs ",
-                         lockout->whole_room ? "for this room" : "from this client address",
-                         ": PIN joins are refused for another ",
-                         absl::ToInt64Seconds(lockout->until - now) + 1, " s"));
-      }
-      host_hash = room->host_pin_hash;
-      guest_hash = room->guest_pin_hash;
-    }
-    if (PinMatches(host_hash, request->pin())) {
-      pin_role = v1::ROLE_HOST;
-    } else if (PinMatches(guest_hash, request->pin())) {
-      pin_role = v1::ROLE_GUEST;
-    } else {
-      Locked lock(this);
-      Room* room = FindRoom(request->room());
-      if (room == nullptr) return NoRoom();
-      const absl::Time now = options_.now();
-      auto lock_out = [&](const char* scope) {
-        v1::RoomEvent lockout;
-        lockout.mutable_join_rejected()->set_reason(v1::REJECT_REASON_PIN_LOCKOUT);
-        Publish(*room, std::move(lockout));
-        base::Log(base::LogLevel::kWarning, "pin_lockout", {{"room", room->id}, {"scope", scope}});
-      };
-      v1::RoomEvent event;
-      event.mutable_join_rejected()->set_reason(v1::REJECT_REASON_WRONG_PIN);
-      Publish(*room, std::move(event));
-      const rules::WrongPinOutcome outcome =
-          rules::RecordWrongPin(*room, source, now, PinPolicy(options_));
-      if (outcome.source_locked) lock_out("source");
-      if (outcome.room_locked) lock_out("room");
-      return Denied();
-    }
-  }
-
-  // Placement may ask the media nodes for their load (RPCs): done before taking the lock, only
-  // when the room has no node yet.
-  absl::StatusOr<size_t> placement =
-      absl::UnavailableError("the room lost its media node while joining; join again");
-  bool needs_node = false;
-  {
-    Locked lock(this);
-    Room* room = FindRoom(request->room());
-    if (room == nullptr) return NoRoom();
-    if (room->restored) {
-      // Its call may still run on its node: placing the room elsewhere would split it.
-      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                          "the room's media node has not answered since the controller started; "
-                          "join again in a few seconds");
-    }
-    needs_node = room->node < 0;
-  }
-  if (needs_node) placement = media_->Place();
-
-  // Reserve the participant under the lock.
-  std::string participant_id = RandomId(6);
-  std::string room_id;
-  int node = -1;
-  bool create_session = false;
-  v1::LayoutPolicy layout_policy;
-  std::vector<std::string> room_languages;
-  std::string invite_id;
-  {
-    Locked lock(this);
-    Room* room = FindRoom(request->room());
-    if (room == nullptr) return NoRoom();
-    auto reject = [&](v1::RejectReason reason, const std::string& invite) {
-      // The caller learns the reason too (kRejectReasonMetadata): only a holder of the invite's
-      // token gets this far with an invite, and a PIN join learns no more than its message says.
-      context->AddTrailingMetadata(std::string(kRejectReasonMetadata),
-                                   v1::RejectReason_Name(reason));
-      v1::RoomEvent event;
-      event.mutable_join_rejected()->set_reason(reason);
-      event.mutable_join_rejected()->set_invite(invite);
-      Publish(*room, std::move(event));
-    };
-    if (room->node < 0 && !placement.ok()) {
-      // Refused before anything is reserved or consumed (the invite stays usable).
-      return grpc::Status(placement.status().code() == absl::StatusCode::kResourceExhausted
-                              ? grpc::StatusCode::RESOURCE_EXHAUSTED
-                              : grpc::StatusCode::UNAVAILABLE,
-                          std::string(placement.status().message()));
-    }
-    rules::JoinRequest join;
-    if (request->credential_case() == v1::JoinRoomRequest::kInviteToken) {
-      join.invite_token_hash = HashToken(request->invite_token());
-    }
-    join.pin_role = pin_role;
-    join.display_name = request->display_name();
-    const rules::JoinDecision decision = rules::DecideJoin(*room, join, options_.now());
-    if (decision.verdict == rules::JoinVerdict::kRefuse) {
-      if (decision.reason == v1::REJECT_REASON_UNSPECIFIED) {
-        metrics_->CountUnknownInvite();
-        return Denied();
-      }
-      rules::RecordRefusal(*room, decision);
-      reject(decision.reason, rules::DecisionInviteName(*room, decision));
-      if (decision.reason == v1::REJECT_REASON_INVITE_ALREADY_USED) {
-        base::Log(base::LogLevel::kWarning, "invite_reused", {{"room", room->id}});
-      }
-      return Refused(decision.reason);
-    }
-    invite_id = decision.invite_id;
-    bool offers_content = false;
-    for (const internal::RemoteStream& stream : endpoint.remote_streams()) {
-      offers_content |= stream.kind() == internal::MEDIA_KIND_CONTENT;
-    }
-    const Room::Member& member =
-        rules::ReserveParticipant(*room, decision, participant_id, offers_content, options_.now());
-    *endpoint.mutable_routing() = member.routing;
-    room_id = room->id;
-    if (room->node < 0) {
-      SetNode(*room, *placement);
-      create_session = true;
-    }
-    node = room->node;
-    room_languages.assign(room->room.languages().begin(), room->room.languages().end());
-    layout_policy = room->room.layout_policy();
-    // The reservation (and the invite it used) must hold before the media is set up.
-    if (grpc::Status kept = lock.Commit(); !kept.ok()) return kept;
-  }
-
-  auto& stub = media_->stub(static_cast<size_t>(node));
-  // A failed join leaves nothing behind: not the participant, not a used invite, and not a
-  // media session that nobody is in (which would hold a drain and freeze the room's languages).
-  auto rollback = [&](const grpc::Status& failure) {
-    bool forget_session = false;
-    {
-      Locked lock(this);
-      Room* room = FindRoom(absl::StrCat(kRoomsPrefix, room_id));
-      if (room != nullptr) {
-        DropParticipant(*room, participant_id, v1::LEAVE_REASON_UNSPECIFIED);
-        if (!invite_id.empty()) rules::ReopenInvite(*room, invite_id);
-        if (room->participants.empty() && room->node == node && room->node >= 0) {
-          ClearNode(*room);
-          forget_session = true;
-        }
-      }
-    }
-    if (forget_session) ForgetEmptySession(room_id, node);
-    return failure;
-  };
-  if (create_session) {
-    auto create_context = media_->NewContext(static_cast<size_t>(node));
-    internal::CreateSessionRequest create;
-    create.set_session_id(room_id);
-    for (const std::string& language : room_languages) {
-      create.mutable_session()->add_buses()->set_language(language);
-    }
-    internal::Session session;
-    grpc::Status created = stub.CreateSession(create_context.get(), create, &session);
-    if (!created.ok() && created.error_code() != grpc::StatusCode::ALREADY_EXISTS) {
-      {
-        Locked lock(this);
-        Room* room = FindRoom(absl::StrCat(kRoomsPrefix, room_id));
-        if (room != nullptr && room->node == node) ClearNode(*room);
-      }
-      return rollback(created);
-    }
-    {
-      Locked lock(this);
-      Room* room = FindRoom(absl::StrCat(kRoomsPrefix, room_id));
-      if (room != nullptr && room->node == node) room->session_ready = true;
-    }
-    (void)ApplyLayout(room_id, node, layout_policy);
+  JoinAttempt attempt;
+  attempt.room_name = request->room();
+  if (request->credential_case() == v1::JoinRoomRequest::kInviteToken) {
+    attempt.request.invite_token_hash = HashToken(request->invite_token());
   } else {
-    // Another join of the same moment, through this controller or another one of a shared
-    // store, may still be creating the session: look again every 20 ms, for at most 10 s.
-    bool ready = false;
-    const std::string name = absl::StrCat(kRoomsPrefix, room_id);
-    const absl::Time give_up = absl::Now() + absl::Seconds(10);
-    for (bool settled = false; !settled && absl::Now() < give_up;) {
-      {
-        Locked lock(this);
-        Room* room = FindRoom(name);
-        settled = room == nullptr || room->node != node || room->session_ready;
-        ready = room != nullptr && room->node == node && room->session_ready;
-      }
-      if (!settled) absl::SleepFor(absl::Milliseconds(20));
-    }
-    if (!ready) {
-      return rollback(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                   "the room's media session could not be set up; join again"));
-    }
+    attempt.pin = request->pin();
+    attempt.source = source;
   }
-  auto add_context = media_->NewContext(static_cast<size_t>(node));
-  internal::AddEndpointRequest add;
-  add.set_parent("sessions/" + room_id);
-  add.set_endpoint_id(participant_id);
-  *add.mutable_endpoint() = endpoint;
-  internal::Endpoint added;
-  grpc::Status added_status = stub.AddEndpoint(add_context.get(), add, &added);
-  if (!added_status.ok()) return rollback(added_status);
-
-  std::vector<std::pair<std::string, internal::Routing>> updates;
-  {
-    Locked lock(this);
-    Room* room = FindRoom(absl::StrCat(kRoomsPrefix, room_id));
-    if (room == nullptr || !room->participants.contains(participant_id)) {
-      return Precondition("the room was closed while joining");
-    }
-    bool answers_content = false;
-    for (const internal::LocalStream& stream : added.local_streams()) {
-      answers_content |= stream.kind() == internal::MEDIA_KIND_CONTENT;
-    }
-    rules::ConfirmParticipant(*room, participant_id, answers_content,
-                              !added.webrtc_answer_sdp().empty());
-    Room::Member& member = room->participants.at(participant_id);
-    metrics_->CountJoin(member.participant.role());
-    if (!invite_id.empty() && !room->invites.at(invite_id).invite.consent_reference().empty()) {
-      v1::RoomEvent consent;
-      consent.mutable_consent_recorded()->set_participant(member.participant.name());
-      consent.mutable_consent_recorded()->set_invite(room->invites.at(invite_id).invite.name());
-      Publish(*room, std::move(consent));
-    }
-    PublishParticipant(
-        *room, member.participant,
-        member.participant.state() == v1::PARTICIPANT_STATE_WAITING ? kWaiting : kJoined);
-    base::Log(base::LogLevel::kInfo, "participant_joined",
-              {{"room", room_id},
-               {"participant", participant_id},
-               {"role", v1::Role_Name(member.participant.role())},
-               {"waiting", member.participant.state() == v1::PARTICIPANT_STATE_WAITING}});
-    *response->mutable_participant() = member.participant;
-    EndpointToAnswer(added, response->mutable_answer());
-    for (const std::string& id : AutoAdmit(*room)) {
-      updates.emplace_back(id, room->participants.at(id).routing);
-    }
+  attempt.request.display_name = request->display_name();
+  attempt.endpoint = std::move(endpoint);
+  attempt.participant_id = RandomId(6);
+  v1::RejectReason rejected = v1::REJECT_REASON_UNSPECIFIED;
+  absl::StatusOr<Joined> joined = join_flow_->Join(std::move(attempt), &rejected);
+  if (rejected != v1::REJECT_REASON_UNSPECIFIED) {
+    // The caller learns the reason too (kRejectReasonMetadata): only a holder of the invite's
+    // token gets this far with an invite, and a PIN join learns no more than its message says.
+    context->AddTrailingMetadata(std::string(kRejectReasonMetadata),
+                                 v1::RejectReason_Name(rejected));
   }
-  for (const auto& [id, routing] : updates) {
-    (void)ApplyRouting(room_id, node, id, routing, {"routing.admitted"});
-  }
+  if (!joined.ok()) return common::ToGrpcStatus(joined.status());
+  *response->mutable_participant() = joined->participant;
+  EndpointToAnswer(joined->answer, response->mutable_answer());
   return grpc::Status::OK;
 }
 
@@ -1792,8 +1513,8 @@ grpc::Status RoomsService::ParticipantCall(grpc::ServerContext* context, const s
   }
   grpc::Status result = grpc::Status::OK;
   for (const auto& [participant, routing] : updates) {
-    grpc::Status applied = ApplyRouting(room_id, node, participant, routing, {"routing"});
-    if (participant == id) result = applied;
+    absl::Status applied = ApplyRouting(room_id, node, participant, routing, {"routing"});
+    if (participant == id) result = common::ToGrpcStatus(applied);
   }
   return result;
 }
@@ -1958,14 +1679,9 @@ RoomsService::Departure RoomsService::Depart(Room& room, const std::string& part
 }
 
 void RoomsService::Apply(Departure& departure) {
-  if (media_ != nullptr && departure.node >= 0) {
-    const auto node = static_cast<size_t>(departure.node);
-    auto remove_context = media_->NewContext(node);
-    internal::RemoveEndpointRequest request;
-    request.set_name(
-        absl::StrCat("sessions/", departure.room_id, "/endpoints/", departure.participant));
-    internal::RemoveEndpointResponse response;
-    (void)media_->stub(node).RemoveEndpoint(remove_context.get(), request, &response);
+  if (client_ != nullptr && departure.node >= 0) {
+    (void)client_->RemoveEndpoint(static_cast<size_t>(departure.node), departure.room_id,
+                                  departure.participant);
   }
   for (const auto& [id, routing] : departure.updates) {
     (void)ApplyRouting(departure.room_id, departure.node, id, routing, {"routing"});
@@ -1974,17 +1690,7 @@ void RoomsService::Apply(Departure& departure) {
 }
 
 void RoomsService::ForgetEmptySession(const std::string& room_id, int node) {
-  if (media_ == nullptr || node < 0) return;
-  auto context = media_->NewContext(static_cast<size_t>(node));
-  internal::DeleteSessionRequest request;
-  request.set_name("sessions/" + room_id);
-  internal::DeleteSessionResponse response;
-  grpc::Status status =
-      media_->stub(static_cast<size_t>(node)).DeleteSession(context.get(), request, &response);
-  if (!status.ok() && status.error_code() != grpc::StatusCode::NOT_FOUND) {
-    base::Log(base::LogLevel::kWarning, "media_delete_failed",
-              {{"room", room_id}, {"code", static_cast<int>(status.error_code())}});
-  }
+  if (client_ != nullptr) ForgetSession(*client_, room_id, node);
 }
 
 grpc::Status RoomsService::DenyParticipant(grpc::ServerContext* context,
@@ -2030,17 +1736,12 @@ grpc::Status RoomsService::UpdateMedia(grpc::ServerContext* context,
     room_id = room->id;
     node = room->node;
   }
-  if (media_ == nullptr || node < 0) {
+  if (client_ == nullptr || node < 0) {
     return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the room's media is not running");
   }
-  auto call = media_->NewContext(static_cast<size_t>(node));
-  internal::RenegotiateEndpointRequest renegotiate;
-  renegotiate.set_name(absl::StrCat("sessions/", room_id, "/endpoints/", id));
-  renegotiate.set_webrtc_offer_sdp(endpoint.webrtc_offer_sdp());
-  internal::Endpoint renegotiated;
-  status = media_->stub(static_cast<size_t>(node))
-               .RenegotiateEndpoint(call.get(), renegotiate, &renegotiated);
-  if (!status.ok()) return status;
+  absl::StatusOr<internal::Endpoint> renegotiated = client_->RenegotiateWebRtc(
+      static_cast<size_t>(node), room_id, id, endpoint.webrtc_offer_sdp());
+  if (!renegotiated.ok()) return common::ToGrpcStatus(renegotiated.status());
   std::vector<std::pair<std::string, internal::Routing>> updates;
   {
     Locked lock(this);
@@ -2049,7 +1750,7 @@ grpc::Status RoomsService::UpdateMedia(grpc::ServerContext* context,
     if (!status.ok()) return status;
     Room::Member& member = room->participants.at(id);
     member.has_content = false;
-    for (const internal::LocalStream& stream : renegotiated.local_streams()) {
+    for (const internal::LocalStream& stream : renegotiated->local_streams()) {
       member.has_content |= stream.kind() == internal::MEDIA_KIND_CONTENT;
     }
     // A screen share that stopped ends the presentation.
@@ -2063,7 +1764,7 @@ grpc::Status RoomsService::UpdateMedia(grpc::ServerContext* context,
   for (const auto& [participant, routing] : updates) {
     (void)ApplyRouting(room_id, node, participant, routing, {"routing"});
   }
-  EndpointToAnswer(renegotiated, response->mutable_answer());
+  EndpointToAnswer(*renegotiated, response->mutable_answer());
   return grpc::Status::OK;
 }
 

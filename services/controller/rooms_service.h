@@ -17,6 +17,8 @@
 #include "services/common/auth.h"
 #include "services/common/lifecycle.h"
 #include "services/controller/controller_metrics.h"
+#include "services/controller/join_flow.h"
+#include "services/controller/media_client.h"
 #include "services/controller/media_nodes.h"
 #include "services/controller/room_rules.h"
 #include "services/controller/room_store.h"
@@ -211,6 +213,7 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   struct MediaChange;
 
   class Locked;
+  class Sections;
 
   // The room by name; the end of the locked section saves it.
   Room* FindRoom(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
@@ -231,9 +234,6 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   // Removes a participant from the room's state; the media endpoint is removed by the caller.
   void DropParticipant(Room& room, const std::string& id, chorus::v1::LeaveReason reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  // The room is on media node `node` (index and lasting identity), or on none.
-  void SetNode(Room& room, size_t node) const;
-  static void ClearNode(Room& room);
   // The room's media is gone (its node failed, or its session did not outlive a restart): its
   // watchers get media_node_failed, its participants leave with NODE_FAILED, and it is on no node.
   void LoseMedia(Room& room) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
@@ -253,16 +253,14 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   RoomCounts CountRooms();
   void EndRoomMedia(const Room& room);
   // Sends the room's layout policy to its media node (when the session exists).
-  grpc::Status ApplyLayout(const std::string& room_id, int node,
+  absl::Status ApplyLayout(const std::string& room_id, int node,
                            const chorus::v1::LayoutPolicy& policy);
   grpc::Status UpdateRoomState(grpc::ServerContext* context,
                                const chorus::v1::UpdateRoomRequest* request,
                                chorus::v1::Room* response);
-  grpc::Status ApplyRouting(const std::string& room_id, int node, const std::string& participant,
+  absl::Status ApplyRouting(const std::string& room_id, int node, const std::string& participant,
                             const chorus::internal::v1::Routing& routing,
                             const std::vector<std::string>& paths);
-  // Admits waiting participants of a HOST_PIN room once a host is in (lobby off).
-  std::vector<std::string> AutoAdmit(Room& room) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   grpc::Status RemoveCall(grpc::ServerContext* context, const std::string& name,
                           chorus::v1::LeaveReason reason, bool only_waiting);
   // What a participant's leaving asks of the media node, applied outside the lock.
@@ -291,7 +289,10 @@ class RoomsService final : public chorus::v1::Rooms::Service {
 
   const common::BearerAuthenticator& auth_;
   const common::Lifecycle& lifecycle_;
-  MediaNodes* const media_;  // not owned
+  // The nodes (not owned): how many, where a stored room's node is now, their load reports.
+  MediaNodes* const media_;
+  // Every call to the nodes' sessions and endpoints; null when `media_` is.
+  const std::unique_ptr<MediaClient> client_;
   const RoomsOptions options_;
   mutable absl::Mutex public_url_mutex_;
   std::string public_url_ ABSL_GUARDED_BY(public_url_mutex_);
@@ -312,6 +313,9 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   absl::Time started_;
   std::atomic<int64_t> save_failures_{0};
   const std::shared_ptr<ControllerMetrics> metrics_;
+  // The rooms as the join flow changes them, and the flow (null without media nodes).
+  const std::unique_ptr<Sections> sections_;
+  std::unique_ptr<JoinFlow> join_flow_;
 };
 
 }  // namespace chorus::controller

@@ -1,0 +1,333 @@
+#include "services/controller/join_flow.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "pipeline/base/log.h"
+
+namespace chorus::controller {
+namespace {
+
+namespace v1 = chorus::v1;
+namespace internal = chorus::internal::v1;
+
+// The answer to a join the rules refused for `reason` (besides the JoinRejected event).
+absl::Status Refused(v1::RejectReason reason) {
+  switch (reason) {
+    case v1::REJECT_REASON_ROOM_LOCKED:
+      return absl::FailedPreconditionError("the room is locked");
+    case v1::REJECT_REASON_ROOM_FULL:
+      return absl::ResourceExhaustedError("the room is full");
+    case v1::REJECT_REASON_CONSENT_REQUIRED:
+      return absl::FailedPreconditionError(
+          "a consultation takes a third participant only with the patient's consent: invite them "
+          "with invite.consent_reference");
+    default:
+      return JoinDenied();  // an invite used, revoked or expired
+  }
+}
+
+v1::RoomEvent ParticipantEvent(const v1::Participant& participant, bool waiting) {
+  v1::RoomEvent event;
+  if (waiting) {
+    *event.mutable_participant_waiting()->mutable_participant() = participant;
+  } else {
+    *event.mutable_participant_joined()->mutable_participant() = participant;
+  }
+  return event;
+}
+
+}  // namespace
+
+absl::Status JoinDenied() {
+  // The same words whatever was wrong: a caller learns nothing about which credential failed.
+  return absl::PermissionDeniedError("the invite or PIN is not valid for this room");
+}
+
+void AssignNode(RoomRecord& room, size_t node, const MediaClient& media) {
+  room.node = static_cast<int>(node);
+  room.node_address = media.NodeAddress(node);
+  room.node_id = media.NodeId(node);
+  room.restored = false;
+  room.room.set_media_node(room.node_address);
+}
+
+void ClearNode(RoomRecord& room) {
+  room.node = -1;
+  room.node_address.clear();
+  room.node_id.clear();
+  room.restored = false;
+  room.session_ready = false;
+  room.room.clear_media_node();
+}
+
+void ForgetSession(MediaClient& media, const std::string& room_id, int node) {
+  if (node < 0) return;
+  absl::Status status = media.DeleteSession(static_cast<size_t>(node), room_id);
+  if (!status.ok() && status.code() != absl::StatusCode::kNotFound) {
+    base::Log(base::LogLevel::kWarning, "media_delete_failed",
+              {{"room", room_id}, {"code", static_cast<int>(status.code())}});
+  }
+}
+
+absl::StatusOr<v1::Role> JoinFlow::CheckPin(const std::string& room_name, const std::string& pin,
+                                            const std::string& source) {
+  std::string host_hash;
+  std::string guest_hash;
+  absl::Status checked = absl::OkStatus();
+  (void)rooms_->Update(room_name, [&](RoomRecord* room, const absl::Status& missing,
+                                      rules::Events* events) {
+    if (room == nullptr) return checked = missing;
+    if (!rules::TakesPins(*room)) return checked = JoinDenied();
+    const absl::Time now = now_();
+    if (std::optional<rules::PinLockout> lockout = rules::ActivePinLockout(*room, source, now)) {
+      v1::RoomEvent event;
+      event.mutable_join_rejected()->set_reason(v1::REJECT_REASON_PIN_LOCKOUT);
+      events->push_back(std::move(event));
+      return checked = absl::ResourceExhaustedError(
+                 absl::StrCat("too many wrong PINs ",
+                              lockout->whole_room ? "for this room" : "from this client address",
+                              ": PIN joins are refused for another ",
+                              absl::ToInt64Seconds(lockout->until - now) + 1, " s"));
+    }
+    host_hash = room->host_pin_hash;
+    guest_hash = room->guest_pin_hash;
+    return absl::OkStatus();
+  });
+  if (!checked.ok()) return checked;
+  // Outside any section: hashing is slow by design.
+  if (pin_matches_(host_hash, pin)) return v1::ROLE_HOST;
+  if (pin_matches_(guest_hash, pin)) return v1::ROLE_GUEST;
+  absl::Status wrong = JoinDenied();
+  (void)rooms_->Update(room_name, [&](RoomRecord* room, const absl::Status& missing,
+                                      rules::Events* events) {
+    if (room == nullptr) return wrong = missing;
+    auto lock_out = [&](const char* scope) {
+      v1::RoomEvent lockout;
+      lockout.mutable_join_rejected()->set_reason(v1::REJECT_REASON_PIN_LOCKOUT);
+      events->push_back(std::move(lockout));
+      base::Log(base::LogLevel::kWarning, "pin_lockout", {{"room", room->id}, {"scope", scope}});
+    };
+    v1::RoomEvent event;
+    event.mutable_join_rejected()->set_reason(v1::REJECT_REASON_WRONG_PIN);
+    events->push_back(std::move(event));
+    const rules::WrongPinOutcome outcome =
+        rules::RecordWrongPin(*room, source, now_(), pin_policy_);
+    if (outcome.source_locked) lock_out("source");
+    if (outcome.room_locked) lock_out("room");
+    return absl::OkStatus();
+  });
+  return wrong;
+}
+
+absl::StatusOr<Joined> JoinFlow::Join(JoinAttempt attempt, v1::RejectReason* rejected) {
+  const std::string& name = attempt.room_name;
+  if (attempt.pin.has_value()) {
+    absl::StatusOr<v1::Role> role = CheckPin(name, *attempt.pin, attempt.source);
+    if (!role.ok()) return role.status();
+    attempt.request.pin_role = *role;
+  }
+  // Placement may ask the media nodes for their load (calls): made outside any section, and
+  // only when the room has no node yet.
+  bool needs_node = false;
+  absl::Status found = absl::OkStatus();
+  (void)rooms_->Update(name, [&](RoomRecord* room, const absl::Status& missing, rules::Events*) {
+    if (room == nullptr) return found = missing;
+    if (room->restored) {
+      // Its call may still run on its node: placing the room elsewhere would split it.
+      return found = absl::UnavailableError(
+                 "the room's media node has not answered since the controller started; join "
+                 "again in a few seconds");
+    }
+    needs_node = room->node < 0;
+    return absl::OkStatus();
+  });
+  if (!found.ok()) return found;
+  absl::StatusOr<size_t> placement =
+      absl::UnavailableError("the room lost its media node while joining; join again");
+  if (needs_node) placement = media_->PlaceRoom();
+
+  // 1. Reserve the participant, and keep the reservation (and the invite it used) before any
+  // media is set up.
+  std::string room_id;
+  int node = -1;
+  bool create_session = false;
+  v1::LayoutPolicy layout_policy;
+  std::vector<std::string> room_languages;
+  std::string invite_id;
+  absl::Status decided = absl::OkStatus();
+  absl::Status reserved = rooms_->Update(
+      name, [&](RoomRecord* room, const absl::Status& missing, rules::Events* events) {
+        if (room == nullptr) return decided = missing;
+        if (room->node < 0 && !placement.ok()) {
+          // Refused before anything is reserved or consumed (the invite stays usable).
+          return decided =
+                     absl::Status(placement.status().code() == absl::StatusCode::kResourceExhausted
+                                      ? absl::StatusCode::kResourceExhausted
+                                      : absl::StatusCode::kUnavailable,
+                                  placement.status().message());
+        }
+        const rules::JoinDecision decision = rules::DecideJoin(*room, attempt.request, now_());
+        if (decision.verdict == rules::JoinVerdict::kRefuse) {
+          if (decision.reason == v1::REJECT_REASON_UNSPECIFIED) {
+            if (metrics_ != nullptr) metrics_->CountUnknownInvite();
+            return decided = JoinDenied();
+          }
+          rules::RecordRefusal(*room, decision);
+          // The caller learns the reason too: only a holder of the invite's token gets this far
+          // with an invite, and a PIN join learns no more than its message says.
+          *rejected = decision.reason;
+          v1::RoomEvent event;
+          event.mutable_join_rejected()->set_reason(decision.reason);
+          event.mutable_join_rejected()->set_invite(rules::DecisionInviteName(*room, decision));
+          events->push_back(std::move(event));
+          if (decision.reason == v1::REJECT_REASON_INVITE_ALREADY_USED) {
+            base::Log(base::LogLevel::kWarning, "invite_reused", {{"room", room->id}});
+          }
+          return decided = Refused(decision.reason);
+        }
+        invite_id = decision.invite_id;
+        bool offers_content = false;
+        for (const internal::RemoteStream& stream : attempt.endpoint.remote_streams()) {
+          offers_content |= stream.kind() == internal::MEDIA_KIND_CONTENT;
+        }
+        const RoomRecord::Member& member = rules::ReserveParticipant(
+            *room, decision, attempt.participant_id, offers_content, now_());
+        *attempt.endpoint.mutable_routing() = member.routing;
+        room_id = room->id;
+        if (room->node < 0) {
+          AssignNode(*room, *placement, *media_);
+          create_session = true;
+        }
+        node = room->node;
+        room_languages.assign(room->room.languages().begin(), room->room.languages().end());
+        layout_policy = room->room.layout_policy();
+        return absl::OkStatus();
+      });
+  if (!decided.ok()) return decided;
+  if (!reserved.ok()) return reserved;  // the store did not keep the reservation
+
+  const std::string& participant_id = attempt.participant_id;
+  // 2. The room's session.
+  if (create_session) {
+    absl::Status created =
+        media_->CreateSession(static_cast<size_t>(node), room_id, room_languages);
+    if (!created.ok()) {
+      (void)rooms_->Update(name, [&](RoomRecord* room, const absl::Status&, rules::Events*) {
+        if (room != nullptr && room->node == node) ClearNode(*room);
+        return absl::OkStatus();
+      });
+      return RollBack(name, room_id, participant_id, invite_id, node, created);
+    }
+    (void)rooms_->Update(name, [&](RoomRecord* room, const absl::Status&, rules::Events*) {
+      if (room != nullptr && room->node == node) room->session_ready = true;
+      return absl::OkStatus();
+    });
+    (void)media_->SetLayout(static_cast<size_t>(node), room_id, layout_policy);
+  } else {
+    // Another join of the same moment, through this controller or another one of a shared
+    // store, may still be creating the session: look again every 20 ms, for at most 10 s.
+    bool ready = false;
+    const absl::Time give_up = absl::Now() + absl::Seconds(10);
+    for (bool settled = false; !settled && absl::Now() < give_up;) {
+      (void)rooms_->Update(name, [&](RoomRecord* room, const absl::Status&, rules::Events*) {
+        settled = room == nullptr || room->node != node || room->session_ready;
+        ready = room != nullptr && room->node == node && room->session_ready;
+        return absl::OkStatus();
+      });
+      if (!settled) absl::SleepFor(absl::Milliseconds(20));
+    }
+    if (!ready) {
+      return RollBack(
+          name, room_id, participant_id, invite_id, node,
+          absl::UnavailableError("the room's media session could not be set up; join again"));
+    }
+  }
+
+  // 3. The participant's endpoint.
+  absl::StatusOr<internal::Endpoint> added =
+      media_->AddEndpoint(static_cast<size_t>(node), room_id, participant_id, attempt.endpoint);
+  if (!added.ok()) {
+    return RollBack(name, room_id, participant_id, invite_id, node, added.status());
+  }
+
+  // 4. Confirmed: the participant is in (or waiting), and announced.
+  Joined joined;
+  std::vector<std::pair<std::string, internal::Routing>> updates;
+  absl::Status confirmed = absl::OkStatus();
+  (void)rooms_->Update(name, [&](RoomRecord* room, const absl::Status&, rules::Events* events) {
+    if (room == nullptr || !room->participants.contains(participant_id)) {
+      return confirmed = absl::FailedPreconditionError("the room was closed while joining");
+    }
+    bool answers_content = false;
+    for (const internal::LocalStream& stream : added->local_streams()) {
+      answers_content |= stream.kind() == internal::MEDIA_KIND_CONTENT;
+    }
+    rules::ConfirmParticipant(*room, participant_id, answers_content,
+                              !added->webrtc_answer_sdp().empty());
+    const RoomRecord::Member& member = room->participants.at(participant_id);
+    if (metrics_ != nullptr) metrics_->CountJoin(member.participant.role());
+    if (!invite_id.empty() && !room->invites.at(invite_id).invite.consent_reference().empty()) {
+      v1::RoomEvent consent;
+      consent.mutable_consent_recorded()->set_participant(member.participant.name());
+      consent.mutable_consent_recorded()->set_invite(room->invites.at(invite_id).invite.name());
+      events->push_back(std::move(consent));
+    }
+    const bool waiting = member.participant.state() == v1::PARTICIPANT_STATE_WAITING;
+    events->push_back(ParticipantEvent(member.participant, waiting));
+    base::Log(base::LogLevel::kInfo, "participant_joined",
+              {{"room", room_id},
+               {"participant", participant_id},
+               {"role", v1::Role_Name(member.participant.role())},
+               {"waiting", waiting}});
+    joined.participant = member.participant;
+    // A host's arrival admits the waiting room (HOST_PIN rooms without a lobby).
+    for (const std::string& id : rules::AdmitOnHostArrival(*room)) {
+      const v1::Participant& participant = room->participants.at(id).participant;
+      if (metrics_ != nullptr) {
+        metrics_->ObserveLobbyWait(now_() - rules::FromTimestamp(participant.join_time()));
+      }
+      v1::RoomEvent admitted;
+      *admitted.mutable_participant_admitted()->mutable_participant() = participant;
+      events->push_back(std::move(admitted));
+      updates.emplace_back(id, room->participants.at(id).routing);
+    }
+    return absl::OkStatus();
+  });
+  if (!confirmed.ok()) return confirmed;
+  for (const auto& [id, routing] : updates) {
+    (void)media_->UpdateRouting(static_cast<size_t>(node), room_id, id, routing,
+                                {"routing.admitted"});
+  }
+  joined.answer = *std::move(added);
+  return joined;
+}
+
+absl::Status JoinFlow::RollBack(const std::string& room_name, const std::string& room_id,
+                                const std::string& participant_id, const std::string& invite_id,
+                                int node, absl::Status failure) {
+  // A failed join leaves nothing behind: not the participant, not a used invite, and not a
+  // media session that nobody is in (which would hold a drain and freeze the room's languages).
+  bool forget_session = false;
+  (void)rooms_->Update(
+      room_name, [&](RoomRecord* room, const absl::Status&, rules::Events* events) {
+        if (room == nullptr) return absl::OkStatus();
+        if (rules::RemoveParticipant(*room, participant_id, now_())) {
+          v1::RoomEvent left;
+          left.mutable_participant_left()->set_participant(room->ParticipantName(participant_id));
+          left.mutable_participant_left()->set_reason(v1::LEAVE_REASON_UNSPECIFIED);
+          events->push_back(std::move(left));
+        }
+        if (!invite_id.empty()) rules::ReopenInvite(*room, invite_id);
+        if (room->participants.empty() && room->node == node && room->node >= 0) {
+          ClearNode(*room);
+          forget_session = true;
+        }
+        return absl::OkStatus();
+      });
+  if (forget_session) ForgetSession(*media_, room_id, node);
+  return failure;
+}
+
+}  // namespace chorus::controller
