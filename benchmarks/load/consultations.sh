@@ -4,7 +4,8 @@
 # against a fresh chorusd (so memory and CPU are those of one run), and prints each run and the
 # medians.
 # Usage: benchmarks/load/consultations.sh [BUILD_DIR] [ROOMS] [SECONDS] [RUNS]
-#   (defaults build/release, 40 rooms = 200 participants, 10 s measured, 3 runs)
+#   (defaults build/release, 40 rooms = 200 participants, 10 s measured, 3 runs); ROOM_SIZE=2
+#   for two-party consultations (default 5).
 # JSON reports go to $BENCH_OUT (default BUILD_DIR/bench/load).
 set -euo pipefail
 build_dir=${1:-build/release}
@@ -23,11 +24,11 @@ mkdir -p "$out"
 machine_line
 reports=()
 for ((run = 1; run <= runs; run++)); do
-  echo "== consultations: $rooms rooms x 5, run $run"
+  echo "== consultations: $rooms rooms x ${ROOM_SIZE:-5}, run $run"
   start_bench_chorusd "consultations-$run"
-  loadgen_chorus "$out/consultations-$run.json" --rooms="$rooms" --room_size=5 \
+  loadgen_chorus "$out/consultations-$run.json" --rooms="$rooms" --room_size="${ROOM_SIZE:-5}" \
     --duration="${seconds}s" --seed="$run" || fail "chorus-loadgen run $run"
   stop_server "$CHORUSD_PID"
   reports+=("$out/consultations-$run.json")
 done
-summarize "consultations $rooms x 5 (SRTP)" "${reports[@]}" | tee "$out/consultations.txt"
+summarize "consultations $rooms x ${ROOM_SIZE:-5} (SRTP)" "${reports[@]}" | tee "$out/consultations.txt"
