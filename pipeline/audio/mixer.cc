@@ -354,6 +354,20 @@ std::span<const int16_t> AudioMixer::previous_output(int index) const {
   return published_[static_cast<size_t>(published)].previous_frame;
 }
 
+bool AudioMixer::HearsAtUnity(int listener, int source) const {
+  const auto valid = [&](int index) {
+    return index >= 0 && static_cast<size_t>(index) < slots_.size() &&
+           slots_[static_cast<size_t>(index)].used &&
+           slots_[static_cast<size_t>(index)].config.admitted;
+  };
+  if (!valid(listener) || !valid(source) || listener == source) return false;
+  const Slot& from = slots_[static_cast<size_t>(source)];
+  const Slot& to = slots_[static_cast<size_t>(listener)];
+  if (from.config.muted || from.config.input_gain != 1.0f || to.list < 0) return false;
+  const ListenList& listens = lists_[static_cast<size_t>(to.list)].listens;
+  return listens.lead() <= 0 && listens.GainOf(from.config.speak_bus) == 1.0f;
+}
+
 bool AudioMixer::is_speaker(int index) const {
   if (index < 0 || static_cast<size_t>(index) >= slots_.size()) return false;
   const Slot& slot = slots_[static_cast<size_t>(index)];

@@ -205,6 +205,10 @@ class AudioMixer {
   int shared_output(int slot) const { return listen_list_index(slot); }
   int listen_list_index(int slot) const;
   bool is_speaker(int slot) const;
+  // Whether the participant in `listener` hears the one in `source` at unity gain when it talks:
+  // both admitted, `source` not muted, no input gain, its bus at 1.0 in the listener's list and
+  // no ducked floor there. For forwarding in a two-party room, where nobody else is heard.
+  bool HearsAtUnity(int listener, int source) const;
   int outputs_this_tick() const { return static_cast<int>(published_.size()); }
 
  private:

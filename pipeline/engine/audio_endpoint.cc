@@ -246,12 +246,14 @@ void AudioEndpoint::Decode(std::span<const uint8_t> payload, int64_t arrival_us)
     ++concealed_;
   } else {
     frame_arrival_us_ = arrival_us;
-    if (config_.codec.codec == codec::AudioCodec::kOpus &&
-        opus_packet_get_nb_samples(payload.data(), static_cast<opus_int32>(payload.size()),
-                                   48000) == kFrameSamples) {
-      forwardable_ = payload;
-    }
+    if (IsForwardable(payload)) forwardable_ = payload;
   }
+}
+
+bool AudioEndpoint::IsForwardable(std::span<const uint8_t> payload) const {
+  return config_.codec.codec == codec::AudioCodec::kOpus &&
+         opus_packet_get_nb_samples(payload.data(), static_cast<opus_int32>(payload.size()),
+                                    48000) == kFrameSamples;
 }
 
 bool AudioEndpoint::TakesForwarded(std::span<const uint8_t> payload) const {
@@ -305,6 +307,8 @@ void AudioEndpoint::DecodeHeld() {
 
 void AudioEndpoint::SkipHeld() {
   if (held_.empty()) return;
+  if (IsForwardable(held_))
+    forwardable_ = held_;  // not heard in a mix; a two-party room forwards it
   skipped_size_ = std::min(held_.size(), skipped_payload_.size());
   std::copy_n(held_.begin(), skipped_size_, skipped_payload_.begin());
   Bump(stats_->decodes_skipped);

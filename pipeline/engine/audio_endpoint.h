@@ -66,8 +66,9 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   // Arrival time (CLOCK_MONOTONIC, us) of the packet behind the last frame; 0 when concealed.
   int64_t frame_arrival_us() const { return frame_arrival_us_; }
   // The packet behind this tick's frame, as it came, when it may be forwarded to a listener who
-  // hears this participant alone: an Opus packet of 20 ms that decoded cleanly. Empty otherwise
-  // (nothing came, the frame was concealed, another codec). Valid until the tick ends.
+  // hears this participant alone: an Opus packet of 20 ms that decoded cleanly, or that was
+  // held and skipped (not heard in a mix). Empty otherwise (nothing came, the frame was
+  // concealed, another codec). Valid until the tick ends.
   std::span<const uint8_t> forwardable() const { return forwardable_; }
   // Whether this endpoint may be sent `payload` (another's forwardable()) instead of an encoded
   // mix: it takes Opus, its link reports no more loss than the encoder's default plans for (a
@@ -131,6 +132,8 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   void Send(size_t length, bool rtcp);
   // Decodes one packet into frame_ (concealing what does not decode).
   void Decode(std::span<const uint8_t> payload, int64_t arrival_us);
+  // An Opus packet of one 20 ms frame, from this endpoint.
+  bool IsForwardable(std::span<const uint8_t> payload) const;
 
   EndpointConfig config_;
   EndpointAnswer answer_;

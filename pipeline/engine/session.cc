@@ -253,10 +253,19 @@ const AudioEndpoint* Session::SoleVoice(const AudioEndpoint& listener, bool* ski
   const int index = mixer_->output_index(listener.mixer_slot);
   if (index < 0) return nullptr;
   const audio::MixOutput& output = mixer_->outputs()[static_cast<size_t>(index)];
-  if (!output.sole_unity_voice) return nullptr;
-  const int slot = mixer_->SlotOf(output.contributors[0].id);
-  if (slot < 0 || static_cast<size_t>(slot) >= by_slot_.size()) return nullptr;
-  const AudioEndpoint* voice = by_slot_[static_cast<size_t>(slot)];
+  const AudioEndpoint* voice = nullptr;
+  if (output.sole_unity_voice) {
+    const int slot = mixer_->SlotOf(output.contributors[0].id);
+    if (slot < 0 || static_cast<size_t>(slot) >= by_slot_.size()) return nullptr;
+    voice = by_slot_[static_cast<size_t>(slot)];
+  } else if (output.contributors.empty() && endpoints_.size() == 2) {
+    // A two-party room where the other is not heard this tick (a pause, silence frames): its
+    // packets still go as they came, so the listener's stream stays the other's throughout
+    // (unless it is muted, waiting or heard at another gain: then the mix, silence).
+    const AudioEndpoint* other =
+        endpoints_[0].get() == &listener ? endpoints_[1].get() : endpoints_[0].get();
+    if (mixer_->HearsAtUnity(listener.mixer_slot, other->mixer_slot)) voice = other;
+  }
   if (voice == nullptr || voice == &listener) return nullptr;
   if (voice->forwardable().empty()) {
     // Its packet is late or lost (the frame was concealed here): a listener being forwarded
