@@ -110,15 +110,6 @@ pass "dave restarted ICE mid-call (UpdateMedia): both still hear each other afte
 # and adds her camera three seconds in, a new section renegotiated through UpdateMedia; by the
 # end frank sees her yellow and she sees his blue, and both still hear each other. Frank's camera
 # section offers H.264 only.
-ctl room create meeting --room_id=late >/dev/null || fail "room create late"
-browser frank late 520 0000ff 520,740 14 "&codec=H264&linger=15"
-browser erin late 740 ffff00 520,740 14 "&camera_after=3&linger=15"
-wait_result frank 60
-wait_result erin 60
-page_ok frank erin
-echo "frank: $(cat "$E2E_WORK/results/frank.json")"
-echo "erin: $(cat "$E2E_WORK/results/erin.json")"
-page_value erin "[e[0] for e in r['events']]" | grep -q camera_on || fail "erin's camera never came on"
 # see NAME COLOUR TONE: NAME sees COLOUR and hears TONE.
 see() {
   /usr/bin/python3 - "$E2E_WORK/results/$1.json" "$2" "$3" <<'PY' || fail "$1: $(cat "$E2E_WORK/results/$1.json")"
@@ -130,8 +121,25 @@ sys.exit(0 if all(abs(x - y) <= 40 for x, y in zip(rgb, target)) and r["tones_db
          else 1)
 PY
 }
-see frank ffff00 740
-see erin 0000ff 520
+# camera_later ROOM FIRST FIRST_QUERY LATE LATE_COLOUR LATE_QUERY: FIRST (520 Hz, blue camera)
+# and LATE (740 Hz, LATE_COLOUR, its camera on 3 s in) in a new room; each sees and hears the
+# other by the end.
+camera_later() {
+  local room=$1 first=$2 first_query=$3 late=$4 colour=$5 late_query=$6
+  ctl room create meeting --room_id="$room" >/dev/null || fail "room create $room"
+  browser "$first" "$room" 520 0000ff 520,740 14 "$first_query&linger=15"
+  browser "$late" "$room" 740 "$colour" 520,740 14 "&camera_after=3$late_query&linger=15"
+  wait_result "$first" 60
+  wait_result "$late" 60
+  page_ok "$first" "$late"
+  echo "$first: $(cat "$E2E_WORK/results/$first.json")"
+  echo "$late: $(cat "$E2E_WORK/results/$late.json")"
+  page_value "$late" "[e[0] for e in r['events']]" | grep -q camera_on ||
+    fail "$late's camera never came on"
+  see "$first" "$colour" 740
+  see "$late" 0000ff 520
+}
+camera_later late frank "&codec=H264" erin ffff00 ""
 pass "a camera turned on after the join (a new section, renegotiated): frank sees erin's yellow," \
   "erin sees frank's blue, both hear each other"
 # Frank offered H.264 only (as a browser without VP8 would; Safari prefers it): he sends and
@@ -144,17 +152,7 @@ pass "a Chromium offering H.264 only sends and receives H.264 (erin:" \
 
 # The same with a camera section there from the start, receiving only (what the reference
 # client offers without a camera): gina turns it to sending three seconds in.
-ctl room create meeting --room_id=later >/dev/null || fail "room create later"
-browser hal later 520 0000ff 520,740 14 "&linger=15"
-browser gina later 740 ff00ff 520,740 14 "&camera_after=3&camera_section=recvonly&linger=15"
-wait_result hal 60
-wait_result gina 60
-page_ok hal gina
-echo "hal: $(cat "$E2E_WORK/results/hal.json")"
-echo "gina: $(cat "$E2E_WORK/results/gina.json")"
-page_value gina "[e[0] for e in r['events']]" | grep -q camera_on || fail "gina's camera never came on"
-see hal ff00ff 740
-see gina 0000ff 520
+camera_later later hal "" gina ff00ff "&camera_section=recvonly"
 pass "a receive-only camera section turned to sending (renegotiated): hal sees gina's magenta"
 
 # The waiting room: a Chromium guest of a consultation has its transport up but receives nothing
