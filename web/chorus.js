@@ -17,6 +17,11 @@
   // How long ICE may stay "disconnected" before it is restarted (a network change).
   const kDisconnectedGraceMs = 4000;
   const kMaxIceRestarts = 3;
+  // A socket that breaks while in the room (the web listener restarted or was replaced): the
+  // session is taken up again on a new socket, retried with these pauses for up to a minute; the
+  // call's media goes on meanwhile.
+  const kResumePausesMs = [250, 500, 1000, 2000, 3000, 5000];
+  const kResumeWindowMs = 60000;
 
   class ChorusError extends Error {
     constructor(code, message) {
@@ -118,6 +123,8 @@
   //   left       {reason}              out of the room: a reason of docs/web.md, or
   //                                    'connection_lost' when the socket closed unasked
   //   connection {state}               'connecting', 'connected', 'reconnecting', 'failed'
+  //   resumed    {participant}         the signalling came back after its socket broke (the
+  //                                    call itself went on)
   //   sharing    {sharing}             this participant's screen share started or stopped
   //   error      {code, message}       a failure not tied to a request the caller awaits
   class Session extends EventTarget {
@@ -148,6 +155,8 @@
       this._left = false;
       this._restarts = 0;
       this._disconnectedTimer = 0;
+      this._sessionToken = '';
+      this._resuming = false;
     }
 
     on(type, listener) {
@@ -189,6 +198,7 @@
       const joined = await this._request({type: 'join', room: this.room, invite: this.invite,
                                           sdp: offer}, 'joined');
       this.invite = '';  // single use: not kept once spent
+      this._sessionToken = joined.session_token || '';
       this.participant = joined.participant || null;
       this.roomInfo = joined.room || null;
       await pc.setRemoteDescription({type: 'answer', sdp: joined.sdp});
@@ -377,7 +387,46 @@
         pending.reject(new ChorusError('network', 'the connection closed'));
       }
       this._pending.clear();
-      if (this._pc) this._finish('connection_lost');
+      if (this._resuming || this._left) return;  // the resume loop handles its own sockets
+      if (this._pc && this._sessionToken && this.participant) {
+        this._resume();
+      } else if (this._pc) {
+        this._finish('connection_lost');
+      }
+    }
+
+    // Takes the session up again on a new socket after this one broke while in the room.
+    async _resume() {
+      this._resuming = true;
+      this._setConnection('reconnecting');
+      const start = Date.now();
+      for (let attempt = 0; !this._left; ++attempt) {
+        const pause = kResumePausesMs[Math.min(attempt, kResumePausesMs.length - 1)];
+        await new Promise((resolve) => setTimeout(resolve, pause));
+        if (this._left) break;
+        try {
+          await this._connect();
+          const reply = await this._request({type: 'resume', room: this.room,
+                                             participant: this.participant.name,
+                                             session_token: this._sessionToken}, 'resumed');
+          this._sessionToken = reply.session_token || '';
+          this.participant = reply.participant || this.participant;
+          this.roomInfo = reply.room || this.roomInfo;
+          this._resuming = false;
+          const ice = this._pc ? this._pc.iceConnectionState : '';
+          if (ice === 'connected' || ice === 'completed') this._setConnection('connected');
+          this._emit('resumed', {participant: this.participant});
+          this._emit('state', {participant: this.participant});
+          return;
+        } catch (error) {
+          if (this._socket && this._socket.readyState <= WebSocket.OPEN) this._socket.close();
+          // The participant is no longer in the room (removed, or the room ended meanwhile).
+          if (error.code === 'session_ended' || error.code === 'bad_request') break;
+          if (Date.now() - start > kResumeWindowMs) break;
+        }
+      }
+      this._resuming = false;
+      this._finish('connection_lost');
     }
 
     _finish(reason) {

@@ -641,7 +641,8 @@ int RunChorusd(int argc, char** argv) {
   base::Log(base::LogLevel::kInfo, "signal", {{"signal", strsignal(signal)}});
   Drain(config, signals, lifecycle, media.get());
 
-  // Browsers' sockets close (their participants leave) before the API they call stops.
+  // Browsers' sockets close before the API they call stops; their participants stay in their
+  // rooms (media nodes carry on), and the pages resume on the next controller.
   g_reload = [] {};
   web_gateway.reset();
   // Streams still open (WatchRoom, WatchLoad) end now or are cancelled after a short grace.

@@ -192,8 +192,9 @@ absl::StatusOr<Joined> JoinFlow::Join(JoinAttempt attempt, v1::RejectReason* rej
         for (const internal::RemoteStream& stream : attempt.endpoint.remote_streams()) {
           offers_content |= stream.kind() == internal::MEDIA_KIND_CONTENT;
         }
-        const RoomRecord::Member& member = rules::ReserveParticipant(
+        RoomRecord::Member& member = rules::ReserveParticipant(
             *room, decision, attempt.participant_id, offers_content, now_());
+        member.session_token_hash = attempt.session_token_hash;
         *attempt.endpoint.mutable_routing() = member.routing;
         room_id = room->id;
         if (room->node < 0) {

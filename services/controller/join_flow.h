@@ -63,8 +63,9 @@ struct JoinAttempt {
   std::string source;
   // The offer as the media node takes it (the routing is filled in by the flow).
   chorus::internal::v1::Endpoint endpoint;
-  // A fresh id for the participant.
+  // A fresh id for the participant, and the SHA-256 of its new session token.
   std::string participant_id;
+  std::string session_token_hash;
 };
 
 struct Joined {

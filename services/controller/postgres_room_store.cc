@@ -261,6 +261,7 @@ std::string Serialize(const RoomRecord& room) {
     member.set_pending(it->second.pending);
     member.set_has_content(it->second.has_content);
     member.set_webrtc(it->second.webrtc);
+    member.set_session_token_hash(it->second.session_token_hash);
   }
   live.set_node(room.node);
   live.set_session_ready(room.session_ready);
@@ -306,6 +307,7 @@ absl::StatusOr<std::unique_ptr<RoomRecord>> Parse(const std::string& id, const s
     member.pending = stored.pending();
     member.has_content = stored.has_content();
     member.webrtc = stored.webrtc();
+    member.session_token_hash = stored.session_token_hash();
     if (room.participants.emplace(stored.id(), std::move(member)).second) {
       room.participant_order.push_back(stored.id());
     }

@@ -34,9 +34,10 @@ struct RoomRecord {
   struct Member {
     chorus::v1::Participant participant;
     chorus::internal::v1::Routing routing;
-    bool pending = true;       // reserved, media not yet set up
-    bool has_content = false;  // offered a content stream (screen sharing)
-    bool webrtc = false;       // joined over WebRTC (UpdateMedia renegotiates it)
+    bool pending = true;             // reserved, media not yet set up
+    bool has_content = false;        // offered a content stream (screen sharing)
+    bool webrtc = false;             // joined over WebRTC (UpdateMedia renegotiates it)
+    std::string session_token_hash;  // SHA-256 of its session token (ResumeSession)
   };
   std::map<std::string, Member> participants;  // by participant id
   std::vector<std::string> participant_order;

@@ -80,6 +80,18 @@ std::string RandomId(size_t bytes) {
   return std::string(hex.data());
 }
 
+// 32 random bytes, URL-safe base64 without padding (43 characters): invite and session tokens.
+std::string NewSecret() {
+  EnsureSodium();
+  std::array<unsigned char, 32> secret{};
+  randombytes_buf(secret.data(), secret.size());
+  char token[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+  sodium_bin2base64(token, sizeof(token), secret.data(), secret.size(),
+                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  sodium_memzero(secret.data(), secret.size());
+  return std::string(token);
+}
+
 std::string HashToken(const std::string& token) {
   std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
   crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(token.data()),
@@ -1317,12 +1329,7 @@ grpc::Status RoomsService::CreateInvite(grpc::ServerContext* context,
         "invite.consent_reference");
   }
   EnsureSodium();
-  std::array<unsigned char, 32> secret{};
-  randombytes_buf(secret.data(), secret.size());
-  char token[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
-  sodium_bin2base64(token, sizeof(token), secret.data(), secret.size(),
-                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  sodium_memzero(secret.data(), secret.size());
+  std::string token = NewSecret();
   const std::string id = RandomId(6);
   Room::Invite record;
   record.invite = in;
@@ -1339,7 +1346,7 @@ grpc::Status RoomsService::CreateInvite(grpc::ServerContext* context,
     // Room and token in the fragment: a browser never sends it to any server.
     response->set_link(absl::StrCat(public_url, "/join#r=", room->id, "&i=", token));
   }
-  sodium_memzero(token, sizeof(token));
+  sodium_memzero(token.data(), token.size());  // only its hash is kept
   *response->mutable_invite() = record.invite;
   room->invites.emplace(id, std::move(record));
   room->invite_order.push_back(id);
@@ -1432,6 +1439,8 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
   attempt.request.display_name = request->display_name();
   attempt.endpoint = std::move(endpoint);
   attempt.participant_id = RandomId(6);
+  const std::string session_token = NewSecret();
+  attempt.session_token_hash = HashToken(session_token);
   v1::RejectReason rejected = v1::REJECT_REASON_UNSPECIFIED;
   absl::StatusOr<Joined> joined = join_flow_->Join(std::move(attempt), &rejected);
   if (rejected != v1::REJECT_REASON_UNSPECIFIED) {
@@ -1443,6 +1452,38 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
   if (!joined.ok()) return common::ToGrpcStatus(joined.status());
   *response->mutable_participant() = joined->participant;
   EndpointToAnswer(joined->answer, response->mutable_answer());
+  response->set_session_token(session_token);
+  return grpc::Status::OK;
+}
+
+grpc::Status RoomsService::ResumeSession(grpc::ServerContext* context,
+                                         const v1::ResumeSessionRequest* request,
+                                         v1::ResumeSessionResponse* response) {
+  grpc::Status status = auth_.Check(*context);
+  if (!status.ok()) return status;
+  if (request->name().size() > 256 || request->session_token().empty() ||
+      request->session_token().size() > 128) {
+    return Invalid("name and session_token: those of JoinRoomResponse");
+  }
+  const std::string given = HashToken(request->session_token());
+  const grpc::Status refused(grpc::StatusCode::PERMISSION_DENIED, "this session cannot be resumed");
+  Locked lock(this);
+  Room* room = nullptr;
+  std::string id;
+  status = FindParticipant(request->name(), &room, &id);
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) return status;
+  if (!status.ok()) return refused;
+  Room::Member& member = room->participants.at(id);
+  if (member.session_token_hash.size() != given.size() ||
+      sodium_memcmp(member.session_token_hash.data(), given.data(), given.size()) != 0) {
+    return refused;
+  }
+  const std::string token = NewSecret();
+  member.session_token_hash = HashToken(token);
+  *response->mutable_participant() = member.participant;
+  status = lock.Commit();  // the old token is spent only once the new one is kept
+  if (!status.ok()) return status;
+  response->set_session_token(token);
   return grpc::Status::OK;
 }
 

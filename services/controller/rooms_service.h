@@ -154,6 +154,8 @@ class RoomsService final : public chorus::v1::Rooms::Service {
                             chorus::v1::Invite*) override;
   grpc::Status JoinRoom(grpc::ServerContext* context, const chorus::v1::JoinRoomRequest*,
                         chorus::v1::JoinRoomResponse*) override;
+  grpc::Status ResumeSession(grpc::ServerContext* context, const chorus::v1::ResumeSessionRequest*,
+                             chorus::v1::ResumeSessionResponse*) override;
   grpc::Status GetParticipant(grpc::ServerContext* context,
                               const chorus::v1::GetParticipantRequest*,
                               chorus::v1::Participant*) override;

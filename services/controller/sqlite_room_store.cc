@@ -167,6 +167,7 @@ StoredRoom ToStored(const RoomRecord& room, bool across_restart) {
       *participant->mutable_routing() = it->second.routing;
       participant->set_has_content(it->second.has_content);
       participant->set_webrtc(it->second.webrtc);
+      participant->set_session_token_hash(it->second.session_token_hash);
     }
     if (stored.participants_size() > 0) {
       stored.mutable_media_node()->set_address(room.node_address);
@@ -227,6 +228,7 @@ absl::StatusOr<std::unique_ptr<RoomRecord>> FromStored(const StoredRoom& stored,
       member.pending = false;
       member.has_content = participant.has_content();
       member.webrtc = participant.webrtc();
+      member.session_token_hash = participant.session_token_hash();
       if (!room->participants.emplace(id, std::move(member)).second) {
         return absl::DataLossError("two participants have the same name");
       }

@@ -303,7 +303,8 @@ class WebGateway::Impl : public CivetHandler, public CivetWebSocketHandler {
     }
     stop_cv_.notify_all();
     if (housekeeping_.joinable()) housekeeping_.join();
-    // Closing the server ends every socket (handleClose: participants leave their rooms).
+    // Closing the server ends every socket; their participants stay in their rooms (handleClose),
+    // and their pages resume on the next listener.
     front_.reset();
     if (server_) server_->close();
     std::vector<std::shared_ptr<RoomWatch>> watches;
@@ -439,8 +440,11 @@ class WebGateway::Impl : public CivetHandler, public CivetWebSocketHandler {
       session = it->second;
       sessions_.erase(it);
       if (open_gauge_ != nullptr) open_gauge_->Decrement();
-      leave = session->state == Session::State::kJoined;
-      if (leave && joined_gauge_ != nullptr) joined_gauge_->Decrement();
+      const bool joined = session->state == Session::State::kJoined;
+      if (joined && joined_gauge_ != nullptr) joined_gauge_->Decrement();
+      // While the listener stops (the controller restarts or is replaced), its participants
+      // stay in their rooms with their media: their pages resume on the next listener.
+      leave = joined && !stopping_flag_;
       session->state = Session::State::kEnded;
       if (session->watch) {
         session->watch->sessions.erase(session);
@@ -590,12 +594,16 @@ class WebGateway::Impl : public CivetHandler, public CivetWebSocketHandler {
       admitted = session->admitted;
     }
     const std::string& type = message.type();
-    if (type == "join") {
+    if (type == "join" || type == "resume") {
       if (state != Session::State::kNew) {
         Send(session, Error(id, "bad_request", "this socket has joined already"));
         return;
       }
-      Join(session, message);
+      if (type == "join") {
+        Join(session, message);
+      } else {
+        Resume(session, message);
+      }
       return;
     }
     if (state != Session::State::kJoined) {
@@ -765,17 +773,26 @@ class WebGateway::Impl : public CivetHandler, public CivetWebSocketHandler {
     failed_joins_[source].push_back(std::chrono::steady_clock::now());
   }
 
+  // A join or a resume from a source with too many failed ones: refused (true).
+  bool RateLimited(const std::shared_ptr<Session>& session, uint32_t id) {
+    if (!RateLimited(session->source)) return false;
+    CountJoin("rate_limited");
+    Send(session, Error(id, "rate_limited", "too many failed attempts; try again later"));
+    return true;
+  }
+  // A failed join or resume: counted toward its source's limit, and said.
+  void RefuseJoin(const std::shared_ptr<Session>& session, uint32_t id, const std::string& code,
+                  const std::string& text) {
+    FailedJoin(session->source);
+    CountJoin(code);
+    Send(session, Error(id, code, text));
+  }
+
   void Join(const std::shared_ptr<Session>& session, const wire::ClientMessage& message) {
     const uint32_t id = message.id();
-    if (RateLimited(session->source)) {
-      CountJoin("rate_limited");
-      Send(session, Error(id, "rate_limited", "too many failed attempts; try again later"));
-      return;
-    }
+    if (RateLimited(session, id)) return;
     auto refuse = [&](const std::string& code, const std::string& text) {
-      FailedJoin(session->source);
-      CountJoin(code);
-      Send(session, Error(id, code, text));
+      RefuseJoin(session, id, code, text);
     };
     if (message.room().empty() || message.room().size() > kMaxRoomId ||
         !Printable(message.room())) {
@@ -807,37 +824,102 @@ class WebGateway::Impl : public CivetHandler, public CivetWebSocketHandler {
       const std::string code = JoinErrorCode(status, context);
       return refuse(code, JoinErrorMessage(code, status));
     }
-    const api::Participant& participant = response.participant();
+    wire::ServerMessage joined;
+    joined.set_type("joined");
+    joined.set_id(id);
+    joined.set_sdp(response.answer().webrtc().sdp());
+    joined.set_session_token(response.session_token());
+    CountJoin("ok");
+    if (!Attach(session, message.room(), response.participant(), joined)) {
+      // The socket closed while joining (handleClose runs on this thread only after this
+      // returns, so this is a gateway shutdown): leave at once, as nobody can resume it.
+      grpc::ClientContext leave_context;
+      Prepare(leave_context);
+      api::LeaveRoomRequest leave;
+      leave.set_name(response.participant().name());
+      api::LeaveRoomResponse left;
+      (void)stub_->LeaveRoom(&leave_context, leave, &left);
+    }
+  }
+
+  // A page takes its participant's session up again on a new socket (its last one broke while
+  // the participant stayed in the room: the listener restarted, or this is another replica).
+  void Resume(const std::shared_ptr<Session>& session, const wire::ClientMessage& message) {
+    const uint32_t id = message.id();
+    if (RateLimited(session, id)) return;
+    auto refuse = [&](const std::string& code, const std::string& text) {
+      RefuseJoin(session, id, code, text);
+    };
+    const std::string prefix = absl::StrCat("rooms/", message.room(), "/participants/");
+    if (message.room().empty() || message.room().size() > kMaxRoomId ||
+        !Printable(message.room()) || message.participant().size() > kMaxName ||
+        !absl::StartsWith(message.participant(), prefix) ||
+        message.participant().size() == prefix.size() || message.session_token().empty() ||
+        message.session_token().size() > kMaxInvite || !Printable(message.session_token())) {
+      return refuse("bad_request", "resume needs room, participant and session_token");
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      session->state = Session::State::kJoining;
+    }
+    grpc::ClientContext context;
+    Prepare(context);
+    api::ResumeSessionRequest request;
+    request.set_name(message.participant());
+    request.set_session_token(message.session_token());
+    api::ResumeSessionResponse response;
+    grpc::Status status = stub_->ResumeSession(&context, request, &response);
+    if (!status.ok()) {
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (session->state == Session::State::kJoining) session->state = Session::State::kNew;
+      }
+      if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+        CountJoin("unavailable");
+        Send(session,
+             Error(id, "unavailable", "the service cannot take the call now; try again shortly"));
+        return;
+      }
+      return refuse("session_ended", "this session has ended");
+    }
+    wire::ServerMessage resumed;
+    resumed.set_type("resumed");
+    resumed.set_id(id);
+    resumed.set_session_token(response.session_token());
+    CountJoin("resumed");
+    // A socket closed meanwhile is a gateway shutdown: the participant stays, to resume again.
+    (void)Attach(session, message.room(), response.participant(), resumed);
+  }
+
+  // Binds a joined or resumed socket to its participant: sends `reply` (with the participant
+  // and the room filled in), then the room's events. False when the socket closed meanwhile.
+  bool Attach(const std::shared_ptr<Session>& session, const std::string& room_id,
+              const api::Participant& participant, wire::ServerMessage reply) {
     // What the page shows of the room.
     api::Room room;
     {
       grpc::ClientContext room_context;
       Prepare(room_context);
       api::GetRoomRequest get;
-      get.set_name(request.room());
+      get.set_name(absl::StrCat("rooms/", room_id));
       (void)stub_->GetRoom(&room_context, get, &room);
     }
-    wire::ServerMessage joined;
-    joined.set_type("joined");
-    joined.set_id(id);
-    joined.set_sdp(response.answer().webrtc().sdp());
-    *joined.mutable_participant() = ToWeb(participant);
-    joined.mutable_room()->set_name(request.room());
-    joined.mutable_room()->set_kind(room.kind() == api::ROOM_KIND_MEETING ? "meeting"
-                                                                          : "consultation");
-    joined.mutable_room()->set_locked(room.locked());
+    *reply.mutable_participant() = ToWeb(participant);
+    reply.mutable_room()->set_name(absl::StrCat("rooms/", room_id));
+    reply.mutable_room()->set_kind(room.kind() == api::ROOM_KIND_MEETING ? "meeting"
+                                                                         : "consultation");
+    reply.mutable_room()->set_locked(room.locked());
     for (const std::string& language : room.languages()) {
-      joined.mutable_room()->add_languages(language);
+      reply.mutable_room()->add_languages(language);
     }
     {
       wire::ServerMessage state;
       state.set_type("state");
-      *state.mutable_participant() = joined.participant();
+      *state.mutable_participant() = reply.participant();
       std::lock_guard<std::mutex> lock(mutex_);
       session->last_state = ToJson(state);
     }
-    Send(session, joined);
-    CountJoin("ok");
+    Send(session, reply);
 
     Outbox outbox;
     std::shared_ptr<RoomWatch> start;
@@ -845,20 +927,29 @@ class WebGateway::Impl : public CivetHandler, public CivetWebSocketHandler {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (session->state != Session::State::kJoining) {
-        // The socket closed while joining (handleClose runs on this thread only after this
-        // returns, so this is a gateway shutdown): leave at once.
         left_already = true;
       } else {
+        // An older socket of the same participant (a page that resumed on a new one while its
+        // old one had not timed out yet) ends quietly: the participant stays.
+        for (auto& [key, other] : sessions_) {
+          if (other != session && other->state == Session::State::kJoined &&
+              other->participant == participant.name()) {
+            other->state = Session::State::kEnded;
+            if (joined_gauge_ != nullptr) joined_gauge_->Decrement();
+            if (other->watch) other->watch->sessions.erase(other);
+            outbox.closes.push_back(other);
+          }
+        }
         session->state = Session::State::kJoined;
         if (joined_gauge_ != nullptr) joined_gauge_->Increment();
-        session->room_id = message.room();
+        session->room_id = room_id;
         session->participant = participant.name();
         session->role = participant.role();
         session->admitted = participant.state() == api::PARTICIPANT_STATE_ADMITTED;
-        auto& watch = watches_[message.room()];
+        auto& watch = watches_[room_id];
         if (!watch) {
           watch = std::make_shared<RoomWatch>();
-          watch->room_id = message.room();
+          watch->room_id = room_id;
           watch->locked = room.locked();
           start = watch;
         }
@@ -873,20 +964,13 @@ class WebGateway::Impl : public CivetHandler, public CivetWebSocketHandler {
         if (admitted_at_join) AddRoomView(*watch, session, outbox);
       }
     }
-    if (left_already) {
-      grpc::ClientContext leave_context;
-      Prepare(leave_context);
-      api::LeaveRoomRequest leave;
-      leave.set_name(participant.name());
-      api::LeaveRoomResponse left;
-      (void)stub_->LeaveRoom(&leave_context, leave, &left);
-      return;
-    }
+    if (left_already) return false;
     if (start) {
       Prepare(start->context, /*deadline=*/false);
       start->thread = std::thread([this, start] { RunWatch(start); });
     }
     Deliver(outbox);
+    return true;
   }
 
   // ----- Room events -----
@@ -1075,13 +1159,15 @@ class WebGateway::Impl : public CivetHandler, public CivetWebSocketHandler {
       OnEvent(*watch, event, consent);
     }
     grpc::Status status = reader->Finish();
+    bool stopping = false;
     {
       // A room of the same id made later gets a watch of its own.
       std::lock_guard<std::mutex> lock(mutex_);
       auto it = watches_.find(watch->room_id);
       if (it != watches_.end() && it->second == watch) watches_.erase(it);
+      stopping = stopping_flag_;
     }
-    if (!closed && status.error_code() != grpc::StatusCode::CANCELLED) {
+    if (!closed && !stopping && status.error_code() != grpc::StatusCode::CANCELLED) {
       // The room went away without a RoomClosed (it was not found, or the controller stops).
       api::RoomEvent gone;
       gone.mutable_room_closed();

@@ -51,13 +51,15 @@ struct WebOptions {
 // becomes a call of the public API (chorus.v1.Rooms) on `rooms`, as the participant that joined
 // on that socket: the signalling adds no rule of its own besides who may ask what (a guest acts
 // only on itself, a host on its own room). Room events come from one WatchRoom stream per room
-// with participants on this listener. A closed socket leaves the room.
+// with participants on this listener. A closed socket leaves the room, except while the listener
+// stops: then its participants stay, and their pages take their sessions up again ("resume", with
+// the session token of JoinRoom) on the next listener, or on another replica's.
 // The invite token arrives in the first message, never in a URL; tokens, names and addresses
 // never reach logs or metric labels. Served by civetweb, one thread per open socket.
 class WebGateway {
  public:
   static absl::StatusOr<std::unique_ptr<WebGateway>> Start(WebOptions options);
-  ~WebGateway();  // closes every socket (participants leave) and stops serving
+  ~WebGateway();  // closes every socket (participants stay, to resume) and stops serving
 
   WebGateway(const WebGateway&) = delete;
   WebGateway& operator=(const WebGateway&) = delete;

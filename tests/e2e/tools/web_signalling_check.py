@@ -163,6 +163,8 @@ def main():
     assert joined["participant"]["state"] == "waiting", joined
     assert joined["participant"]["display_name"] == "Patient Wren"
     guest_name = joined["participant"]["name"]
+    guest_session = joined["session_token"]
+    assert len(guest_session) == 43, joined
     waiting = expect(host, "roster", lambda m: roster_names(m).get(guest_name) == "waiting")
     assert list(roster_names(waiting))[0] == guest_name, "waiting participants come first"
     leaked = [m["type"] for m in quiet(guest) if m["type"] in ("roster", "speakers", "locked")]
@@ -312,6 +314,35 @@ def main():
         ws.close()
     ok(f"a flood of 60 sockets from one address: {len(flood)} taken, {refused} refused; the "
        "other room's lobby and this room's host go on")
+
+    # --- A session taken up again on a new socket (as after a restart of the listener) ---
+    secrets.append(guest_session)
+
+    def resume(ws, request_id, token):
+        ws.send({"type": "resume", "id": request_id, "room": "clinic", "participant": guest_name,
+                 "session_token": token})
+
+    ws = connect("10.9.8.8")
+    resume(ws, 20, "B" * 43)
+    refused = expect(ws, "error")
+    assert refused["code"] == "session_ended" and refused["id"] == 20, refused
+    resume(ws, 21, guest_session)
+    resumed = expect(ws, "resumed")
+    assert resumed["id"] == 21 and resumed["participant"]["name"] == guest_name, resumed
+    assert resumed["participant"]["muted"] and resumed["room"]["name"] == "rooms/clinic", resumed
+    assert resumed["session_token"] and resumed["session_token"] != guest_session, resumed
+    secrets.append(resumed["session_token"])
+    assert closed_by_server(guest), "the old socket of a resumed session stayed open"
+    guest = ws
+    spent = connect("10.9.8.8")
+    resume(spent, 22, guest_session)
+    assert expect(spent, "error")["code"] == "session_ended"
+    spent.close()
+    host.send({"type": "mute", "id": 23, "participant": guest_name, "muted": False})
+    expect(host, "ok", lambda m: m["id"] == 23)
+    expect(guest, "state", lambda m: not m["participant"]["muted"])
+    ok("a session resumes on a new socket with its latest token only (a wrong or spent one gets "
+       "session_ended); its old socket closes and the participant stays; the host reaches it")
 
     # --- A closed socket leaves the room; ending the meeting reaches everyone ---
     other_guest.close()

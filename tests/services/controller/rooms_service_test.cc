@@ -377,6 +377,52 @@ TEST_P(RoomsServiceStoreTest, AnInviteWorksOnceAndItsReuseIsRefusedAndReported) 
   EXPECT_TRUE(reuse_reported);
 }
 
+// A participant's session token (JoinRoomResponse) takes its session up again (a browser whose
+// signalling socket broke): each use hands out a new one and spends the old; a wrong token, an
+// unknown participant and a participant who left are refused alike.
+TEST_P(RoomsServiceStoreTest, ASessionIsResumedOnlyWithItsLatestToken) {
+  Start();
+  v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
+  std::string token;
+  ASSERT_TRUE(Invite(room, v1::ROLE_GUEST, &token).ok());
+  v1::JoinRoomResponse joined;
+  ASSERT_TRUE(Join(room, token, &joined).ok());
+  const std::string first = joined.session_token();
+  EXPECT_EQ(first.size(), 43u);
+  auto resume = [&](const std::string& name, const std::string& secret,
+                    v1::ResumeSessionResponse* out) {
+    v1::ResumeSessionRequest request;
+    request.set_name(name);
+    request.set_session_token(secret);
+    return stub_->ResumeSession(Context().get(), request, out);
+  };
+  const std::string name = joined.participant().name();
+  v1::ResumeSessionResponse resumed;
+  EXPECT_EQ(resume(name, "made-up-token", &resumed).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(resume(room.name() + "/participants/nobody", first, &resumed).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(resume(name, "", &resumed).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(resume(name, std::string(4096, 'x'), &resumed).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  ASSERT_TRUE(resume(name, first, &resumed).ok());
+  EXPECT_EQ(resumed.participant().name(), name);
+  EXPECT_EQ(resumed.participant().state(), v1::PARTICIPANT_STATE_ADMITTED);
+  const std::string second = resumed.session_token();
+  EXPECT_EQ(second.size(), 43u);
+  EXPECT_NE(second, first);
+  EXPECT_EQ(resume(name, first, &resumed).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(resume(name, second, &resumed).ok());
+
+  v1::LeaveRoomRequest leave;
+  leave.set_name(name);
+  v1::LeaveRoomResponse left;
+  ASSERT_TRUE(stub_->LeaveRoom(Context().get(), leave, &left).ok());
+  EXPECT_EQ(resume(name, resumed.session_token(), &resumed).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
 TEST_P(RoomsServiceStoreTest, OneStreamCarriesEveryRoomsEventsInOrderAndResumes) {
   Start();
   grpc::ClientContext watch_context;
