@@ -319,6 +319,35 @@ void ConfirmParticipant(RoomRecord& room, const std::string& participant_id, boo
   room.room.set_state(v1::ROOM_STATE_ACTIVE);
 }
 
+std::vector<std::string> DropStaleReservations(RoomRecord& room, absl::Time cutoff,
+                                               absl::Time now) {
+  std::vector<std::string> stale;
+  for (const auto& [id, member] : room.participants) {
+    if (member.pending && FromTimestamp(member.participant.join_time()) < cutoff) {
+      stale.push_back(id);
+    }
+  }
+  for (const std::string& id : stale) {
+    const std::string name = room.ParticipantName(id);
+    for (auto& [invite_id, invite] : room.invites) {
+      if (invite.invite.participant() == name) ReopenInvite(room, invite_id);
+    }
+    RemoveParticipant(room, id, now);
+  }
+  return stale;
+}
+
+absl::Status MayRequest(v1::Role role, bool admitted, OwnRequest request) {
+  if (request == OwnRequest::kLeave || request == OwnRequest::kRenegotiate) {
+    return absl::OkStatus();
+  }
+  if (!admitted) return absl::PermissionDeniedError("waiting participants can only leave");
+  if (request >= OwnRequest::kAdmit && role != v1::ROLE_HOST) {
+    return absl::PermissionDeniedError("only a host may do this");
+  }
+  return absl::OkStatus();
+}
+
 bool RemoveParticipant(RoomRecord& room, const std::string& participant_id, absl::Time now) {
   auto it = room.participants.find(participant_id);
   if (it == room.participants.end()) return false;

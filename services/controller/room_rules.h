@@ -183,6 +183,13 @@ void ReopenInvite(RoomRecord& room, const std::string& invite_id);
 void ConfirmParticipant(RoomRecord& room, const std::string& participant_id, bool answers_content,
                         bool webrtc);
 
+// Reservations made before `cutoff` that never became participants: the controller that made
+// them stopped between reserving and confirming (a replica of several, killed in the middle of a
+// join; the replicas share the live room, so nobody else would ever finish or undo it). Each is
+// removed and its invite is pending again, so that the patient's link still works. Returns their
+// ids (none were announced, so their going is no event).
+std::vector<std::string> DropStaleReservations(RoomRecord& room, absl::Time cutoff, absl::Time now);
+
 // Takes the participant out of the room's state (its media endpoint is the caller's to remove).
 // An empty room is open again, and idle from `now`. Returns whether the participant had been
 // announced (its media was set up), and so whether its leaving is an event; false when it was
@@ -262,5 +269,32 @@ void Reroute(const RoomRecord& room, RoomRecord::Member& member);
 // routing to send to the media node.
 std::vector<std::pair<std::string, chorus::internal::v1::Routing>> RerouteAll(
     RoomRecord& room, const std::string& always);
+
+// ----- A participant's own requests -----
+
+// What a participant asks through a client that acts only as that participant (the browser
+// signalling), besides joining: for itself, or, for a host, over its own room.
+enum class OwnRequest {
+  kLeave,        // anyone, waiting or admitted
+  kRenegotiate,  // anyone: new media (a screen share, an ICE restart)
+  kShare,        // admitted participants, for themselves
+  kListen,
+  kSpeak,
+  kHandOver,
+  kPin,
+  kAdmit,  // admitted hosts, over participants of their own room
+  kDeny,
+  kRemove,
+  kMute,
+  kLock,
+  kUnlock,
+  kEnd,
+};
+
+// Whether a participant of `role`, admitted or still waiting, may make `request`: OK, or
+// PERMISSION_DENIED saying why. A waiting participant learns and changes nothing of the room: it
+// may only leave or renegotiate. Binding the request to the participant's own room is the
+// caller's (it names no other room).
+absl::Status MayRequest(chorus::v1::Role role, bool admitted, OwnRequest request);
 
 }  // namespace chorus::controller::rules

@@ -31,6 +31,9 @@ using rules::ValidTimestamp;
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
 constexpr size_t kHistory = 1000;
+// A join reserves its participant, sets up its media (each call to the node waits at most 3 s),
+// then confirms. A reservation this old was left by a controller that stopped in between.
+constexpr absl::Duration kStaleReservation = absl::Minutes(2);
 constexpr size_t kWatcherQueue = 256;
 // WatchRooms: the events kept for resuming, and how far one stream may fall behind.
 constexpr size_t kAllHistory = 10000;
@@ -567,6 +570,27 @@ void RoomsService::Sweep() {
       // Found again (a shared store locks it, and reads it again if it changed meanwhile).
       const Room* room = store_->Find(id);
       if (room != nullptr && idle(*room)) closed.push_back(TakeRoom(id, CloseReason::kIdle));
+    }
+    // Joins a controller left half done (it died between reserving and confirming): their
+    // participants go, their invites work again.
+    const absl::Time stale = now - kStaleReservation;
+    std::vector<std::string> reserved;
+    for (const Room* room : store_->All()) {
+      for (const auto& [id, member] : room->participants) {
+        if (member.pending && rules::FromTimestamp(member.participant.join_time()) < stale) {
+          reserved.push_back(room->id);
+          break;
+        }
+      }
+    }
+    for (const std::string& id : reserved) {
+      Room* room = FindRoom(absl::StrCat(kRoomsPrefix, id));  // as it is now; saved at the end
+      if (room == nullptr) continue;
+      const std::vector<std::string> dropped = rules::DropStaleReservations(*room, stale, now);
+      if (!dropped.empty()) {
+        base::Log(base::LogLevel::kWarning, "stale_reservations_dropped",
+                  {{"room", id}, {"participants", static_cast<int64_t>(dropped.size())}});
+      }
     }
     // Calls that came back from the store on a node that has not answered since the start: the
     // node is gone (or no longer configured); their participants may join again elsewhere.

@@ -22,6 +22,7 @@
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "services/common/server_config.h"
+#include "services/controller/room_rules.h"
 #include "services/controller/rooms_service.h"
 #include "services/web/tls_front.h"
 #include "services/web/web_assets.h"
@@ -619,7 +620,35 @@ class WebGateway::Impl : public CivetHandler, public CivetWebSocketHandler {
     auto language_ok = [&]() {
       return message.language().size() <= kMaxLanguage && Printable(message.language());
     };
-    const bool host = role == api::ROLE_HOST && admitted;
+    // Who may ask what is the controller's rule; the socket binds each request to its own
+    // participant and room.
+    static const std::map<std::string, controller::rules::OwnRequest, std::less<>> kRequests = {
+        {"leave", controller::rules::OwnRequest::kLeave},
+        {"update_media", controller::rules::OwnRequest::kRenegotiate},
+        {"share", controller::rules::OwnRequest::kShare},
+        {"listen", controller::rules::OwnRequest::kListen},
+        {"speak", controller::rules::OwnRequest::kSpeak},
+        {"hand_over", controller::rules::OwnRequest::kHandOver},
+        {"pin", controller::rules::OwnRequest::kPin},
+        {"admit", controller::rules::OwnRequest::kAdmit},
+        {"deny", controller::rules::OwnRequest::kDeny},
+        {"remove", controller::rules::OwnRequest::kRemove},
+        {"mute", controller::rules::OwnRequest::kMute},
+        {"lock", controller::rules::OwnRequest::kLock},
+        {"unlock", controller::rules::OwnRequest::kUnlock},
+        {"end", controller::rules::OwnRequest::kEnd},
+    };
+    auto kind = kRequests.find(type);
+    if (kind == kRequests.end()) {
+      Refuse("unknown_type");
+      Send(session, Error(id, "bad_request", "unknown message type"));
+      return;
+    }
+    const absl::Status allowed = controller::rules::MayRequest(role, admitted, kind->second);
+    if (!allowed.ok()) {
+      Send(session, Error(id, "not_allowed", std::string(allowed.message())));
+      return;
+    }
     grpc::ClientContext context;
     Prepare(context);
     grpc::Status status;
@@ -650,9 +679,6 @@ class WebGateway::Impl : public CivetHandler, public CivetWebSocketHandler {
         return;
       }
       Send(session, Error(id, "media", status.error_message()));
-      return;
-    } else if (!admitted) {
-      Send(session, Error(id, "not_allowed", "waiting participants can only leave"));
       return;
     } else if (type == "share") {
       api::SetContentSharingRequest request;
@@ -689,7 +715,6 @@ class WebGateway::Impl : public CivetHandler, public CivetWebSocketHandler {
       status = stub_->PinParticipant(&context, request, &result);
       has_result = true;
     } else if (type == "admit" || type == "deny" || type == "remove" || type == "mute") {
-      if (!host) return Send(session, Error(id, "not_allowed", "only a host may do this"));
       if (!target_ok()) {
         return Send(session, Error(id, "bad_request", "participant: a participant of this room"));
       }
@@ -716,7 +741,6 @@ class WebGateway::Impl : public CivetHandler, public CivetWebSocketHandler {
         has_result = true;
       }
     } else if (type == "lock" || type == "unlock" || type == "end") {
-      if (!host) return Send(session, Error(id, "not_allowed", "only a host may do this"));
       const std::string room_name = absl::StrCat("rooms/", room_id);
       api::Room room;
       if (type == "lock") {
@@ -733,10 +757,6 @@ class WebGateway::Impl : public CivetHandler, public CivetWebSocketHandler {
         api::CloseRoomResponse response;
         status = stub_->CloseRoom(&context, request, &response);
       }
-    } else {
-      Refuse("unknown_type");
-      Send(session, Error(id, "bad_request", "unknown message type"));
-      return;
     }
     if (!status.ok()) {
       std::string code = status.error_code() == grpc::StatusCode::INVALID_ARGUMENT ? "bad_request"

@@ -49,8 +49,9 @@ struct WebOptions {
 // The web listener of the controller: serves the reference web client (the files of web/, built
 // in) and the browser signalling WebSocket at /ws (docs/web.md). Every request a browser makes
 // becomes a call of the public API (chorus.v1.Rooms) on `rooms`, as the participant that joined
-// on that socket: the signalling adds no rule of its own besides who may ask what (a guest acts
-// only on itself, a host on its own room). Room events come from one WatchRoom stream per room
+// on that socket, after the controller's rule of who may ask what (rules::MayRequest: a waiting
+// participant only leaves, a guest acts only on itself, a host on its own room); the signalling
+// adds no rule of its own. Room events come from one WatchRoom stream per room
 // with participants on this listener. A closed socket leaves the room, except while the listener
 // stops: then its participants stay, and their pages take their sessions up again ("resume", with
 // the session token of JoinRoom) on the next listener, or on another replica's.

@@ -210,6 +210,33 @@ TEST_F(RoomRulesTest, AFailedJoinGivesItsInviteBack) {
   EXPECT_EQ(Join(room, ByInvite('a'), "p2").verdict, JoinVerdict::kAdmit);
 }
 
+// A join left half done by a controller that stopped between reserving and confirming: after a
+// while its reservation goes and its invite works again; a join still in progress, and
+// participants in the call, stay.
+TEST_F(RoomRulesTest, AReservationNobodyConfirmedGoesAndItsInviteWorksAgain) {
+  RoomRecord room = MakeRoom();
+  AddInvite(room, "i1", 'a');
+  AddInvite(room, "i2", 'b');
+  AddInvite(room, "i3", 'c');
+  ASSERT_EQ(Join(room, ByInvite('c'), "p3").verdict, JoinVerdict::kAdmit);  // in the call
+  rules::ReserveParticipant(room, rules::DecideJoin(room, ByInvite('a'), clock_.now()), "p1", false,
+                            clock_.now());
+  clock_.Advance(absl::Minutes(3));
+  rules::ReserveParticipant(room, rules::DecideJoin(room, ByInvite('b'), clock_.now()), "p2", false,
+                            clock_.now());
+  const absl::Time cutoff = clock_.now() - absl::Minutes(2);
+  EXPECT_EQ(rules::DropStaleReservations(room, cutoff, clock_.now()),
+            std::vector<std::string>{"p1"});
+  EXPECT_FALSE(room.participants.contains("p1"));
+  EXPECT_TRUE(room.participants.contains("p2"));  // still joining
+  EXPECT_TRUE(room.participants.contains("p3"));  // in the call since before the cutoff
+  EXPECT_EQ(room.invites.at("i1").invite.state(), v1::INVITE_STATE_PENDING);
+  EXPECT_EQ(room.invites.at("i2").invite.state(), v1::INVITE_STATE_USED);
+  EXPECT_EQ(room.room.participant_count(), 2);
+  EXPECT_TRUE(rules::DropStaleReservations(room, cutoff, clock_.now()).empty());
+  EXPECT_EQ(Join(room, ByInvite('a'), "p4").verdict, JoinVerdict::kAdmit);
+}
+
 // ----- Admission: the room -----
 
 TEST_F(RoomRulesTest, ALockedRoomRefusesEveryCredentialAndConsumesNoInvite) {
@@ -753,6 +780,32 @@ TEST_F(RoomRulesTest, AStandbyInterpreterIsMutedAndHearsItsChannelWithTheFloorAt
   const auto again = rules::RerouteAll(room, "guest");
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(again[0].first, "guest");
+}
+
+// ----- A participant's own requests -----
+
+TEST(OwnRequestTest, WaitingParticipantsOnlyLeaveAndOnlyAdmittedHostsManageTheRoom) {
+  using rules::OwnRequest;
+  const OwnRequest everyone[] = {OwnRequest::kLeave, OwnRequest::kRenegotiate};
+  const OwnRequest own[] = {OwnRequest::kShare, OwnRequest::kListen, OwnRequest::kSpeak,
+                            OwnRequest::kHandOver, OwnRequest::kPin};
+  const OwnRequest hosts[] = {OwnRequest::kAdmit, OwnRequest::kDeny, OwnRequest::kRemove,
+                              OwnRequest::kMute,  OwnRequest::kLock, OwnRequest::kUnlock,
+                              OwnRequest::kEnd};
+  for (v1::Role role : {v1::ROLE_HOST, v1::ROLE_GUEST, v1::ROLE_INTERPRETER}) {
+    for (OwnRequest request : everyone) {
+      EXPECT_TRUE(rules::MayRequest(role, false, request).ok());
+      EXPECT_TRUE(rules::MayRequest(role, true, request).ok());
+    }
+    for (OwnRequest request : own) {
+      EXPECT_TRUE(absl::IsPermissionDenied(rules::MayRequest(role, false, request)));
+      EXPECT_TRUE(rules::MayRequest(role, true, request).ok());
+    }
+    for (OwnRequest request : hosts) {
+      EXPECT_TRUE(absl::IsPermissionDenied(rules::MayRequest(role, false, request)));
+      EXPECT_EQ(rules::MayRequest(role, true, request).ok(), role == v1::ROLE_HOST);
+    }
+  }
 }
 
 }  // namespace
