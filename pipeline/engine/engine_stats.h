@@ -125,6 +125,8 @@ struct EngineStats {
   std::atomic<uint64_t> video_frames_skipped{0};
   std::atomic<uint64_t> video_frames_composed{0};
   std::atomic<uint64_t> video_frames_encoded{0};
+  // Participants' frames sent as they came to a viewer who sees that participant alone.
+  std::atomic<uint64_t> video_frames_forwarded{0};
   // Video encoders started: a view new to the session, unless an idle one with the same encoder
   // settings was reused.
   std::atomic<uint64_t> video_encoders_started{0};

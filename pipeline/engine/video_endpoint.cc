@@ -135,13 +135,35 @@ void VideoEndpoint::HandleDatagram(size_t length, int64_t now_us) {
     case video::FrameAssembler::Result::kPending:
       return;
   }
+  const bool keyframe = video::IsKeyframe(config_.codec, frame_);
   if (waiting_for_keyframe_) {
-    if (!video::IsKeyframe(config_.codec, frame_)) {
+    if (!keyframe) {
       Bump(stats_->video_frames_skipped);
       RequestKeyframe(now_us);
       return;
     }
     waiting_for_keyframe_ = false;
+  }
+  if (keep_frames) {
+    if (received_count_ == kMaxReceivedFrames ||
+        received_bytes_ + frame_.size() > kMaxReceivedBytes) {
+      // Nobody took them for a whole burst: the chain starts again at a keyframe.
+      ClearReceivedFrames();
+      waiting_for_keyframe_ = true;
+      RequestKeyframe(now_us);
+      return;
+    }
+    if (received_.size() == received_count_) received_.emplace_back();
+    ReceivedFrame& kept = received_[received_count_++];
+    kept.bytes.assign(frame_.begin(), frame_.end());
+    received_bytes_ += frame_.size();
+    kept.timestamp = timestamp;
+    kept.keyframe = keyframe;
+  }
+  if (!decode_needed_ && !keyframe) return;  // only forwarded: no decode
+  if (decoder_waits_keyframe_) {
+    if (!keyframe) return;
+    decoder_waits_keyframe_ = false;
   }
   bool got = false;
   if (!decoder_->Decode(frame_, &picture_, &got).ok()) {
@@ -226,6 +248,14 @@ void VideoEndpoint::HandleRtcp(size_t length, int64_t now_us) {
   }
 }
 
+void VideoEndpoint::SetDecodeNeeded(bool needed, int64_t now_us) {
+  if (needed && !decode_needed_) {
+    decoder_waits_keyframe_ = true;
+    RequestKeyframe(now_us);
+  }
+  decode_needed_ = needed;
+}
+
 bool VideoEndpoint::TakeKeyframeRequest() {
   const bool requested = keyframe_requested_;
   keyframe_requested_ = false;
@@ -278,6 +308,12 @@ void VideoEndpoint::MaybeSendRemb(int64_t now_us, uint64_t bitrate_bps) {
 
 void VideoEndpoint::SendFrame(const std::vector<std::vector<uint8_t>>& payloads,
                               uint32_t rtp_timestamp) {
+  // Each frame a later timestamp than the last, whichever clock it came from (a forwarded camera's
+  // frames may run a little ahead of the view's tick when it sends in bursts).
+  if (frames_sent_ > 0 && static_cast<int32_t>(rtp_timestamp - last_timestamp_) <= 0) {
+    rtp_timestamp = last_timestamp_ + 1;
+  }
+  last_timestamp_ = rtp_timestamp;
   for (size_t i = 0; i < payloads.size(); ++i) {
     rtp::RtpHeader header;
     header.marker = i + 1 == payloads.size();

@@ -97,6 +97,41 @@ class VideoEndpoint final : public net::EventLoop::Handler {
   // The same packet is resent at most once per this interval however often it is asked for.
   static constexpr int64_t kRetransmitIntervalUs = 100'000;
 
+  // ----- Forwarding: a viewer who sees this camera alone is sent its frames as they came -----
+  // A whole frame as the participant encoded it (VP8 bytes, or H.264 Annex B).
+  struct ReceivedFrame {
+    std::vector<uint8_t> bytes;
+    uint32_t timestamp = 0;  // the participant's RTP timestamp (90 kHz)
+    bool keyframe = false;
+  };
+  // Set by the session for a camera someone may be forwarded: the frames received are kept, in
+  // order, each decodable after the one before (after a lost frame, nothing until a keyframe),
+  // until ClearReceivedFrames() at the end of the session's tick.
+  bool keep_frames = false;
+  std::span<const ReceivedFrame> received_frames() const {
+    return std::span<const ReceivedFrame>(received_.data(), received_count_);
+  }
+  void ClearReceivedFrames() {
+    received_count_ = 0;
+    received_bytes_ = 0;
+  }
+  // At most this many frames, and bytes, are kept between two ticks (beyond: the chain restarts
+  // at the next keyframe, asked for). Cameras send in bursts, and a busy machine delays a tick:
+  // 64 frames are 2 s at 30 frames/s.
+  static constexpr size_t kMaxReceivedFrames = 64;
+  static constexpr size_t kMaxReceivedBytes = 8 << 20;
+  // Whether anyone sees this camera in a composed view (set by the session every tick). While
+  // nobody does, only its keyframes are decoded (its picture stays recent and its size known):
+  // forwarding spares the decoder too. When someone does again, decoding resumes at the next
+  // keyframe, asked for at once.
+  void SetDecodeNeeded(bool needed, int64_t now_us);
+  // Added by the session to the view clock's timestamps of composed frames, so that the
+  // timestamps it is sent stay continuous across a switch from forwarded frames (which follow
+  // the camera's clock) back to a composed view.
+  uint32_t timestamp_shift = 0;
+  // The RTP timestamp of the last frame sent to it (0 before any).
+  uint32_t last_timestamp() const { return last_timestamp_; }
+
   uint64_t frames_decoded() const { return frames_decoded_; }
   uint64_t nacks_sent() const { return nacks_sent_; }
   uint64_t packets_retransmitted() const { return retransmitted_; }
@@ -128,11 +163,17 @@ class VideoEndpoint final : public net::EventLoop::Handler {
   // After a lost or undecodable frame, later frames depend on what is missing: they are skipped
   // (the tile keeps its last good picture) until a keyframe, asked for with PLI, arrives.
   bool waiting_for_keyframe_ = true;
+  bool decode_needed_ = true;
+  bool decoder_waits_keyframe_ = false;  // decoding resumed: from the next keyframe
+  std::vector<ReceivedFrame> received_;  // the first received_count_ are this tick's
+  size_t received_count_ = 0;
+  size_t received_bytes_ = 0;
   uint64_t assembler_drops_seen_ = 0;
   video::Picture picture_;
   std::vector<uint8_t> frame_;  // reassembly output, reused
   uint32_t remote_ssrc_ = 0;
   uint16_t sequence_ = 0;
+  uint32_t last_timestamp_ = 0;     // of the last frame sent
   bool keyframe_requested_ = true;  // a new viewer starts with a keyframe
   int64_t last_pli_us_ = -1'000'000'000;
   uint64_t packets_received_ = 0;

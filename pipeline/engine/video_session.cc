@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "pipeline/engine/endpoint_common.h"
@@ -160,6 +161,28 @@ void VideoSession::Compose(View& view, const std::vector<const VideoEndpoint*>& 
   }
 }
 
+VideoEndpoint* VideoSession::ForwardableSource(const VideoEndpoint& viewer,
+                                               const std::vector<VideoEndpoint*>& tiles,
+                                               const VideoEndpoint* presenting) {
+  if (tiles.size() != 1 || tiles[0] == presenting || tiles[0] == &viewer) return nullptr;
+  VideoEndpoint* source = tiles[0];
+  if (source->is_content || source->config().codec != viewer.config().codec ||
+      !source->has_picture()) {
+    return nullptr;
+  }
+  const video::Picture& picture = source->picture();
+  if (picture.width > viewer.config().width || picture.height > viewer.config().height) {
+    return nullptr;
+  }
+  return source;
+}
+
+size_t VideoSession::forwarded_viewers() const {
+  size_t count = 0;
+  for (const auto& [viewer, forward] : forwards_) count += forward.started ? 1 : 0;
+  return count;
+}
+
 void VideoSession::OnTick(int64_t now_us) {
   if (board_ != nullptr) {
     const std::string speaker = board_->Get();
@@ -191,6 +214,18 @@ void VideoSession::OnTick(int64_t now_us) {
   std::map<std::string, std::vector<VideoEndpoint*>> viewers;
   std::map<std::string, std::pair<std::vector<const VideoEndpoint*>, bool>> tiles_of;
   std::map<std::string, bool> keyframe;
+  // Viewers forwarded a camera this tick (with the first of its frames they get), the cameras
+  // forwarded, and those shown in a composed view.
+  struct Forwarded {
+    VideoEndpoint* viewer;
+    VideoEndpoint* source;
+    uint32_t offset;
+    size_t first;
+  };
+  std::vector<Forwarded> forwarded;
+  std::map<const VideoEndpoint*, uint64_t> forward_cap_bps;
+  std::set<const VideoEndpoint*> composed;
+  std::map<std::string, Forward> forwards;
   for (size_t v = 0; v < cameras.size(); ++v) {
     VideoEndpoint* endpoint = cameras[v];
     const int tier_before = endpoint->bitrate_tier();
@@ -199,19 +234,84 @@ void VideoSession::OnTick(int64_t now_us) {
       Bump(tier > tier_before ? stats_->video_tier_downs : stats_->video_tier_ups);
     const ViewPlan plan = PlanView(sources, static_cast<int>(v), presenting != nullptr,
                                    endpoint->pinned, layout_, shown_speaker_);
-    std::vector<const VideoEndpoint*> tiles;
+    std::vector<VideoEndpoint*> tiles;
     tiles.reserve(plan.tiles.size());
     for (int i : plan.tiles) {
-      tiles.push_back(i == ViewPlan::kContent ? presenting : cameras[static_cast<size_t>(i)]);
+      tiles.push_back(i == ViewPlan::kContent ? const_cast<VideoEndpoint*>(presenting)
+                                              : cameras[static_cast<size_t>(i)]);
     }
-    std::string key = KeyOf(*endpoint, plan.mode, tiles);
+    if (VideoEndpoint* alone = ForwardableSource(*endpoint, tiles, presenting)) {
+      auto previous_forward = forwards_.find(endpoint->id());
+      Forward forward;
+      if (previous_forward != forwards_.end() && previous_forward->second.source == alone->id()) {
+        forward = previous_forward->second;
+      } else {
+        forward.source = alone->id();
+        alone->RequestKeyframe(now_us);  // forwarding starts at one of its keyframes
+      }
+      size_t first = 0;
+      const auto frames = alone->received_frames();
+      if (!forward.started) {
+        while (first < frames.size() && !frames[first].keyframe) ++first;
+        if (first < frames.size()) {
+          forward.started = true;
+          // One frame period after the last frame it was sent, whatever clock that came from.
+          const uint32_t next = endpoint->frames_sent() > 0
+                                    ? endpoint->last_timestamp() + kVideoTickUs * 9 / 100
+                                    : rtp_timestamp;
+          forward.offset = next - frames[first].timestamp;
+        }
+      }
+      uint64_t& cap = forward_cap_bps.try_emplace(alone, UINT64_MAX).first->second;
+      cap = std::min(cap, TierBitrate(static_cast<uint64_t>(endpoint->config().bitrate_bps),
+                                      endpoint->bitrate_tier()));
+      int& area = largest_tile_px_[alone];
+      area = std::max(area, endpoint->config().width * endpoint->config().height);
+      forwards[endpoint->id()] = forward;
+      if (forward.started) {
+        if (endpoint->TakeKeyframeRequest()) alone->RequestKeyframe(now_us);
+        forwarded.push_back(Forwarded{endpoint, alone, forward.offset, first});
+        // Back to a composed view, whatever it is, starts with a keyframe.
+        viewer_keys_[endpoint->id()] = "forwarded " + alone->id();
+        continue;
+      }
+      // Until the camera's keyframe comes, the composed view goes on (no freeze).
+    }
+    auto was = forwards_.find(endpoint->id());
+    if (was != forwards_.end() && was->second.started && !forwards.contains(endpoint->id())) {
+      // Back from forwarded frames: the view's timestamps go on from the last one sent.
+      endpoint->timestamp_shift =
+          endpoint->last_timestamp() + kVideoTickUs * 9 / 100 - rtp_timestamp;
+    }
+    composed.insert(tiles.begin(), tiles.end());
+    std::vector<const VideoEndpoint*> shown(tiles.begin(), tiles.end());
+    std::string key = KeyOf(*endpoint, plan.mode, shown);
     bool& wants = keyframe[key];
     wants |= endpoint->TakeKeyframeRequest();
     std::string& previous = viewer_keys_[endpoint->id()];
     if (previous != key) wants = true;
     previous = key;
     viewers[key].push_back(endpoint);
-    tiles_of.emplace(key, std::make_pair(std::move(tiles), plan.large_first()));
+    tiles_of.emplace(key, std::make_pair(std::move(shown), plan.large_first()));
+  }
+  forwards_ = std::move(forwards);
+  // Each forwarded camera's frames are cut into RTP payloads once, for all its viewers.
+  std::map<const VideoEndpoint*, std::vector<std::vector<std::vector<uint8_t>>>> cut;
+  for (const Forwarded& f : forwarded) {
+    const auto frames = f.source->received_frames();
+    auto [it, fresh] = cut.try_emplace(f.source);
+    if (fresh) {
+      for (const VideoEndpoint::ReceivedFrame& frame : frames) {
+        it->second.push_back(f.source->config().codec == video::VideoCodec::kVp8
+                                 ? video::PacketizeVp8(frame.bytes, VideoEndpoint::kMaxPayload)
+                                 : video::PacketizeH264(frame.bytes, VideoEndpoint::kMaxPayload));
+      }
+    }
+    for (size_t i = f.first; i < frames.size(); ++i) {
+      f.viewer->SendFrame(it->second[i], frames[i].timestamp + f.offset);
+      Bump(stats_->video_frames_forwarded);
+    }
+    f.viewer->MaybeSendReport(now_us, f.viewer->last_timestamp());
   }
   for (auto& [key, group] : viewers) {
     auto [it, created] = views_.try_emplace(key);
@@ -253,15 +353,24 @@ void VideoSession::OnTick(int64_t now_us) {
                         ? video::PacketizeVp8(view.encoded, VideoEndpoint::kMaxPayload)
                         : video::PacketizeH264(view.encoded, VideoEndpoint::kMaxPayload);
     for (VideoEndpoint* viewer : group) {
-      viewer->SendFrame(view.payloads, rtp_timestamp);
-      viewer->MaybeSendReport(now_us, rtp_timestamp);
+      viewer->SendFrame(view.payloads, rtp_timestamp + viewer->timestamp_shift);
+      viewer->MaybeSendReport(now_us, rtp_timestamp + viewer->timestamp_shift);
     }
   }
-  // Each sender is asked to stay under what its largest tile needs (REMB).
+  // Each sender is asked to stay under what its largest tile needs, and under what the viewers
+  // it is forwarded to take (REMB). A camera only forwarded is not decoded (but its keyframes);
+  // frames are kept for the next tick of the cameras forwarded now.
   for (auto& endpoint : endpoints_) {
     auto found = largest_tile_px_.find(endpoint.get());
-    endpoint->MaybeSendRemb(now_us,
-                            BitrateForTile(found == largest_tile_px_.end() ? 0 : found->second));
+    uint64_t cap = BitrateForTile(found == largest_tile_px_.end() ? 0 : found->second);
+    auto forwarded_cap = forward_cap_bps.find(endpoint.get());
+    if (forwarded_cap != forward_cap_bps.end()) cap = std::min(cap, forwarded_cap->second);
+    endpoint->MaybeSendRemb(now_us, cap);
+    endpoint->ClearReceivedFrames();
+    if (endpoint->is_content) continue;
+    const bool is_forwarded = forwarded_cap != forward_cap_bps.end();
+    endpoint->keep_frames = is_forwarded;
+    endpoint->SetDecodeNeeded(!is_forwarded || composed.contains(endpoint.get()), now_us);
   }
   // Views nobody has any more wait, idle, for a new view to take their encoder and canvas.
   for (auto it = views_.begin(); it != views_.end();) {

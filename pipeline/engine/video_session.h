@@ -30,6 +30,15 @@ inline constexpr int64_t kVideoTickUs = 40'000;
 // The key's bitrate is the viewer's tier of it (bitrate_tiers.h: full, half or a quarter, from
 // the REMB and loss reports of its link), so viewers on poor links share a lower-rate encoder of
 // the same view instead of each getting their own.
+// A viewer whose view is one camera alone (a two-party room without self-view, a layout of one
+// tile), in the viewer's codec and within its size, is forwarded that camera's frames instead:
+// from the camera's next keyframe (asked for with a PLI) the frames go to the viewer as they came,
+// cut into RTP packets under the viewer's own SSRC, sequence numbers and (shifted) timestamps,
+// and nothing is composed or encoded for it; until that keyframe it keeps its composed view, so
+// the switch shows no freeze. Its keyframe requests go on to the camera, its NACKs are answered
+// from its own send history, and the camera is asked (REMB) to stay under what the viewer's tier
+// takes. A camera only forwarded is not decoded but for its keyframes. Back to a composed view,
+// the new view starts with a keyframe of its encoder.
 // Thread: the video worker.
 class VideoSession final : public TickListener {
  public:
@@ -67,6 +76,8 @@ class VideoSession final : public TickListener {
   size_t endpoint_count() const { return endpoints_.size(); }
   // Distinct views (compositors and encoders) in use after the last tick.
   size_t views_in_use() const { return views_.size(); }
+  // Viewers sent the frames of the camera they see alone after the last tick.
+  size_t forwarded_viewers() const;
   const VideoEndpoint* endpoint(const std::string& id) const;
   VideoEndpoint* endpoint(const std::string& id);
 
@@ -104,8 +115,20 @@ class VideoSession final : public TickListener {
   static void Compose(View& view, const std::vector<const VideoEndpoint*>& tiles, bool large_first,
                       std::map<const VideoEndpoint*, int>* largest);
 
+  // The camera `viewer` could be forwarded instead of a composed view (its view is that camera
+  // alone, in the viewer's codec, its last picture within the viewer's size), or null.
+  static VideoEndpoint* ForwardableSource(const VideoEndpoint& viewer,
+                                          const std::vector<VideoEndpoint*>& tiles,
+                                          const VideoEndpoint* presenting);
+  struct Forward {
+    std::string source;    // the camera's endpoint id
+    bool started = false;  // from one of its keyframes on
+    uint32_t offset = 0;   // added to the camera's RTP timestamps
+  };
+
   MediaWorker* const worker_;
   EngineStats* const stats_;
+  std::map<std::string, Forward> forwards_;  // by viewer id
   LayoutConfig layout_;
   std::vector<std::unique_ptr<VideoEndpoint>> endpoints_;
   std::map<std::string, std::string> viewer_keys_;  // endpoint id -> the key it saw last tick

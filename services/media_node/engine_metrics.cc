@@ -253,6 +253,9 @@ std::vector<MetricFamily> EngineMetrics::Collect() const {
           Read(stats.video_frames_composed));
   counter("chorus_video_frames_encoded_total", "View frames encoded (one per distinct view)",
           Read(stats.video_frames_encoded));
+  counter("chorus_video_frames_forwarded_total",
+          "Participants' frames sent as they came to a viewer who sees that participant alone",
+          Read(stats.video_frames_forwarded));
   counter("chorus_video_encoders_started_total",
           "Video encoders started for new views (idle views with the same settings are reused)",
           Read(stats.video_encoders_started));

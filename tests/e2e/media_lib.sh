@@ -225,16 +225,21 @@ start_video_sender() {
   SENDER_PID=$!
 }
 
-# join_with_video ROOM PIN NAME CODEC AUDIO_PORT VIDEO_PORT: joins through the public API with
-# audio, a 640x360 video view in CODEC and a content stream; sets PARTICIPANT_<NAME>,
+# join_with_video ROOM PIN NAME CODEC AUDIO_PORT VIDEO_PORT: joins through the public API (with
+# the PIN, or an invite's token given as token=TOKEN) with audio, a 640x360 video view in CODEC
+# and a content stream; sets PARTICIPANT_<NAME>,
 # VIDEO_PORT_<NAME> (where to send the camera), VIEW_KEY_<NAME> (the view's key), SEND_KEY_<NAME>,
-# CONTENT_PORT_<NAME>, CONTENT_KEY_<NAME> and JOIN_<NAME> (the whole answer).
+# AUDIO_PORT_<NAME> and AUDIO_KEY_<NAME> (where and with what to send audio), CONTENT_PORT_<NAME>,
+# CONTENT_KEY_<NAME> and JOIN_<NAME> (the whole answer).
 join_with_video() {
   local room=$1 pin=$2 name=$3 codec=$4 audio_port=$5 video_port=$6 send_key content_key answer
   local video_part
   send_key=$(new_key)
   content_key=$(new_key)
-  answer=$(ctl --json join "$room" --pin="$pin" --receive=127.0.0.1:"$audio_port" --key="$(new_key)" \
+  local credential=--pin="$pin" audio_key
+  [[ $pin == token=* ]] && credential=--invite_token="${pin#token=}"
+  audio_key=$(new_key)
+  answer=$(ctl --json join "$room" "$credential" --receive=127.0.0.1:"$audio_port" --key="$audio_key" \
     --video_receive=127.0.0.1:"$video_port" --video_key="$send_key" \
     --video_codec="$codec/96" --video_size=640x360 --content_key="$content_key") ||
     fail "join $name"
@@ -250,6 +255,9 @@ join_with_video() {
   printf -v "VIEW_KEY_$name" '%s' "$(grep -o '"key_base64": "[^"]*"' <<<"$video_part" |
     head -1 | cut -d'"' -f4)"
   printf -v "SEND_KEY_$name" '%s' "$send_key"
+  printf -v "AUDIO_KEY_$name" '%s' "$audio_key"
+  printf -v "AUDIO_PORT_$name" '%s' "$(grep -o '"port": [0-9]*' <<<"$answer" | head -1 |
+    grep -o '[0-9]*$')"
   printf -v "JOIN_$name" '%s' "$answer"
 }
 # probe_frame NAME FRAME POINTS: chorus-frame-probe on $E2E_WORK/NAME.yuv (640x360).

@@ -61,6 +61,14 @@ class VideoSessionTest : public ::testing::Test {
   // (judged on the VP8 bytes that arrived).
   std::vector<bool> PatientFrames() {
     std::vector<bool> keyframes;
+    for (const auto& frame : PatientFrameBytes()) {
+      keyframes.push_back(video::IsKeyframe(video::VideoCodec::kVp8, frame));
+    }
+    return keyframes;
+  }
+  // The whole frames the patient was sent since the last call, as they arrived.
+  std::vector<std::vector<uint8_t>> PatientFrameBytes() {
+    std::vector<std::vector<uint8_t>> frames;
     std::array<uint8_t, 2048> buffer;
     net::SocketAddress from;
     int length = 0;
@@ -74,10 +82,49 @@ class VideoSessionTest : public ::testing::Test {
       uint32_t timestamp = 0;
       if (assembler_.Insert(packet.sequence_number, packet.timestamp, packet.marker, packet.payload,
                             &frame, &timestamp) == video::FrameAssembler::Result::kFrame) {
-        keyframes.push_back(video::IsKeyframe(video::VideoCodec::kVp8, frame));
+        frames.push_back(std::move(frame));
       }
     }
-    return keyframes;
+    return frames;
+  }
+  // The doctor's camera sends one frame of a flat picture (a keyframe when asked), in RTP from
+  // the viewers' socket; its endpoint reads it. Returns the frame's bytes.
+  std::vector<uint8_t> DoctorSends(bool keyframe) {
+    if (camera_ == nullptr) {
+      video::VideoEncoderConfig config;
+      config.width = 320;
+      config.height = 180;
+      config.frame_rate = 25;
+      auto encoder = video::VideoEncoder::Create(config);
+      EXPECT_TRUE(encoder.ok()) << encoder.status();
+      camera_ = *std::move(encoder);
+      picture_.Allocate(320, 180);
+      std::fill(picture_.y.begin(), picture_.y.end(), 81);
+      std::fill(picture_.u.begin(), picture_.u.end(), 90);
+      std::fill(picture_.v.begin(), picture_.v.end(), 240);
+    }
+    std::vector<uint8_t> encoded;
+    bool is_keyframe = false;
+    EXPECT_TRUE(camera_->Encode(picture_, keyframe, &encoded, &is_keyframe).ok());
+    VideoEndpoint* doctor = session_->endpoint("doctor");
+    const auto payloads = video::PacketizeVp8(encoded, VideoEndpoint::kMaxPayload);
+    camera_timestamp_ += 3600;
+    for (size_t i = 0; i < payloads.size(); ++i) {
+      rtp::RtpHeader header;
+      header.payload_type = 96;
+      header.sequence_number = camera_sequence_++;
+      header.timestamp = camera_timestamp_;
+      header.ssrc = 0xd0c;
+      header.marker = i + 1 == payloads.size();
+      std::array<uint8_t, 1600> packet;
+      const size_t length = rtp::BuildRtp(header, payloads[i], packet);
+      EXPECT_TRUE(
+          viewer_->Send(std::span<const uint8_t>(packet.data(), length), doctor->answer().local));
+    }
+    pollfd fd{doctor->fd(), POLLIN, 0};
+    EXPECT_GT(poll(&fd, 1, 1000), 0);
+    doctor->OnReadable();
+    return encoded;
   }
   // The viewer `id`'s browser sends a receiver report about its view (`fraction_lost` of 256
   // lost since the last), and a REMB of `remb_bps` unless 0; its endpoint reads it.
@@ -112,6 +159,10 @@ class VideoSessionTest : public ::testing::Test {
   std::unique_ptr<net::UdpSocket> patient_sink_;
   std::unique_ptr<net::UdpSocket> viewer_;  // sends the viewers' RTCP
   video::FrameAssembler assembler_{video::VideoCodec::kVp8};
+  std::unique_ptr<video::VideoEncoder> camera_;
+  video::Picture picture_;
+  uint16_t camera_sequence_ = 100;
+  uint32_t camera_timestamp_ = 5000;
   int64_t now_us_ = 1'000'000;
 };
 
@@ -204,6 +255,66 @@ TEST_F(VideoSessionTest, IdleViewsAreLetGo) {
   Pin("patient", "signer");
   Tick();
   EXPECT_EQ(stats_.video_encoders_started.load(), 3u);
+}
+
+// Two cameras and no self-view: each sees the other alone, in its codec and within its size, so
+// the patient is forwarded the doctor's frames byte for byte, from a keyframe on, and nothing is
+// encoded for it; the doctor's camera is then not decoded but for its keyframes. A third camera
+// brings the composed grid back, starting with a keyframe; when it goes, forwarding resumes at
+// the doctor's next keyframe.
+TEST_F(VideoSessionTest, AViewerWhoSeesOneCameraAloneIsForwardedItsFrames) {
+  session_->RemoveEndpoint("signer");
+  LayoutConfig layout;
+  layout.self_view = false;
+  session_->SetLayout(layout);
+  DoctorSends(true);  // its first picture: the size is known
+  Tick();             // composed still; the doctor is asked for a keyframe, its frames kept
+  EXPECT_EQ(session_->forwarded_viewers(), 0u);
+  EXPECT_EQ(PatientFrames(), (std::vector<bool>{true}));
+  const uint64_t encoded = stats_.video_frames_encoded.load();
+  std::vector<std::vector<uint8_t>> sent;
+  sent.push_back(DoctorSends(true));
+  sent.push_back(DoctorSends(false));
+  Tick();
+  sent.push_back(DoctorSends(false));
+  Tick();
+  EXPECT_EQ(session_->forwarded_viewers(), 1u);  // the patient; the doctor sees no picture yet
+  EXPECT_EQ(PatientFrameBytes(), sent);
+  EXPECT_EQ(stats_.video_frames_forwarded.load(), 3u);
+  const uint64_t decoded = session_->endpoint("doctor")->frames_decoded();
+  DoctorSends(false);
+  Tick();
+  EXPECT_EQ(session_->endpoint("doctor")->frames_decoded(), decoded);  // only forwarded
+  // One view encoded a tick since the patient was first forwarded: the doctor's own.
+  EXPECT_EQ(stats_.video_frames_encoded.load() - encoded, 3u);
+  EXPECT_EQ(PatientFrames().size(), 1u);
+
+  // A third camera: the grid, composed and encoded, starting with a keyframe.
+  auto loopback = net::SocketAddress::FromIp("127.0.0.1", 0);
+  auto socket = net::UdpSocket::Bind(*loopback);
+  ASSERT_TRUE(socket.ok());
+  VideoConfig config;
+  config.enabled = true;
+  config.remote = sink_->local_address();
+  config.width = 320;
+  config.height = 180;
+  ASSERT_TRUE(
+      session_->AddEndpoint("nurse", false, srtp::SrtpSuite{}, config, *std::move(socket)).ok());
+  DoctorSends(false);
+  Tick();
+  EXPECT_EQ(session_->forwarded_viewers(), 0u);
+  EXPECT_EQ(PatientFrames(), (std::vector<bool>{true}));
+  Tick();
+  EXPECT_EQ(PatientFrames(), (std::vector<bool>{false}));
+  // It leaves: forwarding again from the doctor's next keyframe, the grid until then.
+  session_->RemoveEndpoint("nurse");
+  DoctorSends(false);
+  Tick();
+  EXPECT_EQ(PatientFrames().size(), 1u);
+  const std::vector<uint8_t> key = DoctorSends(true);
+  Tick();
+  EXPECT_EQ(session_->forwarded_viewers(), 1u);
+  EXPECT_EQ(PatientFrameBytes(), std::vector<std::vector<uint8_t>>{key});
 }
 
 }  // namespace
