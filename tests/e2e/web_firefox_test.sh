@@ -5,7 +5,8 @@
 # Chromium page (880 Hz, blue fake camera) in a consultation with a lobby; the patient is Firefox
 # (fake microphone at 440 Hz): device check, waiting room (nothing reaches it), admitted by the
 # host's click, then it hears the host and sees the host's blue, and the host hears it; neither
-# hears itself. Firefox's preferences for this loopback-only namespace are in tools/web_lib.sh
+# hears itself. Then the link again is refused as used, and a locked room refuses a new link.
+# Firefox's preferences for this loopback-only namespace are in tools/web_lib.sh
 # (web_firefox): loopback ICE candidates, fake devices, a mock audio backend.
 if [[ -z ${CHORUS_E2E_NETNS:-} ]]; then
   exec unshare --net env CHORUS_E2E_NETNS=1 bash "$0" "$@"
@@ -32,7 +33,8 @@ web_mount host "$(web_invite clinic host)"
 web_do host 20 '{"op": "click", "selector": "[data-action=join]"}'
 web_do host 20 '{"op": "wait", "selector": ".chorus-call .chorus-host"}'
 
-web_mount patient "$(web_invite clinic guest)"
+patient_link=$(web_invite clinic guest)
+web_mount patient "$patient_link"
 web_do patient 30 '{"op": "wait", "selector": ".chorus-check [data-action=join]:enabled"}'
 web_do patient 5 '{"op": "click", "selector": "[data-action=join]"}'
 web_do patient 30 '{"op": "wait", "selector": ".chorus-waiting .chorus-pseudonym"}'
@@ -75,3 +77,21 @@ rgb = json.load(open(sys.argv[1]))["rgb"]
 sys.exit(0 if rgb and max(rgb) - min(rgb) > 60 else 1)
 PY
 pass "Firefox patient hears the host (not itself) and sees its blue; the host hears and sees it"
+
+# In Firefox too: the patient leaves, and its link opened again is refused as used; the host
+# locks the room, and a new guest link (with the consent a third participant needs) is refused
+# as locked. A refused join spends no invitation.
+web_do patient 5 '{"op": "click", "selector": "[data-action=leave]"}'
+web_do patient 20 '{"op": "wait", "selector": ".chorus-ended"}'
+web_mount patient "$patient_link"
+web_do patient 30 '{"op": "click", "selector": "[data-action=join]"}'
+web_do patient 20 '{"op": "wait", "selector": ".chorus-ended[data-reason=invite_used] h2"}'
+[[ $(web_value "r['text']") == *"already been used"* ]] ||
+  fail "Firefox: the used link says: $(web_value "r['text']")"
+web_do host 5 '{"op": "click", "selector": ".chorus-host [data-action=lock]"}'
+web_do host 10 '{"op": "wait", "selector": ".chorus-host [data-action=unlock]"}'
+web_mount patient "$(web_invite clinic guest --consent=consent-2024-18)"
+web_do patient 30 '{"op": "click", "selector": "[data-action=join]"}'
+web_do patient 20 '{"op": "wait", "selector": ".chorus-ended[data-reason=room_locked] h2"}'
+[[ $(web_value "r['text']") == *locked* ]] || fail "Firefox: the locked room says: $(web_value "r['text']")"
+pass "Firefox: the same link again is refused as used, and a locked room refuses a new link"
