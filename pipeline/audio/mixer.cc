@@ -254,6 +254,7 @@ absl::Status AudioMixer::AddAt(int index, ParticipantId id, const ParticipantCon
   slot.listens = listens;
   slot.list = *list;
   ids_.emplace(id, index);
+  slot_end_ = std::max(slot_end_, static_cast<size_t>(index) + 1);
   return absl::OkStatus();
 }
 
@@ -297,6 +298,7 @@ void AudioMixer::RemoveSlot(int index) {
   ReleaseList(slot.list);
   ids_.erase(slot.id);
   slot = Slot{};
+  while (slot_end_ > 0 && !slots_[slot_end_ - 1].used) --slot_end_;
 }
 
 // ---- Slot-based calls ----
@@ -484,7 +486,7 @@ void AudioMixer::ReleaseOutput(int index) {
 void AudioMixer::SelectSpeakers() {
   const MixKernels& k = Kernels();
   // 1. Levels into each bus's selector; who is heard this tick.
-  for (size_t i = 0; i < slots_.size(); ++i) {
+  for (size_t i = 0; i < slot_end_; ++i) {
     Slot& slot = slots_[i];
     slot.output = -1;
     if (!slot.used) continue;
@@ -524,7 +526,7 @@ bool AudioMixer::Mix() {
   // what it hears gets its mix-minus; everyone else shares the output of its listen list.
   for (auto& output : outputs_) output->used_this_tick = false;
   for (List& list : lists_) list.needed = false;
-  for (size_t i = 0; i < slots_.size(); ++i) {
+  for (size_t i = 0; i < slot_end_; ++i) {
     Slot& slot = slots_[i];
     if (!slot.used || !slot.config.admitted) continue;
     const bool speaker = selectors_[static_cast<size_t>(slot.config.speak_bus)]->IsSpeaker(i);
@@ -622,7 +624,7 @@ bool AudioMixer::Mix() {
   }
 
   // The frames were borrowed for this tick only.
-  for (Slot& slot : slots_) slot.frame = {};
+  for (size_t i = 0; i < slot_end_; ++i) slots_[i].frame = {};
   return changed;
 }
 

@@ -271,6 +271,9 @@ class AudioMixer {
 
   const MixerConfig config_;
   std::vector<Slot> slots_;
+  // One past the highest slot in use: the tick looks at [0, slot_end_) only (slots are taken
+  // lowest first, so a session sized for a thousand with two participants looks at two).
+  size_t slot_end_ = 0;
   std::unordered_map<ParticipantId, int> ids_;  // id -> slot
   std::vector<List> lists_;
   std::vector<std::unique_ptr<Output>> outputs_;  // the pool: lists plus K per bus

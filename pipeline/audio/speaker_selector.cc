@@ -20,6 +20,7 @@ SpeakerSelector::SpeakerSelector(size_t capacity, const SpeakerSelectorConfig& c
 
 void SpeakerSelector::SetLevel(size_t slot, bool has_audio, uint8_t level_dbov) {
   if (slot >= smoothed_.size()) return;
+  if (slot >= end_) end_ = slot + 1;
   const float level = has_audio ? static_cast<float>(std::min<uint8_t>(level_dbov, 127)) : 127.0f;
   float& s = smoothed_[slot];
   s += (level < s ? config_.rise : config_.fall) * (level - s);
@@ -54,6 +55,7 @@ bool SpeakerSelector::Select() {
   removed_.assign(cleared_.begin(), cleared_.end());
   cleared_.clear();
   const size_t k = static_cast<size_t>(std::max(config_.max_speakers, 0));
+  const size_t end = end_;
 
   // 1. Speakers quiet for longer than the hang time leave.
   for (size_t i = 0; i < speakers_.size();) {
@@ -68,12 +70,12 @@ bool SpeakerSelector::Select() {
 
   // 2. Free places go to the loudest candidates at once.
   while (speakers_.size() < k) {
-    size_t best = smoothed_.size();
-    for (size_t slot = 0; slot < smoothed_.size(); ++slot) {
+    size_t best = end;
+    for (size_t slot = 0; slot < end; ++slot) {
       if (selected_[slot] || !IsCandidate(slot)) continue;
-      if (best == smoothed_.size() || smoothed_[slot] < smoothed_[best]) best = slot;
+      if (best == end || smoothed_[slot] < smoothed_[best]) best = slot;
     }
-    if (best == smoothed_.size()) break;
+    if (best == end) break;
     selected_[best] = 1;
     quiet_ticks_[best] = 0;
     speakers_.push_back(static_cast<uint32_t>(best));
@@ -90,8 +92,8 @@ bool SpeakerSelector::Select() {
     }
   }
   const bool full = k > 0 && speakers_.size() == k;
-  size_t challenger = smoothed_.size();
-  for (size_t slot = 0; slot < smoothed_.size(); ++slot) {
+  size_t challenger = end;
+  for (size_t slot = 0; slot < end; ++slot) {
     if (selected_[slot]) continue;
     if (!full || !IsCandidate(slot) ||
         smoothed_[slot] + config_.replace_margin_db >= smoothed_[speakers_[weakest_index]]) {
@@ -99,11 +101,11 @@ bool SpeakerSelector::Select() {
       continue;
     }
     if (++louder_ticks_[slot] < config_.replace_hold_ticks) continue;
-    if (challenger == smoothed_.size() || smoothed_[slot] < smoothed_[challenger]) {
+    if (challenger == end || smoothed_[slot] < smoothed_[challenger]) {
       challenger = slot;
     }
   }
-  if (challenger != smoothed_.size()) {
+  if (challenger != end) {
     Release(weakest_index);
     selected_[challenger] = 1;
     quiet_ticks_[challenger] = 0;

@@ -70,6 +70,10 @@ class SpeakerSelector {
   void Release(size_t index_in_speakers);
 
   const SpeakerSelectorConfig config_;
+  // Slots from end_ on were never given a level (or were cleared and are at their defaults):
+  // never candidates, so Select() looks at [0, end_) only. A room of two in a session sized for
+  // a thousand costs two slots a tick, not a thousand.
+  size_t end_ = 0;
   std::vector<float> smoothed_;    // -dBov, lower is louder
   std::vector<uint8_t> present_;   // delivered audio this tick
   std::vector<uint8_t> selected_;  // in speakers_
