@@ -105,12 +105,33 @@ E2E_PIDS+=($!)
 for _ in $(seq 50); do grep -q room_unlocked "$E2E_WORK/watch-first.txt" && break; sleep 0.1; done
 grep -q room_unlocked "$E2E_WORK/watch-first.txt" || fail "the watcher did not resume"
 token=$(field "$(ctl2 --json invite create watch-room guest --pseudonym=Watched)" token)
-ctl2 join watch-room --invite_token="$token" --receive=127.0.0.1:47383 --key="$key" >/dev/null ||
-  fail "join through the second"
+joined=$(ctl2 --json join watch-room --invite_token="$token" --receive=127.0.0.1:47383 \
+  --key="$key") || fail "join through the second"
 for _ in $(seq 50); do grep -q participant_joined "$E2E_WORK/watch-first.txt" && break; sleep 0.1; done
 grep -q '"sequence":"3".*"participant_joined"' "$E2E_WORK/watch-first.txt" ||
   fail "the first replica's watcher did not see the join: $(cat "$E2E_WORK/watch-first.txt")"
 pass "a watcher on the first replica saw the join made through the second (event 3)"
+
+# The participant's session, joined through the second replica, is taken up again through the
+# first (a browser's signalling reaching another replica); the token it used is then spent on
+# both, the new one works on the second.
+watched=$(field "$joined" name || true)
+first_token=$(field "$joined" session_token || true)
+[[ -n $watched && ${#first_token} -eq 43 ]] || fail "no participant or session token: $joined"
+out=$(ctl1 resume "$watched" "$first_token") || fail "resume through the first replica: $out"
+second_token=$(sed -nE 's/.* session_token=([^ ]+)$/\1/p' <<<"$out")
+[[ ${#second_token} -eq 43 && $second_token != "$first_token" ]] || fail "no new token: $out"
+for ctl in ctl1 ctl2; do
+  if $ctl resume "$watched" "$first_token" >"$E2E_WORK/spent.txt" 2>&1; then
+    fail "$ctl took a spent session token"
+  fi
+  grep -q PERMISSION_DENIED "$E2E_WORK/spent.txt" || fail "$ctl: $(cat "$E2E_WORK/spent.txt")"
+done
+ctl2 resume "$watched" "$second_token" >/dev/null || fail "the new token on the second replica"
+for secret in "$first_token" "$second_token"; do
+  if grep -qF -- "$secret" "$E2E_WORK"/*.log; then fail "a session token reached a server log"; fi
+done
+pass "a session joined through one replica resumes through the other; a spent token works on neither"
 
 # 4. resume_after_sequence through the other replica, and after a restart of a replica.
 resumed() {  # resumed CTL FILE: a watcher resumed after event 2, until event 3 shows

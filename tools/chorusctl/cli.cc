@@ -102,6 +102,8 @@ constexpr char kUsage[] =
     "  listen|speak <participant> <language|floor>   the channel heard / spoken into\n"
     "  handover <participant>             puts this interpreter on air in its booth\n"
     "  share|unshare <participant>        starts or stops its content (presentation layout)\n"
+    "  resume <participant> <session token>   takes the participant's session up again (the\n"
+    "                                     token of its join or last resume); prints the new one\n"
     "  pin <participant> <other|none>     shows the other large in this participant's view\n"
     "                                     (a sign-language interpreter); none: the room layout\n"
     "  participants <room>   the roster\n"
@@ -531,6 +533,18 @@ int Control(const Client& client, const std::string& verb, const std::vector<std
     return RoomsCall<chorus::v1::RenameParticipantRequest, chorus::v1::Participant>(
         client, verb, request, &Rooms::Stub::RenameParticipant, ParticipantLine);
   }
+  if (verb == "resume") {
+    if (args.size() != 2) return Usage("resume <participant> <session token>");
+    chorus::v1::ResumeSessionRequest request;
+    request.set_name(args[0]);
+    request.set_session_token(args[1]);
+    return RoomsCall<chorus::v1::ResumeSessionRequest, chorus::v1::ResumeSessionResponse>(
+        client, verb, request, &Rooms::Stub::ResumeSession,
+        [](const chorus::v1::ResumeSessionResponse& r) {
+          return absl::StrCat(ParticipantLine(r.participant()),
+                              " session_token=", r.session_token());
+        });
+  }
   if (verb == "pin") {
     if (args.size() != 2) return Usage("pin <participant> <pinned participant|none>");
     chorus::v1::PinParticipantRequest request;
@@ -707,6 +721,8 @@ int RunChorusctl(int argc, char** argv) {
        [](const Client& c, const std::vector<std::string>& a) { return Control(c, "mute", a); }},
       {{"rename"},
        [](const Client& c, const std::vector<std::string>& a) { return Control(c, "rename", a); }},
+      {{"resume"},
+       [](const Client& c, const std::vector<std::string>& a) { return Control(c, "resume", a); }},
       {{"listen"},
        [](const Client& c, const std::vector<std::string>& a) { return Control(c, "listen", a); }},
       {{"speak"},
