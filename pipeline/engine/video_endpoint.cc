@@ -136,6 +136,7 @@ void VideoEndpoint::HandleDatagram(size_t length, int64_t now_us) {
       return;
   }
   const bool keyframe = video::IsKeyframe(config_.codec, frame_);
+  if (keyframe) last_keyframe_us_ = now_us;
   if (waiting_for_keyframe_) {
     if (!keyframe) {
       Bump(stats_->video_frames_skipped);

@@ -129,6 +129,8 @@ class VideoEndpoint final : public net::EventLoop::Handler {
   // timestamps it is sent stay continuous across a switch from forwarded frames (which follow
   // the camera's clock) back to a composed view.
   uint32_t timestamp_shift = 0;
+  // When the participant's last keyframe arrived (CLOCK_MONOTONIC us; 0 = never).
+  int64_t last_keyframe_us() const { return last_keyframe_us_; }
   // The RTP timestamp of the last frame sent to it (0 before any).
   uint32_t last_timestamp() const { return last_timestamp_; }
 
@@ -173,7 +175,8 @@ class VideoEndpoint final : public net::EventLoop::Handler {
   std::vector<uint8_t> frame_;  // reassembly output, reused
   uint32_t remote_ssrc_ = 0;
   uint16_t sequence_ = 0;
-  uint32_t last_timestamp_ = 0;     // of the last frame sent
+  uint32_t last_timestamp_ = 0;  // of the last frame sent
+  int64_t last_keyframe_us_ = 0;
   bool keyframe_requested_ = true;  // a new viewer starts with a keyframe
   int64_t last_pli_us_ = -1'000'000'000;
   uint64_t packets_received_ = 0;

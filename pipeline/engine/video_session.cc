@@ -171,7 +171,9 @@ VideoEndpoint* VideoSession::ForwardableSource(const VideoEndpoint& viewer,
     return nullptr;
   }
   const video::Picture& picture = source->picture();
-  if (picture.width > viewer.config().width || picture.height > viewer.config().height) {
+  // The camera's size is the viewer's view size: a receiver keeps one size throughout (a camera
+  // that scales down, as browsers do under load, is composed into the view's size again).
+  if (picture.width != viewer.config().width || picture.height != viewer.config().height) {
     return nullptr;
   }
   return source;
@@ -370,6 +372,10 @@ void VideoSession::OnTick(int64_t now_us) {
     if (endpoint->is_content) continue;
     const bool is_forwarded = forwarded_cap != forward_cap_bps.end();
     endpoint->keep_frames = is_forwarded;
+    if (is_forwarded &&
+        MonotonicUs() - endpoint->last_keyframe_us() >= kForwardKeyframeIntervalUs) {
+      endpoint->RequestKeyframe(now_us);  // at most every 500 ms until one comes
+    }
     endpoint->SetDecodeNeeded(!is_forwarded || composed.contains(endpoint.get()), now_us);
   }
   // Views nobody has any more wait, idle, for a new view to take their encoder and canvas.

@@ -31,7 +31,7 @@ inline constexpr int64_t kVideoTickUs = 40'000;
 // the REMB and loss reports of its link), so viewers on poor links share a lower-rate encoder of
 // the same view instead of each getting their own.
 // A viewer whose view is one camera alone (a two-party room without self-view, a layout of one
-// tile), in the viewer's codec and within its size, is forwarded that camera's frames instead:
+// tile), in the viewer's codec and of its view size, is forwarded that camera's frames instead:
 // from the camera's next keyframe (asked for with a PLI) the frames go to the viewer as they came,
 // cut into RTP packets under the viewer's own SSRC, sequence numbers and (shifted) timestamps,
 // and nothing is composed or encoded for it; until that keyframe it keeps its composed view, so
@@ -115,8 +115,12 @@ class VideoSession final : public TickListener {
   static void Compose(View& view, const std::vector<const VideoEndpoint*>& tiles, bool large_first,
                       std::map<const VideoEndpoint*, int>* largest);
 
+  // A camera forwarded is asked for a keyframe when it sent none for this long, as a view's own
+  // encoder makes one: viewers that cannot ask (plain RTP and SIP clients without RTCP feedback)
+  // still start late or recover from a loss.
+  static constexpr int64_t kForwardKeyframeIntervalUs = 3'000'000;
   // The camera `viewer` could be forwarded instead of a composed view (its view is that camera
-  // alone, in the viewer's codec, its last picture within the viewer's size), or null.
+  // alone, in the viewer's codec, its last picture of the viewer's view size), or null.
   static VideoEndpoint* ForwardableSource(const VideoEndpoint& viewer,
                                           const std::vector<VideoEndpoint*>& tiles,
                                           const VideoEndpoint* presenting);
