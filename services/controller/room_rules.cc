@@ -348,6 +348,26 @@ absl::Status MayRequest(v1::Role role, bool admitted, OwnRequest request) {
   return absl::OkStatus();
 }
 
+bool HasStaleReservations(const RoomRecord& room, absl::Time cutoff) {
+  for (const auto& [id, member] : room.participants) {
+    if (member.pending && FromTimestamp(member.participant.join_time()) < cutoff) return true;
+  }
+  return false;
+}
+
+absl::Status ResumeSession(RoomRecord& room, const std::string& participant_id,
+                           const std::string& given_hash, const std::string& new_hash) {
+  auto it = room.participants.find(participant_id);
+  if (it == room.participants.end() || it->second.pending || given_hash.empty() ||
+      it->second.session_token_hash.size() != given_hash.size() ||
+      sodium_memcmp(it->second.session_token_hash.data(), given_hash.data(), given_hash.size()) !=
+          0) {
+    return absl::PermissionDeniedError("this session cannot be resumed");
+  }
+  it->second.session_token_hash = new_hash;
+  return absl::OkStatus();
+}
+
 bool RemoveParticipant(RoomRecord& room, const std::string& participant_id, absl::Time now) {
   auto it = room.participants.find(participant_id);
   if (it == room.participants.end()) return false;

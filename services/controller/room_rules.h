@@ -189,6 +189,15 @@ void ConfirmParticipant(RoomRecord& room, const std::string& participant_id, boo
 // removed and its invite is pending again, so that the patient's link still works. Returns their
 // ids (none were announced, so their going is no event).
 std::vector<std::string> DropStaleReservations(RoomRecord& room, absl::Time cutoff, absl::Time now);
+// Whether the room has a reservation made before `cutoff` (what DropStaleReservations drops).
+bool HasStaleReservations(const RoomRecord& room, absl::Time cutoff);
+
+// A participant's session taken up again (ResumeSession): when `given_hash` is the SHA-256 of its
+// current session token (compared in constant time), that token is spent and `new_hash` becomes
+// the current one. PERMISSION_DENIED otherwise (no such participant, a pending one, a wrong or
+// spent token: not told apart).
+absl::Status ResumeSession(RoomRecord& room, const std::string& participant_id,
+                           const std::string& given_hash, const std::string& new_hash);
 
 // Takes the participant out of the room's state (its media endpoint is the caller's to remove).
 // An empty room is open again, and idle from `now`. Returns whether the participant had been

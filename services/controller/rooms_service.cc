@@ -576,12 +576,7 @@ void RoomsService::Sweep() {
     const absl::Time stale = now - kStaleReservation;
     std::vector<std::string> reserved;
     for (const Room* room : store_->All()) {
-      for (const auto& [id, member] : room->participants) {
-        if (member.pending && rules::FromTimestamp(member.participant.join_time()) < stale) {
-          reserved.push_back(room->id);
-          break;
-        }
-      }
+      if (rules::HasStaleReservations(*room, stale)) reserved.push_back(room->id);
     }
     for (const std::string& id : reserved) {
       Room* room = FindRoom(absl::StrCat(kRoomsPrefix, id));  // as it is now; saved at the end
@@ -1497,14 +1492,9 @@ grpc::Status RoomsService::ResumeSession(grpc::ServerContext* context,
   status = FindParticipant(request->name(), &room, &id);
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) return status;
   if (!status.ok()) return refused;
-  Room::Member& member = room->participants.at(id);
-  if (member.session_token_hash.size() != given.size() ||
-      sodium_memcmp(member.session_token_hash.data(), given.data(), given.size()) != 0) {
-    return refused;
-  }
   const std::string token = NewSecret();
-  member.session_token_hash = HashToken(token);
-  *response->mutable_participant() = member.participant;
+  if (!rules::ResumeSession(*room, id, given, HashToken(token)).ok()) return refused;
+  *response->mutable_participant() = room->participants.at(id).participant;
   status = lock.Commit();  // the old token is spent only once the new one is kept
   if (!status.ok()) return status;
   response->set_session_token(token);

@@ -237,6 +237,25 @@ TEST_F(RoomRulesTest, AReservationNobodyConfirmedGoesAndItsInviteWorksAgain) {
   EXPECT_EQ(Join(room, ByInvite('a'), "p4").verdict, JoinVerdict::kAdmit);
 }
 
+// The session token's rule: only the current token of an announced participant, once.
+TEST_F(RoomRulesTest, ASessionResumesOnlyWithItsCurrentTokenAndSpendsIt) {
+  RoomRecord room = MakeRoom();
+  AddInvite(room, "i1", 'a');
+  AddInvite(room, "i2", 'b');
+  ASSERT_EQ(Join(room, ByInvite('a'), "p1").verdict, JoinVerdict::kAdmit);
+  room.participants.at("p1").session_token_hash = TokenHash('s');
+  rules::ReserveParticipant(room, rules::DecideJoin(room, ByInvite('b'), clock_.now()), "p2", false,
+                            clock_.now());
+  room.participants.at("p2").session_token_hash = TokenHash('t');
+  EXPECT_TRUE(absl::IsPermissionDenied(rules::ResumeSession(room, "p1", TokenHash('x'), "n")));
+  EXPECT_TRUE(absl::IsPermissionDenied(rules::ResumeSession(room, "p1", "", "n")));
+  EXPECT_TRUE(absl::IsPermissionDenied(rules::ResumeSession(room, "nobody", TokenHash('s'), "n")));
+  EXPECT_TRUE(absl::IsPermissionDenied(rules::ResumeSession(room, "p2", TokenHash('t'), "n")));
+  ASSERT_TRUE(rules::ResumeSession(room, "p1", TokenHash('s'), TokenHash('u')).ok());
+  EXPECT_TRUE(absl::IsPermissionDenied(rules::ResumeSession(room, "p1", TokenHash('s'), "n")));
+  EXPECT_TRUE(rules::ResumeSession(room, "p1", TokenHash('u'), TokenHash('v')).ok());
+}
+
 // ----- Admission: the room -----
 
 TEST_F(RoomRulesTest, ALockedRoomRefusesEveryCredentialAndConsumesNoInvite) {
