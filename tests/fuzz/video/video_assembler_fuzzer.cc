@@ -29,8 +29,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (FrameAssembler* assembler : {&vp8, &h264}) {
       if (assembler->Insert(sequence, timestamp, marker, payload, &frame, &out) ==
           FrameAssembler::Result::kFrame) {
-        // H.264 adds a 4-byte start code per NAL unit (at most one per 2 payload bytes).
-        if (frame.size() > 3 * total + 4) std::abort();
+        // H.264 adds a 4-byte start code per NAL unit; the smallest unit is a one-byte
+        // single-NAL packet, which becomes five bytes.
+        if (frame.size() > 5 * total) std::abort();
       }
     }
     bool start = false;
