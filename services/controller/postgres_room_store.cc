@@ -343,7 +343,7 @@ class PostgresRoomStore final : public RoomStore {
   ~PostgresRoomStore() override { SetEventListener(nullptr); }
 
   // Reads every room (at start: a row that does not parse is an error).
-  absl::Status Load() {
+  absl::Status ReadAll() {
     Refresh(/*strict=*/true);
     absl::Status status = section_failed_ ? section_error_ : load_error_;
     absl::Status ended = EndSection();
@@ -364,41 +364,32 @@ class PostgresRoomStore final : public RoomStore {
     return true;
   }
 
-  RoomRecord* Find(std::string_view id) override {
-    absl::StatusOr<RoomRecord*> room = Lock(id);
-    return room.ok() ? *room : nullptr;
+  std::unique_ptr<RoomRecord> Load(std::string_view id) override {
+    absl::StatusOr<Row*> row = Lock(id);
+    if (!row.ok() || *row == nullptr) return nullptr;
+    return std::move((*row)->record);  // the row stays, without its record, until Put()
   }
 
-  std::unique_ptr<RoomRecord> Remove(std::string_view id) override {
-    absl::StatusOr<RoomRecord*> room = Lock(id);
-    if (!room.ok() || *room == nullptr) return nullptr;
+  absl::Status Put(std::unique_ptr<RoomRecord> room) override {
+    if (room == nullptr) return absl::InvalidArgumentError("no room");
+    auto it = rooms_.find(room->id);
+    if (!locked_.contains(room->id) || it == rooms_.end() || it->second.record != nullptr) {
+      return absl::FailedPreconditionError("the room was not handed out");
+    }
+    dirty_.insert(room->id);
+    it->second.record = std::move(room);
+    return absl::OkStatus();
+  }
+
+  bool Delete(std::string_view id) override {
+    absl::StatusOr<Row*> row = Lock(id);
+    if (!row.ok() || *row == nullptr) return false;
     absl::StatusOr<Result> deleted =
         Query("DELETE FROM chorus_rooms WHERE id = $1", {Text(std::string(id))}, "deleting a room");
-    if (!deleted.ok()) return nullptr;
-    auto it = rooms_.find(id);
-    std::unique_ptr<RoomRecord> record = std::move(it->second.record);
-    dirty_.erase(it->first);
+    if (!deleted.ok()) return false;
+    dirty_.erase(std::string(id));
     Forget(id);
-    return record;
-  }
-
-  absl::Status Save(const RoomRecord& room) override {
-    if (!locked_.contains(room.id)) {
-      // Changed through List() without Find(): lock the row now, and keep the change only if
-      // nobody changed the room since this copy was read.
-      auto it = rooms_.find(room.id);
-      if (it == rooms_.end()) return absl::NotFoundError("the room is not in the store");
-      const int64_t read = it->second.version;
-      absl::StatusOr<RoomRecord*> locked = Lock(room.id);
-      if (!locked.ok()) return locked.status();
-      it = rooms_.find(room.id);
-      if (*locked == nullptr || it == rooms_.end() || it->second.version != read) {
-        return absl::AbortedError(
-            "another controller changed the room meanwhile: this change is dropped");
-      }
-    }
-    dirty_.insert(room.id);
-    return absl::OkStatus();
+    return true;
   }
 
   absl::StatusOr<int> Purge() override {
@@ -420,12 +411,13 @@ class PostgresRoomStore final : public RoomStore {
     return order_.size();
   }
 
-  std::vector<RoomRecord*> List(size_t begin, size_t end) override {
+  void Scan(size_t begin, size_t end, absl::FunctionRef<void(const RoomRecord&)> visit) override {
     Refresh(/*strict=*/false);
     end = std::min(end, order_.size());
-    std::vector<RoomRecord*> out;
-    for (size_t i = begin; i < end; ++i) out.push_back(rooms_.find(order_[i])->second.record.get());
-    return out;
+    for (size_t i = begin; i < end; ++i) {
+      const RoomRecord* room = rooms_.find(order_[i])->second.record.get();
+      if (room != nullptr) visit(*room);  // not handed out
+    }
   }
 
   bool AddEvent(const RoomRecord&, const v1::RoomEvent& event) override {
@@ -609,11 +601,11 @@ class PostgresRoomStore final : public RoomStore {
     return result;
   }
 
-  // Locks the room's row for this section and brings the copy up to date: the copy, or nullptr
-  // when there is no such room.
-  absl::StatusOr<RoomRecord*> Lock(std::string_view id) {
+  // Locks the room's row for this section and brings the copy up to date: its row (whose record
+  // is null while handed out), or nullptr when there is no such room.
+  absl::StatusOr<Row*> Lock(std::string_view id) {
     auto it = rooms_.find(id);
-    if (locked_.contains(id)) return it == rooms_.end() ? nullptr : it->second.record.get();
+    if (locked_.contains(id)) return it == rooms_.end() ? nullptr : &it->second;
     const int64_t known = it == rooms_.end() ? -1 : it->second.version;
     absl::StatusOr<Result> row = Query(
         "SELECT version, CASE WHEN version = $2 THEN NULL ELSE record END "
@@ -635,11 +627,12 @@ class PostgresRoomStore final : public RoomStore {
       Adopt(std::string(id), Int64(row->get(), 0, 0), std::move(bytes), *std::move(parsed));
     }
     locked_.insert(std::string(id));
-    return rooms_.find(id)->second.record.get();
+    return &rooms_.find(id)->second;
   }
 
-  // Keeps `record` as the copy of the room: in place of the copy there was (so that pointers to
-  // it stay valid), or as a new room at the end of the order.
+  // Keeps `record` as the copy of the room: in place of the copy there was, or as a new room at
+  // the end of the order. A copy handed out stays the caller's (its row is locked: nobody else
+  // changed it).
   void Adopt(const std::string& id, int64_t version, std::string bytes,
              std::unique_ptr<RoomRecord> record) {
     auto it = rooms_.find(id);
@@ -648,7 +641,8 @@ class PostgresRoomStore final : public RoomStore {
       rooms_.emplace(id, Row{std::move(record), version, std::move(bytes)});
       return;
     }
-    *it->second.record = std::move(*record);
+    if (it->second.record == nullptr) return;
+    it->second.record = std::move(record);
     it->second.version = version;
     it->second.bytes = std::move(bytes);
   }
@@ -732,7 +726,7 @@ class PostgresRoomStore final : public RoomStore {
         event.set_stream_sequence(next++);
         // The room's history has the event too (WatchRoom resumes from it): numbered the same.
         auto it = rooms_.find(event.room().substr(sizeof(kRoomsPrefix) - 1));
-        if (it == rooms_.end()) continue;
+        if (it == rooms_.end() || it->second.record == nullptr) continue;
         auto& history = it->second.record->history;
         for (auto kept = history.rbegin(); kept != history.rend(); ++kept) {
           if (kept->sequence() == event.sequence()) {
@@ -750,7 +744,7 @@ class PostgresRoomStore final : public RoomStore {
     std::vector<Written> written;
     for (const std::string& id : dirty_) {
       auto it = rooms_.find(id);
-      if (it == rooms_.end()) continue;
+      if (it == rooms_.end() || it->second.record == nullptr) continue;  // never put back
       std::string bytes = Serialize(*it->second.record);
       if (bytes == it->second.bytes) continue;  // nothing changed
       absl::StatusOr<Result> updated = Query(
@@ -884,7 +878,7 @@ absl::StatusOr<std::unique_ptr<RoomStore>> MakePostgresRoomStore(const std::stri
   absl::Status status = Migrate(connection->get());
   if (!status.ok()) return status;
   auto store = std::make_unique<PostgresRoomStore>(url, *std::move(connection));
-  status = store->Load();
+  status = store->ReadAll();
   if (!status.ok()) return status;
   return store;
 }

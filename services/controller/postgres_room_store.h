@@ -14,15 +14,14 @@ namespace chorus::controller {
 //
 // Rooms. A row holds the room's version and a chorus.internal.v1.ReplicaRoom: its StoredRoom,
 // through the SQLite store's own conversion (so both keep the same), and the live part a running
-// room has beside it (participants, media node, speakers). Each replica keeps copies in memory
-// that RoomsService changes in place. The first time a section finds a room, its row is locked
-// (SELECT ... FOR UPDATE) and the copy read again if another replica changed it (its version
-// moved; the copy is replaced in place, so the replica's watch streams and pointers stay);
-// size() and List() read the list of rows again (at most once per section, without locking).
-// Save() marks a room, EndSection() writes the rooms that changed (version + 1) with the
-// section's events and commits. So a rule of several steps (check an invite, then use it) holds
-// across replicas: two replicas racing for one invite take the row one after the other, and the
-// second sees it used. A room created at once through two replicas: the second Insert() fails.
+// room has beside it (participants, media node, speakers). Each replica keeps copies in memory.
+// Load() locks the room's row for the section (SELECT ... FOR UPDATE), reads the copy again if
+// another replica changed it (its version moved) and hands it over; Put() takes it back, and
+// EndSection() writes the rooms put back that changed (version + 1) with the section's events and
+// commits. size() and Scan() read the list of rows again (at most once per section, without
+// locking). So a rule of several steps (check an invite, then use it) holds across replicas: two
+// replicas racing for one invite take the row one after the other, and the second sees it used.
+// A room created at once through two replicas: the second Insert() fails.
 //
 // Events. Each committed event is a row of an events table, numbered for WatchRooms under a
 // counter row that every committing section updates last, so that numbers follow the order of

@@ -6,6 +6,7 @@
 namespace chorus::controller {
 namespace {
 
+// A room handed out by Load() keeps its place (in the map and the order) with no record.
 class InMemoryRoomStore final : public RoomStore {
  public:
   bool Insert(std::unique_ptr<RoomRecord> room) override {
@@ -16,31 +17,39 @@ class InMemoryRoomStore final : public RoomStore {
     return true;
   }
 
-  RoomRecord* Find(std::string_view id) override {
+  std::unique_ptr<RoomRecord> Load(std::string_view id) override {
     auto it = rooms_.find(id);
-    return it == rooms_.end() ? nullptr : it->second.get();
+    return it == rooms_.end() ? nullptr : std::move(it->second);
   }
 
-  std::unique_ptr<RoomRecord> Remove(std::string_view id) override {
+  absl::Status Put(std::unique_ptr<RoomRecord> room) override {
+    if (room == nullptr) return absl::InvalidArgumentError("no room");
+    auto it = rooms_.find(room->id);
+    if (it == rooms_.end() || it->second != nullptr) {
+      return absl::FailedPreconditionError("the room was not handed out");
+    }
+    it->second = std::move(room);
+    return absl::OkStatus();
+  }
+
+  bool Delete(std::string_view id) override {
     auto it = rooms_.find(id);
-    if (it == rooms_.end()) return nullptr;
-    std::unique_ptr<RoomRecord> room = std::move(it->second);
+    if (it == rooms_.end()) return false;
     rooms_.erase(it);
     order_.erase(std::find(order_.begin(), order_.end(), id));
-    return room;
+    return true;
   }
-
-  absl::Status Save(const RoomRecord&) override { return absl::OkStatus(); }
 
   absl::StatusOr<int> Purge() override { return 0; }
 
   size_t size() const override { return order_.size(); }
 
-  std::vector<RoomRecord*> List(size_t begin, size_t end) override {
+  void Scan(size_t begin, size_t end, absl::FunctionRef<void(const RoomRecord&)> visit) override {
     end = std::min(end, order_.size());
-    std::vector<RoomRecord*> out;
-    for (size_t i = begin; i < end; ++i) out.push_back(rooms_.find(order_[i])->second.get());
-    return out;
+    for (size_t i = begin; i < end; ++i) {
+      const RoomRecord* room = rooms_.find(order_[i])->second.get();
+      if (room != nullptr) visit(*room);
+    }
   }
 
  private:

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "chorus/v1/rooms.pb.h"
@@ -13,41 +14,49 @@
 
 namespace chorus::controller {
 
-// Where the controller keeps its rooms. RoomsService makes every call, and every use of a
-// returned pointer, under its own mutex, so that a rule of several steps (check the lock, the
-// PIN, the limit, then add the participant) is one atomic change; an implementation therefore
-// needs no lock of its own. A store shared by several controllers offers the same atomicity
-// with a transaction around each section (the hooks at the end; MakePostgresRoomStore()), which
-// is why the interface hands out records to change in place rather than copies.
+// Where the controller keeps its rooms: a transactional port. RoomsService works in locked
+// sections (its mutex held): it loads the rooms a rule needs, the rule decides on them, and the
+// section writes them back, with the events they caused, before anyone else can see them. Each
+// record belongs to one side at a time: Load() hands the room over to the caller, which holds
+// the only copy until Put() gives it back or Delete() ends it; the store hands out no pointer into
+// what it keeps (Scan() lends a read-only view for the length of a call). A store shared by
+// several controllers makes each section one transaction (the hooks at the end;
+// MakePostgresRoomStore()). RoomsService makes every call under its mutex, so an implementation
+// needs no lock of its own.
 class RoomStore {
  public:
   virtual ~RoomStore() = default;
 
-  // Adds a room; false (and the room is dropped) when its id is taken.
+  // Adds a new room; false (and the room is dropped) when its id is taken.
   virtual bool Insert(std::unique_ptr<RoomRecord> room) = 0;
-  // The room with this id, or nullptr.
-  virtual RoomRecord* Find(std::string_view id) = 0;
-  // Takes the room out of the store (nullptr if none): after this nothing of it is kept.
-  virtual std::unique_ptr<RoomRecord> Remove(std::string_view id) = 0;
-  // Keeps the room as it is now (RoomsService calls it after changing a record in place, before
-  // it lets go of its mutex). A durable store writes it through; errors say the change is not
-  // durable (it still holds in memory). The in-memory store has nothing to do.
-  virtual absl::Status Save(const RoomRecord& room) = 0;
+  // Hands the room with this id over to the caller for this section, or nullptr when there is
+  // none (or the store could not look: SectionStatus()). Until the caller gives it back, the
+  // store hands it to nobody else and Scan() leaves it out. A shared store locks the room's row
+  // until EndSection() and reads the room again when another controller changed it.
+  virtual std::unique_ptr<RoomRecord> Load(std::string_view id) = 0;
+  // Takes a room handed out by Load() back, as the caller decided it (changed or not). A durable
+  // store writes it through when it changed; errors say the change is not durable (it still
+  // holds in memory). A shared store writes it at EndSection(), with the section's events.
+  virtual absl::Status Put(std::unique_ptr<RoomRecord> room) = 0;
+  // Deletes the room (handed out by Load() or not; the caller keeps whatever record it holds):
+  // after this nothing of it is kept. False when there is no such room or the delete failed.
+  virtual bool Delete(std::string_view id) = 0;
   // Deletes whatever the store still keeps of rooms it no longer holds (a durable store: rows
   // whose delete failed, old copies of deleted rows in its journal); returns how many rooms'
-  // records it deleted. Called by RoomsService's retention purge. The in-memory store keeps
-  // nothing of a removed room.
+  // records it deleted. Called by RoomsService's retention purge, with no room handed out. The
+  // in-memory store keeps nothing of a removed room.
   virtual absl::StatusOr<int> Purge() = 0;
   virtual size_t size() const = 0;
-  // The rooms in creation order, from index `begin` up to `end` (clamped to size()).
-  virtual std::vector<RoomRecord*> List(size_t begin, size_t end) = 0;
+  // Shows `visit` the rooms in creation order, from index `begin` up to `end` (clamped to
+  // size()), each read only and for the length of the call. Rooms handed out are left out.
+  virtual void Scan(size_t begin, size_t end, absl::FunctionRef<void(const RoomRecord&)> visit) = 0;
 
-  std::vector<RoomRecord*> All() { return List(0, size()); }
+  void ScanAll(absl::FunctionRef<void(const RoomRecord&)> visit) { Scan(0, size(), visit); }
 
   // ----- For a store shared by several controllers (the others keep these defaults) -----
-  // Such a store makes each locked section of RoomsService one transaction: Find() locks the
-  // room's row and re-reads it when another controller changed it, size() and List() re-read
-  // the list, and EndSection() commits what the section saved together with its events.
+  // Such a store makes each locked section of RoomsService one transaction: Load() locks the
+  // room's row and re-reads it when another controller changed it, size() and Scan() re-read
+  // the list, and EndSection() commits what the section put back together with its events.
 
   // RoomsService published `event` (sequence, time and room set) in `room` during this section.
   // A shared store keeps it with the section's changes and hands it back, numbered
@@ -58,11 +67,11 @@ class RoomStore {
     (void)event;
     return false;
   }
-  // The end of a locked section, after Save() of every room it touched: a shared store commits
+  // The end of a locked section, after Put() of every room it loaded: a shared store commits
   // here. An error means the section's changes and events are lost (the store forgets its copies
   // of the rooms involved and reads them again).
   virtual absl::Status EndSection() { return absl::OkStatus(); }
-  // The first error of this section (a statement of a shared store that failed: Find() then
+  // The first error of this section (a statement of a shared store that failed: Load() then
   // answers nullptr for want of an answer, not because there is no such room).
   virtual absl::Status SectionStatus() const { return absl::OkStatus(); }
   // Every controller's committed events not handed over yet, in the order of their commits, each

@@ -501,12 +501,19 @@ RoomsService::RoomsService(const common::BearerAuthenticator& auth,
     // Rooms loaded from a store written before rooms had an expire_time get theirs (the latest
     // allowed), so that the API shows when each room ends.
     Locked lock(this);
-    for (Room* room : store_->All()) {
-      const google::protobuf::Timestamp end = ToTimestamp(RoomEnd(room->room));
-      if (!room->room.has_expire_time() ||
-          room->room.expire_time().SerializeAsString() != end.SerializeAsString()) {
-        *room->room.mutable_expire_time() = end;
-        touched_.insert(room->id);
+    auto outdated = [](const Room& room) {
+      return !room.room.has_expire_time() ||
+             room.room.expire_time().SerializeAsString() !=
+                 ToTimestamp(RoomEnd(room.room)).SerializeAsString();
+    };
+    std::vector<std::string> ids;
+    ForEachRoom([&](const Room& room) {
+      if (outdated(room)) ids.push_back(room.id);
+    });
+    for (const std::string& id : ids) {
+      Room* room = LoadRoom(id);
+      if (room != nullptr && outdated(*room)) {
+        *room->room.mutable_expire_time() = ToTimestamp(RoomEnd(room->room));
       }
     }
   }
@@ -524,13 +531,13 @@ RoomsService::~RoomsService() {
 RoomCounts RoomsService::CountRooms() {
   RoomCounts counts;
   Locked lock(this);
-  for (const Room* room : store_->All()) {
-    if (room->room.state() == v1::ROOM_STATE_ACTIVE) {
+  ForEachRoom([&](const Room& room) {
+    if (room.room.state() == v1::ROOM_STATE_ACTIVE) {
       ++counts.rooms_active;
     } else {
       ++counts.rooms_open;
     }
-    for (const auto& [id, member] : room->participants) {
+    for (const auto& [id, member] : room.participants) {
       if (member.pending) continue;
       if (member.participant.state() == v1::PARTICIPANT_STATE_WAITING) {
         ++counts.participants_waiting;
@@ -538,7 +545,7 @@ RoomCounts RoomsService::CountRooms() {
         ++counts.participants_admitted;
       }
     }
-  }
+  });
   return counts;
 }
 
@@ -563,23 +570,23 @@ void RoomsService::Sweep() {
       return rules::IdleExpired(room, now, options_.default_idle_timeout);
     };
     std::vector<std::string> candidates;
-    for (const Room* room : store_->All()) {
-      if (idle(*room)) candidates.push_back(room->id);
-    }
+    ForEachRoom([&](const Room& room) {
+      if (idle(room)) candidates.push_back(room.id);
+    });
     for (const std::string& id : candidates) {
       // Found again (a shared store locks it, and reads it again if it changed meanwhile).
-      const Room* room = store_->Find(id);
+      const Room* room = LoadRoom(id);
       if (room != nullptr && idle(*room)) closed.push_back(TakeRoom(id, CloseReason::kIdle));
     }
     // Joins a controller left half done (it died between reserving and confirming): their
     // participants go, their invites work again.
     const absl::Time stale = now - kStaleReservation;
     std::vector<std::string> reserved;
-    for (const Room* room : store_->All()) {
-      if (rules::HasStaleReservations(*room, stale)) reserved.push_back(room->id);
-    }
+    ForEachRoom([&](const Room& room) {
+      if (rules::HasStaleReservations(room, stale)) reserved.push_back(room.id);
+    });
     for (const std::string& id : reserved) {
-      Room* room = FindRoom(absl::StrCat(kRoomsPrefix, id));  // as it is now; saved at the end
+      Room* room = LoadRoom(id);  // as it is now; written back at the end
       if (room == nullptr) continue;
       const std::vector<std::string> dropped = rules::DropStaleReservations(*room, stale, now);
       if (!dropped.empty()) {
@@ -591,11 +598,11 @@ void RoomsService::Sweep() {
     // node is gone (or no longer configured); their participants may join again elsewhere.
     if (now - started_ >= options_.restore_wait) {
       std::vector<std::string> restored;
-      for (const Room* room : store_->All()) {
-        if (room->restored) restored.push_back(room->id);
-      }
+      ForEachRoom([&](const Room& room) {
+        if (room.restored) restored.push_back(room.id);
+      });
       for (const std::string& id : restored) {
-        Room* room = store_->Find(id);  // as it is now (another controller may have changed it)
+        Room* room = LoadRoom(id);  // as it is now (another controller may have changed it)
         if (room == nullptr || !room->restored) continue;
         base::Log(base::LogLevel::kWarning, "restored_room_node_silent", {{"room", room->id}});
         LoseMedia(*room);
@@ -608,12 +615,12 @@ void RoomsService::Sweep() {
 
 std::vector<std::unique_ptr<RoomsService::Room>> RoomsService::TakeExpired(absl::Time now) {
   std::vector<std::string> expired;
-  for (const Room* room : store_->All()) {
-    if (now >= RoomEnd(room->room)) expired.push_back(room->id);
-  }
+  ForEachRoom([&](const Room& room) {
+    if (now >= RoomEnd(room.room)) expired.push_back(room.id);
+  });
   std::vector<std::unique_ptr<Room>> closed;
   for (const std::string& id : expired) {
-    const Room* room = store_->Find(id);  // as it is now (another controller may have changed it)
+    const Room* room = LoadRoom(id);  // as it is now (another controller may have changed it)
     if (room != nullptr && now >= RoomEnd(room->room)) {
       closed.push_back(TakeRoom(id, CloseReason::kExpired));
     }
@@ -628,6 +635,7 @@ int RoomsService::Purge() {
     Locked lock(this);
     if (!store_->LeadsBackgroundWork()) return 0;
     closed = TakeExpired(options_.now());
+    PutBack();  // the store purges what it does not hold
     deleted = store_->Purge();
   }
   for (const auto& room : closed) EndRoomMedia(*room);
@@ -649,9 +657,9 @@ void RoomsService::PollSpeakers() {
   {
     Locked lock(this);
     if (!store_->LeadsBackgroundWork()) return;
-    for (const Room* room : store_->All()) {
-      if (room->node >= 0 && !room->participants.empty()) active.emplace_back(room->id, room->node);
-    }
+    ForEachRoom([&](const Room& room) {
+      if (room.node >= 0 && !room.participants.empty()) active.emplace_back(room.id, room.node);
+    });
   }
   for (const auto& [id, node] : active) {
     absl::StatusOr<internal::SessionStats> stats =
@@ -661,9 +669,8 @@ void RoomsService::PollSpeakers() {
     std::vector<std::string> unknown;
     {
       Locked lock(this);
-      Room* found = store_->Find(id);
+      Room* found = LoadRoom(id);
       if (found == nullptr) continue;
-      touched_.insert(id);
       Room& room = *found;
       std::set<std::string> speaking;
       for (const auto& [language, list] : stats->speakers()) {
@@ -726,18 +733,17 @@ void RoomsService::RemoveUnknownEndpoints(const std::string& room_id, int node,
 void RoomsService::OnNodeFailed(size_t node) {
   Locked lock(this);
   std::vector<std::string> on_node;
-  for (const Room* room : store_->All()) {
-    if (room->node == static_cast<int>(node)) on_node.push_back(room->id);
-  }
+  ForEachRoom([&](const Room& room) {
+    if (room.node == static_cast<int>(node)) on_node.push_back(room.id);
+  });
   for (const std::string& id : on_node) {
-    Room* room = store_->Find(id);  // as it is now (another controller may have changed it)
+    Room* room = LoadRoom(id);  // as it is now (another controller may have changed it)
     if (room == nullptr || room->node != static_cast<int>(node)) continue;
     LoseMedia(*room);
   }
 }
 
 void RoomsService::LoseMedia(Room& room) {
-  touched_.insert(room.id);
   v1::RoomEvent event;
   event.mutable_media_node_failed()->set_media_node(room.room.media_node());
   Publish(room, std::move(event));
@@ -792,8 +798,16 @@ bool RoomsService::ReconcileNode(size_t node) {
   {
     Locked lock(this);
     // 1. The calls that came back from the store and belong on this node.
-    for (Room* room : store_->All()) {
-      if (!room->restored || media_->Locate(room->node_address, room->node_id) != node) continue;
+    auto here = [&](const Room& room) {
+      return room.restored && media_->Locate(room.node_address, room.node_id) == node;
+    };
+    std::vector<std::string> restored;
+    ForEachRoom([&](const Room& room) {
+      if (here(room)) restored.push_back(room.id);
+    });
+    for (const std::string& id : restored) {
+      Room* room = LoadRoom(id);  // as it is now (another controller may have changed it)
+      if (room == nullptr || !here(*room)) continue;
       auto session = sessions.find(room->id);
       if (session == sessions.end()) {
         // The node no longer runs the call (it restarted too, or it is the media node of a
@@ -802,7 +816,6 @@ bool RoomsService::ReconcileNode(size_t node) {
         LoseMedia(*room);
         continue;
       }
-      touched_.insert(room->id);
       AssignNode(*room, node, *client_);
       room->session_ready = true;
       ++restored_rooms;
@@ -834,7 +847,7 @@ bool RoomsService::ReconcileNode(size_t node) {
     // 2. What runs on the node that nobody owns: sessions of no room on this node, endpoints of
     // no participant (a join that was setting up its media when the old controller stopped).
     for (const auto& [room_id, listing] : sessions) {
-      Room* room = store_->Find(room_id);
+      Room* room = LoadRoom(room_id);
       if (room == nullptr || room->node != static_cast<int>(node)) {
         orphans.push_back(room_id);
         continue;
@@ -876,23 +889,39 @@ bool RoomsService::ReconcileNode(size_t node) {
 
 RoomsService::Room* RoomsService::FindRoom(const std::string& name) {
   if (!absl::StartsWith(name, kRoomsPrefix)) return nullptr;
-  Room* room = store_->Find(std::string_view(name).substr(sizeof(kRoomsPrefix) - 1));
-  if (room != nullptr) touched_.insert(room->id);
-  return room;
+  return LoadRoom(std::string_view(name).substr(sizeof(kRoomsPrefix) - 1));
 }
 
-absl::Status RoomsService::SaveTouched() {
-  for (const std::string& id : touched_) {
-    const Room* room = store_->Find(id);
-    if (room == nullptr) continue;  // closed: the store forgot it
-    absl::Status saved = store_->Save(*room);
+RoomsService::Room* RoomsService::LoadRoom(std::string_view id) {
+  auto it = loaded_.find(id);
+  if (it != loaded_.end()) return it->second.get();
+  std::unique_ptr<Room> room = store_->Load(id);
+  if (room == nullptr) return nullptr;
+  Room* held = room.get();
+  std::string key = room->id;
+  loaded_.emplace(std::move(key), std::move(room));
+  return held;
+}
+
+void RoomsService::PutBack() {
+  for (auto& [id, room] : loaded_) {
+    absl::Status saved = store_->Put(std::move(room));
     if (!saved.ok()) {
       save_failures_.fetch_add(1);
       base::Log(base::LogLevel::kError, "room_save_failed",
                 {{"room", id}, {"error", std::string(saved.message())}});
     }
   }
-  touched_.clear();
+  loaded_.clear();
+}
+
+void RoomsService::ForEachRoom(absl::FunctionRef<void(const Room&)> visit) {
+  PutBack();
+  store_->ScanAll(visit);
+}
+
+absl::Status RoomsService::SaveTouched() {
+  PutBack();
   absl::Status committed = store_->EndSection();
   if (!committed.ok()) {
     save_failures_.fetch_add(1);
@@ -928,7 +957,6 @@ grpc::Status RoomsService::FindParticipant(const std::string& name, Room** room,
 }
 
 void RoomsService::Publish(Room& room, v1::RoomEvent event) {
-  touched_.insert(room.id);
   event.set_sequence(room.next_sequence++);
   *event.mutable_event_time() = Now();
   event.set_room(absl::StrCat(kRoomsPrefix, room.id));
@@ -987,8 +1015,11 @@ void RoomsService::DropParticipant(Room& room, const std::string& id, v1::LeaveR
 
 std::unique_ptr<RoomsService::Room> RoomsService::TakeRoom(const std::string& id,
                                                            CloseReason reason) {
-  std::unique_ptr<Room> room = store_->Remove(id);
-  if (room == nullptr) return nullptr;
+  if (LoadRoom(id) == nullptr) return nullptr;
+  auto held = loaded_.find(id);
+  if (!store_->Delete(id)) return nullptr;  // the store failed (it is written back as it was)
+  std::unique_ptr<Room> room = std::move(held->second);
+  loaded_.erase(held);
   std::vector<std::string> ids = room->participant_order;
   for (const std::string& participant : ids) {
     DropParticipant(*room, participant, v1::LEAVE_REASON_ROOM_CLOSED);
@@ -1102,13 +1133,12 @@ grpc::Status RoomsService::CreateRoom(grpc::ServerContext* context,
   if (!request->guest_pin().empty()) room->guest_pin_hash = HashPin(request->guest_pin());
 
   Locked lock(this);
-  if (store_->Find(room->id) != nullptr) {
+  if (LoadRoom(room->id) != nullptr) {
     return grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "room_id is taken");
   }
   *response = room->room;
   base::Log(base::LogLevel::kInfo, "room_created",
             {{"room", room->id}, {"kind", v1::RoomKind_Name(in.kind())}});
-  touched_.insert(room->id);
   if (!store_->Insert(std::move(room))) {
     if (!store_->SectionStatus().ok()) return lock.Commit();  // the database failed
     // Created at the same moment through another controller of a shared store.
@@ -1140,7 +1170,7 @@ grpc::Status RoomsService::ListRooms(grpc::ServerContext* context,
   size_t end = 0;
   status = pager.Range(store_->size(), &begin, &end, response->mutable_next_page_token());
   if (!status.ok()) return status;
-  for (const Room* room : store_->List(begin, end)) *response->add_rooms() = room->room;
+  store_->Scan(begin, end, [&](const Room& room) { *response->add_rooms() = room.room; });
   return grpc::Status::OK;
 }
 

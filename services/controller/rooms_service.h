@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "chorus/v1/media_node.pb.h"
@@ -217,10 +218,21 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   class Locked;
   class Sections;
 
-  // The room by name; the end of the locked section saves it.
+  // The room by name ("rooms/{id}"), loaded for this locked section: see LoadRoom().
   Room* FindRoom(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  // Saves the rooms touched in this locked section, ends the store's section and delivers the
-  // events the store hands back (Locked calls it before unlocking); the store's commit error.
+  // The room with this id, handed over by the store to this locked section (once; later calls
+  // in the section return the same record), or nullptr. The section owns it until PutBack():
+  // the pointer is good until then, and what the rules change in it is written back then.
+  Room* LoadRoom(std::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Gives every room of this section back to the store (they stay this section's to load again:
+  // a shared store keeps their rows locked until the commit). Pointers from LoadRoom() end here.
+  void PutBack() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Shows `visit` every room, read only (after PutBack(), so that none is left out).
+  void ForEachRoom(absl::FunctionRef<void(const Room&)> visit)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Writes back the rooms of this locked section (PutBack), ends the store's section and
+  // delivers the events the store hands back (Locked calls it before unlocking); the store's
+  // commit error.
   absl::Status SaveTouched() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // The answer when FindRoom found nothing: NOT_FOUND, or UNAVAILABLE when the store could not
   // look (a shared store's database unreachable).
@@ -300,8 +312,8 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   std::string public_url_ ABSL_GUARDED_BY(public_url_mutex_);
   mutable absl::Mutex mutex_;
   const std::unique_ptr<RoomStore> store_ ABSL_PT_GUARDED_BY(mutex_);
-  // Ids of the rooms found by name or given an event since the mutex was taken.
-  std::set<std::string> touched_ ABSL_GUARDED_BY(mutex_);
+  // The rooms this locked section took from the store (LoadRoom), by id.
+  std::map<std::string, std::unique_ptr<Room>, std::less<>> loaded_ ABSL_GUARDED_BY(mutex_);
   // The open WatchRoom streams by room id: state of this process, not of the rooms.
   std::map<std::string, std::vector<std::shared_ptr<Watcher>>> watchers_ ABSL_GUARDED_BY(mutex_);
   // WatchRooms: every room's recent events in order, and the streams watching them all.

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <map>
 #include <optional>
+#include <set>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -278,37 +279,48 @@ class SqliteRoomStore final : public RoomStore {
     if (room == nullptr) return false;
     const std::string id = room->id;
     if (!memory_->Insert(std::move(room))) return false;
-    // Errors are the caller's to see on its next Save; the room holds in memory.
-    (void)Save(*memory_->Find(id));
+    // Errors are the caller's to see on its next Put(); the room holds in memory.
+    std::unique_ptr<RoomRecord> inserted = memory_->Load(id);
+    (void)Write(*inserted);
+    (void)memory_->Put(std::move(inserted));
     return true;
   }
 
-  RoomRecord* Find(std::string_view id) override { return memory_->Find(id); }
+  std::unique_ptr<RoomRecord> Load(std::string_view id) override { return memory_->Load(id); }
 
-  std::unique_ptr<RoomRecord> Remove(std::string_view id) override {
-    std::unique_ptr<RoomRecord> room = memory_->Remove(id);
-    if (room == nullptr) return nullptr;
-    saved_.erase(room->id);
-    if (DeleteRow(room->id) != SQLITE_DONE) {
+  absl::Status Put(std::unique_ptr<RoomRecord> room) override {
+    if (room == nullptr) return absl::InvalidArgumentError("no room");
+    absl::Status written = Write(*room);
+    absl::Status kept = memory_->Put(std::move(room));
+    return kept.ok() ? written : kept;
+  }
+
+  bool Delete(std::string_view id) override {
+    if (!memory_->Delete(id)) return false;
+    const std::string key(id);
+    saved_.erase(key);
+    if (DeleteRow(key) != SQLITE_DONE) {
       // The room is gone from memory all the same; the next Purge() deletes its row (until then
       // it would come back after a restart).
       base::Log(base::LogLevel::kError, "room_delete_failed",
-                {{"room", room->id}, {"error", std::string_view(sqlite3_errmsg(db_.get()))}});
+                {{"room", key}, {"error", std::string_view(sqlite3_errmsg(db_.get()))}});
     }
-    return room;
+    return true;
   }
 
   absl::StatusOr<int> Purge() override {
     // Rows of rooms this store no longer holds: their delete failed when the room ended.
     absl::StatusOr<Statement> rows = Prepare(db_.get(), path_, "SELECT id FROM rooms");
     if (!rows.ok()) return rows.status();
+    std::set<std::string, std::less<>> held;
+    memory_->ScanAll([&](const RoomRecord& room) { held.insert(room.id); });
     std::vector<std::string> forgotten;
     int code;
     while ((code = sqlite3_step(rows->get())) == SQLITE_ROW) {
       const auto* text = sqlite3_column_text(rows->get(), 0);
       std::string id(text != nullptr ? reinterpret_cast<const char*>(text) : "",
                      static_cast<size_t>(sqlite3_column_bytes(rows->get(), 0)));
-      if (memory_->Find(id) == nullptr) forgotten.push_back(std::move(id));
+      if (!held.contains(id)) forgotten.push_back(std::move(id));
     }
     if (code != SQLITE_DONE) return SqliteError(db_.get(), code, path_, "listing the rooms");
     rows->reset();
@@ -330,7 +342,14 @@ class SqliteRoomStore final : public RoomStore {
     return deleted;
   }
 
-  absl::Status Save(const RoomRecord& room) override {
+  size_t size() const override { return memory_->size(); }
+  void Scan(size_t begin, size_t end, absl::FunctionRef<void(const RoomRecord&)> visit) override {
+    memory_->Scan(begin, end, visit);
+  }
+
+ private:
+  // Writes the room through when it changed since its row was written.
+  absl::Status Write(const RoomRecord& room) {
     std::string bytes;
     if (!ToStored(room).SerializeToString(&bytes)) {
       return absl::InternalError("a room does not serialize");
@@ -351,12 +370,6 @@ class SqliteRoomStore final : public RoomStore {
     return absl::OkStatus();
   }
 
-  size_t size() const override { return memory_->size(); }
-  std::vector<RoomRecord*> List(size_t begin, size_t end) override {
-    return memory_->List(begin, end);
-  }
-
- private:
   // Deletes the room's row; the SQLite result code (SQLITE_DONE when done).
   int DeleteRow(const std::string& id) {
     sqlite3_stmt* statement = remove_.get();

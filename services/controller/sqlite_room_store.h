@@ -11,10 +11,10 @@
 namespace chorus::controller {
 
 // The store of a single controller that outlives restarts: rooms are kept in memory as by
-// MakeInMemoryRoomStore() (RoomsService changes them in place) and each Save() writes the whole
-// room through to one SQLite file (a row per room, a chorus.internal.v1.StoredRoom, one
-// transaction per Save; WAL journal, synchronous=NORMAL: a committed Save survives a crash of
-// the process, and of the machine but for its last moments).
+// MakeInMemoryRoomStore() (handed over by Load() and back by Put()) and each Put() writes the whole
+// room through to one SQLite file when it changed (a row per room, a
+// chorus.internal.v1.StoredRoom, one transaction per Put; WAL journal, synchronous=NORMAL: a
+// committed Put survives a crash of the process, and of the machine but for its last moments).
 //
 // Opening the file loads every room: its settings, PIN hashes, invites (token hashes), wrong-PIN
 // windows, event history and sequence, and the call in it: its participants whose media was set
@@ -25,7 +25,7 @@ namespace chorus::controller {
 // and empty; one from a row written before participants were kept, that had participants,
 // counts as empty since `loaded_at` (for its idle timeout).
 //
-// Nothing of a removed room stays: Remove() deletes its row (secure_delete overwrites it in its
+// Nothing of a removed room stays: Delete() deletes its row (secure_delete overwrites it in its
 // page), and Purge() deletes any row whose delete failed and checkpoints the write-ahead log into
 // the database, truncating it, so that no old copy of a deleted row lingers in the -wal file.
 //

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
+#include "tests/services/controller/store_peek.h"
 #include "tests/support/postgres_server.h"
 
 namespace chorus::controller {
@@ -17,6 +19,7 @@ namespace {
 
 namespace v1 = chorus::v1;
 using chorus::testing::PostgresServer;
+using testing::Peek;
 
 // A throwaway server per test process (see PostgresServer), a database per test. Skipped, saying
 // why, only where the PostgreSQL server binaries are not installed.
@@ -98,8 +101,8 @@ TEST_F(PostgresRoomStoreTest, ARowThatDoesNotParseIsRefusedAtStartNamingTheRoom)
   EXPECT_TRUE(absl::StrContains(store.status().message(), "\"broken\"")) << store.status();
 }
 
-// What one replica commits, the other reads when it next finds the room: participants, media
-// node and all, into the same record (pointers to it stay valid).
+// What one replica commits, the other reads when it next loads the room: participants, media
+// node and all.
 TEST_F(PostgresRoomStoreTest, AReplicaReadsWhatAnotherCommittedIntoItsOwnCopy) {
   std::unique_ptr<RoomStore> a = Open();
   std::unique_ptr<RoomStore> b = Open();
@@ -108,12 +111,12 @@ TEST_F(PostgresRoomStoreTest, AReplicaReadsWhatAnotherCommittedIntoItsOwnCopy) {
   ASSERT_TRUE(a->Insert(Room("shared-room")));
   ASSERT_TRUE(a->EndSection().ok());
 
-  RoomRecord* seen = b->Find("shared-room");
-  ASSERT_NE(seen, nullptr);
+  std::optional<RoomRecord> seen = Peek(*b, "shared-room");
+  ASSERT_TRUE(seen.has_value());
   EXPECT_TRUE(seen->participants.empty());
   ASSERT_TRUE(b->EndSection().ok());
 
-  RoomRecord* room = a->Find("shared-room");
+  std::unique_ptr<RoomRecord> room = a->Load("shared-room");
   ASSERT_NE(room, nullptr);
   RoomRecord::Member member;
   member.participant.set_name("rooms/shared-room/participants/p1");
@@ -131,11 +134,11 @@ TEST_F(PostgresRoomStoreTest, AReplicaReadsWhatAnotherCommittedIntoItsOwnCopy) {
   room->session_ready = true;
   room->speakers[""] = {"rooms/shared-room/participants/p1"};
   room->next_guest = 2;
-  ASSERT_TRUE(a->Save(*room).ok());
+  ASSERT_TRUE(a->Put(std::move(room)).ok());
   ASSERT_TRUE(a->EndSection().ok());
 
-  RoomRecord* again = b->Find("shared-room");
-  ASSERT_EQ(again, seen);  // the same record, read again in place
+  std::unique_ptr<RoomRecord> again = b->Load("shared-room");
+  ASSERT_NE(again, nullptr);
   ASSERT_EQ(again->participant_order, (std::vector<std::string>{"p1"}));
   const RoomRecord::Member& copy = again->participants.at("p1");
   EXPECT_EQ(copy.participant.display_name(), "Guest01");
@@ -149,13 +152,14 @@ TEST_F(PostgresRoomStoreTest, AReplicaReadsWhatAnotherCommittedIntoItsOwnCopy) {
   EXPECT_TRUE(again->session_ready);
   EXPECT_EQ(again->speakers.at("").size(), 1u);
   EXPECT_EQ(again->next_guest, 2);
+  ASSERT_TRUE(b->Put(std::move(again)).ok());
   ASSERT_TRUE(b->EndSection().ok());
 
-  // Removed through one, gone from the other's lists and finds.
-  ASSERT_NE(b->Remove("shared-room"), nullptr);
+  // Deleted through one, gone from the other's lists and loads.
+  ASSERT_TRUE(b->Delete("shared-room"));
   ASSERT_TRUE(b->EndSection().ok());
   EXPECT_EQ(a->size(), 0u);
-  EXPECT_EQ(a->Find("shared-room"), nullptr);
+  EXPECT_EQ(a->Load("shared-room"), nullptr);
   ASSERT_TRUE(a->EndSection().ok());
 }
 
@@ -169,19 +173,20 @@ TEST_F(PostgresRoomStoreTest, ASectionWaitsForAnotherReplicasSectionOnTheSameRoo
   ASSERT_TRUE(a->Insert(Room("raced")));
   ASSERT_TRUE(a->EndSection().ok());
 
-  RoomRecord* first = a->Find("raced");  // a holds the row
+  std::unique_ptr<RoomRecord> first = a->Load("raced");  // a holds the row
   ASSERT_NE(first, nullptr);
   std::atomic<int> second_saw{-1};
   absl::Notification b_done;
   std::thread other([&] {
-    RoomRecord* second = b->Find("raced");  // waits for a's commit
+    std::unique_ptr<RoomRecord> second = b->Load("raced");  // waits for a's commit
     second_saw = second != nullptr ? second->next_guest : -2;
+    if (second != nullptr) (void)b->Put(std::move(second));
     (void)b->EndSection();
     b_done.Notify();
   });
   EXPECT_FALSE(b_done.WaitForNotificationWithTimeout(absl::Milliseconds(300)));
   first->next_guest = 42;
-  ASSERT_TRUE(a->Save(*first).ok());
+  ASSERT_TRUE(a->Put(std::move(first)).ok());
   ASSERT_TRUE(a->EndSection().ok());
   other.join();
   EXPECT_EQ(second_saw.load(), 42);
@@ -192,11 +197,11 @@ TEST_F(PostgresRoomStoreTest, ARoomCreatedThroughTwoReplicasAtOnceExistsOnce) {
   std::unique_ptr<RoomStore> b = Open();
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
-  EXPECT_EQ(a->Find("twin"), nullptr);
+  EXPECT_EQ(a->Load("twin"), nullptr);
   ASSERT_TRUE(a->Insert(Room("twin")));  // not committed yet
   std::atomic<int> inserted{-1};
   std::thread other([&] {
-    EXPECT_EQ(b->Find("twin"), nullptr);
+    EXPECT_EQ(b->Load("twin"), nullptr);
     inserted = b->Insert(Room("twin")) ? 1 : 0;  // waits for a's commit, then finds it taken
     (void)b->EndSection();
   });
@@ -231,10 +236,10 @@ TEST_F(PostgresRoomStoreTest, EveryReplicaGetsEveryEventInCommitOrderOnce) {
   for (int round = 0; round < 5; ++round) {
     for (RoomStore* store : {a.get(), b.get()}) {
       for (const char* id : {"one", "two"}) {
-        RoomRecord* room = store->Find(id);
+        std::unique_ptr<RoomRecord> room = store->Load(id);
         ASSERT_NE(room, nullptr);
         Publish(*store, *room);
-        ASSERT_TRUE(store->Save(*room).ok());
+        ASSERT_TRUE(store->Put(std::move(room)).ok());
       }
       ASSERT_TRUE(store->EndSection().ok());
       for (auto& event : a->TakeEvents()) from_a.push_back(event);
@@ -265,8 +270,8 @@ TEST_F(PostgresRoomStoreTest, EveryReplicaGetsEveryEventInCommitOrderOnce) {
   }
   EXPECT_EQ(last_one, 10);
   // The room's history carries the numbers too (WatchRoom resumes from it).
-  RoomRecord* one = b->Find("one");
-  ASSERT_NE(one, nullptr);
+  std::optional<RoomRecord> one = Peek(*b, "one");
+  ASSERT_TRUE(one.has_value());
   EXPECT_EQ(one->history.back().stream_sequence(),
             from_a.back().room() == "rooms/one" ? from_a.back().stream_sequence()
                                                 : from_a[from_a.size() - 2].stream_sequence());
@@ -287,21 +292,22 @@ TEST_F(PostgresRoomStoreTest, AFailedSectionChangesNothingAndItsRoomsAreReadAgai
   ASSERT_NE(a, nullptr);
   ASSERT_TRUE(a->Insert(Room("kept")));
   ASSERT_TRUE(a->EndSection().ok());
-  RoomRecord* room = a->Find("kept");
+  std::unique_ptr<RoomRecord> room = a->Load("kept");
   ASSERT_NE(room, nullptr);
   room->next_guest = 9;
   Publish(*a, *room);
-  ASSERT_TRUE(a->Save(*room).ok());
+  ASSERT_TRUE(a->Put(std::move(room)).ok());
   // The database refuses the section's writes.
   Sql("ALTER TABLE chorus_events ADD CONSTRAINT no_events CHECK (sequence < 0)");
   EXPECT_FALSE(a->EndSection().ok());
   EXPECT_TRUE(a->TakeEvents().empty());
   Sql("ALTER TABLE chorus_events DROP CONSTRAINT no_events");
-  room = a->Find("kept");
+  room = a->Load("kept");
   ASSERT_NE(room, nullptr);
   EXPECT_EQ(room->next_guest, 1);
   EXPECT_EQ(room->next_sequence, 1);
   EXPECT_TRUE(room->history.empty());
+  ASSERT_TRUE(a->Put(std::move(room)).ok());
   ASSERT_TRUE(a->EndSection().ok());
 }
 
@@ -332,14 +338,15 @@ TEST_F(PostgresRoomStoreTest, PurgeDeletesTheEventsOfRoomsThatEnded) {
   ASSERT_TRUE(store->Insert(Room("stays")));
   ASSERT_TRUE(store->Insert(Room("ends")));
   for (const char* id : {"stays", "ends"}) {
-    RoomRecord* room = store->Find(id);
+    std::unique_ptr<RoomRecord> room = store->Load(id);
     ASSERT_NE(room, nullptr);
     Publish(*store, *room);
-    ASSERT_TRUE(store->Save(*room).ok());
+    ASSERT_TRUE(store->Put(std::move(room)).ok());
   }
   ASSERT_TRUE(store->EndSection().ok());
-  std::unique_ptr<RoomRecord> ended = store->Remove("ends");
+  std::unique_ptr<RoomRecord> ended = store->Load("ends");
   ASSERT_NE(ended, nullptr);
+  ASSERT_TRUE(store->Delete("ends"));
   Publish(*store, *ended);  // as room_closed would be
   ASSERT_TRUE(store->EndSection().ok());
   EXPECT_EQ(Sql("SELECT count(*) FROM chorus_events WHERE room = 'ends'"), "2");

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,12 +12,15 @@
 #include "gtest/gtest.h"
 #include "services/controller/postgres_room_store.h"
 #include "services/controller/sqlite_room_store.h"
+#include "tests/services/controller/store_peek.h"
 #include "tests/support/postgres_server.h"
 
 namespace chorus::controller {
 namespace {
 
 namespace v1 = chorus::v1;
+using testing::Ids;
+using testing::Peek;
 const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
 
 // What every store promises RoomsService, over each of them: in memory, a SQLite file, a
@@ -105,22 +109,22 @@ TEST_P(RoomStoreTest, KeepsRoomsInCreationOrderAndForgetsRemovedOnes) {
   EXPECT_FALSE(store->Insert(nullptr));
   ASSERT_TRUE(store->EndSection().ok());
   ASSERT_EQ(store->size(), 3u);
+  EXPECT_EQ(Ids(*store), (std::vector<std::string>{"b-room", "a-room", "c-room"}));
+  ASSERT_TRUE(store->EndSection().ok());
+  std::unique_ptr<RoomRecord> room = store->Load("a-room");
+  ASSERT_NE(room, nullptr);
+  room->next_guest = 7;
+  EXPECT_EQ(Ids(*store), (std::vector<std::string>{"b-room", "c-room"}));  // handed out
+  EXPECT_TRUE(store->Delete("a-room"));
+  EXPECT_EQ(room->next_guest, 7);  // the caller's own record
+  EXPECT_EQ(store->Load("a-room"), nullptr);
+  EXPECT_FALSE(store->Delete("a-room"));
+  EXPECT_FALSE(store->Put(std::move(room)).ok());  // no longer the store's
+  ASSERT_TRUE(store->EndSection().ok());
   std::vector<std::string> ids;
-  for (const RoomRecord* room : store->All()) ids.push_back(room->id);
-  EXPECT_EQ(ids, (std::vector<std::string>{"b-room", "a-room", "c-room"}));
-  ASSERT_TRUE(store->EndSection().ok());
-  ASSERT_NE(store->Find("a-room"), nullptr);
-  store->Find("a-room")->next_guest = 7;
-  EXPECT_EQ(store->Find("a-room")->next_guest, 7);  // changed in place
-  auto removed = store->Remove("a-room");
-  ASSERT_NE(removed, nullptr);
-  EXPECT_EQ(removed->next_guest, 7);
-  EXPECT_EQ(store->Find("a-room"), nullptr);
-  EXPECT_EQ(store->Remove("a-room"), nullptr);
-  ASSERT_TRUE(store->EndSection().ok());
-  ASSERT_EQ(store->List(1, 99).size(), 1u);
-  EXPECT_EQ(store->List(1, 99)[0]->id, "c-room");
-  EXPECT_TRUE(store->List(5, 9).empty());
+  store->Scan(1, 99, [&](const RoomRecord& kept) { ids.push_back(kept.id); });
+  EXPECT_EQ(ids, (std::vector<std::string>{"c-room"}));
+  store->Scan(5, 9, [&](const RoomRecord&) { ADD_FAILURE() << "no room past the end"; });
   ASSERT_TRUE(store->EndSection().ok());
 }
 
@@ -129,17 +133,21 @@ TEST_P(RoomStoreTest, ASavedChangeIsWhatTheStoreHoldsAfterwards) {
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->Insert(Room("changing")));
   ASSERT_TRUE(store->EndSection().ok());
-  RoomRecord* room = store->Find("changing");
+  std::unique_ptr<RoomRecord> room = store->Load("changing");
   ASSERT_NE(room, nullptr);
+  EXPECT_EQ(store->Load("changing"), nullptr);  // handed out once
   room->room.set_locked(true);
   room->next_sequence = 5;
-  ASSERT_TRUE(store->Save(*room).ok());
-  ASSERT_TRUE(store->Save(*room).ok());  // saving what did not change again is harmless
-  ASSERT_TRUE(store->EndSection().ok());
-  room = store->Find("changing");
+  ASSERT_TRUE(store->Put(std::move(room)).ok());
+  room = store->Load("changing");  // again in the same section: as it was put back
   ASSERT_NE(room, nullptr);
-  EXPECT_TRUE(room->room.locked());
   EXPECT_EQ(room->next_sequence, 5);
+  ASSERT_TRUE(store->Put(std::move(room)).ok());  // putting back what did not change is harmless
+  ASSERT_TRUE(store->EndSection().ok());
+  std::optional<RoomRecord> kept = Peek(*store, "changing");
+  ASSERT_TRUE(kept.has_value());
+  EXPECT_TRUE(kept->room.locked());
+  EXPECT_EQ(kept->next_sequence, 5);
   ASSERT_TRUE(store->EndSection().ok());
   absl::StatusOr<int> purged = store->Purge();
   ASSERT_TRUE(purged.ok()) << purged.status();
@@ -163,7 +171,9 @@ TEST_P(DurableRoomStoreTest, WhatWasSavedIsThereWhenTheStoreIsOpenedAgain) {
     ASSERT_TRUE(store->Insert(Room("a-room")));
     ASSERT_TRUE(store->Insert(Room("gone-room")));
     ASSERT_TRUE(store->EndSection().ok());
-    RoomRecord& room = *store->Find("a-room");
+    std::unique_ptr<RoomRecord> loaded = store->Load("a-room");
+    ASSERT_NE(loaded, nullptr);
+    RoomRecord& room = *loaded;
     room.host_pin_hash = "$argon2id$host";
     room.guest_pin_hash = "$argon2id$guest";
     RoomRecord::Invite invite;
@@ -187,16 +197,18 @@ TEST_P(DurableRoomStoreTest, WhatWasSavedIsThereWhenTheStoreIsOpenedAgain) {
     room.pin_locked_until = kNow + absl::Minutes(5);
     room.pin_sources[std::string("\x01\x02", 2)].wrong_pins = {kNow - absl::Seconds(10)};
     room.ever_joined = true;
-    ASSERT_TRUE(store->Save(room).ok());
-    ASSERT_NE(store->Remove("gone-room"), nullptr);
+    ASSERT_TRUE(store->Put(std::move(loaded)).ok());
+    ASSERT_TRUE(store->Delete("gone-room"));
     ASSERT_TRUE(store->EndSection().ok());
   }
   std::unique_ptr<RoomStore> store = Open();
   ASSERT_NE(store, nullptr);
   ASSERT_EQ(store->size(), 2u);
-  EXPECT_EQ(store->All()[0]->id, "b-room");  // creation order
-  EXPECT_EQ(store->Find("gone-room"), nullptr);
-  const RoomRecord& room = *store->Find("a-room");
+  EXPECT_EQ(Ids(*store)[0], "b-room");  // creation order
+  EXPECT_EQ(store->Load("gone-room"), nullptr);
+  const std::optional<RoomRecord> a_room = Peek(*store, "a-room");
+  ASSERT_TRUE(a_room.has_value());
+  const RoomRecord& room = *a_room;
   EXPECT_EQ(room.room.name(), "rooms/a-room");
   EXPECT_EQ(room.room.kind(), v1::ROOM_KIND_CONSULTATION);
   EXPECT_EQ(room.host_pin_hash, "$argon2id$host");
@@ -213,7 +225,7 @@ TEST_P(DurableRoomStoreTest, WhatWasSavedIsThereWhenTheStoreIsOpenedAgain) {
   ASSERT_EQ(room.pin_sources.size(), 1u);
   EXPECT_EQ(room.pin_sources.begin()->second.wrong_pins.front(), kNow - absl::Seconds(10));
   EXPECT_TRUE(room.ever_joined);
-  EXPECT_EQ(store->Find("b-room")->empty_since, kNow - absl::Minutes(1));
+  EXPECT_EQ(Peek(*store, "b-room")->empty_since, kNow - absl::Minutes(1));
   ASSERT_TRUE(store->EndSection().ok());
 }
 

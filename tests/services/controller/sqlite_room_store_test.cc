@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,11 +13,14 @@
 #include "absl/strings/str_cat.h"
 #include "chorus/v1/controller_state.pb.h"
 #include "gtest/gtest.h"
+#include "tests/services/controller/store_peek.h"
 
 namespace chorus::controller {
 namespace {
 
 namespace v1 = chorus::v1;
+using testing::Ids;
+using testing::Peek;
 
 const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
 
@@ -66,7 +70,9 @@ TEST_F(SqliteRoomStoreTest, ARoomComesBackAsItWasSavedWithoutItsParticipants) {
     ASSERT_NE(store, nullptr);
     ASSERT_TRUE(store->Insert(Room("b-room")));
     ASSERT_TRUE(store->Insert(Room("a-room")));
-    RoomRecord& room = *store->Find("a-room");
+    std::unique_ptr<RoomRecord> room_held = store->Load("a-room");
+    ASSERT_NE(room_held, nullptr);
+    RoomRecord& room = *room_held;
     room.host_pin_hash = "$argon2id$host";
     room.guest_pin_hash = "$argon2id$guest";
     RoomRecord::Invite invite;
@@ -99,15 +105,17 @@ TEST_F(SqliteRoomStoreTest, ARoomComesBackAsItWasSavedWithoutItsParticipants) {
     room.room.set_media_node("node-1");
     room.node = 0;
     room.session_ready = true;
-    ASSERT_TRUE(store->Save(room).ok());
+    ASSERT_TRUE(store->Put(std::move(room_held)).ok());
   }
   const absl::Time restarted = kNow + absl::Hours(1);
   std::unique_ptr<RoomStore> store = Open(restarted);
   ASSERT_NE(store, nullptr);
   ASSERT_EQ(store->size(), 2u);
-  EXPECT_EQ(store->All()[0]->id, "b-room");  // creation order
-  EXPECT_EQ(store->Find("b-room")->empty_since, kNow - absl::Minutes(1));
-  const RoomRecord& room = *store->Find("a-room");
+  EXPECT_EQ(Ids(*store)[0], "b-room");  // creation order
+  EXPECT_EQ(Peek(*store, "b-room")->empty_since, kNow - absl::Minutes(1));
+  const std::unique_ptr<RoomRecord> room_held = store->Load("a-room");
+  ASSERT_NE(room_held, nullptr);
+  RoomRecord& room = *room_held;
   EXPECT_EQ(room.room.name(), "rooms/a-room");
   EXPECT_EQ(room.room.kind(), v1::ROOM_KIND_CONSULTATION);
   EXPECT_EQ(room.host_pin_hash, "$argon2id$host");
@@ -146,7 +154,9 @@ TEST_F(SqliteRoomStoreTest, ACallComesBackWithItsParticipantsButNotAJoinStillSet
     std::unique_ptr<RoomStore> store = Open();
     ASSERT_NE(store, nullptr);
     ASSERT_TRUE(store->Insert(Room("call")));
-    RoomRecord& room = *store->Find("call");
+    std::unique_ptr<RoomRecord> room_held = store->Load("call");
+    ASSERT_NE(room_held, nullptr);
+    RoomRecord& room = *room_held;
     auto add = [&](const std::string& id, v1::Role role, v1::ParticipantState state, bool pending) {
       RoomRecord::Member member;
       member.participant.set_name("rooms/call/participants/" + id);
@@ -184,11 +194,13 @@ TEST_F(SqliteRoomStoreTest, ACallComesBackWithItsParticipantsButNotAJoinStillSet
     room.node_address = "10.0.0.7:7701";
     room.node_id = "media-7";
     room.session_ready = true;
-    ASSERT_TRUE(store->Save(room).ok());
+    ASSERT_TRUE(store->Put(std::move(room_held)).ok());
   }
   std::unique_ptr<RoomStore> store = Open(kNow + absl::Minutes(1));
   ASSERT_NE(store, nullptr);
-  const RoomRecord& room = *store->Find("call");
+  const std::unique_ptr<RoomRecord> room_held = store->Load("call");
+  ASSERT_NE(room_held, nullptr);
+  RoomRecord& room = *room_held;
   EXPECT_EQ(room.participant_order, (std::vector<std::string>{"p2", "p1"}));
   ASSERT_EQ(room.participants.size(), 2u);
   const RoomRecord::Member& host = room.participants.at("p2");
@@ -239,7 +251,9 @@ TEST_F(SqliteRoomStoreTest, ARowWrittenBeforeParticipantsWereKeptLoadsAsAnEmptyR
   Sql(absl::StrCat("INSERT INTO rooms (id, record) VALUES ('old-row', x'", hex, "')"));
   std::unique_ptr<RoomStore> store = Open(kNow + absl::Hours(1));
   ASSERT_NE(store, nullptr);
-  const RoomRecord& room = *store->Find("old-row");
+  const std::unique_ptr<RoomRecord> room_held = store->Load("old-row");
+  ASSERT_NE(room_held, nullptr);
+  RoomRecord& room = *room_held;
   EXPECT_TRUE(room.participants.empty());
   EXPECT_FALSE(room.restored);
   EXPECT_EQ(room.room.state(), v1::ROOM_STATE_OPEN);
@@ -255,14 +269,14 @@ TEST_F(SqliteRoomStoreTest, ARemovedRoomIsGoneAfterARestart) {
     ASSERT_TRUE(store->Insert(Room("keep")));
     ASSERT_TRUE(store->Insert(Room("drop")));
     EXPECT_FALSE(store->Insert(Room("keep")));  // id taken
-    ASSERT_NE(store->Remove("drop"), nullptr);
-    EXPECT_EQ(store->Remove("drop"), nullptr);
+    ASSERT_TRUE(store->Delete("drop"));
+    EXPECT_FALSE(store->Delete("drop"));
   }
   std::unique_ptr<RoomStore> store = Open();
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(store->size(), 1u);
-  EXPECT_NE(store->Find("keep"), nullptr);
-  EXPECT_EQ(store->Find("drop"), nullptr);
+  EXPECT_TRUE(Peek(*store, "keep").has_value());
+  EXPECT_EQ(store->Load("drop"), nullptr);
 }
 
 TEST_F(SqliteRoomStoreTest, PurgeDeletesTheRowsOfRoomsTheStoreNoLongerHolds) {
@@ -286,7 +300,7 @@ TEST_F(SqliteRoomStoreTest, PurgeDeletesTheRowsOfRoomsTheStoreNoLongerHolds) {
   std::unique_ptr<RoomStore> store = Open();
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(store->size(), 1u);
-  EXPECT_NE(store->Find("kept-room"), nullptr);
+  EXPECT_TRUE(Peek(*store, "kept-room").has_value());
 }
 
 TEST_F(SqliteRoomStoreTest, AFileOfANewerSchemaIsRefused) {
