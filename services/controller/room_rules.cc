@@ -76,6 +76,91 @@ bool IdleExpired(const RoomRecord& room, absl::Time now, absl::Duration default_
   return now - room.empty_since > timeout;
 }
 
+RoomRecord NewRoom(const std::string& id, const v1::Room& in, bool has_host_pin, bool has_guest_pin,
+                   absl::Time now, absl::Time end) {
+  RoomRecord room;
+  room.id = id;
+  room.room = in;
+  room.room.set_name(absl::StrCat(kRoomsPrefix, id));
+  if (in.access_mode() == v1::ACCESS_MODE_UNSPECIFIED) {
+    room.room.set_access_mode(v1::ACCESS_MODE_INVITE_ONLY);
+  }
+  room.room.set_state(v1::ROOM_STATE_OPEN);
+  room.room.set_participant_count(0);
+  room.room.set_locked(false);
+  if (in.max_participants() == 0) {
+    room.room.set_max_participants(in.kind() == v1::ROOM_KIND_CONSULTATION ? 6 : 100);
+  }
+  room.room.set_has_host_pin(has_host_pin);
+  room.room.set_has_guest_pin(has_guest_pin);
+  room.room.clear_media_node();
+  room.room.clear_ttl();
+  *room.room.mutable_create_time() = ToTimestamp(now);
+  *room.room.mutable_expire_time() = ToTimestamp(end);
+  room.empty_since = now;
+  return room;
+}
+
+absl::Status ChangeRoom(RoomRecord& room, const RoomChange& change) {
+  v1::Room updated = room.room;
+  const v1::Room& in = change.in;
+  for (const std::string& path : change.paths) {
+    if (path == "expire_time" || path == "ttl") {
+      if (change.end.has_value()) *updated.mutable_expire_time() = ToTimestamp(*change.end);
+    } else if (path == "host_pin" || path == "guest_pin") {
+      if (!TakesPins(room)) {
+        return absl::InvalidArgumentError("PINs are only for HOST_PIN and SHARED_PIN rooms");
+      }
+    } else if (path == "lobby_enabled") {
+      updated.set_lobby_enabled(in.lobby_enabled());
+    } else if (path == "admission") {
+      updated.set_admission(in.admission());
+    } else if (path == "max_participants") {
+      if (in.max_participants() < std::max(2, room.room.participant_count())) {
+        return absl::InvalidArgumentError(
+            "room.max_participants: between the current participant count (and 2) "
+            "and the server's limit");
+      }
+      updated.set_max_participants(in.max_participants());
+    } else if (path == "languages") {
+      if (MediaStarted(room)) {
+        return absl::FailedPreconditionError(
+            "languages cannot change once the room's media has started");
+      }
+      *updated.mutable_languages() = in.languages();
+    } else if (path == "layout_policy") {
+      *updated.mutable_layout_policy() = in.layout_policy();
+    } else if (path == "idle_timeout") {
+      *updated.mutable_idle_timeout() = in.idle_timeout();
+    } else if (path == "floor_level_db") {
+      updated.set_floor_level_db(in.floor_level_db());
+    }
+  }
+  if (!change.host_pin_hash.empty()) {
+    room.host_pin_hash = change.host_pin_hash;
+    updated.set_has_host_pin(true);
+  }
+  if (!change.guest_pin_hash.empty()) {
+    room.guest_pin_hash = change.guest_pin_hash;
+    updated.set_has_guest_pin(true);
+  }
+  room.room = std::move(updated);
+  if (change.end.has_value()) CapInviteExpiries(room, *change.end);
+  return absl::OkStatus();
+}
+
+void SetLocked(RoomRecord& room, bool locked, Events* events) {
+  if (room.room.locked() == locked) return;
+  room.room.set_locked(locked);
+  v1::RoomEvent event;
+  if (locked) {
+    event.mutable_room_locked();
+  } else {
+    event.mutable_room_unlocked();
+  }
+  events->push_back(std::move(event));
+}
+
 bool ValidDisplayName(const std::string& name) {
   if (name.empty() || name.size() > 64) return false;
   return std::none_of(name.begin(), name.end(),
@@ -138,6 +223,32 @@ void CapInviteExpiries(RoomRecord& room, absl::Time end) {
       *invite.invite.mutable_expire_time() = ToTimestamp(end);
     }
   }
+}
+
+absl::StatusOr<v1::Invite> AddInvite(RoomRecord& room, const v1::Invite& in, const std::string& id,
+                                     const std::string& token_hash, absl::Time now,
+                                     absl::Duration ttl) {
+  if (in.role() == v1::ROLE_INTERPRETER) {
+    absl::Status pair = CheckInterpreterPair(room, in.interpreter_languages());
+    if (!pair.ok()) return pair;
+  }
+  if (InviteNeedsConsent(room, in.consent_reference())) {
+    return absl::FailedPreconditionError(
+        "a third participant in a consultation needs the patient's consent: give "
+        "invite.consent_reference");
+  }
+  RoomRecord::Invite record;
+  record.invite = in;
+  record.invite.clear_ttl();
+  record.invite.set_name(absl::StrCat(kRoomsPrefix, room.id, "/invites/", id));
+  record.invite.set_state(v1::INVITE_STATE_PENDING);
+  *record.invite.mutable_create_time() = ToTimestamp(now);
+  *record.invite.mutable_expire_time() = ToTimestamp(InviteExpiry(room, now, ttl));
+  record.token_hash = token_hash;
+  v1::Invite kept = record.invite;
+  room.invites.emplace(id, std::move(record));
+  room.invite_order.push_back(id);
+  return kept;
 }
 
 bool RevokeInvite(RoomRecord::Invite& invite) {

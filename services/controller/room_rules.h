@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "chorus/v1/media_node.pb.h"
 #include "chorus/v1/rooms.pb.h"
@@ -19,6 +20,10 @@
 // passes `now`), no logging. Functions that take a `RoomRecord&` change only that record; the
 // caller publishes the events, saves the record and calls the media node.
 namespace chorus::controller::rules {
+
+// The events a change causes, in the order the room's watchers see them (the caller numbers,
+// stamps and publishes them).
+using Events = std::vector<chorus::v1::RoomEvent>;
 
 // The longest a room, and so anything about it, is kept: its expire_time is at most this long
 // after its creation (the hospitals' rule: metadata is deleted after at most three months).
@@ -41,6 +46,36 @@ absl::Time RoomEnd(const chorus::v1::Room& room);
 // its idle_timeout (or `default_idle_timeout`). The idle clock starts with the first join: a room
 // booked ahead waits for its meeting.
 bool IdleExpired(const RoomRecord& room, absl::Time now, absl::Duration default_idle_timeout);
+
+// ----- Rooms -----
+
+// The room a platform creates at `now` from its description `in` (whose fields the caller
+// checked): invite-only unless it asks for a PIN mode; at most 6 participants in a consultation
+// and 100 in a meeting unless it says; open, empty and unlocked; ending at `end`; idle from
+// `now` (but the idle clock only runs once it has been joined). `has_host_pin`/`has_guest_pin`:
+// the caller keeps the PINs' hashes in the record.
+RoomRecord NewRoom(const std::string& id, const chorus::v1::Room& in, bool has_host_pin,
+                   bool has_guest_pin, absl::Time now, absl::Time end);
+
+// A change of a room's settings (UpdateRoom), its values checked one by one by the caller.
+struct RoomChange {
+  // The fields of `in` that change (an update mask): "lobby_enabled", "admission",
+  // "max_participants", "languages", "layout_policy", "idle_timeout", "floor_level_db",
+  // "expire_time" or "ttl" (then `end` is set), "host_pin", "guest_pin" (then their hashes).
+  std::vector<std::string> paths;
+  chorus::v1::Room in;
+  std::optional<absl::Time> end;
+  std::string host_pin_hash;
+  std::string guest_pin_hash;
+};
+
+// Applies the change as one: PINs only in PIN rooms (INVALID_ARGUMENT), no room smaller than its
+// participants or 2 (INVALID_ARGUMENT), no new channels once its media started
+// (FAILED_PRECONDITION); nothing changes when refused. A new end caps the pending invites.
+absl::Status ChangeRoom(RoomRecord& room, const RoomChange& change);
+
+// Locks or unlocks the room (a locked room refuses every join); the event when it changes.
+void SetLocked(RoomRecord& room, bool locked, Events* events);
 
 // ----- Names -----
 
@@ -77,6 +112,15 @@ absl::Time InviteExpiry(const RoomRecord& room, absl::Time now, absl::Duration t
 
 // The room now ends at `end`: pending invites that would outlive it expire with it.
 void CapInviteExpiries(RoomRecord& room, absl::Time end);
+
+// Adds a pending invite `id` (its token kept only as `token_hash`) created at `now` for `ttl` from
+// the platform's `in` (fields checked by the caller): an interpreter's needs a pair the room can
+// use (INVALID_ARGUMENT), and one that would bring a third person into a consultation needs a
+// consent reference (FAILED_PRECONDITION). Returns the invite as kept (named, PENDING, its
+// expiry no later than the room's end); nothing changes when refused.
+absl::StatusOr<chorus::v1::Invite> AddInvite(RoomRecord& room, const chorus::v1::Invite& in,
+                                             const std::string& id, const std::string& token_hash,
+                                             absl::Time now, absl::Duration ttl);
 
 // Revokes the invite; false (and nothing changes) when it has been used.
 bool RevokeInvite(RoomRecord::Invite& invite);
@@ -216,8 +260,6 @@ std::vector<std::string> AdmitOnHostArrival(RoomRecord& room);
 // changes nothing and says why (the canonical code the API returns); a change appends the events
 // it causes to `events`, in the order the room's watchers see them (the caller numbers, stamps and
 // publishes them).
-
-using Events = std::vector<chorus::v1::RoomEvent>;
 
 // The host lets a waiting participant in. FAILED_PRECONDITION when it is not waiting.
 absl::Status AdmitWaiting(chorus::v1::Participant& participant, Events* events);

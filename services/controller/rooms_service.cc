@@ -17,47 +17,41 @@
 #include "pipeline/base/log.h"
 #include "services/common/api_guard.h"
 #include "services/common/status.h"
+#include "services/controller/api_requests.h"
+#include "services/controller/room_secrets.h"
 
 namespace chorus::controller {
 namespace {
 
 namespace v1 = chorus::v1;
 namespace internal = chorus::internal::v1;
+using api::CheckExpiry;
+using api::CheckRoomField;
+using api::EndpointToAnswer;
+using api::FromGrpc;
+using api::Invalid;
+using api::NoControlCharacters;
+using api::NotFound;
+using api::OfferToEndpoint;
+using api::Pager;
+using api::Precondition;
+using api::ValidDuration;
+using api::ValidPin;
+using api::ValidRoomId;
 using rules::FromTimestamp;
 using rules::RoomEnd;
 using rules::ToTimestamp;
-using rules::ValidTimestamp;
+using secrets::HashPin;
+using secrets::HashToken;
+using secrets::NewSecret;
+using secrets::PinMatches;
+using secrets::RandomId;
 
-constexpr int kDefaultPageSize = 50;
-constexpr int kMaxPageSize = 1000;
 constexpr size_t kHistory = 1000;
-// A join reserves its participant, sets up its media (each call to the node waits at most 3 s),
-// then confirms. A reservation this old was left by a controller that stopped in between.
-constexpr absl::Duration kStaleReservation = absl::Minutes(2);
 constexpr size_t kWatcherQueue = 256;
 // WatchRooms: the events kept for resuming, and how far one stream may fall behind.
 constexpr size_t kAllHistory = 10000;
 constexpr size_t kAllWatcherQueue = 4096;
-// PIN hashes: Argon2id (libsodium crypto_pwhash) with 16 MiB and 2 passes: a PIN is short, so the
-// hash's job is to make a stolen memory dump expensive to search, not to be unguessable.
-constexpr unsigned long long kPinOps = 2;
-constexpr size_t kPinMemory = 16u << 20;
-
-grpc::Status Invalid(const std::string& message) {
-  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
-}
-grpc::Status NotFound(const std::string& message) {
-  return grpc::Status(grpc::StatusCode::NOT_FOUND, message);
-}
-grpc::Status Precondition(const std::string& message) {
-  return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, message);
-}
-// A section's own status as the join flow takes it: gRPC's canonical codes are absl's.
-absl::Status FromGrpc(const grpc::Status& status) {
-  if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-}
-
 rules::PinPolicy PinPolicy(const RoomsOptions& options) {
   rules::PinPolicy policy;
   policy.attempts_per_source = options.pin_attempts_per_source;
@@ -65,323 +59,6 @@ rules::PinPolicy PinPolicy(const RoomsOptions& options) {
   policy.window = options.pin_window;
   policy.lockout = options.pin_lockout;
   return policy;
-}
-
-void EnsureSodium() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    if (sodium_init() < 0) std::abort();
-  });
-}
-
-std::string RandomId(size_t bytes) {
-  EnsureSodium();
-  std::array<unsigned char, 16> random{};
-  randombytes_buf(random.data(), bytes);
-  std::array<char, 33> hex{};
-  sodium_bin2hex(hex.data(), hex.size(), random.data(), bytes);
-  return std::string(hex.data());
-}
-
-// 32 random bytes, URL-safe base64 without padding (43 characters): invite and session tokens.
-std::string NewSecret() {
-  EnsureSodium();
-  std::array<unsigned char, 32> secret{};
-  randombytes_buf(secret.data(), secret.size());
-  char token[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
-  sodium_bin2base64(token, sizeof(token), secret.data(), secret.size(),
-                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  sodium_memzero(secret.data(), secret.size());
-  return std::string(token);
-}
-
-std::string HashToken(const std::string& token) {
-  std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
-  crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(token.data()),
-                     token.size());
-  return std::string(reinterpret_cast<const char*>(digest.data()), digest.size());
-}
-
-bool ValidRoomId(const std::string& id) {
-  if (id.size() < 4 || id.size() > 63 || !(id[0] >= 'a' && id[0] <= 'z')) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-  });
-}
-
-bool ValidPin(const std::string& pin) {
-  return pin.size() >= 4 && pin.size() <= 12 &&
-         std::all_of(pin.begin(), pin.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-// No control characters (C0, DEL); the text is otherwise free (UTF-8 is checked by protobuf).
-bool NoControlCharacters(const std::string& text) {
-  return std::none_of(text.begin(), text.end(),
-                      [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
-}
-
-// A duration as protobuf defines it: nanos 0 to 999,999,999 for a positive one; Chorus takes
-// no negative durations.
-bool ValidDuration(const google::protobuf::Duration& duration) {
-  return duration.seconds() >= 0 && duration.nanos() >= 0 && duration.nanos() < 1'000'000'000;
-}
-
-// The one check of a room's end, `field` being "expire_time" or "ttl" (the two ways of giving
-// it), for a room created at `created`, at `now`: CreateRoom and UpdateRoom both run it.
-grpc::Status CheckExpiry(std::string_view field, const v1::Room& in, absl::Time created,
-                         absl::Time now, absl::Time* end) {
-  if (field == "ttl") {
-    if (!in.has_ttl()) return Invalid("room.ttl: give it when update_mask names it");
-    if (!ValidDuration(in.ttl()) || (in.ttl().seconds() == 0 && in.ttl().nanos() == 0)) {
-      return Invalid(
-          "room.ttl: longer than zero, ending at most 90 days after the room's creation");
-    }
-    *end = now + absl::Seconds(in.ttl().seconds()) + absl::Nanoseconds(in.ttl().nanos());
-  } else {
-    if (!in.has_expire_time()) {
-      return Invalid("room.expire_time: give it when update_mask names it");
-    }
-    if (!ValidTimestamp(in.expire_time())) return Invalid("room.expire_time: not a valid time");
-    *end = FromTimestamp(in.expire_time());
-  }
-  if (*end <= now) {
-    return Invalid(absl::StrCat("room.", std::string(field), ": the room would end in the past"));
-  }
-  if (*end > created + kMaxRoomLifetime) {
-    return Invalid(absl::StrCat("room.", std::string(field),
-                                ": a room ends at most 90 days after its creation"));
-  }
-  return grpc::Status::OK;
-}
-
-// The one check of each settable Room field: CreateRoom runs it on every field, UpdateRoom on the
-// fields of its mask, so a value is accepted or refused the same way wherever it arrives.
-grpc::Status CheckRoomField(std::string_view field, const v1::Room& in,
-                            const RoomsOptions& options) {
-  if (field == "lobby_enabled") return grpc::Status::OK;
-  if (field == "admission") {
-    if (!v1::AdmissionPolicy_IsValid(in.admission())) {
-      return Invalid("room.admission: unknown value");
-    }
-    return grpc::Status::OK;
-  }
-  if (field == "max_participants") {
-    if (in.max_participants() != 0 &&
-        (in.max_participants() < 2 || in.max_participants() > options.max_participants_limit)) {
-      return Invalid(absl::StrCat("room.max_participants: 2 to ", options.max_participants_limit,
-                                  " (0: the default)"));
-    }
-    return grpc::Status::OK;
-  }
-  if (field == "languages") {
-    if (in.languages_size() > 8) return Invalid("room.languages: at most 8");
-    std::set<std::string> seen;
-    for (const std::string& language : in.languages()) {
-      if (!rules::ValidLanguage(language)) return Invalid("room.languages: not a BCP-47 tag");
-      if (!seen.insert(language).second) return Invalid("room.languages: a language twice");
-    }
-    return grpc::Status::OK;
-  }
-  if (field == "layout_policy") {
-    if (!v1::LayoutPolicy::Mode_IsValid(in.layout_policy().mode())) {
-      return Invalid("room.layout_policy.mode: unknown value");
-    }
-    if (in.layout_policy().max_tiles() < 0 || in.layout_policy().max_tiles() > 25) {
-      return Invalid("room.layout_policy.max_tiles: 0 to 25");
-    }
-    return grpc::Status::OK;
-  }
-  if (field == "idle_timeout") {
-    if (!ValidDuration(in.idle_timeout()) || in.idle_timeout().seconds() > 24 * 3600) {
-      return Invalid("room.idle_timeout: 0 (the default, 10 minutes) to 24 h, not negative");
-    }
-    return grpc::Status::OK;
-  }
-  if (field == "floor_level_db") {
-    if (!(in.floor_level_db() >= -60.0 && in.floor_level_db() <= 0.0)) {
-      return Invalid("room.floor_level_db: between -60 (muted) and 0");
-    }
-    return grpc::Status::OK;
-  }
-  return Invalid(absl::StrCat("update_mask: '", common::Excerpt(field), "' cannot be changed"));
-}
-
-std::string HashPin(const std::string& pin) {
-  EnsureSodium();
-  char out[crypto_pwhash_STRBYTES];
-  if (crypto_pwhash_str(out, pin.data(), pin.size(), kPinOps, kPinMemory) != 0) return {};
-  return out;
-}
-
-bool PinMatches(const std::string& hash, const std::string& pin) {
-  if (hash.empty()) return false;
-  return crypto_pwhash_str_verify(hash.c_str(), pin.data(), pin.size()) == 0;
-}
-
-// Offset paging (AIP-158) of one listing, tokens "<prefix><offset>": the request is checked up
-// front; the page's [begin, end) and the next token follow once the listing's size is known.
-class Pager {
- public:
-  Pager(const char* prefix, int page_size, const std::string& token) : prefix_(prefix) {
-    if (page_size < 0) {
-      status_ = Invalid("page_size must be 0 (the default, 50) or positive");
-      return;
-    }
-    size_ = page_size == 0 ? kDefaultPageSize : std::min(page_size, kMaxPageSize);
-    if (!token.empty() &&
-        (token.compare(0, prefix_.size(), prefix_) != 0 ||
-         !absl::SimpleAtoi(absl::string_view(token).substr(prefix_.size()), &offset_))) {
-      status_ = Invalid("page_token is not one this server returned");
-    }
-  }
-  const grpc::Status& status() const { return status_; }
-  // For a listing of `total` items; INVALID_ARGUMENT when the token points past its end.
-  grpc::Status Range(size_t total, size_t* begin, size_t* end, std::string* next_token) const {
-    if (offset_ > total) return Invalid("page_token is stale: the listing has changed");
-    *begin = offset_;
-    *end = std::min(total, offset_ + static_cast<size_t>(size_));
-    if (*end < total) *next_token = absl::StrCat(prefix_, *end);
-    return grpc::Status::OK;
-  }
-
- private:
-  const std::string prefix_;
-  int size_ = kDefaultPageSize;
-  size_t offset_ = 0;
-  grpc::Status status_;
-};
-
-// Printable ASCII, 1 to `max` characters.
-bool ShortToken(const std::string& text, size_t max) {
-  return !text.empty() && text.size() <= max &&
-         std::all_of(text.begin(), text.end(), [](char c) { return c > 0x20 && c < 0x7f; });
-}
-
-// The shape of a media offer: enums known, sizes bounded, ids in range. What the codecs, keys
-// and addresses mean is the media node's to judge.
-grpc::Status CheckRtpOffer(const v1::RtpOffer& rtp) {
-  if (!v1::Transport_IsValid(rtp.transport())) {
-    return Invalid("offer.rtp.transport: unknown value");
-  }
-  if (rtp.streams().empty()) return Invalid("offer.rtp.streams: at least one stream");
-  if (rtp.streams_size() > 4) return Invalid("offer.rtp.streams: at most 4 streams");
-  for (const v1::StreamOffer& stream : rtp.streams()) {
-    if (stream.kind() == v1::MEDIA_KIND_UNSPECIFIED || !v1::MediaKind_IsValid(stream.kind())) {
-      return Invalid("offer.rtp.streams.kind: AUDIO, VIDEO or CONTENT");
-    }
-    if (stream.codecs().empty() || stream.codecs_size() > 32) {
-      return Invalid("offer.rtp.streams.codecs: 1 to 32");
-    }
-    for (const v1::Codec& codec : stream.codecs()) {
-      if (!ShortToken(codec.name(), 32)) {
-        return Invalid("offer.rtp.streams.codecs.name: 1 to 32 printable characters");
-      }
-      if (codec.payload_type() > 127) {
-        return Invalid("offer.rtp.streams.codecs.payload_type: 0 to 127");
-      }
-      if (codec.clock_rate() > 192000 || codec.channels() > 8) {
-        return Invalid("offer.rtp.streams.codecs: clock_rate at most 192000, channels at most 8");
-      }
-      if (codec.fmtp().size() > 512 || !NoControlCharacters(codec.fmtp())) {
-        return Invalid("offer.rtp.streams.codecs.fmtp: at most 512 characters, no control ones");
-      }
-    }
-    if (stream.address().size() > 64) {
-      return Invalid("offer.rtp.streams.address: an IP address (at most 64 characters)");
-    }
-    if (stream.port() > 65535) return Invalid("offer.rtp.streams.port: 0 to 65535");
-    if (!v1::SrtpSuite_IsValid(stream.key().suite())) {
-      return Invalid("offer.rtp.streams.key.suite: unknown value");
-    }
-    if (stream.key().key_base64().size() > 128) {
-      return Invalid("offer.rtp.streams.key.key_base64: at most 128 characters");
-    }
-    if (stream.header_extensions_size() > 16) {
-      return Invalid("offer.rtp.streams.header_extensions: at most 16");
-    }
-    for (const v1::HeaderExtension& extension : stream.header_extensions()) {
-      if (extension.id() < 1 || extension.id() > 14) {
-        return Invalid("offer.rtp.streams.header_extensions.id: 1 to 14");
-      }
-      if (!ShortToken(extension.uri(), 256)) {
-        return Invalid("offer.rtp.streams.header_extensions.uri: 1 to 256 printable characters");
-      }
-    }
-    if (stream.width() > 4096 || stream.height() > 4096) {
-      return Invalid("offer.rtp.streams: width and height at most 4096");
-    }
-  }
-  return grpc::Status::OK;
-}
-
-// Public media offer -> the internal endpoint the node takes.
-grpc::Status OfferToEndpoint(const v1::MediaOffer& offer, internal::Endpoint* endpoint) {
-  if (offer.has_webrtc()) {
-    // The media node parses and negotiates it (pipeline/sdp); the shape is checked here.
-    const std::string& sdp = offer.webrtc().sdp();
-    if (sdp.empty()) return Invalid("offer.webrtc.sdp: the browser's SDP offer is required");
-    if (sdp.size() > 64 * 1024) return Invalid("offer.webrtc.sdp: at most 64 KiB");
-    endpoint->set_webrtc_offer_sdp(sdp);
-    return grpc::Status::OK;
-  }
-  if (!offer.has_rtp()) return Invalid("offer: an RTP/SRTP media offer is required");
-  const v1::RtpOffer& rtp = offer.rtp();
-  if (grpc::Status status = CheckRtpOffer(rtp); !status.ok()) return status;
-  endpoint->set_transport(static_cast<internal::Transport>(rtp.transport()));
-  for (const v1::StreamOffer& stream : rtp.streams()) {
-    internal::RemoteStream* out = endpoint->add_remote_streams();
-    out->set_kind(static_cast<internal::MediaKind>(stream.kind()));
-    for (const v1::Codec& codec : stream.codecs()) {
-      internal::Codec* c = out->add_codecs();
-      c->set_name(codec.name());
-      c->set_payload_type(codec.payload_type());
-      c->set_clock_rate(codec.clock_rate());
-      c->set_channels(codec.channels());
-      c->set_fmtp(codec.fmtp());
-    }
-    out->set_address(stream.address());
-    out->set_port(stream.port());
-    out->set_learn_address(stream.learn_address());
-    out->mutable_key()->set_suite(static_cast<internal::SrtpSuite>(stream.key().suite()));
-    out->mutable_key()->set_key_base64(stream.key().key_base64());
-    for (const v1::HeaderExtension& extension : stream.header_extensions()) {
-      internal::HeaderExtension* e = out->add_header_extensions();
-      e->set_id(extension.id());
-      e->set_uri(extension.uri());
-    }
-    out->set_ssrc(stream.ssrc());
-    out->set_width(stream.width());
-    out->set_height(stream.height());
-  }
-  return grpc::Status::OK;
-}
-
-void EndpointToAnswer(const internal::Endpoint& endpoint, v1::MediaAnswer* answer) {
-  if (!endpoint.webrtc_answer_sdp().empty()) {
-    answer->mutable_webrtc()->set_sdp(endpoint.webrtc_answer_sdp());
-    return;
-  }
-  v1::RtpAnswer* rtp = answer->mutable_rtp();
-  rtp->set_transport(static_cast<v1::Transport>(endpoint.transport()));
-  for (const internal::LocalStream& local : endpoint.local_streams()) {
-    v1::StreamAnswer* stream = rtp->add_streams();
-    stream->set_kind(static_cast<v1::MediaKind>(local.kind()));
-    stream->mutable_codec()->set_name(local.codec().name());
-    stream->mutable_codec()->set_payload_type(local.codec().payload_type());
-    stream->mutable_codec()->set_clock_rate(local.codec().clock_rate());
-    stream->mutable_codec()->set_channels(local.codec().channels());
-    stream->mutable_codec()->set_fmtp(local.codec().fmtp());
-    stream->set_address(local.address());
-    stream->set_port(local.port());
-    stream->set_ssrc(local.ssrc());
-    stream->mutable_key()->set_suite(static_cast<v1::SrtpSuite>(local.key().suite()));
-    stream->mutable_key()->set_key_base64(local.key().key_base64());
-    for (const internal::HeaderExtension& extension : local.header_extensions()) {
-      v1::HeaderExtension* e = stream->add_header_extensions();
-      e->set_id(extension.id());
-      e->set_uri(extension.uri());
-    }
-  }
 }
 
 enum EventKind { kWaiting, kJoined, kAdmitted, kUpdated };
@@ -414,36 +91,6 @@ struct RoomsService::Watcher {
     absl::MutexLock lock(&mutex);
     closed = true;
   }
-};
-
-// A locked section of RoomsService: holds its mutex and, before letting go, saves every room the
-// section found by name or published an event in (the store skips rooms that did not change), so
-// that each change reaches the store before anyone can see it.
-class ABSL_SCOPED_LOCKABLE RoomsService::Locked {
- public:
-  explicit Locked(RoomsService* service) ABSL_EXCLUSIVE_LOCK_FUNCTION(service->mutex_)
-      : service_(service) {
-    service_->mutex_.Lock();
-  }
-  ~Locked() ABSL_UNLOCK_FUNCTION() {
-    service_->mutex_.AssertHeld();
-    service_->SaveTouched().IgnoreError();  // logged and counted
-    service_->mutex_.Unlock();
-  }
-  // Ends the section's changes here, before answering (the mutex stays held to the end of the
-  // scope): OK, or UNAVAILABLE when a shared store could not keep them (then nothing of them
-  // holds, and the caller must not say it does).
-  grpc::Status Commit() {
-    service_->mutex_.AssertHeld();
-    if (service_->SaveTouched().ok()) return grpc::Status::OK;
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                        "the change could not be kept (the rooms' database failed); try again");
-  }
-  Locked(const Locked&) = delete;
-  Locked& operator=(const Locked&) = delete;
-
- private:
-  RoomsService* const service_;  // not owned
 };
 
 // The rooms as the join flow sees them: each Update is one locked section of the service.
@@ -484,7 +131,6 @@ RoomsService::RoomsService(const common::BearerAuthenticator& auth,
     join_flow_ = std::make_unique<JoinFlow>(sections_.get(), client_.get(), metrics_.get(),
                                             options_.now, PinPolicy(options_), PinMatches);
   }
-  EnsureSodium();
   started_ = options_.now();
   metrics_->SetCountSource([this] { return CountRooms(); });
   // Events another controller committed to a shared store: the end of a locked section delivers
@@ -556,335 +202,6 @@ void RoomsService::Shutdown() {
     for (auto& watcher : list) watcher->Close();
   }
   for (auto& watcher : all_watchers_) watcher->Close();
-}
-
-void RoomsService::Sweep() {
-  std::vector<std::unique_ptr<Room>> closed;
-  {
-    Locked lock(this);
-    // Several controllers on one store: one of them at a time does the housekeeping.
-    if (!store_->LeadsBackgroundWork()) return;
-    const absl::Time now = options_.now();
-    closed = TakeExpired(now);
-    auto idle = [&](const Room& room) {
-      return rules::IdleExpired(room, now, options_.default_idle_timeout);
-    };
-    std::vector<std::string> candidates;
-    ForEachRoom([&](const Room& room) {
-      if (idle(room)) candidates.push_back(room.id);
-    });
-    for (const std::string& id : candidates) {
-      // Found again (a shared store locks it, and reads it again if it changed meanwhile).
-      const Room* room = LoadRoom(id);
-      if (room != nullptr && idle(*room)) closed.push_back(TakeRoom(id, CloseReason::kIdle));
-    }
-    // Joins a controller left half done (it died between reserving and confirming): their
-    // participants go, their invites work again.
-    const absl::Time stale = now - kStaleReservation;
-    std::vector<std::string> reserved;
-    ForEachRoom([&](const Room& room) {
-      if (rules::HasStaleReservations(room, stale)) reserved.push_back(room.id);
-    });
-    for (const std::string& id : reserved) {
-      Room* room = LoadRoom(id);  // as it is now; written back at the end
-      if (room == nullptr) continue;
-      const std::vector<std::string> dropped = rules::DropStaleReservations(*room, stale, now);
-      if (!dropped.empty()) {
-        base::Log(base::LogLevel::kWarning, "stale_reservations_dropped",
-                  {{"room", id}, {"participants", static_cast<int64_t>(dropped.size())}});
-      }
-    }
-    // Calls that came back from the store on a node that has not answered since the start: the
-    // node is gone (or no longer configured); their participants may join again elsewhere.
-    if (now - started_ >= options_.restore_wait) {
-      std::vector<std::string> restored;
-      ForEachRoom([&](const Room& room) {
-        if (room.restored) restored.push_back(room.id);
-      });
-      for (const std::string& id : restored) {
-        Room* room = LoadRoom(id);  // as it is now (another controller may have changed it)
-        if (room == nullptr || !room->restored) continue;
-        base::Log(base::LogLevel::kWarning, "restored_room_node_silent", {{"room", room->id}});
-        LoseMedia(*room);
-      }
-    }
-  }
-  for (const auto& room : closed) EndRoomMedia(*room);
-  PollSpeakers();
-}
-
-std::vector<std::unique_ptr<RoomsService::Room>> RoomsService::TakeExpired(absl::Time now) {
-  std::vector<std::string> expired;
-  ForEachRoom([&](const Room& room) {
-    if (now >= RoomEnd(room.room)) expired.push_back(room.id);
-  });
-  std::vector<std::unique_ptr<Room>> closed;
-  for (const std::string& id : expired) {
-    const Room* room = LoadRoom(id);  // as it is now (another controller may have changed it)
-    if (room != nullptr && now >= RoomEnd(room->room)) {
-      closed.push_back(TakeRoom(id, CloseReason::kExpired));
-    }
-  }
-  return closed;
-}
-
-int RoomsService::Purge() {
-  std::vector<std::unique_ptr<Room>> closed;
-  absl::StatusOr<int> deleted = 0;
-  {
-    Locked lock(this);
-    if (!store_->LeadsBackgroundWork()) return 0;
-    closed = TakeExpired(options_.now());
-    PutBack();  // the store purges what it does not hold
-    deleted = store_->Purge();
-  }
-  for (const auto& room : closed) EndRoomMedia(*room);
-  if (!deleted.ok()) {
-    base::Log(base::LogLevel::kError, "retention_purge_failed",
-              {{"rooms_closed", static_cast<int64_t>(closed.size())},
-               {"error", std::string(deleted.status().message())}});
-  } else if (!closed.empty() || *deleted > 0) {
-    base::Log(base::LogLevel::kInfo, "retention_purge",
-              {{"rooms_closed", static_cast<int64_t>(closed.size())},
-               {"stored_rooms_deleted", static_cast<int64_t>(*deleted)}});
-  }
-  return static_cast<int>(closed.size());
-}
-
-void RoomsService::PollSpeakers() {
-  if (media_ == nullptr) return;
-  std::vector<std::pair<std::string, int>> active;
-  {
-    Locked lock(this);
-    if (!store_->LeadsBackgroundWork()) return;
-    ForEachRoom([&](const Room& room) {
-      if (room.node >= 0 && !room.participants.empty()) active.emplace_back(room.id, room.node);
-    });
-  }
-  for (const auto& [id, node] : active) {
-    absl::StatusOr<internal::SessionStats> stats =
-        client_->GetSessionStats(static_cast<size_t>(node), id);
-    if (!stats.ok()) continue;
-    std::vector<Departure> departures;
-    std::vector<std::string> unknown;
-    {
-      Locked lock(this);
-      Room* found = LoadRoom(id);
-      if (found == nullptr) continue;
-      Room& room = *found;
-      std::set<std::string> speaking;
-      for (const auto& [language, list] : stats->speakers()) {
-        std::vector<std::string> names;
-        for (const std::string& endpoint : list.endpoints()) {
-          const std::string participant = endpoint.substr(endpoint.rfind('/') + 1);
-          if (!room.participants.contains(participant)) continue;
-          names.push_back(room.ParticipantName(participant));
-          speaking.insert(participant);
-        }
-        if (room.speakers[language] == names) continue;
-        room.speakers[language] = names;
-        v1::RoomEvent event;
-        event.mutable_speakers_changed()->set_language(language);
-        for (const std::string& name : names)
-          event.mutable_speakers_changed()->add_participants(name);
-        Publish(room, std::move(event));
-      }
-      for (auto& [participant, member] : room.participants) {
-        member.participant.set_speaking(speaking.contains(participant));
-      }
-      // Nothing reaches a room's media that is not in its roster: an endpoint of the session that
-      // belongs to no participant (pending joins included) is removed. And a participant whose
-      // media stopped for the media timeout leaves.
-      std::vector<std::string> silent;
-      for (const internal::EndpointStats& endpoint : stats->endpoints()) {
-        const std::string participant =
-            endpoint.endpoint().substr(endpoint.endpoint().rfind('/') + 1);
-        auto member = room.participants.find(participant);
-        if (member == room.participants.end()) {
-          unknown.push_back(endpoint.endpoint());
-        } else if (!member->second.pending &&
-                   absl::Seconds(endpoint.seconds_since_media()) > options_.media_timeout) {
-          silent.push_back(participant);
-        }
-      }
-      for (const std::string& participant : silent) {
-        base::Log(base::LogLevel::kInfo, "participant_media_timeout",
-                  {{"room", id}, {"participant", participant}});
-        departures.push_back(Depart(room, participant, v1::LEAVE_REASON_MEDIA_TIMEOUT));
-        if (departures.back().closed) break;  // a one-time room ended with it
-      }
-    }
-    for (Departure& departure : departures) Apply(departure);
-    RemoveUnknownEndpoints(id, node, unknown);
-  }
-}
-
-void RoomsService::RemoveUnknownEndpoints(const std::string& room_id, int node,
-                                          const std::vector<std::string>& endpoints) {
-  if (media_ == nullptr || node < 0) return;
-  for (const std::string& endpoint : endpoints) {
-    if (client_->RemoveEndpointNamed(static_cast<size_t>(node), endpoint).ok()) {
-      unknown_endpoints_removed_.fetch_add(1);
-      base::Log(base::LogLevel::kWarning, "unknown_endpoint_removed", {{"room", room_id}});
-    }
-  }
-}
-
-void RoomsService::OnNodeFailed(size_t node) {
-  Locked lock(this);
-  std::vector<std::string> on_node;
-  ForEachRoom([&](const Room& room) {
-    if (room.node == static_cast<int>(node)) on_node.push_back(room.id);
-  });
-  for (const std::string& id : on_node) {
-    Room* room = LoadRoom(id);  // as it is now (another controller may have changed it)
-    if (room == nullptr || room->node != static_cast<int>(node)) continue;
-    LoseMedia(*room);
-  }
-}
-
-void RoomsService::LoseMedia(Room& room) {
-  v1::RoomEvent event;
-  event.mutable_media_node_failed()->set_media_node(room.room.media_node());
-  Publish(room, std::move(event));
-  std::vector<std::string> ids = room.participant_order;
-  for (const std::string& participant : ids) {
-    DropParticipant(room, participant, v1::LEAVE_REASON_NODE_FAILED);
-  }
-  ClearNode(room);
-  base::Log(base::LogLevel::kWarning, "room_media_lost", {{"room", room.id}});
-}
-
-size_t RoomsService::ReconcileNodes() {
-  if (media_ == nullptr) return 0;
-  // The nodes' ids come with their load reports: a room is found again by its node's id when
-  // the node's address changed.
-  media_->RefreshNow();
-  size_t answered = 0;
-  const size_t count = media_->size();
-  for (size_t node = 0; node < count; ++node) answered += ReconcileNode(node) ? 1 : 0;
-  return answered;
-}
-
-bool RoomsService::ReconcileNode(size_t node) {
-  if (media_ == nullptr || node >= media_->size()) return false;
-  absl::StatusOr<internal::ListSessionsResponse> listed = client_->ListSessions(node);
-  if (!listed.ok()) {
-    base::Log(
-        base::LogLevel::kWarning, "reconcile_failed",
-        {{"node", media_->address(node)}, {"code", static_cast<int>(listed.status().code())}});
-    return false;
-  }
-  const std::string address = media_->address(node);
-  const std::string node_id = media_->node_id(node);
-  // The node's sessions by room id (a session is named after its room).
-  std::map<std::string, const internal::SessionListing*> sessions;
-  for (const internal::SessionListing& listing : listed->sessions()) {
-    const std::string& name = listing.session().name();
-    if (absl::StartsWith(name, "sessions/")) sessions[name.substr(9)] = &listing;
-  }
-  struct Resend {
-    std::string room_id;
-    std::string participant;
-    internal::Routing routing;
-  };
-  std::vector<Resend> resend;
-  std::vector<std::pair<std::string, v1::LayoutPolicy>> layouts;
-  std::vector<Departure> departures;
-  std::vector<std::pair<std::string, std::vector<std::string>>> unknown;  // by room
-  std::vector<std::string> orphans;
-  int64_t restored_rooms = 0;
-  int64_t lost_rooms = 0;
-  {
-    Locked lock(this);
-    // 1. The calls that came back from the store and belong on this node.
-    auto here = [&](const Room& room) {
-      return room.restored && media_->Locate(room.node_address, room.node_id) == node;
-    };
-    std::vector<std::string> restored;
-    ForEachRoom([&](const Room& room) {
-      if (here(room)) restored.push_back(room.id);
-    });
-    for (const std::string& id : restored) {
-      Room* room = LoadRoom(id);  // as it is now (another controller may have changed it)
-      if (room == nullptr || !here(*room)) continue;
-      auto session = sessions.find(room->id);
-      if (session == sessions.end()) {
-        // The node no longer runs the call (it restarted too, or it is the media node of a
-        // `chorusd all` that stopped).
-        ++lost_rooms;
-        LoseMedia(*room);
-        continue;
-      }
-      AssignNode(*room, node, *client_);
-      room->session_ready = true;
-      ++restored_rooms;
-      layouts.emplace_back(room->id, room->room.layout_policy());
-      std::map<std::string, const internal::Endpoint*> endpoints;
-      for (const internal::Endpoint& endpoint : session->second->endpoints()) {
-        endpoints[endpoint.name().substr(endpoint.name().rfind('/') + 1)] = &endpoint;
-      }
-      std::vector<std::string> gone;
-      for (const std::string& id : room->participant_order) {
-        auto endpoint = endpoints.find(id);
-        if (endpoint == endpoints.end()) {
-          gone.push_back(id);
-        } else if (endpoint->second->routing().SerializeAsString() !=
-                   room->participants.at(id).routing.SerializeAsString()) {
-          // A change the old controller kept but did not get to send.
-          resend.push_back({room->id, id, room->participants.at(id).routing});
-        }
-      }
-      base::Log(base::LogLevel::kInfo, "room_call_restored",
-                {{"room", room->id},
-                 {"participants", static_cast<int64_t>(room->participants.size() - gone.size())},
-                 {"participants_lost", static_cast<int64_t>(gone.size())}});
-      for (const std::string& id : gone) {
-        departures.push_back(Depart(*room, id, v1::LEAVE_REASON_NODE_FAILED));
-        if (departures.back().closed) break;  // a one-time room ended with it
-      }
-    }
-    // 2. What runs on the node that nobody owns: sessions of no room on this node, endpoints of
-    // no participant (a join that was setting up its media when the old controller stopped).
-    for (const auto& [room_id, listing] : sessions) {
-      Room* room = LoadRoom(room_id);
-      if (room == nullptr || room->node != static_cast<int>(node)) {
-        orphans.push_back(room_id);
-        continue;
-      }
-      std::vector<std::string> strangers;
-      for (const internal::Endpoint& endpoint : listing->endpoints()) {
-        const std::string id = endpoint.name().substr(endpoint.name().rfind('/') + 1);
-        if (!room->participants.contains(id)) strangers.push_back(endpoint.name());
-      }
-      if (!strangers.empty()) unknown.emplace_back(room_id, std::move(strangers));
-    }
-  }
-  for (Departure& departure : departures) Apply(departure);
-  for (const auto& [room_id, policy] : layouts) {
-    (void)ApplyLayout(room_id, static_cast<int>(node), policy);
-  }
-  for (const Resend& r : resend) {
-    (void)ApplyRouting(r.room_id, static_cast<int>(node), r.participant, r.routing, {"routing"});
-  }
-  for (const auto& [room_id, endpoints] : unknown) {
-    RemoveUnknownEndpoints(room_id, static_cast<int>(node), endpoints);
-  }
-  for (const std::string& session : orphans) {
-    if (client_->DeleteSession(node, session).ok()) {
-      orphan_sessions_deleted_.fetch_add(1);
-      // No name of the session: it belongs to no room this controller knows.
-      base::Log(base::LogLevel::kWarning, "orphan_session_deleted", {{"node", address}});
-    }
-  }
-  base::Log(base::LogLevel::kInfo, "media_node_reconciled",
-            {{"node", address},
-             {"node_id", node_id},
-             {"sessions", static_cast<int64_t>(sessions.size())},
-             {"calls_restored", restored_rooms},
-             {"calls_lost", lost_rooms},
-             {"orphan_sessions", static_cast<int64_t>(orphans.size())}});
-  return true;
 }
 
 RoomsService::Room* RoomsService::FindRoom(const std::string& name) {
@@ -1077,10 +394,14 @@ grpc::Status RoomsService::CreateRoom(grpc::ServerContext* context,
   }
   for (std::string_view field :
        {"admission", "max_participants", "languages", "layout_policy", "idle_timeout"}) {
-    if (grpc::Status checked = CheckRoomField(field, in, options_); !checked.ok()) return checked;
+    if (grpc::Status checked = CheckRoomField(field, in, options_.max_participants_limit);
+        !checked.ok())
+      return checked;
   }
   if (in.has_floor_level_db()) {
-    if (grpc::Status checked = CheckRoomField("floor_level_db", in, options_); !checked.ok()) {
+    if (grpc::Status checked =
+            CheckRoomField("floor_level_db", in, options_.max_participants_limit);
+        !checked.ok()) {
       return checked;
     }
   }
@@ -1090,8 +411,6 @@ grpc::Status RoomsService::CreateRoom(grpc::ServerContext* context,
     grpc::Status checked = CheckExpiry(in.has_ttl() ? "ttl" : "expire_time", in, now, now, &end);
     if (!checked.ok()) return checked;
   }
-  const int max = in.max_participants() == 0 ? (in.kind() == v1::ROOM_KIND_CONSULTATION ? 6 : 100)
-                                             : in.max_participants();
   if (request->host_pin().size() > 64 || request->guest_pin().size() > 64) {
     return Invalid("PINs are 4 to 12 digits");
   }
@@ -1113,21 +432,9 @@ grpc::Status RoomsService::CreateRoom(grpc::ServerContext* context,
     return Invalid("host_pin and guest_pin must differ");
   }
 
-  auto room = std::make_unique<Room>();
-  room->id = request->room_id().empty() ? "r-" + RandomId(6) : request->room_id();
-  room->room = in;
-  room->room.set_name(absl::StrCat(kRoomsPrefix, room->id));
-  room->room.set_access_mode(mode);
-  room->room.set_state(v1::ROOM_STATE_OPEN);
-  room->room.set_participant_count(0);
-  room->room.set_locked(false);
-  room->room.set_max_participants(max);
-  room->room.set_has_host_pin(!request->host_pin().empty());
-  room->room.set_has_guest_pin(!request->guest_pin().empty());
-  room->room.clear_media_node();
-  *room->room.mutable_create_time() = ToTimestamp(now);
-  *room->room.mutable_expire_time() = ToTimestamp(end);
-  room->empty_since = now;
+  auto room = std::make_unique<Room>(
+      rules::NewRoom(request->room_id().empty() ? "r-" + RandomId(6) : request->room_id(), in,
+                     !request->host_pin().empty(), !request->guest_pin().empty(), now, end));
   // Hashing is slow by design: outside the lock.
   if (!request->host_pin().empty()) room->host_pin_hash = HashPin(request->host_pin());
   if (!request->guest_pin().empty()) room->guest_pin_hash = HashPin(request->guest_pin());
@@ -1216,66 +523,33 @@ grpc::Status RoomsService::UpdateRoomState(grpc::ServerContext* context,
       if (hash.empty()) hash = HashPin(pin);  // once, however often the mask names it
     }
   }
+  rules::RoomChange change;
+  change.paths.assign(request->update_mask().paths().begin(), request->update_mask().paths().end());
+  change.in = request->room();
+  change.host_pin_hash = std::move(host_hash);
+  change.guest_pin_hash = std::move(guest_hash);
+  for (const std::string& path : change.paths) {
+    if (path == "expire_time" || path == "ttl" || path == "host_pin" || path == "guest_pin") {
+      continue;
+    }
+    grpc::Status checked = CheckRoomField(path, change.in, options_.max_participants_limit);
+    if (!checked.ok()) return checked;
+  }
   Locked lock(this);
   Room* room = FindRoom(request->room().name());
   if (room == nullptr) return NoRoom();
-  v1::Room updated = room->room;
-  const absl::Time now = options_.now();
-  std::optional<absl::Time> new_end;
-  for (const std::string& path : request->update_mask().paths()) {
-    const v1::Room& in = request->room();
-    if (path == "expire_time" || path == "ttl") {
-      absl::Time end;
-      grpc::Status checked =
-          CheckExpiry(path, in, FromTimestamp(room->room.create_time()), now, &end);
-      if (!checked.ok()) return checked;
-      *updated.mutable_expire_time() = ToTimestamp(end);
-      new_end = end;
-      continue;
-    }
-    if (path == "host_pin" || path == "guest_pin") {
-      const v1::AccessMode mode = room->room.access_mode();
-      if (mode != v1::ACCESS_MODE_HOST_PIN && mode != v1::ACCESS_MODE_SHARED_PIN) {
-        return Invalid("PINs are only for HOST_PIN and SHARED_PIN rooms");
-      }
-      continue;
-    }
-    if (grpc::Status checked = CheckRoomField(path, in, options_); !checked.ok()) return checked;
-    if (path == "lobby_enabled") {
-      updated.set_lobby_enabled(in.lobby_enabled());
-    } else if (path == "admission") {
-      updated.set_admission(in.admission());
-    } else if (path == "max_participants") {
-      if (in.max_participants() < std::max(2, room->room.participant_count())) {
-        return Invalid(
-            "room.max_participants: between the current participant count (and 2) "
-            "and the server's limit");
-      }
-      updated.set_max_participants(in.max_participants());
-    } else if (path == "languages") {
-      if (rules::MediaStarted(*room)) {
-        return Precondition("languages cannot change once the room's media has started");
-      }
-      *updated.mutable_languages() = in.languages();
-    } else if (path == "layout_policy") {
-      *updated.mutable_layout_policy() = in.layout_policy();
-    } else if (path == "idle_timeout") {
-      *updated.mutable_idle_timeout() = in.idle_timeout();
-    } else if (path == "floor_level_db") {
-      updated.set_floor_level_db(in.floor_level_db());
-    }
+  for (const std::string& path : change.paths) {
+    if (path != "expire_time" && path != "ttl") continue;
+    absl::Time end;
+    grpc::Status checked =
+        CheckExpiry(path, change.in, FromTimestamp(room->room.create_time()), options_.now(), &end);
+    if (!checked.ok()) return checked;
+    change.end = end;
   }
-  if (!host_hash.empty()) {
-    room->host_pin_hash = host_hash;
-    updated.set_has_host_pin(true);
+  if (absl::Status changed = rules::ChangeRoom(*room, change); !changed.ok()) {
+    return common::ToGrpcStatus(changed);
   }
-  if (!guest_hash.empty()) {
-    room->guest_pin_hash = guest_hash;
-    updated.set_has_guest_pin(true);
-  }
-  room->room = updated;
-  if (new_end.has_value()) rules::CapInviteExpiries(*room, *new_end);
-  *response = updated;
+  *response = room->room;
   return lock.Commit();
 }
 
@@ -1286,12 +560,9 @@ grpc::Status RoomsService::LockRoom(grpc::ServerContext* context,
   Locked lock(this);
   Room* room = FindRoom(request->name());
   if (room == nullptr) return NoRoom();
-  if (!room->room.locked()) {
-    room->room.set_locked(true);
-    v1::RoomEvent event;
-    event.mutable_room_locked();
-    Publish(*room, std::move(event));
-  }
+  rules::Events events;
+  rules::SetLocked(*room, true, &events);
+  for (v1::RoomEvent& event : events) Publish(*room, std::move(event));
   *response = room->room;
   return lock.Commit();
 }
@@ -1303,12 +574,9 @@ grpc::Status RoomsService::UnlockRoom(grpc::ServerContext* context,
   Locked lock(this);
   Room* room = FindRoom(request->name());
   if (room == nullptr) return NoRoom();
-  if (room->room.locked()) {
-    room->room.set_locked(false);
-    v1::RoomEvent event;
-    event.mutable_room_unlocked();
-    Publish(*room, std::move(event));
-  }
+  rules::Events events;
+  rules::SetLocked(*room, false, &events);
+  for (v1::RoomEvent& event : events) Publish(*room, std::move(event));
   *response = room->room;
   return lock.Commit();
 }
@@ -1367,28 +635,10 @@ grpc::Status RoomsService::CreateInvite(grpc::ServerContext* context,
   Locked lock(this);
   Room* room = FindRoom(request->parent());
   if (room == nullptr) return NoRoom();
-  if (in.role() == v1::ROLE_INTERPRETER) {
-    absl::Status pair = rules::CheckInterpreterPair(*room, in.interpreter_languages());
-    if (!pair.ok()) return common::ToGrpcStatus(pair);
-  }
-  // A third participant in a consultation needs the patient's consent.
-  if (rules::InviteNeedsConsent(*room, in.consent_reference())) {
-    return Precondition(
-        "a third participant in a consultation needs the patient's consent: give "
-        "invite.consent_reference");
-  }
-  EnsureSodium();
   std::string token = NewSecret();
-  const std::string id = RandomId(6);
-  Room::Invite record;
-  record.invite = in;
-  record.invite.clear_ttl();
-  record.invite.set_name(absl::StrCat(kRoomsPrefix, room->id, "/invites/", id));
-  record.invite.set_state(v1::INVITE_STATE_PENDING);
-  const absl::Time now = options_.now();
-  *record.invite.mutable_create_time() = ToTimestamp(now);
-  *record.invite.mutable_expire_time() = ToTimestamp(rules::InviteExpiry(*room, now, ttl));
-  record.token_hash = HashToken(token);
+  absl::StatusOr<v1::Invite> invite =
+      rules::AddInvite(*room, in, RandomId(6), HashToken(token), options_.now(), ttl);
+  if (!invite.ok()) return common::ToGrpcStatus(invite.status());
   response->set_token(token);
   const std::string public_url = PublicUrl();
   if (!public_url.empty()) {
@@ -1396,9 +646,7 @@ grpc::Status RoomsService::CreateInvite(grpc::ServerContext* context,
     response->set_link(absl::StrCat(public_url, "/join#r=", room->id, "&i=", token));
   }
   sodium_memzero(token.data(), token.size());  // only its hash is kept
-  *response->mutable_invite() = record.invite;
-  room->invites.emplace(id, std::move(record));
-  room->invite_order.push_back(id);
+  *response->mutable_invite() = *std::move(invite);
   if (grpc::Status kept = lock.Commit(); !kept.ok()) {
     // The invite was not kept: its token must not go out.
     response->Clear();

@@ -332,4 +332,34 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   std::unique_ptr<JoinFlow> join_flow_;
 };
 
+// A locked section of RoomsService: holds its mutex and, before letting go, saves every room the
+// section found by name or published an event in (the store skips rooms that did not change), so
+// that each change reaches the store before anyone can see it.
+class ABSL_SCOPED_LOCKABLE RoomsService::Locked {
+ public:
+  explicit Locked(RoomsService* service) ABSL_EXCLUSIVE_LOCK_FUNCTION(service->mutex_)
+      : service_(service) {
+    service_->mutex_.Lock();
+  }
+  ~Locked() ABSL_UNLOCK_FUNCTION() {
+    service_->mutex_.AssertHeld();
+    service_->SaveTouched().IgnoreError();  // logged and counted
+    service_->mutex_.Unlock();
+  }
+  // Ends the section's changes here, before answering (the mutex stays held to the end of the
+  // scope): OK, or UNAVAILABLE when a shared store could not keep them (then nothing of them
+  // holds, and the caller must not say it does).
+  grpc::Status Commit() {
+    service_->mutex_.AssertHeld();
+    if (service_->SaveTouched().ok()) return grpc::Status::OK;
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "the change could not be kept (the rooms' database failed); try again");
+  }
+  Locked(const Locked&) = delete;
+  Locked& operator=(const Locked&) = delete;
+
+ private:
+  RoomsService* const service_;  // not owned
+};
+
 }  // namespace chorus::controller

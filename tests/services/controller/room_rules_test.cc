@@ -92,6 +92,133 @@ class RoomRulesTest : public ::testing::Test {
   FakeClock clock_;
 };
 
+// ----- Rooms -----
+
+TEST_F(RoomRulesTest, ARoomIsCreatedOpenEmptyAndUnlockedWithItsKindsDefaults) {
+  v1::Room in;
+  in.set_kind(v1::ROOM_KIND_CONSULTATION);
+  in.set_state(v1::ROOM_STATE_ACTIVE);  // not the platform's to say
+  in.set_locked(true);
+  in.set_participant_count(3);
+  in.set_media_node("somewhere");
+  const absl::Time end = clock_.now() + absl::Hours(2);
+  RoomRecord room = rules::NewRoom("c1", in, false, false, clock_.now(), end);
+  EXPECT_EQ(room.room.name(), "rooms/c1");
+  EXPECT_EQ(room.room.access_mode(), v1::ACCESS_MODE_INVITE_ONLY);
+  EXPECT_EQ(room.room.state(), v1::ROOM_STATE_OPEN);
+  EXPECT_FALSE(room.room.locked());
+  EXPECT_EQ(room.room.participant_count(), 0);
+  EXPECT_TRUE(room.room.media_node().empty());
+  EXPECT_EQ(room.room.max_participants(), 6);
+  EXPECT_EQ(rules::RoomEnd(room.room), end);
+  EXPECT_FALSE(room.ever_joined);
+
+  in.set_kind(v1::ROOM_KIND_MEETING);
+  in.set_access_mode(v1::ACCESS_MODE_HOST_PIN);
+  EXPECT_EQ(rules::NewRoom("m1", in, true, true, clock_.now(), end).room.max_participants(), 100);
+  in.set_max_participants(12);
+  RoomRecord meeting = rules::NewRoom("m1", in, true, true, clock_.now(), end);
+  EXPECT_EQ(meeting.room.max_participants(), 12);
+  EXPECT_EQ(meeting.room.access_mode(), v1::ACCESS_MODE_HOST_PIN);
+  EXPECT_TRUE(meeting.room.has_host_pin());
+  EXPECT_TRUE(meeting.room.has_guest_pin());
+}
+
+TEST_F(RoomRulesTest, ARoomsSettingsChangeTogetherOrNotAtAll) {
+  RoomRecord room = MakeRoom();
+  AddInvite(room, "i1", 'a', v1::ROLE_GUEST, clock_.now() + absl::Hours(24 * 7));
+  Join(room, ByInvite('a'), "p1");
+  AddInvite(room, "i2", 'b', v1::ROLE_GUEST, clock_.now() + absl::Hours(24 * 7));
+  Join(room, ByInvite('b'), "p2");
+  AddInvite(room, "i3", 'c', v1::ROLE_GUEST, clock_.now() + absl::Hours(24 * 7));
+  const std::string before = room.room.SerializeAsString();
+
+  rules::RoomChange change;
+  change.in.set_lobby_enabled(true);
+  change.in.set_max_participants(8);
+  change.paths = {"lobby_enabled", "max_participants", "host_pin"};
+  change.host_pin_hash = "$argon2id$new";
+  EXPECT_EQ(rules::ChangeRoom(room, change).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(room.room.SerializeAsString(), before);  // not even the lobby
+  EXPECT_TRUE(room.host_pin_hash.empty());
+
+  change.paths = {"lobby_enabled", "max_participants"};
+  change.in.set_max_participants(1);  // fewer than 2
+  EXPECT_EQ(rules::ChangeRoom(room, change).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(room.room.SerializeAsString(), before);
+
+  change.in.set_max_participants(8);
+  change.paths.push_back("expire_time");
+  change.end = clock_.now() + absl::Hours(3);
+  ASSERT_TRUE(rules::ChangeRoom(room, change).ok());
+  EXPECT_TRUE(room.room.lobby_enabled());
+  EXPECT_EQ(room.room.max_participants(), 8);
+  EXPECT_EQ(rules::RoomEnd(room.room), clock_.now() + absl::Hours(3));
+  // The pending invite ends with the room; the used ones keep what they had.
+  EXPECT_EQ(rules::FromTimestamp(room.invites.at("i3").invite.expire_time()),
+            clock_.now() + absl::Hours(3));
+
+  change = {};
+  change.paths = {"languages"};
+  change.in.add_languages("de");
+  room.node = 0;  // the room's media has started
+  EXPECT_EQ(rules::ChangeRoom(room, change).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(room.room.languages_size(), 0);
+}
+
+TEST_F(RoomRulesTest, LockingIsAnEventOnlyWhenItChangesSomething) {
+  RoomRecord room = MakeRoom();
+  rules::Events events;
+  rules::SetLocked(room, false, &events);
+  EXPECT_TRUE(events.empty());
+  rules::SetLocked(room, true, &events);
+  rules::SetLocked(room, true, &events);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_TRUE(events[0].has_room_locked());
+  EXPECT_TRUE(room.room.locked());
+  rules::SetLocked(room, false, &events);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_TRUE(events[1].has_room_unlocked());
+  EXPECT_FALSE(room.room.locked());
+}
+
+TEST_F(RoomRulesTest, AnInviteIsKeptPendingByItsTokensHashAndAThirdOneNeedsConsent) {
+  RoomRecord room = MakeRoom(v1::ROOM_KIND_CONSULTATION);
+  *room.room.mutable_expire_time() = rules::ToTimestamp(clock_.now() + absl::Hours(2));
+  v1::Invite in;
+  in.set_role(v1::ROLE_GUEST);
+  in.set_pseudonym("Patient");
+  in.set_state(v1::INVITE_STATE_USED);  // not the platform's to say
+  absl::StatusOr<v1::Invite> first =
+      rules::AddInvite(room, in, "i1", TokenHash('a'), clock_.now(), absl::Hours(24));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->name(), "rooms/r1/invites/i1");
+  EXPECT_EQ(first->state(), v1::INVITE_STATE_PENDING);
+  EXPECT_EQ(first->pseudonym(), "Patient");
+  // No invite outlives its room.
+  EXPECT_EQ(rules::FromTimestamp(first->expire_time()), clock_.now() + absl::Hours(2));
+  EXPECT_EQ(room.invites.at("i1").token_hash, TokenHash('a'));
+  in.set_role(v1::ROLE_HOST);
+  ASSERT_TRUE(rules::AddInvite(room, in, "i2", TokenHash('b'), clock_.now(), absl::Hours(1)).ok());
+  in.set_role(v1::ROLE_GUEST);
+  EXPECT_EQ(rules::AddInvite(room, in, "i3", TokenHash('c'), clock_.now(), absl::Hours(1))
+                .status()
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
+  in.set_consent_reference("consent-2026-118");
+  ASSERT_TRUE(rules::AddInvite(room, in, "i3", TokenHash('c'), clock_.now(), absl::Hours(1)).ok());
+  EXPECT_EQ(room.invite_order, (std::vector<std::string>{"i1", "i2", "i3"}));
+  // An interpreter's invite needs a pair the room can use.
+  in.set_role(v1::ROLE_INTERPRETER);
+  in.mutable_interpreter_languages()->set_first("de");
+  in.mutable_interpreter_languages()->set_second("de");
+  EXPECT_EQ(rules::AddInvite(room, in, "i4", TokenHash('d'), clock_.now(), absl::Hours(1))
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(room.invites.size(), 3u);
+}
+
 // ----- Admission: invites -----
 
 TEST_F(RoomRulesTest, AnInviteAdmitsItsHolderWithTheInvitesRoleAndPseudonym) {
