@@ -619,6 +619,14 @@ absl::Status SetContentSharing(const RoomRecord& room, v1::Participant& particip
   return absl::OkStatus();
 }
 
+bool MediaRenegotiated(RoomRecord::Member& member, bool has_content, Events* events) {
+  member.has_content = has_content;
+  if (has_content || !member.participant.content_sharing()) return false;
+  member.participant.set_content_sharing(false);
+  events->push_back(Updated(member.participant));
+  return true;
+}
+
 absl::Status PinParticipant(const RoomRecord& room, v1::Participant& participant,
                             const std::string& pinned, Events* events) {
   if (!pinned.empty()) {

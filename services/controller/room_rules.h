@@ -291,6 +291,11 @@ absl::Status HandOverInterpretation(RoomRecord& room, chorus::v1::Participant& p
 absl::Status SetContentSharing(const RoomRecord& room, chorus::v1::Participant& participant,
                                bool enabled, Events* events);
 
+// The member's WebRTC media was renegotiated, its answer with a content stream or not
+// (`has_content`): a screen share that stopped ends its presentation. Returns whether the room's
+// routings may have changed (RerouteAll is due).
+bool MediaRenegotiated(RoomRecord::Member& member, bool has_content, Events* events);
+
 // Pins another participant of the room in the participant's view ("" unpins). No event when
 // nothing changes.
 absl::Status PinParticipant(const RoomRecord& room, chorus::v1::Participant& participant,

@@ -1082,16 +1082,14 @@ grpc::Status RoomsService::UpdateMedia(grpc::ServerContext* context,
     status = FindParticipant(request->name(), &room, &id);
     if (!status.ok()) return status;
     Room::Member& member = room->participants.at(id);
-    member.has_content = false;
+    bool has_content = false;
     for (const internal::LocalStream& stream : renegotiated->local_streams()) {
-      member.has_content |= stream.kind() == internal::MEDIA_KIND_CONTENT;
+      has_content |= stream.kind() == internal::MEDIA_KIND_CONTENT;
     }
-    // A screen share that stopped ends the presentation.
-    if (!member.has_content && member.participant.content_sharing()) {
-      member.participant.set_content_sharing(false);
-      PublishParticipant(*room, member.participant, kUpdated);
-      updates = rules::RerouteAll(*room, id);
-    }
+    rules::Events events;
+    const bool reroute = rules::MediaRenegotiated(member, has_content, &events);
+    for (v1::RoomEvent& event : events) Publish(*room, std::move(event));
+    if (reroute) updates = rules::RerouteAll(*room, id);
     *response->mutable_participant() = member.participant;
   }
   for (const auto& [participant, routing] : updates) {

@@ -834,6 +834,22 @@ TEST_F(CallRulesTest, OnePresenterAtATimeAndOnlyWithAContentStream) {
   EXPECT_TRUE(rules::SetContentSharing(room_, P("int-a"), true, &events_).ok());
 }
 
+TEST_F(CallRulesTest, AScreenShareThatStoppedInARenegotiationEndsThePresentation) {
+  RoomRecord::Member member;
+  member.has_content = true;
+  member.participant.set_content_sharing(true);
+  rules::Events events;
+  EXPECT_FALSE(rules::MediaRenegotiated(member, true, &events));  // still sharing
+  EXPECT_TRUE(events.empty());
+  EXPECT_TRUE(rules::MediaRenegotiated(member, false, &events));
+  EXPECT_FALSE(member.has_content);
+  EXPECT_FALSE(member.participant.content_sharing());
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_FALSE(events[0].participant_updated().participant().content_sharing());
+  EXPECT_FALSE(rules::MediaRenegotiated(member, false, &events));  // nothing more to end
+  EXPECT_EQ(events.size(), 1u);
+}
+
 TEST_F(CallRulesTest, NamesListeningMutingAndTheLobby) {
   EXPECT_EQ(rules::Rename(room_, P("guest"), P("int-a").display_name(), &events_).code(),
             absl::StatusCode::kAlreadyExists);
