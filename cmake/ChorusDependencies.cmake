@@ -27,6 +27,8 @@ pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
 pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
 # libnice: tests only, an independent STUN/ICE implementation that checks pipeline/ice.
 pkg_check_modules(NICE REQUIRED IMPORTED_TARGET nice)
+# The SIP role's SIP stack (Debian's libsofia-sip-ua-dev).
+pkg_check_modules(SOFIA REQUIRED IMPORTED_TARGET sofia-sip-ua)
 pkg_check_modules(OPUS REQUIRED IMPORTED_TARGET opus)
 pkg_check_modules(VPX REQUIRED IMPORTED_TARGET vpx)
 pkg_check_modules(X264 REQUIRED IMPORTED_TARGET x264)

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cstdio>
 #include <functional>
@@ -17,6 +18,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -45,6 +47,7 @@
 #include "services/controller/sqlite_room_store.h"
 #include "services/media_node/engine_metrics.h"
 #include "services/media_node/media_node_service.h"
+#include "services/sip/grpc_rooms.h"
 #include "services/web/web_gateway.h"
 
 ABSL_FLAG(bool, dev, false,
@@ -120,6 +123,22 @@ ABSL_FLAG(absl::Duration, tls_reload_interval, absl::Seconds(60),
           "How often the TLS certificate, key and CA files are checked for changes (1s to 1h); a "
           "renewed certificate is served from then on without a restart");
 ABSL_FLAG(std::string, log_level, "info", "Lowest log level written: debug, info, warning, error");
+ABSL_FLAG(std::string, sip_listen, "sip:127.0.0.1:5060",
+          "sip role: where SIP is taken over UDP and TCP (a SIP URI, sip:<address>:<port>); empty: "
+          "none");
+ABSL_FLAG(std::string, sips_listen, "",
+          "sip role: where SIP over TLS is taken (sips:<address>:<port>); needs --sip_tls_dir");
+ABSL_FLAG(std::string, sip_tls_dir, "",
+          "sip role: folder with agent.pem (certificate chain and key) and cafile.pem");
+ABSL_FLAG(std::string, sip_controller, "127.0.0.1:7700",
+          "sip role: the controller's public API (host:port) that calls are joined through");
+ABSL_FLAG(std::string, sip_controller_token_file, "",
+          "sip role: file holding the bearer token for the controller's API");
+ABSL_FLAG(std::string, sip_controller_ca, "",
+          "sip role: PEM CA of the controller's certificate (TLS); empty: plain gRPC, only with "
+          "--dev");
+ABSL_FLAG(int32_t, sip_max_calls, 200, "sip role: calls at once (more get 503)");
+ABSL_FLAG(int32_t, sip_calls_per_second, 20, "sip role: new calls per second (more get 503)");
 
 namespace chorus::chorusd {
 namespace {
@@ -131,6 +150,7 @@ constexpr char kUsage[] =
     "  all          controller and one media node in one process\n"
     "  controller   the public API (chorus.v1.Rooms)\n"
     "  media-node   the internal API (chorus.internal.v1.MediaNode) and the media engine\n"
+    "  sip          SIP signalling: calls to rooms' dial-in ids, joined through the controller\n"
     "\n"
     "Example: chorusd all --dev\n";
 
@@ -270,6 +290,94 @@ uint64_t RaiseOpenFileLimit() {
   return static_cast<uint64_t>(limit.rlim_cur);
 }
 
+// Signals are taken synchronously by the main thread: they are blocked before any thread starts,
+// so that every thread inherits the mask. Returns the set to wait for (WaitForSignal).
+sigset_t BlockSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return signals;
+}
+
+// The SIP role: sofia-sip's stack, joining calls through the controller's public API; /healthz,
+// /readyz and /metrics on --http_listen. Ends every call with BYE on SIGTERM.
+int RunSip(const sigset_t& signals) {
+  base::LogLevel level;
+  if (!base::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
+    return UsageError("--log_level must be debug, info, warning or error");
+  }
+  base::SetMinLogLevel(level);
+  const bool dev = absl::GetFlag(FLAGS_dev);
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  const std::string ca_file = absl::GetFlag(FLAGS_sip_controller_ca);
+  if (!ca_file.empty()) {
+    auto ca = common::ReadFileForFlag("--sip_controller_ca", ca_file);
+    if (!ca.ok()) return UsageError(std::string(ca.status().message()));
+    grpc::SslCredentialsOptions options;
+    options.pem_root_certs = *ca;
+    credentials = grpc::SslCredentials(options);
+  } else if (dev) {
+    credentials = grpc::InsecureChannelCredentials();
+  } else {
+    return UsageError(
+        "--sip_controller_ca is required (plain gRPC to the controller only with --dev)");
+  }
+  std::string token;
+  const std::string token_file = absl::GetFlag(FLAGS_sip_controller_token_file);
+  if (!token_file.empty()) {
+    auto read = common::ReadFileForFlag("--sip_controller_token_file", token_file);
+    if (!read.ok()) return UsageError(std::string(read.status().message()));
+    token = std::string(absl::StripAsciiWhitespace(*read));
+  }
+  auto rooms = sip::MakeGrpcRooms(
+      grpc::CreateChannel(absl::GetFlag(FLAGS_sip_controller), credentials), token);
+  sip::GatewayOptions options;
+  options.listen_url = absl::GetFlag(FLAGS_sip_listen);
+  options.tls_listen_url = absl::GetFlag(FLAGS_sips_listen);
+  options.tls_certificate_dir = absl::GetFlag(FLAGS_sip_tls_dir);
+  options.allow_plain_rtp = dev && absl::GetFlag(FLAGS_allow_insecure_media);
+  options.max_calls = std::max(1, absl::GetFlag(FLAGS_sip_max_calls));
+  options.max_new_calls_per_second = std::max(1, absl::GetFlag(FLAGS_sip_calls_per_second));
+  if (!options.tls_listen_url.empty() && options.tls_certificate_dir.empty()) {
+    return UsageError("--sips_listen needs --sip_tls_dir");
+  }
+  if (options.tls_listen_url.empty() && !dev) {
+    return UsageError("--sips_listen is required (SIP without TLS only with --dev)");
+  }
+  auto registry = std::make_shared<prometheus::Registry>();
+  options.registry = registry;
+  auto gateway = sip::SipGateway::Start(options, rooms.get());
+  if (!gateway.ok()) {
+    std::fprintf(stderr, "chorusd: %s\n", std::string(gateway.status().message()).c_str());
+    return kExitFailure;
+  }
+  std::atomic<bool> ready{true};
+  auto http = common::HttpServer::Start(
+      {absl::GetFlag(FLAGS_http_listen), registry, [&ready] { return ready.load(); }, {}});
+  if (!http.ok()) {
+    std::fprintf(stderr, "chorusd: %s\n", std::string(http.status().message()).c_str());
+    (*gateway)->Shutdown();
+    return kExitFailure;
+  }
+  base::Log(base::LogLevel::kInfo, "listening",
+            {{"role", "sip"},
+             {"sip", options.listen_url},
+             {"sips", options.tls_listen_url},
+             {"http", absl::StrCat("port ", (*http)->port())}});
+  int signal = 0;
+  while (signal == 0) signal = WaitForSignal(signals, absl::InfiniteDuration());
+  base::Log(base::LogLevel::kInfo, "signal", {{"signal", strsignal(signal)}});
+  ready = false;
+  (*gateway)->Shutdown();
+  http->reset();
+  base::Log(base::LogLevel::kInfo, "stopped", {});
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunChorusd(int argc, char** argv) {
@@ -293,22 +401,19 @@ int RunChorusd(int argc, char** argv) {
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() != 2) {
     return UsageError(
-        "expected exactly one role: all, controller or media-node (try: chorusd all --dev)");
+        "expected exactly one role: all, controller, media-node or sip (try: chorusd all --dev)");
+  }
+  if (std::string_view(positional[1]) == "sip") {
+    const sigset_t signals = BlockSignals();
+    common::RouteGrpcLogging();
+    return RunSip(signals);
   }
   auto config_or = ConfigFromFlags(positional[1]);
   if (!config_or.ok()) return UsageError(std::string(config_or.status().message()));
   const common::ServerConfig config = *std::move(config_or);
   base::SetMinLogLevel(config.log_level);
 
-  // Signals are taken synchronously by the main thread: block them before any thread starts so
-  // that every thread inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  const sigset_t signals = BlockSignals();
 
   common::RouteGrpcLogging();
   common::RouteProtobufLogging();

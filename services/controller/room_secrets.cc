@@ -32,6 +32,13 @@ std::string RandomId(size_t bytes) {
   return std::string(hex.data());
 }
 
+std::string RandomDialInId() {
+  EnsureSodium();
+  std::string id(1, static_cast<char>('1' + randombytes_uniform(9)));
+  while (id.size() < 9) id.push_back(static_cast<char>('0' + randombytes_uniform(10)));
+  return id;
+}
+
 std::string NewSecret() {
   EnsureSodium();
   std::array<unsigned char, 32> secret{};

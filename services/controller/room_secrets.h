@@ -10,6 +10,9 @@ namespace chorus::controller::secrets {
 // `bytes` random bytes (at most 16) as lower-case hex: room, invite and participant ids.
 std::string RandomId(size_t bytes);
 
+// A room's dial-in id: 9 random digits, the first not 0.
+std::string RandomDialInId();
+
 // 32 random bytes, URL-safe base64 without padding (43 characters): invite and session tokens.
 std::string NewSecret();
 

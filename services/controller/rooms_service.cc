@@ -443,6 +443,16 @@ grpc::Status RoomsService::CreateRoom(grpc::ServerContext* context,
   if (LoadRoom(room->id) != nullptr) {
     return grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "room_id is taken");
   }
+  if (rules::TakesPins(*room)) {
+    // A number to dial, unique among the rooms (a SIP caller's only way to name its room).
+    std::set<std::string> taken;
+    ForEachRoom([&](const Room& other) { taken.insert(other.room.dial_in_id()); });
+    std::string dial_in_id;
+    do {
+      dial_in_id = secrets::RandomDialInId();
+    } while (taken.contains(dial_in_id));
+    room->room.set_dial_in_id(dial_in_id);
+  }
   *response = room->room;
   base::Log(base::LogLevel::kInfo, "room_created",
             {{"room", room->id}, {"kind", v1::RoomKind_Name(in.kind())}});
@@ -709,6 +719,17 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
   if (request->credential_case() == v1::JoinRoomRequest::CREDENTIAL_NOT_SET) {
     return Invalid("an invite_token or a pin is required");
   }
+  if (!request->dial_in_id().empty()) {
+    if (!request->room().empty()) return Invalid("give room or dial_in_id, not both");
+    if (request->credential_case() != v1::JoinRoomRequest::kPin) {
+      return Invalid("dial_in_id: only with a pin");
+    }
+    if (request->dial_in_id().size() > 16 ||
+        !std::all_of(request->dial_in_id().begin(), request->dial_in_id().end(),
+                     [](char c) { return c >= '0' && c <= '9'; })) {
+      return Invalid("dial_in_id: digits only");
+    }
+  }
   if (!request->display_name().empty() && !rules::ValidDisplayName(request->display_name())) {
     return Invalid("display_name: 1 to 64 printable characters");
   }
@@ -727,6 +748,17 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
 
   JoinAttempt attempt;
   attempt.room_name = request->room();
+  if (!request->dial_in_id().empty()) {
+    Locked lock(this);
+    attempt.room_name.clear();
+    ForEachRoom([&](const Room& room) {
+      if (room.room.dial_in_id() == request->dial_in_id()) attempt.room_name = room.room.name();
+    });
+    if (attempt.room_name.empty()) {
+      if (!store_->SectionStatus().ok()) return NoRoom();
+      return NotFound("no room has this dial-in id");
+    }
+  }
   if (request->credential_case() == v1::JoinRoomRequest::kInviteToken) {
     attempt.request.invite_token_hash = HashToken(request->invite_token());
   } else {

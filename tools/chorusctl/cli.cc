@@ -298,7 +298,8 @@ std::string RoomLine(const chorus::v1::Room& room) {
   return absl::StrCat(room.name(), " ",
                       Shorten(chorus::v1::RoomKind_Name(room.kind()), "ROOM_KIND_"), " ",
                       Shorten(chorus::v1::AccessMode_Name(room.access_mode()), "ACCESS_MODE_"),
-                      " participants=", room.participant_count(), room.locked() ? " locked" : "");
+                      " participants=", room.participant_count(), room.locked() ? " locked" : "",
+                      room.dial_in_id().empty() ? "" : " dial_in_id=", room.dial_in_id());
 }
 
 std::string ParticipantLine(const chorus::v1::Participant& p) {

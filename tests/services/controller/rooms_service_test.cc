@@ -603,6 +603,52 @@ TEST_P(RoomsServiceStoreTest, WrongPinsLockPinJoinsOut) {
   EXPECT_EQ(lockouts, 2);
 }
 
+TEST_P(RoomsServiceStoreTest, APinRoomHasANumberToDialAndAPinJoinByItFindsTheRoom) {
+  RoomsOptions options;
+  options.pin_attempts_per_room = 3;
+  Start(false, options);
+  v1::Room shared = CreateRoom(v1::ROOM_KIND_MEETING, v1::ACCESS_MODE_SHARED_PIN, "", "8642");
+  v1::Room other = CreateRoom(v1::ROOM_KIND_MEETING, v1::ACCESS_MODE_SHARED_PIN, "", "8642");
+  v1::Room invited = CreateRoom(v1::ROOM_KIND_CONSULTATION);
+  ASSERT_EQ(shared.dial_in_id().size(), 9u);
+  EXPECT_NE(shared.dial_in_id()[0], '0');
+  EXPECT_TRUE(std::all_of(shared.dial_in_id().begin(), shared.dial_in_id().end(),
+                          [](char c) { return c >= '0' && c <= '9'; }));
+  EXPECT_NE(shared.dial_in_id(), other.dial_in_id());
+  EXPECT_TRUE(invited.dial_in_id().empty());  // nobody dials into an invite-only room
+
+  v1::JoinRoomRequest request;
+  request.set_dial_in_id(shared.dial_in_id());
+  request.set_pin("8642");
+  *request.mutable_offer() = Offer(50000);
+  v1::JoinRoomResponse joined;
+  grpc::Status status = stub_->JoinRoom(Context().get(), request, &joined);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(absl::StartsWith(joined.participant().name(), shared.name() + "/participants/"));
+  // Wrong PINs by number count toward the room's lockout as any other.
+  request.set_pin("0000");
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(stub_->JoinRoom(Context().get(), request, &joined).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  EXPECT_EQ(Join(shared, "8642", &joined, true).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  // A number nobody has, a number with a room name, a number with an invite: refused.
+  request.set_dial_in_id("123");
+  EXPECT_EQ(stub_->JoinRoom(Context().get(), request, &joined).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  request.set_dial_in_id("12a");
+  EXPECT_EQ(stub_->JoinRoom(Context().get(), request, &joined).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  request.set_dial_in_id(other.dial_in_id());
+  request.set_room(other.name());
+  EXPECT_EQ(stub_->JoinRoom(Context().get(), request, &joined).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  request.clear_room();
+  request.set_invite_token("not-a-pin");
+  EXPECT_EQ(stub_->JoinRoom(Context().get(), request, &joined).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 TEST_P(RoomsServiceStoreTest, SharedPinAdmitsAtOnceAndOneTimeRoomsEndWithTheMeeting) {
   Start();
   v1::Room shared = CreateRoom(v1::ROOM_KIND_MEETING, v1::ACCESS_MODE_SHARED_PIN, "", "8642");

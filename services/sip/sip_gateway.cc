@@ -1,0 +1,438 @@
+#include "services/sip/sip_gateway.h"
+
+#include <sofia-sip/nua.h>
+#include <sofia-sip/nua_tag.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/sip_tag.h>
+#include <sofia-sip/su.h>
+#include <sofia-sip/su_tag.h>
+#include <sofia-sip/su_wait.h>
+#include <sofia-sip/tport_tag.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "pipeline/base/log.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "services/sip/sip_sdp.h"
+
+namespace chorus::sip {
+namespace {
+
+namespace v1 = chorus::v1;
+
+constexpr int kJoinWorkers = 4;
+
+bool Digits(std::string_view text) {
+  return !text.empty() &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// A call's state, owned by the stack thread (bound to its handle).
+struct Call {
+  nua_handle_t* handle = nullptr;
+  uint64_t id = 0;
+  std::string participant;  // once joined
+  bool answered = false;
+  bool ended = false;  // BYE, CANCEL or the end of the stack: its participant leaves
+};
+
+class Gateway final : public SipGateway {
+ public:
+  Gateway(GatewayOptions options, Rooms* rooms) : options_(std::move(options)), rooms_(rooms) {
+    if (options_.registry == nullptr) options_.registry = std::make_shared<prometheus::Registry>();
+    auto& results = prometheus::BuildCounter()
+                        .Name("chorus_sip_calls_total")
+                        .Help(
+                            "SIP calls by how they were answered: answered (joined), refused "
+                            "(no room, wrong PIN, media not acceptable), busy (503: limits)")
+                        .Register(*options_.registry);
+    answered_ = &results.Add({{"result", "answered"}});
+    refused_ = &results.Add({{"result", "refused"}});
+    busy_ = &results.Add({{"result", "busy"}});
+    calls_gauge_ = &prometheus::BuildGauge()
+                        .Name("chorus_sip_calls")
+                        .Help("SIP calls in progress (answered, not ended)")
+                        .Register(*options_.registry)
+                        .Add({});
+  }
+
+  ~Gateway() override { Shutdown(); }
+
+  absl::Status Run() {
+    wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake_fd_ < 0) return absl::InternalError("eventfd failed");
+    std::promise<absl::Status> started;
+    std::future<absl::Status> result = started.get_future();
+    stack_ = std::thread([this, &started] { StackThread(&started); });
+    absl::Status status = result.get();
+    if (!status.ok()) {
+      stack_.join();
+      return status;
+    }
+    for (int i = 0; i < kJoinWorkers; ++i) workers_.emplace_back([this] { Work(); });
+    return absl::OkStatus();
+  }
+
+  int calls() const override { return active_.load(); }
+
+  void Shutdown() override {
+    if (!stack_.joinable()) return;
+    Post([this] { BeginShutdown(); });
+    stack_.join();
+    {
+      std::lock_guard<std::mutex> lock(jobs_mutex_);
+      stopping_ = true;
+    }
+    jobs_cv_.notify_all();
+    for (std::thread& worker : workers_) worker.join();
+    workers_.clear();
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+    wake_fd_ = -1;
+  }
+
+ private:
+  // ----- The stack thread -----
+
+  void StackThread(std::promise<absl::Status>* started) {
+    su_init();
+    root_ = su_root_create(this);
+    if (root_ == nullptr) {
+      started->set_value(absl::InternalError("the SIP stack could not start"));
+      su_deinit();
+      return;
+    }
+    su_wait_t wait;
+    su_wait_create(&wait, wake_fd_, SU_WAIT_IN);
+    su_root_register(root_, &wait, &Gateway::OnWake, this, 0);
+    const url_string_t* url =
+        options_.listen_url.empty() ? nullptr : URL_STRING_MAKE(options_.listen_url.c_str());
+    const url_string_t* sips = options_.tls_listen_url.empty()
+                                   ? nullptr
+                                   : URL_STRING_MAKE(options_.tls_listen_url.c_str());
+    nua_ = nua_create(
+        root_, &Gateway::OnEvent, this, TAG_IF(url != nullptr, NUTAG_URL(url)),
+        TAG_IF(url == nullptr, NUTAG_URL(URL_STRING_MAKE("sip:127.0.0.1:0;transport=tcp"))),
+        TAG_IF(sips != nullptr, NUTAG_SIPS_URL(sips)),
+        TAG_IF(!options_.tls_certificate_dir.empty(),
+               NUTAG_CERTIFICATE_DIR(options_.tls_certificate_dir.c_str())),
+        NUTAG_MEDIA_ENABLE(0), NUTAG_AUTOANSWER(0), NUTAG_AUTOALERT(0),
+        NUTAG_ALLOW("INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"), SIPTAG_USER_AGENT_STR("Chorus"),
+        SIPTAG_SERVER_STR("Chorus"), TAG_END());
+    if (nua_ == nullptr) {
+      started->set_value(absl::UnavailableError(
+          "the SIP listeners could not be opened (address in use, or no TLS certificate)"));
+      su_root_destroy(root_);
+      su_deinit();
+      return;
+    }
+    started->set_value(absl::OkStatus());
+    su_root_run(root_);
+    nua_destroy(nua_);
+    su_root_destroy(root_);
+    su_deinit();
+  }
+
+  // Runs `task` on the stack thread.
+  void Post(std::function<void()> task) {
+    {
+      std::lock_guard<std::mutex> lock(posted_mutex_);
+      posted_.push_back(std::move(task));
+    }
+    const uint64_t one = 1;
+    (void)!::write(wake_fd_, &one, sizeof(one));
+  }
+
+  static int OnWake(su_root_magic_t*, su_wait_t*, su_wakeup_arg_t* arg) {
+    auto* self = static_cast<Gateway*>(arg);
+    uint64_t count = 0;
+    (void)!::read(self->wake_fd_, &count, sizeof(count));
+    std::deque<std::function<void()>> tasks;
+    {
+      std::lock_guard<std::mutex> lock(self->posted_mutex_);
+      tasks.swap(self->posted_);
+    }
+    for (auto& task : tasks) task();
+    return 0;
+  }
+
+  void BeginShutdown() {
+    shutting_down_ = true;
+    for (auto& [handle, call] : calls_) {
+      if (call->answered && !call->ended) nua_bye(handle, TAG_END());
+      EndCall(*call);
+    }
+    nua_shutdown(nua_);
+  }
+
+  static void OnEvent(nua_event_t event, int status, const char* /*phrase*/, nua_t* /*nua*/,
+                      nua_magic_t* magic, nua_handle_t* handle, nua_hmagic_t* /*hmagic*/,
+                      const sip_t* sip, tagi_t tags[]) {
+    auto* self = static_cast<Gateway*>(magic);
+    switch (event) {
+      case nua_i_invite:
+        self->OnInvite(handle, sip);
+        break;
+      case nua_i_bye:
+      case nua_i_cancel:
+        if (auto it = self->calls_.find(handle); it != self->calls_.end()) {
+          self->EndCall(*it->second);
+        }
+        break;
+      case nua_i_state: {
+        int state = nua_callstate_init;
+        tl_gets(tags, NUTAG_CALLSTATE_REF(state), TAG_END());
+        if (state == nua_callstate_terminated) self->Forget(handle);
+        break;
+      }
+      case nua_r_shutdown:
+        if (status >= 200) su_root_break(self->root_);
+        break;
+      default:
+        break;
+    }
+  }
+
+  // The source of the request as its top Via says (received= when the stack set it).
+  static std::string Source(const sip_t* sip) {
+    if (sip == nullptr || sip->sip_via == nullptr) return {};
+    const char* host =
+        sip->sip_via->v_received != nullptr ? sip->sip_via->v_received : sip->sip_via->v_host;
+    return host != nullptr ? std::string(host).substr(0, 64) : std::string();
+  }
+
+  bool RateLimited() {
+    const absl::Time now = absl::Now();
+    while (!recent_.empty() && now - recent_.front() > absl::Seconds(1)) recent_.pop_front();
+    if (static_cast<int>(recent_.size()) >= options_.max_new_calls_per_second ||
+        static_cast<int>(calls_.size()) >= options_.max_calls) {
+      return true;
+    }
+    recent_.push_back(now);
+    return false;
+  }
+
+  void OnInvite(nua_handle_t* handle, const sip_t* sip) {
+    if (calls_.contains(handle)) {
+      // A re-INVITE (hold, a new offer): not taken yet; the call goes on as it was.
+      nua_respond(handle, 488, "Not Acceptable Here", TAG_END());
+      return;
+    }
+    if (shutting_down_ || RateLimited()) {
+      busy_->Increment();
+      nua_respond(handle, 503, "Service Unavailable", SIPTAG_RETRY_AFTER_STR("5"), TAG_END());
+      return;  // its handle goes when the stack says the call is over
+    }
+    auto call = std::make_unique<Call>();
+    call->handle = handle;
+    call->id = ++next_call_;
+    Call& held = *call;
+    calls_.emplace(handle, std::move(call));
+    const char* user = sip != nullptr && sip->sip_request != nullptr
+                           ? sip->sip_request->rq_url->url_user
+                           : nullptr;
+    absl::StatusOr<DialString> dialed = ParseDialString(user != nullptr ? user : "");
+    if (!dialed.ok()) {
+      Refuse(held, 404, "Not Found", "bad_dial_string");
+      return;
+    }
+    if (dialed->pin.empty()) {
+      // Entering a PIN on the keypad is not built yet: the dial string must carry it.
+      Refuse(held, 403, "Forbidden", "pin_missing");
+      return;
+    }
+    std::string sdp;
+    if (sip != nullptr && sip->sip_payload != nullptr && sip->sip_payload->pl_data != nullptr) {
+      sdp.assign(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
+    }
+    absl::StatusOr<CallerOffer> offer = ParseCallerOffer(sdp, options_.allow_plain_rtp);
+    if (!offer.ok()) {
+      if (offer.status().code() == absl::StatusCode::kFailedPrecondition) {
+        Refuse(held, 488, "Not Acceptable Here", "media_not_acceptable");
+      } else {
+        Refuse(held, 400, "Bad Request", "bad_offer");
+      }
+      return;
+    }
+    nua_respond(handle, 100, "Trying", TAG_END());
+    nua_handle_ref(handle);  // held by the join until it answers
+    v1::JoinRoomRequest request;
+    request.set_dial_in_id(dialed->dial_in_id);
+    request.set_pin(dialed->pin);
+    *request.mutable_offer()->mutable_rtp() = offer->rtp;
+    request.set_client_address(Source(sip));
+    Enqueue([this, handle, request = std::move(request), offer = *std::move(offer),
+             id = held.id]() mutable {
+      absl::StatusOr<v1::JoinRoomResponse> joined = rooms_->Join(request);
+      Post([this, handle, offer = std::move(offer), joined = std::move(joined), id]() mutable {
+        Answer(handle, id, offer, std::move(joined));
+        nua_handle_unref(handle);
+      });
+    });
+  }
+
+  void Answer(nua_handle_t* handle, uint64_t id, const CallerOffer& offer,
+              absl::StatusOr<v1::JoinRoomResponse> joined) {
+    auto it = calls_.find(handle);
+    Call* call = it != calls_.end() && it->second->id == id ? it->second.get() : nullptr;
+    if (!joined.ok()) {
+      if (call != nullptr) {
+        switch (joined.status().code()) {
+          case absl::StatusCode::kNotFound:
+            Refuse(*call, 404, "Not Found", "no_such_room");
+            break;
+          case absl::StatusCode::kPermissionDenied:
+          case absl::StatusCode::kResourceExhausted:
+          case absl::StatusCode::kFailedPrecondition:
+            Refuse(*call, 403, "Forbidden", "join_refused");
+            break;
+          default:
+            Refuse(*call, 503, "Service Unavailable", "controller_unavailable");
+            break;
+        }
+      }
+      return;
+    }
+    if (call == nullptr || call->ended || shutting_down_) {
+      // The caller hung up while the join was on its way: the participant leaves at once.
+      const std::string participant = joined->participant().name();
+      Enqueue([this, participant] { (void)rooms_->Leave(participant); });
+      return;
+    }
+    call->participant = joined->participant().name();
+    const std::string answer = AnswerSdp(joined->answer().rtp(), offer, call->id);
+    nua_respond(handle, 200, "OK", SIPTAG_CONTENT_TYPE_STR("application/sdp"),
+                SIPTAG_PAYLOAD_STR(answer.c_str()), TAG_END());
+    call->answered = true;
+    active_.fetch_add(1);
+    answered_->Increment();
+    calls_gauge_->Increment();
+    base::Log(base::LogLevel::kInfo, "sip_call_answered", {{"call", static_cast<int64_t>(id)}});
+  }
+
+  // Answers the INVITE with a refusal; `why` for the log (never the caller's URI or number).
+  void Refuse(Call& call, int status, const char* phrase, const char* why) {
+    nua_respond(call.handle, status, phrase, TAG_END());
+    call.ended = true;
+    (status == 503 ? busy_ : refused_)->Increment();
+    base::Log(base::LogLevel::kInfo, "sip_call_refused",
+              {{"call", static_cast<int64_t>(call.id)}, {"status", status}, {"why", why}});
+  }
+
+  // The call is over: its participant leaves (once).
+  void EndCall(Call& call) {
+    if (call.ended) return;
+    call.ended = true;
+    if (call.answered) {
+      active_.fetch_sub(1);
+      calls_gauge_->Decrement();
+    }
+    if (!call.participant.empty()) {
+      Enqueue([this, participant = call.participant] { (void)rooms_->Leave(participant); });
+      base::Log(base::LogLevel::kInfo, "sip_call_ended", {{"call", static_cast<int64_t>(call.id)}});
+    }
+  }
+
+  void Forget(nua_handle_t* handle) {
+    auto it = calls_.find(handle);
+    if (it != calls_.end()) {
+      EndCall(*it->second);
+      calls_.erase(it);
+    }
+    nua_handle_destroy(handle);
+  }
+
+  // ----- Join workers (calls to the controller block; the stack thread never waits) -----
+
+  void Enqueue(std::function<void()> job) {
+    {
+      std::lock_guard<std::mutex> lock(jobs_mutex_);
+      jobs_.push_back(std::move(job));
+    }
+    jobs_cv_.notify_one();
+  }
+
+  void Work() {
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock<std::mutex> lock(jobs_mutex_);
+        jobs_cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+        if (jobs_.empty()) return;  // stopping, with nothing left to do
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job();
+    }
+  }
+
+  GatewayOptions options_;
+  prometheus::Counter* answered_ = nullptr;  // owned by the registry
+  prometheus::Counter* refused_ = nullptr;
+  prometheus::Counter* busy_ = nullptr;
+  prometheus::Gauge* calls_gauge_ = nullptr;
+  Rooms* const rooms_;
+  int wake_fd_ = -1;
+  std::thread stack_;
+  // The stack thread's own.
+  su_root_t* root_ = nullptr;
+  nua_t* nua_ = nullptr;
+  std::map<nua_handle_t*, std::unique_ptr<Call>> calls_;
+  std::deque<absl::Time> recent_;
+  uint64_t next_call_ = 0;
+  bool shutting_down_ = false;
+  // Shared.
+  std::atomic<int> active_{0};
+  std::mutex posted_mutex_;
+  std::deque<std::function<void()>> posted_;
+  std::mutex jobs_mutex_;
+  std::condition_variable jobs_cv_;
+  std::deque<std::function<void()>> jobs_;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace
+
+absl::StatusOr<DialString> ParseDialString(const std::string& user) {
+  std::vector<std::string> parts = absl::StrSplit(user, '*');
+  if (parts.size() > 2 || !Digits(parts[0]) || parts[0].size() > 16) {
+    return absl::InvalidArgumentError("a dial-in id is digits");
+  }
+  DialString dialed;
+  dialed.dial_in_id = parts[0];
+  if (parts.size() == 2) {
+    if (!Digits(parts[1]) || parts[1].size() < 4 || parts[1].size() > 12) {
+      return absl::InvalidArgumentError("a PIN is 4 to 12 digits");
+    }
+    dialed.pin = parts[1];
+  }
+  return dialed;
+}
+
+absl::StatusOr<std::unique_ptr<SipGateway>> SipGateway::Start(const GatewayOptions& options,
+                                                              Rooms* rooms) {
+  if (options.listen_url.empty() && options.tls_listen_url.empty()) {
+    return absl::InvalidArgumentError(
+        "the SIP role needs a listener (--sip_listen or --sips_listen)");
+  }
+  auto gateway = std::make_unique<Gateway>(options, rooms);
+  if (absl::Status status = gateway->Run(); !status.ok()) return status;
+  return gateway;
+}
+
+}  // namespace chorus::sip

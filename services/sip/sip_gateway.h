@@ -1,0 +1,70 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "chorus/v1/rooms.pb.h"
+#include "prometheus/registry.h"
+
+// The SIP role (`chorusd sip`): signalling only. A SIP call to a room's dial-in id becomes a join
+// through the controller's public API, as any platform would make it; the caller's media then
+// flows to and from the media node as for any RTP endpoint. The SIP stack is sofia-sip (Debian's
+// libsofia-sip-ua: a complete, long-used RFC 3261 stack with its own SDP parser and TLS
+// transport), so no SIP or SDP is parsed here.
+namespace chorus::sip {
+
+// What the gateway asks of the controller: a platform's calls.
+class Rooms {
+ public:
+  virtual ~Rooms() = default;
+  virtual absl::StatusOr<chorus::v1::JoinRoomResponse> Join(
+      const chorus::v1::JoinRoomRequest& request) = 0;
+  // "rooms/{room}/participants/{participant}" leaves.
+  virtual absl::Status Leave(const std::string& participant) = 0;
+};
+
+struct GatewayOptions {
+  // Where SIP is taken: "sip:<address>:<port>" (UDP and TCP); empty: none.
+  std::string listen_url;
+  // SIP over TLS: "sips:<address>:<port>" and a folder holding agent.pem (certificate chain and
+  // key) and cafile.pem (sofia-sip's layout); empty: none.
+  std::string tls_listen_url;
+  std::string tls_certificate_dir;
+  // Plain RTP is refused (488) unless this is set (development only).
+  bool allow_plain_rtp = false;
+  // At most this many calls at once, and this many new ones per second (more get 503 with
+  // Retry-After): a flood of INVITEs never takes the controller or the other calls down.
+  int max_calls = 200;
+  int max_new_calls_per_second = 20;
+  // Where the gateway's metrics go (chorus_sip_calls, chorus_sip_calls_total{result}); may be
+  // null.
+  std::shared_ptr<prometheus::Registry> registry;
+};
+
+// How the dial string's user part names a room: "<dial_in_id>*<pin>" (digits; the PIN as a room
+// system's directory entry or a phone's dial string carries it). An empty `pin` when none was
+// given.
+struct DialString {
+  std::string dial_in_id;
+  std::string pin;
+};
+// INVALID_ARGUMENT when the user part is not digits, or the PIN is not 4 to 12 digits.
+absl::StatusOr<DialString> ParseDialString(const std::string& user);
+
+class SipGateway {
+ public:
+  // Opens the listeners and starts the stack's thread. `rooms` must outlive the gateway.
+  static absl::StatusOr<std::unique_ptr<SipGateway>> Start(const GatewayOptions& options,
+                                                           Rooms* rooms);
+  virtual ~SipGateway() = default;
+  // Calls in progress (answered and not ended).
+  virtual int calls() const = 0;
+  // Ends every call with BYE (its participant leaves) and stops the stack.
+  virtual void Shutdown() = 0;
+};
+
+}  // namespace chorus::sip

@@ -1,0 +1,221 @@
+#include "services/sip/sip_sdp.h"
+
+#include <sofia-sip/sdp.h>
+#include <sofia-sip/su_alloc.h>
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+
+namespace chorus::sip {
+namespace {
+
+namespace v1 = chorus::v1;
+
+// The largest offer taken (a room system's offer with video and content is a few kB).
+constexpr size_t kMaxOffer = 16 * 1024;
+
+// A sofia-sip memory home: what the parser allocates goes with it.
+struct HomeUnref {
+  void operator()(su_home_t* home) const { su_home_unref(home); }
+};
+using Home = std::unique_ptr<su_home_t, HomeUnref>;
+
+struct Suite {
+  const char* name;
+  v1::SrtpSuite suite;
+};
+constexpr Suite kSuites[] = {
+    {"AES_CM_128_HMAC_SHA1_80", v1::SRTP_SUITE_AES_CM_128_HMAC_SHA1_80},
+    {"AES_CM_128_HMAC_SHA1_32", v1::SRTP_SUITE_AES_CM_128_HMAC_SHA1_32},
+    {"AEAD_AES_128_GCM", v1::SRTP_SUITE_AEAD_AES_128_GCM},
+};
+
+const char* SuiteName(v1::SrtpSuite suite) {
+  for (const Suite& known : kSuites) {
+    if (known.suite == suite) return known.name;
+  }
+  return kSuites[0].name;
+}
+
+// "a=crypto:<tag> <suite> inline:<key>[|lifetime][|mki:length] [session params]" (RFC 4568),
+// when its suite is one Chorus speaks and it has no MKI (Chorus keys one context per stream).
+bool ParseCrypto(absl::string_view value, unsigned* tag, v1::SrtpKey* key) {
+  std::vector<absl::string_view> fields = absl::StrSplit(value, ' ', absl::SkipEmpty());
+  if (fields.size() < 3 || !absl::SimpleAtoi(fields[0], tag) || *tag > 999999999) return false;
+  const Suite* suite = nullptr;
+  for (const Suite& known : kSuites) {
+    if (fields[1] == known.name) suite = &known;
+  }
+  if (suite == nullptr || !absl::StartsWith(fields[2], "inline:")) return false;
+  std::vector<absl::string_view> parts = absl::StrSplit(fields[2].substr(7), '|');
+  if (parts.empty() || parts[0].empty() || parts[0].size() > 128 || parts.size() > 2) return false;
+  if (parts.size() == 2 && absl::StrContains(parts[1], ':')) return false;  // an MKI
+  key->set_suite(suite->suite);
+  key->set_key_base64(std::string(parts[0]));
+  return true;
+}
+
+// Static payload types a caller may offer without an rtpmap line (RFC 3551).
+bool StaticCodec(unsigned pt, v1::Codec* codec) {
+  switch (pt) {
+    case 0:
+      codec->set_name("PCMU");
+      break;
+    case 8:
+      codec->set_name("PCMA");
+      break;
+    case 9:
+      codec->set_name("G722");
+      break;
+    default:
+      return false;
+  }
+  codec->set_payload_type(pt);
+  codec->set_clock_rate(8000);
+  codec->set_channels(1);
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<CallerOffer> ParseCallerOffer(std::string_view sdp, bool allow_plain_rtp) {
+  if (sdp.empty()) return absl::InvalidArgumentError("the INVITE has no SDP offer");
+  if (sdp.size() > kMaxOffer) return absl::InvalidArgumentError("the SDP offer is too long");
+  Home home(static_cast<su_home_t*>(su_home_new(sizeof(su_home_t))));
+  if (home == nullptr) return absl::ResourceExhaustedError("out of memory");
+  sdp_parser_t* parser = sdp_parse(home.get(), sdp.data(), static_cast<issize_t>(sdp.size()), 0);
+  std::unique_ptr<sdp_parser_t, void (*)(sdp_parser_t*)> owned(parser, sdp_parser_free);
+  const sdp_session_t* session = parser != nullptr ? sdp_session(parser) : nullptr;
+  if (session == nullptr) return absl::InvalidArgumentError("the SDP offer does not parse");
+  const sdp_media_t* audio = nullptr;
+  for (const sdp_media_t* media = session->sdp_media; media != nullptr; media = media->m_next) {
+    if (media->m_type == sdp_media_audio && media->m_port != 0 && !media->m_rejected) {
+      audio = media;
+      break;
+    }
+  }
+  if (audio == nullptr) return absl::InvalidArgumentError("the SDP offer has no audio");
+  const bool secure = audio->m_proto == sdp_proto_srtp;
+  if (!secure && audio->m_proto != sdp_proto_rtp) {
+    return absl::FailedPreconditionError("the audio is neither RTP/SAVP nor RTP/AVP");
+  }
+  if (!secure && !allow_plain_rtp) {
+    return absl::FailedPreconditionError("SRTP with SDES keys (RTP/SAVP) is required");
+  }
+  const sdp_connection_t* connection =
+      audio->m_connections != nullptr ? audio->m_connections : session->sdp_connection;
+  if (connection == nullptr || connection->c_address == nullptr ||
+      absl::string_view(connection->c_address).size() > 64 || audio->m_port > 65535) {
+    return absl::InvalidArgumentError("the audio has no address to send to");
+  }
+
+  CallerOffer offer;
+  offer.rtp.set_transport(secure ? v1::TRANSPORT_SRTP : v1::TRANSPORT_RTP_INSECURE);
+  v1::StreamOffer* stream = offer.rtp.add_streams();
+  stream->set_kind(v1::MEDIA_KIND_AUDIO);
+  stream->set_address(connection->c_address);
+  stream->set_port(static_cast<uint32_t>(audio->m_port));
+  // Room systems and phones behind an SBC or NAT: answer where their packets come from.
+  stream->set_learn_address(true);
+  // RTP formats come as rtpmaps in the m= line's order (static payload types without an
+  // a=rtpmap line too, named from the parser's table); anything else as plain formats.
+  std::vector<v1::Codec> codecs;
+  for (const sdp_rtpmap_t* map = audio->m_rtpmaps; map != nullptr; map = map->rm_next) {
+    v1::Codec codec;
+    if (map->rm_encoding == nullptr || map->rm_encoding[0] == '\0') {
+      if (!StaticCodec(map->rm_pt, &codec)) continue;
+    } else if (absl::EqualsIgnoreCase(map->rm_encoding, "telephone-event")) {
+      if (offer.telephone_event_pt < 0) {
+        offer.telephone_event_pt = static_cast<int>(map->rm_pt);
+        offer.telephone_event_rate = map->rm_rate > 0 ? static_cast<int>(map->rm_rate) : 8000;
+      }
+      continue;
+    } else {
+      codec.set_name(map->rm_encoding);
+      codec.set_payload_type(map->rm_pt);
+      codec.set_clock_rate(static_cast<uint32_t>(map->rm_rate));
+      unsigned channels = 1;
+      if (map->rm_params != nullptr && !absl::SimpleAtoi(map->rm_params, &channels)) channels = 1;
+      codec.set_channels(channels);
+      if (map->rm_fmtp != nullptr) codec.set_fmtp(map->rm_fmtp);
+    }
+    codecs.push_back(std::move(codec));
+  }
+  for (const sdp_list_t* format = audio->m_format; format != nullptr; format = format->l_next) {
+    unsigned pt = 0;
+    v1::Codec codec;
+    if (format->l_text != nullptr && absl::SimpleAtoi(format->l_text, &pt) &&
+        StaticCodec(pt, &codec)) {
+      codecs.push_back(std::move(codec));
+    }
+  }
+  for (v1::Codec& codec : codecs) {
+    if (codec.name().size() > 32 || codec.fmtp().size() > 512 || codec.clock_rate() > 192000 ||
+        codec.channels() > 8 || stream->codecs_size() >= 32) {
+      continue;
+    }
+    *stream->add_codecs() = std::move(codec);
+  }
+  if (stream->codecs().empty()) return absl::FailedPreconditionError("no audio codec offered");
+  bool keyed = false;
+  for (const sdp_attribute_t* a = audio->m_attributes; a != nullptr; a = a->a_next) {
+    if (a->a_name == nullptr) continue;
+    if (absl::EqualsIgnoreCase(a->a_name, "rtcp-mux")) offer.rtcp_mux = true;
+    if (secure && !keyed && absl::EqualsIgnoreCase(a->a_name, "crypto") && a->a_value != nullptr) {
+      keyed = ParseCrypto(absl::string_view(a->a_value), &offer.crypto_tag, stream->mutable_key());
+    }
+  }
+  if (secure && !keyed) {
+    return absl::FailedPreconditionError(
+        "no SDES key with a suite Chorus speaks (AES_CM_128_HMAC_SHA1_80 or _32, "
+        "AEAD_AES_128_GCM)");
+  }
+  return offer;
+}
+
+std::string AnswerSdp(const v1::RtpAnswer& answer, const CallerOffer& offer, uint64_t session_id) {
+  const v1::StreamAnswer* audio = nullptr;
+  for (const v1::StreamAnswer& stream : answer.streams()) {
+    if (stream.kind() == v1::MEDIA_KIND_AUDIO) audio = &stream;
+  }
+  if (audio == nullptr) return {};
+  const bool secure = answer.transport() != v1::TRANSPORT_RTP_INSECURE;
+  const std::string family = absl::StrContains(audio->address(), ':') ? "IP6" : "IP4";
+  const v1::Codec& codec = audio->codec();
+  std::string sdp = absl::StrCat("v=0\r\no=chorus ", session_id, " ", session_id, " IN ", family,
+                                 " ", audio->address(), "\r\ns=Chorus\r\nc=IN ", family, " ",
+                                 audio->address(), "\r\nt=0 0\r\nm=audio ", audio->port(),
+                                 secure ? " RTP/SAVP " : " RTP/AVP ", codec.payload_type());
+  if (offer.telephone_event_pt >= 0) absl::StrAppend(&sdp, " ", offer.telephone_event_pt);
+  absl::StrAppend(&sdp, "\r\na=rtpmap:", codec.payload_type(), " ", codec.name(), "/",
+                  codec.clock_rate());
+  if (codec.channels() > 1) absl::StrAppend(&sdp, "/", codec.channels());
+  absl::StrAppend(&sdp, "\r\n");
+  if (!codec.fmtp().empty()) {
+    absl::StrAppend(&sdp, "a=fmtp:", codec.payload_type(), " ", codec.fmtp(), "\r\n");
+  }
+  if (offer.telephone_event_pt >= 0) {
+    absl::StrAppend(&sdp, "a=rtpmap:", offer.telephone_event_pt, " telephone-event/",
+                    offer.telephone_event_rate, "\r\na=fmtp:", offer.telephone_event_pt,
+                    " 0-15\r\n");
+  }
+  if (secure) {
+    absl::StrAppend(&sdp, "a=crypto:", offer.crypto_tag, " ", SuiteName(audio->key().suite()),
+                    " inline:", audio->key().key_base64(), "\r\n");
+  }
+  // Chorus takes RTCP on the RTP port; it says so to callers that do not multiplex (RFC 3605).
+  absl::StrAppend(&sdp, offer.rtcp_mux ? "a=rtcp-mux\r\n" : "",
+                  absl::StrCat("a=rtcp:", audio->port(), "\r\n"), "a=sendrecv\r\n");
+  return sdp;
+}
+
+}  // namespace chorus::sip

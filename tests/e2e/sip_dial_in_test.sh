@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# A SIP caller dials into a room. baresip (an independent SIP client) calls
+# "<dial_in_id>*<pin>@" the SIP role (`chorusd sip`), which joins it through the controller's
+# public API like any platform; its SDES-SRTP media then flows to and from the media node. An
+# ffmpeg participant of the same room, joined through the API with the PIN, hears the caller's
+# 880 Hz tone and the caller hears its 440 Hz one (FFT of what each decoded). A caller that offers
+# plain RTP gets 488, a wrong PIN 403 (and it counts toward the room's lockout), a number of no
+# room 404; the caller's hang-up (BYE) makes its participant leave. Nothing of a SIP URI, dial
+# string or PIN reaches a log.
+# Ports: 47800-47899.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/media_lib.sh"
+command -v baresip >/dev/null || fail "baresip is not installed (scripts/install-deps.sh installs it)"
+
+PIN=24680
+SIP_PORT=47801
+start_chorusd all all --dev --grpc_listen=127.0.0.1:47800 --http_listen=127.0.0.1:0 \
+  --media_port_min=47810 --media_port_max=47849
+CONTROLLER=$GRPC_ADDR
+CONTROLLER_HTTP=$HTTP_ADDR
+
+room_line=$(ctl room create meeting --access=shared-pin --guest_pin=$PIN --lobby=false) ||
+  fail "room create"
+ROOM=$(awk '{ print $1 }' <<<"$room_line")
+DIAL=$(grep -o 'dial_in_id=[0-9]*' <<<"$room_line" | cut -d= -f2)
+[[ ${#DIAL} == 9 ]] || fail "the room has no 9-digit dial-in id: $room_line"
+pass "a shared-PIN room has a number to dial"
+
+"$CHORUSD" sip --dev --sip_listen="sip:127.0.0.1:$SIP_PORT" --sip_controller="$CONTROLLER" \
+  --http_listen=127.0.0.1:0 >"$E2E_WORK/sip.out" 2>"$E2E_WORK/sip.log" &
+SIP_PID=$!
+E2E_PIDS+=("$SIP_PID")
+for _ in $(seq 150); do
+  grep -qs '"event":"listening"' "$E2E_WORK/sip.log" && break
+  kill -0 "$SIP_PID" 2>/dev/null || fail "chorusd sip exited before listening"
+  sleep 0.1
+done
+grep -q '"event":"listening"' "$E2E_WORK/sip.log" || fail "chorusd sip did not listen in 15 s"
+SIP_HTTP=$(sed -nE 's/.*"http":"port ([0-9]+)".*/127.0.0.1:\1/p' "$E2E_WORK/sip.log" | head -1)
+
+# baresip_call NAME URI SECONDS [MEDIAENC]: a baresip caller of NAME (its own config folder and
+# SIP port) that dials URI at once, sends an 880 Hz sine, keeps what it hears in NAME/dump-*-dec.wav
+# and hangs up after SECONDS. MEDIAENC: srtp-mand (default) or none (plain RTP).
+baresip_port=47860
+baresip_call() {
+  local name=$1 uri=$2 seconds=$3 mediaenc=${4:-srtp-mand}
+  local dir="$E2E_WORK/$name"
+  mkdir -p "$dir/dump"
+  baresip_port=$((baresip_port + 2))
+  cat >"$dir/config" <<CONFIG
+poll_method		epoll
+sip_listen		127.0.0.1:$baresip_port
+audio_player		aubridge,$name
+audio_source		ausine,880
+audio_alert		aubridge,$name
+ausrc_srate		48000
+auplay_srate		48000
+ausrc_channels		2
+auplay_channels		2
+audio_level		no
+rtp_ports		$((47870 + (baresip_port - 47860) * 2))-$((47871 + (baresip_port - 47860) * 2))
+module_path		/usr/lib/baresip/modules
+module			g711.so
+module			ausine.so
+module			aubridge.so
+module			sndfile.so
+module			srtp.so
+module_app		account.so
+module_app		menu.so
+snd_path		$dir/dump
+CONFIG
+  if [[ $mediaenc == none ]]; then
+    echo "<sip:caller@127.0.0.1>;regint=0;audio_codecs=PCMU" >"$dir/accounts"
+  else
+    echo "<sip:caller@127.0.0.1>;regint=0;mediaenc=$mediaenc;audio_codecs=PCMU" >"$dir/accounts"
+  fi
+  timeout $((seconds + 10)) baresip -f "$dir" -n 127.0.0.1 -t "$seconds" -e "/dial $uri" \
+    >"$E2E_WORK/baresip-$name.log" 2>&1 &
+  E2E_PIDS+=($!)
+  BARESIP_PID=$!
+}
+
+# 1. Refusals: an unknown number, a wrong PIN, plain RTP.
+baresip_call nobody "sip:987654321*$PIN@127.0.0.1:$SIP_PORT" 4
+wait_all "$BARESIP_PID"
+baresip_call wrong "sip:$DIAL*1111@127.0.0.1:$SIP_PORT" 4
+wait_all "$BARESIP_PID"
+baresip_call plain "sip:$DIAL*$PIN@127.0.0.1:$SIP_PORT" 4 none
+wait_all "$BARESIP_PID"
+for expected in '"status":404' '"status":403' '"status":488'; do
+  grep '"event":"sip_call_refused"' "$E2E_WORK/sip.log" | grep -q "$expected" ||
+    fail "no call refused with $expected ($(grep sip_call "$E2E_WORK/sip.log" | tr '\n' ' '))"
+done
+pass "an unknown number gets 404, a wrong PIN 403, plain RTP 488"
+
+# 2. The call: an ffmpeg participant (440 Hz) and the SIP caller (880 Hz), 14 s.
+key=$(new_key)
+answer=$(ctl --json join "$ROOM" --pin=$PIN --receive=127.0.0.1:47850 --key="$key" \
+  --codec=opus/111) || fail "the ffmpeg participant's join"
+start_receiver ffmpeg 47850 "$(field "$answer" key_base64)" opus 111 48000 2 12
+start_sender ffmpeg 440 "$(field "$answer" port)" 47852 "$key" "$OPUS_ENCODER" 14
+baresip_call caller "sip:$DIAL*$PIN@127.0.0.1:$SIP_PORT" 14
+wait_all "$RECEIVER_PID" "$BARESIP_PID"
+grep -q '"event":"sip_call_answered"' "$E2E_WORK/sip.log" ||
+  fail "the call was not answered ($(tail -5 "$E2E_WORK/baresip-caller.log" | tr '\n' ' '))"
+analyze ffmpeg 440 880
+expect_db_above ffmpeg 880 -40
+pass "the ffmpeg participant hears the SIP caller ($(tone_db ffmpeg 880) dB at 880 Hz)"
+dump=$(ls "$E2E_WORK"/caller/dump/*dec*.wav 2>/dev/null | head -1)
+[[ -n $dump ]] || fail "baresip kept nothing of what it heard ($(ls "$E2E_WORK/caller/dump"))"
+ffmpeg -hide_banner -loglevel error -nostdin -y -i "$dump" -ac 1 -ar 48000 -f s16le \
+  "$E2E_WORK/caller.raw"
+analyze caller 440 880
+expect_db_above caller 440 -40
+expect_db_below caller 880 -50
+pass "the SIP caller hears the ffmpeg participant ($(tone_db caller 440) dB at 440 Hz), not itself"
+
+# 3. The hang-up: the caller's participant leaves.
+for _ in $(seq 100); do
+  [[ $(ctl participants "$ROOM" | grep -c participants/) -le 1 ]] && break
+  sleep 0.1
+done
+[[ $(ctl participants "$ROOM" | grep -c participants/) -le 1 ]] ||
+  fail "the SIP caller's participant is still in the room after its BYE"
+pass "the caller's BYE makes its participant leave"
+
+# 4. Privacy: no dial string, PIN or SIP URI in any log.
+for log in "$E2E_WORK/all.log" "$E2E_WORK/sip.log"; do
+  if grep -q -e "$DIAL\*" -e "$PIN" -e "sip:caller" "$log"; then
+    fail "$(basename "$log") holds a dial string, a PIN or a SIP URI"
+  fi
+done
+metrics=$(curl -sf "http://$SIP_HTTP/metrics") || fail "the SIP role's metrics"
+grep -q 'chorus_sip_calls_total{result="answered"} 1' <<<"$metrics" || fail "answered calls: $metrics"
+pass "no dial string, PIN or SIP URI in the logs; the SIP role counts its calls"

@@ -1,0 +1,126 @@
+#include "services/sip/sip_sdp.h"
+
+#include <string>
+
+#include "absl/strings/match.h"
+#include "gtest/gtest.h"
+#include "services/sip/sip_gateway.h"
+
+namespace chorus::sip {
+namespace {
+
+namespace v1 = chorus::v1;
+
+// An offer as a SIP phone makes it (SDES-SRTP, G.711 by static payload type, Opus, DTMF).
+constexpr char kPhoneOffer[] =
+    "v=0\r\n"
+    "o=- 2890844526 2890844526 IN IP4 192.0.2.10\r\n"
+    "s=-\r\n"
+    "c=IN IP4 192.0.2.10\r\n"
+    "t=0 0\r\n"
+    "m=audio 49170 RTP/SAVP 111 0 8 101\r\n"
+    "a=rtpmap:111 opus/48000/2\r\n"
+    "a=fmtp:111 useinbandfec=1\r\n"
+    "a=rtpmap:101 telephone-event/8000\r\n"
+    "a=fmtp:101 0-15\r\n"
+    "a=crypto:3 AES_CM_128_HMAC_SHA1_32 inline:NzB4d1BINUAvLEw6UzF3WSJ+PSdFcGdUJShpX1Zj|2^20\r\n"
+    "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n"
+    "a=sendrecv\r\n"
+    "m=video 0 RTP/SAVP 96\r\n";
+
+TEST(CallerOfferTest, APhonesOfferBecomesAnAudioStreamWithItsFirstUsableKey) {
+  absl::StatusOr<CallerOffer> offer = ParseCallerOffer(kPhoneOffer, false);
+  ASSERT_TRUE(offer.ok()) << offer.status();
+  EXPECT_EQ(offer->rtp.transport(), v1::TRANSPORT_SRTP);
+  ASSERT_EQ(offer->rtp.streams_size(), 1);
+  const v1::StreamOffer& audio = offer->rtp.streams(0);
+  EXPECT_EQ(audio.kind(), v1::MEDIA_KIND_AUDIO);
+  EXPECT_EQ(audio.address(), "192.0.2.10");
+  EXPECT_EQ(audio.port(), 49170u);
+  EXPECT_TRUE(audio.learn_address());
+  ASSERT_EQ(audio.codecs_size(), 3);  // telephone-event apart
+  EXPECT_EQ(audio.codecs(0).name(), "opus");
+  EXPECT_EQ(audio.codecs(0).clock_rate(), 48000u);
+  EXPECT_EQ(audio.codecs(0).channels(), 2u);
+  EXPECT_EQ(audio.codecs(0).fmtp(), "useinbandfec=1");
+  EXPECT_EQ(audio.codecs(1).name(), "PCMU");
+  EXPECT_EQ(audio.codecs(1).payload_type(), 0u);
+  EXPECT_EQ(audio.codecs(2).name(), "PCMA");
+  EXPECT_EQ(offer->telephone_event_pt, 101);
+  EXPECT_EQ(offer->crypto_tag, 3u);
+  EXPECT_EQ(audio.key().suite(), v1::SRTP_SUITE_AES_CM_128_HMAC_SHA1_32);
+  EXPECT_EQ(audio.key().key_base64(), "NzB4d1BINUAvLEw6UzF3WSJ+PSdFcGdUJShpX1Zj");
+}
+
+TEST(CallerOfferTest, PlainRtpIsNotAcceptableUnlessAllowed) {
+  const std::string plain =
+      "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
+      "m=audio 49170 RTP/AVP 0\r\n";
+  absl::StatusOr<CallerOffer> refused = ParseCallerOffer(plain, false);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  absl::StatusOr<CallerOffer> allowed = ParseCallerOffer(plain, true);
+  ASSERT_TRUE(allowed.ok()) << allowed.status();
+  EXPECT_EQ(allowed->rtp.transport(), v1::TRANSPORT_RTP_INSECURE);
+  // SRTP without a key Chorus speaks is not acceptable either.
+  std::string no_key = kPhoneOffer;
+  no_key.erase(no_key.find("a=crypto:3"), no_key.find("a=sendrecv") - no_key.find("a=crypto:3"));
+  EXPECT_EQ(ParseCallerOffer(no_key, false).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(CallerOfferTest, NonsenseIsRefusedWithoutQuotingIt) {
+  for (const std::string& sdp :
+       {std::string(), std::string("v=0\r\nm=audio x RTP/SAVP\r\n"), std::string("<script>"),
+        std::string(20000, 'a'),
+        std::string("v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nt=0 0\r\nm=video 5 RTP/AVP 96\r\n")}) {
+    absl::StatusOr<CallerOffer> offer = ParseCallerOffer(sdp, true);
+    EXPECT_FALSE(offer.ok());
+    EXPECT_FALSE(absl::StrContains(offer.status().message(), "script"));
+    EXPECT_LT(offer.status().message().size(), 120u);
+  }
+}
+
+TEST(CallerOfferTest, TheAnswerCarriesTheNodesAddressCodecAndKeyUnderTheCallersTag) {
+  absl::StatusOr<CallerOffer> offer = ParseCallerOffer(kPhoneOffer, false);
+  ASSERT_TRUE(offer.ok());
+  v1::RtpAnswer answer;
+  answer.set_transport(v1::TRANSPORT_SRTP);
+  v1::StreamAnswer* audio = answer.add_streams();
+  audio->set_kind(v1::MEDIA_KIND_AUDIO);
+  audio->set_address("198.51.100.7");
+  audio->set_port(40002);
+  audio->mutable_codec()->set_name("opus");
+  audio->mutable_codec()->set_payload_type(111);
+  audio->mutable_codec()->set_clock_rate(48000);
+  audio->mutable_codec()->set_channels(2);
+  audio->mutable_key()->set_suite(v1::SRTP_SUITE_AES_CM_128_HMAC_SHA1_32);
+  audio->mutable_key()->set_key_base64("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk");
+  const std::string sdp = AnswerSdp(answer, *offer, 77);
+  // The answer parses as an offer would (the same independent parser) and says what it should.
+  absl::StatusOr<CallerOffer> back = ParseCallerOffer(sdp, false);
+  ASSERT_TRUE(back.ok()) << back.status() << "\n" << sdp;
+  EXPECT_EQ(back->rtp.streams(0).address(), "198.51.100.7");
+  EXPECT_EQ(back->rtp.streams(0).port(), 40002u);
+  EXPECT_EQ(back->rtp.streams(0).codecs(0).name(), "opus");
+  EXPECT_EQ(back->rtp.streams(0).key().key_base64(), "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk");
+  EXPECT_EQ(back->crypto_tag, 3u);
+  EXPECT_EQ(back->telephone_event_pt, 101);
+  EXPECT_TRUE(absl::StrContains(sdp, "a=rtcp:40002\r\n"));
+  EXPECT_TRUE(absl::StrContains(sdp, "o=chorus 77 77 IN IP4 198.51.100.7\r\n"));
+}
+
+TEST(DialStringTest, ANumberAndAPinAreDigits) {
+  absl::StatusOr<DialString> both = ParseDialString("123456789*2468");
+  ASSERT_TRUE(both.ok());
+  EXPECT_EQ(both->dial_in_id, "123456789");
+  EXPECT_EQ(both->pin, "2468");
+  absl::StatusOr<DialString> number = ParseDialString("123456789");
+  ASSERT_TRUE(number.ok());
+  EXPECT_TRUE(number->pin.empty());
+  for (const char* bad :
+       {"", "abc", "123*", "123*12", "123*1234567890123", "1*2*3", "12 3", "12345678901234567"}) {
+    EXPECT_FALSE(ParseDialString(bad).ok()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace chorus::sip
