@@ -1,10 +1,14 @@
 #include "services/sip/grpc_rooms.h"
 
+#include <atomic>
 #include <chrono>
+#include <mutex>
+#include <thread>
 #include <utility>
 
 #include "chorus/v1/rooms.grpc.pb.h"
 #include "grpcpp/client_context.h"
+#include "grpcpp/support/sync_stream.h"
 
 namespace chorus::sip {
 namespace {
@@ -20,6 +24,24 @@ class GrpcRooms final : public Rooms {
  public:
   GrpcRooms(std::shared_ptr<grpc::Channel> channel, std::string token)
       : stub_(v1::Rooms::NewStub(std::move(channel))), token_(std::move(token)) {}
+
+  ~GrpcRooms() override { StopWatching(); }
+
+  void WatchDepartures(std::function<void(const std::string&)> left) override {
+    StopWatching();
+    stopping_ = false;
+    watcher_ = std::thread([this, left = std::move(left)] { Watch(left); });
+  }
+
+  void StopWatching() override {
+    if (!watcher_.joinable()) return;
+    stopping_ = true;
+    {
+      std::lock_guard<std::mutex> lock(context_mutex_);
+      if (context_ != nullptr) context_->TryCancel();
+    }
+    watcher_.join();
+  }
 
   absl::StatusOr<v1::JoinRoomResponse> Join(const v1::JoinRoomRequest& request) override {
     grpc::ClientContext context;
@@ -40,6 +62,41 @@ class GrpcRooms final : public Rooms {
   }
 
  private:
+  // One WatchRooms stream after another (from where the last one ended) until stopped.
+  void Watch(const std::function<void(const std::string&)>& left) {
+    int64_t after = 0;
+    while (!stopping_) {
+      grpc::ClientContext context;
+      if (!token_.empty()) context.AddMetadata("authorization", "Bearer " + token_);
+      {
+        std::lock_guard<std::mutex> lock(context_mutex_);
+        if (stopping_) return;
+        context_ = &context;
+      }
+      v1::WatchRoomsRequest request;
+      request.set_resume_after_stream_sequence(after);
+      auto reader = stub_->WatchRooms(&context, request);
+      v1::RoomEvent event;
+      while (reader->Read(&event)) {
+        after = std::max(after, event.stream_sequence());
+        if (event.has_participant_left()) left(event.participant_left().participant());
+      }
+      grpc::Status status = reader->Finish();
+      {
+        std::lock_guard<std::mutex> lock(context_mutex_);
+        context_ = nullptr;
+      }
+      // A resume point the controller no longer has: from now on.
+      if (status.error_code() == grpc::StatusCode::OUT_OF_RANGE ||
+          status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+        after = 0;
+      }
+      for (int i = 0; i < 10 && !stopping_; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+  }
+
   void Prepare(grpc::ClientContext* context) const {
     context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
     if (!token_.empty()) context->AddMetadata("authorization", "Bearer " + token_);
@@ -47,6 +104,10 @@ class GrpcRooms final : public Rooms {
 
   std::unique_ptr<v1::Rooms::Stub> stub_;
   const std::string token_;
+  std::thread watcher_;
+  std::atomic<bool> stopping_{false};
+  std::mutex context_mutex_;
+  grpc::ClientContext* context_ = nullptr;  // the stream's, while it runs
 };
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include <thread>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -48,7 +49,9 @@ struct Call {
   uint64_t id = 0;
   std::string participant;  // once joined
   bool answered = false;
-  bool ended = false;  // BYE, CANCEL or the end of the stack: its participant leaves
+  bool ended = false;
+  // Came over TLS to a sip: URI (not sips:): answered with a ";transport=tls" Contact.
+  bool tls_by_sip_uri = false;  // BYE, CANCEL or the end of the stack: its participant leaves
 };
 
 class Gateway final : public SipGateway {
@@ -74,6 +77,11 @@ class Gateway final : public SipGateway {
   ~Gateway() override { Shutdown(); }
 
   absl::Status Run() {
+    if (absl::StartsWith(options_.tls_listen_url, "sips:")) {
+      // For callers that ask for TLS with a sip: URI (";transport=tls", as many phones do): a
+      // Contact they can reach again the same way.
+      tls_contact_ = absl::StrCat("<sip:", options_.tls_listen_url.substr(5), ";transport=tls>");
+    }
     wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_fd_ < 0) return absl::InternalError("eventfd failed");
     std::promise<absl::Status> started;
@@ -85,6 +93,9 @@ class Gateway final : public SipGateway {
       return status;
     }
     for (int i = 0; i < kJoinWorkers; ++i) workers_.emplace_back([this] { Work(); });
+    rooms_->WatchDepartures([this](const std::string& participant) {
+      Post([this, participant] { OnDeparture(participant); });
+    });
     return absl::OkStatus();
   }
 
@@ -92,6 +103,7 @@ class Gateway final : public SipGateway {
 
   void Shutdown() override {
     if (!stack_.joinable()) return;
+    rooms_->StopWatching();
     Post([this] { BeginShutdown(); });
     stack_.join();
     {
@@ -242,6 +254,12 @@ class Gateway final : public SipGateway {
     call->id = ++next_call_;
     Call& held = *call;
     calls_.emplace(handle, std::move(call));
+    if (!tls_contact_.empty() && sip != nullptr && sip->sip_via != nullptr &&
+        sip->sip_via->v_protocol != nullptr &&
+        absl::EqualsIgnoreCase(sip->sip_via->v_protocol, "SIP/2.0/TLS") &&
+        sip->sip_request != nullptr && sip->sip_request->rq_url->url_type == url_sip) {
+      held.tls_by_sip_uri = true;
+    }
     const char* user = sip != nullptr && sip->sip_request != nullptr
                            ? sip->sip_request->rq_url->url_user
                            : nullptr;
@@ -316,12 +334,26 @@ class Gateway final : public SipGateway {
     call->participant = joined->participant().name();
     const std::string answer = AnswerSdp(joined->answer().rtp(), offer, call->id);
     nua_respond(handle, 200, "OK", SIPTAG_CONTENT_TYPE_STR("application/sdp"),
-                SIPTAG_PAYLOAD_STR(answer.c_str()), TAG_END());
+                SIPTAG_PAYLOAD_STR(answer.c_str()),
+                TAG_IF(call->tls_by_sip_uri, SIPTAG_CONTACT_STR(tls_contact_.c_str())), TAG_END());
     call->answered = true;
     active_.fetch_add(1);
     answered_->Increment();
     calls_gauge_->Increment();
     base::Log(base::LogLevel::kInfo, "sip_call_answered", {{"call", static_cast<int64_t>(id)}});
+  }
+
+  // The participant of a call left the room without its caller hanging up (a host removed it,
+  // the room ended, its media node failed): the call ends with BYE.
+  void OnDeparture(const std::string& participant) {
+    for (auto& [handle, call] : calls_) {
+      if (call->participant != participant || call->ended) continue;
+      call->participant.clear();  // already gone: nothing to leave
+      if (call->answered) nua_bye(handle, TAG_END());
+      EndCall(*call);
+      base::Log(base::LogLevel::kInfo, "sip_call_ended_by_room",
+                {{"call", static_cast<int64_t>(call->id)}});
+    }
   }
 
   // Answers the INVITE with a refusal; `why` for the log (never the caller's URI or number).
@@ -394,6 +426,7 @@ class Gateway final : public SipGateway {
   std::map<nua_handle_t*, std::unique_ptr<Call>> calls_;
   std::deque<absl::Time> recent_;
   uint64_t next_call_ = 0;
+  std::string tls_contact_;
   bool shutting_down_ = false;
   // Shared.
   std::atomic<int> active_{0};

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +26,12 @@ class Rooms {
       const chorus::v1::JoinRoomRequest& request) = 0;
   // "rooms/{room}/participants/{participant}" leaves.
   virtual absl::Status Leave(const std::string& participant) = 0;
+  // Calls `left` with the name of every participant that leaves any room (removed by a host,
+  // denied, the room closed, its media node failed...), from now on, until StopWatching();
+  // reconnects and resumes where it was when the stream breaks. `left` runs on a thread of the
+  // watch.
+  virtual void WatchDepartures(std::function<void(const std::string& participant)> left) = 0;
+  virtual void StopWatching() = 0;
 };
 
 struct GatewayOptions {

@@ -26,7 +26,15 @@ DIAL=$(grep -o 'dial_in_id=[0-9]*' <<<"$room_line" | cut -d= -f2)
 [[ ${#DIAL} == 9 ]] || fail "the room has no 9-digit dial-in id: $room_line"
 pass "a shared-PIN room has a number to dial"
 
+# SIP over TLS: a throwaway CA and the SIP role's certificate, in sofia-sip's layout.
+SIPS_PORT=47803
+make_ca sipca
+make_cert sip sipca "IP:127.0.0.1"
+mkdir -p "$E2E_WORK/siptls"
+cat "$E2E_WORK/sip.crt" "$E2E_WORK/sip.key" >"$E2E_WORK/siptls/agent.pem"
+cp "$E2E_WORK/sipca.crt" "$E2E_WORK/siptls/cafile.pem"
 "$CHORUSD" sip --dev --sip_listen="sip:127.0.0.1:$SIP_PORT" --sip_controller="$CONTROLLER" \
+  --sips_listen="sips:127.0.0.1:$SIPS_PORT" --sip_tls_dir="$E2E_WORK/siptls" \
   --http_listen=127.0.0.1:0 >"$E2E_WORK/sip.out" 2>"$E2E_WORK/sip.log" &
 SIP_PID=$!
 E2E_PIDS+=("$SIP_PID")
@@ -38,12 +46,13 @@ done
 grep -q '"event":"listening"' "$E2E_WORK/sip.log" || fail "chorusd sip did not listen in 15 s"
 SIP_HTTP=$(sed -nE 's/.*"http":"port ([0-9]+)".*/127.0.0.1:\1/p' "$E2E_WORK/sip.log" | head -1)
 
-# baresip_call NAME URI SECONDS [MEDIAENC]: a baresip caller of NAME (its own config folder and
-# SIP port) that dials URI at once, sends an 880 Hz sine, keeps what it hears in NAME/dump-*-dec.wav
-# and hangs up after SECONDS. MEDIAENC: srtp-mand (default) or none (plain RTP).
+# baresip_call NAME URI SECONDS [MEDIAENC] [TRANSPORT]: a baresip caller of NAME (its own config
+# folder and SIP port) that dials URI at once, sends an 880 Hz sine, keeps what it hears in
+# NAME/dump-*-dec.wav and hangs up after SECONDS. MEDIAENC: srtp-mand (default) or none (plain
+# RTP). TRANSPORT: udp (default) or tls (the SIP role's certificate checked against its CA).
 baresip_port=47860
 baresip_call() {
-  local name=$1 uri=$2 seconds=$3 mediaenc=${4:-srtp-mand}
+  local name=$1 uri=$2 seconds=$3 mediaenc=${4:-srtp-mand} transport=${5:-udp}
   local dir="$E2E_WORK/$name"
   mkdir -p "$dir/dump"
   baresip_port=$((baresip_port + 2))
@@ -68,12 +77,11 @@ module			srtp.so
 module_app		account.so
 module_app		menu.so
 snd_path		$dir/dump
+sip_cafile		$E2E_WORK/sipca.crt
 CONFIG
-  if [[ $mediaenc == none ]]; then
-    echo "<sip:caller@127.0.0.1>;regint=0;audio_codecs=PCMU" >"$dir/accounts"
-  else
-    echo "<sip:caller@127.0.0.1>;regint=0;mediaenc=$mediaenc;audio_codecs=PCMU" >"$dir/accounts"
-  fi
+  local params="regint=0;audio_codecs=PCMU"
+  [[ $mediaenc == none ]] || params+=";mediaenc=$mediaenc"
+  echo "<sip:caller@127.0.0.1;transport=$transport>;$params" >"$dir/accounts"
   timeout $((seconds + 10)) baresip -f "$dir" -n 127.0.0.1 -t "$seconds" -e "/dial $uri" \
     >"$E2E_WORK/baresip-$name.log" 2>&1 &
   E2E_PIDS+=($!)
@@ -93,19 +101,19 @@ for expected in '"status":404' '"status":403' '"status":488'; do
 done
 pass "an unknown number gets 404, a wrong PIN 403, plain RTP 488"
 
-# 2. The call: an ffmpeg participant (440 Hz) and the SIP caller (880 Hz), 14 s.
+# 2. The call, over TLS: an ffmpeg participant (440 Hz) and the SIP caller (880 Hz), 14 s.
 key=$(new_key)
 answer=$(ctl --json join "$ROOM" --pin=$PIN --receive=127.0.0.1:47850 --key="$key" \
   --codec=opus/111) || fail "the ffmpeg participant's join"
 start_receiver ffmpeg 47850 "$(field "$answer" key_base64)" opus 111 48000 2 12
 start_sender ffmpeg 440 "$(field "$answer" port)" 47852 "$key" "$OPUS_ENCODER" 14
-baresip_call caller "sip:$DIAL*$PIN@127.0.0.1:$SIP_PORT" 14
+baresip_call caller "sip:$DIAL*$PIN@127.0.0.1:$SIPS_PORT" 14 srtp-mand tls
 wait_all "$RECEIVER_PID" "$BARESIP_PID"
 grep -q '"event":"sip_call_answered"' "$E2E_WORK/sip.log" ||
   fail "the call was not answered ($(tail -5 "$E2E_WORK/baresip-caller.log" | tr '\n' ' '))"
 analyze ffmpeg 440 880
 expect_db_above ffmpeg 880 -40
-pass "the ffmpeg participant hears the SIP caller ($(tone_db ffmpeg 880) dB at 880 Hz)"
+pass "the ffmpeg participant hears the SIP caller over TLS ($(tone_db ffmpeg 880) dB at 880 Hz)"
 dump=$(ls "$E2E_WORK"/caller/dump/*dec*.wav 2>/dev/null | head -1)
 [[ -n $dump ]] || fail "baresip kept nothing of what it heard ($(ls "$E2E_WORK/caller/dump"))"
 ffmpeg -hide_banner -loglevel error -nostdin -y -i "$dump" -ac 1 -ar 48000 -f s16le \
@@ -124,12 +132,36 @@ done
   fail "the SIP caller's participant is still in the room after its BYE"
 pass "the caller's BYE makes its participant leave"
 
-# 4. Privacy: no dial string, PIN or SIP URI in any log.
+# 4. A host removes a SIP caller: its call ends with a BYE from Chorus.
+ffmpeg_participant=$(field "$answer" name)
+baresip_call removed "sip:$DIAL*$PIN@127.0.0.1:$SIP_PORT" 40
+for _ in $(seq 150); do
+  [[ $(grep -c '"event":"sip_call_answered"' "$E2E_WORK/sip.log") -ge 2 ]] && break
+  sleep 0.1
+done
+[[ $(grep -c '"event":"sip_call_answered"' "$E2E_WORK/sip.log") -ge 2 ]] ||
+  fail "the second call was not answered"
+sip_participant=$(ctl participants "$ROOM" | grep -o 'rooms/[^ ]*/participants/[0-9a-f]*' |
+  grep -v "$ffmpeg_participant" | head -1)
+[[ -n $sip_participant ]] || fail "the second caller is not in the roster"
+ctl remove "$sip_participant" >/dev/null || fail "remove the SIP caller"
+for _ in $(seq 100); do
+  grep -q "session closed" "$E2E_WORK/baresip-removed.log" && break
+  sleep 0.1
+done
+grep -q "session closed" "$E2E_WORK/baresip-removed.log" ||
+  fail "the removed caller's call did not end ($(tail -3 "$E2E_WORK/baresip-removed.log" | tr '\n' ' '))"
+grep -q '"event":"sip_call_ended_by_room"' "$E2E_WORK/sip.log" || fail "no sip_call_ended_by_room"
+kill -TERM "$BARESIP_PID" 2>/dev/null || true
+pass "a caller removed by the host gets a BYE and its call ends"
+
+# 5. Privacy: no dial string, PIN or SIP URI in any log.
 for log in "$E2E_WORK/all.log" "$E2E_WORK/sip.log"; do
   if grep -q -e "$DIAL\*" -e "$PIN" -e "sip:caller" "$log"; then
     fail "$(basename "$log") holds a dial string, a PIN or a SIP URI"
   fi
 done
 metrics=$(curl -sf "http://$SIP_HTTP/metrics") || fail "the SIP role's metrics"
-grep -q 'chorus_sip_calls_total{result="answered"} 1' <<<"$metrics" || fail "answered calls: $metrics"
+grep -q 'chorus_sip_calls_total{result="answered"} 2' <<<"$metrics" || fail "answered calls: $metrics"
+grep -q 'chorus_sip_calls 0' <<<"$metrics" || fail "calls in progress: $metrics"
 pass "no dial string, PIN or SIP URI in the logs; the SIP role counts its calls"
