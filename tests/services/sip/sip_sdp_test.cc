@@ -71,7 +71,13 @@ TEST(CallerOfferTest, NonsenseIsRefusedWithoutQuotingIt) {
   for (const std::string& sdp :
        {std::string(), std::string("v=0\r\nm=audio x RTP/SAVP\r\n"), std::string("<script>"),
         std::string(20000, 'a'),
-        std::string("v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nt=0 0\r\nm=video 5 RTP/AVP 96\r\n")}) {
+        std::string("v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nt=0 0\r\nm=video 5 RTP/AVP 96\r\n"),
+        // An 8-bit byte among a media line's formats, a format "/" (sofia-sip's parser would
+        // ask for gigabytes), a malformed o= line.
+        std::string("v=0\r\no=- 1 1 IN IP4 0\r\nm=o 0 P /\r\n"),
+        std::string("v=0\r\no=- 1 1IN IP4 0\r\nm=audio 1 RTP/AVP 0\r\n"),
+        std::string("v=0\r\nm=audio 1 RTP/AVP 1 \xc2\r\n"),
+        std::string("v=0\r\nm=audio 1\x01\r\n")}) {
     absl::StatusOr<CallerOffer> offer = ParseCallerOffer(sdp, true);
     EXPECT_FALSE(offer.ok());
     EXPECT_FALSE(absl::StrContains(offer.status().message(), "script"));
