@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <string>
@@ -127,9 +128,12 @@ ABSL_FLAG(std::string, sip_listen, "sip:127.0.0.1:5060",
           "sip role: where SIP is taken over UDP and TCP (a SIP URI, sip:<address>:<port>); empty: "
           "none");
 ABSL_FLAG(std::string, sips_listen, "",
-          "sip role: where SIP over TLS is taken (sips:<address>:<port>); needs --sip_tls_dir");
-ABSL_FLAG(std::string, sip_tls_dir, "",
-          "sip role: folder with agent.pem (certificate chain and key) and cafile.pem");
+          "sip role: where SIP over TLS is taken (sips:<address>:<port>); needs --sip_tls_cert and "
+          "--sip_tls_key");
+ABSL_FLAG(std::string, sip_tls_cert, "", "sip role: PEM certificate chain of the SIP listener");
+ABSL_FLAG(std::string, sip_tls_key, "", "sip role: PEM private key of the SIP listener");
+ABSL_FLAG(std::string, sip_tls_ca, "",
+          "sip role: PEM CAs of SIP peers' certificates (an SBC's), for mutual TLS");
 ABSL_FLAG(std::string, sip_controller, "127.0.0.1:7700",
           "sip role: the controller's public API (host:port) that calls are joined through");
 ABSL_FLAG(std::string, sip_controller_token_file, "",
@@ -338,20 +342,56 @@ int RunSip(const sigset_t& signals) {
   sip::GatewayOptions options;
   options.listen_url = absl::GetFlag(FLAGS_sip_listen);
   options.tls_listen_url = absl::GetFlag(FLAGS_sips_listen);
-  options.tls_certificate_dir = absl::GetFlag(FLAGS_sip_tls_dir);
   options.allow_plain_rtp = dev && absl::GetFlag(FLAGS_allow_insecure_media);
   options.max_calls = std::max(1, absl::GetFlag(FLAGS_sip_max_calls));
   options.max_new_calls_per_second = std::max(1, absl::GetFlag(FLAGS_sip_calls_per_second));
-  if (!options.tls_listen_url.empty() && options.tls_certificate_dir.empty()) {
-    return UsageError("--sips_listen needs --sip_tls_dir");
-  }
   if (options.tls_listen_url.empty() && !dev) {
     return UsageError("--sips_listen is required (SIP without TLS only with --dev)");
   }
+  // sofia-sip reads its certificate from a folder (agent.pem: chain and key; cafile.pem): one of
+  // this process's own, in memory-backed /tmp in the chart, removed at exit.
+  std::string tls_dir;
+  if (!options.tls_listen_url.empty()) {
+    auto cert = common::ReadFileForFlag("--sip_tls_cert", absl::GetFlag(FLAGS_sip_tls_cert));
+    if (!cert.ok()) return UsageError(std::string(cert.status().message()));
+    auto key = common::ReadFileForFlag("--sip_tls_key", absl::GetFlag(FLAGS_sip_tls_key));
+    if (!key.ok()) return UsageError(std::string(key.status().message()));
+    std::string ca;
+    if (!absl::GetFlag(FLAGS_sip_tls_ca).empty()) {
+      auto read = common::ReadFileForFlag("--sip_tls_ca", absl::GetFlag(FLAGS_sip_tls_ca));
+      if (!read.ok()) return UsageError(std::string(read.status().message()));
+      ca = *std::move(read);
+    }
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern =
+        absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/chorus-sip-tls.XXXXXX");
+    if (mkdtemp(pattern.data()) == nullptr) return UsageError("no folder for the SIP certificate");
+    tls_dir = pattern;
+    auto write = [&](const char* name, const std::string& text) {
+      const std::string path = absl::StrCat(tls_dir, "/", name);
+      FILE* file = std::fopen(path.c_str(), "w");
+      if (file == nullptr) return false;
+      const bool ok = std::fwrite(text.data(), 1, text.size(), file) == text.size();
+      return std::fclose(file) == 0 && ok;
+    };
+    const std::string chain =
+        absl::StrCat(*cert, cert->empty() || cert->back() == '\n' ? "" : "\n");
+    if (!write("agent.pem", chain + *key) || !write("cafile.pem", ca.empty() ? *cert : ca)) {
+      return UsageError("the SIP certificate could not be written to its folder");
+    }
+    options.tls_certificate_dir = tls_dir;
+  }
+  const auto remove_tls_dir = [&tls_dir] {
+    if (tls_dir.empty()) return;
+    std::remove(absl::StrCat(tls_dir, "/agent.pem").c_str());
+    std::remove(absl::StrCat(tls_dir, "/cafile.pem").c_str());
+    ::rmdir(tls_dir.c_str());
+  };
   auto registry = std::make_shared<prometheus::Registry>();
   options.registry = registry;
   auto gateway = sip::SipGateway::Start(options, rooms.get());
   if (!gateway.ok()) {
+    remove_tls_dir();
     std::fprintf(stderr, "chorusd: %s\n", std::string(gateway.status().message()).c_str());
     return kExitFailure;
   }
@@ -361,6 +401,7 @@ int RunSip(const sigset_t& signals) {
   if (!http.ok()) {
     std::fprintf(stderr, "chorusd: %s\n", std::string(http.status().message()).c_str());
     (*gateway)->Shutdown();
+    remove_tls_dir();
     return kExitFailure;
   }
   base::Log(base::LogLevel::kInfo, "listening",
@@ -373,6 +414,7 @@ int RunSip(const sigset_t& signals) {
   base::Log(base::LogLevel::kInfo, "signal", {{"signal", strsignal(signal)}});
   ready = false;
   (*gateway)->Shutdown();
+  remove_tls_dir();
   http->reset();
   base::Log(base::LogLevel::kInfo, "stopped", {});
   return kExitOk;

@@ -26,15 +26,14 @@ DIAL=$(grep -o 'dial_in_id=[0-9]*' <<<"$room_line" | cut -d= -f2)
 [[ ${#DIAL} == 9 ]] || fail "the room has no 9-digit dial-in id: $room_line"
 pass "a shared-PIN room has a number to dial"
 
-# SIP over TLS: a throwaway CA and the SIP role's certificate, in sofia-sip's layout.
+# SIP over TLS: a throwaway CA and the SIP role's certificate.
 SIPS_PORT=47803
 make_ca sipca
 make_cert sip sipca "IP:127.0.0.1"
-mkdir -p "$E2E_WORK/siptls"
-cat "$E2E_WORK/sip.crt" "$E2E_WORK/sip.key" >"$E2E_WORK/siptls/agent.pem"
-cp "$E2E_WORK/sipca.crt" "$E2E_WORK/siptls/cafile.pem"
-"$CHORUSD" sip --dev --sip_listen="sip:127.0.0.1:$SIP_PORT" --sip_controller="$CONTROLLER" \
-  --sips_listen="sips:127.0.0.1:$SIPS_PORT" --sip_tls_dir="$E2E_WORK/siptls" \
+mkdir -p "$E2E_WORK/siptmp"
+TMPDIR="$E2E_WORK/siptmp" "$CHORUSD" sip --dev --sip_listen="sip:127.0.0.1:$SIP_PORT" --sip_controller="$CONTROLLER" \
+  --sips_listen="sips:127.0.0.1:$SIPS_PORT" --sip_tls_cert="$E2E_WORK/sip.crt" \
+  --sip_tls_key="$E2E_WORK/sip.key" --sip_tls_ca="$E2E_WORK/sipca.crt" \
   --http_listen=127.0.0.1:0 >"$E2E_WORK/sip.out" 2>"$E2E_WORK/sip.log" &
 SIP_PID=$!
 E2E_PIDS+=("$SIP_PID")
@@ -155,7 +154,7 @@ grep -q '"event":"sip_call_ended_by_room"' "$E2E_WORK/sip.log" || fail "no sip_c
 kill -TERM "$BARESIP_PID" 2>/dev/null || true
 pass "a caller removed by the host gets a BYE and its call ends"
 
-# 5. Privacy: no dial string, PIN or SIP URI in any log.
+# 5. Privacy: no dial string, PIN or SIP URI in any log; the certificate's folder is gone.
 for log in "$E2E_WORK/all.log" "$E2E_WORK/sip.log"; do
   if grep -q -e "$DIAL\*" -e "$PIN" -e "sip:caller" "$log"; then
     fail "$(basename "$log") holds a dial string, a PIN or a SIP URI"
@@ -164,4 +163,9 @@ done
 metrics=$(curl -sf "http://$SIP_HTTP/metrics") || fail "the SIP role's metrics"
 grep -q 'chorus_sip_calls_total{result="answered"} 2' <<<"$metrics" || fail "answered calls: $metrics"
 grep -q 'chorus_sip_calls 0' <<<"$metrics" || fail "calls in progress: $metrics"
-pass "no dial string, PIN or SIP URI in the logs; the SIP role counts its calls"
+[[ -n $(ls "$E2E_WORK/siptmp") ]] || fail "no folder for sofia-sip's certificate while serving"
+kill -TERM "$SIP_PID"
+wait_exit "$SIP_PID" 10
+[[ $EXIT_STATUS == 0 ]] || fail "chorusd sip exited with $EXIT_STATUS on SIGTERM"
+[[ -z $(ls "$E2E_WORK/siptmp") ]] || fail "the certificate's folder outlived chorusd sip"
+pass "no dial string, PIN or SIP URI in the logs; the SIP role counts its calls and stops cleanly"
