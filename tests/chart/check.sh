@@ -163,6 +163,10 @@ refuse "a participant's packets must reach the node holding its session" \
 refuse "would send every participant of every media node to that one address" \
   --set mediaNode.network.advertisedAddress=203.0.113.7
 refuse "the public API must authenticate its callers" --set auth.apiTokens.secretName=
+refuse "the SIP role calls the public API with a bearer token" --set sip.enabled=true \
+  --set auth.requireClientCert=true
+refuse "sip.callsPerSecond: Must be greater than or equal to 1" --set sip.enabled=true \
+  --set sip.callsPerSecond=0
 refuse "portMin (41000) must not be above portMax (40000)" --set mediaNode.network.portMin=41000 \
   --set mediaNode.network.portMax=40000
 refuse "mediaNode.drain.timeoutSeconds: Must be greater than or equal to 30" \

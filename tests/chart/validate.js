@@ -165,6 +165,7 @@ function checkCase(name, docs, metricNames) {
   const deployments = byKind('Deployment');
   const media = deployments.find((d) => component(d) === 'media-node');
   const controller = deployments.find((d) => component(d) === 'controller');
+  const sip = deployments.find((d) => component(d) === 'sip');
   if (!check(media && controller, `${name}: needs a controller and a media-node Deployment`)) return;
   const mediaPod = media.spec.template.spec;
   const mediaLabels = media.spec.template.metadata.labels;
@@ -296,9 +297,31 @@ function checkCase(name, docs, metricNames) {
   const grpcPort = portOf(flag(controllerArgs, 'grpc_listen'));
   if (check(controllerPolicy, `${name}: no NetworkPolicy for the controller`)) {
     const rules = controllerPolicy.spec.ingress.filter((r) => (r.ports || []).some((p) => p.port === grpcPort));
-    check(rules.length === 1 && rules[0].from.length > 0 && rules[0].from.every((f) => f.namespaceSelector &&
-      Object.keys(f.namespaceSelector).length > 0),
-      `${name}: the public API port ${grpcPort} must be open only to the platform's namespace`);
+    // The platform's namespace, and the SIP role's own pods (a client of the public API too).
+    const fromSip = (r) => sip && r.from.length > 0 && r.from.every((f) => f.podSelector && !f.namespaceSelector &&
+      matches(f.podSelector.matchLabels, sip.spec.template.metadata.labels));
+    const platformRules = rules.filter((r) => !fromSip(r));
+    check(platformRules.length === 1 && platformRules[0].from.length > 0 &&
+      platformRules[0].from.every((f) => f.namespaceSelector && Object.keys(f.namespaceSelector).length > 0),
+      `${name}: the public API port ${grpcPort} must be open only to the platform's namespace (and the SIP role)`);
+    check(!sip || rules.some(fromSip), `${name}: the SIP role's pods must reach the public API`);
+  }
+  // The SIP role: TLS always, never --dev, its controller CA without the controller's key, a
+  // Service callers can reach.
+  if (sip) {
+    const sipArgs = sip.spec.template.spec.containers[0].args;
+    check(sipArgs[0] === 'sip' && flag(sipArgs, 'sips_listen') && !sipArgs.includes('--dev'),
+      `${name}: the SIP role must listen for SIP over TLS and never run with --dev`);
+    const caVolume = sip.spec.template.spec.volumes.find((v) => v.name === 'controller-ca');
+    check(caVolume && caVolume.secret && (caVolume.secret.items || []).length === 1 &&
+      caVolume.secret.items[0].key === 'ca.crt',
+      `${name}: the SIP role must mount only the controller's CA, never its key`);
+    const sipService = byKind('Service').find((v) => matches(v.spec.selector, sip.spec.template.metadata.labels));
+    check(sipService && ['LoadBalancer', 'NodePort'].includes(sipService.spec.type) &&
+      sipService.spec.ports.some((p) => p.protocol === 'TCP' && p.port === portOf(flag(sipArgs, 'sips_listen'))),
+      `${name}: SBCs and room systems must reach the SIP role's TLS port through a LoadBalancer or NodePort Service`);
+    check(pdbs.some((b) => matches(b.spec.selector.matchLabels, sip.spec.template.metadata.labels)),
+      `${name}: no PodDisruptionBudget covers the SIP role`);
   }
   const mediaPolicy = policies.find((np) => matches(np.spec.podSelector.matchLabels, mediaLabels));
   if (expect.network === 'pod' && check(mediaPolicy, `${name}: pod-network media nodes need a NetworkPolicy`)) {

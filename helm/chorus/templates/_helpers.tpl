@@ -26,6 +26,17 @@
 {{- printf "%s-media" (include "chorus.fullname" .) -}}
 {{- end -}}
 
+{{/* The SIP role's Deployment and Service. */}}
+{{- define "chorus.sipName" -}}
+{{- printf "%s-sip" (include "chorus.fullname" .) -}}
+{{- end -}}
+
+{{- define "chorus.sipSelector" -}}
+app.kubernetes.io/name: {{ include "chorus.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: sip
+{{- end -}}
+
 {{- define "chorus.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 app.kubernetes.io/name: {{ include "chorus.name" . }}
