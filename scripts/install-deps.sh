@@ -24,8 +24,9 @@ packages=(
   libpq-dev postgresql
   # an independent STUN/ICE implementation the ICE tests check against
   libnice-dev
-  # the SIP role's SIP stack (sofia-sip), and an independent SIP client for its end-to-end tests
-  libsofia-sip-ua-dev baresip-core
+  # the SIP role's SIP stack (sofia-sip), and independent SIP clients for its end-to-end tests
+  # (baresip calls in; SIPp floods and sends malformed requests)
+  libsofia-sip-ua-dev baresip-core sip-tester
   # WebRTC peers for the end-to-end tests: a real browser (headless), and a second, independent
   # WebRTC implementation (Debian's Python 3); iproute2 for their network namespace, nftables
   # for packet loss on a browser's link inside it

@@ -5,8 +5,10 @@
 # ffmpeg participant of the same room, joined through the API with the PIN, hears the caller's
 # 880 Hz tone and the caller hears its 440 Hz one (FFT of what each decoded). A caller that offers
 # plain RTP gets 488, a wrong PIN 403 (and it counts toward the room's lockout), a number of no
-# room 404; the caller's hang-up (BYE) makes its participant leave. Nothing of a SIP URI, dial
-# string or PIN reaches a log.
+# room 404; the caller's hang-up (BYE) makes its participant leave, and a host's removal sends
+# the caller a BYE. Floods of INVITEs and OPTIONS and malformed requests (SIPp) during the call are
+# refused or rate-limited and leave it alone. Nothing of a SIP URI, dial string or PIN reaches a
+# log.
 # Ports: 47800-47899.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/media_lib.sh"
@@ -107,7 +109,28 @@ answer=$(ctl --json join "$ROOM" --pin=$PIN --receive=127.0.0.1:47850 --key="$ke
 start_receiver ffmpeg 47850 "$(field "$answer" key_base64)" opus 111 48000 2 12
 start_sender ffmpeg 440 "$(field "$answer" port)" 47852 "$key" "$OPUS_ENCODER" 14
 baresip_call caller "sip:$DIAL*$PIN@127.0.0.1:$SIPS_PORT" 14 srtp-mand tls
-wait_all "$RECEIVER_PID" "$BARESIP_PID"
+caller_pid=$BARESIP_PID
+# Floods while the call goes on (SIPp, an independent SIP tool): INVITEs at 200 per second
+# (plain RTP offers, 488; over the limit of new calls, 503), OPTIONS at 200 per second, and
+# malformed requests. They are refused or rate-limited; the call does not notice.
+for _ in $(seq 100); do
+  grep -q '"event":"sip_call_answered"' "$E2E_WORK/sip.log" && break
+  sleep 0.1
+done
+sipp_run() {
+  local name=$1 port=$2
+  shift 2
+  timeout 20 sipp -nostdin -i 127.0.0.1 -p "$port" "127.0.0.1:$SIP_PORT" -s "$DIAL" \
+    -timeout 8s "$@" >"$E2E_WORK/sipp-$name.txt" 2>&1 &
+  E2E_PIDS+=($!)
+  SIPP_PIDS+=($!)
+}
+SIPP_PIDS=()
+sipp_run invites 47890 -sn uac -r 200 -m 1000
+sipp_run options 47892 -sf "$(dirname "$0")/sip/options_flood.xml" -r 200 -m 1000
+sipp_run malformed 47894 -sf "$(dirname "$0")/sip/malformed.xml" -r 50 -m 200
+wait_all "$RECEIVER_PID" "$caller_pid" "${SIPP_PIDS[@]}"
+kill -0 "$SIP_PID" 2>/dev/null || fail "chorusd sip did not survive the floods"
 grep -q '"event":"sip_call_answered"' "$E2E_WORK/sip.log" ||
   fail "the call was not answered ($(tail -5 "$E2E_WORK/baresip-caller.log" | tr '\n' ' '))"
 analyze ffmpeg 440 880
@@ -121,6 +144,9 @@ analyze caller 440 880
 expect_db_above caller 440 -40
 expect_db_below caller 880 -50
 pass "the SIP caller hears the ffmpeg participant ($(tone_db caller 440) dB at 440 Hz), not itself"
+busy=$(curl -sf "http://$SIP_HTTP/metrics" | sed -n 's/^chorus_sip_calls_total{result="busy"} //p')
+[[ ${busy%.*} -gt 0 ]] || fail "the INVITE flood was not rate-limited (busy: ${busy:-none})"
+pass "floods of INVITEs ($busy refused as busy), OPTIONS and malformed requests left the call alone"
 
 # 3. The hang-up: the caller's participant leaves.
 for _ in $(seq 100); do
