@@ -141,6 +141,9 @@ ABSL_FLAG(std::string, sip_controller_token_file, "",
 ABSL_FLAG(std::string, sip_controller_ca, "",
           "sip role: PEM CA of the controller's certificate (TLS); empty: plain gRPC, only with "
           "--dev");
+ABSL_FLAG(std::vector<std::string>, sip_trusted_peers, {},
+          "sip role: the only networks calls may come from (comma-separated addresses or "
+          "address/prefix, the hospital's SBCs); empty: anywhere (every room still needs its PIN)");
 ABSL_FLAG(int32_t, sip_max_calls, 200, "sip role: calls at once (more get 503)");
 ABSL_FLAG(int32_t, sip_calls_per_second, 20, "sip role: new calls per second (more get 503)");
 
@@ -345,6 +348,7 @@ int RunSip(const sigset_t& signals) {
   options.allow_plain_rtp = dev && absl::GetFlag(FLAGS_allow_insecure_media);
   options.max_calls = std::max(1, absl::GetFlag(FLAGS_sip_max_calls));
   options.max_new_calls_per_second = std::max(1, absl::GetFlag(FLAGS_sip_calls_per_second));
+  options.trusted_peers = absl::GetFlag(FLAGS_sip_trusted_peers);
   if (options.tls_listen_url.empty() && !dev) {
     return UsageError("--sips_listen is required (SIP without TLS only with --dev)");
   }

@@ -1,5 +1,6 @@
 #include "services/sip/sip_gateway.h"
 
+#include <arpa/inet.h>
 #include <sofia-sip/nua.h>
 #include <sofia-sip/nua_tag.h>
 #include <sofia-sip/sip_header.h>
@@ -56,7 +57,8 @@ struct Call {
 
 class Gateway final : public SipGateway {
  public:
-  Gateway(GatewayOptions options, Rooms* rooms) : options_(std::move(options)), rooms_(rooms) {
+  Gateway(GatewayOptions options, PeerList trusted, Rooms* rooms)
+      : options_(std::move(options)), trusted_(std::move(trusted)), rooms_(rooms) {
     if (options_.registry == nullptr) options_.registry = std::make_shared<prometheus::Registry>();
     auto& results = prometheus::BuildCounter()
                         .Name("chorus_sip_calls_total")
@@ -263,6 +265,10 @@ class Gateway final : public SipGateway {
     const char* user = sip != nullptr && sip->sip_request != nullptr
                            ? sip->sip_request->rq_url->url_user
                            : nullptr;
+    if (!trusted_.empty() && !trusted_.Contains(Source(sip))) {
+      Refuse(held, 403, "Forbidden", "untrusted_peer");
+      return;
+    }
     absl::StatusOr<DialString> dialed = ParseDialString(user != nullptr ? user : "");
     if (!dialed.ok()) {
       Refuse(held, 404, "Not Found", "bad_dial_string");
@@ -413,6 +419,7 @@ class Gateway final : public SipGateway {
   }
 
   GatewayOptions options_;
+  const PeerList trusted_;
   prometheus::Counter* answered_ = nullptr;  // owned by the registry
   prometheus::Counter* refused_ = nullptr;
   prometheus::Counter* busy_ = nullptr;
@@ -441,6 +448,57 @@ class Gateway final : public SipGateway {
 
 }  // namespace
 
+absl::StatusOr<PeerList> PeerList::Parse(const std::vector<std::string>& networks) {
+  PeerList list;
+  for (size_t i = 0; i < networks.size(); ++i) {
+    const std::string& entry = networks[i];
+    const size_t slash = entry.find('/');
+    const std::string address = entry.substr(0, slash);
+    Network network;
+    if (inet_pton(AF_INET, address.c_str(), network.bytes) == 1) {
+      network.family = AF_INET;
+      network.prefix = 32;
+    } else if (inet_pton(AF_INET6, address.c_str(), network.bytes) == 1) {
+      network.family = AF_INET6;
+      network.prefix = 128;
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("trusted peer ", i + 1, ": not an IP address or network"));
+    }
+    if (slash != std::string::npos) {
+      int prefix = -1;
+      const std::string bits = entry.substr(slash + 1);
+      if (!Digits(bits) || bits.size() > 3 || (prefix = std::stoi(bits)) > network.prefix) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("trusted peer ", i + 1, ": the prefix length is out of range"));
+      }
+      network.prefix = prefix;
+    }
+    list.networks_.push_back(network);
+  }
+  return list;
+}
+
+bool PeerList::Contains(const std::string& address) const {
+  unsigned char bytes[16] = {};
+  int family = AF_INET;
+  if (inet_pton(AF_INET, address.c_str(), bytes) != 1) {
+    family = AF_INET6;
+    if (inet_pton(AF_INET6, address.c_str(), bytes) != 1) return false;
+  }
+  for (const Network& network : networks_) {
+    if (network.family != family) continue;
+    int bits = network.prefix;
+    bool match = true;
+    for (int i = 0; bits > 0 && match; ++i, bits -= 8) {
+      const unsigned mask = bits >= 8 ? 0xffu : (0xffu << (8 - bits)) & 0xffu;
+      match = (bytes[i] & mask) == (network.bytes[i] & mask);
+    }
+    if (match) return true;
+  }
+  return false;
+}
+
 absl::StatusOr<DialString> ParseDialString(const std::string& user) {
   std::vector<std::string> parts = absl::StrSplit(user, '*');
   if (parts.size() > 2 || !Digits(parts[0]) || parts[0].size() > 16) {
@@ -463,7 +521,9 @@ absl::StatusOr<std::unique_ptr<SipGateway>> SipGateway::Start(const GatewayOptio
     return absl::InvalidArgumentError(
         "the SIP role needs a listener (--sip_listen or --sips_listen)");
   }
-  auto gateway = std::make_unique<Gateway>(options, rooms);
+  absl::StatusOr<PeerList> trusted = PeerList::Parse(options.trusted_peers);
+  if (!trusted.ok()) return trusted.status();
+  auto gateway = std::make_unique<Gateway>(options, *std::move(trusted), rooms);
   if (absl::Status status = gateway->Run(); !status.ok()) return status;
   return gateway;
 }

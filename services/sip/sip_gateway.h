@@ -47,6 +47,10 @@ struct GatewayOptions {
   // Retry-After): a flood of INVITEs never takes the controller or the other calls down.
   int max_calls = 200;
   int max_new_calls_per_second = 20;
+  // Where calls may come from: IPv4 or IPv6 networks ("10.1.2.0/24", "2001:db8::/32", or an
+  // address alone), the hospital's SBCs. Empty: from anywhere (every room still needs its PIN).
+  // A call from elsewhere gets 403.
+  std::vector<std::string> trusted_peers;
   // Where the gateway's metrics go (chorus_sip_calls, chorus_sip_calls_total{result}); may be
   // null.
   std::shared_ptr<prometheus::Registry> registry;
@@ -61,6 +65,24 @@ struct DialString {
 };
 // INVALID_ARGUMENT when the user part is not digits, or the PIN is not 4 to 12 digits.
 absl::StatusOr<DialString> ParseDialString(const std::string& user);
+
+// A set of IPv4 and IPv6 networks (GatewayOptions::trusted_peers).
+class PeerList {
+ public:
+  // INVALID_ARGUMENT naming the entry (its position) that is not an address or a network.
+  static absl::StatusOr<PeerList> Parse(const std::vector<std::string>& networks);
+  bool empty() const { return networks_.empty(); }
+  // Whether `address` (an IP address as text) is in one of the networks.
+  bool Contains(const std::string& address) const;
+
+ private:
+  struct Network {
+    int family = 0;
+    unsigned char bytes[16] = {};
+    int prefix = 0;
+  };
+  std::vector<Network> networks_;
+};
 
 class SipGateway {
  public:

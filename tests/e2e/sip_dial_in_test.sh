@@ -36,6 +36,7 @@ mkdir -p "$E2E_WORK/siptmp"
 TMPDIR="$E2E_WORK/siptmp" "$CHORUSD" sip --dev --sip_listen="sip:127.0.0.1:$SIP_PORT" --sip_controller="$CONTROLLER" \
   --sips_listen="sips:127.0.0.1:$SIPS_PORT" --sip_tls_cert="$E2E_WORK/sip.crt" \
   --sip_tls_key="$E2E_WORK/sip.key" --sip_tls_ca="$E2E_WORK/sipca.crt" \
+  --sip_trusted_peers=127.0.0.0/8,2001:db8::/32 \
   --http_listen=127.0.0.1:0 >"$E2E_WORK/sip.out" 2>"$E2E_WORK/sip.log" &
 SIP_PID=$!
 E2E_PIDS+=("$SIP_PID")
@@ -68,7 +69,7 @@ auplay_srate		48000
 ausrc_channels		2
 auplay_channels		2
 audio_level		no
-rtp_ports		$((47870 + (baresip_port - 47860) * 2))-$((47871 + (baresip_port - 47860) * 2))
+rtp_ports		$((47873 + baresip_port - 47860))-$((47874 + baresip_port - 47860))
 module_path		/usr/lib/baresip/modules
 module			g711.so
 module			ausine.so
@@ -96,11 +97,24 @@ baresip_call wrong "sip:$DIAL*1111@127.0.0.1:$SIP_PORT" 4
 wait_all "$BARESIP_PID"
 baresip_call plain "sip:$DIAL*$PIN@127.0.0.1:$SIP_PORT" 4 none
 wait_all "$BARESIP_PID"
+# A SIP role that takes calls only from an SBC's network (192.0.2.0/24) refuses this caller.
+"$CHORUSD" sip --dev --sip_listen="sip:127.0.0.1:47805" --sip_controller="$CONTROLLER" \
+  --sip_trusted_peers=192.0.2.0/24 --http_listen=127.0.0.1:0 \
+  >"$E2E_WORK/sip-sbc.out" 2>"$E2E_WORK/sip-sbc.log" &
+E2E_PIDS+=($!)
+for _ in $(seq 150); do
+  grep -qs '"event":"listening"' "$E2E_WORK/sip-sbc.log" && break
+  sleep 0.1
+done
+baresip_call stranger "sip:$DIAL*$PIN@127.0.0.1:47805" 4
+wait_all "$BARESIP_PID"
+grep '"event":"sip_call_refused"' "$E2E_WORK/sip-sbc.log" | grep -q '"why":"untrusted_peer"' ||
+  fail "a caller outside the trusted peers was not refused ($(grep sip_call "$E2E_WORK/sip-sbc.log"))"
 for expected in '"status":404' '"status":403' '"status":488'; do
   grep '"event":"sip_call_refused"' "$E2E_WORK/sip.log" | grep -q "$expected" ||
     fail "no call refused with $expected ($(grep sip_call "$E2E_WORK/sip.log" | tr '\n' ' '))"
 done
-pass "an unknown number gets 404, a wrong PIN 403, plain RTP 488"
+pass "an unknown number gets 404, a wrong PIN 403, plain RTP 488, a caller from outside the trusted peers 403"
 
 # 2. The call, over TLS: an ffmpeg participant (440 Hz) and the SIP caller (880 Hz), 14 s.
 key=$(new_key)
@@ -181,7 +195,7 @@ kill -TERM "$BARESIP_PID" 2>/dev/null || true
 pass "a caller removed by the host gets a BYE and its call ends"
 
 # 5. Privacy: no dial string, PIN or SIP URI in any log; the certificate's folder is gone.
-for log in "$E2E_WORK/all.log" "$E2E_WORK/sip.log"; do
+for log in "$E2E_WORK/all.log" "$E2E_WORK/sip.log" "$E2E_WORK/sip-sbc.log"; do
   if grep -q -e "$DIAL\*" -e "$PIN" -e "sip:caller" "$log"; then
     fail "$(basename "$log") holds a dial string, a PIN or a SIP URI"
   fi

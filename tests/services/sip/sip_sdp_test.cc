@@ -128,5 +128,28 @@ TEST(DialStringTest, ANumberAndAPinAreDigits) {
   }
 }
 
+TEST(PeerListTest, AddressesAndNetworksOfBothFamilies) {
+  absl::StatusOr<PeerList> list =
+      PeerList::Parse({"10.1.2.0/24", "192.0.2.7", "2001:db8::/32", "198.51.100.128/25"});
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_TRUE(list->Contains("10.1.2.200"));
+  EXPECT_FALSE(list->Contains("10.1.3.1"));
+  EXPECT_TRUE(list->Contains("192.0.2.7"));
+  EXPECT_FALSE(list->Contains("192.0.2.8"));
+  EXPECT_TRUE(list->Contains("2001:db8:1::5"));
+  EXPECT_FALSE(list->Contains("2001:db9::5"));
+  EXPECT_TRUE(list->Contains("198.51.100.200"));
+  EXPECT_FALSE(list->Contains("198.51.100.100"));
+  EXPECT_FALSE(list->Contains("not an address"));
+  EXPECT_FALSE(list->Contains(""));
+  for (const char* bad :
+       {"10.1.2.0/33", "2001:db8::/129", "sbc.example", "10.1.2.0/", "/8", "10.1.2.0/-1"}) {
+    absl::StatusOr<PeerList> refused = PeerList::Parse({"10.0.0.1", bad});
+    EXPECT_FALSE(refused.ok()) << bad;
+    EXPECT_FALSE(absl::StrContains(refused.status().message(), bad)) << "echoed";
+  }
+  EXPECT_TRUE(PeerList::Parse({})->empty());
+}
+
 }  // namespace
 }  // namespace chorus::sip
