@@ -52,7 +52,12 @@ struct Call {
   bool answered = false;
   bool ended = false;
   // Came over TLS to a sip: URI (not sips:): answered with a ";transport=tls" Contact.
-  bool tls_by_sip_uri = false;  // BYE, CANCEL or the end of the stack: its participant leaves
+  bool tls_by_sip_uri = false;
+  // Once answered: the caller's offer and the node's answer (a re-INVITE is judged against them),
+  // and the version of the last SDP answer sent.
+  CallerOffer offer;
+  v1::RtpAnswer answer;
+  uint64_t sdp_version = 1;  // BYE, CANCEL or the end of the stack: its participant leaves
 };
 
 class Gateway final : public SipGateway {
@@ -145,6 +150,8 @@ class Gateway final : public SipGateway {
         TAG_IF(!options_.tls_certificate_dir.empty(),
                NUTAG_CERTIFICATE_DIR(options_.tls_certificate_dir.c_str())),
         NUTAG_MEDIA_ENABLE(0), NUTAG_AUTOANSWER(0), NUTAG_AUTOALERT(0),
+        // Session timers (RFC 4028): a call whose refreshes stop ends (BYE) after 30 minutes.
+        NUTAG_SESSION_TIMER(1800), NUTAG_MIN_SE(90), NUTAG_SESSION_REFRESHER(nua_any_refresher),
         NUTAG_ALLOW("INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"), SIPTAG_USER_AGENT_STR("Chorus"),
         SIPTAG_SERVER_STR("Chorus"), TAG_END());
     if (nua_ == nullptr) {
@@ -241,9 +248,8 @@ class Gateway final : public SipGateway {
   }
 
   void OnInvite(nua_handle_t* handle, const sip_t* sip) {
-    if (calls_.contains(handle)) {
-      // A re-INVITE (hold, a new offer): not taken yet; the call goes on as it was.
-      nua_respond(handle, 488, "Not Acceptable Here", TAG_END());
+    if (auto existing = calls_.find(handle); existing != calls_.end()) {
+      ReInvite(*existing->second, sip);
       return;
     }
     if (shutting_down_ || RateLimited()) {
@@ -338,7 +344,9 @@ class Gateway final : public SipGateway {
       return;
     }
     call->participant = joined->participant().name();
-    const std::string answer = AnswerSdp(joined->answer().rtp(), offer, call->id);
+    call->offer = offer;
+    call->answer = joined->answer().rtp();
+    const std::string answer = AnswerSdp(call->answer, offer, call->id);
     nua_respond(handle, 200, "OK", SIPTAG_CONTENT_TYPE_STR("application/sdp"),
                 SIPTAG_PAYLOAD_STR(answer.c_str()),
                 TAG_IF(call->tls_by_sip_uri, SIPTAG_CONTACT_STR(tls_contact_.c_str())), TAG_END());
@@ -347,6 +355,41 @@ class Gateway final : public SipGateway {
     answered_->Increment();
     calls_gauge_->Increment();
     base::Log(base::LogLevel::kInfo, "sip_call_answered", {{"call", static_cast<int64_t>(id)}});
+  }
+
+  // A new offer in an answered call: a session refresh (RFC 4028) or hold and resume (sendonly,
+  // inactive, sendrecv) with the same media gets the same answer, its direction mirrored; new
+  // media (another address, port or key: an SBC re-anchoring) is not taken yet (488, and the call
+  // goes on as it was).
+  void ReInvite(Call& call, const sip_t* sip) {
+    if (!call.answered || call.ended) {
+      nua_respond(call.handle, 491, "Request Pending", TAG_END());
+      return;
+    }
+    std::string sdp;
+    if (sip != nullptr && sip->sip_payload != nullptr && sip->sip_payload->pl_data != nullptr) {
+      sdp.assign(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
+    }
+    CallerOffer offer = call.offer;  // an INVITE without an offer keeps the call as it is
+    if (!sdp.empty()) {
+      absl::StatusOr<CallerOffer> parsed = ParseCallerOffer(sdp, options_.allow_plain_rtp);
+      const v1::StreamOffer& before = call.offer.rtp.streams(0);
+      if (!parsed.ok() || parsed->rtp.streams(0).address() != before.address() ||
+          parsed->rtp.streams(0).port() != before.port() ||
+          parsed->rtp.streams(0).key().SerializeAsString() != before.key().SerializeAsString()) {
+        nua_respond(call.handle, 488, "Not Acceptable Here", TAG_END());
+        base::Log(base::LogLevel::kInfo, "sip_reinvite_refused",
+                  {{"call", static_cast<int64_t>(call.id)}});
+        return;
+      }
+      offer = *std::move(parsed);
+    }
+    const std::string answer = AnswerSdp(call.answer, offer, call.id, ++call.sdp_version);
+    nua_respond(call.handle, 200, "OK", SIPTAG_CONTENT_TYPE_STR("application/sdp"),
+                SIPTAG_PAYLOAD_STR(answer.c_str()),
+                TAG_IF(call.tls_by_sip_uri, SIPTAG_CONTACT_STR(tls_contact_.c_str())), TAG_END());
+    base::Log(base::LogLevel::kInfo, "sip_reinvite_answered",
+              {{"call", static_cast<int64_t>(call.id)}, {"on_hold", (offer.mode & 2) == 0}});
   }
 
   // The participant of a call left the room without its caller hanging up (a host removed it,

@@ -186,6 +186,7 @@ absl::StatusOr<CallerOffer> ParseCallerOffer(std::string_view sdp, bool allow_pl
   }
 
   CallerOffer offer;
+  offer.mode = static_cast<int>(audio->m_mode) & 3;
   offer.rtp.set_transport(secure ? v1::TRANSPORT_SRTP : v1::TRANSPORT_RTP_INSECURE);
   v1::StreamOffer* stream = offer.rtp.add_streams();
   stream->set_kind(v1::MEDIA_KIND_AUDIO);
@@ -249,7 +250,8 @@ absl::StatusOr<CallerOffer> ParseCallerOffer(std::string_view sdp, bool allow_pl
   return offer;
 }
 
-std::string AnswerSdp(const v1::RtpAnswer& answer, const CallerOffer& offer, uint64_t session_id) {
+std::string AnswerSdp(const v1::RtpAnswer& answer, const CallerOffer& offer, uint64_t session_id,
+                      uint64_t version) {
   const v1::StreamAnswer* audio = nullptr;
   for (const v1::StreamAnswer& stream : answer.streams()) {
     if (stream.kind() == v1::MEDIA_KIND_AUDIO) audio = &stream;
@@ -258,8 +260,8 @@ std::string AnswerSdp(const v1::RtpAnswer& answer, const CallerOffer& offer, uin
   const bool secure = answer.transport() != v1::TRANSPORT_RTP_INSECURE;
   const std::string family = absl::StrContains(audio->address(), ':') ? "IP6" : "IP4";
   const v1::Codec& codec = audio->codec();
-  std::string sdp = absl::StrCat("v=0\r\no=chorus ", session_id, " ", session_id, " IN ", family,
-                                 " ", audio->address(), "\r\ns=Chorus\r\nc=IN ", family, " ",
+  std::string sdp = absl::StrCat("v=0\r\no=chorus ", session_id, " ", version, " IN ", family, " ",
+                                 audio->address(), "\r\ns=Chorus\r\nc=IN ", family, " ",
                                  audio->address(), "\r\nt=0 0\r\nm=audio ", audio->port(),
                                  secure ? " RTP/SAVP " : " RTP/AVP ", codec.payload_type());
   if (offer.telephone_event_pt >= 0) absl::StrAppend(&sdp, " ", offer.telephone_event_pt);
@@ -280,8 +282,13 @@ std::string AnswerSdp(const v1::RtpAnswer& answer, const CallerOffer& offer, uin
                     " inline:", audio->key().key_base64(), "\r\n");
   }
   // Chorus takes RTCP on the RTP port; it says so to callers that do not multiplex (RFC 3605).
+  // What the caller sends Chorus receives, and the other way round.
+  // By what Chorus does: sends (1), receives (2).
+  static constexpr const char* kDirection[] = {"a=inactive\r\n", "a=sendonly\r\n", "a=recvonly\r\n",
+                                               "a=sendrecv\r\n"};
+  const int mode = ((offer.mode & 1) != 0 ? 2 : 0) | ((offer.mode & 2) != 0 ? 1 : 0);
   absl::StrAppend(&sdp, offer.rtcp_mux ? "a=rtcp-mux\r\n" : "",
-                  absl::StrCat("a=rtcp:", audio->port(), "\r\n"), "a=sendrecv\r\n");
+                  absl::StrCat("a=rtcp:", audio->port(), "\r\n"), kDirection[mode]);
   return sdp;
 }
 

@@ -24,6 +24,9 @@ struct CallerOffer {
   int telephone_event_rate = 8000;
   // The caller multiplexes RTCP on the RTP port (RFC 5761).
   bool rtcp_mux = false;
+  // What the caller does with the audio: sends (1) and receives (2); 0 inactive, 1 sendonly (a
+  // call on hold), 3 sendrecv. The answer mirrors it.
+  int mode = 3;
 };
 
 // The offer of an INVITE. INVALID_ARGUMENT when it does not parse or has no usable audio stream;
@@ -33,9 +36,10 @@ struct CallerOffer {
 absl::StatusOr<CallerOffer> ParseCallerOffer(std::string_view sdp, bool allow_plain_rtp);
 
 // The SDP answer for the node's `answer` to `offer`: Chorus's address, port, codec and key, the
-// caller's crypto tag, telephone events when offered, RTCP on the same port. `session_id`: the
-// o= line's id and version (unique per call).
+// caller's crypto tag, telephone events when offered, RTCP on the same port, the direction that
+// mirrors the offer's. `session_id`: the o= line's id (unique per call); `version`: its version
+// (one more for each new answer in the call).
 std::string AnswerSdp(const chorus::v1::RtpAnswer& answer, const CallerOffer& offer,
-                      uint64_t session_id);
+                      uint64_t session_id, uint64_t version = 1);
 
 }  // namespace chorus::sip

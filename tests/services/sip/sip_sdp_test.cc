@@ -111,7 +111,20 @@ TEST(CallerOfferTest, TheAnswerCarriesTheNodesAddressCodecAndKeyUnderTheCallersT
   EXPECT_EQ(back->crypto_tag, 3u);
   EXPECT_EQ(back->telephone_event_pt, 101);
   EXPECT_TRUE(absl::StrContains(sdp, "a=rtcp:40002\r\n"));
-  EXPECT_TRUE(absl::StrContains(sdp, "o=chorus 77 77 IN IP4 198.51.100.7\r\n"));
+  EXPECT_TRUE(absl::StrContains(sdp, "o=chorus 77 1 IN IP4 198.51.100.7\r\n"));
+  EXPECT_TRUE(absl::StrContains(sdp, "a=sendrecv\r\n"));
+  // A call put on hold (the caller only sends, or nothing): the answer mirrors it, versioned.
+  std::string hold = kPhoneOffer;
+  hold.replace(hold.find("a=sendrecv"), 10, "a=sendonly");
+  absl::StatusOr<CallerOffer> held = ParseCallerOffer(hold, false);
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ(held->mode, 1);
+  const std::string on_hold = AnswerSdp(answer, *held, 77, 2);
+  EXPECT_TRUE(absl::StrContains(on_hold, "a=recvonly\r\n")) << on_hold;
+  EXPECT_TRUE(absl::StrContains(on_hold, "o=chorus 77 2 IN IP4"));
+  hold.replace(hold.find("a=sendonly"), 10, "a=inactive");
+  EXPECT_TRUE(absl::StrContains(AnswerSdp(answer, *ParseCallerOffer(hold, false), 77, 3),
+                                "a=inactive\r\n"));
 }
 
 TEST(DialStringTest, ANumberAndAPinAreDigits) {
