@@ -136,7 +136,12 @@ void VideoEndpoint::HandleDatagram(size_t length, int64_t now_us) {
       return;
   }
   const bool keyframe = video::IsKeyframe(config_.codec, frame_);
-  if (keyframe) last_keyframe_us_ = now_us;
+  if (keyframe) {
+    last_keyframe_us_ = now_us;
+    // Chorus announces H.264 as profile-level-id 42e01f: constrained baseline, level 3.1.
+    forwardable_as_sent_ = config_.codec != video::VideoCodec::kH264 ||
+                           video::H264ForwardableAsSent(frame_, /*max_level_idc=*/31);
+  }
   if (waiting_for_keyframe_) {
     if (!keyframe) {
       Bump(stats_->video_frames_skipped);

@@ -131,6 +131,9 @@ class VideoEndpoint final : public net::EventLoop::Handler {
   uint32_t timestamp_shift = 0;
   // When the participant's last keyframe arrived (CLOCK_MONOTONIC us; 0 = never).
   int64_t last_keyframe_us() const { return last_keyframe_us_; }
+  // VP8 always; H.264 when the camera's last keyframe was one every receiver of Chorus's H.264
+  // decodes as it is (video::H264ForwardableAsSent): its frames may be forwarded.
+  bool forwardable_as_sent() const { return forwardable_as_sent_; }
   // The RTP timestamp of the last frame sent to it (0 before any).
   uint32_t last_timestamp() const { return last_timestamp_; }
 
@@ -177,6 +180,7 @@ class VideoEndpoint final : public net::EventLoop::Handler {
   uint16_t sequence_ = 0;
   uint32_t last_timestamp_ = 0;  // of the last frame sent
   int64_t last_keyframe_us_ = 0;
+  bool forwardable_as_sent_ = false;
   bool keyframe_requested_ = true;  // a new viewer starts with a keyframe
   int64_t last_pli_us_ = -1'000'000'000;
   uint64_t packets_received_ = 0;

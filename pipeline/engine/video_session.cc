@@ -167,7 +167,7 @@ VideoEndpoint* VideoSession::ForwardableSource(const VideoEndpoint& viewer,
   if (tiles.size() != 1 || tiles[0] == presenting || tiles[0] == &viewer) return nullptr;
   VideoEndpoint* source = tiles[0];
   if (source->is_content || source->config().codec != viewer.config().codec ||
-      !source->has_picture()) {
+      !source->has_picture() || !source->forwardable_as_sent()) {
     return nullptr;
   }
   const video::Picture& picture = source->picture();

@@ -159,6 +159,18 @@ bool AppendH264Payload(std::span<const uint8_t> packet, std::vector<uint8_t>* an
   return false;  // STAP-B, MTAP16/24, FU-B: not in packetization-mode 1 from our clients
 }
 
+bool H264ForwardableAsSent(std::span<const uint8_t> frame, uint8_t max_level_idc) {
+  for (std::span<const uint8_t> nal : SplitAnnexB(frame)) {
+    if (nal.size() < 4 || (nal[0] & 0x1f) != 7) continue;  // an SPS: header, profile, flags, level
+    const uint8_t profile = nal[1];
+    const uint8_t constraints = nal[2];
+    const bool constrained_baseline =
+        (profile == 66 && (constraints & 0x40) != 0) || (constraints & 0xc0) == 0xc0;
+    return constrained_baseline && nal[3] <= max_level_idc;
+  }
+  return false;
+}
+
 bool IsKeyframe(VideoCodec codec, std::span<const uint8_t> frame) {
   if (frame.empty()) return false;
   if (codec == VideoCodec::kVp8) return (frame[0] & 0x01) == 0;

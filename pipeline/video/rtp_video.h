@@ -35,6 +35,12 @@ bool ParseVp8Payload(std::span<const uint8_t> packet, bool* frame_start,
 bool AppendH264Payload(std::span<const uint8_t> packet, std::vector<uint8_t>* annexb,
                        bool* frame_start);
 
+// Whether an H.264 keyframe (Annex B) is one every receiver of Chorus's own H.264 can decode as
+// it is: its sequence parameter set says constrained baseline (profile_idc 66 with
+// constraint_set1, or constraint_set0 and set1 together) at a level no higher than `max_level_idc`
+// (Chorus announces profile-level-id 42e01f: level 3.1, 31). False without an SPS.
+bool H264ForwardableAsSent(std::span<const uint8_t> frame, uint8_t max_level_idc);
+
 // Whether an encoded frame (VP8 bytes, or H.264 Annex B) is a keyframe: VP8's inverse key frame
 // flag (RFC 6386 section 9.1), or an H.264 IDR slice.
 bool IsKeyframe(VideoCodec codec, std::span<const uint8_t> frame);

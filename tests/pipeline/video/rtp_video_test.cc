@@ -137,4 +137,22 @@ TEST(RtpVideoTest, GarbageNeverCrashesTheAssembler) {
 }
 
 }  // namespace
+TEST(RtpVideoTest, OnlyConstrainedBaselineH264UpToTheLevelChorusAnnouncesIsForwardedAsSent) {
+  // A start code, an SPS (profile_idc, constraint flags, level_idc, then anything), an IDR slice.
+  auto frame = [](uint8_t profile, uint8_t constraints, uint8_t level) {
+    return std::vector<uint8_t>{0,    0, 0, 1, 0x67, profile, constraints, level, 0xac,
+                                0x1b, 0, 0, 0, 1,    0x65,    0x88,        0x84,  0x21};
+  };
+  EXPECT_TRUE(H264ForwardableAsSent(frame(66, 0xe0, 31), 31));    // 42e01f: what Chorus sends
+  EXPECT_TRUE(H264ForwardableAsSent(frame(66, 0xc0, 30), 31));    // 42c01e
+  EXPECT_TRUE(H264ForwardableAsSent(frame(77, 0xc0, 31), 31));    // main, but CB-compatible
+  EXPECT_FALSE(H264ForwardableAsSent(frame(66, 0x00, 31), 31));   // baseline, not constrained
+  EXPECT_FALSE(H264ForwardableAsSent(frame(100, 0x00, 31), 31));  // high
+  EXPECT_FALSE(H264ForwardableAsSent(frame(66, 0xe0, 40), 31));   // level 4.0 (1080p)
+  const std::vector<uint8_t> no_sps = {0, 0, 0, 1, 0x65, 0x88, 0x84, 0x21};
+  EXPECT_FALSE(H264ForwardableAsSent(no_sps, 31));
+  const std::vector<uint8_t> short_sps = {0, 0, 0, 1, 0x67, 66};
+  EXPECT_FALSE(H264ForwardableAsSent(short_sps, 31));
+}
+
 }  // namespace chorus::video
