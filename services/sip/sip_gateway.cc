@@ -50,14 +50,14 @@ struct Call {
   uint64_t id = 0;
   std::string participant;  // once joined
   bool answered = false;
-  bool ended = false;
+  bool ended = false;  // BYE, CANCEL or the end of the stack: its participant leaves
   // Came over TLS to a sip: URI (not sips:): answered with a ";transport=tls" Contact.
   bool tls_by_sip_uri = false;
   // Once answered: the caller's offer and the node's answer (a re-INVITE is judged against them),
   // and the version of the last SDP answer sent.
   CallerOffer offer;
   v1::RtpAnswer answer;
-  uint64_t sdp_version = 1;  // BYE, CANCEL or the end of the stack: its participant leaves
+  uint64_t sdp_version = 1;
 };
 
 class Gateway final : public SipGateway {
