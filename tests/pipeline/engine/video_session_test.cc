@@ -317,5 +317,35 @@ TEST_F(VideoSessionTest, AViewerWhoSeesOneCameraAloneIsForwardedItsFrames) {
   EXPECT_EQ(PatientFrameBytes(), std::vector<std::vector<uint8_t>>{key});
 }
 
+TEST_F(VideoSessionTest, AForwardedCameraWhoseFramesPileUpStartsAgainAtAKeyframe) {
+  session_->RemoveEndpoint("signer");
+  LayoutConfig layout;
+  layout.self_view = false;
+  session_->SetLayout(layout);
+  DoctorSends(true);
+  Tick();
+  DoctorSends(true);
+  Tick();
+  ASSERT_EQ(session_->forwarded_viewers(), 1u);
+  PatientFrameBytes();
+  // A burst that no tick takes (a stalled worker): more frames than an endpoint keeps (64).
+  std::vector<std::vector<uint8_t>> burst;
+  for (int i = 0; i < 70; ++i) burst.push_back(DoctorSends(false));
+  Tick();
+  // None of the broken chain reaches the patient (a receiver would see a gap in it).
+  for (const auto& frame : PatientFrameBytes()) {
+    EXPECT_EQ(std::find(burst.begin(), burst.end(), frame), burst.end());
+  }
+  // The chain starts again at the doctor's next keyframe.
+  const std::vector<uint8_t> key = DoctorSends(true);
+  const std::vector<uint8_t> next = DoctorSends(false);
+  Tick();
+  EXPECT_EQ(session_->forwarded_viewers(), 1u);
+  const auto frames = PatientFrameBytes();
+  ASSERT_FALSE(frames.empty());
+  EXPECT_EQ(frames.front(), key);
+  EXPECT_EQ(frames.back(), next);
+}
+
 }  // namespace
 }  // namespace chorus::engine
