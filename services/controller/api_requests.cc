@@ -37,11 +37,6 @@ grpc::Status Precondition(const std::string& message) {
   return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, message);
 }
 
-absl::Status FromGrpc(const grpc::Status& status) {
-  if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-}
-
 bool ValidRoomId(const std::string& id) {
   if (id.size() < 4 || id.size() > 63 || !(id[0] >= 'a' && id[0] <= 'z')) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {

@@ -20,8 +20,6 @@ namespace chorus::controller::api {
 grpc::Status Invalid(const std::string& message);
 grpc::Status NotFound(const std::string& message);
 grpc::Status Precondition(const std::string& message);
-// A gRPC status as absl's (the canonical codes are the same).
-absl::Status FromGrpc(const grpc::Status& status);
 
 // A room id a platform may choose: 4 to 63 of a-z, 0-9 and '-', starting with a letter.
 bool ValidRoomId(const std::string& id);

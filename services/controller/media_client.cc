@@ -7,6 +7,7 @@
 #include "absl/synchronization/mutex.h"
 #include "chorus/v1/media_node.grpc.pb.h"
 #include "grpcpp/client_context.h"
+#include "services/common/status.h"
 #include "services/controller/media_nodes.h"
 
 namespace chorus::controller {
@@ -15,11 +16,6 @@ namespace {
 namespace internal = chorus::internal::v1;
 
 // The node's answer as a control-plane status: gRPC's canonical codes are absl's.
-absl::Status FromGrpc(const grpc::Status& status) {
-  if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-}
-
 std::string SessionName(const std::string& room_id) { return absl::StrCat("sessions/", room_id); }
 
 std::string EndpointName(const std::string& room_id, const std::string& participant) {
@@ -66,7 +62,7 @@ absl::Status MediaClientImpl::CreateSession(size_t node, const std::string& room
   internal::Session session;
   grpc::Status status = stubs_->For(node, *nodes_).CreateSession(context.get(), request, &session);
   if (status.error_code() == grpc::StatusCode::ALREADY_EXISTS) return absl::OkStatus();
-  return FromGrpc(status);
+  return common::FromGrpcStatus(status);
 }
 
 absl::Status MediaClientImpl::DeleteSession(size_t node, const std::string& room_id) {
@@ -74,7 +70,8 @@ absl::Status MediaClientImpl::DeleteSession(size_t node, const std::string& room
   internal::DeleteSessionRequest request;
   request.set_name(SessionName(room_id));
   internal::DeleteSessionResponse response;
-  return FromGrpc(stubs_->For(node, *nodes_).DeleteSession(context.get(), request, &response));
+  return common::FromGrpcStatus(
+      stubs_->For(node, *nodes_).DeleteSession(context.get(), request, &response));
 }
 
 absl::Status MediaClientImpl::SetLayout(size_t node, const std::string& room_id,
@@ -87,7 +84,8 @@ absl::Status MediaClientImpl::SetLayout(size_t node, const std::string& room_id,
   layout->set_show_self_view(policy.show_self_view());
   auto context = nodes_->NewContext(node);
   internal::Layout applied;
-  return FromGrpc(stubs_->For(node, *nodes_).SetLayout(context.get(), request, &applied));
+  return common::FromGrpcStatus(
+      stubs_->For(node, *nodes_).SetLayout(context.get(), request, &applied));
 }
 
 absl::StatusOr<internal::SessionStats> MediaClientImpl::GetSessionStats(
@@ -97,7 +95,7 @@ absl::StatusOr<internal::SessionStats> MediaClientImpl::GetSessionStats(
   request.set_name(SessionName(room_id));
   internal::SessionStats stats;
   grpc::Status status = stubs_->For(node, *nodes_).GetSessionStats(context.get(), request, &stats);
-  if (!status.ok()) return FromGrpc(status);
+  if (!status.ok()) return common::FromGrpcStatus(status);
   return stats;
 }
 
@@ -106,7 +104,7 @@ absl::StatusOr<internal::ListSessionsResponse> MediaClientImpl::ListSessions(siz
   context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
   internal::ListSessionsResponse listed;
   grpc::Status status = stubs_->For(node, *nodes_).ListSessions(context.get(), {}, &listed);
-  if (!status.ok()) return FromGrpc(status);
+  if (!status.ok()) return common::FromGrpcStatus(status);
   return listed;
 }
 
@@ -120,7 +118,7 @@ absl::StatusOr<internal::Endpoint> MediaClientImpl::AddEndpoint(
   *request.mutable_endpoint() = endpoint;
   internal::Endpoint added;
   grpc::Status status = stubs_->For(node, *nodes_).AddEndpoint(context.get(), request, &added);
-  if (!status.ok()) return FromGrpc(status);
+  if (!status.ok()) return common::FromGrpcStatus(status);
   return added;
 }
 
@@ -134,7 +132,8 @@ absl::Status MediaClientImpl::RemoveEndpointNamed(size_t node, const std::string
   internal::RemoveEndpointRequest request;
   request.set_name(endpoint_name);
   internal::RemoveEndpointResponse response;
-  return FromGrpc(stubs_->For(node, *nodes_).RemoveEndpoint(context.get(), request, &response));
+  return common::FromGrpcStatus(
+      stubs_->For(node, *nodes_).RemoveEndpoint(context.get(), request, &response));
 }
 
 absl::Status MediaClientImpl::UpdateRouting(size_t node, const std::string& room_id,
@@ -147,7 +146,8 @@ absl::Status MediaClientImpl::UpdateRouting(size_t node, const std::string& room
   *request.mutable_endpoint()->mutable_routing() = routing;
   for (const std::string& path : paths) request.add_update_paths(path);
   internal::Endpoint response;
-  return FromGrpc(stubs_->For(node, *nodes_).UpdateEndpoint(context.get(), request, &response));
+  return common::FromGrpcStatus(
+      stubs_->For(node, *nodes_).UpdateEndpoint(context.get(), request, &response));
 }
 
 absl::StatusOr<internal::Endpoint> MediaClientImpl::RenegotiateWebRtc(
@@ -160,7 +160,7 @@ absl::StatusOr<internal::Endpoint> MediaClientImpl::RenegotiateWebRtc(
   internal::Endpoint renegotiated;
   grpc::Status status =
       stubs_->For(node, *nodes_).RenegotiateEndpoint(context.get(), request, &renegotiated);
-  if (!status.ok()) return FromGrpc(status);
+  if (!status.ok()) return common::FromGrpcStatus(status);
   return renegotiated;
 }
 

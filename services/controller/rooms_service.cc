@@ -28,7 +28,6 @@ namespace internal = chorus::internal::v1;
 using api::CheckExpiry;
 using api::CheckRoomField;
 using api::EndpointToAnswer;
-using api::FromGrpc;
 using api::Invalid;
 using api::NoControlCharacters;
 using api::NotFound;
@@ -102,14 +101,15 @@ class RoomsService::Sections final : public RoomSections {
                       const Change& change) override ABSL_NO_THREAD_SAFETY_ANALYSIS {
     Locked lock(service_);
     Room* room = service_->FindRoom(room_name);
-    const absl::Status missing = room == nullptr ? FromGrpc(service_->NoRoom()) : absl::OkStatus();
+    const absl::Status missing =
+        room == nullptr ? common::FromGrpcStatus(service_->NoRoom()) : absl::OkStatus();
     rules::Events events;
     const absl::Status changed = change(room, missing, &events);
     if (room != nullptr) {
       for (v1::RoomEvent& event : events) service_->Publish(*room, std::move(event));
     }
     if (!changed.ok()) return changed;
-    return FromGrpc(lock.Commit());
+    return common::FromGrpcStatus(lock.Commit());
   }
 
  private:

@@ -9,16 +9,12 @@
 #include "chorus/v1/rooms.grpc.pb.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/support/sync_stream.h"
+#include "services/common/status.h"
 
 namespace chorus::sip {
 namespace {
 
 namespace v1 = chorus::v1;
-
-absl::Status FromGrpc(const grpc::Status& status) {
-  if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-}
 
 class GrpcRooms final : public Rooms {
  public:
@@ -48,7 +44,7 @@ class GrpcRooms final : public Rooms {
     Prepare(&context);
     v1::JoinRoomResponse response;
     grpc::Status status = stub_->JoinRoom(&context, request, &response);
-    if (!status.ok()) return FromGrpc(status);
+    if (!status.ok()) return common::FromGrpcStatus(status);
     return response;
   }
 
@@ -58,7 +54,7 @@ class GrpcRooms final : public Rooms {
     v1::LeaveRoomRequest request;
     request.set_name(participant);
     v1::LeaveRoomResponse response;
-    return FromGrpc(stub_->LeaveRoom(&context, request, &response));
+    return common::FromGrpcStatus(stub_->LeaveRoom(&context, request, &response));
   }
 
  private:
