@@ -314,7 +314,14 @@
         this.announce(before && before.state === 'waiting' ? this.t('admitted')
                                                             : this.t('in_call'));
       } else if (before && before.muted !== participant.muted) {
-        this.announce(this.t(participant.muted ? 'muted_by_host' : 'unmuted_by_host'));
+        if (this.ownMute) {
+          this.ownMute = false;
+          this.mutedByHost = false;
+        } else {
+          this.mutedByHost = participant.muted;
+          this.announce(this.t(participant.muted ? 'muted_by_host' : 'unmuted_by_host'));
+        }
+        this.showMic(!participant.muted);
       } else if (before && before.on_air !== participant.on_air) {
         this.announce(this.t(participant.on_air ? 'on_air' : 'standby'));
       }
@@ -450,12 +457,25 @@
       playMedia(this.selfView).catch(() => {});
     }
 
+    // Mute is the room's (everyone sees it in the roster), asked for through the session; the
+    // microphone goes silent at once.
     toggleMic() {
-      this.micOn = !this.micOn;
-      this.session.setMicrophoneEnabled(this.micOn);
-      this.micButton.setAttribute('aria-pressed', String(!this.micOn));
-      this.micButton.textContent = this.t(this.micOn ? 'mic_off' : 'mic_on');
-      this.announce(this.t(this.micOn ? 'mic_is_on' : 'mic_is_off'));
+      const on = !this.micOn;
+      this.ownMute = true;  // the next change of `muted` is this page's own
+      this.showMic(on);
+      this.announce(this.t(on ? 'mic_is_on' : 'mic_is_off'));
+      this.session.setMicrophoneEnabled(on).catch((error) => {
+        this.ownMute = false;
+        this.showMic(!(this.participant && this.participant.muted));
+        this.notify(this.t('request_failed', {code: error.code || 'error'}), error.code);
+      });
+    }
+
+    showMic(on) {
+      this.micOn = on;
+      if (!this.micButton || this.micButton.disabled) return;
+      this.micButton.setAttribute('aria-pressed', String(!on));
+      this.micButton.textContent = this.t(on ? 'mic_off' : 'mic_on');
     }
 
     async toggleCamera() {
@@ -556,7 +576,9 @@
       const focus = document.activeElement && this.panels.contains(document.activeElement)
           ? document.activeElement.dataset.focusKey : '';
       const sections = [];
-      if (me.muted) sections.push(h('p', {class: 'chorus-notice'}, this.t('muted_by_host')));
+      if (me.muted && this.mutedByHost) {
+        sections.push(h('p', {class: 'chorus-notice'}, this.t('muted_by_host')));
+      }
       if (me.role === 'interpreter') sections.push(this.renderBooth());
       const languages = (this.roomInfo && this.roomInfo.languages) || [];
       if (languages.length) sections.push(this.renderListen(languages));
@@ -679,7 +701,11 @@
         const tags = [];
         if (self) tags.push(this.t('you'));
         if (p.role === 'host') tags.push(this.t('role_host'));
-        if (p.role === 'interpreter') tags.push(this.t('role_interpreter'));
+        if (p.role === 'interpreter') {
+          // With its languages, so that a deaf participant finds the sign-language interpreter.
+          const pair = (p.interpreter_languages || []).map((code) => this.languageName(code));
+          tags.push(this.t('role_interpreter') + (pair.length ? ' (' + pair.join(' – ') + ')' : ''));
+        }
         if (p.muted) tags.push(this.t('muted'));
         if (p.content_sharing) tags.push(this.t('sharing'));
         const actions = [];
@@ -702,7 +728,8 @@
             actions.push(button('remove', 'remove', p, () => this.session.remove(p.name)));
           }
         }
-        return h('li', {class: 'chorus-person', 'data-participant': p.name, 'data-state': p.state},
+        return h('li', {class: 'chorus-person', 'data-participant': p.name, 'data-state': p.state,
+                        'data-role': p.role},
                  h('span', {class: 'chorus-person-name'}, p.display_name || '?'),
                  tags.length ? h('span', {class: 'chorus-tags'}, tags.join(' · ')) : null,
                  h('span', {class: 'chorus-person-actions'}, actions));

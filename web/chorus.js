@@ -221,7 +221,14 @@
         }, kHelloTimeoutMs);
         this._hello = (hello) => {
           clearTimeout(timer);
+          this._refused = null;
           resolve(hello);
+        };
+        // Refused instead of greeted (too many connections): said with its code.
+        this._refused = (error) => {
+          clearTimeout(timer);
+          this._hello = null;
+          reject(error);
         };
         socket.addEventListener('message', (event) => this._onMessage(event.data));
         socket.addEventListener('close', () => {
@@ -342,30 +349,33 @@
           if (this._hello) this._hello(message);
           this._hello = null;
           break;
-        case 'state':
+        case 'state': {
+          const before = this.participant;
           this.participant = message.participant || this.participant;
+          // One microphone state, the room's: muted by a host (or from another of its pages),
+          // the track goes silent here too; unmuted, it sends again.
+          const track = this._audio && this._audio.sender.track;
+          if (track && (!before || before.muted !== this.participant.muted)) {
+            track.enabled = !this.participant.muted;
+          }
           this._emit('state', {participant: this.participant});
           break;
+        }
         case 'roster':
           this.roster = Array.isArray(message.participants) ? message.participants : [];
           this._emit('roster', {participants: this.roster});
           break;
-        case 'speakers': {
-          // docs/web.md names the list `participants`; `speakers` is taken too.
-          const list = Array.isArray(message.participants) && message.participants.length
-              ? message.participants : message.speakers;
+        case 'speakers':
           this._emit('speakers', {language: message.language || '',
-                                  participants: Array.isArray(list) ? list : []});
+                                  participants: Array.isArray(message.speakers)
+                                      ? message.speakers : []});
           break;
-        }
         case 'locked':
           if (this.roomInfo) this.roomInfo.locked = !!message.locked;
           this._emit('locked', {locked: !!message.locked});
           break;
         case 'consent': {
-          // docs/web.md names the participant `participant`; `consent_participant` is taken too.
-          const who = typeof message.participant === 'string' && message.participant
-              ? message.participant : message.consent_participant;
+          const who = message.consent_participant;
           this._emit('consent', {participant: typeof who === 'string' ? who : '',
                                  consent_reference: message.consent_reference || ''});
           break;
@@ -374,6 +384,11 @@
           this._finish(message.reason || 'left');
           break;
         case 'error':
+          if (this._hello && this._refused) {
+            this._refused(new ChorusError(message.code || 'error', message.message || ''));
+            this._refused = null;
+            break;
+          }
           this._emit('error', {code: message.code || 'error', message: message.message || ''});
           break;
         default:
@@ -491,11 +506,16 @@
       }
     }
 
-    // Microphone and camera on or off for everyone: the tracks keep flowing as silence and black.
+    // The microphone on or off for everyone: the track goes silent at once, and the room is
+    // told (the roster shows the participant muted and the media node drops its voice). Resolves
+    // on the server's "ok" with the participant.
     setMicrophoneEnabled(enabled) {
       const track = this._audio && this._audio.sender.track;
       if (track) track.enabled = !!enabled;
+      return this._request({type: 'mute', muted: !enabled});
     }
+
+    // The camera on or off: the track keeps flowing as black.
 
     setCameraEnabled(enabled) {
       const track = this._video && this._video.sender.track;

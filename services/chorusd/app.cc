@@ -49,6 +49,7 @@
 #include "services/media_node/engine_metrics.h"
 #include "services/media_node/media_node_service.h"
 #include "services/sip/grpc_rooms.h"
+#include "services/web/turn_credentials.h"
 #include "services/web/web_gateway.h"
 
 ABSL_FLAG(bool, dev, false,
@@ -112,7 +113,9 @@ ABSL_FLAG(std::vector<std::string>, web_allowed_origins, {},
           "Origins of a platform's pages that embed the web client (comma-separated)");
 ABSL_FLAG(std::string, ice_servers_file, "",
           "JSON file of STUN/TURN servers handed to browsers: "
-          "{\"ice_servers\":[{\"urls\":[\"turn:...\"],\"username\":...,\"credential\":...}]}");
+          "{\"ice_servers\":[{\"urls\":[\"turn:...\"],\"username\":...,\"credential\":...}]}, or "
+          "with \"shared_secret\" (the TURN server's) instead: credentials of its own per page, "
+          "expiring after \"credential_lifetime_seconds\" (default 12 h)");
 ABSL_FLAG(bool, web_behind_proxy, false,
           "The web listener is behind a reverse proxy: client addresses from X-Forwarded-For");
 ABSL_FLAG(std::string, node_id, "", "Media node id in load reports (default: host name)");
@@ -677,7 +680,11 @@ int RunChorusd(int argc, char** argv) {
       if (!google::protobuf::util::JsonStringToMessage(*contents, &web_options.ice_servers).ok()) {
         return UsageError(
             "--ice_servers_file: not {\"ice_servers\":[{\"urls\":[...],\"username\":...,"
-            "\"credential\":...}]}");
+            "\"credential\":...}]} or {... \"shared_secret\":...}");
+      }
+      absl::Status servers = web::CheckIceServers(web_options.ice_servers);
+      if (!servers.ok()) {
+        return UsageError(absl::StrCat("--ice_servers_file: ", servers.message()));
       }
     }
     web_options.rooms_token = common::RandomSecret();

@@ -338,7 +338,8 @@ enum class OwnRequest {
   kSpeak,
   kHandOver,
   kPin,
-  kAdmit,  // admitted hosts, over participants of their own room
+  kMuteSelf,  // admitted participants mute and unmute themselves (everyone sees it)
+  kAdmit,     // admitted hosts, over participants of their own room
   kDeny,
   kRemove,
   kMute,

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "CivetServer.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -25,6 +26,7 @@
 #include "services/controller/room_rules.h"
 #include "services/controller/rooms_service.h"
 #include "services/web/tls_front.h"
+#include "services/web/turn_credentials.h"
 #include "services/web/web_assets.h"
 
 namespace chorus::web {
@@ -34,6 +36,8 @@ namespace api = chorus::v1;
 namespace wire = chorus::web::v1;
 
 constexpr size_t kMaxMessage = 64 * 1024;
+// Refused sockets told why at once; beyond these a refused connection is only dropped.
+constexpr size_t kMaxRefusing = 64;
 constexpr size_t kMaxRoomId = 63;
 constexpr size_t kMaxInvite = 128;
 constexpr size_t kMaxName = 256;
@@ -371,10 +375,17 @@ class WebGateway::Impl : public CivetHandler, public CivetWebSocketHandler {
     for (const auto& [key, other] : sessions_) {
       if (other->source == session->source) ++from_source;
     }
-    if (stopping_flag_ || static_cast<int>(sessions_.size()) >= options_.max_connections ||
-        from_source >= options_.max_connections_per_source) {
+    if (stopping_flag_) return false;
+    const bool busy = static_cast<int>(sessions_.size()) >= options_.max_connections;
+    if (busy || from_source >= options_.max_connections_per_source) {
       Count(refused_limit_);
-      return false;
+      // Said before the socket closes (the page shows why instead of a lost connection), a few
+      // at a time; beyond those the connection is only dropped.
+      if (refusing_.size() >= kMaxRefusing) return false;
+      refusing_[conn] = busy ? Error(0, "unavailable", "the service is busy; try again shortly")
+                             : Error(0, "rate_limited",
+                                     "too many connections from this address; try again later");
+      return true;
     }
     sessions_[conn] = session;
     Count(accepted_);
@@ -383,6 +394,19 @@ class WebGateway::Impl : public CivetHandler, public CivetWebSocketHandler {
   }
 
   void handleReadyState(CivetServer*, mg_connection* conn) override {
+    std::string refusal;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto refused = refusing_.find(conn);
+      if (refused != refusing_.end()) refusal = ToJson(refused->second);
+    }
+    if (!refusal.empty()) {
+      // Only this thread writes to a refused socket.
+      mg_websocket_write(conn, MG_WEBSOCKET_OPCODE_TEXT, refusal.data(), refusal.size());
+      const char policy[2] = {0x03, static_cast<char>(0xf0)};  // 1008: policy violation
+      mg_websocket_write(conn, MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE, policy, 2);
+      return;
+    }
     std::shared_ptr<Session> session = Find(conn);
     if (!session) return;
     {
@@ -391,7 +415,7 @@ class WebGateway::Impl : public CivetHandler, public CivetWebSocketHandler {
     }
     wire::ServerMessage hello;
     hello.set_type("hello");
-    *hello.mutable_ice_servers() = options_.ice_servers.ice_servers();
+    *hello.mutable_ice_servers() = IceServersForPage(options_.ice_servers, absl::Now());
     Send(session, ToJson(hello));
   }
 
@@ -436,6 +460,7 @@ class WebGateway::Impl : public CivetHandler, public CivetWebSocketHandler {
     bool leave = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
+      if (refusing_.erase(conn) > 0) return;
       auto it = sessions_.find(conn);
       if (it == sessions_.end()) return;
       session = it->second;
@@ -495,6 +520,20 @@ class WebGateway::Impl : public CivetHandler, public CivetWebSocketHandler {
     return false;
   }
 
+  // Where the page may connect: its own origin, and its own signalling socket by name (not
+  // every WebSocket host: some browsers' 'self' leaves out ws: and wss:).
+  std::string ConnectSources(const char* host) const {
+    std::string sources = "'self'";
+    if (host == nullptr) return sources;
+    std::string_view name(host);
+    const bool plain =
+        !name.empty() && name.size() <= 255 && std::all_of(name.begin(), name.end(), [](char c) {
+          return absl::ascii_isalnum(c) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']';
+        });
+    if (plain) absl::StrAppend(&sources, tls_ ? " wss://" : " ws://", std::string(name));
+    return sources;
+  }
+
   std::string FrameAncestors() const {
     std::string sources = "'self'";
     for (const std::string& origin : options_.allowed_origins)
@@ -526,9 +565,9 @@ class WebGateway::Impl : public CivetHandler, public CivetWebSocketHandler {
         "\r\nCache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\n"
         "Referrer-Policy: no-referrer\r\n"
         "Content-Security-Policy: default-src 'self'; script-src 'self'; style-src 'self'; "
-        "img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self' ws: "
-        "wss:; frame-ancestors ",
-        FrameAncestors(), "; base-uri 'none'; form-action 'none'\r\n");
+        "img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src ",
+        ConnectSources(mg_get_header(conn, "Host")), "; frame-ancestors ", FrameAncestors(),
+        "; base-uri 'none'; form-action 'none'\r\n");
     const char* origin = mg_get_header(conn, "Origin");
     if (origin != nullptr) {
       for (const std::string& allowed : options_.allowed_origins) {
@@ -644,7 +683,11 @@ class WebGateway::Impl : public CivetHandler, public CivetWebSocketHandler {
       Send(session, Error(id, "bad_request", "unknown message type"));
       return;
     }
-    const absl::Status allowed = controller::rules::MayRequest(role, admitted, kind->second);
+    // A mute naming nobody (or oneself) is the participant's own microphone, shown to everyone.
+    const bool self_mute =
+        type == "mute" && (message.participant().empty() || message.participant() == participant);
+    const absl::Status allowed = controller::rules::MayRequest(
+        role, admitted, self_mute ? controller::rules::OwnRequest::kMuteSelf : kind->second);
     if (!allowed.ok()) {
       Send(session, Error(id, "not_allowed", std::string(allowed.message())));
       return;
@@ -713,6 +756,12 @@ class WebGateway::Impl : public CivetHandler, public CivetWebSocketHandler {
       request.set_name(participant);
       request.set_pinned(message.participant());
       status = stub_->PinParticipant(&context, request, &result);
+      has_result = true;
+    } else if (self_mute) {
+      api::MuteParticipantRequest request;
+      request.set_name(participant);
+      request.set_muted(message.muted());
+      status = stub_->MuteParticipant(&context, request, &result);
       has_result = true;
     } else if (type == "admit" || type == "deny" || type == "remove" || type == "mute") {
       if (!target_ok()) {
@@ -1246,6 +1295,8 @@ class WebGateway::Impl : public CivetHandler, public CivetWebSocketHandler {
 
   mutable std::mutex mutex_;
   std::map<const mg_connection*, std::shared_ptr<Session>> sessions_;
+  // Connections over a limit, accepted only to be told why and closed.
+  std::map<const mg_connection*, wire::ServerMessage> refusing_;
   std::map<std::string, std::shared_ptr<RoomWatch>> watches_;
   std::map<std::string, std::deque<std::chrono::steady_clock::time_point>> failed_joins_;
 

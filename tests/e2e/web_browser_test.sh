@@ -16,7 +16,9 @@
 #      has ended.
 #   3. Interpretation: an interpreter (de/ar) sees its booth and speaks into German; a listener of
 #      Arabic does not hear it; the interpreter switches to Arabic, goes on air, and the listener
-#      hears it; a floor listener never does.
+#      hears it; a floor listener never does. The interpreter hears the floor, switches direction
+#      into the floor and back; a second interpreter takes over from its page; a listener pins
+#      the interpreter's camera large.
 if [[ -z ${CHORUS_E2E_NETNS:-} ]]; then
   exec unshare --net env CHORUS_E2E_NETNS=1 bash "$0" "$@"
 fi
@@ -117,10 +119,25 @@ web_do host 5 '{"op": "click", "selector": ".chorus-people [data-action=unmute]"
 web_do host 15 '{"op": "await_tone", "hz": 440, "above": -70, "hold": 1}'
 pass "the host muted the patient (told, not heard) and unmuted it (heard again)"
 
+# The patient mutes itself, through its own session: the host's roster shows it muted (Unmute
+# offered) and the host no longer hears it; the patient is not told a clinician muted it.
+# Unmuted from its own page, it is heard again.
+web_do patient 5 '{"op": "click", "selector": ".chorus-call [data-action=mic]"}'
+web_do host 10 '{"op": "wait", "selector": ".chorus-people [data-action=unmute]"}'
+web_do host 15 '{"op": "await_tone", "hz": 440, "below": -90, "hold": 1}'
+web_do patient 5 '{"op": "gone", "selector": ".chorus-panels .chorus-notice"}'
+web_do patient 5 '{"op": "click", "selector": ".chorus-call [data-action=mic][aria-pressed=true]"}'
+web_do host 10 '{"op": "wait", "selector": ".chorus-people [data-action=mute]"}'
+web_do host 15 '{"op": "await_tone", "hz": 440, "above": -70, "hold": 1}'
+pass "the patient muted itself (shown muted in the host's roster, not heard) and unmuted itself"
+
 # A network outage: the loopback, the only network here, is down for 15 s (packets vanish, as
 # on a lost Wi-Fi). The clients notice (ICE disconnected, or failed), say "Reconnecting…" and
 # restart ICE with a new offer through update_media (once the signalling's TCP connection gets
 # through again); then the call goes on: each hears the other again, and the notice is gone.
+web_do patient 5 '{"op": "ice_credentials"}'
+ice_before=$(web_value "r['local'] + ' ' + r['remote']")
+[[ $ice_before =~ ^[^\ ]+\ [^\ ]+$ ]] || fail "no ICE credentials in the patient's descriptions"
 p=$(web_send patient '{"op": "wait", "selector": ".chorus-connection", "timeout": 40}')
 web_started patient "$p" 10
 ip link set lo down
@@ -133,7 +150,16 @@ h=$(web_send host '{"op": "await_tone", "hz": 440, "above": -70, "hold": 1, "tim
 web_wait patient "$p" 45
 web_wait host "$h" 45
 web_do patient 20 '{"op": "gone", "selector": ".chorus-connection"}'
-pass "a 15 s network outage: \"Reconnecting…\", ICE restarted, and the call went on"
+# The browser's own descriptions show the restart: new ICE credentials on both sides.
+web_do patient 5 '{"op": "ice_credentials"}'
+/usr/bin/python3 - "$WEB_RESULT" "$ice_before" <<'PY' || fail "no ICE restart: the credentials stayed"
+import json, sys
+r = json.load(open(sys.argv[1]))
+before_local, before_remote = sys.argv[2].split(" ")
+sys.exit(0 if r["local"] and r["remote"] and r["local"] != before_local
+         and r["remote"] != before_remote else 1)
+PY
+pass "a 15 s network outage: \"Reconnecting…\", ICE restarted (new credentials both ways), and the call went on"
 
 # The patient's link again, in another browser whose camera and microphone are refused: the
 # device check says so and offers to join without them; then the link is refused as used.
@@ -213,10 +239,50 @@ web_wait host "$h" 10
 echo "host on the floor: $(cat "$WEB_RESULT")"
 # (The patient's tone reaches the floor with short gaps in this room, about a fifth of the
 # samples: judged by the median.)
-/usr/bin/python3 - "$WEB_RESULT" <<'PY' || fail "the floor hears the Arabic channel: $(cat "$WEB_RESULT")"
-import json, sys
-r = json.load(open(sys.argv[1]))
-heard, mean = r["median_db"], r["tones_db"]
-sys.exit(0 if heard["440"] > -70 and mean["1200"] < heard["440"] - 20 else 1)
-PY
+web_judge_heard 440 1200 || fail "the floor hears the Arabic channel: $(cat "$WEB_RESULT")"
 pass "the interpreter switched to Arabic: the Arabic listener hears it, the floor does not"
+
+# The interpreter hears the floor (the host), never itself.
+web_do interpreter 10 '{"op": "measure", "tones": [880, 1200], "seconds": 3}'
+echo "the interpreter hears: $(cat "$WEB_RESULT")"
+web_judge_heard 880 1200 || fail "the interpreter does not hear the floor: $(cat "$WEB_RESULT")"
+pass "the interpreter on air hears the floor and not itself"
+
+# Direction: the interpreter turns to the floor (as when the Arabic speaker talks): the floor
+# listener hears it; back into Arabic.
+web_do interpreter 5 '{"op": "click", "selector": ".chorus-booth [data-action=speak][data-language=\"\"]"}'
+web_do interpreter 10 '{"op": "wait", "selector": ".chorus-booth [data-air=floor]"}'
+web_do host 35 '{"op": "await_tone", "hz": 1200, "above": -70, "hold": 1, "timeout": 30}'
+web_do interpreter 5 '{"op": "click", "selector": ".chorus-booth [data-action=speak][data-language=ar]"}'
+web_do interpreter 10 '{"op": "wait", "selector": ".chorus-booth [data-air=on]"}'
+pass "the interpreter switched direction into the floor (the floor heard it) and back into Arabic"
+
+# Hand over: the host's page leaves and comes back as the booth's second interpreter (880 Hz).
+# Into Arabic it is on standby (the first is on air); it clicks Take over: it is on air, the
+# first interpreter on standby, and the Arabic listener hears the second, not the first.
+web_do host 5 '{"op": "click", "selector": ".chorus-call [data-action=leave]"}'
+web_do host 15 '{"op": "wait", "selector": ".chorus-ended"}'
+web_mount host "$(web_invite council interpreter --language_pair=de,ar)"
+web_do host 20 '{"op": "click", "selector": "[data-action=join]"}'
+web_do host 20 '{"op": "click", "selector": ".chorus-booth [data-action=speak][data-language=ar]"}'
+web_do host 10 '{"op": "wait", "selector": ".chorus-booth [data-air=standby]"}'
+web_do host 5 '{"op": "click", "selector": ".chorus-booth [data-action=hand_over]"}'
+web_do host 10 '{"op": "wait", "selector": ".chorus-booth [data-air=on]"}'
+web_do interpreter 10 '{"op": "wait", "selector": ".chorus-booth [data-air=standby]"}'
+web_do patient 35 '{"op": "await_tone", "hz": 880, "above": -70, "hold": 1, "timeout": 30}'
+web_do patient 10 '{"op": "measure", "tones": [880, 1200], "seconds": 3}'
+echo "the Arabic listener after the hand-over: $(cat "$WEB_RESULT")"
+web_judge_heard 880 1200 || fail "the hand-over did not reach the listener: $(cat "$WEB_RESULT")"
+pass "the second interpreter took over from its page: on air, the first on standby, the listener hears it"
+
+# A deaf participant pins the (sign-language) interpreter from the roster: its view shows the
+# interpreter's camera (green) large; unpinned, the room's layout again.
+web_do patient 10 '{"op": "wait", "selector": ".chorus-people [data-action=pin]"}'
+web_do patient 5 '{"op": "texts", "selector": ".chorus-people [data-role=interpreter] .chorus-tags"}'
+[[ $(web_value "r['texts'][0]") == *"interpreter (German – Arabic)"* ]] ||
+  fail "the roster does not name the interpreter's languages: $(web_value "r['texts']")"
+web_do patient 5 '{"op": "click", "selector": ".chorus-people [data-role=interpreter] [data-action=pin]"}'
+web_do patient 20 '{"op": "await_colour", "rgb": [0, 255, 0], "timeout": 20}'
+web_do patient 5 '{"op": "click", "selector": ".chorus-people [data-action=unpin]"}'
+web_do patient 20 '{"op": "await_colour", "rgb": [0, 255, 0], "away": true, "timeout": 20}'
+pass "the patient pinned the interpreter: its camera large in the patient's view; unpinned, the layout again"

@@ -2,7 +2,8 @@
 # Screenshots of the reference web client, as served by chorusd at /join, in each state a person
 # meets: the device check, the waiting room and a consultation on a phone (360x640), the host's
 # roster with a patient waiting, the consultation on a laptop, the interpreter's booth, and a used
-# link. Two headless Chromium pages with fake devices (a patient's and a clinician's colour),
+# link; then the device check in the browser's language (German, Danish, Norwegian, else
+# English). Two headless Chromium pages with fake devices (a patient's and a clinician's colour),
 # driven through the DevTools protocol (tools/web_screenshots.py, Python's standard library). Each
 # picture is checked to exist; with CHORUS_WEB_SCREENSHOTS=DIR they are also copied there (the
 # docs/images/web-*.png of docs/web.md come from here).
@@ -90,6 +91,25 @@ steps = [
     {"page": "patient", "until": "document.querySelector('.chorus-ended h2')"},
     {"page": "patient", "shot": f"{shots}/web-ended.png"},
 ]
+# The page speaks the first of the browser's languages it has (German, Danish, Norwegian,
+# English), English otherwise; the document's language follows (for screen readers).
+# (The list as navigator.languages has it, most preferred first.)
+for languages, join, lang in [("de-DE,de,en", "Teilnehmen", "de"),
+                              ("da-DK,da", "Deltag", "da"),
+                              ("nb-NO,nb,no", "Bli med", "nb"),
+                              ("fr-FR,fr,nb", "Bli med", "nb"),
+                              ("fr-FR,fr", "Join", "en")]:
+    steps += [
+        {"page": "patient", "languages": languages},
+        {"page": "patient", "navigate": patient},
+        {"page": "patient", "until": "(() => { const b = document.querySelector("
+                                     "'[data-action=join]'); return b && "
+                                     f"b.textContent.startsWith({json.dumps(join)}) && "
+                                     f"document.documentElement.lang === {json.dumps(lang)}; }})()",
+         "show": "JSON.stringify([navigator.languages, document.documentElement.lang, "
+                 "(document.querySelector('[data-action=join]') || {}).textContent])"},
+    ]
+steps.append({"page": "patient", "languages": "en-US,en"})
 json.dump({"browsers": {"patient": 46881, "host": 46882}, "steps": steps}, open(out, "w"))
 PY
 timeout 150 /usr/bin/python3 "$WEB_TOOLS/web_screenshots.py" "$E2E_WORK/steps.json" \

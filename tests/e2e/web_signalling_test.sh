@@ -10,7 +10,9 @@ TOOLS="$(cd "$(dirname "$0")/tools" && pwd)"
 
 cat >"$E2E_WORK/ice.json" <<'JSON'
 {"ice_servers": [{"urls": ["turn:turn.hospital.example:3478?transport=udp"],
-                  "username": "chorus", "credential": "turn-secret-1"}]}
+                  "username": "chorus", "credential": "turn-secret-1"},
+                 {"urls": ["turns:turn.hospital.example:443?transport=tcp"],
+                  "shared_secret": "north-turn-secret"}]}
 JSON
 start_chorusd web all --dev --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
   --web_listen=127.0.0.1:0 --web_behind_proxy --ice_servers_file="$E2E_WORK/ice.json" \
@@ -30,6 +32,7 @@ grep -q 'chorus_web_joins_total{result="rate_limited"} [1-9]' <<<"$metrics" ||
   fail "the rate-limited joins are not counted"
 pass "refused sockets and rate-limited joins are counted"
 
+echo "north-turn-secret" >>"$E2E_WORK/secrets"
 while IFS= read -r secret; do
   [[ -z $secret ]] && continue
   if grep -qF -- "$secret" "$E2E_WORK/web.log" "$E2E_WORK/web.out" <<<"$metrics"; then
@@ -37,7 +40,36 @@ while IFS= read -r secret; do
   fi
   grep -qF -- "$secret" <<<"$metrics" && fail "a token, name or client address is in the metrics"
 done <"$E2E_WORK/secrets"
-pass "no token, pseudonym or client address in the log or the metrics"
+# The pseudonyms the controller gave (GuestNN) neither; and there is no access line at all.
+grep -qE 'Guest[0-9]' "$E2E_WORK/web.log" "$E2E_WORK/web.out" <<<"$metrics" &&
+  fail "a given pseudonym reached the log or the metrics"
+grep -qE '"(GET|HEAD|POST) |HTTP/1' "$E2E_WORK/web.log" "$E2E_WORK/web.out" &&
+  fail "the log has an HTTP access line"
+pass "no token, pseudonym (given or generated) or client address in the log or the metrics; no access lines"
+
+# The platform's origin may load the client's files (CORS) and frame the page; no other origin.
+# The page may connect to its own signalling socket only.
+headers=$(curl -sf -D - -o /dev/null -H 'Origin: https://portal.hospital.example' \
+  "http://$WEB_ADDR/chorus.js") || fail "GET /chorus.js"
+grep -qi '^access-control-allow-origin: https://portal.hospital.example' <<<"$headers" ||
+  fail "no CORS for the platform's origin: $headers"
+grep -qi "frame-ancestors 'self' https://portal.hospital.example;" <<<"$headers" ||
+  fail "the platform's origin may not frame the page: $headers"
+grep -qi "connect-src 'self' ws://$WEB_ADDR;" <<<"$headers" ||
+  fail "connect-src is not the page's own socket: $headers"
+headers=$(curl -sf -D - -o /dev/null -H 'Origin: https://elsewhere.example' \
+  "http://$WEB_ADDR/chorus.js") || fail "GET /chorus.js"
+grep -qi '^access-control-allow-origin' <<<"$headers" && fail "CORS for a foreign origin"
+pass "CORS and framing for the platform's origin only; connections to the page's own socket only"
+
+# A TURN server with fixed credentials and a shared secret both is refused at start, without
+# the secret in the message.
+echo '{"ice_servers": [{"urls": ["turn:t.example"], "username": "u", "shared_secret": "zz9q"}]}' \
+  >"$E2E_WORK/bad-ice.json"
+expect_refusal "ice server 1: either username and credential, or shared_secret" all --dev \
+  --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 --web_listen=127.0.0.1:0 \
+  --ice_servers_file="$E2E_WORK/bad-ice.json"
+grep -q zz9q "$E2E_WORK/refusal.txt" && fail "the refusal quotes the TURN secret"
 
 # The web listener serves TLS only, except in --dev on loopback (plain HTTP elsewhere is refused
 # at start); here with its own certificate (a hospital's PKI facing the browsers).

@@ -115,7 +115,27 @@ function near(rgb, want, tolerance) {
   return rgb && rgb.every((v, i) => Math.abs(v - want[i]) <= tolerance);
 }
 
+// The peer connections the client makes, so that a test can read what the browser itself
+// negotiated (an ICE restart changes the ICE credentials of both descriptions).
+const peerConnections = [];
+window.RTCPeerConnection = class extends window.RTCPeerConnection {
+  constructor(...args) {
+    super(...args);
+    peerConnections.push(this);
+  }
+};
+
 const commands = {
+  // The ICE username fragments of the newest peer connection's local and remote descriptions.
+  async ice_credentials() {
+    const pc = peerConnections[peerConnections.length - 1];
+    const ufrag = (d) => {
+      const m = d && /a=ice-ufrag:(\S+)/.exec(d.sdp);
+      return m ? m[1] : '';
+    };
+    return {local: pc ? ufrag(pc.currentLocalDescription) : '',
+            remote: pc ? ufrag(pc.currentRemoteDescription) : ''};
+  },
   async mount(c) {
     ChorusApp.mount(document.getElementById('app'), {room: c.room, invite: c.invite,
                                                      server: chorusOrigin, lang: c.lang || 'en'});

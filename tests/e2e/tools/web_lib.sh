@@ -58,17 +58,13 @@ web_start_harness() {
   fail "the harness server did not start"
 }
 
-# web_invite ROOM ROLE [FLAGS...]: a new invitation; prints its link (<public_url>/join#r=&i=).
-# Builds the link from the token when chorusctl prints none.
+# web_invite ROOM ROLE [FLAGS...]: a new invitation; prints its link (<public_url>/join#r=&i=),
+# as CreateInvite returned it.
 web_invite() {
-  local room=$1 out link token
+  local out link
   out=$(ctl invite create "$@") || fail "invite create $*"
   link=$(grep -o 'http[^ ]*/join#[^ ]*' <<<"$out" | head -1 || true)
-  if [[ -z $link ]]; then
-    token=$(grep -o 'token=[A-Za-z0-9_-]*' <<<"$out" | head -1 | cut -d= -f2)
-    [[ -n $token ]] || fail "no token in: $out"
-    link="$WEB_URL/join#r=$room&i=$token"
-  fi
+  [[ $link == "$WEB_URL/join#r=$1&i="* ]] || fail "CreateInvite returned no link for room $1"
   echo "$link"
 }
 
@@ -224,5 +220,16 @@ ok = t[other] > -70 and t[own] < t[other] - 20
 target = [int(want[i:i + 2], 16) for i in (0, 2, 4)]
 ok = ok and r["rgb"] is not None and all(abs(x - y) <= 40 for x, y in zip(r["rgb"], target))
 sys.exit(0 if ok else 1)
+PY
+}
+
+# web_judge_heard HEARD_HZ QUIET_HZ: in the last measurement, HEARD_HZ is heard (its median over
+# -70 dB: short gaps allowed) and QUIET_HZ is not (its mean 20 dB under that).
+web_judge_heard() {
+  /usr/bin/python3 - "$WEB_RESULT" "$1" "$2" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+heard, mean, a, b = r["median_db"], r["tones_db"], sys.argv[2], sys.argv[3]
+sys.exit(0 if heard[a] > -70 and mean[b] < heard[a] - 20 else 1)
 PY
 }

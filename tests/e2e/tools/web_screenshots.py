@@ -93,13 +93,25 @@ def main():
                 page.call("Emulation.setDeviceMetricsOverride",
                           {"width": width, "height": height, "deviceScaleFactor": scale or 1,
                            "mobile": bool(mobile)})
+            elif "languages" in step:
+                # The browser's languages (navigator.languages and Accept-Language), as a
+                # person's browser settings give them.
+                agent = page.evaluate("navigator.userAgent")
+                page.call("Emulation.setUserAgentOverride",
+                          {"userAgent": agent, "acceptLanguage": step["languages"]})
             elif "navigate" in step:
                 # Through a blank page: a link that differs only in its fragment loads afresh.
                 page.call("Page.navigate", {"url": "about:blank"})
                 until(page, "location.href === 'about:blank'", 10)
                 page.call("Page.navigate", {"url": step["navigate"]})
             elif "until" in step:
-                until(page, step["until"], step.get("timeout", 20))
+                try:
+                    until(page, step["until"], step.get("timeout", 20))
+                except RuntimeError as error:
+                    # What the page showed instead, when the step says how to see it.
+                    if "show" not in step:
+                        raise
+                    raise RuntimeError(f"{error}: {page.evaluate(step['show'])}") from error
             elif "click" in step:
                 selector = json.dumps(step["click"])
                 until(page, f"(() => {{ const e = document.querySelector({selector}); "

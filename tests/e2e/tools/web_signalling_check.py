@@ -8,6 +8,9 @@ Each check prints "ok: ..."; the first failure raises. Client addresses are give
 X-Forwarded-For (chorusd runs with --web_behind_proxy), one per simulated client.
 """
 import argparse
+import base64
+import hashlib
+import hmac
 import json
 import shlex
 import socket
@@ -136,12 +139,22 @@ def main():
     embedded = WebSocket(host_name, int(port), origin="https://portal.hospital.example",
                          headers={"X-Forwarded-For": "10.9.1.1"})
     hello = embedded.recv()
-    assert hello["ice_servers"] == [{
-        "urls": ["turn:turn.hospital.example:3478?transport=udp"], "username": "chorus",
-        "credential": "turn-secret-1"}], hello
     embedded.close()
+    fixed, own = hello["ice_servers"]
+    assert fixed == {"urls": ["turn:turn.hospital.example:3478?transport=udp"],
+                     "username": "chorus", "credential": "turn-secret-1"}, hello
+    # The second server is configured with the TURN server's shared secret: the page gets
+    # credentials of its own, expiring in 12 hours, that the TURN server computes the same way.
+    assert own["urls"] == ["turns:turn.hospital.example:443?transport=tcp"], hello
+    expiry, user = own["username"].split(":")
+    assert user == "chorus" and abs(int(expiry) - (time.time() + 43200)) < 120, own
+    expected = base64.b64encode(hmac.new(b"north-turn-secret", own["username"].encode(),
+                                         hashlib.sha1).digest()).decode()
+    assert own["credential"] == expected, own
+    assert "north-turn-secret" not in json.dumps(hello)
     ok("a page of the platform's configured origin opens the socket; hello hands it the "
-       "configured TURN servers")
+       "configured TURN servers: fixed credentials as they are, and its own expiring ones "
+       "made with the TURN server's shared secret (checked by HMAC-SHA1 here)")
 
     ctl("room", "create", "consultation", "--room_id=clinic", "--lobby=true")
     host_token, host_link = invite("clinic", "host", "--pseudonym=Dr Quill")
@@ -155,6 +168,7 @@ def main():
     host, joined = join("10.9.8.7", "clinic", host_token)
     assert joined["type"] == "joined", joined
     assert joined["participant"]["role"] == "host" and joined["participant"]["state"] == "admitted"
+    host_participant = joined["participant"]["name"]
     assert joined["sdp"].startswith("v=0") and "a=ice-lite" in joined["sdp"]
     assert joined["room"]["kind"] == "consultation"
     ok("a host joins with its link's token and gets the SDP answer at once")
@@ -295,13 +309,24 @@ def main():
 
     # --- A flood of connections from one source ---
     flood = []
-    refused = 0
+    refused = 0  # told why: rate_limited, then closed by the server
+    dropped = 0
+    web_host, web_port = args.web.split(":")
     for _ in range(60):
         try:
-            flood.append(connect("10.9.4.4"))
-        except (Closed, ConnectionError, AssertionError, socket.timeout):
-            refused += 1
-    assert len(flood) <= 20 and refused >= 40, (len(flood), refused)
+            ws = WebSocket(web_host, int(web_port), headers={"X-Forwarded-For": "10.9.4.4"})
+            first = ws.recv()
+        except (Closed, ConnectionError, socket.timeout):
+            dropped += 1
+            continue
+        if first["type"] == "hello":
+            flood.append(ws)
+            continue
+        assert first["type"] == "error" and first["code"] == "rate_limited", first
+        assert closed_by_server(ws), "a refused socket stays open"
+        refused += 1
+    assert len(flood) == 20 and refused >= 30 and refused + dropped == 40, \
+        (len(flood), refused, dropped)
     # Meanwhile the other room's lobby works: a guest from elsewhere waits, its host sees it.
     other_guest, joined = join("10.9.7.2", "other", other_guest_token)
     assert joined["type"] == "joined", joined
@@ -310,10 +335,22 @@ def main():
     host.send({"type": "mute", "id": 12, "participant": guest_name, "muted": True})
     expect(host, "ok", lambda m: m["id"] == 12)
     expect(guest, "state", lambda m: m["participant"]["muted"])
+    # A participant's own microphone is its own: it unmutes itself (everyone sees it), and may
+    # not mute anyone else.
+    guest.send({"type": "mute", "id": 13, "muted": False})
+    expect(guest, "ok", lambda m: m["id"] == 13 and not m["participant"]["muted"])
+    expect(host, "roster", lambda m: any(p["name"] == guest_name and not p["muted"]
+                                         for p in m["participants"]))
+    guest.send({"type": "mute", "id": 14, "participant": host_participant, "muted": True})
+    denied = expect(guest, "error", lambda m: m["id"] == 14)
+    assert denied["code"] == "not_allowed", denied
+    guest.send({"type": "mute", "id": 15, "muted": True})
+    expect(guest, "ok", lambda m: m["id"] == 15 and m["participant"]["muted"])
     for ws in flood:
         ws.close()
-    ok(f"a flood of 60 sockets from one address: {len(flood)} taken, {refused} refused; the "
-       "other room's lobby and this room's host go on")
+    ok(f"a flood of 60 sockets from one address: {len(flood)} taken, {refused} refused with "
+       f"rate_limited ({dropped} dropped); the other room's lobby and this room's host go on; "
+       "a guest unmutes and mutes itself, and may not mute the host")
 
     # --- A session taken up again on a new socket (as after a restart of the listener) ---
     secrets.append(guest_session)

@@ -949,8 +949,8 @@ TEST_F(RoomRulesTest, AStandbyInterpreterIsMutedAndHearsItsChannelWithTheFloorAt
 TEST(OwnRequestTest, WaitingParticipantsOnlyLeaveAndOnlyAdmittedHostsManageTheRoom) {
   using rules::OwnRequest;
   const OwnRequest everyone[] = {OwnRequest::kLeave, OwnRequest::kRenegotiate};
-  const OwnRequest own[] = {OwnRequest::kShare, OwnRequest::kListen, OwnRequest::kSpeak,
-                            OwnRequest::kHandOver, OwnRequest::kPin};
+  const OwnRequest own[] = {OwnRequest::kShare,    OwnRequest::kListen, OwnRequest::kSpeak,
+                            OwnRequest::kHandOver, OwnRequest::kPin,    OwnRequest::kMuteSelf};
   const OwnRequest hosts[] = {OwnRequest::kAdmit, OwnRequest::kDeny, OwnRequest::kRemove,
                               OwnRequest::kMute,  OwnRequest::kLock, OwnRequest::kUnlock,
                               OwnRequest::kEnd};
