@@ -93,6 +93,7 @@ constexpr char kUsage[] =
     "  invite create <room> host|guest|interpreter   [--pseudonym --consent --language_pair\n"
     "                     --ttl]; prints the invitation link (when the server has a web\n"
     "                     client) and the token (shown once)\n"
+    "  invite revoke rooms/<room>/invites/<invite>   the link is refused from then on\n"
     "  join <room> --invite_token=T | --pin=P   --receive=ip:port --key=BASE64 [--codec]\n"
     "                     [--video_receive=ip:port --video_key=B64 --video_codec=VP8/96\n"
     "                      --video_size=1280x720]\n"
@@ -423,6 +424,17 @@ int InviteCreate(const Client& client, const std::vector<std::string>& args) {
       });
 }
 
+// Withdraws an invitation before it is used (a cancelled appointment, a link sent to the wrong
+// address): its link is refused from then on.
+int InviteRevoke(const Client& client, const std::vector<std::string>& args) {
+  if (args.size() != 1) return Usage("invite revoke rooms/<room>/invites/<invite>");
+  chorus::v1::RevokeInviteRequest request;
+  request.set_name(args[0]);
+  return RoomsCall<chorus::v1::RevokeInviteRequest, chorus::v1::Invite>(
+      client, "invite revoke", request, &chorus::v1::Rooms::Stub::RevokeInvite,
+      [](const chorus::v1::Invite& invite) { return absl::StrCat(invite.name(), " revoked"); });
+}
+
 int Join(const Client& client, const std::vector<std::string>& args) {
   if (args.size() != 1)
     return Usage("join <room> --invite_token=T|--pin=P --receive=ip:port --key=K");
@@ -710,6 +722,7 @@ int RunChorusctl(int argc, char** argv) {
       {{"health"}, Health},
       {{"room"}, Room},
       {{"invite", "create"}, InviteCreate},
+      {{"invite", "revoke"}, InviteRevoke},
       {{"join"}, Join},
       {{"participants"}, Participants},
       {{"admit"},

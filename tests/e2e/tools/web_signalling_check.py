@@ -40,11 +40,11 @@ def ctl(*words):
     return out.stdout.strip()
 
 
-def invite(room, role="guest", *extra):
+def invite(room, role="guest", *extra, name=False):
     line = ctl("invite", "create", room, role, *extra)
     token = line.split("token=")[1]
     link = line.split("link=")[1].split(" ")[0]
-    return token, link
+    return (token, link, line.split(" ")[0]) if name else (token, link)
 
 
 def connect(source, origin=None):
@@ -216,8 +216,29 @@ def main():
     ws.close()
     host.send({"type": "unlock", "id": 10})
     expect(host, "locked", lambda m: not m["locked"])
-    ok("used, unknown and locked-room joins are refused with invite_used, invite_invalid, "
-       "room_ended and room_locked")
+    # A withdrawn link and a room at its participant limit. (An expired link takes a minute at
+    # least: the controller's tests cover its reason with their own clock.)
+    revoked_token, _, revoked_name = invite("clinic", "guest", "--consent=ref-2", name=True)
+    ctl("invite", "revoke", revoked_name)
+    ctl("room", "create", "meeting", "--room_id=tiny", "--max_participants=2")
+    tiny_tokens = [invite("tiny", role)[0] for role in ("host", "guest", "guest")]
+    secrets.extend([revoked_token] + tiny_tokens)
+    tiny_in = []
+    for token in tiny_tokens[:2]:
+        ws, joined = join("10.9.8.12", "tiny", token)
+        assert joined["type"] == "joined", joined
+        tiny_in.append(ws)
+    tiny_guest_token = tiny_tokens[2]
+    for room, token, code in [("clinic", revoked_token, "invite_revoked"),
+                              ("tiny", tiny_guest_token, "room_full")]:
+        ws, refused = join("10.9.8.11", room, token)
+        assert refused["code"] == code, (code, refused)
+        assert token not in json.dumps(refused)
+        ws.close()
+    for ws in tiny_in:
+        ws.close()
+    ok("used, unknown and revoked links, and locked and full rooms, are refused with "
+       "invite_used, invite_invalid, room_ended, invite_revoked, room_locked and room_full")
 
     # A third party with consent: the host admits it and is shown the consent reference.
     third, joined = join("10.9.8.10", "clinic", third_token)
