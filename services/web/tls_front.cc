@@ -177,14 +177,23 @@ void TlsFront::AcceptLoop() {
     socklen_t length = sizeof(peer);
     int client = accept4(listener_, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_CLOEXEC);
     if (client < 0) continue;
+    std::string address = PeerAddress(peer);
     std::lock_guard<std::mutex> lock(mutex_);
-    if (static_cast<int>(relays_.size()) >= options_.max_connections) {
+    // One address cannot take every slot (each holds a thread, even before its handshake).
+    int& from_source = per_source_[address];
+    if (static_cast<int>(relays_.size()) >= options_.max_connections ||
+        (options_.max_connections_per_source > 0 &&
+         from_source >= options_.max_connections_per_source)) {
+      if (from_source == 0) per_source_.erase(address);
       close(client);
       continue;
     }
-    relays_[client] = std::thread([this, client, address = PeerAddress(peer)] {
+    ++from_source;
+    relays_[client] = std::thread([this, client, address] {
       Relay(client, address);
       std::lock_guard<std::mutex> lock(mutex_);
+      auto source = per_source_.find(address);
+      if (source != per_source_.end() && --source->second <= 0) per_source_.erase(source);
       auto it = relays_.find(client);
       if (it != relays_.end()) {
         finished_.push_back(std::move(it->second));

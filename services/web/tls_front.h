@@ -18,7 +18,7 @@ namespace chorus::web {
 // decrypted, to the plain HTTP server on a loopback port of this process. (The HTTP server's own
 // TLS cannot be used: the Debian build of its library calls OpenSSL functions that OpenSSL 3 no
 // longer exports.) OpenSSL, TLS 1.2 and later. One thread per connection, like the HTTP server
-// behind it; at most max_connections at once.
+// behind it; at most max_connections at once, and max_connections_per_source from one address.
 // The relayed connection comes from a loopback port; ClientAddress() tells the HTTP server which
 // client stands behind that port, for its per-address limits.
 class TlsFront {
@@ -29,6 +29,9 @@ class TlsFront {
     std::string key_file;
     uint16_t backend_port = 0;  // the plain server on 127.0.0.1
     int max_connections = 500;
+    // At most this many from one address (0: no limit, as behind a proxy, where every
+    // connection comes from the proxy).
+    int max_connections_per_source = 0;
   };
   static absl::StatusOr<std::unique_ptr<TlsFront>> Start(Options options);
   ~TlsFront();  // stops accepting, closes every connection and joins their threads
@@ -59,6 +62,7 @@ class TlsFront {
   mutable std::mutex mutex_;
   std::map<uint16_t, std::string> clients_;  // relay port -> client address
   std::map<int, std::thread> relays_;        // by client socket
+  std::map<std::string, int> per_source_;    // open connections by client address
   std::vector<std::thread> finished_;
 };
 

@@ -283,8 +283,12 @@ class WebGateway::Impl : public CivetHandler, public CivetWebSocketHandler {
     std::vector<int> ports = server_->getListeningPorts();
     port_ = ports.empty() ? 0 : static_cast<uint16_t>(ports.front());
     if (tls_) {
-      auto front = TlsFront::Start({options_.listen, options_.tls_cert_file, options_.tls_key_file,
-                                    port_, options_.max_connections});
+      // Per address: its sockets and the page's file loads beside them; none behind a proxy
+      // (every connection is the proxy's; the sockets' own limit goes by X-Forwarded-For).
+      auto front = TlsFront::Start(
+          {options_.listen, options_.tls_cert_file, options_.tls_key_file, port_,
+           options_.max_connections,
+           options_.trust_forwarded_for ? 0 : 2 * options_.max_connections_per_source});
       if (!front.ok()) {
         server_.reset();
         return front.status();

@@ -114,6 +114,46 @@ assert message["code"] == "invite_invalid", message
 ' "$TOOLS" "$WEB_TLS" "$E2E_WORK/webca.crt" || fail "signalling over WSS"
 pass "TLS web listener with its own certificate and HSTS, signalling over WSS; links carry --public_url"
 
+# A flood of bare TCP connections to the TLS port from one address (none ever says hello): it
+# gets at most 40 of them (twice its 20 sockets: the page's file loads beside them); the rest
+# are closed at once (the held ones only when their 10 s for a handshake run out). After, the
+# page is served.
+/usr/bin/python3 - "$WEB_TLS" "$E2E_WORK/webca.crt" <<'PY' || fail "TLS connection flood"
+import socket, ssl, sys, time, urllib.request
+host, port = sys.argv[1].split(":")
+start = time.monotonic()
+flood = [socket.create_connection((host, int(port)), timeout=5) for _ in range(70)]
+for s in flood:
+    s.setblocking(False)
+closed = set()
+while len(closed) < 30 and time.monotonic() < start + 8:
+    for s in flood:
+        if s in closed:
+            continue
+        try:
+            if s.recv(1) == b"":
+                closed.add(s)
+        except BlockingIOError:
+            pass
+        except ConnectionError:
+            closed.add(s)
+    time.sleep(0.05)
+assert len(closed) == 30, len(closed)
+print(f"{70 - len(closed)} of 70 bare connections held, {len(closed)} closed at once")
+for s in flood:
+    s.close()
+context = ssl.create_default_context(cafile=sys.argv[2])
+for _ in range(50):  # the flood's slots free as the server sees them closed
+    try:
+        urllib.request.urlopen(f"https://{sys.argv[1]}/join", context=context, timeout=5).read()
+        break
+    except OSError:
+        time.sleep(0.1)
+else:
+    raise SystemExit("the page is not served after the flood")
+PY
+pass "a TCP flood on the TLS port from one address: at most 40 held, the rest closed at once"
+
 # A renewed certificate: SIGHUP reads the files again; new connections get it.
 served_cn() {
   openssl s_client -connect "$WEB_TLS" -CAfile "$E2E_WORK/webca.crt" </dev/null 2>/dev/null |
