@@ -2,7 +2,8 @@
 # `make run`: starts `chorusd all --dev` on loopback, says where it listens, opens a demo room
 # with a host and a guest invitation and prints their links, so that two browser tabs can talk to
 # each other through Chorus. Rooms are kept in a state file under the build folder, so a restart
-# keeps them. Ctrl-C (SIGINT) or SIGTERM drains and stops it.
+# keeps them (CHORUS_DEV_STATE names another file). Ctrl-C (SIGINT) or SIGTERM drains and stops
+# it.
 set -euo pipefail
 build_dir=${1:-build/release}
 ports=${2:-40000-40999}
@@ -11,6 +12,7 @@ port_min=${ports%-*}
 port_max=${ports#*-}
 chorusd="${build_dir}/services/chorusd/chorusd"
 chorusctl="${build_dir}/tools/chorusctl/chorusctl"
+state_file=${CHORUS_DEV_STATE:-${build_dir}/dev-state.db}
 
 cat <<MSG
 Chorus (development mode, plaintext, loopback only)
@@ -18,13 +20,13 @@ Chorus (development mode, plaintext, loopback only)
   gRPC API        127.0.0.1:7700   (chorus.v1.Rooms, health, reflection)
   metrics/health  http://127.0.0.1:9464/metrics  /healthz  /readyz
   media (UDP)     127.0.0.1 ports ${port_min}-${port_max}
-  rooms kept in   ${build_dir}/dev-state.db   (survive a restart; delete it to start empty)
+  rooms kept in   ${state_file}   (survive a restart; delete it to start empty)
 MSG
 
 "$chorusd" all --dev \
   --grpc_listen=127.0.0.1:7700 --http_listen=127.0.0.1:9464 \
   --web_listen="127.0.0.1:${web_port}" \
-  --state_file="${build_dir}/dev-state.db" \
+  --state_file="${state_file}" \
   --media_address=127.0.0.1 --media_port_min="${port_min}" --media_port_max="${port_max}" &
 pid=$!
 trap 'kill -TERM "$pid" 2>/dev/null || true' INT TERM
@@ -67,6 +69,10 @@ MSG
 fi
 status=0
 wait "$pid" || status=$?
-# A signal interrupts the first wait: wait again for the drain to finish.
-if kill -0 "$pid" 2>/dev/null; then wait "$pid" || status=$?; fi
+# A signal interrupts the first wait (status 128+n): wait again, for the drain to finish and for
+# chorusd's own status (bash keeps it when chorusd is gone already).
+if ((status > 128)); then
+  status=0
+  wait "$pid" || status=$?
+fi
 exit "$status"
