@@ -34,6 +34,7 @@
 #include "pipeline/engine/engine.h"
 #include "services/common/api_guard.h"
 #include "services/common/auth.h"
+#include "services/common/file_watch.h"
 #include "services/common/grpc_logging.h"
 #include "services/common/http_server.h"
 #include "services/common/lifecycle.h"
@@ -229,8 +230,9 @@ absl::StatusOr<common::ServerConfig> ConfigFromFlags(const std::string& role_nam
   return config;
 }
 
-// What SIGHUP does: re-reads the API tokens (TLS files are watched by gRPC itself, see
-// --tls_reload_interval). Calls under way are not affected; a bad file keeps the old tokens.
+// What SIGHUP does: re-reads the API tokens (also done when the tokens file changes, looked at
+// every --tls_reload_interval; TLS files are watched by gRPC itself and by the web listener).
+// Calls under way are not affected; a bad file keeps the old tokens.
 std::function<void()> g_reload;
 
 // Waits for SIGTERM/SIGINT (blocked in every thread, see RunChorusd) up to `timeout`; returns the
@@ -673,6 +675,7 @@ int RunChorusd(int argc, char** argv) {
         config.web_tls_key_file.empty() ? config.tls_key_file : config.web_tls_key_file;
     web_options.allowed_origins = config.web_allowed_origins;
     web_options.trust_forwarded_for = config.web_behind_proxy;
+    web_options.tls_reload_interval = config.tls_reload_interval;
     web_options.registry = metrics.registry();
     if (!config.ice_servers_file.empty()) {
       auto contents = common::ReadFileForFlag("--ice_servers_file", config.ice_servers_file);
@@ -787,9 +790,23 @@ int RunChorusd(int argc, char** argv) {
   // the one holding the database's lock of this work does it (the others' calls return at once).
   int signal = 0;
   absl::Time last_purge = absl::Now();
+  // The tokens file is looked at as often as the TLS files: a Secret updated in place takes
+  // effect without a signal (the image has no shell to send one from).
+  absl::Time next_tokens_check = absl::Now() + config.tls_reload_interval;
+  std::string tokens_signature =
+      config.api_tokens_file.empty() ? "" : common::FilesSignature({config.api_tokens_file});
   while (signal == 0) {
     signal = WaitForSignal(signals, absl::Seconds(1));
-    if (signal != 0 || !rooms) continue;
+    if (signal != 0) continue;
+    if (!config.api_tokens_file.empty() && absl::Now() >= next_tokens_check) {
+      next_tokens_check = absl::Now() + config.tls_reload_interval;
+      const std::string now_signature = common::FilesSignature({config.api_tokens_file});
+      if (!now_signature.empty() && now_signature != tokens_signature) {
+        tokens_signature = now_signature;
+        if (g_reload) g_reload();
+      }
+    }
+    if (!rooms) continue;
     rooms->Sweep();
     if (absl::Now() - last_purge >= absl::Hours(1)) {
       rooms->Purge();

@@ -22,6 +22,7 @@
 #include "pipeline/base/log.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
+#include "services/common/file_watch.h"
 #include "services/common/server_config.h"
 #include "services/controller/room_rules.h"
 #include "services/controller/rooms_service.h"
@@ -295,6 +296,7 @@ class WebGateway::Impl : public CivetHandler, public CivetWebSocketHandler {
       }
       front_ = *std::move(front);
       port_ = front_->port();
+      tls_signature_ = common::FilesSignature({options_.tls_cert_file, options_.tls_key_file});
     }
     housekeeping_ = std::thread([this] { Housekeeping(); });
     return absl::OkStatus();
@@ -1253,9 +1255,27 @@ class WebGateway::Impl : public CivetHandler, public CivetWebSocketHandler {
     if (watch->thread.joinable()) watch->thread.join();
   }
 
+  // Renewed certificate files (a Kubernetes Secret updated in place, a certificate manager's
+  // renewal) are served to new connections without a signal.
+  void WatchTlsFiles() {
+    if (!front_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_tls_check_) return;
+    next_tls_check_ = now + absl::ToChronoSeconds(options_.tls_reload_interval);
+    const std::string signature =
+        common::FilesSignature({options_.tls_cert_file, options_.tls_key_file});
+    if (signature.empty() || signature == tls_signature_) return;
+    tls_signature_ = signature;
+    const absl::Status reloaded = front_->Reload();
+    base::Log(reloaded.ok() ? base::LogLevel::kInfo : base::LogLevel::kWarning,
+              reloaded.ok() ? "web_tls_reloaded" : "web_tls_reload_failed",
+              {{"trigger", "files_changed"}});
+  }
+
   void Housekeeping() {
     std::unique_lock<std::mutex> stop(stop_mutex_);
     while (!stop_cv_.wait_for(stop, std::chrono::seconds(1), [this] { return stopping_; })) {
+      WatchTlsFiles();
       std::vector<std::shared_ptr<Session>> late;
       {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -1299,6 +1319,9 @@ class WebGateway::Impl : public CivetHandler, public CivetWebSocketHandler {
 
   mutable std::mutex mutex_;
   std::map<const mg_connection*, std::shared_ptr<Session>> sessions_;
+  // The TLS files as last seen (Housekeeping's thread only).
+  std::string tls_signature_;
+  std::chrono::steady_clock::time_point next_tls_check_{};
   // Connections over a limit, accepted only to be told why and closed.
   std::map<const mg_connection*, wire::ServerMessage> refusing_;
   std::map<std::string, std::shared_ptr<RoomWatch>> watches_;

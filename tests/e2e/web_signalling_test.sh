@@ -88,7 +88,7 @@ start_chorusd webtls all --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
   --public_url=https://video.hospital.example --tls_cert="$E2E_WORK/web.crt" \
   --tls_key="$E2E_WORK/web.key" --api_tokens_file="$E2E_WORK/tokens" \
   --media_port_min=47070 --media_port_max=47089 --webrtc_port=47090 --media_workers=1 \
-  --video_workers=1
+  --video_workers=1 --tls_reload_interval=1s
 WEB_TLS=$(grep -m1 '"event":"listening"' "$E2E_WORK/webtls.log" | sed -E 's/.*"web":"([^"]+)".*/\1/')
 headers=$(curl -sf --cacert "$E2E_WORK/webca.crt" -D - -o /dev/null "https://$WEB_TLS/join") ||
   fail "the page is not served over TLS"
@@ -173,3 +173,17 @@ grep -q '"event":"web_tls_reloaded"' "$E2E_WORK/webtls.log" || fail "no web_tls_
 curl -sf --cacert "$E2E_WORK/webca.crt" -o /dev/null "https://$WEB_TLS/join" ||
   fail "the page after the renewal"
 pass "SIGHUP: the renewed certificate is served to new connections"
+
+# Renewed again, without a signal (a Secret updated in place): the files are looked at every
+# --tls_reload_interval, and the new certificate is served.
+make_cert again webca "IP:127.0.0.1"
+cp "$E2E_WORK/again.key" "$E2E_WORK/web.key.new"
+cp "$E2E_WORK/again.crt" "$E2E_WORK/web.crt.new"
+mv "$E2E_WORK/web.key.new" "$E2E_WORK/web.key"
+mv "$E2E_WORK/web.crt.new" "$E2E_WORK/web.crt"
+for _ in $(seq 100); do
+  [[ $(served_cn) == again ]] && break
+  sleep 0.2
+done
+[[ $(served_cn) == again ]] || fail "the certificate renewed without a signal is not served"
+pass "renewed files are served without a signal (watched every --tls_reload_interval)"

@@ -16,6 +16,11 @@
 {{- printf "%s-controller" (include "chorus.fullname" .) -}}
 {{- end -}}
 
+{{/* The Service of the controller's web listener (patients' browsers). */}}
+{{- define "chorus.webName" -}}
+{{- printf "%s-web" (include "chorus.fullname" .) -}}
+{{- end -}}
+
 {{/* The claim holding the controller's state file (controller.store.type sqlite). */}}
 {{- define "chorus.controllerStateClaim" -}}
 {{- default (printf "%s-state" (include "chorus.controllerName" .)) .Values.controller.store.sqlite.existingClaim -}}
@@ -105,6 +110,33 @@ what to do.
 {{- end -}}
 {{- if and (eq $c.store.type "postgres") (not $c.store.postgres.existingSecret) -}}
 {{- fail "controller.store.type=postgres needs controller.store.postgres.existingSecret: the Secret holding the database's connection URI (key controller.store.postgres.key, default uri; CloudNativePG's <cluster>-app Secret has it). The chart bundles no database" -}}
+{{- end -}}
+{{- range $c.extraArgs -}}
+{{- if regexMatch "^--(no)?(web_listen|web_tls_cert|web_tls_key|public_url|web_allowed_origins|ice_servers_file|web_behind_proxy)(=|$)" . -}}
+{{- fail (printf "controller.extraArgs has %s: the web listener is the chart's to configure (its port, Service, NetworkPolicy rule and mounted Secrets go with it). Drop it and set controller.web instead (enabled, port, publicUrl, allowedOrigins, tls.secretName, iceServers, behindProxy)" (regexReplaceAll "=.*" . "")) -}}
+{{- end -}}
+{{- end -}}
+{{- $w := $c.web -}}
+{{- if $w.enabled -}}
+{{- if not $w.publicUrl -}}
+{{- fail "controller.web.enabled needs controller.web.publicUrl: the https:// address patients' browsers open (https://video.hospital.example), the base of every invitation link" -}}
+{{- end -}}
+{{- if not (regexMatch "^https://[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?$" $w.publicUrl) -}}
+{{- fail (printf "controller.web.publicUrl=%s must be https://host or https://host:port, without a path or a trailing slash: links are <publicUrl>/join#..., and the page opens its WebSocket at /ws of its own origin" $w.publicUrl) -}}
+{{- end -}}
+{{- range $w.allowedOrigins -}}
+{{- if or (not (regexMatch "^https://[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$" .)) (hasSuffix ":443" .) -}}
+{{- fail (printf "controller.web.allowedOrigins: %q is not an origin as browsers send it, which the controller compares letter for letter: https://host or https://host:port, in lower case, without a path, a trailing slash or :443 (e.g. https://portal.hospital.example)" .) -}}
+{{- end -}}
+{{- end -}}
+{{- if or (eq (int $w.port) (int $c.grpcPort)) (eq (int $w.port) (int $c.metricsPort)) -}}
+{{- fail (printf "controller.web.port (%v) must differ from controller.grpcPort (%v) and controller.metricsPort (%v): each is a listener of its own" $w.port $c.grpcPort $c.metricsPort) -}}
+{{- end -}}
+{{- range $c.extraArgs -}}
+{{- if regexMatch "^--dev(=(?i:true|t|1|yes|y))?$" . -}}
+{{- fail "controller.extraArgs has --dev with controller.web.enabled: patients' browsers are served over TLS only; drop --dev" -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- $net := .Values.mediaNode.network -}}
 {{- if gt (int $net.portMin) (int $net.portMax) -}}
