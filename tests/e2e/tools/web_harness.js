@@ -126,6 +126,16 @@ window.RTCPeerConnection = class extends window.RTCPeerConnection {
 };
 
 const commands = {
+  // Waits until the newest peer connection's local description has another ICE username
+  // fragment than `local` (the client restarted ICE); then its credentials.
+  async await_ice_change(c) {
+    await until(() => {
+      const pc = peerConnections[peerConnections.length - 1];
+      const m = pc && pc.localDescription && /a=ice-ufrag:(\S+)/.exec(pc.localDescription.sdp);
+      return m && m[1] !== c.local;
+    }, c.timeout || 30, 'an ICE restart');
+    return commands.ice_credentials();
+  },
   // The ICE username fragments of the newest peer connection's local and remote descriptions.
   async ice_credentials() {
     const pc = peerConnections[peerConnections.length - 1];
