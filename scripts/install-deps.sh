@@ -27,6 +27,8 @@ packages=(
   # the SIP role's SIP stack (sofia-sip), and independent SIP clients for its end-to-end tests
   # (baresip calls in; SIPp floods and sends malformed requests)
   libsofia-sip-ua-dev baresip-core sip-tester
+  # the spoken prompts a telephone caller hears (keypad PIN entry), made at build time
+  espeak-ng
   # WebRTC peers for the end-to-end tests: a real browser (headless), and a second, independent
   # WebRTC implementation (Debian's Python 3); iproute2 for their network namespace, nftables
   # for packet loss on a browser's link inside it

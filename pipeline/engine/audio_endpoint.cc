@@ -12,9 +12,11 @@
 #include "pipeline/audio/mixer.h"
 #include "pipeline/audio/speaker_selector.h"
 #include "pipeline/engine/endpoint_common.h"
+#include "pipeline/prompts/prompts.h"
 #include "pipeline/rtp/audio_level.h"
 #include "pipeline/rtp/rtcp.h"
 #include "pipeline/rtp/rtp_packet.h"
+#include "pipeline/rtp/telephone_event.h"
 
 namespace chorus::engine {
 
@@ -109,6 +111,10 @@ void AudioEndpoint::HandleDatagram(size_t length, const net::SocketAddress& from
       rtp::RtpParseResult::kOk) {
     stats_->Drop(DropReason::kMalformedRtp);
     ++drops_;
+    return;
+  }
+  if (config_.telephone_event_pt >= 0 && packet.payload_type == config_.telephone_event_pt) {
+    OnTelephoneEvent(packet);
     return;
   }
   if (packet.payload_type != config_.codec.payload_type) {
@@ -437,6 +443,61 @@ void AudioEndpoint::MaybeSendRtcp(int64_t now_us) {
   Send(length, true);
 }
 
+void AudioEndpoint::OnTelephoneEvent(const rtp::RtpPacketView& packet) {
+  if (!config_.routing.keypad) return;  // key presses in the room mean nothing to it
+  const std::optional<rtp::TelephoneEvent> event = rtp::ParseTelephoneEvent(packet.payload);
+  if (!event.has_value()) {
+    stats_->Drop(DropReason::kMalformedRtp);
+    ++drops_;
+    return;
+  }
+  const char digit = rtp::KeypadDigit(event->event);
+  // Every packet of one press (and its repeated end) carries the press's start timestamp.
+  if (digit == 0 || (have_event_ && packet.timestamp == last_event_timestamp_)) return;
+  have_event_ = true;
+  last_event_timestamp_ = packet.timestamp;
+  if (keypad_digits_.size() >= kMaxKeypadDigits) keypad_digits_.erase(0, 1);
+  keypad_digits_.push_back(digit);
+  ++keypad_presses_;
+  prompt_interrupted_ = true;
+}
+
+void AudioEndpoint::SendPrompt(int64_t now_us) {
+  // About 5 s between repeats of the invitation to type.
+  constexpr int kGapFrames = 250;
+  const Routing& routing = config_.routing;
+  if (routing.prompt != prompt_name_ || routing.prompt_language != prompt_language_) {
+    prompt_name_ = routing.prompt;
+    prompt_language_ = routing.prompt_language;
+    const std::optional<prompts::Prompt> prompt = prompts::PromptFromName(prompt_name_);
+    prompt_first_ = prompt ? prompts::Pcm(*prompt, prompt_language_) : std::span<const int16_t>();
+    prompt_loop_ = prompt ? prompts::Pcm(prompts::Prompt::kEnterPin, prompt_language_)
+                          : std::span<const int16_t>();
+    prompt_position_ = 0;
+    prompt_looping_ = false;
+    prompt_gap_frames_ = 0;
+    prompt_interrupted_ = false;
+  }
+  prompt_frame_.fill(0);
+  const std::span<const int16_t> playing = prompt_looping_ ? prompt_loop_ : prompt_first_;
+  if (prompt_interrupted_ || playing.empty()) {
+    // Silence.
+  } else if (prompt_gap_frames_ > 0) {
+    --prompt_gap_frames_;
+  } else {
+    const size_t count = std::min<size_t>(kFrameSamples, playing.size() - prompt_position_);
+    std::copy_n(playing.begin() + static_cast<std::ptrdiff_t>(prompt_position_), count,
+                prompt_frame_.begin());
+    prompt_position_ += count;
+    if (prompt_position_ >= playing.size()) {
+      prompt_position_ = 0;
+      prompt_looping_ = true;
+      prompt_gap_frames_ = kGapFrames;
+    }
+  }
+  EncodeAndSend(prompt_frame_, now_us);
+}
+
 EndpointStatsSnapshot AudioEndpoint::Stats() const {
   EndpointStatsSnapshot snapshot;
   snapshot.id = config_.id;
@@ -450,6 +511,8 @@ EndpointStatsSnapshot AudioEndpoint::Stats() const {
   snapshot.drops = drops_;
   snapshot.level_dbov = -static_cast<double>(level_);
   snapshot.seconds_since_media = static_cast<double>(MonotonicUs() - last_media_us_) / 1e6;
+  snapshot.keypad_digits = keypad_digits_;
+  snapshot.keypad_presses = keypad_presses_;
   return snapshot;
 }
 

@@ -16,6 +16,7 @@
 #include "pipeline/net/udp_socket.h"
 #include "pipeline/rtp/jitter_buffer.h"
 #include "pipeline/rtp/receive_statistics.h"
+#include "pipeline/rtp/rtp_packet.h"
 #include "pipeline/srtp/srtp_session.h"
 
 namespace chorus::engine {
@@ -122,6 +123,13 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   // every second.
   void MaybeSendRtcp(int64_t now_us);
 
+  // Keypad mode (routing().keypad): sends the next 20 ms of the prompt (Routing::prompt, then
+  // the invitation to type again every few seconds; silence from the first key press until the
+  // prompt changes), encoded with the personal encoder.
+  void SendPrompt(int64_t now_us);
+  // Keys kept at most (the oldest go first).
+  static constexpr size_t kMaxKeypadDigits = 32;
+
   EndpointStatsSnapshot Stats() const;
 
  private:
@@ -134,6 +142,9 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   void Decode(std::span<const uint8_t> payload, int64_t arrival_us);
   // An Opus packet of one 20 ms frame, from this endpoint.
   bool IsForwardable(std::span<const uint8_t> payload) const;
+  // An RFC 4733 telephone event: a key press is kept once (by its start timestamp), in keypad
+  // mode only.
+  void OnTelephoneEvent(const rtp::RtpPacketView& packet);
 
   EndpointConfig config_;
   EndpointAnswer answer_;
@@ -191,6 +202,21 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   alignas(16) std::array<uint8_t, 2048> receive_buffer_{};
   alignas(16) std::array<uint8_t, 1600> send_buffer_{};
   std::array<uint8_t, 1500> payload_buffer_{};
+
+  // Keypad mode.
+  std::string keypad_digits_;
+  uint64_t keypad_presses_ = 0;
+  uint32_t last_event_timestamp_ = 0;
+  bool have_event_ = false;
+  std::string prompt_name_;      // the Routing::prompt being played
+  std::string prompt_language_;  // and its language
+  std::span<const int16_t> prompt_first_;
+  std::span<const int16_t> prompt_loop_;
+  size_t prompt_position_ = 0;
+  bool prompt_looping_ = false;
+  int prompt_gap_frames_ = 0;
+  bool prompt_interrupted_ = false;  // a key was pressed: silence until the prompt changes
+  std::array<int16_t, kFrameSamples> prompt_frame_{};
 };
 
 }  // namespace chorus::engine

@@ -354,7 +354,13 @@ void Session::OnTick(int64_t now_us) {
     }
     switch (mixer_->output_kind(slot)) {
       case audio::AudioMixer::OutputKind::kNone:
-        continue;  // in the lobby: nothing of the room reaches it
+        // In the lobby: nothing of the room reaches it. A caller typing the room's PIN hears
+        // its prompts.
+        if (endpoint->routing().keypad) {
+          endpoint->SendPrompt(now_us);
+          endpoint->MaybeSendRtcp(now_us);
+        }
+        continue;
       case audio::AudioMixer::OutputKind::kPersonal:
         endpoint->EncodeAndSend(mixer_->output(slot), now_us, mixer_->previous_output(slot));
         break;

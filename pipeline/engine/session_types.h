@@ -37,6 +37,13 @@ struct Routing {
   // The endpoint whose camera it sees large in its video view, whatever the room's layout (a
   // sign-language interpreter); empty = the room's layout.
   std::string pinned;
+  // A telephone caller typing the room's PIN on its keypad, not yet a participant: like one in
+  // the lobby it is neither heard nor hears anything of the room (admitted is false). It hears
+  // `prompt` instead ("enter_pin", "wrong_pin"; empty: silence) in `prompt_language`, then the
+  // invitation to type, repeated; its key presses (RFC 4733) are kept for the controller.
+  bool keypad = false;
+  std::string prompt;
+  std::string prompt_language;
 };
 
 // The codec an endpoint receives (and is expected to send) on its audio stream.
@@ -99,6 +106,8 @@ struct EndpointConfig {
   // the speakers in each mixed packet, one per CSRC.
   uint8_t csrc_audio_level_extension_id = 0;
   Routing routing;
+  // RFC 4733 telephone events: their payload type, -1 when not negotiated.
+  int telephone_event_pt = -1;
   VideoConfig video;
   // A second video stream marked as content (screen sharing), received only.
   VideoConfig content;
@@ -179,6 +188,9 @@ struct EndpointStatsSnapshot {
   bool speaking = false;
   // Since the last authenticated RTP or RTCP packet (or the endpoint's creation).
   double seconds_since_media = 0;
+  // Keypad mode: the keys pressed ('0'-'9', '*', '#'; the last 32), and how many in all.
+  std::string keypad_digits;
+  uint64_t keypad_presses = 0;
 };
 
 struct SessionStatsSnapshot {

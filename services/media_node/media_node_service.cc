@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "pipeline/prompts/prompts.h"
 #include "services/common/api_guard.h"
 #include "services/common/status.h"
 #include "services/media_node/webrtc_offer.h"
@@ -117,6 +118,20 @@ absl::StatusOr<engine::Routing> RoutingFromProto(const v1::Routing& routing,
   }
   const size_t slash = pinned.rfind('/');
   out.pinned = slash == std::string::npos ? pinned : pinned.substr(slash + 1);
+  out.keypad = routing.keypad();
+  if (out.keypad && out.admitted) {
+    return absl::InvalidArgumentError("routing: a keypad endpoint is not admitted");
+  }
+  if (!routing.prompt().empty() && !prompts::PromptFromName(routing.prompt()).has_value()) {
+    return absl::InvalidArgumentError("routing.prompt: enter_pin, wrong_pin or empty");
+  }
+  if (routing.prompt_language().size() > 35 ||
+      !std::all_of(routing.prompt_language().begin(), routing.prompt_language().end(),
+                   [](char c) { return absl::ascii_isalnum(c) || c == '-'; })) {
+    return absl::InvalidArgumentError("routing.prompt_language: a BCP-47 tag");
+  }
+  out.prompt = routing.prompt();
+  out.prompt_language = routing.prompt_language();
   return out;
 }
 
@@ -228,6 +243,14 @@ absl::StatusOr<engine::EndpointConfig> EndpointFromProto(
   }
   if (audio == nullptr) {
     return absl::InvalidArgumentError("endpoint.remote_streams: no audio stream");
+  }
+  for (const v1::Codec& offered : audio->codecs()) {
+    // RFC 4733 key presses beside the voice codec (8 kHz, or the voice codec's rate).
+    if (absl::AsciiStrToLower(offered.name()) == "telephone-event" &&
+        config.telephone_event_pt < 0 && offered.payload_type() >= 96 &&
+        offered.payload_type() <= 127) {
+      config.telephone_event_pt = static_cast<int>(offered.payload_type());
+    }
   }
   bool chosen = false;
   for (const v1::Codec& offered : audio->codecs()) {
@@ -591,6 +614,12 @@ grpc::Status MediaNodeService::UpdateEndpoint(grpc::ServerContext* context,
       routing.set_content_sharing(update.content_sharing());
     } else if (path == "routing.pinned_endpoint") {
       routing.set_pinned_endpoint(update.pinned_endpoint());
+    } else if (path == "routing.keypad") {
+      routing.set_keypad(update.keypad());
+    } else if (path == "routing.prompt") {
+      routing.set_prompt(update.prompt());
+    } else if (path == "routing.prompt_language") {
+      routing.set_prompt_language(update.prompt_language());
     } else if (path == "routing") {
       routing = update;
     } else {
@@ -698,6 +727,8 @@ grpc::Status MediaNodeService::GetSessionStats(grpc::ServerContext* context,
     out->set_audio_level_dbov(endpoint.level_dbov);
     out->set_speaking(endpoint.speaking);
     out->set_seconds_since_media(endpoint.seconds_since_media);
+    out->set_keypad_digits(endpoint.keypad_digits);
+    out->set_keypad_presses(endpoint.keypad_presses);
     v1::StreamStats* stream = out->add_streams();
     stream->set_kind(v1::MEDIA_KIND_AUDIO);
     stream->set_packets_received(endpoint.packets_received);

@@ -1,5 +1,6 @@
 // Any datagram through the RTP demultiplexer and parser, every RFC 8285 extension element, the
-// RFC 6464 / RFC 6465 level readers, and a rebuild of what parsed.
+// RFC 6464 / RFC 6465 level readers, the payload as an RFC 4733 telephone event, and a rebuild of
+// what parsed.
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -8,6 +9,7 @@
 
 #include "pipeline/rtp/audio_level.h"
 #include "pipeline/rtp/rtp_packet.h"
+#include "pipeline/rtp/telephone_event.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace chorus::rtp;
@@ -22,6 +24,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   };
   if (!inside(view.payload) || !inside(view.csrcs) || !inside(view.extension_data)) std::abort();
   for (size_t i = 0; i < view.csrc_count; ++i) (void)view.csrc(i);
+  if (auto event = ParseTelephoneEvent(view.payload)) {
+    // The fields are the payload's bytes, and only a keypad event has a key.
+    if (event->event != view.payload[0] || event->volume > 63) std::abort();
+    const char key = KeypadDigit(event->event);
+    if ((key != 0) != (event->event <= 11)) std::abort();
+  }
 
   RtpPacketBuilder builder;
   builder.set_marker(view.marker);

@@ -268,6 +268,111 @@ TEST(SessionTest, SentPacketsCarryTheMixLevel) {
   EXPECT_TRUE(heard);
 }
 
+// A telephone caller typing the room's PIN (keypad mode, not admitted): it hears the prompt
+// (speech, not silence) and nothing of the room; its RFC 4733 key presses are kept once each,
+// whatever the repeats of a press's end, and a press silences the prompt. Outside keypad mode
+// key presses are ignored.
+TEST(SessionTest, AKeypadCallerHearsItsPromptAndItsKeyPressesAreKept) {
+  EngineStats stats;
+  auto worker = *MediaWorker::Create(0, &stats, /*start_thread=*/false);
+  net::PortAllocator ports("127.0.0.1", 42950, 42959);
+  auto session = *Session::Create({}, worker.get(), &stats, 4);
+  auto sink = *net::UdpSocket::Bind(*net::SocketAddress::FromIp("127.0.0.1", 0));
+  // A talker in the room, whom the caller must not hear.
+  Participant talker;
+  talker.outbound = *srtp::SrtpSession::Create(talker.key, srtp::Direction::kOutbound);
+  talker.opus = EncodeTone(500, 8000);
+  talker.socket = *net::UdpSocket::Bind(*net::SocketAddress::FromIp("127.0.0.1", 0));
+  EndpointConfig config;
+  config.id = "talker";
+  config.remote_key_base64 = talker.key.ToBase64();
+  config.remote = *net::SocketAddress::FromIp("127.0.0.1", 9);
+  talker.target = session->AddEndpoint(config, *ports.Allocate())->local;
+  Participant caller;
+  caller.outbound = *srtp::SrtpSession::Create(caller.key, srtp::Direction::kOutbound);
+  caller.socket = *net::UdpSocket::Bind(*net::SocketAddress::FromIp("127.0.0.1", 0));
+  config.id = "caller";
+  config.remote_key_base64 = caller.key.ToBase64();
+  config.remote = sink->local_address();
+  config.telephone_event_pt = 101;
+  config.routing.admitted = false;
+  config.routing.keypad = true;
+  config.routing.prompt = "enter_pin";
+  config.routing.prompt_language = "de";
+  auto answer = *session->AddEndpoint(config, *ports.Allocate());
+  caller.target = answer.local;
+  auto key = *srtp::SrtpKeyMaterial::FromBase64(answer.suite, answer.local_key_base64);
+  auto inbound = *srtp::SrtpSession::Create(key, srtp::Direction::kInbound);
+  auto decoder = *codec::AudioDecoder::Create(codec::AudioCodec::kOpus);
+  // A key press as RFC 4733 sends it: packets of one timestamp, the end three times.
+  auto press = [&](uint8_t event, uint32_t timestamp) {
+    for (int i = 0; i < 5; ++i) {
+      const bool end = i >= 2;
+      const uint8_t payload[4] = {event, static_cast<uint8_t>((end ? 0x80 : 0) | 10), 0,
+                                  static_cast<uint8_t>(160 * (i + 1))};
+      uint8_t buffer[1500];
+      rtp::RtpHeader header;
+      header.payload_type = 101;
+      header.sequence_number = caller.sequence++;
+      header.timestamp = timestamp;
+      header.ssrc = 0x5678;
+      size_t length = rtp::BuildRtp(header, payload, std::span<uint8_t>(buffer, 1400));
+      size_t protected_length = 0;
+      ASSERT_EQ(caller.outbound->ProtectRtp(std::span<uint8_t>(buffer, sizeof(buffer)), length,
+                                            &protected_length),
+                srtp::SrtpResult::kOk);
+      caller.socket->Send(std::span<const uint8_t>(buffer, protected_length), caller.target);
+    }
+    session->endpoint(1).OnReadable();
+  };
+  // 1 s of the prompt while the talker talks: what the caller is sent decodes to speech
+  // (energy), and never to the talker's 500 Hz.
+  std::vector<int16_t> heard;
+  auto listen = [&](int ticks) {
+    heard.clear();
+    for (int tick = 0; tick < ticks; ++tick) {
+      talker.Send();
+      session->endpoint(0).OnReadable();
+      session->OnTick(NowUs());
+      ASSERT_NO_FATAL_FAILURE(ForEachPacket(*sink, *inbound, [&](const rtp::RtpPacketView& p) {
+        std::array<int16_t, 960> pcm{};
+        if (decoder->Decode(p.payload, pcm) == codec::DecodeResult::kOk) {
+          heard.insert(heard.end(), pcm.begin(), pcm.end());
+        }
+      }));
+    }
+  };
+  ASSERT_NO_FATAL_FAILURE(listen(50));
+  ASSERT_GE(heard.size(), 40u * 960u);
+  double energy = 0;
+  for (int16_t s : heard) energy += static_cast<double>(s) * s;
+  const double rms_db = 10 * std::log10(energy / heard.size() / (32768.0 * 32768.0));
+  EXPECT_GT(rms_db, -40) << "the prompt is not heard";
+  EXPECT_LT(ToneDbfs(heard, 500), -50) << "the room reaches a caller typing its PIN";
+  // Keys: 4, 2, #, each one press; then a press of the same key again (a new timestamp).
+  press(4, 1000);
+  press(2, 2600);
+  press(11, 4200);
+  press(11, 5800);
+  SessionStatsSnapshot snapshot = session->Stats();
+  ASSERT_EQ(snapshot.endpoints.size(), 2u);
+  EXPECT_EQ(snapshot.endpoints[1].keypad_digits, "42##");
+  EXPECT_EQ(snapshot.endpoints[1].keypad_presses, 4u);
+  // A key press silences the prompt (the caller is typing): after the encoder's and decoder's
+  // first frames, silence.
+  ASSERT_NO_FATAL_FAILURE(listen(25));
+  ASSERT_GE(heard.size(), 20u * 960u);
+  energy = 0;
+  for (size_t i = 5 * 960; i < heard.size(); ++i)
+    energy += static_cast<double>(heard[i]) * heard[i];
+  EXPECT_LT(10 * std::log10(energy / (heard.size() - 5 * 960) / (32768.0 * 32768.0) + 1e-12), -60);
+  // Admitted (the PIN was right), key presses mean nothing.
+  Routing admitted;
+  session->endpoint(1).routing() = admitted;
+  press(7, 7400);
+  EXPECT_EQ(session->Stats().endpoints[1].keypad_digits, "42##");
+}
+
 // A listener who hears one voice alone is sent that voice's packets as they came (issue:
 // forwarding): the payload untouched, in its own stream (SSRC, sequence numbers, timestamps
 // continuous), with the talker as CSRC; no encode for it. A second voice makes it a mix again

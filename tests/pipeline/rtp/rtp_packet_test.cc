@@ -6,6 +6,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "pipeline/rtp/telephone_event.h"
 
 namespace chorus::rtp {
 namespace {
@@ -288,6 +289,28 @@ TEST(RtpDemuxTest, TellsRtcpFromRtpByTheSecondByte) {
   rtcp_like[1] = 201;
   EXPECT_FALSE(LooksLikeRtp(rtcp_like));
   EXPECT_FALSE(LooksLikeRtp(std::span(kPlain).first(11)));
+}
+
+// RFC 4733 section 2.3: event, E bit, reserved bit, volume, duration. The key of '#' held for
+// 800 units, its end; and a key press of '5' still going on. Shorter payloads are none.
+TEST(TelephoneEventTest, ParsesTheEventEndVolumeAndDuration) {
+  const uint8_t hash_end[] = {11, 0x80 | 0x40 | 10, 0x03, 0x20};
+  auto event = ParseTelephoneEvent(hash_end);
+  ASSERT_TRUE(event.has_value());
+  EXPECT_EQ(event->event, 11);
+  EXPECT_TRUE(event->end);
+  EXPECT_EQ(event->volume, 10);
+  EXPECT_EQ(event->duration, 800);
+  EXPECT_EQ(KeypadDigit(event->event), '#');
+  const uint8_t five[] = {5, 7, 0x00, 0xa0, 0xff};  // a trailing byte is ignored
+  event = ParseTelephoneEvent(five);
+  ASSERT_TRUE(event.has_value());
+  EXPECT_FALSE(event->end);
+  EXPECT_EQ(KeypadDigit(event->event), '5');
+  EXPECT_EQ(KeypadDigit(10), '*');
+  EXPECT_EQ(KeypadDigit(12), 0);  // 'A': not a key a PIN has
+  EXPECT_EQ(KeypadDigit(16), 0);  // flash
+  EXPECT_FALSE(ParseTelephoneEvent(std::span(hash_end).first(3)).has_value());
 }
 
 }  // namespace
