@@ -466,7 +466,9 @@ void AudioEndpoint::SendPrompt(int64_t now_us) {
   // About 5 s between repeats of the invitation to type.
   constexpr int kGapFrames = 250;
   const Routing& routing = config_.routing;
-  if (routing.prompt != prompt_name_ || routing.prompt_language != prompt_language_) {
+  if (prompt_restart_ || routing.prompt != prompt_name_ ||
+      routing.prompt_language != prompt_language_) {
+    prompt_restart_ = false;
     prompt_name_ = routing.prompt;
     prompt_language_ = routing.prompt_language;
     const std::optional<prompts::Prompt> prompt = prompts::PromptFromName(prompt_name_);

@@ -127,6 +127,8 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   // the invitation to type again every few seconds; silence from the first key press until the
   // prompt changes), encoded with the personal encoder.
   void SendPrompt(int64_t now_us);
+  // The prompt starts again from its beginning at the next SendPrompt (its routing was set).
+  void RestartPrompt() { prompt_restart_ = true; }
   // Keys kept at most (the oldest go first).
   static constexpr size_t kMaxKeypadDigits = 32;
 
@@ -216,6 +218,7 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   bool prompt_looping_ = false;
   int prompt_gap_frames_ = 0;
   bool prompt_interrupted_ = false;  // a key was pressed: silence until the prompt changes
+  bool prompt_restart_ = false;
   std::array<int16_t, kFrameSamples> prompt_frame_{};
 };
 

@@ -125,6 +125,12 @@ grpc::Status CheckRoomField(std::string_view field, const v1::Room& in,
     }
     return grpc::Status::OK;
   }
+  if (field == "prompt_language") {
+    if (!in.prompt_language().empty() && !rules::ValidLanguage(in.prompt_language())) {
+      return Invalid("room.prompt_language: a BCP-47 tag (en, de, da, nb have prompts)");
+    }
+    return grpc::Status::OK;
+  }
   if (field == "floor_level_db") {
     if (!(in.floor_level_db() >= -60.0 && in.floor_level_db() <= 0.0)) {
       return Invalid("room.floor_level_db: between -60 (muted) and 0");
@@ -133,8 +139,8 @@ grpc::Status CheckRoomField(std::string_view field, const v1::Room& in,
   }
   return Invalid(
       "update_mask: a path that cannot be changed (these can: lobby_enabled, admission, "
-      "max_participants, languages, layout_policy, idle_timeout, floor_level_db, expire_time, "
-      "ttl, host_pin, guest_pin)");
+      "max_participants, languages, layout_policy, idle_timeout, floor_level_db, "
+      "prompt_language, expire_time, ttl, host_pin, guest_pin)");
 }
 
 Pager::Pager(const char* prefix, int page_size, const std::string& token)

@@ -123,6 +123,8 @@ absl::StatusOr<v1::Role> JoinFlow::CheckPin(const std::string& room_name, const 
 
 absl::StatusOr<Joined> JoinFlow::Join(JoinAttempt attempt, v1::RejectReason* rejected) {
   const std::string& name = attempt.room_name;
+  // A keypad caller is reserved as a guest's PIN join would be (its role comes with its PIN).
+  if (attempt.keypad) attempt.request.pin_role = v1::ROLE_GUEST;
   if (attempt.pin.has_value()) {
     absl::StatusOr<v1::Role> role = CheckPin(name, *attempt.pin, attempt.source);
     if (!role.ok()) return role.status();
@@ -156,6 +158,7 @@ absl::StatusOr<Joined> JoinFlow::Join(JoinAttempt attempt, v1::RejectReason* rej
   v1::LayoutPolicy layout_policy;
   std::vector<std::string> room_languages;
   std::string invite_id;
+  v1::Participant keypad_participant;
   absl::Status decided = absl::OkStatus();
   absl::Status reserved = rooms_->Update(
       name, [&](RoomRecord* room, const absl::Status& missing, rules::Events* events) {
@@ -195,6 +198,10 @@ absl::StatusOr<Joined> JoinFlow::Join(JoinAttempt attempt, v1::RejectReason* rej
         RoomRecord::Member& member = rules::ReserveParticipant(
             *room, decision, attempt.participant_id, offers_content, now_());
         member.session_token_hash = attempt.session_token_hash;
+        if (attempt.keypad) {
+          rules::MakeKeypadCaller(*room, member, attempt.source);
+          keypad_participant = member.participant;
+        }
         *attempt.endpoint.mutable_routing() = member.routing;
         room_id = room->id;
         if (room->node < 0) {
@@ -253,6 +260,12 @@ absl::StatusOr<Joined> JoinFlow::Join(JoinAttempt attempt, v1::RejectReason* rej
     return RollBack(name, room_id, participant_id, invite_id, node, added.status());
   }
 
+  // A keypad caller stays reserved while it types its PIN (EnterKeypadPin).
+  if (attempt.keypad) {
+    base::Log(base::LogLevel::kInfo, "keypad_caller", {{"room", room_id}});
+    return Joined{std::move(keypad_participant), *std::move(added)};
+  }
+
   // 4. Confirmed: the participant is in (or waiting), and announced.
   Joined joined;
   std::vector<std::pair<std::string, internal::Routing>> updates;
@@ -303,6 +316,102 @@ absl::StatusOr<Joined> JoinFlow::Join(JoinAttempt attempt, v1::RejectReason* rej
   }
   joined.answer = *std::move(added);
   return joined;
+}
+
+JoinFlow::KeypadOutcome JoinFlow::EnterKeypadPin(const std::string& room_name,
+                                                 const std::string& participant_id,
+                                                 const std::string& pin) {
+  // The caller's address (hashed) for the per-address lockout, and that it is still typing.
+  std::string source;
+  bool typing = false;
+  (void)rooms_->Update(room_name, [&](RoomRecord* room, const absl::Status&, rules::Events*) {
+    if (room == nullptr) return absl::OkStatus();
+    auto it = room->participants.find(participant_id);
+    typing = it != room->participants.end() && it->second.pending && it->second.routing.keypad();
+    if (typing) source = it->second.keypad_source;
+    return absl::OkStatus();
+  });
+  if (!typing) return KeypadOutcome::kEnded;
+  absl::StatusOr<v1::Role> role = CheckPin(room_name, pin, source);
+  if (!role.ok() && role.status().code() == absl::StatusCode::kUnavailable) {
+    return KeypadOutcome::kWrong;  // the store did not answer: the caller types again
+  }
+  std::string room_id;
+  int node = -1;
+  KeypadOutcome outcome = KeypadOutcome::kEnded;
+  internal::Routing routing;
+  std::vector<std::pair<std::string, internal::Routing>> admitted_on_arrival;
+  (void)rooms_->Update(
+      room_name, [&](RoomRecord* room, const absl::Status&, rules::Events* events) {
+        if (room == nullptr) return absl::OkStatus();
+        auto it = room->participants.find(participant_id);
+        if (it == room->participants.end() || !it->second.pending || !it->second.routing.keypad()) {
+          return absl::OkStatus();
+        }
+        room_id = room->id;
+        node = room->node;
+        auto end = [&](v1::RejectReason reason) {
+          rules::RemoveParticipant(*room, participant_id, now_());
+          v1::RoomEvent event;
+          event.mutable_join_rejected()->set_reason(reason);
+          event.mutable_join_rejected()->set_participant(room->ParticipantName(participant_id));
+          events->push_back(std::move(event));
+          base::Log(base::LogLevel::kInfo, "keypad_caller_ended",
+                    {{"room", room->id}, {"reason", v1::RejectReason_Name(reason)}});
+          outcome = KeypadOutcome::kEnded;
+        };
+        if (!role.ok()) {
+          if (role.status().code() == absl::StatusCode::kResourceExhausted) {
+            end(v1::REJECT_REASON_PIN_LOCKOUT);
+          } else if (rules::KeypadPinWrong(it->second)) {
+            end(v1::REJECT_REASON_WRONG_PIN);
+          } else {
+            routing = it->second.routing;
+            outcome = KeypadOutcome::kWrong;
+          }
+          return absl::OkStatus();
+        }
+        const rules::JoinDecision decision =
+            rules::ConfirmKeypadCaller(*room, participant_id, *role, now_());
+        if (decision.verdict == rules::JoinVerdict::kRefuse) {
+          end(decision.reason);
+          return absl::OkStatus();
+        }
+        rules::ConfirmParticipant(*room, participant_id, false, false);
+        const RoomRecord::Member& member = room->participants.at(participant_id);
+        if (metrics_ != nullptr) metrics_->CountJoin(member.participant.role());
+        const bool waiting = member.participant.state() == v1::PARTICIPANT_STATE_WAITING;
+        events->push_back(ParticipantEvent(member.participant, waiting));
+        base::Log(base::LogLevel::kInfo, "participant_joined",
+                  {{"room", room->id},
+                   {"participant", participant_id},
+                   {"role", v1::Role_Name(member.participant.role())},
+                   {"waiting", waiting},
+                   {"keypad", true}});
+        routing = member.routing;
+        for (const std::string& id : rules::AdmitOnHostArrival(*room)) {
+          v1::RoomEvent admitted;
+          *admitted.mutable_participant_admitted()->mutable_participant() =
+              room->participants.at(id).participant;
+          events->push_back(std::move(admitted));
+          admitted_on_arrival.emplace_back(id, room->participants.at(id).routing);
+        }
+        outcome = KeypadOutcome::kJoined;
+        return absl::OkStatus();
+      });
+  if (node < 0) return outcome;
+  if (outcome == KeypadOutcome::kEnded) {
+    (void)media_->RemoveEndpoint(static_cast<size_t>(node), room_id, participant_id);
+    return outcome;
+  }
+  // The whole routing: a prompt set again is played again.
+  (void)media_->UpdateRouting(static_cast<size_t>(node), room_id, participant_id, routing,
+                              {"routing"});
+  for (const auto& [id, admitted] : admitted_on_arrival) {
+    (void)media_->UpdateRouting(static_cast<size_t>(node), room_id, id, admitted,
+                                {"routing.admitted"});
+  }
+  return outcome;
 }
 
 absl::Status JoinFlow::RollBack(const std::string& room_name, const std::string& room_id,

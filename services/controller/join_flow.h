@@ -61,6 +61,9 @@ struct JoinAttempt {
   // lockout (empty when the platform did not give it).
   std::optional<std::string> pin;
   std::string source;
+  // A telephone caller who types the PIN on its keypad (no `pin`): reserved as a keypad caller
+  // (rules::MakeKeypadCaller) and not confirmed; EnterKeypadPin takes it further.
+  bool keypad = false;
   // The offer as the media node takes it (the routing is filled in by the flow).
   chorus::internal::v1::Endpoint endpoint;
   // A fresh id for the participant, and the SHA-256 of its new session token.
@@ -104,6 +107,15 @@ class JoinFlow {
   // during a PIN lockout, with how long it lasts). A refusal the
   // room's watchers are told about (JoinRejected) sets `*rejected` to its reason.
   absl::StatusOr<Joined> Join(JoinAttempt attempt, chorus::v1::RejectReason* rejected);
+
+  // A keypad caller typed `pin` (the keys before '#'). Checked like a PIN join's (refused during
+  // a lockout; a wrong one counts toward it). Right: the caller becomes a participant of the
+  // PIN's role, announced, and its endpoint stops prompting and joins the room's media (or its
+  // lobby). Wrong: its endpoint hears so and asks again, or, at the caller's third wrong PIN or in
+  // a lockout, the caller is ended (a join_rejected event names it) and its endpoint removed.
+  enum class KeypadOutcome { kJoined, kWrong, kEnded };
+  KeypadOutcome EnterKeypadPin(const std::string& room_name, const std::string& participant_id,
+                               const std::string& pin);
 
  private:
   // The role of the room's PIN that `pin` is; PERMISSION_DENIED when none (counted), or

@@ -262,6 +262,8 @@ std::string Serialize(const RoomRecord& room) {
     member.set_has_content(it->second.has_content);
     member.set_webrtc(it->second.webrtc);
     member.set_session_token_hash(it->second.session_token_hash);
+    member.set_keypad_attempts(it->second.keypad_attempts);
+    member.set_keypad_source(it->second.keypad_source);
   }
   live.set_node(room.node);
   live.set_session_ready(room.session_ready);
@@ -308,6 +310,8 @@ absl::StatusOr<std::unique_ptr<RoomRecord>> Parse(const std::string& id, const s
     member.has_content = stored.has_content();
     member.webrtc = stored.webrtc();
     member.session_token_hash = stored.session_token_hash();
+    member.keypad_attempts = stored.keypad_attempts();
+    member.keypad_source = stored.keypad_source();
     if (room.participants.emplace(stored.id(), std::move(member)).second) {
       room.participant_order.push_back(stored.id());
     }

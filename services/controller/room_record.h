@@ -38,6 +38,10 @@ struct RoomRecord {
     bool has_content = false;        // offered a content stream (screen sharing)
     bool webrtc = false;             // joined over WebRTC (UpdateMedia renegotiates it)
     std::string session_token_hash;  // SHA-256 of its session token (ResumeSession)
+    // A telephone caller typing the PIN (pending, routing.keypad): its wrong PINs so far, and
+    // the SHA-256 of its client address for the per-address lockout.
+    int keypad_attempts = 0;
+    std::string keypad_source;
   };
   std::map<std::string, Member> participants;  // by participant id
   std::vector<std::string> participant_order;

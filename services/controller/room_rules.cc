@@ -134,6 +134,8 @@ absl::Status ChangeRoom(RoomRecord& room, const RoomChange& change) {
       *updated.mutable_idle_timeout() = in.idle_timeout();
     } else if (path == "floor_level_db") {
       updated.set_floor_level_db(in.floor_level_db());
+    } else if (path == "prompt_language") {
+      updated.set_prompt_language(in.prompt_language());
     }
   }
   if (!change.host_pin_hash.empty()) {
@@ -358,6 +360,52 @@ JoinDecision DecideJoin(const RoomRecord& room, const JoinRequest& request, absl
   const bool waiting = decision.role != v1::ROLE_HOST && (room.lobby() || on_arrival) &&
                        !(on_arrival && room.host_present());
   decision.verdict = waiting ? JoinVerdict::kWait : JoinVerdict::kAdmit;
+  return decision;
+}
+
+void MakeKeypadCaller(const RoomRecord& room, RoomRecord::Member& member,
+                      const std::string& source) {
+  member.keypad_source = source;
+  member.keypad_attempts = 0;
+  member.routing.set_admitted(false);
+  member.routing.set_keypad(true);
+  member.routing.set_prompt("enter_pin");
+  member.routing.set_prompt_language(room.room.prompt_language());
+}
+
+bool KeypadPinWrong(RoomRecord::Member& member) {
+  ++member.keypad_attempts;
+  if (member.keypad_attempts >= kKeypadAttempts) return true;
+  member.routing.set_prompt("wrong_pin");
+  return false;
+}
+
+JoinDecision ConfirmKeypadCaller(RoomRecord& room, const std::string& participant_id, v1::Role role,
+                                 absl::Time now) {
+  auto it = room.participants.find(participant_id);
+  if (it == room.participants.end()) return JoinDecision{};
+  // Decided as if the caller were not in yet: it holds a place only while it types.
+  RoomRecord::Member member = std::move(it->second);
+  room.participants.erase(it);
+  room.room.set_participant_count(static_cast<int32_t>(room.participants.size()));
+  JoinRequest request;
+  request.pin_role = role;
+  const JoinDecision decision = DecideJoin(room, request, now);
+  RoomRecord::Member& placed =
+      room.participants.emplace(participant_id, std::move(member)).first->second;
+  room.room.set_participant_count(static_cast<int32_t>(room.participants.size()));
+  if (decision.verdict == JoinVerdict::kRefuse) return decision;
+  const bool waiting = decision.verdict == JoinVerdict::kWait;
+  placed.participant.set_role(role);
+  placed.participant.set_state(waiting ? v1::PARTICIPANT_STATE_WAITING
+                                       : v1::PARTICIPANT_STATE_ADMITTED);
+  *placed.participant.mutable_join_time() = ToTimestamp(now);
+  placed.routing.set_admitted(!waiting);
+  placed.routing.set_keypad(false);
+  placed.routing.clear_prompt();
+  placed.routing.clear_prompt_language();
+  placed.keypad_attempts = 0;
+  placed.keypad_source.clear();
   return decision;
 }
 

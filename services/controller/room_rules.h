@@ -195,6 +195,29 @@ struct JoinDecision {
   std::string display_name;
 };
 
+// ----- Telephone callers typing the PIN (JoinRoomRequest.keypad) -----
+
+// Wrong PINs a keypad caller may type before it is ended.
+inline constexpr int kKeypadAttempts = 3;
+
+// Makes `member` (just reserved by ReserveParticipant after DecideJoin for a guest's PIN join:
+// the room's lock and limit applied) a keypad caller: it stays pending (in no roster and no
+// event), is not admitted, and its endpoint hears the prompt to enter the PIN in the room's
+// prompt language. `source` is the SHA-256 of its client address (the per-address lockout).
+void MakeKeypadCaller(const RoomRecord& room, RoomRecord::Member& member,
+                      const std::string& source);
+
+// A keypad caller typed a wrong PIN: counted; true when it has had its kKeypadAttempts (then it is
+// to be ended), otherwise its endpoint is to hear that the PIN was wrong.
+bool KeypadPinWrong(RoomRecord::Member& member);
+
+// A keypad caller typed the PIN of `role`: the room decides again as for a PIN join of that
+// role at `now` (the lock, the limit, consent, the lobby), the caller itself not counted. Admitted
+// or waiting, it is no longer a keypad caller (its routing stops the prompt; ConfirmParticipant
+// then announces it); refused, the decision says why and the caller is to be ended.
+JoinDecision ConfirmKeypadCaller(RoomRecord& room, const std::string& participant_id,
+                                 chorus::v1::Role role, absl::Time now);
+
 // Decides a join to `room` at `now`, in this order: the invite (unknown; used; revoked; expired),
 // the lock, the participant limit, the consent a consultation's third participant needs (only an
 // invite with a consent reference carries it), then the lobby: a host is admitted; others wait

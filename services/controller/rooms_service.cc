@@ -323,7 +323,18 @@ void RoomsService::PublishParticipant(Room& room, const v1::Participant& partici
 }
 
 void RoomsService::DropParticipant(Room& room, const std::string& id, v1::LeaveReason reason) {
-  if (!rules::RemoveParticipant(room, id, options_.now())) return;  // never announced
+  auto member = room.participants.find(id);
+  const bool keypad = member != room.participants.end() && member->second.pending &&
+                      member->second.routing.keypad();
+  if (!rules::RemoveParticipant(room, id, options_.now())) {
+    // Never announced; a telephone caller typing its PIN is told its entry ended (its call ends).
+    if (keypad) {
+      v1::RoomEvent event;
+      event.mutable_join_rejected()->set_participant(room.ParticipantName(id));
+      Publish(room, std::move(event));
+    }
+    return;
+  }
   v1::RoomEvent event;
   event.mutable_participant_left()->set_participant(room.ParticipantName(id));
   event.mutable_participant_left()->set_reason(reason);
@@ -392,8 +403,8 @@ grpc::Status RoomsService::CreateRoom(grpc::ServerContext* context,
   if (!request->room_id().empty() && !ValidRoomId(request->room_id())) {
     return Invalid("room_id: 4 to 63 characters of [a-z0-9-], starting with a letter");
   }
-  for (std::string_view field :
-       {"admission", "max_participants", "languages", "layout_policy", "idle_timeout"}) {
+  for (std::string_view field : {"admission", "max_participants", "languages", "layout_policy",
+                                 "idle_timeout", "prompt_language"}) {
     if (grpc::Status checked = CheckRoomField(field, in, options_.max_participants_limit);
         !checked.ok())
       return checked;
@@ -719,10 +730,28 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
   if (request->credential_case() == v1::JoinRoomRequest::CREDENTIAL_NOT_SET) {
     return Invalid("an invite_token or a pin is required");
   }
+  const bool keypad = request->credential_case() == v1::JoinRoomRequest::kKeypad;
+  if (keypad) {
+    if (!request->keypad()) return Invalid("keypad: true, or another credential");
+    if (request->dial_in_id().empty()) return Invalid("keypad: only with a dial_in_id");
+    if (request->offer().offer_case() != v1::MediaOffer::kRtp) {
+      return Invalid("keypad: an RTP offer whose audio offers telephone-event");
+    }
+    bool telephone_events = false;
+    for (const v1::StreamOffer& stream : request->offer().rtp().streams()) {
+      for (const v1::Codec& codec : stream.codecs()) {
+        telephone_events |= stream.kind() == v1::MEDIA_KIND_AUDIO &&
+                            absl::EqualsIgnoreCase(codec.name(), "telephone-event");
+      }
+    }
+    if (!telephone_events) {
+      return Invalid("keypad: the audio stream must offer the codec telephone-event (RFC 4733)");
+    }
+  }
   if (!request->dial_in_id().empty()) {
     if (!request->room().empty()) return Invalid("give room or dial_in_id, not both");
-    if (request->credential_case() != v1::JoinRoomRequest::kPin) {
-      return Invalid("dial_in_id: only with a pin");
+    if (request->credential_case() != v1::JoinRoomRequest::kPin && !keypad) {
+      return Invalid("dial_in_id: only with a pin or keypad");
     }
     if (request->dial_in_id().size() > 16 ||
         !std::all_of(request->dial_in_id().begin(), request->dial_in_id().end(),
@@ -761,6 +790,9 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
   }
   if (request->credential_case() == v1::JoinRoomRequest::kInviteToken) {
     attempt.request.invite_token_hash = HashToken(request->invite_token());
+  } else if (keypad) {
+    attempt.keypad = true;
+    attempt.source = source;
   } else {
     attempt.pin = request->pin();
     attempt.source = source;

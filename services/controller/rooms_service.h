@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -322,6 +323,18 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   std::vector<std::shared_ptr<Watcher>> all_watchers_ ABSL_GUARDED_BY(mutex_);
   bool shutting_down_ ABSL_GUARDED_BY(mutex_) = false;
   std::atomic<int64_t> unknown_endpoints_removed_{0};
+  // The keys telephone callers typed toward their PIN, by participant name (PollSpeakers' thread
+  // only; never stored, never logged: a PIN in the making).
+  struct KeypadKeys {
+    uint64_t presses = 0;  // the node's count at the last poll
+    std::string typed;     // since the last '#' or '*'
+    bool seen_this_poll = false;
+  };
+  std::map<std::string, KeypadKeys> keypad_keys_;
+  // The new keys of a keypad caller's endpoint stats; a PIN when one was ended with '#'.
+  std::optional<std::string> TakeKeypadKeys(const std::string& participant,
+                                            const std::string& digits, uint64_t presses);
+  void ForgetKeypadKeys();
   std::atomic<int64_t> orphan_sessions_deleted_{0};
   // When the service started (options_.now): restored rooms wait for their node from then on.
   absl::Time started_;

@@ -57,6 +57,17 @@ void RoomsService::Sweep() {
     for (const std::string& id : reserved) {
       Room* room = LoadRoom(id);  // as it is now; written back at the end
       if (room == nullptr) continue;
+      // A telephone caller that typed no right PIN in time is told (its SIP call ends).
+      for (const auto& [participant, member] : room->participants) {
+        if (!member.pending || !member.routing.keypad() ||
+            rules::FromTimestamp(member.participant.join_time()) >= stale) {
+          continue;
+        }
+        v1::RoomEvent event;
+        event.mutable_join_rejected()->set_reason(v1::REJECT_REASON_PIN_NOT_ENTERED);
+        event.mutable_join_rejected()->set_participant(room->ParticipantName(participant));
+        Publish(*room, std::move(event));
+      }
       const std::vector<std::string> dropped = rules::DropStaleReservations(*room, stale, now);
       if (!dropped.empty()) {
         base::Log(base::LogLevel::kWarning, "stale_reservations_dropped",
@@ -136,6 +147,7 @@ void RoomsService::PollSpeakers() {
     if (!stats.ok()) continue;
     std::vector<Departure> departures;
     std::vector<std::string> unknown;
+    std::vector<std::pair<std::string, std::string>> pins;  // keypad callers' PINs: id, PIN
     {
       Locked lock(this);
       Room* found = LoadRoom(id);
@@ -169,6 +181,13 @@ void RoomsService::PollSpeakers() {
         const std::string participant =
             endpoint.endpoint().substr(endpoint.endpoint().rfind('/') + 1);
         auto member = room.participants.find(participant);
+        if (member != room.participants.end() && member->second.pending &&
+            member->second.routing.keypad()) {
+          std::optional<std::string> pin =
+              TakeKeypadKeys(room.ParticipantName(participant), endpoint.keypad_digits(),
+                             endpoint.keypad_presses());
+          if (pin.has_value()) pins.emplace_back(participant, *std::move(pin));
+        }
         if (member == room.participants.end()) {
           unknown.push_back(endpoint.endpoint());
         } else if (!member->second.pending &&
@@ -185,6 +204,48 @@ void RoomsService::PollSpeakers() {
     }
     for (Departure& departure : departures) Apply(departure);
     RemoveUnknownEndpoints(id, node, unknown);
+    // Outside every section: a PIN is checked slowly by design.
+    for (const auto& [participant, pin] : pins) {
+      (void)join_flow_->EnterKeypadPin(absl::StrCat(kRoomsPrefix, id), participant, pin);
+    }
+  }
+  ForgetKeypadKeys();
+}
+
+std::optional<std::string> RoomsService::TakeKeypadKeys(const std::string& participant,
+                                                        const std::string& digits,
+                                                        uint64_t presses) {
+  KeypadKeys& keys = keypad_keys_[participant];
+  keys.seen_this_poll = true;
+  // The node keeps the last keys pressed; those after the ones taken before are new (all of
+  // them, the first time).
+  const uint64_t fresh = presses - std::min(presses, keys.presses);
+  keys.presses = presses;
+  std::optional<std::string> pin;
+  const size_t from = digits.size() - static_cast<size_t>(std::min<uint64_t>(digits.size(), fresh));
+  for (size_t i = from; i < digits.size(); ++i) {
+    const char key = digits[i];
+    if (key == '#') {
+      if (!keys.typed.empty()) pin = keys.typed;  // the last complete entry of this poll
+      keys.typed.clear();
+    } else if (key == '*') {
+      keys.typed.clear();  // start over
+    } else if (keys.typed.size() < 32) {
+      keys.typed.push_back(key);
+    }
+  }
+  return pin;
+}
+
+void RoomsService::ForgetKeypadKeys() {
+  // Callers no longer typing (joined, ended, or on a room no longer polled) are forgotten.
+  for (auto it = keypad_keys_.begin(); it != keypad_keys_.end();) {
+    if (!it->second.seen_this_poll) {
+      it = keypad_keys_.erase(it);
+    } else {
+      it->second.seen_this_poll = false;
+      ++it;
+    }
   }
 }
 

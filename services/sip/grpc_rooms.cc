@@ -76,6 +76,11 @@ class GrpcRooms final : public Rooms {
       while (reader->Read(&event)) {
         after = std::max(after, event.stream_sequence());
         if (event.has_participant_left()) left(event.participant_left().participant());
+        // A telephone caller whose keypad PIN entry ended (wrong PINs, a lockout, no PIN in
+        // time, the room gone) leaves too.
+        if (event.has_join_rejected() && !event.join_rejected().participant().empty()) {
+          left(event.join_rejected().participant());
+        }
       }
       grpc::Status status = reader->Finish();
       {

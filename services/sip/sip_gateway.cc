@@ -280,11 +280,6 @@ class Gateway final : public SipGateway {
       Refuse(held, 404, "Not Found", "bad_dial_string");
       return;
     }
-    if (dialed->pin.empty()) {
-      // Entering a PIN on the keypad is not built yet: the dial string must carry it.
-      Refuse(held, 403, "Forbidden", "pin_missing");
-      return;
-    }
     std::string sdp;
     if (sip != nullptr && sip->sip_payload != nullptr && sip->sip_payload->pl_data != nullptr) {
       sdp.assign(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
@@ -298,12 +293,26 @@ class Gateway final : public SipGateway {
       }
       return;
     }
-    nua_respond(handle, 100, "Trying", TAG_END());
-    nua_handle_ref(handle);  // held by the join until it answers
     v1::JoinRoomRequest request;
     request.set_dial_in_id(dialed->dial_in_id);
-    request.set_pin(dialed->pin);
     *request.mutable_offer()->mutable_rtp() = offer->rtp;
+    if (!dialed->pin.empty()) {
+      request.set_pin(dialed->pin);
+    } else if (offer->telephone_event_pt >= 0) {
+      // No PIN dialed: the caller types it on its keypad (RFC 4733 key presses to the media
+      // node, which asks for it with a spoken prompt).
+      request.set_keypad(true);
+      v1::Codec* keys = request.mutable_offer()->mutable_rtp()->mutable_streams(0)->add_codecs();
+      keys->set_name("telephone-event");
+      keys->set_payload_type(static_cast<uint32_t>(offer->telephone_event_pt));
+      keys->set_clock_rate(static_cast<uint32_t>(offer->telephone_event_rate));
+    } else {
+      // No PIN dialed, and no way to type one: the dial string must carry it.
+      Refuse(held, 403, "Forbidden", "pin_missing");
+      return;
+    }
+    nua_respond(handle, 100, "Trying", TAG_END());
+    nua_handle_ref(handle);  // held by the join until it answers
     request.set_client_address(Source(sip));
     Enqueue([this, handle, request = std::move(request), offer = *std::move(offer),
              id = held.id]() mutable {

@@ -12,6 +12,7 @@
 # Ports: 47800-47899.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/media_lib.sh"
+source "$(dirname "$0")/sip_lib.sh"
 command -v baresip >/dev/null || fail "baresip is not installed (scripts/install-deps.sh installs it)"
 
 PIN=24680
@@ -32,21 +33,10 @@ pass "a shared-PIN room has a number to dial"
 SIPS_PORT=47803
 make_ca sipca
 make_cert sip sipca "IP:127.0.0.1"
-mkdir -p "$E2E_WORK/siptmp"
-TMPDIR="$E2E_WORK/siptmp" "$CHORUSD" sip --dev --sip_listen="sip:127.0.0.1:$SIP_PORT" --sip_controller="$CONTROLLER" \
+start_sip_role --sip_listen="sip:127.0.0.1:$SIP_PORT" --sip_controller="$CONTROLLER" \
   --sips_listen="sips:127.0.0.1:$SIPS_PORT" --sip_tls_cert="$E2E_WORK/sip.crt" \
   --sip_tls_key="$E2E_WORK/sip.key" --sip_tls_ca="$E2E_WORK/sipca.crt" \
-  --sip_trusted_peers=127.0.0.0/8,2001:db8::/32 \
-  --http_listen=127.0.0.1:0 >"$E2E_WORK/sip.out" 2>"$E2E_WORK/sip.log" &
-SIP_PID=$!
-E2E_PIDS+=("$SIP_PID")
-for _ in $(seq 150); do
-  grep -qs '"event":"listening"' "$E2E_WORK/sip.log" && break
-  kill -0 "$SIP_PID" 2>/dev/null || fail "chorusd sip exited before listening"
-  sleep 0.1
-done
-grep -q '"event":"listening"' "$E2E_WORK/sip.log" || fail "chorusd sip did not listen in 15 s"
-SIP_HTTP=$(sed -nE 's/.*"http":"port ([0-9]+)".*/127.0.0.1:\1/p' "$E2E_WORK/sip.log" | head -1)
+  --sip_trusted_peers=127.0.0.0/8,2001:db8::/32
 
 # baresip_call NAME URI SECONDS [MEDIAENC] [TRANSPORT]: a baresip caller of NAME (its own config
 # folder and SIP port) that dials URI at once, sends an 880 Hz sine, keeps what it hears in
@@ -56,31 +46,9 @@ baresip_port=47860
 baresip_call() {
   local name=$1 uri=$2 seconds=$3 mediaenc=${4:-srtp-mand} transport=${5:-udp}
   local dir="$E2E_WORK/$name"
-  mkdir -p "$dir/dump"
   baresip_port=$((baresip_port + 2))
-  cat >"$dir/config" <<CONFIG
-poll_method		epoll
-sip_listen		127.0.0.1:$baresip_port
-audio_player		aubridge,$name
-audio_source		ausine,880
-audio_alert		aubridge,$name
-ausrc_srate		48000
-auplay_srate		48000
-ausrc_channels		2
-auplay_channels		2
-audio_level		no
-rtp_ports		$((47873 + baresip_port - 47860))-$((47874 + baresip_port - 47860))
-module_path		/usr/lib/baresip/modules
-module			g711.so
-module			ausine.so
-module			aubridge.so
-module			sndfile.so
-module			srtp.so
-module_app		account.so
-module_app		menu.so
-snd_path		$dir/dump
-sip_cafile		$E2E_WORK/sipca.crt
-CONFIG
+  baresip_config "$dir" "$name" "$baresip_port" $((47873 + baresip_port - 47860)) \
+    "sip_cafile		$E2E_WORK/sipca.crt"
   local params="regint=0;audio_codecs=PCMU"
   [[ $mediaenc == none ]] || params+=";mediaenc=$mediaenc"
   echo "<sip:caller@127.0.0.1;transport=$transport>;$params" >"$dir/accounts"

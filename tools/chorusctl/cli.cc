@@ -50,6 +50,8 @@ ABSL_FLAG(std::string, guest_pin, "", "room create: the guest PIN (host-pin, sha
 ABSL_FLAG(std::string, lobby, "", "room create: true or false (default: on for consultations)");
 ABSL_FLAG(int32_t, max_participants, 0, "room create: participant limit (0: the default)");
 ABSL_FLAG(std::vector<std::string>, languages, {}, "room create: interpretation languages");
+ABSL_FLAG(std::string, prompt_language, "",
+          "room create: the language of telephone callers' spoken prompts (en, de, da, nb)");
 ABSL_FLAG(std::string, pseudonym, "", "invite create: the display name on joining");
 ABSL_FLAG(std::string, consent, "", "invite create: the consent reference (third participants)");
 ABSL_FLAG(std::vector<std::string>, language_pair, {},
@@ -88,7 +90,7 @@ constexpr char kUsage[] =
     "SERVING\n"
     "  room list          list the rooms\n"
     "  room create consultation|meeting   [--access --host_pin --guest_pin --lobby\n"
-    "                     --max_participants --languages --room_id]\n"
+    "                     --max_participants --languages --prompt_language --room_id]\n"
     "  room get|lock|unlock|close <room>\n"
     "  invite create <room> host|guest|interpreter   [--pseudonym --consent --language_pair\n"
     "                     --ttl]; prints the invitation link (when the server has a web\n"
@@ -352,6 +354,7 @@ int Room(const Client& client, const std::vector<std::string>& args) {
     room->set_max_participants(absl::GetFlag(FLAGS_max_participants));
     for (const std::string& language : absl::GetFlag(FLAGS_languages))
       room->add_languages(language);
+    room->set_prompt_language(absl::GetFlag(FLAGS_prompt_language));
     request.set_room_id(absl::GetFlag(FLAGS_room_id));
     request.set_host_pin(absl::GetFlag(FLAGS_host_pin));
     request.set_guest_pin(absl::GetFlag(FLAGS_guest_pin));

@@ -517,6 +517,70 @@ TEST_F(RoomRulesTest, AMeetingWithoutALobbyAdmitsEveryone) {
   EXPECT_EQ(Join(room, ByPin(v1::ROLE_GUEST), "p2").verdict, JoinVerdict::kWait);
 }
 
+// ----- Telephone callers typing the PIN -----
+
+// A keypad caller holds a place while it types, in no roster: not admitted, hearing the prompt
+// in the room's language. Its right PIN makes it a participant of the PIN's role, decided again
+// as a PIN join (a host is admitted, a guest waits in a lobby); wrong PINs are counted and the
+// third ends it.
+TEST_F(RoomRulesTest, AKeypadCallerBecomesAParticipantOfItsPinsRoleOrIsEndedAtItsThirdWrongPin) {
+  RoomRecord room = MakeRoom(v1::ROOM_KIND_MEETING, v1::ACCESS_MODE_SHARED_PIN);
+  room.room.set_lobby_enabled(true);
+  room.room.set_prompt_language("da");
+  room.room.set_max_participants(2);
+  auto reserve = [&](const std::string& id) -> RoomRecord::Member& {
+    const JoinDecision decision = rules::DecideJoin(room, ByPin(v1::ROLE_GUEST), clock_.now());
+    EXPECT_NE(decision.verdict, JoinVerdict::kRefuse);
+    RoomRecord::Member& member = rules::ReserveParticipant(room, decision, id, false, clock_.now());
+    rules::MakeKeypadCaller(room, member, "source-hash");
+    return member;
+  };
+  RoomRecord::Member& typing = reserve("k1");
+  EXPECT_TRUE(typing.pending);
+  EXPECT_FALSE(typing.routing.admitted());
+  EXPECT_TRUE(typing.routing.keypad());
+  EXPECT_EQ(typing.routing.prompt(), "enter_pin");
+  EXPECT_EQ(typing.routing.prompt_language(), "da");
+  EXPECT_EQ(typing.keypad_source, "source-hash");
+  // Two wrong PINs: told so; the third ends it.
+  EXPECT_FALSE(rules::KeypadPinWrong(typing));
+  EXPECT_EQ(typing.routing.prompt(), "wrong_pin");
+  EXPECT_FALSE(rules::KeypadPinWrong(typing));
+  EXPECT_TRUE(rules::KeypadPinWrong(typing));
+
+  // The host PIN: admitted though the room has a lobby, its place not counted twice (the room
+  // has 2 places and one other participant).
+  Join(room, ByPin(v1::ROLE_GUEST), "p1");
+  clock_.Advance(absl::Seconds(20));
+  JoinDecision decided = rules::ConfirmKeypadCaller(room, "k1", v1::ROLE_HOST, clock_.now());
+  ASSERT_EQ(decided.verdict, JoinVerdict::kAdmit);
+  const RoomRecord::Member& host = room.participants.at("k1");
+  EXPECT_EQ(host.participant.role(), v1::ROLE_HOST);
+  EXPECT_EQ(host.participant.state(), v1::PARTICIPANT_STATE_ADMITTED);
+  EXPECT_TRUE(host.routing.admitted());
+  EXPECT_FALSE(host.routing.keypad());
+  EXPECT_TRUE(host.routing.prompt().empty());
+  EXPECT_EQ(rules::FromTimestamp(host.participant.join_time()), clock_.now());
+  EXPECT_EQ(room.room.participant_count(), 2);
+
+  // A guest PIN in a room that became full while the caller typed (its limit lowered): refused,
+  // and the caller is to be ended.
+  room.room.set_max_participants(4);
+  reserve("k2");
+  ASSERT_NE(Join(room, ByPin(v1::ROLE_GUEST), "p2").verdict, JoinVerdict::kRefuse);
+  room.room.set_max_participants(3);
+  decided = rules::ConfirmKeypadCaller(room, "k2", v1::ROLE_GUEST, clock_.now());
+  EXPECT_EQ(decided.verdict, JoinVerdict::kRefuse);
+  EXPECT_EQ(decided.reason, v1::REJECT_REASON_ROOM_FULL);
+  EXPECT_TRUE(room.participants.at("k2").routing.keypad());
+  // With room, a guest PIN waits in the lobby.
+  room.room.set_max_participants(10);
+  decided = rules::ConfirmKeypadCaller(room, "k2", v1::ROLE_GUEST, clock_.now());
+  EXPECT_EQ(decided.verdict, JoinVerdict::kWait);
+  EXPECT_EQ(room.participants.at("k2").participant.state(), v1::PARTICIPANT_STATE_WAITING);
+  EXPECT_FALSE(room.participants.at("k2").routing.admitted());
+}
+
 // ----- Names -----
 
 TEST_F(RoomRulesTest, ParticipantsWithoutANameAreNumberedGuestsAndNamesStayUnique) {

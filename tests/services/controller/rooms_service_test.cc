@@ -649,6 +649,44 @@ TEST_P(RoomsServiceStoreTest, APinRoomHasANumberToDialAndAPinJoinByItFindsTheRoo
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+// A telephone caller that dialed the number alone types the PIN on its keypad: its join needs
+// the number and an audio stream offering telephone-event; it gets its media answer and the name
+// it will have, and is in no roster while it types. (The keys and the prompts are the media
+// node's: the end-to-end test sip_keypad_test has a real caller type them.)
+TEST_P(RoomsServiceStoreTest, AKeypadCallerIsAnsweredAndInNoRosterWhileItTypes) {
+  Start();
+  v1::Room shared = CreateRoom(v1::ROOM_KIND_MEETING, v1::ACCESS_MODE_SHARED_PIN, "", "8642");
+  v1::JoinRoomRequest request;
+  request.set_dial_in_id(shared.dial_in_id());
+  request.set_keypad(true);
+  *request.mutable_offer() = Offer(50000);
+  v1::JoinRoomResponse joined;
+  EXPECT_EQ(stub_->JoinRoom(Context().get(), request, &joined).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);  // no telephone-event to type with
+  v1::Codec* keys = request.mutable_offer()->mutable_rtp()->mutable_streams(0)->add_codecs();
+  keys->set_name("telephone-event");
+  keys->set_payload_type(101);
+  keys->set_clock_rate(8000);
+  request.set_keypad(false);
+  EXPECT_EQ(stub_->JoinRoom(Context().get(), request, &joined).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  request.set_keypad(true);
+  v1::JoinRoomRequest by_room = request;
+  by_room.clear_dial_in_id();
+  by_room.set_room(shared.name());
+  EXPECT_EQ(stub_->JoinRoom(Context().get(), by_room, &joined).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);  // a keypad join comes by number
+  grpc::Status status = stub_->JoinRoom(Context().get(), request, &joined);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(absl::StartsWith(joined.participant().name(), shared.name() + "/participants/"));
+  EXPECT_EQ(joined.answer().rtp().streams_size(), 1);
+  v1::ListParticipantsRequest list;
+  list.set_parent(shared.name());
+  v1::ListParticipantsResponse roster;
+  ASSERT_TRUE(stub_->ListParticipants(Context().get(), list, &roster).ok());
+  EXPECT_EQ(roster.participants_size(), 0);
+}
+
 TEST_P(RoomsServiceStoreTest, SharedPinAdmitsAtOnceAndOneTimeRoomsEndWithTheMeeting) {
   Start();
   v1::Room shared = CreateRoom(v1::ROOM_KIND_MEETING, v1::ACCESS_MODE_SHARED_PIN, "", "8642");
