@@ -735,17 +735,7 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
     if (!request->keypad()) return Invalid("keypad: true, or another credential");
     if (request->dial_in_id().empty()) return Invalid("keypad: only with a dial_in_id");
     if (request->offer().offer_case() != v1::MediaOffer::kRtp) {
-      return Invalid("keypad: an RTP offer whose audio offers telephone-event");
-    }
-    bool telephone_events = false;
-    for (const v1::StreamOffer& stream : request->offer().rtp().streams()) {
-      for (const v1::Codec& codec : stream.codecs()) {
-        telephone_events |= stream.kind() == v1::MEDIA_KIND_AUDIO &&
-                            absl::EqualsIgnoreCase(codec.name(), "telephone-event");
-      }
-    }
-    if (!telephone_events) {
-      return Invalid("keypad: the audio stream must offer the codec telephone-event (RFC 4733)");
+      return Invalid("keypad: only with an RTP offer (a telephone caller's)");
     }
   }
   if (!request->dial_in_id().empty()) {
@@ -815,6 +805,35 @@ grpc::Status RoomsService::JoinRoom(grpc::ServerContext* context,
   EndpointToAnswer(joined->answer, response->mutable_answer());
   response->set_session_token(session_token);
   return grpc::Status::OK;
+}
+
+grpc::Status RoomsService::SubmitKeypadPin(grpc::ServerContext* context,
+                                           const v1::SubmitKeypadPinRequest* request,
+                                           v1::SubmitKeypadPinResponse* response) {
+  grpc::Status status = auth_.Check(*context);
+  if (!status.ok()) return status;
+  const std::string& pin = request->pin();
+  if (pin.empty() || pin.size() > 32 ||
+      !std::all_of(pin.begin(), pin.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return Invalid("pin: 1 to 32 digits");
+  }
+  const std::string& name = request->name();
+  const size_t marker = name.find("/participants/");
+  if (name.size() > 256 || !absl::StartsWith(name, kRoomsPrefix) || marker == std::string::npos ||
+      marker + 14 >= name.size()) {
+    return Invalid("name: rooms/{room}/participants/{participant}");
+  }
+  switch (join_flow_->EnterKeypadPin(name.substr(0, marker), name.substr(marker + 14), pin)) {
+    case JoinFlow::KeypadOutcome::kJoined:
+      response->set_outcome(v1::SubmitKeypadPinResponse::OUTCOME_JOINED);
+      return grpc::Status::OK;
+    case JoinFlow::KeypadOutcome::kWrong:
+      response->set_outcome(v1::SubmitKeypadPinResponse::OUTCOME_WRONG);
+      return grpc::Status::OK;
+    case JoinFlow::KeypadOutcome::kEnded:
+      break;
+  }
+  return NotFound("no keypad caller of that name");
 }
 
 grpc::Status RoomsService::ResumeSession(grpc::ServerContext* context,

@@ -158,6 +158,9 @@ class RoomsService final : public chorus::v1::Rooms::Service {
                         chorus::v1::JoinRoomResponse*) override;
   grpc::Status ResumeSession(grpc::ServerContext* context, const chorus::v1::ResumeSessionRequest*,
                              chorus::v1::ResumeSessionResponse*) override;
+  grpc::Status SubmitKeypadPin(grpc::ServerContext* context,
+                               const chorus::v1::SubmitKeypadPinRequest*,
+                               chorus::v1::SubmitKeypadPinResponse*) override;
   grpc::Status GetParticipant(grpc::ServerContext* context,
                               const chorus::v1::GetParticipantRequest*,
                               chorus::v1::Participant*) override;

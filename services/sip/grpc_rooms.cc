@@ -57,6 +57,16 @@ class GrpcRooms final : public Rooms {
     return common::FromGrpcStatus(stub_->LeaveRoom(&context, request, &response));
   }
 
+  absl::Status SubmitKeypadPin(const std::string& participant, const std::string& pin) override {
+    grpc::ClientContext context;
+    Prepare(&context);
+    v1::SubmitKeypadPinRequest request;
+    request.set_name(participant);
+    request.set_pin(pin);
+    v1::SubmitKeypadPinResponse response;
+    return common::FromGrpcStatus(stub_->SubmitKeypadPin(&context, request, &response));
+  }
+
  private:
   // One WatchRooms stream after another (from where the last one ended) until stopped.
   void Watch(const std::function<void(const std::string&)>& left) {

@@ -23,6 +23,7 @@
 #include <thread>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -58,6 +59,10 @@ struct Call {
   CallerOffer offer;
   v1::RtpAnswer answer;
   uint64_t sdp_version = 1;
+  // Dialled without a PIN: it types it. Keys it sends as SIP INFO, since its last '#' or '*'
+  // (never logged).
+  bool keypad = false;
+  std::string keys;
 };
 
 class Gateway final : public SipGateway {
@@ -208,6 +213,11 @@ class Gateway final : public SipGateway {
       case nua_i_invite:
         self->OnInvite(handle, sip);
         break;
+      case nua_i_info:  // answered 200 by the stack
+        if (auto it = self->calls_.find(handle); it != self->calls_.end()) {
+          self->OnInfo(*it->second, sip);
+        }
+        break;
       case nua_i_bye:
       case nua_i_cancel:
         if (auto it = self->calls_.find(handle); it != self->calls_.end()) {
@@ -298,18 +308,17 @@ class Gateway final : public SipGateway {
     *request.mutable_offer()->mutable_rtp() = offer->rtp;
     if (!dialed->pin.empty()) {
       request.set_pin(dialed->pin);
-    } else if (offer->telephone_event_pt >= 0) {
-      // No PIN dialed: the caller types it on its keypad (RFC 4733 key presses to the media
-      // node, which asks for it with a spoken prompt).
-      request.set_keypad(true);
-      v1::Codec* keys = request.mutable_offer()->mutable_rtp()->mutable_streams(0)->add_codecs();
-      keys->set_name("telephone-event");
-      keys->set_payload_type(static_cast<uint32_t>(offer->telephone_event_pt));
-      keys->set_clock_rate(static_cast<uint32_t>(offer->telephone_event_rate));
     } else {
-      // No PIN dialed, and no way to type one: the dial string must carry it.
-      Refuse(held, 403, "Forbidden", "pin_missing");
-      return;
+      // No PIN dialed: the caller types it on its keypad, asked by the media node's spoken
+      // prompt. Its keys come as RFC 4733 telephone events to the node, or as SIP INFO here.
+      request.set_keypad(true);
+      held.keypad = true;
+      if (offer->telephone_event_pt >= 0) {
+        v1::Codec* keys = request.mutable_offer()->mutable_rtp()->mutable_streams(0)->add_codecs();
+        keys->set_name("telephone-event");
+        keys->set_payload_type(static_cast<uint32_t>(offer->telephone_event_pt));
+        keys->set_clock_rate(static_cast<uint32_t>(offer->telephone_event_rate));
+      }
     }
     nua_respond(handle, 100, "Trying", TAG_END());
     nua_handle_ref(handle);  // held by the join until it answers
@@ -411,6 +420,41 @@ class Gateway final : public SipGateway {
       EndCall(*call);
       base::Log(base::LogLevel::kInfo, "sip_call_ended_by_room",
                 {{"call", static_cast<int64_t>(call->id)}});
+    }
+  }
+
+  // A key pressed by a caller typing its PIN, sent as SIP INFO (RFC 2976): application/dtmf-relay
+  // ("Signal=5") or application/dtmf ("5"). Kept until '#' ('*' starts over), then the PIN goes to
+  // the controller, which checks it as if typed as RFC 4733 key presses. Never logged.
+  void OnInfo(Call& call, const sip_t* sip) {
+    if (!call.keypad || call.ended || call.participant.empty() || sip == nullptr ||
+        sip->sip_content_type == nullptr || sip->sip_content_type->c_type == nullptr ||
+        sip->sip_payload == nullptr || sip->sip_payload->pl_data == nullptr) {
+      return;
+    }
+    const std::string type = absl::AsciiStrToLower(sip->sip_content_type->c_type);
+    std::string body = absl::AsciiStrToLower(
+        std::string(sip->sip_payload->pl_data, std::min<size_t>(sip->sip_payload->pl_len, 256)));
+    size_t at = 0;
+    if (type == "application/dtmf-relay") {
+      at = body.find("signal=");
+      if (at == std::string::npos) return;
+      at += 7;
+    } else if (type != "application/dtmf") {
+      return;
+    }
+    while (at < body.size() && body[at] == ' ') ++at;
+    if (at >= body.size()) return;
+    const char key = body[at];
+    if (key >= '0' && key <= '9') {
+      if (call.keys.size() < 32) call.keys.push_back(key);
+    } else if (key == '*') {
+      call.keys.clear();
+    } else if (key == '#' && !call.keys.empty()) {
+      Enqueue([this, participant = call.participant, pin = std::move(call.keys)] {
+        (void)rooms_->SubmitKeypadPin(participant, pin);
+      });
+      call.keys.clear();
     }
   }
 

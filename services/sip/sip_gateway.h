@@ -26,6 +26,8 @@ class Rooms {
       const chorus::v1::JoinRoomRequest& request) = 0;
   // "rooms/{room}/participants/{participant}" leaves.
   virtual absl::Status Leave(const std::string& participant) = 0;
+  // A keypad caller's PIN, typed as SIP INFO key presses up to '#'.
+  virtual absl::Status SubmitKeypadPin(const std::string& participant, const std::string& pin) = 0;
   // Calls `left` with the name of every participant that leaves any room (removed by a host,
   // denied, the room closed, its media node failed...), from now on, until StopWatching();
   // reconnects and resumes where it was when the stream breaks. `left` runs on a thread of the

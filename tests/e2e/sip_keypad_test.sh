@@ -6,6 +6,7 @@
 #   1. while it types, the caller hears the spoken prompt (speech, in what baresip decoded) and
 #      nothing of the room, and the room (an ffmpeg participant) does not hear it;
 #   2. its right PIN and '#': it is in, hears the ffmpeg participant and is heard by it (FFT);
+#      a caller sending its keys as SIP INFO instead (SIPp) gets in the same way;
 #   3. another caller types three wrong PINs: Chorus ends its call (BYE), and those wrong PINs
 #      count toward the same per-address lockout as the API's: two more wrong API joins from the
 #      caller's address lock that address out, and the right PIN from it is then refused;
@@ -119,10 +120,19 @@ analyze_window ffmpeg "$heard_from" "$heard_to" 440 880
 expect_db_above "ffmpeg-$heard_from" 880 -40
 pass "the room did not hear the caller while it typed ($(tone_db "ffmpeg-$typing_from" 880) dB), and hears it once in ($(tone_db "ffmpeg-$heard_from" 880) dB at 880 Hz)"
 
+# 2b. A caller that sends its keys as SIP INFO (SIPp: no telephone-event offered): its PIN and
+# '#' make it a participant too; its BYE makes it leave.
+timeout 30 sipp -nostdin -i 127.0.0.1 -p 48190 "127.0.0.1:$SIP_PORT" -s "$DIAL" \
+  -sf "$(dirname "$0")/sip/keypad_info.xml" -m 1 -timeout 25s >"$E2E_WORK/sipp-info.txt" 2>&1 ||
+  fail "the SIP INFO caller's call failed ($(grep -i -m3 -e fail -e unexpected "$E2E_WORK/sipp-info.txt" | tr '\n' ' '))"
+(($(grep -c '"event":"participant_joined".*"keypad":true' "$E2E_WORK/all.log") == 2)) ||
+  fail "a PIN typed as SIP INFO did not join the caller"
+pass "a caller sending its keys as SIP INFO joined with the PIN it typed"
+
 # 3. Three wrong PINs: Chorus hangs up.
 keypad_caller guesser 48183 48164 48174 40
 guesser_pid=$BARESIP_PID
-answered_before=1
+answered_before=2
 for _ in $(seq 150); do
   (($(grep -c '"event":"sip_call_answered"' "$E2E_WORK/sip.log") > answered_before)) && break
   sleep 0.1

@@ -650,9 +650,10 @@ TEST_P(RoomsServiceStoreTest, APinRoomHasANumberToDialAndAPinJoinByItFindsTheRoo
 }
 
 // A telephone caller that dialed the number alone types the PIN on its keypad: its join needs
-// the number and an audio stream offering telephone-event; it gets its media answer and the name
-// it will have, and is in no roster while it types. (The keys and the prompts are the media
-// node's: the end-to-end test sip_keypad_test has a real caller type them.)
+// the number; it gets its media answer and the name it will have, and is in no roster while it
+// types. A PIN it sends by SIP INFO (SubmitKeypadPin): a wrong one is counted, the right one
+// makes it a participant. (The keys and the prompts are the media node's: the end-to-end test
+// sip_keypad_test has real callers type them.)
 TEST_P(RoomsServiceStoreTest, AKeypadCallerIsAnsweredAndInNoRosterWhileItTypes) {
   Start();
   v1::Room shared = CreateRoom(v1::ROOM_KIND_MEETING, v1::ACCESS_MODE_SHARED_PIN, "", "8642");
@@ -661,8 +662,6 @@ TEST_P(RoomsServiceStoreTest, AKeypadCallerIsAnsweredAndInNoRosterWhileItTypes) 
   request.set_keypad(true);
   *request.mutable_offer() = Offer(50000);
   v1::JoinRoomResponse joined;
-  EXPECT_EQ(stub_->JoinRoom(Context().get(), request, &joined).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);  // no telephone-event to type with
   v1::Codec* keys = request.mutable_offer()->mutable_rtp()->mutable_streams(0)->add_codecs();
   keys->set_name("telephone-event");
   keys->set_payload_type(101);
@@ -685,6 +684,26 @@ TEST_P(RoomsServiceStoreTest, AKeypadCallerIsAnsweredAndInNoRosterWhileItTypes) 
   v1::ListParticipantsResponse roster;
   ASSERT_TRUE(stub_->ListParticipants(Context().get(), list, &roster).ok());
   EXPECT_EQ(roster.participants_size(), 0);
+
+  v1::SubmitKeypadPinRequest typed;
+  typed.set_name(joined.participant().name());
+  typed.set_pin("12x4");
+  v1::SubmitKeypadPinResponse outcome;
+  EXPECT_EQ(stub_->SubmitKeypadPin(Context().get(), typed, &outcome).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  typed.set_pin("1111");
+  ASSERT_TRUE(stub_->SubmitKeypadPin(Context().get(), typed, &outcome).ok());
+  EXPECT_EQ(outcome.outcome(), v1::SubmitKeypadPinResponse::OUTCOME_WRONG);
+  typed.set_pin("8642");
+  ASSERT_TRUE(stub_->SubmitKeypadPin(Context().get(), typed, &outcome).ok());
+  EXPECT_EQ(outcome.outcome(), v1::SubmitKeypadPinResponse::OUTCOME_JOINED);
+  ASSERT_TRUE(stub_->ListParticipants(Context().get(), list, &roster).ok());
+  ASSERT_EQ(roster.participants_size(), 1);
+  EXPECT_EQ(roster.participants(0).name(), joined.participant().name());
+  EXPECT_EQ(roster.participants(0).role(), v1::ROLE_GUEST);
+  // No longer typing.
+  EXPECT_EQ(stub_->SubmitKeypadPin(Context().get(), typed, &outcome).error_code(),
+            grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_P(RoomsServiceStoreTest, SharedPinAdmitsAtOnceAndOneTimeRoomsEndWithTheMeeting) {
