@@ -3,7 +3,8 @@
 # meets: the device check, the waiting room and a consultation on a phone (360x640), the host's
 # roster with a patient waiting, the consultation on a laptop, the interpreter's booth, and a used
 # link; then the device check in the browser's language (German, Danish, Norwegian, else
-# English). Two headless Chromium pages with fake devices (a patient's and a clinician's colour),
+# English). On the device check, the host's roster and the booth every visible control must have
+# a name a screen reader reads (text, aria-label or a label). Two headless Chromium pages with fake devices (a patient's and a clinician's colour),
 # driven through the DevTools protocol (tools/web_screenshots.py, Python's standard library). Each
 # picture is checked to exist; with CHORUS_WEB_SCREENSHOTS=DIR they are also copied there (the
 # docs/images/web-*.png of docs/web.md come from here).
@@ -35,10 +36,21 @@ playing='(() => { const v = document.querySelector(".chorus-remote-video");
                   return v && v.videoWidth > 0 && v.currentTime > 1; })()'
 self_playing='(() => { const v = document.querySelector(".chorus-self-view, .chorus-preview");
                        return v && v.videoWidth > 0 && v.currentTime > 0.5; })()'
+# Every visible control has a name a screen reader reads: its text, aria-label, or a label.
+unnamed='[...document.querySelectorAll(".chorus button, .chorus select, .chorus input")]
+  .filter((e) => e.offsetParent !== null)
+  .filter((e) => !((e.getAttribute("aria-label") || e.textContent || "").trim() ||
+                   (e.labels && e.labels.length && e.labels[0].textContent.trim()) ||
+                   e.getAttribute("aria-labelledby")))'
 /usr/bin/python3 - "$E2E_WORK/steps.json" "$shots" "$patient_link" "$host_link" \
-  "$interpreter_link" "$listener_link" "$playing" "$self_playing" <<'PY'
+  "$interpreter_link" "$listener_link" "$playing" "$self_playing" "$unnamed" <<'PY'
 import json, sys
-out, shots, patient, host, interpreter, listener, playing, self_playing = sys.argv[1:9]
+out, shots, patient, host, interpreter, listener, playing, self_playing, unnamed = sys.argv[1:10]
+def labelled(page):
+    controls = ('[...document.querySelectorAll(".chorus button, .chorus select")]'
+                '.filter((e) => e.offsetParent !== null).length')
+    return {"page": page, "until": f"{controls} >= 2 && ({unnamed}).length === 0",
+            "show": f"JSON.stringify(({unnamed}).map((e) => e.outerHTML.slice(0, 80)))"}
 phone, laptop = [360, 640, 2, True], [1280, 800, 1, False]
 steps = [
     {"page": "patient", "viewport": phone},
@@ -59,6 +71,7 @@ steps = [
     {"page": "patient", "until": "document.querySelector('.chorus-meter-bar').style.transform "
                                  "> 'scaleX(0.3'"},
     {"page": "patient", "shot": f"{shots}/web-device-check.png"},
+    labelled("patient"),
     {"page": "host", "viewport": laptop},
     {"page": "host", "navigate": host},
     {"page": "host", "click": "[data-action=join]"},
@@ -70,6 +83,7 @@ steps = [
     {"page": "host", "until": "document.querySelector('.chorus-waiting-list [data-action=admit]')"},
     {"page": "host", "until": self_playing},
     {"page": "host", "shot": f"{shots}/web-host-waiting.png"},
+    labelled("host"),
     {"page": "host", "click": ".chorus-waiting-list [data-action=admit]"},
     {"page": "patient", "until": playing, "timeout": 30},
     {"page": "host", "until": playing, "timeout": 30},
@@ -85,6 +99,7 @@ steps = [
     {"page": "host", "until": "document.querySelectorAll('.chorus-people .chorus-person').length == 2"},
     {"page": "host", "until": playing, "timeout": 30},
     {"page": "host", "shot": f"{shots}/web-interpreter.png"},
+    labelled("host"),
     {"page": "patient", "viewport": phone},
     {"page": "patient", "navigate": patient},
     {"page": "patient", "click": "[data-action=join]"},
@@ -115,6 +130,8 @@ PY
 timeout 150 /usr/bin/python3 "$WEB_TOOLS/web_screenshots.py" "$E2E_WORK/steps.json" \
   >"$E2E_WORK/screenshots.log" 2>&1 || fail "screenshots: $(tail -3 "$E2E_WORK/screenshots.log")"
 while read -r line; do pass "$line"; done < <(grep '^measured' "$E2E_WORK/screenshots.log")
+pass "every visible control has a name a screen reader reads (device check, host's roster, interpreter's booth)"
+pass "the page speaks the browser's language: German, Danish, Norwegian, else English"
 for shot in device-check waiting-room host-waiting consultation-phone consultation interpreter \
   ended; do
   file="$shots/web-$shot.png"
