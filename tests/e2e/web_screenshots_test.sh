@@ -4,8 +4,8 @@
 # roster with a patient waiting, the consultation on a laptop, the interpreter's booth, and a used
 # link; then the device check in the browser's language (German, Danish, Norwegian, else
 # English). On the device check, the host's roster and the booth every visible control must have
-# a name a screen reader reads (text, aria-label or a label). Two headless Chromium pages with fake devices (a patient's and a clinician's colour),
-# driven through the DevTools protocol (tools/web_screenshots.py, Python's standard library). Each
+# a name a screen reader reads (text, aria-label or a label). Two headless Chromium pages with
+# fake devices (a patient's and a clinician's colour), driven through the DevTools protocol (tools/web_screenshots.py, Python's standard library). Each
 # picture is checked to exist; with CHORUS_WEB_SCREENSHOTS=DIR they are also copied there (the
 # docs/images/web-*.png of docs/web.md come from here).
 if [[ -z ${CHORUS_E2E_NETNS:-} ]]; then
