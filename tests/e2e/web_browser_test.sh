@@ -12,9 +12,10 @@
 #      unmutes itself; a network outage is survived; media lost with the signalling up is
 #      restored by an ICE restart.
 #   2. The same patient link opened again, in a browser whose camera and microphone are refused:
-#      the device check says so, then "already used". The host locks the room: a new guest link
-#      is refused as locked. The host ends the consultation (with confirmation): both see that it
-#      has ended.
+#      the device check says so, then "already used". The patient's camera goes off and on. A
+#      visitor with consent is denied, then admitted (its consent reference shown to the host)
+#      and removed. The host locks the room: a new guest link is refused as locked. The host
+#      ends the consultation (with confirmation): both see that it has ended.
 #   3. Interpretation: an interpreter (de/ar) sees its booth and speaks into German; a listener of
 #      Arabic does not hear it; the interpreter switches to Arabic, goes on air, and the listener
 #      hears it; a floor listener never does. The interpreter hears the floor, switches direction
@@ -195,6 +196,37 @@ web_do visitor 20 '{"op": "wait", "selector": ".chorus-ended[data-reason=invite_
 [[ $(web_value "r['text']") == *"already been used"* ]] ||
   fail "the used link says: $(web_value "r['text']")"
 pass "the same patient link opened again: \"$(web_value "r['text']")\""
+
+# The patient turns its camera off (the host sees black instead of its red) and on again.
+web_do patient 5 '{"op": "click", "selector": ".chorus-call [data-action=camera]"}'
+web_do host 20 '{"op": "await_colour", "rgb": [0, 0, 0], "timeout": 20}'
+web_do patient 5 '{"op": "click", "selector": ".chorus-call [data-action=camera]"}'
+web_do host 20 '{"op": "await_colour", "rgb": [255, 0, 0], "timeout": 20}'
+pass "the patient turned its camera off (black at the host) and on (red again)"
+
+# A third participant (the visitor's browser, joining without devices, on an invite carrying the
+# patient's consent) waits; the host clicks Deny: the visitor is told it was not let in. On
+# another such invite it waits again; the host admits it and is shown the consent reference,
+# then clicks Remove: the visitor is told it was removed.
+web_mount visitor "$(web_invite clinic guest --consent=consent-2024-15)"
+web_do visitor 5 '{"op": "click", "selector": "[data-action=join]"}'
+web_do visitor 20 '{"op": "wait", "selector": ".chorus-waiting .chorus-pseudonym"}'
+web_do host 20 '{"op": "click", "selector": ".chorus-waiting-list [data-action=deny]"}'
+web_do visitor 20 '{"op": "wait", "selector": ".chorus-ended[data-reason=denied] h2"}'
+[[ $(web_value "r['text']") == *"not let in"* ]] || fail "the denied visitor is told: $(web_value "r['text']")"
+web_mount visitor "$(web_invite clinic guest --consent=consent-2024-16)"
+web_do visitor 5 '{"op": "click", "selector": "[data-action=join]"}'
+web_do visitor 20 '{"op": "wait", "selector": ".chorus-waiting .chorus-pseudonym"}'
+web_do host 20 '{"op": "click", "selector": ".chorus-waiting-list [data-action=admit]"}'
+web_do visitor 20 '{"op": "wait", "selector": ".chorus-call .chorus-remote-video"}'
+web_do host 20 '{"op": "wait", "selector": ".chorus-consent"}'
+web_do host 5 '{"op": "texts", "selector": ".chorus-consent"}'
+[[ $(web_value "r['texts']") == *consent-2024-16* ]] ||
+  fail "the host is not shown the consent reference: $(web_value "r['texts']")"
+web_do host 10 '{"op": "click", "selector": ".chorus-people li:last-child [data-action=remove]"}'
+web_do visitor 20 '{"op": "wait", "selector": ".chorus-ended[data-reason=removed] h2"}'
+[[ $(web_value "r['text']") == *removed* ]] || fail "the removed visitor is told: $(web_value "r['text']")"
+pass "the host denied a waiting visitor and removed an admitted one (shown its consent reference); each was told"
 
 # The host locks the room: a new guest link (with consent, as a third participant needs) is
 # refused as locked.
