@@ -68,7 +68,7 @@ const expectations = {
     store: 'postgres',
     // Browsers straight to a load balancer, a certificate of its own, TURN servers.
     web: { serviceType: 'LoadBalancer', ownCertificate: false, behindProxy: false, from: 'anywhere', iceServers: true },
-    kinds: [],
+    kinds: ['ServiceMonitor'],
     absent: ['HorizontalPodAutoscaler', 'ScaledObject', 'PersistentVolumeClaim'],
   },
 };
@@ -332,12 +332,33 @@ function checkCase(name, docs, metricNames) {
     check(caVolume && caVolume.secret && (caVolume.secret.items || []).length === 1 &&
       caVolume.secret.items[0].key === 'ca.crt',
       `${name}: the SIP role must mount only the controller's CA, never its key`);
-    const sipService = byKind('Service').find((v) => matches(v.spec.selector, sip.spec.template.metadata.labels));
+    const sipService = byKind('Service').find((v) => matches(v.spec.selector, sip.spec.template.metadata.labels) &&
+      v.spec.type !== 'ClusterIP');
     check(sipService && ['LoadBalancer', 'NodePort'].includes(sipService.spec.type) &&
       sipService.spec.ports.some((p) => p.protocol === 'TCP' && p.port === portOf(flag(sipArgs, 'sips_listen'))),
       `${name}: SBCs and room systems must reach the SIP role's TLS port through a LoadBalancer or NodePort Service`);
     check(pdbs.some((b) => matches(b.spec.selector.matchLabels, sip.spec.template.metadata.labels)),
       `${name}: no PodDisruptionBudget covers the SIP role`);
+    // With ServiceMonitors, the SIP pods are scraped too.
+    if (byKind('ServiceMonitor').length > 0) {
+      check(byKind('ServiceMonitor').some((m) => byKind('Service').some((v) =>
+        matches(m.spec.selector.matchLabels, v.metadata.labels) &&
+        matches(v.spec.selector, sip.spec.template.metadata.labels))),
+        `${name}: no ServiceMonitor scrapes the SIP role`);
+    }
+  }
+  // Every ServiceMonitor scrapes a Service that has its port; metrics are never on a Service
+  // outside the cluster (callers', browsers' or endpoints' load balancers).
+  for (const m of byKind('ServiceMonitor')) {
+    const port = m.spec.endpoints[0].port;
+    check(byKind('Service').some((v) => matches(m.spec.selector.matchLabels, v.metadata.labels) &&
+      v.spec.ports.some((p) => p.name === port)),
+      `${name}: ServiceMonitor/${m.metadata.name} selects no Service with its port ${port}`);
+  }
+  for (const v of byKind('Service')) {
+    if (v.spec.type === 'ClusterIP' || v.spec.type === undefined) continue;
+    check(!v.spec.ports.some((p) => p.name === 'http-metrics'),
+      `${name}: Service/${v.metadata.name} (${v.spec.type}) exposes metrics outside the cluster`);
   }
   const mediaPolicy = policies.find((np) => matches(np.spec.podSelector.matchLabels, mediaLabels));
   if (expect.network === 'pod' && check(mediaPolicy, `${name}: pod-network media nodes need a NetworkPolicy`)) {
