@@ -66,6 +66,7 @@ absl::StatusOr<std::unique_ptr<AudioEndpoint>> AudioEndpoint::Create(
   // receiver that starts listening mid-stream assumes roll-over counter 0 (RFC 3711 3.3.1).
   endpoint->sequence_ = static_cast<uint16_t>(RandomSsrc() & 0x7fff);
   endpoint->timestamp_ = RandomSsrc();
+  endpoint->RoutingChanged();
   return endpoint;
 }
 
@@ -456,30 +457,32 @@ void AudioEndpoint::OnTelephoneEvent(const rtp::RtpPacketView& packet) {
   if (digit == 0 || (have_event_ && packet.timestamp == last_event_timestamp_)) return;
   have_event_ = true;
   last_event_timestamp_ = packet.timestamp;
-  if (keypad_digits_.size() >= kMaxKeypadDigits) keypad_digits_.erase(0, 1);
-  keypad_digits_.push_back(digit);
+  if (keypad_digit_count_ == kMaxKeypadDigits) {
+    std::copy(keypad_digits_.begin() + 1, keypad_digits_.end(), keypad_digits_.begin());
+    --keypad_digit_count_;
+  }
+  keypad_digits_[keypad_digit_count_++] = digit;
   ++keypad_presses_;
   prompt_interrupted_ = true;
+}
+
+void AudioEndpoint::RoutingChanged() {
+  const Routing& routing = config_.routing;
+  const std::optional<prompts::Prompt> prompt =
+      routing.keypad ? prompts::PromptFromName(routing.prompt) : std::nullopt;
+  prompt_first_ =
+      prompt ? prompts::Pcm(*prompt, routing.prompt_language) : std::span<const int16_t>();
+  prompt_loop_ = prompt ? prompts::Pcm(prompts::Prompt::kEnterPin, routing.prompt_language)
+                        : std::span<const int16_t>();
+  prompt_position_ = 0;
+  prompt_looping_ = false;
+  prompt_gap_frames_ = 0;
+  prompt_interrupted_ = false;
 }
 
 void AudioEndpoint::SendPrompt(int64_t now_us) {
   // About 5 s between repeats of the invitation to type.
   constexpr int kGapFrames = 250;
-  const Routing& routing = config_.routing;
-  if (prompt_restart_ || routing.prompt != prompt_name_ ||
-      routing.prompt_language != prompt_language_) {
-    prompt_restart_ = false;
-    prompt_name_ = routing.prompt;
-    prompt_language_ = routing.prompt_language;
-    const std::optional<prompts::Prompt> prompt = prompts::PromptFromName(prompt_name_);
-    prompt_first_ = prompt ? prompts::Pcm(*prompt, prompt_language_) : std::span<const int16_t>();
-    prompt_loop_ = prompt ? prompts::Pcm(prompts::Prompt::kEnterPin, prompt_language_)
-                          : std::span<const int16_t>();
-    prompt_position_ = 0;
-    prompt_looping_ = false;
-    prompt_gap_frames_ = 0;
-    prompt_interrupted_ = false;
-  }
   prompt_frame_.fill(0);
   const std::span<const int16_t> playing = prompt_looping_ ? prompt_loop_ : prompt_first_;
   if (prompt_interrupted_ || playing.empty()) {
@@ -513,7 +516,7 @@ EndpointStatsSnapshot AudioEndpoint::Stats() const {
   snapshot.drops = drops_;
   snapshot.level_dbov = -static_cast<double>(level_);
   snapshot.seconds_since_media = static_cast<double>(MonotonicUs() - last_media_us_) / 1e6;
-  snapshot.keypad_digits = keypad_digits_;
+  snapshot.keypad_digits.assign(keypad_digits_.data(), keypad_digit_count_);
   snapshot.keypad_presses = keypad_presses_;
   return snapshot;
 }

@@ -127,8 +127,10 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   // the invitation to type again every few seconds; silence from the first key press until the
   // prompt changes), encoded with the personal encoder.
   void SendPrompt(int64_t now_us);
-  // The prompt starts again from its beginning at the next SendPrompt (its routing was set).
-  void RestartPrompt() { prompt_restart_ = true; }
+  // Its routing was set (Session::UpdateRouting; at creation): the prompt it names is looked up
+  // here, off the tick, and starts again from its beginning (a prompt set again is played again:
+  // a second wrong PIN).
+  void RoutingChanged();
   // Keys kept at most (the oldest go first).
   static constexpr size_t kMaxKeypadDigits = 32;
 
@@ -206,19 +208,18 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   std::array<uint8_t, 1500> payload_buffer_{};
 
   // Keypad mode.
-  std::string keypad_digits_;
+  // The last kMaxKeypadDigits keys, oldest first (no allocation on the receive path).
+  std::array<char, kMaxKeypadDigits> keypad_digits_{};
+  size_t keypad_digit_count_ = 0;
   uint64_t keypad_presses_ = 0;
   uint32_t last_event_timestamp_ = 0;
   bool have_event_ = false;
-  std::string prompt_name_;      // the Routing::prompt being played
-  std::string prompt_language_;  // and its language
   std::span<const int16_t> prompt_first_;
   std::span<const int16_t> prompt_loop_;
   size_t prompt_position_ = 0;
   bool prompt_looping_ = false;
   int prompt_gap_frames_ = 0;
   bool prompt_interrupted_ = false;  // a key was pressed: silence until the prompt changes
-  bool prompt_restart_ = false;
   std::array<int16_t, kFrameSamples> prompt_frame_{};
 };
 

@@ -172,7 +172,7 @@ absl::Status Session::UpdateRouting(const std::string& endpoint_id, const Routin
   DetachSharedEncoder(endpoint);
   mixer_->Update(endpoint->mixer_slot, MixerConfig(routing));
   endpoint->routing() = routing;
-  endpoint->RestartPrompt();  // a prompt set again is played again (a second wrong PIN)
+  endpoint->RoutingChanged();
   return AttachSharedEncoder(endpoint);
 }
 

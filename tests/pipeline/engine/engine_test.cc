@@ -368,7 +368,7 @@ TEST(SessionTest, AKeypadCallerHearsItsPromptAndItsKeyPressesAreKept) {
   EXPECT_LT(10 * std::log10(energy / (heard.size() - 5 * 960) / (32768.0 * 32768.0) + 1e-12), -60);
   // Admitted (the PIN was right), key presses mean nothing.
   Routing admitted;
-  session->endpoint(1).routing() = admitted;
+  ASSERT_TRUE(session->UpdateRouting("caller", admitted).ok());
   press(7, 7400);
   EXPECT_EQ(session->Stats().endpoints[1].keypad_digits, "42##");
 }
