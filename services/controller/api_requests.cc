@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "services/controller/room_rules.h"
@@ -82,6 +83,15 @@ grpc::Status CheckExpiry(std::string_view field, const v1::Room& in, absl::Time 
                                 ": a room ends at most 90 days after its creation"));
   }
   return grpc::Status::OK;
+}
+
+bool SplitParticipantName(const std::string& name, std::string* room_name,
+                          std::string* participant_id) {
+  const size_t marker = name.find("/participants/");
+  if (!absl::StartsWith(name, kRoomsPrefix) || marker == std::string::npos) return false;
+  *room_name = name.substr(0, marker);
+  *participant_id = name.substr(marker + 14);
+  return true;
 }
 
 grpc::Status CheckRoomField(std::string_view field, const v1::Room& in,

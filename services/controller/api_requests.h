@@ -23,6 +23,10 @@ grpc::Status Precondition(const std::string& message);
 
 // A room id a platform may choose: 4 to 63 of a-z, 0-9 and '-', starting with a letter.
 bool ValidRoomId(const std::string& id);
+// "rooms/{room}/participants/{participant}" into "rooms/{room}" and the participant id (empty
+// when the name ends there); false when it is not of that shape.
+bool SplitParticipantName(const std::string& name, std::string* room_name,
+                          std::string* participant_id);
 // A PIN: 4 to 12 digits.
 bool ValidPin(const std::string& pin);
 // No control characters (C0, DEL); the text is otherwise free (UTF-8 is checked by protobuf).

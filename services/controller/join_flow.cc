@@ -352,10 +352,7 @@ JoinFlow::KeypadOutcome JoinFlow::EnterKeypadPin(const std::string& room_name,
         node = room->node;
         auto end = [&](v1::RejectReason reason) {
           rules::RemoveParticipant(*room, participant_id, now_());
-          v1::RoomEvent event;
-          event.mutable_join_rejected()->set_reason(reason);
-          event.mutable_join_rejected()->set_participant(room->ParticipantName(participant_id));
-          events->push_back(std::move(event));
+          events->push_back(rules::KeypadCallerEnded(*room, participant_id, reason));
           base::Log(base::LogLevel::kInfo, "keypad_caller_ended",
                     {{"room", room->id}, {"reason", v1::RejectReason_Name(reason)}});
           outcome = KeypadOutcome::kEnded;

@@ -373,6 +373,14 @@ void MakeKeypadCaller(const RoomRecord& room, RoomRecord::Member& member,
   member.routing.set_prompt_language(room.room.prompt_language());
 }
 
+v1::RoomEvent KeypadCallerEnded(const RoomRecord& room, const std::string& participant_id,
+                                v1::RejectReason reason) {
+  v1::RoomEvent event;
+  event.mutable_join_rejected()->set_reason(reason);
+  event.mutable_join_rejected()->set_participant(room.ParticipantName(participant_id));
+  return event;
+}
+
 bool KeypadPinWrong(RoomRecord::Member& member) {
   ++member.keypad_attempts;
   if (member.keypad_attempts >= kKeypadAttempts) return true;

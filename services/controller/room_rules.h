@@ -211,6 +211,11 @@ void MakeKeypadCaller(const RoomRecord& room, RoomRecord::Member& member,
 // to be ended), otherwise its endpoint is to hear that the PIN was wrong.
 bool KeypadPinWrong(RoomRecord::Member& member);
 
+// The event that ends a keypad caller's entry (its SIP call ends on it): join_rejected naming the
+// caller, with `reason` (UNSPECIFIED: the room closed or its media node failed).
+chorus::v1::RoomEvent KeypadCallerEnded(const RoomRecord& room, const std::string& participant_id,
+                                        chorus::v1::RejectReason reason);
+
 // A keypad caller typed the PIN of `role`: the room decides again as for a PIN join of that
 // role at `now` (the lock, the limit, consent, the lobby), the caller itself not counted. Admitted
 // or waiting, it is no longer a keypad caller (its routing stops the prompt; ConfirmParticipant

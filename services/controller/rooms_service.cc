@@ -34,6 +34,7 @@ using api::NotFound;
 using api::OfferToEndpoint;
 using api::Pager;
 using api::Precondition;
+using api::SplitParticipantName;
 using api::ValidDuration;
 using api::ValidPin;
 using api::ValidRoomId;
@@ -259,13 +260,12 @@ grpc::Status RoomsService::NoRoom() {
 
 grpc::Status RoomsService::FindParticipant(const std::string& name, Room** room,
                                            std::string* participant) {
-  size_t marker = name.find("/participants/");
-  if (!absl::StartsWith(name, kRoomsPrefix) || marker == std::string::npos) {
+  std::string room_name;
+  if (!SplitParticipantName(name, &room_name, participant)) {
     return Invalid("name: expected rooms/{room}/participants/{participant}");
   }
-  *room = FindRoom(name.substr(0, marker));
+  *room = FindRoom(room_name);
   if (*room == nullptr) return NoRoom();
-  *participant = name.substr(marker + 14);
   auto it = (*room)->participants.find(*participant);
   if (it == (*room)->participants.end() || it->second.pending) {
     return NotFound("no such participant in this room");
@@ -328,11 +328,7 @@ void RoomsService::DropParticipant(Room& room, const std::string& id, v1::LeaveR
                       member->second.routing.keypad();
   if (!rules::RemoveParticipant(room, id, options_.now())) {
     // Never announced; a telephone caller typing its PIN is told its entry ended (its call ends).
-    if (keypad) {
-      v1::RoomEvent event;
-      event.mutable_join_rejected()->set_participant(room.ParticipantName(id));
-      Publish(room, std::move(event));
-    }
+    if (keypad) Publish(room, rules::KeypadCallerEnded(room, id, v1::REJECT_REASON_UNSPECIFIED));
     return;
   }
   v1::RoomEvent event;
@@ -817,13 +813,13 @@ grpc::Status RoomsService::SubmitKeypadPin(grpc::ServerContext* context,
       !std::all_of(pin.begin(), pin.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     return Invalid("pin: 1 to 32 digits");
   }
-  const std::string& name = request->name();
-  const size_t marker = name.find("/participants/");
-  if (name.size() > 256 || !absl::StartsWith(name, kRoomsPrefix) || marker == std::string::npos ||
-      marker + 14 >= name.size()) {
+  std::string room_name;
+  std::string id;
+  if (request->name().size() > 256 || !SplitParticipantName(request->name(), &room_name, &id) ||
+      id.empty()) {
     return Invalid("name: rooms/{room}/participants/{participant}");
   }
-  switch (join_flow_->EnterKeypadPin(name.substr(0, marker), name.substr(marker + 14), pin)) {
+  switch (join_flow_->EnterKeypadPin(room_name, id, pin)) {
     case JoinFlow::KeypadOutcome::kJoined:
       response->set_outcome(v1::SubmitKeypadPinResponse::OUTCOME_JOINED);
       return grpc::Status::OK;

@@ -17,6 +17,7 @@
 #include "chorus/v1/media_node.pb.h"
 #include "chorus/v1/rooms.grpc.pb.h"
 #include "services/common/auth.h"
+#include "services/common/keypad_entry.h"
 #include "services/common/lifecycle.h"
 #include "services/controller/controller_metrics.h"
 #include "services/controller/join_flow.h"
@@ -330,7 +331,7 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   // only; never stored, never logged: a PIN in the making).
   struct KeypadKeys {
     uint64_t presses = 0;  // the node's count at the last poll
-    std::string typed;     // since the last '#' or '*'
+    common::KeypadEntry entry;
     bool seen_this_poll = false;
   };
   std::map<std::string, KeypadKeys> keypad_keys_;

@@ -63,10 +63,8 @@ void RoomsService::Sweep() {
             rules::FromTimestamp(member.participant.join_time()) >= stale) {
           continue;
         }
-        v1::RoomEvent event;
-        event.mutable_join_rejected()->set_reason(v1::REJECT_REASON_PIN_NOT_ENTERED);
-        event.mutable_join_rejected()->set_participant(room->ParticipantName(participant));
-        Publish(*room, std::move(event));
+        Publish(*room,
+                rules::KeypadCallerEnded(*room, participant, v1::REJECT_REASON_PIN_NOT_ENTERED));
       }
       const std::vector<std::string> dropped = rules::DropStaleReservations(*room, stale, now);
       if (!dropped.empty()) {
@@ -224,15 +222,8 @@ std::optional<std::string> RoomsService::TakeKeypadKeys(const std::string& parti
   std::optional<std::string> pin;
   const size_t from = digits.size() - static_cast<size_t>(std::min<uint64_t>(digits.size(), fresh));
   for (size_t i = from; i < digits.size(); ++i) {
-    const char key = digits[i];
-    if (key == '#') {
-      if (!keys.typed.empty()) pin = keys.typed;  // the last complete entry of this poll
-      keys.typed.clear();
-    } else if (key == '*') {
-      keys.typed.clear();  // start over
-    } else if (keys.typed.size() < 32) {
-      keys.typed.push_back(key);
-    }
+    std::optional<std::string> entered = keys.entry.Press(digits[i]);
+    if (entered.has_value()) pin = std::move(entered);  // the last complete entry of this poll
   }
   return pin;
 }

@@ -31,6 +31,7 @@
 #include "pipeline/base/log.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
+#include "services/common/keypad_entry.h"
 #include "services/sip/sip_sdp.h"
 
 namespace chorus::sip {
@@ -59,10 +60,9 @@ struct Call {
   CallerOffer offer;
   v1::RtpAnswer answer;
   uint64_t sdp_version = 1;
-  // Dialled without a PIN: it types it. Keys it sends as SIP INFO, since its last '#' or '*'
-  // (never logged).
+  // Dialled without a PIN: it types it. Keys it sends as SIP INFO (never logged).
   bool keypad = false;
-  std::string keys;
+  common::KeypadEntry keys;
 };
 
 class Gateway final : public SipGateway {
@@ -445,16 +445,10 @@ class Gateway final : public SipGateway {
     }
     while (at < body.size() && body[at] == ' ') ++at;
     if (at >= body.size()) return;
-    const char key = body[at];
-    if (key >= '0' && key <= '9') {
-      if (call.keys.size() < 32) call.keys.push_back(key);
-    } else if (key == '*') {
-      call.keys.clear();
-    } else if (key == '#' && !call.keys.empty()) {
-      Enqueue([this, participant = call.participant, pin = std::move(call.keys)] {
+    if (std::optional<std::string> pin = call.keys.Press(body[at])) {
+      Enqueue([this, participant = call.participant, pin = *std::move(pin)] {
         (void)rooms_->SubmitKeypadPin(participant, pin);
       });
-      call.keys.clear();
     }
   }
 
