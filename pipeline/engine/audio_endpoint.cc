@@ -42,6 +42,11 @@ absl::StatusOr<std::unique_ptr<AudioEndpoint>> AudioEndpoint::Create(
     auto inbound = srtp::SrtpSession::Create(*remote_key, srtp::Direction::kInbound);
     if (!inbound.ok()) return inbound.status();
     srtp::SrtpKeyMaterial local_key = srtp::SrtpKeyMaterial::Generate(config.suite);
+    if (!config.local_key_base64.empty()) {
+      auto reserved = srtp::SrtpKeyMaterial::FromBase64(config.suite, config.local_key_base64);
+      if (!reserved.ok()) return reserved.status();
+      local_key = *reserved;
+    }
     auto outbound = srtp::SrtpSession::Create(local_key, srtp::Direction::kOutbound);
     if (!outbound.ok()) return outbound.status();
     endpoint->inbound_ = *std::move(inbound);
@@ -61,7 +66,7 @@ absl::StatusOr<std::unique_ptr<AudioEndpoint>> AudioEndpoint::Create(
   endpoint->default_loss_percent_ = encoder_config.expected_loss_percent;
   endpoint->personal_loss_percent_ = encoder_config.expected_loss_percent;
   endpoint->answer_.local = endpoint->socket_->local_address();
-  endpoint->answer_.ssrc = RandomSsrc();
+  endpoint->answer_.ssrc = config.local_ssrc != 0 ? config.local_ssrc : RandomSsrc();
   // Random but below 2^15, so the first wrap (and SRTP roll-over) is at least 11 minutes away: a
   // receiver that starts listening mid-stream assumes roll-over counter 0 (RFC 3711 3.3.1).
   endpoint->sequence_ = static_cast<uint16_t>(RandomSsrc() & 0x7fff);

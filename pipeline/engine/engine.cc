@@ -4,6 +4,7 @@
 #include <thread>
 #include <utility>
 
+#include "pipeline/engine/endpoint_common.h"
 #include "pipeline/engine/session.h"
 #include "pipeline/engine/video_session.h"
 #include "pipeline/engine/webrtc_transport.h"
@@ -154,6 +155,10 @@ absl::Status MediaEngine::DeleteSession(const std::string& session_id) {
   endpoint_count_.fetch_sub(endpoints);
   entry->worker->session_count().fetch_sub(1);
   sessions_.erase(session_id);
+  absl::erase_if(reservations_, [&session_id](const auto& reservation) {
+    return reservation.first.size() > session_id.size() &&
+           reservation.first.compare(0, session_id.size() + 1, session_id + "/") == 0;
+  });
   return absl::OkStatus();
 }
 
@@ -182,7 +187,26 @@ absl::StatusOr<EndpointAnswer> MediaEngine::AddEndpoint(const std::string& sessi
   auto found = Find(session_id);
   if (!found.ok()) return found.status();
   SessionEntry* entry = *found;
-  auto socket = ports_.Allocate();
+  absl::StatusOr<std::unique_ptr<net::UdpSocket>> socket =
+      absl::InternalError("no socket allocated");
+  EndpointConfig reserved_config;
+  const EndpointConfig* used = &config;
+  if (auto reservation = reservations_.find(session_id + "/" + config.id);
+      reservation != reservations_.end()) {
+    if (reservation->second.secure != config.secure ||
+        (config.secure && reservation->second.suite != config.suite)) {
+      return absl::InvalidArgumentError(
+          "the answer's transport or SRTP suite is not the one Chorus offered");
+    }
+    reserved_config = config;
+    reserved_config.local_key_base64 = reservation->second.local_key_base64;
+    reserved_config.local_ssrc = reservation->second.ssrc;
+    used = &reserved_config;
+    socket = std::move(reservation->second.socket);
+    reservations_.erase(reservation);
+  } else {
+    socket = ports_.Allocate();
+  }
   if (!socket.ok()) return socket.status();
   std::unique_ptr<net::UdpSocket> video_socket;
   if (config.video.enabled) {
@@ -197,8 +221,8 @@ absl::StatusOr<EndpointAnswer> MediaEngine::AddEndpoint(const std::string& sessi
     content_socket = *std::move(allocated);
   }
   absl::StatusOr<EndpointAnswer> answer = absl::InternalError("not run");
-  absl::Status posted = entry->worker->Call(
-      [&] { answer = entry->session->AddEndpoint(config, *std::move(socket)); });
+  absl::Status posted =
+      entry->worker->Call([&] { answer = entry->session->AddEndpoint(*used, *std::move(socket)); });
   if (!posted.ok()) return posted;
   if (!answer.ok()) return answer;
   if (config.video.enabled) {
@@ -231,6 +255,44 @@ absl::StatusOr<EndpointAnswer> MediaEngine::AddEndpoint(const std::string& sessi
     answer->content = *content;
   }
   endpoint_count_.fetch_add(1);
+  return answer;
+}
+
+absl::StatusOr<EndpointAnswer> MediaEngine::ReserveEndpoint(const std::string& session_id,
+                                                            const std::string& endpoint_id,
+                                                            bool secure, srtp::SrtpSuite suite) {
+  if (!ValidId(endpoint_id)) {
+    return absl::InvalidArgumentError("endpoint_id must be 1 to 63 characters of [a-z0-9-_]");
+  }
+  if (!secure && !options_.allow_insecure_media) {
+    return absl::InvalidArgumentError(
+        "plain RTP is refused: this media node only speaks SRTP (start it with "
+        "--allow_insecure_media for development)");
+  }
+  absl::MutexLock lock(&mutex_);
+  auto found = Find(session_id);
+  if (!found.ok()) return found.status();
+  const std::string key = session_id + "/" + endpoint_id;
+  bool exists = reservations_.contains(key);
+  SessionEntry* entry = *found;
+  absl::Status posted =
+      entry->worker->Call([&] { exists = exists || entry->session->Find(endpoint_id) != nullptr; });
+  if (!posted.ok()) return posted;
+  if (exists) return absl::AlreadyExistsError("endpoint '" + endpoint_id + "' already exists");
+  auto socket = ports_.Allocate();
+  if (!socket.ok()) return socket.status();
+  Reservation reservation;
+  EndpointAnswer answer;
+  answer.local = (*socket)->local_address();
+  answer.ssrc = detail::RandomSsrc();
+  answer.suite = suite;
+  if (secure) answer.local_key_base64 = srtp::SrtpKeyMaterial::Generate(suite).ToBase64();
+  reservation.socket = *std::move(socket);
+  reservation.secure = secure;
+  reservation.suite = suite;
+  reservation.local_key_base64 = answer.local_key_base64;
+  reservation.ssrc = answer.ssrc;
+  reservations_[key] = std::move(reservation);
   return answer;
 }
 
@@ -510,6 +572,7 @@ absl::Status MediaEngine::RemoveEndpoint(const std::string& session_id,
   absl::MutexLock lock(&mutex_);
   auto found = Find(session_id);
   if (!found.ok()) return found.status();
+  if (reservations_.erase(session_id + "/" + endpoint_id) > 0) return absl::OkStatus();
   SessionEntry* entry = *found;
   absl::Status result;
   WebRtcPort* port = webrtc_ports_[static_cast<size_t>(entry->worker->index())].get();

@@ -72,6 +72,14 @@ class MediaEngine {
   // RESOURCE_EXHAUSTED (no port left, session full), NOT_FOUND, ALREADY_EXISTS.
   absl::StatusOr<EndpointAnswer> AddEndpoint(const std::string& session_id,
                                              const EndpointConfig& config);
+  // Chorus offers first (a call it places): binds the audio socket of endpoint `endpoint_id` and
+  // decides its SSRC and (secure) SDES key in `suite`, before the endpoint's own side is known.
+  // Nothing is sent or received until AddEndpoint of the same id takes the reservation (its
+  // config must have the same `secure` and `suite`); RemoveEndpoint and DeleteSession release
+  // it. INVALID_ARGUMENT, NOT_FOUND (session), ALREADY_EXISTS, RESOURCE_EXHAUSTED (no port).
+  absl::StatusOr<EndpointAnswer> ReserveEndpoint(const std::string& session_id,
+                                                 const std::string& endpoint_id, bool secure,
+                                                 srtp::SrtpSuite suite);
   // A WebRTC endpoint's new offer in the same call (config from it, same id): a screen share
   // starts or stops, the announced SSRCs change, or the browser restarts ICE (new remote
   // credentials: new local ones are answered). DTLS and SRTP go on; the participant stays.
@@ -131,6 +139,16 @@ class MediaEngine {
                                                    const std::string& session_id,
                                                    const EndpointConfig& config)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+
+  // Endpoints Chorus offered first, by "<session>/<endpoint>" (ReserveEndpoint).
+  struct Reservation {
+    std::unique_ptr<net::UdpSocket> socket;
+    bool secure = true;
+    srtp::SrtpSuite suite = srtp::SrtpSuite::kAesCm128HmacSha1_80;
+    std::string local_key_base64;
+    uint32_t ssrc = 0;
+  };
+  absl::flat_hash_map<std::string, Reservation> reservations_ ABSL_GUARDED_BY(mutex_);
 
   // Serialises control operations (they are rare and short; the media path never takes it).
   mutable absl::Mutex mutex_;

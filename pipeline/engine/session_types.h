@@ -108,6 +108,11 @@ struct EndpointConfig {
   Routing routing;
   // RFC 4733 telephone events: their payload type, -1 when not negotiated.
   int telephone_event_pt = -1;
+  // The node's side decided before the endpoint's own was known (MediaEngine::ReserveEndpoint:
+  // Chorus offered first): the key it protects what it sends with (base64; empty: a new one) and
+  // its SSRC (0: a new one).
+  std::string local_key_base64;
+  uint32_t local_ssrc = 0;
   VideoConfig video;
   // A second video stream marked as content (screen sharing), received only.
   VideoConfig content;

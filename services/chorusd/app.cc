@@ -148,6 +148,13 @@ ABSL_FLAG(std::string, sip_controller_ca, "",
 ABSL_FLAG(std::vector<std::string>, sip_trusted_peers, {},
           "sip role: the only networks calls may come from (comma-separated addresses or "
           "address/prefix, the hospital's SBCs); empty: anywhere (every room still needs its PIN)");
+ABSL_FLAG(std::string, sip_outbound_proxy, "",
+          "sip role: where calls Chorus places (DialOut) go, the trunk or SBC "
+          "(sip:host:port;transport=tls); empty: straight to the address called");
+ABSL_FLAG(std::string, sip_from, "",
+          "sip role: the From URI of calls Chorus places (default sip:chorus@<listener>)");
+ABSL_FLAG(int32_t, sip_ring_timeout, 60,
+          "sip role: seconds a call Chorus places may ring before it is cancelled (no answer)");
 ABSL_FLAG(int32_t, sip_max_calls, 200, "sip role: calls at once (more get 503)");
 ABSL_FLAG(int32_t, sip_calls_per_second, 20, "sip role: new calls per second (more get 503)");
 
@@ -354,6 +361,14 @@ int RunSip(const sigset_t& signals) {
   options.max_calls = std::max(1, absl::GetFlag(FLAGS_sip_max_calls));
   options.max_new_calls_per_second = std::max(1, absl::GetFlag(FLAGS_sip_calls_per_second));
   options.trusted_peers = absl::GetFlag(FLAGS_sip_trusted_peers);
+  options.outbound_proxy = absl::GetFlag(FLAGS_sip_outbound_proxy);
+  options.from_uri = absl::GetFlag(FLAGS_sip_from);
+  options.ring_timeout_seconds = std::clamp(absl::GetFlag(FLAGS_sip_ring_timeout), 5, 300);
+  for (const std::string* uri : {&options.outbound_proxy, &options.from_uri}) {
+    if (!uri->empty() && !absl::StartsWith(*uri, "sip:") && !absl::StartsWith(*uri, "sips:")) {
+      return UsageError("--sip_outbound_proxy and --sip_from are sip: or sips: URIs");
+    }
+  }
   if (options.tls_listen_url.empty() && !dev) {
     return UsageError("--sips_listen is required (SIP without TLS only with --dev)");
   }

@@ -38,6 +38,21 @@ v1::RoomEvent ParticipantEvent(const v1::Participant& participant, bool waiting)
   return event;
 }
 
+// The dial-out `participant_id` of `room` while it is being placed (pending, not answered), or
+// null.
+RoomRecord::Member* PlacedDialOut(RoomRecord* room, const std::string& participant_id) {
+  if (room == nullptr) return nullptr;
+  auto it = room->participants.find(participant_id);
+  if (it == room->participants.end() || !it->second.pending ||
+      (it->second.dial_out != v1::DIAL_OUT_STATE_CALLING &&
+       it->second.dial_out != v1::DIAL_OUT_STATE_RINGING)) {
+    return nullptr;
+  }
+  return &it->second;
+}
+
+absl::Status NoDialOut() { return absl::NotFoundError("no dial-out of that name in progress"); }
+
 }  // namespace
 
 absl::Status JoinDenied() {
@@ -202,6 +217,12 @@ absl::StatusOr<Joined> JoinFlow::Join(JoinAttempt attempt, v1::RejectReason* rej
           rules::MakeKeypadCaller(*room, member, attempt.source);
           keypad_participant = member.participant;
         }
+        if (attempt.dial_out) {
+          member.dial_out = v1::DIAL_OUT_STATE_CALLING;
+          member.dial_out_uri = attempt.dial_out_uri;
+          member.dial_out_speak_language = attempt.dial_out_speak_language;
+          keypad_participant = member.participant;
+        }
         *attempt.endpoint.mutable_routing() = member.routing;
         room_id = room->id;
         if (room->node < 0) {
@@ -253,6 +274,21 @@ absl::StatusOr<Joined> JoinFlow::Join(JoinAttempt attempt, v1::RejectReason* rej
     }
   }
 
+  // A dial-out's endpoint comes when a SIP role claims the call: announced, for one to take it.
+  if (attempt.dial_out) {
+    absl::Status announced = absl::OkStatus();
+    (void)rooms_->Update(name, [&](RoomRecord* room, const absl::Status&, rules::Events* events) {
+      if (PlacedDialOut(room, participant_id) == nullptr) {
+        return announced = absl::FailedPreconditionError("the room was closed while dialling");
+      }
+      events->push_back(rules::DialOutProgress(*room, participant_id, v1::DIAL_OUT_STATE_CALLING));
+      return absl::OkStatus();
+    });
+    if (!announced.ok()) return announced;
+    base::Log(base::LogLevel::kInfo, "dial_out", {{"room", room_id}});
+    return Joined{std::move(keypad_participant), {}};
+  }
+
   // 3. The participant's endpoint.
   absl::StatusOr<internal::Endpoint> added =
       media_->AddEndpoint(static_cast<size_t>(node), room_id, participant_id, attempt.endpoint);
@@ -280,33 +316,8 @@ absl::StatusOr<Joined> JoinFlow::Join(JoinAttempt attempt, v1::RejectReason* rej
     }
     rules::ConfirmParticipant(*room, participant_id, answers_content,
                               !added->webrtc_answer_sdp().empty());
-    const RoomRecord::Member& member = room->participants.at(participant_id);
-    if (metrics_ != nullptr) metrics_->CountJoin(member.participant.role());
-    if (!invite_id.empty() && !room->invites.at(invite_id).invite.consent_reference().empty()) {
-      v1::RoomEvent consent;
-      consent.mutable_consent_recorded()->set_participant(member.participant.name());
-      consent.mutable_consent_recorded()->set_invite(room->invites.at(invite_id).invite.name());
-      events->push_back(std::move(consent));
-    }
-    const bool waiting = member.participant.state() == v1::PARTICIPANT_STATE_WAITING;
-    events->push_back(ParticipantEvent(member.participant, waiting));
-    base::Log(base::LogLevel::kInfo, "participant_joined",
-              {{"room", room_id},
-               {"participant", participant_id},
-               {"role", v1::Role_Name(member.participant.role())},
-               {"waiting", waiting}});
-    joined.participant = member.participant;
-    // A host's arrival admits the waiting room (HOST_PIN rooms without a lobby).
-    for (const std::string& id : rules::AdmitOnHostArrival(*room)) {
-      const v1::Participant& participant = room->participants.at(id).participant;
-      if (metrics_ != nullptr) {
-        metrics_->ObserveLobbyWait(now_() - rules::FromTimestamp(participant.join_time()));
-      }
-      v1::RoomEvent admitted;
-      *admitted.mutable_participant_admitted()->mutable_participant() = participant;
-      events->push_back(std::move(admitted));
-      updates.emplace_back(id, room->participants.at(id).routing);
-    }
+    Announce(*room, participant_id, "api", events, &updates);
+    joined.participant = room->participants.at(participant_id).participant;
     return absl::OkStatus();
   });
   if (!confirmed.ok()) return confirmed;
@@ -375,24 +386,8 @@ JoinFlow::KeypadOutcome JoinFlow::EnterKeypadPin(const std::string& room_name,
           return absl::OkStatus();
         }
         rules::ConfirmParticipant(*room, participant_id, false, false);
-        const RoomRecord::Member& member = room->participants.at(participant_id);
-        if (metrics_ != nullptr) metrics_->CountJoin(member.participant.role());
-        const bool waiting = member.participant.state() == v1::PARTICIPANT_STATE_WAITING;
-        events->push_back(ParticipantEvent(member.participant, waiting));
-        base::Log(base::LogLevel::kInfo, "participant_joined",
-                  {{"room", room->id},
-                   {"participant", participant_id},
-                   {"role", v1::Role_Name(member.participant.role())},
-                   {"waiting", waiting},
-                   {"keypad", true}});
-        routing = member.routing;
-        for (const std::string& id : rules::AdmitOnHostArrival(*room)) {
-          v1::RoomEvent admitted;
-          *admitted.mutable_participant_admitted()->mutable_participant() =
-              room->participants.at(id).participant;
-          events->push_back(std::move(admitted));
-          admitted_on_arrival.emplace_back(id, room->participants.at(id).routing);
-        }
+        Announce(*room, participant_id, "keypad", events, &admitted_on_arrival);
+        routing = room->participants.at(participant_id).routing;
         outcome = KeypadOutcome::kJoined;
         return absl::OkStatus();
       });
@@ -409,6 +404,171 @@ JoinFlow::KeypadOutcome JoinFlow::EnterKeypadPin(const std::string& room_name,
                                 {"routing.admitted"});
   }
   return outcome;
+}
+
+void JoinFlow::Announce(RoomRecord& room, const std::string& participant_id, const std::string& how,
+                        rules::Events* events,
+                        std::vector<std::pair<std::string, internal::Routing>>* admitted) {
+  const RoomRecord::Member& member = room.participants.at(participant_id);
+  if (metrics_ != nullptr) metrics_->CountJoin(member.participant.role());
+  for (const auto& [invite_id, invite] : room.invites) {
+    if (invite.invite.participant() != member.participant.name() ||
+        invite.invite.consent_reference().empty()) {
+      continue;
+    }
+    v1::RoomEvent consent;
+    consent.mutable_consent_recorded()->set_participant(member.participant.name());
+    consent.mutable_consent_recorded()->set_invite(invite.invite.name());
+    events->push_back(std::move(consent));
+  }
+  const bool waiting = member.participant.state() == v1::PARTICIPANT_STATE_WAITING;
+  events->push_back(ParticipantEvent(member.participant, waiting));
+  base::Log(base::LogLevel::kInfo, "participant_joined",
+            {{"room", room.id},
+             {"participant", participant_id},
+             {"role", v1::Role_Name(member.participant.role())},
+             {"waiting", waiting},
+             {"via", how}});
+  // A host's arrival admits the waiting room (HOST_PIN rooms without a lobby).
+  for (const std::string& id : rules::AdmitOnHostArrival(room)) {
+    const v1::Participant& participant = room.participants.at(id).participant;
+    if (metrics_ != nullptr) {
+      metrics_->ObserveLobbyWait(now_() - rules::FromTimestamp(participant.join_time()));
+    }
+    v1::RoomEvent event;
+    *event.mutable_participant_admitted()->mutable_participant() = participant;
+    events->push_back(std::move(event));
+    admitted->emplace_back(id, room.participants.at(id).routing);
+  }
+}
+
+absl::StatusOr<JoinFlow::DialOutClaim> JoinFlow::ClaimDialOut(const std::string& room_name,
+                                                              const std::string& participant_id,
+                                                              internal::Transport transport) {
+  DialOutClaim claim;
+  std::string room_id;
+  int node = -1;
+  absl::Status claimed = NoDialOut();
+  (void)rooms_->Update(room_name, [&](RoomRecord* room, const absl::Status&, rules::Events*) {
+    RoomRecord::Member* member = PlacedDialOut(room, participant_id);
+    if (member == nullptr || member->dial_out_uri.empty() || room->node < 0) {
+      return absl::OkStatus();
+    }
+    // Taken once: the address is not kept past this.
+    claim.sip_uri = std::move(member->dial_out_uri);
+    member->dial_out_uri.clear();
+    claim.display_name = member->participant.display_name();
+    room_id = room->id;
+    node = room->node;
+    return claimed = absl::OkStatus();
+  });
+  if (!claimed.ok()) return claimed;
+  internal::Endpoint offer;
+  offer.set_transport(transport);
+  offer.set_offer_first(true);
+  absl::StatusOr<internal::Endpoint> reserved =
+      media_->AddEndpoint(static_cast<size_t>(node), room_id, participant_id, offer);
+  if (!reserved.ok()) {
+    EndDialOut(room_name, participant_id, v1::DIAL_OUT_STATE_FAILED);
+    return reserved.status();
+  }
+  claim.offer = *std::move(reserved);
+  return claim;
+}
+
+absl::Status JoinFlow::DialOutRinging(const std::string& room_name,
+                                      const std::string& participant_id) {
+  absl::Status found = NoDialOut();
+  (void)rooms_->Update(room_name, [&](RoomRecord* room, const absl::Status&,
+                                      rules::Events* events) {
+    RoomRecord::Member* member = PlacedDialOut(room, participant_id);
+    if (member == nullptr || !member->dial_out_uri.empty()) return absl::OkStatus();
+    if (member->dial_out != v1::DIAL_OUT_STATE_RINGING) {
+      member->dial_out = v1::DIAL_OUT_STATE_RINGING;
+      events->push_back(rules::DialOutProgress(*room, participant_id, v1::DIAL_OUT_STATE_RINGING));
+    }
+    return found = absl::OkStatus();
+  });
+  return found;
+}
+
+absl::StatusOr<JoinFlow::DialOutAnswered> JoinFlow::AnswerDialOut(const std::string& room_name,
+                                                                  const std::string& participant_id,
+                                                                  internal::Endpoint answer) {
+  std::string room_id;
+  int node = -1;
+  absl::Status found = NoDialOut();
+  (void)rooms_->Update(room_name, [&](RoomRecord* room, const absl::Status&, rules::Events*) {
+    RoomRecord::Member* member = PlacedDialOut(room, participant_id);
+    if (member == nullptr || !member->dial_out_uri.empty() || room->node < 0) {
+      return absl::OkStatus();
+    }
+    *answer.mutable_routing() = member->routing;
+    room_id = room->id;
+    node = room->node;
+    return found = absl::OkStatus();
+  });
+  if (!found.ok()) return found;
+  absl::StatusOr<internal::Endpoint> added =
+      media_->AddEndpoint(static_cast<size_t>(node), room_id, participant_id, answer);
+  if (!added.ok()) {
+    EndDialOut(room_name, participant_id, v1::DIAL_OUT_STATE_FAILED);
+    return added.status();
+  }
+  DialOutAnswered answered;
+  std::vector<std::pair<std::string, internal::Routing>> updates;
+  absl::Status confirmed = NoDialOut();
+  (void)rooms_->Update(room_name, [&](RoomRecord* room, const absl::Status&,
+                                      rules::Events* events) {
+    RoomRecord::Member* member = PlacedDialOut(room, participant_id);
+    if (member == nullptr) return absl::OkStatus();
+    member->dial_out = v1::DIAL_OUT_STATE_ANSWERED;
+    answered.speak_language = std::move(member->dial_out_speak_language);
+    member->dial_out_speak_language.clear();
+    events->push_back(rules::DialOutProgress(*room, participant_id, v1::DIAL_OUT_STATE_ANSWERED));
+    rules::ConfirmParticipant(*room, participant_id, false, false);
+    Announce(*room, participant_id, "dial_out", events, &updates);
+    answered.participant = room->participants.at(participant_id).participant;
+    return confirmed = absl::OkStatus();
+  });
+  if (!confirmed.ok()) {
+    // Ended meanwhile (removed, the room closed): its endpoint goes too.
+    (void)media_->RemoveEndpoint(static_cast<size_t>(node), room_id, participant_id);
+    return confirmed;
+  }
+  for (const auto& [id, routing] : updates) {
+    (void)media_->UpdateRouting(static_cast<size_t>(node), room_id, id, routing,
+                                {"routing.admitted"});
+  }
+  return answered;
+}
+
+bool JoinFlow::EndDialOut(const std::string& room_name, const std::string& participant_id,
+                          v1::DialOutState state) {
+  std::string room_id;
+  std::string invite_id;
+  int node = -1;
+  bool ended = false;
+  (void)rooms_->Update(room_name,
+                       [&](RoomRecord* room, const absl::Status&, rules::Events* events) {
+                         if (PlacedDialOut(room, participant_id) == nullptr)
+                           return absl::OkStatus();
+                         for (const auto& [id, invite] : room->invites) {
+                           if (invite.invite.participant() == room->ParticipantName(participant_id))
+                             invite_id = id;
+                         }
+                         events->push_back(rules::DialOutProgress(*room, participant_id, state));
+                         base::Log(base::LogLevel::kInfo, "dial_out_ended",
+                                   {{"room", room->id}, {"state", v1::DialOutState_Name(state)}});
+                         room_id = room->id;
+                         node = room->node;
+                         ended = true;
+                         return absl::OkStatus();
+                       });
+  if (!ended) return false;
+  if (node >= 0) (void)media_->RemoveEndpoint(static_cast<size_t>(node), room_id, participant_id);
+  (void)RollBack(room_name, room_id, participant_id, invite_id, node, absl::OkStatus());
+  return true;
 }
 
 absl::Status JoinFlow::RollBack(const std::string& room_name, const std::string& room_id,

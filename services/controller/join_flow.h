@@ -3,6 +3,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -64,6 +66,13 @@ struct JoinAttempt {
   // A telephone caller who types the PIN on its keypad (no `pin`): reserved as a keypad caller
   // (rules::MakeKeypadCaller) and not confirmed; EnterKeypadPin takes it further.
   bool keypad = false;
+  // A call Chorus places (DialOut): reserved and not confirmed, with no endpoint yet (the node
+  // reserves Chorus's side when a SIP role claims the call, ClaimDialOut); announced by a
+  // dial_out_progress CALLING event once the room's session is up. The SIP address to call, and
+  // the channel the callee is to speak into once answered.
+  bool dial_out = false;
+  std::string dial_out_uri;
+  std::string dial_out_speak_language;
   // The offer as the media node takes it (the routing is filled in by the flow).
   chorus::internal::v1::Endpoint endpoint;
   // A fresh id for the participant, and the SHA-256 of its new session token.
@@ -117,11 +126,48 @@ class JoinFlow {
   KeypadOutcome EnterKeypadPin(const std::string& room_name, const std::string& participant_id,
                                const std::string& pin);
 
+  // A SIP role takes a dial-out to place (once): the address to call, the callee's display name,
+  // and Chorus's side of the call reserved on the room's node (`transport`: SRTP, or plain RTP
+  // where the node allows it). NOT_FOUND when there is no such dial-out waiting to be placed;
+  // when the node cannot reserve, the dial-out fails (FAILED) and its error is returned.
+  struct DialOutClaim {
+    std::string sip_uri;
+    std::string display_name;
+    chorus::internal::v1::Endpoint offer;
+  };
+  absl::StatusOr<DialOutClaim> ClaimDialOut(const std::string& room_name,
+                                            const std::string& participant_id,
+                                            chorus::internal::v1::Transport transport);
+  // The callee's phone rings. NOT_FOUND when no such dial-out is being placed.
+  absl::Status DialOutRinging(const std::string& room_name, const std::string& participant_id);
+  // The callee answered with `answer` (its remote_streams): its endpoint takes the reservation,
+  // and it is a participant like any invite's (joined or waiting, announced after an ANSWERED
+  // dial_out_progress event). Returns the participant and the channel it is to speak into (the
+  // caller sets it). NOT_FOUND; the node's error (the dial-out then fails).
+  struct DialOutAnswered {
+    chorus::v1::Participant participant;
+    std::string speak_language;
+  };
+  absl::StatusOr<DialOutAnswered> AnswerDialOut(const std::string& room_name,
+                                                const std::string& participant_id,
+                                                chorus::internal::v1::Endpoint answer);
+  // Ends a dial-out not yet answered with `state` (BUSY, NO_ANSWER, REJECTED, FAILED, CANCELLED):
+  // announced, its participant dropped, its invite usable again, Chorus's side released. False
+  // when there is no such dial-out.
+  bool EndDialOut(const std::string& room_name, const std::string& participant_id,
+                  chorus::v1::DialOutState state);
+
  private:
   // The role of the room's PIN that `pin` is; PERMISSION_DENIED when none (counted), or
   // RESOURCE_EXHAUSTED during a lockout.
   absl::StatusOr<chorus::v1::Role> CheckPin(const std::string& room_name, const std::string& pin,
                                             const std::string& source);
+  // What follows a participant's confirmation (ConfirmParticipant) in its section: counted, its
+  // invite's consent recorded, announced (joined or waiting), logged, and the waiting room
+  // admitted when it is a host arriving (those admitted go to `admitted`).
+  void Announce(RoomRecord& room, const std::string& participant_id, const std::string& how,
+                rules::Events* events,
+                std::vector<std::pair<std::string, chorus::internal::v1::Routing>>* admitted);
   // Undoes the reservation after `failure` (see the class comment); returns `failure`.
   absl::Status RollBack(const std::string& room_name, const std::string& room_id,
                         const std::string& participant_id, const std::string& invite_id, int node,

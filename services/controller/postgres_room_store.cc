@@ -264,6 +264,9 @@ std::string Serialize(const RoomRecord& room) {
     member.set_session_token_hash(it->second.session_token_hash);
     member.set_keypad_attempts(it->second.keypad_attempts);
     member.set_keypad_source(it->second.keypad_source);
+    member.set_dial_out_state(it->second.dial_out);
+    member.set_dial_out_speak_language(it->second.dial_out_speak_language);
+    member.set_dial_out_uri(it->second.dial_out_uri);
   }
   live.set_node(room.node);
   live.set_session_ready(room.session_ready);
@@ -312,6 +315,11 @@ absl::StatusOr<std::unique_ptr<RoomRecord>> Parse(const std::string& id, const s
     member.session_token_hash = stored.session_token_hash();
     member.keypad_attempts = stored.keypad_attempts();
     member.keypad_source = stored.keypad_source();
+    member.dial_out = v1::DialOutState_IsValid(stored.dial_out_state())
+                          ? static_cast<v1::DialOutState>(stored.dial_out_state())
+                          : v1::DIAL_OUT_STATE_UNSPECIFIED;
+    member.dial_out_speak_language = stored.dial_out_speak_language();
+    member.dial_out_uri = stored.dial_out_uri();
     if (room.participants.emplace(stored.id(), std::move(member)).second) {
       room.participant_order.push_back(stored.id());
     }

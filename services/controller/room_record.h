@@ -42,6 +42,12 @@ struct RoomRecord {
     // the SHA-256 of its client address for the per-address lockout.
     int keypad_attempts = 0;
     std::string keypad_source;
+    // A callee of DialOut (pending until answered): how its call goes (UNSPECIFIED: not a
+    // dial-out), the channel it speaks into once answered, and the SIP address to call (until a
+    // SIP role claims the call; then cleared).
+    chorus::v1::DialOutState dial_out = chorus::v1::DIAL_OUT_STATE_UNSPECIFIED;
+    std::string dial_out_speak_language;
+    std::string dial_out_uri;
   };
   std::map<std::string, Member> participants;  // by participant id
   std::vector<std::string> participant_order;

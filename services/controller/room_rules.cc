@@ -373,6 +373,14 @@ void MakeKeypadCaller(const RoomRecord& room, RoomRecord::Member& member,
   member.routing.set_prompt_language(room.room.prompt_language());
 }
 
+v1::RoomEvent DialOutProgress(const RoomRecord& room, const std::string& participant_id,
+                              v1::DialOutState state) {
+  v1::RoomEvent event;
+  event.mutable_dial_out_progress()->set_participant(room.ParticipantName(participant_id));
+  event.mutable_dial_out_progress()->set_state(state);
+  return event;
+}
+
 v1::RoomEvent KeypadCallerEnded(const RoomRecord& room, const std::string& participant_id,
                                 v1::RejectReason reason) {
   v1::RoomEvent event;

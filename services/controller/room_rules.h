@@ -216,6 +216,11 @@ bool KeypadPinWrong(RoomRecord::Member& member);
 chorus::v1::RoomEvent KeypadCallerEnded(const RoomRecord& room, const std::string& participant_id,
                                         chorus::v1::RejectReason reason);
 
+// A dial-out's progress: dial_out_progress naming the callee, with `state` (BUSY, NO_ANSWER,
+// REJECTED, FAILED and CANCELLED end it: its SIP call ends on them).
+chorus::v1::RoomEvent DialOutProgress(const RoomRecord& room, const std::string& participant_id,
+                                      chorus::v1::DialOutState state);
+
 // A keypad caller typed the PIN of `role`: the room decides again as for a PIN join of that
 // role at `now` (the lock, the limit, consent, the lobby), the caller itself not counted. Admitted
 // or waiting, it is no longer a keypad caller (its routing stops the prompt; ConfirmParticipant

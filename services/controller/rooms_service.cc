@@ -326,9 +326,13 @@ void RoomsService::DropParticipant(Room& room, const std::string& id, v1::LeaveR
   auto member = room.participants.find(id);
   const bool keypad = member != room.participants.end() && member->second.pending &&
                       member->second.routing.keypad();
+  const bool dial_out = member != room.participants.end() && member->second.pending &&
+                        member->second.dial_out != v1::DIAL_OUT_STATE_UNSPECIFIED;
   if (!rules::RemoveParticipant(room, id, options_.now())) {
-    // Never announced; a telephone caller typing its PIN is told its entry ended (its call ends).
+    // Never announced; a telephone caller typing its PIN is told its entry ended, a dial-out
+    // that it is cancelled (their calls end).
     if (keypad) Publish(room, rules::KeypadCallerEnded(room, id, v1::REJECT_REASON_UNSPECIFIED));
+    if (dial_out) Publish(room, rules::DialOutProgress(room, id, v1::DIAL_OUT_STATE_CANCELLED));
     return;
   }
   v1::RoomEvent event;
@@ -832,6 +836,183 @@ grpc::Status RoomsService::SubmitKeypadPin(grpc::ServerContext* context,
   return NotFound("no keypad caller of that name");
 }
 
+// ----- Calls Chorus places -----
+
+namespace {
+
+// "sip:" or "sips:", then 1 to 250 printable characters without spaces, quotes or angle brackets
+// (what could break out of a SIP header).
+bool ValidSipUri(const std::string& uri) {
+  const size_t scheme = uri.rfind("sips:", 0) == 0 ? 5 : uri.rfind("sip:", 0) == 0 ? 4 : 0;
+  if (scheme == 0 || uri.size() <= scheme || uri.size() > 256) return false;
+  return std::all_of(uri.begin() + static_cast<std::ptrdiff_t>(scheme), uri.end(), [](char c) {
+    return c > ' ' && c < 0x7f && c != '"' && c != '<' && c != '>';
+  });
+}
+
+// The audio codecs Chorus offers when it calls, best first (RFC 3551 static types for G.711 and
+// G.722; RFC 4733 key presses beside them).
+void AddOfferedCodecs(google::protobuf::RepeatedPtrField<v1::Codec>* codecs) {
+  struct Offered {
+    const char* name;
+    uint32_t payload_type;
+    uint32_t clock_rate;
+    uint32_t channels;
+    const char* fmtp;
+  };
+  static constexpr Offered kOffered[] = {{"opus", 111, 48000, 2, "useinbandfec=1"},
+                                         {"G722", 9, 8000, 1, ""},
+                                         {"PCMU", 0, 8000, 1, ""},
+                                         {"PCMA", 8, 8000, 1, ""},
+                                         {"telephone-event", 101, 8000, 1, "0-15"}};
+  for (const Offered& offered : kOffered) {
+    v1::Codec* codec = codecs->Add();
+    codec->set_name(offered.name);
+    codec->set_payload_type(offered.payload_type);
+    codec->set_clock_rate(offered.clock_rate);
+    codec->set_channels(offered.channels);
+    codec->set_fmtp(offered.fmtp);
+  }
+}
+
+}  // namespace
+
+grpc::Status RoomsService::DialOut(grpc::ServerContext* context, const v1::DialOutRequest* request,
+                                   v1::DialOutResponse* response) {
+  grpc::Status status = auth_.Check(*context);
+  if (!status.ok()) return status;
+  if (lifecycle_.draining()) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is draining: no new calls");
+  }
+  if (client_ == nullptr || client_->NodeCount() == 0) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no media node is configured");
+  }
+  if (request->invite_token().empty() || request->invite_token().size() > 128) {
+    return Invalid("invite_token: the token of an invite of the room");
+  }
+  if (!ValidSipUri(request->sip_uri())) {
+    return Invalid("sip_uri: a sip: or sips: URI of at most 256 printable characters");
+  }
+  const std::string& language = request->speak_language();
+  if (!language.empty()) {
+    if (!rules::ValidLanguage(language)) return Invalid("speak_language: a BCP-47 tag");
+    Locked lock(this);
+    Room* room = FindRoom(request->room());
+    if (room == nullptr) return NoRoom();
+    if (std::find(room->room.languages().begin(), room->room.languages().end(), language) ==
+        room->room.languages().end()) {
+      return Invalid("speak_language: not a language of the room");
+    }
+  }
+  JoinAttempt attempt;
+  attempt.room_name = request->room();
+  attempt.request.invite_token_hash = HashToken(request->invite_token());
+  attempt.dial_out = true;
+  attempt.dial_out_uri = request->sip_uri();
+  attempt.dial_out_speak_language = language;
+  attempt.participant_id = RandomId(6);
+  // Nobody holds a session token for a callee: it leaves by hanging up (or being removed).
+  attempt.session_token_hash = HashToken(NewSecret());
+  v1::RejectReason rejected = v1::REJECT_REASON_UNSPECIFIED;
+  absl::StatusOr<Joined> joined = join_flow_->Join(std::move(attempt), &rejected);
+  if (rejected != v1::REJECT_REASON_UNSPECIFIED) {
+    context->AddTrailingMetadata(std::string(kRejectReasonMetadata),
+                                 v1::RejectReason_Name(rejected));
+  }
+  if (!joined.ok()) return common::ToGrpcStatus(joined.status());
+  *response->mutable_participant() = joined->participant;
+  response->mutable_participant()->clear_state();
+  return grpc::Status::OK;
+}
+
+grpc::Status RoomsService::ClaimDialOut(grpc::ServerContext* context,
+                                        const v1::ClaimDialOutRequest* request,
+                                        v1::ClaimDialOutResponse* response) {
+  grpc::Status status = auth_.Check(*context);
+  if (!status.ok()) return status;
+  std::string room_name;
+  std::string id;
+  if (request->name().size() > 256 || !SplitParticipantName(request->name(), &room_name, &id) ||
+      id.empty()) {
+    return Invalid("name: rooms/{room}/participants/{participant}");
+  }
+  internal::Transport transport = internal::TRANSPORT_SRTP;
+  if (request->transport() == v1::TRANSPORT_RTP_INSECURE) {
+    transport = internal::TRANSPORT_RTP_INSECURE;
+  } else if (request->transport() != v1::TRANSPORT_UNSPECIFIED &&
+             request->transport() != v1::TRANSPORT_SRTP) {
+    return Invalid("transport: SRTP or RTP_INSECURE");
+  }
+  absl::StatusOr<JoinFlow::DialOutClaim> claim = join_flow_->ClaimDialOut(room_name, id, transport);
+  if (!claim.ok()) return common::ToGrpcStatus(claim.status());
+  response->set_sip_uri(claim->sip_uri);
+  response->set_display_name(claim->display_name);
+  response->set_transport(transport == internal::TRANSPORT_SRTP ? v1::TRANSPORT_SRTP
+                                                                : v1::TRANSPORT_RTP_INSECURE);
+  v1::MediaAnswer answer;
+  EndpointToAnswer(claim->offer, &answer);
+  if (answer.rtp().streams_size() > 0) *response->mutable_audio() = answer.rtp().streams(0);
+  response->mutable_audio()->clear_codec();
+  AddOfferedCodecs(response->mutable_codecs());
+  return grpc::Status::OK;
+}
+
+grpc::Status RoomsService::ReportDialOut(grpc::ServerContext* context,
+                                         const v1::ReportDialOutRequest* request,
+                                         v1::ReportDialOutResponse* response) {
+  grpc::Status status = auth_.Check(*context);
+  if (!status.ok()) return status;
+  std::string room_name;
+  std::string id;
+  if (request->name().size() > 256 || !SplitParticipantName(request->name(), &room_name, &id) ||
+      id.empty()) {
+    return Invalid("name: rooms/{room}/participants/{participant}");
+  }
+  const grpc::Status none(grpc::StatusCode::NOT_FOUND, "no dial-out of that name in progress");
+  switch (request->state()) {
+    case v1::DIAL_OUT_STATE_RINGING:
+      return common::ToGrpcStatus(join_flow_->DialOutRinging(room_name, id));
+    case v1::DIAL_OUT_STATE_BUSY:
+    case v1::DIAL_OUT_STATE_NO_ANSWER:
+    case v1::DIAL_OUT_STATE_REJECTED:
+    case v1::DIAL_OUT_STATE_FAILED:
+      return join_flow_->EndDialOut(room_name, id, request->state()) ? grpc::Status::OK : none;
+    case v1::DIAL_OUT_STATE_ANSWERED:
+      break;
+    default:
+      return Invalid("state: RINGING, ANSWERED, BUSY, NO_ANSWER, REJECTED or FAILED");
+  }
+  v1::MediaOffer offer;
+  *offer.mutable_rtp() = request->answer();
+  internal::Endpoint endpoint;
+  status = OfferToEndpoint(offer, &endpoint);
+  if (!status.ok()) {
+    join_flow_->EndDialOut(room_name, id, v1::DIAL_OUT_STATE_FAILED);
+    return status;
+  }
+  absl::StatusOr<JoinFlow::DialOutAnswered> answered =
+      join_flow_->AnswerDialOut(room_name, id, std::move(endpoint));
+  if (!answered.ok()) return common::ToGrpcStatus(answered.status());
+  *response->mutable_participant() = answered->participant;
+  if (answered->speak_language.empty()) return grpc::Status::OK;
+  // A telephone interpreter has no buttons for its direction: it starts in the one asked for.
+  const std::string language = answered->speak_language;
+  status = ChangeParticipant(request->name(), response->mutable_participant(),
+                             [&language](Room& room, v1::Participant& participant,
+                                         rules::Events* events, std::vector<std::string>* paths) {
+                               absl::Status set =
+                                   rules::SetSpeakLanguage(room, participant, language, events);
+                               if (!set.ok()) return set;
+                               paths->push_back("routing");
+                               return absl::OkStatus();
+                             });
+  if (!status.ok()) {
+    base::Log(base::LogLevel::kWarning, "dial_out_speak_language_not_set",
+              {{"code", static_cast<int>(status.error_code())}});
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status RoomsService::ResumeSession(grpc::ServerContext* context,
                                          const v1::ResumeSessionRequest* request,
                                          v1::ResumeSessionResponse* response) {
@@ -901,6 +1082,12 @@ grpc::Status RoomsService::ParticipantCall(grpc::ServerContext* context, const s
                                            v1::Participant* response, const Change& change) {
   grpc::Status status = auth_.Check(*context);
   if (!status.ok()) return status;
+  return ChangeParticipant(name, response, change);
+}
+
+grpc::Status RoomsService::ChangeParticipant(const std::string& name, v1::Participant* response,
+                                             const Change& change) {
+  grpc::Status status;
   std::string room_id;
   std::string id;
   int node = -1;
@@ -1114,6 +1301,14 @@ grpc::Status RoomsService::DenyParticipant(grpc::ServerContext* context,
 grpc::Status RoomsService::RemoveParticipant(grpc::ServerContext* context,
                                              const v1::RemoveParticipantRequest* request,
                                              v1::RemoveParticipantResponse*) {
+  // A callee not yet answered: its call is cancelled.
+  std::string room_name;
+  std::string id;
+  if (auth_.Check(*context).ok() && request->name().size() <= 256 &&
+      SplitParticipantName(request->name(), &room_name, &id) && !id.empty() &&
+      join_flow_->EndDialOut(room_name, id, v1::DIAL_OUT_STATE_CANCELLED)) {
+    return grpc::Status::OK;
+  }
   return RemoveCall(context, request->name(), v1::LEAVE_REASON_REMOVED, false);
 }
 

@@ -162,6 +162,12 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   grpc::Status SubmitKeypadPin(grpc::ServerContext* context,
                                const chorus::v1::SubmitKeypadPinRequest*,
                                chorus::v1::SubmitKeypadPinResponse*) override;
+  grpc::Status DialOut(grpc::ServerContext* context, const chorus::v1::DialOutRequest*,
+                       chorus::v1::DialOutResponse*) override;
+  grpc::Status ClaimDialOut(grpc::ServerContext* context, const chorus::v1::ClaimDialOutRequest*,
+                            chorus::v1::ClaimDialOutResponse*) override;
+  grpc::Status ReportDialOut(grpc::ServerContext* context, const chorus::v1::ReportDialOutRequest*,
+                             chorus::v1::ReportDialOutResponse*) override;
   grpc::Status GetParticipant(grpc::ServerContext* context,
                               const chorus::v1::GetParticipantRequest*,
                               chorus::v1::Participant*) override;
@@ -305,6 +311,9 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   // events, then sends the routings that changed to the media node.
   grpc::Status ParticipantCall(grpc::ServerContext* context, const std::string& name,
                                chorus::v1::Participant* response, const Change& change);
+  // ParticipantCall without the authentication (the caller has done it).
+  grpc::Status ChangeParticipant(const std::string& name, chorus::v1::Participant* response,
+                                 const Change& change);
 
   const common::BearerAuthenticator& auth_;
   const common::Lifecycle& lifecycle_;

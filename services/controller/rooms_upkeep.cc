@@ -24,11 +24,14 @@ using rules::RoomEnd;
 // A join reserves its participant, sets up its media (each call to the node waits at most 3 s),
 // then confirms. A reservation this old was left by a controller that stopped in between.
 constexpr absl::Duration kStaleReservation = absl::Minutes(2);
+// A dial-out no SIP role took within this is failed (none is running, or none reaches us).
+constexpr absl::Duration kUnclaimedDialOut = absl::Seconds(15);
 
 }  // namespace
 
 void RoomsService::Sweep() {
   std::vector<std::unique_ptr<Room>> closed;
+  std::vector<std::pair<std::string, std::string>> unclaimed;  // dial-outs: room name, id
   {
     Locked lock(this);
     // Several controllers on one store: one of them at a time does the housekeeping.
@@ -57,14 +60,18 @@ void RoomsService::Sweep() {
     for (const std::string& id : reserved) {
       Room* room = LoadRoom(id);  // as it is now; written back at the end
       if (room == nullptr) continue;
-      // A telephone caller that typed no right PIN in time is told (its SIP call ends).
+      // A telephone caller that typed no right PIN in time, or a dial-out still unanswered, is
+      // told (its SIP call ends).
       for (const auto& [participant, member] : room->participants) {
-        if (!member.pending || !member.routing.keypad() ||
-            rules::FromTimestamp(member.participant.join_time()) >= stale) {
+        if (!member.pending || rules::FromTimestamp(member.participant.join_time()) >= stale) {
           continue;
         }
-        Publish(*room,
-                rules::KeypadCallerEnded(*room, participant, v1::REJECT_REASON_PIN_NOT_ENTERED));
+        if (member.routing.keypad()) {
+          Publish(*room,
+                  rules::KeypadCallerEnded(*room, participant, v1::REJECT_REASON_PIN_NOT_ENTERED));
+        } else if (member.dial_out != v1::DIAL_OUT_STATE_UNSPECIFIED) {
+          Publish(*room, rules::DialOutProgress(*room, participant, v1::DIAL_OUT_STATE_FAILED));
+        }
       }
       const std::vector<std::string> dropped = rules::DropStaleReservations(*room, stale, now);
       if (!dropped.empty()) {
@@ -72,6 +79,15 @@ void RoomsService::Sweep() {
                   {{"room", id}, {"participants", static_cast<int64_t>(dropped.size())}});
       }
     }
+    ForEachRoom([&](const Room& room) {
+      for (const auto& [participant, member] : room.participants) {
+        if (member.pending && member.dial_out == v1::DIAL_OUT_STATE_CALLING &&
+            !member.dial_out_uri.empty() &&
+            rules::FromTimestamp(member.participant.join_time()) < now - kUnclaimedDialOut) {
+          unclaimed.emplace_back(room.room.name(), participant);
+        }
+      }
+    });
     // Calls that came back from the store on a node that has not answered since the start: the
     // node is gone (or no longer configured); their participants may join again elsewhere.
     if (now - started_ >= options_.restore_wait) {
@@ -88,6 +104,11 @@ void RoomsService::Sweep() {
     }
   }
   for (const auto& room : closed) EndRoomMedia(*room);
+  for (const auto& [room_name, participant] : unclaimed) {
+    if (join_flow_->EndDialOut(room_name, participant, v1::DIAL_OUT_STATE_FAILED)) {
+      base::Log(base::LogLevel::kWarning, "dial_out_unclaimed", {});
+    }
+  }
   PollSpeakers();
 }
 

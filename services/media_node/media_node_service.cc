@@ -494,6 +494,7 @@ grpc::Status MediaNodeService::AddEndpoint(grpc::ServerContext* context,
   if (!request->endpoint().webrtc_offer_sdp().empty()) {
     return AddWebRtcEndpoint(session, languages, *request, response);
   }
+  if (request->endpoint().offer_first()) return ReserveEndpoint(session, *request, response);
   auto config = EndpointFromProto(request->endpoint_id(), request->endpoint(), languages);
   if (!config.ok()) return common::ToGrpcStatus(config.status());
   auto answer = engine_->AddEndpoint(session, *config);
@@ -567,6 +568,42 @@ grpc::Status MediaNodeService::AddEndpoint(grpc::ServerContext* context,
   absl::MutexLock lock(&mutex_);
   auto it = sessions_.find(session);
   if (it != sessions_.end()) it->second.endpoints[config->id] = std::move(remembered);
+  return grpc::Status::OK;
+}
+
+grpc::Status MediaNodeService::ReserveEndpoint(const std::string& session,
+                                               const v1::AddEndpointRequest& request,
+                                               v1::Endpoint* response) {
+  const v1::Endpoint& endpoint = request.endpoint();
+  if (!endpoint.remote_streams().empty()) {
+    return Invalid("endpoint.offer_first: without remote_streams (they come with the answer)");
+  }
+  bool secure = true;
+  switch (endpoint.transport()) {
+    case v1::TRANSPORT_UNSPECIFIED:
+    case v1::TRANSPORT_SRTP:
+      break;
+    case v1::TRANSPORT_RTP_INSECURE:
+      secure = false;
+      break;
+    default:
+      return Invalid("endpoint.transport: unknown value");
+  }
+  const srtp::SrtpSuite suite = srtp::SrtpSuite::kAesCm128HmacSha1_80;
+  auto reserved = engine_->ReserveEndpoint(session, request.endpoint_id(), secure, suite);
+  if (!reserved.ok()) return common::ToGrpcStatus(reserved.status());
+  *response = endpoint;
+  response->set_name(absl::StrCat(kSessionPrefix, session, "/endpoints/", request.endpoint_id()));
+  response->clear_local_streams();
+  v1::LocalStream* local = response->add_local_streams();
+  local->set_kind(v1::MEDIA_KIND_AUDIO);
+  local->set_address(options_.media_address);
+  local->set_port(reserved->local.port());
+  local->set_ssrc(reserved->ssrc);
+  if (secure) {
+    local->mutable_key()->set_suite(SuiteToProto(suite));
+    local->mutable_key()->set_key_base64(reserved->local_key_base64);
+  }
   return grpc::Status::OK;
 }
 

@@ -97,6 +97,10 @@ class MediaNodeService final : public chorus::internal::v1::MediaNode::Service {
                                  const std::vector<std::string>& languages,
                                  const chorus::internal::v1::AddEndpointRequest& request,
                                  chorus::internal::v1::Endpoint* response);
+  // AddEndpoint with offer_first: the audio stream's port, SSRC and key reserved.
+  grpc::Status ReserveEndpoint(const std::string& session,
+                               const chorus::internal::v1::AddEndpointRequest& request,
+                               chorus::internal::v1::Endpoint* response);
   // The answer part of AddWebRtcEndpoint and RenegotiateEndpoint.
   grpc::Status AnswerWebRtc(const std::string& session, const WebRtcOffer& offer,
                             const engine::EndpointAnswer& answer,

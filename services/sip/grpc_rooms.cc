@@ -23,10 +23,13 @@ class GrpcRooms final : public Rooms {
 
   ~GrpcRooms() override { StopWatching(); }
 
-  void WatchDepartures(std::function<void(const std::string&)> left) override {
+  void WatchDepartures(
+      std::function<void(const std::string&)> left,
+      std::function<void(const std::string&, v1::DialOutState)> dial_out) override {
     StopWatching();
     stopping_ = false;
-    watcher_ = std::thread([this, left = std::move(left)] { Watch(left); });
+    watcher_ = std::thread(
+        [this, left = std::move(left), dial_out = std::move(dial_out)] { Watch(left, dial_out); });
   }
 
   void StopWatching() override {
@@ -57,6 +60,31 @@ class GrpcRooms final : public Rooms {
     return common::FromGrpcStatus(stub_->LeaveRoom(&context, request, &response));
   }
 
+  absl::StatusOr<v1::ClaimDialOutResponse> ClaimDialOut(const std::string& participant,
+                                                        v1::Transport transport) override {
+    grpc::ClientContext context;
+    Prepare(&context);
+    v1::ClaimDialOutRequest request;
+    request.set_name(participant);
+    request.set_transport(transport);
+    v1::ClaimDialOutResponse response;
+    grpc::Status status = stub_->ClaimDialOut(&context, request, &response);
+    if (!status.ok()) return common::FromGrpcStatus(status);
+    return response;
+  }
+
+  absl::Status ReportDialOut(const std::string& participant, v1::DialOutState state,
+                             const v1::RtpOffer& answer) override {
+    grpc::ClientContext context;
+    Prepare(&context);
+    v1::ReportDialOutRequest request;
+    request.set_name(participant);
+    request.set_state(state);
+    if (state == v1::DIAL_OUT_STATE_ANSWERED) *request.mutable_answer() = answer;
+    v1::ReportDialOutResponse response;
+    return common::FromGrpcStatus(stub_->ReportDialOut(&context, request, &response));
+  }
+
   absl::Status SubmitKeypadPin(const std::string& participant, const std::string& pin) override {
     grpc::ClientContext context;
     Prepare(&context);
@@ -69,7 +97,8 @@ class GrpcRooms final : public Rooms {
 
  private:
   // One WatchRooms stream after another (from where the last one ended) until stopped.
-  void Watch(const std::function<void(const std::string&)>& left) {
+  void Watch(const std::function<void(const std::string&)>& left,
+             const std::function<void(const std::string&, v1::DialOutState)>& dial_out) {
     int64_t after = 0;
     while (!stopping_) {
       grpc::ClientContext context;
@@ -90,6 +119,9 @@ class GrpcRooms final : public Rooms {
         // time, the room gone) leaves too.
         if (event.has_join_rejected() && !event.join_rejected().participant().empty()) {
           left(event.join_rejected().participant());
+        }
+        if (event.has_dial_out_progress()) {
+          dial_out(event.dial_out_progress().participant(), event.dial_out_progress().state());
         }
       }
       grpc::Status status = reader->Finish();

@@ -63,7 +63,26 @@ struct Call {
   // Dialled without a PIN: it types it. Keys it sends as SIP INFO (never logged).
   bool keypad = false;
   common::KeypadEntry keys;
+  // A call Chorus places (DialOut): the participant it is for, whether the callee's phone rang,
+  // until when it may ring, and whether it was cancelled for ringing too long.
+  bool outgoing = false;
+  std::string dial_out;
+  bool ringing = false;
+  absl::Time ring_deadline = absl::InfiniteFuture();
+  bool timed_out = false;
 };
+
+// How a call Chorus placed ended, by the final response to its INVITE.
+v1::DialOutState DialOutFailure(int status, bool timed_out) {
+  if (timed_out || status == 408 || status == 480 || status == 487) {
+    return v1::DIAL_OUT_STATE_NO_ANSWER;
+  }
+  if (status == 486 || status == 600) return v1::DIAL_OUT_STATE_BUSY;
+  if (status == 403 || status == 404 || status == 603 || status == 604) {
+    return v1::DIAL_OUT_STATE_REJECTED;
+  }
+  return v1::DIAL_OUT_STATE_FAILED;  // the trunk, authentication asked for, a server error
+}
 
 class Gateway final : public SipGateway {
  public:
@@ -79,6 +98,19 @@ class Gateway final : public SipGateway {
     answered_ = &results.Add({{"result", "answered"}});
     refused_ = &results.Add({{"result", "refused"}});
     busy_ = &results.Add({{"result", "busy"}});
+    auto& dial_outs = prometheus::BuildCounter()
+                          .Name("chorus_sip_dial_outs_total")
+                          .Help(
+                              "Calls Chorus placed (DialOut) by how they ended: answered, busy, "
+                              "no_answer, rejected, failed")
+                          .Register(*options_.registry);
+    for (const auto& [state, label] : {std::pair{v1::DIAL_OUT_STATE_ANSWERED, "answered"},
+                                       std::pair{v1::DIAL_OUT_STATE_BUSY, "busy"},
+                                       std::pair{v1::DIAL_OUT_STATE_NO_ANSWER, "no_answer"},
+                                       std::pair{v1::DIAL_OUT_STATE_REJECTED, "rejected"},
+                                       std::pair{v1::DIAL_OUT_STATE_FAILED, "failed"}}) {
+      dial_out_results_[state] = &dial_outs.Add({{"result", label}});
+    }
     calls_gauge_ = &prometheus::BuildGauge()
                         .Name("chorus_sip_calls")
                         .Help("SIP calls in progress (answered, not ended)")
@@ -94,6 +126,14 @@ class Gateway final : public SipGateway {
       // Contact they can reach again the same way.
       tls_contact_ = absl::StrCat("<sip:", options_.tls_listen_url.substr(5), ";transport=tls>");
     }
+    from_ = options_.from_uri;
+    if (from_.empty()) {
+      const std::string& listener =
+          options_.tls_listen_url.empty() ? options_.listen_url : options_.tls_listen_url;
+      const size_t colon = listener.find(':');
+      from_ = absl::StrCat(listener.substr(0, colon), ":chorus@", listener.substr(colon + 1));
+    }
+    from_ = absl::StrCat("\"Chorus\" <", from_, ">");
     wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_fd_ < 0) return absl::InternalError("eventfd failed");
     std::promise<absl::Status> started;
@@ -105,9 +145,13 @@ class Gateway final : public SipGateway {
       return status;
     }
     for (int i = 0; i < kJoinWorkers; ++i) workers_.emplace_back([this] { Work(); });
-    rooms_->WatchDepartures([this](const std::string& participant) {
-      Post([this, participant] { OnDeparture(participant); });
-    });
+    rooms_->WatchDepartures(
+        [this](const std::string& participant) {
+          Post([this, participant] { OnDeparture(participant); });
+        },
+        [this](const std::string& participant, v1::DialOutState state) {
+          Post([this, participant, state] { OnDialOutProgress(participant, state); });
+        });
     return absl::OkStatus();
   }
 
@@ -158,7 +202,10 @@ class Gateway final : public SipGateway {
         // Session timers (RFC 4028): a call whose refreshes stop ends (BYE) after 30 minutes.
         NUTAG_SESSION_TIMER(1800), NUTAG_MIN_SE(90), NUTAG_SESSION_REFRESHER(nua_any_refresher),
         NUTAG_ALLOW("INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"), SIPTAG_USER_AGENT_STR("Chorus"),
-        SIPTAG_SERVER_STR("Chorus"), TAG_END());
+        SIPTAG_SERVER_STR("Chorus"),
+        TAG_IF(!options_.outbound_proxy.empty(),
+               NUTAG_PROXY(URL_STRING_MAKE(options_.outbound_proxy.c_str()))),
+        TAG_END());
     if (nua_ == nullptr) {
       started->set_value(absl::UnavailableError(
           "the SIP listeners could not be opened (address in use, or no TLS certificate)"));
@@ -167,7 +214,11 @@ class Gateway final : public SipGateway {
       return;
     }
     started->set_value(absl::OkStatus());
+    // Once a second: calls placed that ring too long are cancelled.
+    su_timer_t* timer = su_timer_create(su_root_task(root_), 1000);
+    su_timer_set_for_ever(timer, &Gateway::OnTimer, static_cast<su_timer_arg_t*>(this));
     su_root_run(root_);
+    su_timer_destroy(timer);
     nua_destroy(nua_);
     su_root_destroy(root_);
     su_deinit();
@@ -196,10 +247,26 @@ class Gateway final : public SipGateway {
     return 0;
   }
 
+  static void OnTimer(su_root_magic_t*, su_timer_t*, su_timer_arg_t* arg) {
+    auto* self = static_cast<Gateway*>(arg);
+    const absl::Time now = absl::Now();
+    for (auto& [handle, call] : self->calls_) {
+      if (call->outgoing && !call->answered && !call->ended && !call->timed_out &&
+          now >= call->ring_deadline) {
+        call->timed_out = true;
+        nua_cancel(handle, TAG_END());
+      }
+    }
+  }
+
   void BeginShutdown() {
     shutting_down_ = true;
     for (auto& [handle, call] : calls_) {
       if (call->answered && !call->ended) nua_bye(handle, TAG_END());
+      if (call->outgoing && !call->answered && !call->ended) {
+        nua_cancel(handle, TAG_END());
+        ReportDialOut(call->dial_out, v1::DIAL_OUT_STATE_FAILED);
+      }
       EndCall(*call);
     }
     nua_shutdown(nua_);
@@ -212,6 +279,11 @@ class Gateway final : public SipGateway {
     switch (event) {
       case nua_i_invite:
         self->OnInvite(handle, sip);
+        break;
+      case nua_r_invite:
+        if (auto it = self->calls_.find(handle); it != self->calls_.end()) {
+          self->OnInviteResponse(*it->second, status, sip);
+        }
         break;
       case nua_i_info:  // answered 200 by the stack
         if (auto it = self->calls_.find(handle); it != self->calls_.end()) {
@@ -410,6 +482,144 @@ class Gateway final : public SipGateway {
               {{"call", static_cast<int64_t>(call.id)}, {"on_hold", (offer.mode & 2) == 0}});
   }
 
+  // ----- Calls Chorus places (DialOut) -----
+
+  // A dial-out's progress, from the room's events: CALLING, one to place (every SIP role tries
+  // to take it; one gets it); its end before it was answered (removed, the room closed, failed
+  // at the controller): its call is cancelled.
+  void OnDialOutProgress(const std::string& participant, v1::DialOutState state) {
+    if (state == v1::DIAL_OUT_STATE_CALLING) {
+      if (shutting_down_ || static_cast<int>(calls_.size()) >= options_.max_calls) return;
+      Enqueue([this, participant] {
+        absl::StatusOr<v1::ClaimDialOutResponse> claim =
+            rooms_->ClaimDialOut(participant, v1::TRANSPORT_SRTP);
+        if (!claim.ok()) return;  // another SIP role took it, or it ended
+        Post([this, participant, claim = *std::move(claim)] { PlaceCall(participant, claim); });
+      });
+      return;
+    }
+    if (state == v1::DIAL_OUT_STATE_RINGING || state == v1::DIAL_OUT_STATE_ANSWERED) return;
+    for (auto& [handle, call] : calls_) {
+      if (!call->outgoing || call->dial_out != participant || call->answered || call->ended) {
+        continue;
+      }
+      call->ended = true;  // its final response is not reported: the room already knows
+      nua_cancel(handle, TAG_END());
+      base::Log(base::LogLevel::kInfo, "sip_dial_out_cancelled",
+                {{"call", static_cast<int64_t>(call->id)}});
+    }
+  }
+
+  void PlaceCall(const std::string& participant, const v1::ClaimDialOutResponse& claim) {
+    nua_handle_t* handle = nullptr;
+    if (!shutting_down_) {
+      const std::string to = absl::StrCat("<", claim.sip_uri(), ">");
+      handle = nua_handle(nua_, nullptr, NUTAG_URL(URL_STRING_MAKE(claim.sip_uri().c_str())),
+                          SIPTAG_TO_STR(to.c_str()), SIPTAG_FROM_STR(from_.c_str()), TAG_END());
+    }
+    if (handle == nullptr) {
+      base::Log(base::LogLevel::kWarning, "sip_dial_out_not_placed", {});
+      ReportDialOut(participant, v1::DIAL_OUT_STATE_FAILED);
+      return;
+    }
+    auto call = std::make_unique<Call>();
+    call->handle = handle;
+    call->id = ++next_call_;
+    call->outgoing = true;
+    call->dial_out = participant;
+    call->ring_deadline = absl::Now() + absl::Seconds(options_.ring_timeout_seconds);
+    call->answer.set_transport(claim.transport());
+    *call->answer.add_streams() = claim.audio();
+    const std::string sdp = OfferSdp(claim, call->id);
+    base::Log(base::LogLevel::kInfo, "sip_dial_out_placed",
+              {{"call", static_cast<int64_t>(call->id)}});
+    calls_.emplace(handle, std::move(call));
+    nua_invite(handle, SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp.c_str()),
+               TAG_END());
+  }
+
+  // A response to the INVITE of a call Chorus placed.
+  void OnInviteResponse(Call& call, int status, const sip_t* sip) {
+    if (!call.outgoing || status < 180) return;
+    if (call.ended) {
+      // Answered after all, though cancelled meanwhile: hung up at once.
+      if (status >= 200 && status < 300 && !call.answered) nua_bye(call.handle, TAG_END());
+      return;
+    }
+    if (status < 200) {
+      if (!call.ringing) {
+        call.ringing = true;
+        ReportDialOut(call.dial_out, v1::DIAL_OUT_STATE_RINGING);
+      }
+      return;
+    }
+    if (status >= 300) {
+      call.ended = true;
+      const v1::DialOutState state = DialOutFailure(status, call.timed_out);
+      base::Log(base::LogLevel::kInfo, "sip_dial_out_ended",
+                {{"call", static_cast<int64_t>(call.id)},
+                 {"status", status},
+                 {"state", v1::DialOutState_Name(state)}});
+      ReportDialOut(call.dial_out, state);
+      return;
+    }
+    if (call.answered) return;  // a 200 retransmitted
+    std::string sdp;
+    if (sip != nullptr && sip->sip_payload != nullptr && sip->sip_payload->pl_data != nullptr) {
+      sdp.assign(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
+    }
+    absl::StatusOr<CallerOffer> answer = ParseCallerOffer(sdp, options_.allow_plain_rtp);
+    call.answered = true;
+    active_.fetch_add(1);
+    calls_gauge_->Increment();
+    if (!answer.ok()) {
+      base::Log(base::LogLevel::kWarning, "sip_dial_out_answer_unusable",
+                {{"call", static_cast<int64_t>(call.id)}});
+      nua_bye(call.handle, TAG_END());
+      EndCall(call);
+      ReportDialOut(call.dial_out, v1::DIAL_OUT_STATE_FAILED);
+      return;
+    }
+    call.offer = *answer;
+    *call.answer.mutable_streams(0)->mutable_codec() = answer->rtp.streams(0).codecs(0);
+    base::Log(base::LogLevel::kInfo, "sip_dial_out_answered",
+              {{"call", static_cast<int64_t>(call.id)}});
+    nua_handle_ref(call.handle);  // held until the controller has the answer
+    Enqueue([this, handle = call.handle, id = call.id, participant = call.dial_out,
+             rtp = answer->rtp] {
+      absl::Status joined = rooms_->ReportDialOut(participant, v1::DIAL_OUT_STATE_ANSWERED, rtp);
+      Post([this, handle, id, participant, joined] {
+        auto it = calls_.find(handle);
+        Call* call = it != calls_.end() && it->second->id == id ? it->second.get() : nullptr;
+        if (joined.ok()) Count(v1::DIAL_OUT_STATE_ANSWERED);
+        if (call == nullptr || call->ended) {
+          // The callee hung up while the answer was on its way: it leaves at once.
+          if (joined.ok()) Enqueue([this, participant] { (void)rooms_->Leave(participant); });
+        } else if (joined.ok()) {
+          call->participant = participant;
+        } else {
+          nua_bye(handle, TAG_END());
+          EndCall(*call);
+        }
+        nua_handle_unref(handle);
+      });
+    });
+  }
+
+  // Tells the controller how a call placed goes (its end is counted here).
+  void ReportDialOut(const std::string& participant, v1::DialOutState state) {
+    if (state != v1::DIAL_OUT_STATE_RINGING) Count(state);
+    Enqueue([this, participant, state] {
+      (void)rooms_->ReportDialOut(participant, state, v1::RtpOffer());
+    });
+  }
+
+  void Count(v1::DialOutState state) {
+    if (auto it = dial_out_results_.find(state); it != dial_out_results_.end()) {
+      it->second->Increment();
+    }
+  }
+
   // The participant of a call left the room without its caller hanging up (a host removed it,
   // the room ended, its media node failed): the call ends with BYE.
   void OnDeparture(const std::string& participant) {
@@ -514,6 +724,7 @@ class Gateway final : public SipGateway {
   prometheus::Counter* refused_ = nullptr;
   prometheus::Counter* busy_ = nullptr;
   prometheus::Gauge* calls_gauge_ = nullptr;
+  std::map<v1::DialOutState, prometheus::Counter*> dial_out_results_;
   Rooms* const rooms_;
   int wake_fd_ = -1;
   std::thread stack_;
@@ -524,6 +735,7 @@ class Gateway final : public SipGateway {
   std::deque<absl::Time> recent_;
   uint64_t next_call_ = 0;
   std::string tls_contact_;
+  std::string from_;  // the From header of calls placed
   bool shutting_down_ = false;
   // Shared.
   std::atomic<int> active_{0};

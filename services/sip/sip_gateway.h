@@ -28,11 +28,20 @@ class Rooms {
   virtual absl::Status Leave(const std::string& participant) = 0;
   // A keypad caller's PIN, typed as SIP INFO key presses up to '#'.
   virtual absl::Status SubmitKeypadPin(const std::string& participant, const std::string& pin) = 0;
+  // A call to place (DialOut), taken once: the SIP address and Chorus's side of the call.
+  virtual absl::StatusOr<chorus::v1::ClaimDialOutResponse> ClaimDialOut(
+      const std::string& participant, chorus::v1::Transport transport) = 0;
+  // How a call this role places goes: RINGING, ANSWERED (with the callee's media), or its end.
+  virtual absl::Status ReportDialOut(const std::string& participant, chorus::v1::DialOutState state,
+                                     const chorus::v1::RtpOffer& answer) = 0;
   // Calls `left` with the name of every participant that leaves any room (removed by a host,
-  // denied, the room closed, its media node failed...), from now on, until StopWatching();
-  // reconnects and resumes where it was when the stream breaks. `left` runs on a thread of the
-  // watch.
-  virtual void WatchDepartures(std::function<void(const std::string& participant)> left) = 0;
+  // denied, the room closed, its media node failed...), and `dial_out` with every dial-out's
+  // progress (CALLING: one to place), from now on, until StopWatching(); reconnects and resumes
+  // where it was when the stream breaks. Both run on a thread of the watch.
+  virtual void WatchDepartures(
+      std::function<void(const std::string& participant)> left,
+      std::function<void(const std::string& participant, chorus::v1::DialOutState state)>
+          dial_out) = 0;
   virtual void StopWatching() = 0;
 };
 
@@ -53,6 +62,13 @@ struct GatewayOptions {
   // address alone), the hospital's SBCs. Empty: from anywhere (every room still needs its PIN).
   // A call from elsewhere gets 403.
   std::vector<std::string> trusted_peers;
+  // Calls Chorus places (DialOut) go through this proxy (the hospital's trunk or SBC:
+  // "sip:sbc.example.org:5061;transport=tls"); empty: straight to the address called. From
+  // shows `from_uri` ("sip:chorus@<listener>" when empty), display name "Chorus".
+  std::string outbound_proxy;
+  std::string from_uri;
+  // A call placed that is not answered within this many seconds is cancelled (NO_ANSWER).
+  int ring_timeout_seconds = 60;
   // Where the gateway's metrics go (chorus_sip_calls, chorus_sip_calls_total{result}); may be
   // null.
   std::shared_ptr<prometheus::Registry> registry;

@@ -292,4 +292,31 @@ std::string AnswerSdp(const v1::RtpAnswer& answer, const CallerOffer& offer, uin
   return sdp;
 }
 
+std::string OfferSdp(const v1::ClaimDialOutResponse& claim, uint64_t session_id) {
+  const v1::StreamAnswer& audio = claim.audio();
+  const bool secure = claim.transport() != v1::TRANSPORT_RTP_INSECURE;
+  const std::string family = absl::StrContains(audio.address(), ':') ? "IP6" : "IP4";
+  std::string sdp =
+      absl::StrCat("v=0\r\no=chorus ", session_id, " 1 IN ", family, " ", audio.address(),
+                   "\r\ns=Chorus\r\nc=IN ", family, " ", audio.address(), "\r\nt=0 0\r\nm=audio ",
+                   audio.port(), secure ? " RTP/SAVP" : " RTP/AVP");
+  for (const v1::Codec& codec : claim.codecs()) absl::StrAppend(&sdp, " ", codec.payload_type());
+  absl::StrAppend(&sdp, "\r\n");
+  for (const v1::Codec& codec : claim.codecs()) {
+    absl::StrAppend(&sdp, "a=rtpmap:", codec.payload_type(), " ", codec.name(), "/",
+                    codec.clock_rate());
+    if (codec.channels() > 1) absl::StrAppend(&sdp, "/", codec.channels());
+    absl::StrAppend(&sdp, "\r\n");
+    if (!codec.fmtp().empty()) {
+      absl::StrAppend(&sdp, "a=fmtp:", codec.payload_type(), " ", codec.fmtp(), "\r\n");
+    }
+  }
+  if (secure) {
+    absl::StrAppend(&sdp, "a=crypto:1 ", SuiteName(audio.key().suite()),
+                    " inline:", audio.key().key_base64(), "\r\n");
+  }
+  absl::StrAppend(&sdp, "a=rtcp-mux\r\na=rtcp:", audio.port(), "\r\na=sendrecv\r\n");
+  return sdp;
+}
+
 }  // namespace chorus::sip

@@ -42,4 +42,9 @@ absl::StatusOr<CallerOffer> ParseCallerOffer(std::string_view sdp, bool allow_pl
 std::string AnswerSdp(const chorus::v1::RtpAnswer& answer, const CallerOffer& offer,
                       uint64_t session_id, uint64_t version = 1);
 
+// The SDP offer of a call Chorus places (DialOut): Chorus's audio stream as the node reserved it
+// (`claim.audio`: address, port, SDES key) with every codec of `claim.codecs`, RTCP on the same
+// port, sendrecv. The callee's answer is read with ParseCallerOffer (it has the same form).
+std::string OfferSdp(const chorus::v1::ClaimDialOutResponse& claim, uint64_t session_id);
+
 }  // namespace chorus::sip

@@ -80,7 +80,7 @@ sleep 4  # the prompt, heard whole: what is judged (no key is pressed meanwhile)
   fail "a caller typing its PIN is in the roster"
 typed=$(date +%s.%N)
 type_keys 48181 "$PIN#"
-wait_log "$E2E_WORK/all.log" '"event":"participant_joined".*"keypad":true' 10 \
+wait_log "$E2E_WORK/all.log" '"event":"participant_joined".*"via":"keypad"' 10 \
   "the right PIN typed on the keypad did not join the caller"
 joined=$(date +%s.%N)
 pass "the caller typed the PIN on its keypad and joined ($(ctl participants "$ROOM" | grep -c participants/) in the roster)"
@@ -125,7 +125,7 @@ pass "the room did not hear the caller while it typed ($(tone_db "ffmpeg-$typing
 timeout 30 sipp -nostdin -i 127.0.0.1 -p 48190 "127.0.0.1:$SIP_PORT" -s "$DIAL" \
   -sf "$(dirname "$0")/sip/keypad_info.xml" -m 1 -timeout 25s >"$E2E_WORK/sipp-info.txt" 2>&1 ||
   fail "the SIP INFO caller's call failed ($(grep -i -m3 -e fail -e unexpected "$E2E_WORK/sipp-info.txt" | tr '\n' ' '))"
-(($(grep -c '"event":"participant_joined".*"keypad":true' "$E2E_WORK/all.log") == 2)) ||
+(($(grep -c '"event":"participant_joined".*"via":"keypad"' "$E2E_WORK/all.log") == 2)) ||
   fail "a PIN typed as SIP INFO did not join the caller"
 pass "a caller sending its keys as SIP INFO joined with the PIN it typed"
 

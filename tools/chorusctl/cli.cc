@@ -65,6 +65,8 @@ ABSL_FLAG(std::string, client_address, "",
           "address)");
 ABSL_FLAG(int64_t, resume_after, 0,
           "watch: first the room's kept events after this sequence number (0: only new ones)");
+ABSL_FLAG(std::string, speak_language, "",
+          "dial-out: the channel the interpreter called speaks into once answered");
 ABSL_FLAG(std::string, codec, "opus/111", "join: codec/payload type the endpoint receives");
 ABSL_FLAG(std::string, receive, "", "join: ip:port where the endpoint receives media");
 ABSL_FLAG(std::string, key, "", "join: base64 SDES key the endpoint sends with");
@@ -96,6 +98,9 @@ constexpr char kUsage[] =
     "                     --ttl]; prints the invitation link (when the server has a web\n"
     "                     client) and the token (shown once)\n"
     "  invite revoke rooms/<room>/invites/<invite>   the link is refused from then on\n"
+    "  dial-out <room> <sip:uri> --invite_token=T [--speak_language=L]   calls the address\n"
+    "                     through the SIP role; the callee joins as the invite's participant\n"
+    "                     once it answers (progress in the room's events)\n"
     "  join <room> --invite_token=T | --pin=P   --receive=ip:port --key=BASE64 [--codec]\n"
     "                     [--video_receive=ip:port --video_key=B64 --video_codec=VP8/96\n"
     "                      --video_size=1280x720]\n"
@@ -438,6 +443,21 @@ int InviteRevoke(const Client& client, const std::vector<std::string>& args) {
       [](const chorus::v1::Invite& invite) { return absl::StrCat(invite.name(), " revoked"); });
 }
 
+// Calls someone (an interpreter by telephone) into the room through the SIP role.
+int DialOut(const Client& client, const std::vector<std::string>& args) {
+  if (args.size() != 2) return Usage("dial-out <room> <sip:uri> --invite_token=T");
+  chorus::v1::DialOutRequest request;
+  request.set_room(RoomName(args[0]));
+  request.set_sip_uri(args[1]);
+  request.set_invite_token(absl::GetFlag(FLAGS_invite_token));
+  request.set_speak_language(absl::GetFlag(FLAGS_speak_language));
+  return RoomsCall<chorus::v1::DialOutRequest, chorus::v1::DialOutResponse>(
+      client, "dial-out", request, &chorus::v1::Rooms::Stub::DialOut,
+      [](const chorus::v1::DialOutResponse& r) {
+        return absl::StrCat(r.participant().name(), " calling");
+      });
+}
+
 int Join(const Client& client, const std::vector<std::string>& args) {
   if (args.size() != 1)
     return Usage("join <room> --invite_token=T|--pin=P --receive=ip:port --key=K");
@@ -727,6 +747,7 @@ int RunChorusctl(int argc, char** argv) {
       {{"invite", "create"}, InviteCreate},
       {{"invite", "revoke"}, InviteRevoke},
       {{"join"}, Join},
+      {{"dial-out"}, DialOut},
       {{"participants"}, Participants},
       {{"admit"},
        [](const Client& c, const std::vector<std::string>& a) { return Control(c, "admit", a); }},
