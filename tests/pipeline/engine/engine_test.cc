@@ -658,6 +658,55 @@ TEST(EngineTest, SessionsAndEndpointsComeAndGoWithClearErrors) {
   EXPECT_EQ(engine->endpoint_count(), 0);
 }
 
+// Chorus offers first (a call it places): the audio side is reserved (port, SSRC, key) before
+// the callee's is known, and the endpoint made from the answer keeps exactly that side. A
+// reservation holds its port until taken, removed or its session ends.
+TEST(EngineTest, AnEndpointChorusOfferedFirstKeepsItsReservedPortKeyAndSsrc) {
+  EngineOptions options;
+  options.workers = 1;
+  options.port_min = 42960;
+  options.port_max = 42961;  // two ports only
+  auto engine = *MediaEngine::Create(options);
+  ASSERT_TRUE(engine->CreateSession("room", {}).ok());
+  const srtp::SrtpSuite suite = srtp::SrtpSuite::kAesCm128HmacSha1_80;
+  absl::StatusOr<EndpointAnswer> reserved = engine->ReserveEndpoint("room", "callee", true, suite);
+  ASSERT_TRUE(reserved.ok()) << reserved.status();
+  EXPECT_FALSE(reserved->local_key_base64.empty());
+  EXPECT_NE(reserved->ssrc, 0u);
+  EXPECT_EQ(engine->ReserveEndpoint("room", "callee", true, suite).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(engine->ReserveEndpoint("nowhere", "x", true, suite).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(engine->ReserveEndpoint("room", "plain", false, suite).status().code(),
+            absl::StatusCode::kInvalidArgument);  // plain RTP refused here
+  ASSERT_TRUE(engine->ReserveEndpoint("room", "other", true, suite).ok());
+  EXPECT_EQ(engine->ReserveEndpoint("room", "third", true, suite).status().code(),
+            absl::StatusCode::kResourceExhausted);            // both ports reserved
+  ASSERT_TRUE(engine->RemoveEndpoint("room", "other").ok());  // released
+
+  EndpointConfig config;
+  config.id = "callee";
+  config.remote = *net::SocketAddress::FromIp("127.0.0.1", 9);
+  config.remote_key_base64 = srtp::SrtpKeyMaterial::Generate(suite).ToBase64();
+  config.suite = srtp::SrtpSuite::kAesCm128HmacSha1_32;
+  EXPECT_EQ(engine->AddEndpoint("room", config).status().code(),
+            absl::StatusCode::kInvalidArgument);  // not the suite offered
+  config.suite = suite;
+  config.remote_key_base64 = srtp::SrtpKeyMaterial::Generate(suite).ToBase64();
+  absl::StatusOr<EndpointAnswer> added = engine->AddEndpoint("room", config);
+  ASSERT_TRUE(added.ok()) << added.status();
+  EXPECT_EQ(added->local.port(), reserved->local.port());
+  EXPECT_EQ(added->local_key_base64, reserved->local_key_base64);
+  EXPECT_EQ(added->ssrc, reserved->ssrc);
+  EXPECT_EQ(engine->endpoint_count(), 1);
+  // A reservation ends with its session, and gives its port back.
+  ASSERT_TRUE(engine->ReserveEndpoint("room", "late", true, suite).ok());
+  ASSERT_TRUE(engine->DeleteSession("room").ok());
+  ASSERT_TRUE(engine->CreateSession("room", {}).ok());
+  EXPECT_TRUE(engine->ReserveEndpoint("room", "late", true, suite).ok());
+  EXPECT_TRUE(engine->ReserveEndpoint("room", "again", true, suite).ok());
+}
+
 // A worker's load is its thread's CPU time over wall time: a session that spends about half of
 // every 20 ms tick working makes it climb (smoothed over about 5 s), and it falls to zero with the
 // last session.

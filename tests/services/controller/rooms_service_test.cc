@@ -836,6 +836,150 @@ struct FakeTime {
   }
 };
 
+// A call Chorus places (DialOut): the callee is pending and in no roster; a SIP role claims the
+// call once (the address, then never again; Chorus's side reserved on the node, SRTP); the
+// callee rings, then answers: it joins as the invite's interpreter, in the channel asked for.
+// A call that fails (busy) gives the invite back; one removed before the answer is cancelled;
+// one no SIP role takes fails after 15 s. Every step is an event naming the callee, never the
+// address. (The end-to-end test sip_dial_out_test places real calls.)
+TEST_P(RoomsServiceStoreTest, ADialOutJoinsTheAnsweredCalleeAndItsFailuresGiveTheInviteBack) {
+  auto time = std::make_shared<FakeTime>();
+  RoomsOptions options;
+  options.now = [time] { return time->Now(); };
+  Start(false, options);
+  v1::CreateRoomRequest create;
+  create.mutable_room()->set_kind(v1::ROOM_KIND_MEETING);
+  create.mutable_room()->add_languages("ar");
+  v1::Room room;
+  ASSERT_TRUE(stub_->CreateRoom(Context().get(), create, &room).ok());
+  v1::CreateInviteRequest invite;
+  invite.set_parent(room.name());
+  invite.mutable_invite()->set_role(v1::ROLE_INTERPRETER);
+  invite.mutable_invite()->mutable_interpreter_languages()->set_first("de");
+  invite.mutable_invite()->mutable_interpreter_languages()->set_second("ar");
+  v1::CreateInviteResponse invited;
+  ASSERT_TRUE(stub_->CreateInvite(Context().get(), invite, &invited).ok());
+  // An event first: WaitForEvent reads those after the first.
+  v1::LockRoomRequest lock;
+  lock.set_name(room.name());
+  v1::Room locked;
+  ASSERT_TRUE(stub_->LockRoom(Context().get(), lock, &locked).ok());
+  v1::UnlockRoomRequest unlock;
+  unlock.set_name(room.name());
+  ASSERT_TRUE(stub_->UnlockRoom(Context().get(), unlock, &locked).ok());
+
+  v1::DialOutRequest dial;
+  dial.set_room(room.name());
+  dial.set_invite_token(invited.token());
+  dial.set_speak_language("ar");
+  v1::DialOutResponse calling;
+  for (const char* bad :
+       {"", "tel:+4512345678", "sip:", "sip:a b@example.org", "sip:<evil>@example.org"}) {
+    dial.set_sip_uri(bad);
+    EXPECT_EQ(stub_->DialOut(Context().get(), dial, &calling).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT)
+        << bad;
+  }
+  dial.set_sip_uri("sip:+4512345678@sbc.example.org;transport=tls");
+  dial.set_speak_language("fr");
+  EXPECT_EQ(stub_->DialOut(Context().get(), dial, &calling).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);  // not a language of the room
+  dial.set_speak_language("ar");
+  grpc::Status status = stub_->DialOut(Context().get(), dial, &calling);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  const std::string callee = calling.participant().name();
+  EXPECT_EQ(calling.participant().role(), v1::ROLE_INTERPRETER);
+  v1::ListParticipantsRequest list;
+  list.set_parent(room.name());
+  v1::ListParticipantsResponse roster;
+  ASSERT_TRUE(stub_->ListParticipants(Context().get(), list, &roster).ok());
+  EXPECT_EQ(roster.participants_size(), 0);
+  auto progress = [&](v1::DialOutState state) {
+    return WaitForEvent(room, [&](const v1::RoomEvent& event) {
+      return event.dial_out_progress().participant() == callee &&
+             event.dial_out_progress().state() == state;
+    });
+  };
+  EXPECT_TRUE(progress(v1::DIAL_OUT_STATE_CALLING));
+  // The invite is in use by the call: nobody else joins with it.
+  v1::JoinRoomResponse joined;
+  EXPECT_EQ(Join(room, invited.token(), &joined).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+
+  // Claimed once: the address and Chorus's side (SRTP key, port, the codecs it offers).
+  v1::ClaimDialOutRequest claim;
+  claim.set_name(callee);
+  v1::ClaimDialOutResponse claimed;
+  status = stub_->ClaimDialOut(Context().get(), claim, &claimed);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(claimed.sip_uri(), "sip:+4512345678@sbc.example.org;transport=tls");
+  EXPECT_EQ(claimed.transport(), v1::TRANSPORT_SRTP);
+  EXPECT_NE(claimed.audio().port(), 0u);
+  EXPECT_FALSE(claimed.audio().key().key_base64().empty());
+  ASSERT_GE(claimed.codecs_size(), 4);
+  EXPECT_EQ(claimed.codecs(0).name(), "opus");
+  EXPECT_EQ(stub_->ClaimDialOut(Context().get(), claim, &claimed).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  v1::ReportDialOutRequest report;
+  report.set_name(callee);
+  report.set_state(v1::DIAL_OUT_STATE_RINGING);
+  v1::ReportDialOutResponse reported;
+  ASSERT_TRUE(stub_->ReportDialOut(Context().get(), report, &reported).ok());
+  EXPECT_TRUE(progress(v1::DIAL_OUT_STATE_RINGING));
+  report.set_state(v1::DIAL_OUT_STATE_ANSWERED);
+  *report.mutable_answer() = Offer(50010).rtp();
+  report.mutable_answer()->mutable_streams(0)->mutable_codecs(0)->set_name("PCMU");
+  report.mutable_answer()->mutable_streams(0)->mutable_codecs(0)->set_payload_type(0);
+  status = stub_->ReportDialOut(Context().get(), report, &reported);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(reported.participant().name(), callee);
+  EXPECT_EQ(reported.participant().speak_language(), "ar");
+  EXPECT_TRUE(progress(v1::DIAL_OUT_STATE_ANSWERED));
+  ASSERT_TRUE(stub_->ListParticipants(Context().get(), list, &roster).ok());
+  ASSERT_EQ(roster.participants_size(), 1);
+  EXPECT_EQ(roster.participants(0).role(), v1::ROLE_INTERPRETER);
+  EXPECT_TRUE(roster.participants(0).on_air());
+  EXPECT_EQ(stub_->ReportDialOut(Context().get(), report, &reported).error_code(),
+            grpc::StatusCode::NOT_FOUND);  // answered once
+
+  // Busy: the dial-out ends and its invite works again.
+  ASSERT_TRUE(stub_->CreateInvite(Context().get(), invite, &invited).ok());
+  dial.set_invite_token(invited.token());
+  dial.clear_speak_language();
+  ASSERT_TRUE(stub_->DialOut(Context().get(), dial, &calling).ok());
+  claim.set_name(calling.participant().name());
+  ASSERT_TRUE(stub_->ClaimDialOut(Context().get(), claim, &claimed).ok());
+  report.set_name(calling.participant().name());
+  report.set_state(v1::DIAL_OUT_STATE_BUSY);
+  ASSERT_TRUE(stub_->ReportDialOut(Context().get(), report, &reported).ok());
+  ASSERT_TRUE(stub_->DialOut(Context().get(), dial, &calling).ok());
+  // Removed before it is answered: cancelled.
+  v1::RemoveParticipantRequest remove;
+  remove.set_name(calling.participant().name());
+  v1::RemoveParticipantResponse removed;
+  ASSERT_TRUE(stub_->RemoveParticipant(Context().get(), remove, &removed).ok());
+  const std::string cancelled = calling.participant().name();
+  EXPECT_TRUE(WaitForEvent(room, [&](const v1::RoomEvent& event) {
+    return event.dial_out_progress().participant() == cancelled &&
+           event.dial_out_progress().state() == v1::DIAL_OUT_STATE_CANCELLED;
+  }));
+  // Nobody claims it: failed after 15 s, the invite usable again.
+  ASSERT_TRUE(stub_->DialOut(Context().get(), dial, &calling).ok());
+  time->Advance(absl::Seconds(16));
+  service_->Sweep();
+  const std::string unclaimed = calling.participant().name();
+  EXPECT_TRUE(WaitForEvent(room, [&](const v1::RoomEvent& event) {
+    return event.dial_out_progress().participant() == unclaimed &&
+           event.dial_out_progress().state() == v1::DIAL_OUT_STATE_FAILED;
+  }));
+  claim.set_name(unclaimed);
+  EXPECT_EQ(stub_->ClaimDialOut(Context().get(), claim, &claimed).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  ASSERT_TRUE(Join(room, invited.token(), &joined).ok());
+  ASSERT_TRUE(stub_->ListParticipants(Context().get(), list, &roster).ok());
+  EXPECT_EQ(roster.participants_size(), 2);
+}
+
 TEST_P(RoomsServiceStoreTest, ExpiredInvitesAreRefusedAndIdleRoomsClose) {
   auto time = std::make_shared<FakeTime>();
   RoomsOptions options;

@@ -1,6 +1,7 @@
 #include "services/sip/sip_sdp.h"
 
 #include <string>
+#include <tuple>
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
@@ -125,6 +126,44 @@ TEST(CallerOfferTest, TheAnswerCarriesTheNodesAddressCodecAndKeyUnderTheCallersT
   hold.replace(hold.find("a=sendonly"), 10, "a=inactive");
   EXPECT_TRUE(absl::StrContains(AnswerSdp(answer, *ParseCallerOffer(hold, false), 77, 3),
                                 "a=inactive\r\n"));
+}
+
+// The offer of a call Chorus places: every codec Chorus offers with its payload type, its key,
+// RTCP on the RTP port; read back by the independent SDP parser as the callee's answer is.
+TEST(DialOutOfferTest, TheOfferCarriesEveryCodecChorusSpeaksAndItsKey) {
+  v1::ClaimDialOutResponse claim;
+  claim.set_transport(v1::TRANSPORT_SRTP);
+  claim.mutable_audio()->set_address("198.51.100.7");
+  claim.mutable_audio()->set_port(40004);
+  claim.mutable_audio()->mutable_key()->set_suite(v1::SRTP_SUITE_AES_CM_128_HMAC_SHA1_80);
+  claim.mutable_audio()->mutable_key()->set_key_base64("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk");
+  for (const auto& [name, pt, rate, channels] :
+       {std::tuple{"opus", 111, 48000, 2}, std::tuple{"G722", 9, 8000, 1},
+        std::tuple{"PCMU", 0, 8000, 1}, std::tuple{"telephone-event", 101, 8000, 1}}) {
+    v1::Codec* codec = claim.add_codecs();
+    codec->set_name(name);
+    codec->set_payload_type(pt);
+    codec->set_clock_rate(rate);
+    codec->set_channels(channels);
+  }
+  claim.mutable_codecs(0)->set_fmtp("useinbandfec=1");
+  const std::string sdp = OfferSdp(claim, 12);
+  EXPECT_TRUE(absl::StrContains(sdp, "m=audio 40004 RTP/SAVP 111 9 0 101\r\n")) << sdp;
+  EXPECT_TRUE(absl::StrContains(sdp, "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 useinbandfec=1\r\n"));
+  EXPECT_TRUE(absl::StrContains(sdp, "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:QUJD"));
+  EXPECT_TRUE(absl::StrContains(sdp, "a=rtcp-mux\r\n"));
+  absl::StatusOr<CallerOffer> back = ParseCallerOffer(sdp, false);
+  ASSERT_TRUE(back.ok()) << back.status() << "\n" << sdp;
+  ASSERT_EQ(back->rtp.streams(0).codecs_size(), 3);
+  EXPECT_EQ(back->rtp.streams(0).codecs(1).name(), "G722");
+  EXPECT_EQ(back->rtp.streams(0).port(), 40004u);
+  EXPECT_EQ(back->telephone_event_pt, 101);
+  EXPECT_TRUE(back->rtcp_mux);
+  // Plain RTP (development): no key, RTP/AVP.
+  claim.set_transport(v1::TRANSPORT_RTP_INSECURE);
+  const std::string plain = OfferSdp(claim, 12);
+  EXPECT_TRUE(absl::StrContains(plain, "RTP/AVP 111")) << plain;
+  EXPECT_FALSE(absl::StrContains(plain, "a=crypto"));
 }
 
 TEST(DialStringTest, ANumberAndAPinAreDigits) {
