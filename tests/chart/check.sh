@@ -171,6 +171,10 @@ refuse "the SIP role calls the public API with a bearer token" --set sip.enabled
   --set auth.requireClientCert=true
 refuse "sip.callsPerSecond: Must be greater than or equal to 1" --set sip.enabled=true \
   --set sip.callsPerSecond=0
+refuse "sip.dialOut.outboundProxy: Does not match pattern" --set sip.enabled=true \
+  --set "sip.dialOut.outboundProxy=sbc.example:5061"
+refuse "sip.dialOut.ringTimeoutSeconds: Must be less than or equal to 300" --set sip.enabled=true \
+  --set sip.dialOut.ringTimeoutSeconds=3600
 refuse "portMin (41000) must not be above portMax (40000)" --set mediaNode.network.portMin=41000 \
   --set mediaNode.network.portMax=40000
 refuse "mediaNode.drain.timeoutSeconds: Must be greater than or equal to 30" \

@@ -339,6 +339,11 @@ function checkCase(name, docs, metricNames) {
       `${name}: SBCs and room systems must reach the SIP role's TLS port through a LoadBalancer or NodePort Service`);
     check(pdbs.some((b) => matches(b.spec.selector.matchLabels, sip.spec.template.metadata.labels)),
       `${name}: no PodDisruptionBudget covers the SIP role`);
+    // Calls placed (DialOut) go through a SIP or SIPS proxy when one is set, and ring a bounded time.
+    const proxy = flag(sipArgs, 'sip_outbound_proxy');
+    check(!proxy || /^sips?:[^\s"<>]+$/.test(proxy), `${name}: --sip_outbound_proxy must be a sip: or sips: URI`);
+    const ring = Number(flag(sipArgs, 'sip_ring_timeout'));
+    check(ring >= 5 && ring <= 300, `${name}: --sip_ring_timeout must be 5 to 300 seconds`);
     // With ServiceMonitors, the SIP pods are scraped too.
     if (byKind('ServiceMonitor').length > 0) {
       check(byKind('ServiceMonitor').some((m) => byKind('Service').some((v) =>
