@@ -407,7 +407,9 @@ void AudioEndpoint::SendPayload(std::span<const uint8_t> payload, uint8_t level,
 }
 
 void AudioEndpoint::Send(size_t length, bool rtcp) {
-  if (socket_->Send(std::span<const uint8_t>(send_buffer_.data(), length), config_.remote)) {
+  const net::SocketAddress& to =
+      rtcp && !config_.rtcp_remote.empty() ? config_.rtcp_remote : config_.remote;
+  if (socket_->Send(std::span<const uint8_t>(send_buffer_.data(), length), to)) {
     Bump(rtcp ? stats_->rtcp_packets_out : stats_->rtp_packets_out);
     Bump(stats_->bytes_out, length);
   } else {

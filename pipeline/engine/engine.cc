@@ -588,6 +588,24 @@ absl::Status MediaEngine::RemoveEndpoint(const std::string& session_id,
   return result;
 }
 
+absl::Status MediaEngine::RequestKeyframe(const std::string& session_id,
+                                          const std::string& endpoint_id) {
+  absl::MutexLock lock(&mutex_);
+  auto found = Find(session_id);
+  if (!found.ok()) return found.status();
+  SessionEntry* entry = *found;
+  bool asked = false;
+  absl::Status posted = entry->video_worker->Call([&] {
+    if (VideoEndpoint* endpoint = entry->video->endpoint(endpoint_id); endpoint != nullptr) {
+      endpoint->AskForKeyframe();
+      asked = true;
+    }
+  });
+  if (!posted.ok()) return posted;
+  if (!asked) return absl::NotFoundError("no endpoint '" + endpoint_id + "' with video");
+  return absl::OkStatus();
+}
+
 absl::Status MediaEngine::SetLayout(const std::string& session_id, const LayoutConfig& layout) {
   if (layout.max_tiles < 1 || layout.max_tiles > 25) {
     return absl::InvalidArgumentError("layout.max_tiles must be 1 to 25");

@@ -90,6 +90,9 @@ class MediaEngine {
   absl::Status UpdateRouting(const std::string& session_id, const std::string& endpoint_id,
                              const Routing& routing);
   absl::Status RemoveEndpoint(const std::string& session_id, const std::string& endpoint_id);
+  // The endpoint asked for a keyframe of its view outside RTCP (SIP INFO, RFC 5168): as a PLI.
+  // NOT_FOUND (no such session, or endpoint with video).
+  absl::Status RequestKeyframe(const std::string& session_id, const std::string& endpoint_id);
   // How the session's video views are laid out. NOT_FOUND, INVALID_ARGUMENT.
   absl::Status SetLayout(const std::string& session_id, const LayoutConfig& layout);
   // Distinct video views (compositors and encoders) the session uses.

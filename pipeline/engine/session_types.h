@@ -63,9 +63,10 @@ struct VideoConfig {
   bool enabled = false;
   video::VideoCodec codec = video::VideoCodec::kVp8;
   uint8_t payload_type = 96;
-  std::string remote_key_base64;  // the key its video is protected with
-  net::SocketAddress remote;      // where it receives video
-  int width = 640;                // the view it receives (even, 16 to 1920 x 16 to 1080)
+  std::string remote_key_base64;   // the key its video is protected with
+  net::SocketAddress remote;       // where it receives video
+  net::SocketAddress rtcp_remote;  // where it receives RTCP, when not at `remote` (else empty)
+  int width = 640;                 // the view it receives (even, 16 to 1920 x 16 to 1080)
   int height = 360;
   int bitrate_bps = 800'000;
 };
@@ -95,8 +96,9 @@ struct EndpointConfig {
   srtp::SrtpSuite suite = srtp::SrtpSuite::kAesCm128HmacSha1_80;
   // The key the endpoint protects what it sends with: base64 of master key || salt.
   std::string remote_key_base64;
-  // Where the endpoint receives.
+  // Where the endpoint receives, and its RTCP when not there (else empty: RFC 5761).
   net::SocketAddress remote;
+  net::SocketAddress rtcp_remote;
   // Send to the source of the latest authenticated packet instead (NAT).
   bool learn_address = false;
   CodecChoice codec;

@@ -351,7 +351,9 @@ void VideoEndpoint::Send(size_t length, bool rtcp, uint16_t sequence) {
     std::copy_n(send_buffer_.data(), length,
                 history_bytes_.data() + (sequence % kHistory) * kHistorySlotBytes);
   }
-  if (socket_->Send(std::span<const uint8_t>(send_buffer_.data(), length), config_.remote)) {
+  const net::SocketAddress& to =
+      rtcp && !config_.rtcp_remote.empty() ? config_.rtcp_remote : config_.remote;
+  if (socket_->Send(std::span<const uint8_t>(send_buffer_.data(), length), to)) {
     Bump(stats_->bytes_out, length);
     bytes_sent_ += length;
   }

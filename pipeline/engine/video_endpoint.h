@@ -80,6 +80,8 @@ class VideoEndpoint final : public net::EventLoop::Handler {
   uint64_t remb_bitrate_bps() const { return remb_sent_bps_; }
   // Whether the participant asked for a keyframe of its view since the last call.
   bool TakeKeyframeRequest();
+  // The participant asked for a keyframe of its view some other way than RTCP (SIP INFO).
+  void AskForKeyframe() { keyframe_requested_ = true; }
   // The bitrate tier of its view it is sent (bitrate_tiers.h), moved by the REMB and the loss
   // reports it sent since the last call; once per video tick.
   int UpdateTier(int64_t now_us) {

@@ -257,6 +257,7 @@ grpc::Status OfferToEndpoint(const v1::MediaOffer& offer, internal::Endpoint* en
     out->set_address(stream.address());
     out->set_port(stream.port());
     out->set_learn_address(stream.learn_address());
+    out->set_rtcp_port(stream.rtcp_port());
     out->mutable_key()->set_suite(static_cast<internal::SrtpSuite>(stream.key().suite()));
     out->mutable_key()->set_key_base64(stream.key().key_base64());
     for (const v1::HeaderExtension& extension : stream.header_extensions()) {

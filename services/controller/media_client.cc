@@ -136,6 +136,16 @@ absl::Status MediaClientImpl::RemoveEndpointNamed(size_t node, const std::string
       stubs_->For(node, *nodes_).RemoveEndpoint(context.get(), request, &response));
 }
 
+absl::Status MediaClientImpl::RequestKeyframe(size_t node, const std::string& room_id,
+                                              const std::string& participant) {
+  auto context = nodes_->NewContext(node);
+  internal::RequestKeyframeRequest request;
+  request.set_name(EndpointName(room_id, participant));
+  internal::RequestKeyframeResponse response;
+  return common::FromGrpcStatus(
+      stubs_->For(node, *nodes_).RequestKeyframe(context.get(), request, &response));
+}
+
 absl::Status MediaClientImpl::UpdateRouting(size_t node, const std::string& room_id,
                                             const std::string& participant,
                                             const internal::Routing& routing,

@@ -66,6 +66,9 @@ class MediaClient {
                                       const std::string& participant) = 0;
   // Removes an endpoint by the name the node gave it (one that belongs to no participant).
   virtual absl::Status RemoveEndpointNamed(size_t node, const std::string& endpoint_name) = 0;
+  // The participant asked for a keyframe of its view (outside RTCP).
+  virtual absl::Status RequestKeyframe(size_t node, const std::string& room_id,
+                                       const std::string& participant) = 0;
   // Sends the routing fields named in `paths` ("routing", "routing.muted", ...) of the
   // participant's endpoint.
   virtual absl::Status UpdateRouting(size_t node, const std::string& room_id,
@@ -102,6 +105,8 @@ class MediaClientImpl final : public MediaClient {
   absl::Status RemoveEndpoint(size_t node, const std::string& room_id,
                               const std::string& participant) override;
   absl::Status RemoveEndpointNamed(size_t node, const std::string& endpoint_name) override;
+  absl::Status RequestKeyframe(size_t node, const std::string& room_id,
+                               const std::string& participant) override;
   absl::Status UpdateRouting(size_t node, const std::string& room_id,
                              const std::string& participant,
                              const chorus::internal::v1::Routing& routing,

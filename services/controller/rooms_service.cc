@@ -1317,6 +1317,45 @@ grpc::Status RoomsService::LeaveRoom(grpc::ServerContext* context,
   return RemoveCall(context, request->name(), v1::LEAVE_REASON_LEFT, false);
 }
 
+grpc::Status RoomsService::FindMedia(const std::string& name,
+                                     const std::function<grpc::Status(const Room::Member&)>& check,
+                                     std::string* room_id, std::string* id, int* node) {
+  {
+    Locked lock(this);
+    Room* room = nullptr;
+    grpc::Status status = FindParticipant(name, &room, id);
+    if (!status.ok()) return status;
+    if (check != nullptr) {
+      status = check(room->participants.at(*id));
+      if (!status.ok()) return status;
+    }
+    *room_id = room->id;
+    *node = room->node;
+  }
+  if (client_ == nullptr || *node < 0) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the room's media is not running");
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status RoomsService::RequestKeyframe(grpc::ServerContext* context,
+                                           const v1::RequestKeyframeRequest* request,
+                                           v1::RequestKeyframeResponse*) {
+  grpc::Status status = auth_.Check(*context);
+  if (!status.ok()) return status;
+  if (request->name().size() > 256) return Invalid("name: rooms/{room}/participants/{participant}");
+  std::string room_id;
+  std::string id;
+  int node = -1;
+  status = FindMedia(request->name(), nullptr, &room_id, &id, &node);
+  if (!status.ok()) return status;
+  absl::Status asked = client_->RequestKeyframe(static_cast<size_t>(node), room_id, id);
+  if (asked.code() == absl::StatusCode::kNotFound) {
+    return NotFound("the participant receives no video");
+  }
+  return common::ToGrpcStatus(asked);
+}
+
 grpc::Status RoomsService::UpdateMedia(grpc::ServerContext* context,
                                        const v1::UpdateMediaRequest* request,
                                        v1::UpdateMediaResponse* response) {
@@ -1332,20 +1371,14 @@ grpc::Status RoomsService::UpdateMedia(grpc::ServerContext* context,
   std::string room_id;
   std::string id;
   int node = -1;
-  {
-    Locked lock(this);
-    Room* room = nullptr;
-    status = FindParticipant(request->name(), &room, &id);
-    if (!status.ok()) return status;
-    if (!room->participants.at(id).webrtc) {
-      return Precondition("the participant did not join over WebRTC");
-    }
-    room_id = room->id;
-    node = room->node;
-  }
-  if (client_ == nullptr || node < 0) {
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the room's media is not running");
-  }
+  status = FindMedia(
+      request->name(),
+      [](const Room::Member& member) {
+        return member.webrtc ? grpc::Status::OK
+                             : Precondition("the participant did not join over WebRTC");
+      },
+      &room_id, &id, &node);
+  if (!status.ok()) return status;
   absl::StatusOr<internal::Endpoint> renegotiated = client_->RenegotiateWebRtc(
       static_cast<size_t>(node), room_id, id, endpoint.webrtc_offer_sdp());
   if (!renegotiated.ok()) return common::ToGrpcStatus(renegotiated.status());

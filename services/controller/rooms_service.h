@@ -168,6 +168,9 @@ class RoomsService final : public chorus::v1::Rooms::Service {
                             chorus::v1::ClaimDialOutResponse*) override;
   grpc::Status ReportDialOut(grpc::ServerContext* context, const chorus::v1::ReportDialOutRequest*,
                              chorus::v1::ReportDialOutResponse*) override;
+  grpc::Status RequestKeyframe(grpc::ServerContext* context,
+                               const chorus::v1::RequestKeyframeRequest*,
+                               chorus::v1::RequestKeyframeResponse*) override;
   grpc::Status GetParticipant(grpc::ServerContext* context,
                               const chorus::v1::GetParticipantRequest*,
                               chorus::v1::Participant*) override;
@@ -311,6 +314,11 @@ class RoomsService final : public chorus::v1::Rooms::Service {
   // events, then sends the routings that changed to the media node.
   grpc::Status ParticipantCall(grpc::ServerContext* context, const std::string& name,
                                chorus::v1::Participant* response, const Change& change);
+  // The participant `name` (when `check`, given, passes), its room's id and media node; NOT_FOUND,
+  // or UNAVAILABLE when the room's media is not running.
+  grpc::Status FindMedia(const std::string& name,
+                         const std::function<grpc::Status(const Room::Member&)>& check,
+                         std::string* room_id, std::string* id, int* node);
   // ParticipantCall without the authentication (the caller has done it).
   grpc::Status ChangeParticipant(const std::string& name, chorus::v1::Participant* response,
                                  const Change& change);

@@ -182,6 +182,13 @@ absl::StatusOr<engine::VideoConfig> VideoFromProto(const v1::RemoteStream& strea
     return absl::InvalidArgumentError("remote_streams.address must be a literal IP address");
   }
   video.remote = *remote;
+  if (stream.rtcp_port() > 65535) {
+    return absl::InvalidArgumentError("remote_streams.rtcp_port must be 0 to 65535");
+  }
+  if (stream.rtcp_port() != 0 && stream.rtcp_port() != stream.port()) {
+    video.rtcp_remote =
+        *net::SocketAddress::FromIp(stream.address(), static_cast<uint16_t>(stream.rtcp_port()));
+  }
   if (secure) {
     if (stream.key().key_base64().empty()) {
       return absl::InvalidArgumentError("the video stream's key.key_base64 is required for SRTP");
@@ -284,6 +291,13 @@ absl::StatusOr<engine::EndpointConfig> EndpointFromProto(
     return absl::InvalidArgumentError("remote_streams.address must be a literal IP address");
   }
   config.remote = *remote;
+  if (audio->rtcp_port() > 65535) {
+    return absl::InvalidArgumentError("remote_streams.rtcp_port must be 0 to 65535");
+  }
+  if (audio->rtcp_port() != 0 && audio->rtcp_port() != audio->port()) {
+    config.rtcp_remote =
+        *net::SocketAddress::FromIp(audio->address(), static_cast<uint16_t>(audio->rtcp_port()));
+  }
   config.learn_address = audio->learn_address();
   if (config.secure) {
     auto suite = SuiteFromProto(audio->key().suite());
@@ -607,16 +621,25 @@ grpc::Status MediaNodeService::ReserveEndpoint(const std::string& session,
   return grpc::Status::OK;
 }
 
+grpc::Status MediaNodeService::AuthenticateEndpoint(const grpc::ServerContext& context,
+                                                    const std::string& name, std::string* session,
+                                                    std::string* endpoint) const {
+  grpc::Status status = Authenticate(context);
+  if (!status.ok()) return status;
+  if (!ParseEndpointName(name, session, endpoint)) {
+    return Invalid("name: expected sessions/{session}/endpoints/{endpoint}");
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status MediaNodeService::UpdateEndpoint(grpc::ServerContext* context,
                                               const v1::UpdateEndpointRequest* request,
                                               v1::Endpoint* response) {
-  grpc::Status status = Authenticate(*context);
-  if (!status.ok()) return status;
   std::string session;
   std::string endpoint;
-  if (!ParseEndpointName(request->endpoint().name(), &session, &endpoint)) {
-    return Invalid("endpoint.name: expected sessions/{id}/endpoints/{id}");
-  }
+  grpc::Status status =
+      AuthenticateEndpoint(*context, request->endpoint().name(), &session, &endpoint);
+  if (!status.ok()) return status;
   v1::Routing routing;
   std::vector<std::string> languages;
   {
@@ -682,19 +705,26 @@ grpc::Status MediaNodeService::UpdateEndpoint(grpc::ServerContext* context,
 grpc::Status MediaNodeService::RemoveEndpoint(grpc::ServerContext* context,
                                               const v1::RemoveEndpointRequest* request,
                                               v1::RemoveEndpointResponse*) {
-  grpc::Status status = Authenticate(*context);
-  if (!status.ok()) return status;
   std::string session;
   std::string endpoint;
-  if (!ParseEndpointName(request->name(), &session, &endpoint)) {
-    return Invalid("name: expected sessions/{id}/endpoints/{id}");
-  }
+  grpc::Status status = AuthenticateEndpoint(*context, request->name(), &session, &endpoint);
+  if (!status.ok()) return status;
   absl::Status removed = engine_->RemoveEndpoint(session, endpoint);
   if (!removed.ok()) return common::ToGrpcStatus(removed);
   absl::MutexLock lock(&mutex_);
   auto it = sessions_.find(session);
   if (it != sessions_.end()) it->second.endpoints.erase(endpoint);
   return grpc::Status::OK;
+}
+
+grpc::Status MediaNodeService::RequestKeyframe(grpc::ServerContext* context,
+                                               const v1::RequestKeyframeRequest* request,
+                                               v1::RequestKeyframeResponse*) {
+  std::string session;
+  std::string endpoint;
+  grpc::Status status = AuthenticateEndpoint(*context, request->name(), &session, &endpoint);
+  if (!status.ok()) return status;
+  return common::ToGrpcStatus(engine_->RequestKeyframe(session, endpoint));
 }
 
 grpc::Status MediaNodeService::SetLayout(grpc::ServerContext* context,
@@ -860,13 +890,10 @@ grpc::Status MediaNodeService::AnswerWebRtc(const std::string& session, const We
 grpc::Status MediaNodeService::RenegotiateEndpoint(grpc::ServerContext* context,
                                                    const v1::RenegotiateEndpointRequest* request,
                                                    v1::Endpoint* response) {
-  grpc::Status status = Authenticate(*context);
-  if (!status.ok()) return status;
   std::string session;
   std::string endpoint;
-  if (!ParseEndpointName(request->name(), &session, &endpoint)) {
-    return Invalid("name: expected sessions/{session}/endpoints/{endpoint}");
-  }
+  grpc::Status status = AuthenticateEndpoint(*context, request->name(), &session, &endpoint);
+  if (!status.ok()) return status;
   if (request->webrtc_offer_sdp().empty() || request->webrtc_offer_sdp().size() > 64 * 1024) {
     return Invalid("webrtc_offer_sdp: the browser's SDP offer, at most 64 KiB");
   }

@@ -80,6 +80,9 @@ class MediaNodeService final : public chorus::internal::v1::MediaNode::Service {
   grpc::Status RemoveEndpoint(grpc::ServerContext* context,
                               const chorus::internal::v1::RemoveEndpointRequest*,
                               chorus::internal::v1::RemoveEndpointResponse*) override;
+  grpc::Status RequestKeyframe(grpc::ServerContext* context,
+                               const chorus::internal::v1::RequestKeyframeRequest*,
+                               chorus::internal::v1::RequestKeyframeResponse*) override;
   grpc::Status SetLayout(grpc::ServerContext* context,
                          const chorus::internal::v1::SetLayoutRequest*,
                          chorus::internal::v1::Layout*) override;
@@ -93,6 +96,9 @@ class MediaNodeService final : public chorus::internal::v1::MediaNode::Service {
  private:
   grpc::Status NotYet(const grpc::ServerContext& context, const char* rpc) const;
   grpc::Status Authenticate(const grpc::ServerContext& context) const;
+  // Authenticate, then `name` as "sessions/{session}/endpoints/{endpoint}" (INVALID_ARGUMENT).
+  grpc::Status AuthenticateEndpoint(const grpc::ServerContext& context, const std::string& name,
+                                    std::string* session, std::string* endpoint) const;
   grpc::Status AddWebRtcEndpoint(const std::string& session,
                                  const std::vector<std::string>& languages,
                                  const chorus::internal::v1::AddEndpointRequest& request,

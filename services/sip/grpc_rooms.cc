@@ -85,6 +85,15 @@ class GrpcRooms final : public Rooms {
     return common::FromGrpcStatus(stub_->ReportDialOut(&context, request, &response));
   }
 
+  absl::Status RequestKeyframe(const std::string& participant) override {
+    grpc::ClientContext context;
+    Prepare(&context);
+    v1::RequestKeyframeRequest request;
+    request.set_name(participant);
+    v1::RequestKeyframeResponse response;
+    return common::FromGrpcStatus(stub_->RequestKeyframe(&context, request, &response));
+  }
+
   absl::Status SubmitKeypadPin(const std::string& participant, const std::string& pin) override {
     grpc::ClientContext context;
     Prepare(&context);

@@ -70,6 +70,10 @@ struct Call {
   bool ringing = false;
   absl::Time ring_deadline = absl::InfiniteFuture();
   bool timed_out = false;
+  // Its video was taken (a room system's camera): keyframes are asked for by SIP INFO too (once
+  // when the call is established).
+  bool has_video = false;
+  bool asked_keyframe = false;
 };
 
 // How a call Chorus placed ended, by the final response to its INVITE.
@@ -300,6 +304,14 @@ class Gateway final : public SipGateway {
         int state = nua_callstate_init;
         tl_gets(tags, NUTAG_CALLSTATE_REF(state), TAG_END());
         if (state == nua_callstate_terminated) self->Forget(handle);
+        // The call is established (the answer acknowledged): its video starts.
+        if (state == nua_callstate_ready) {
+          if (auto it = self->calls_.find(handle);
+              it != self->calls_.end() && !it->second->asked_keyframe) {
+            it->second->asked_keyframe = true;
+            self->AskForKeyframe(*it->second);
+          }
+        }
         break;
       }
       case nua_r_shutdown:
@@ -436,6 +448,9 @@ class Gateway final : public SipGateway {
     call->participant = joined->participant().name();
     call->offer = offer;
     call->answer = joined->answer().rtp();
+    for (const v1::StreamAnswer& stream : call->answer.streams()) {
+      call->has_video |= stream.kind() == v1::MEDIA_KIND_VIDEO;
+    }
     const std::string answer = AnswerSdp(call->answer, offer, call->id);
     nua_respond(handle, 200, "OK", SIPTAG_CONTENT_TYPE_STR("application/sdp"),
                 SIPTAG_PAYLOAD_STR(answer.c_str()),
@@ -633,16 +648,43 @@ class Gateway final : public SipGateway {
     }
   }
 
+  // RFC 5168: "give me a keyframe" as XML in SIP INFO, both ways.
+  static constexpr char kMediaControl[] = "application/media_control+xml";
+  static constexpr char kPictureFastUpdate[] =
+      "<?xml version=\"1.0\" encoding=\"utf-8\" ?>\r\n"
+      "<media_control><vc_primitive><to_encoder><picture_fast_update/></to_encoder>"
+      "</vc_primitive></media_control>\r\n";
+
+  // A call's video starts (its answer sent, or received): Chorus asks the room system for a
+  // keyframe by SIP INFO too, for systems that do not act on RTCP keyframe requests.
+  void AskForKeyframe(Call& call) {
+    if (!call.has_video || call.ended) return;
+    nua_info(call.handle, SIPTAG_CONTENT_TYPE_STR(kMediaControl),
+             SIPTAG_PAYLOAD_STR(kPictureFastUpdate), TAG_END());
+  }
+
   // A key pressed by a caller typing its PIN, sent as SIP INFO (RFC 2976): application/dtmf-relay
   // ("Signal=5") or application/dtmf ("5"). Kept until '#' ('*' starts over), then the PIN goes to
   // the controller, which checks it as if typed as RFC 4733 key presses. Never logged.
   void OnInfo(Call& call, const sip_t* sip) {
-    if (!call.keypad || call.ended || call.participant.empty() || sip == nullptr ||
+    if (call.ended || call.participant.empty() || sip == nullptr ||
         sip->sip_content_type == nullptr || sip->sip_content_type->c_type == nullptr ||
         sip->sip_payload == nullptr || sip->sip_payload->pl_data == nullptr) {
       return;
     }
     const std::string type = absl::AsciiStrToLower(sip->sip_content_type->c_type);
+    // A room system lost the picture Chorus sends it (RFC 5168): a keyframe of its view.
+    if (type == kMediaControl) {
+      if (call.has_video &&
+          absl::StrContains(absl::string_view(sip->sip_payload->pl_data,
+                                              std::min<size_t>(sip->sip_payload->pl_len, 4096)),
+                            "picture_fast_update")) {
+        Enqueue(
+            [this, participant = call.participant] { (void)rooms_->RequestKeyframe(participant); });
+      }
+      return;
+    }
+    if (!call.keypad) return;
     std::string body = absl::AsciiStrToLower(
         std::string(sip->sip_payload->pl_data, std::min<size_t>(sip->sip_payload->pl_len, 256)));
     size_t at = 0;

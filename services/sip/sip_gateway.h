@@ -26,6 +26,8 @@ class Rooms {
       const chorus::v1::JoinRoomRequest& request) = 0;
   // "rooms/{room}/participants/{participant}" leaves.
   virtual absl::Status Leave(const std::string& participant) = 0;
+  // A room system asked for a keyframe of the video it receives (SIP INFO, RFC 5168).
+  virtual absl::Status RequestKeyframe(const std::string& participant) = 0;
   // A keypad caller's PIN, typed as SIP INFO key presses up to '#'.
   virtual absl::Status SubmitKeypadPin(const std::string& participant, const std::string& pin) = 0;
   // A call to place (DialOut), taken once: the SIP address and Chorus's side of the call.

@@ -1,5 +1,10 @@
 #include "services/sip/sip_sdp.h"
 
+// GCC 12 reports a false -Wrestrict in std::string assignments at -O3 (GCC bug 105329).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wrestrict"
+#endif
+
 #include <sofia-sip/sdp.h>
 #include <sofia-sip/su_alloc.h>
 
@@ -149,6 +154,103 @@ bool WellFormed(absl::string_view sdp) {
   return true;
 }
 
+// Video codecs Chorus takes from a room system: VP8, and H.264 in packetization mode 1.
+bool VideoCodec(const sdp_rtpmap_t& map) {
+  if (map.rm_encoding == nullptr) return false;
+  if (absl::EqualsIgnoreCase(map.rm_encoding, "VP8")) return true;
+  return absl::EqualsIgnoreCase(map.rm_encoding, "H264") && map.rm_fmtp != nullptr &&
+         absl::StrContains(absl::AsciiStrToLower(map.rm_fmtp), "packetization-mode=1");
+}
+
+// One offered stream (`media`, audio or video) as Chorus takes it: where it receives, its codecs
+// (audio: telephone events apart, in `offer`), its SDES key (`tag`: the crypto line's), RTCP on
+// the RTP port. FAILED_PRECONDITION when nothing in it can be used.
+absl::Status TakeStream(const sdp_media_t& media, const sdp_connection_t& connection, bool secure,
+                        CallerOffer* offer, v1::StreamOffer* stream, unsigned* tag,
+                        bool* rtcp_mux) {
+  const bool audio = media.m_type == sdp_media_audio;
+  stream->set_kind(audio ? v1::MEDIA_KIND_AUDIO : v1::MEDIA_KIND_VIDEO);
+  stream->set_address(connection.c_address);
+  stream->set_port(static_cast<uint32_t>(media.m_port));
+  // Room systems and phones behind an SBC or NAT: answer where their packets come from.
+  stream->set_learn_address(true);
+  // RTP formats come as rtpmaps in the m= line's order (static payload types without an
+  // a=rtpmap line too, named from the parser's table); anything else as plain formats.
+  std::vector<v1::Codec> codecs;
+  for (const sdp_rtpmap_t* map = media.m_rtpmaps; map != nullptr; map = map->rm_next) {
+    v1::Codec codec;
+    if (!audio) {
+      if (!VideoCodec(*map)) continue;
+      codec.set_name(map->rm_encoding);
+      codec.set_payload_type(map->rm_pt);
+      codec.set_clock_rate(90000);
+      if (map->rm_fmtp != nullptr) codec.set_fmtp(map->rm_fmtp);
+    } else if (map->rm_encoding == nullptr || map->rm_encoding[0] == '\0') {
+      if (!StaticCodec(map->rm_pt, &codec)) continue;
+    } else if (absl::EqualsIgnoreCase(map->rm_encoding, "telephone-event")) {
+      if (offer->telephone_event_pt < 0) {
+        offer->telephone_event_pt = static_cast<int>(map->rm_pt);
+        offer->telephone_event_rate = map->rm_rate > 0 ? static_cast<int>(map->rm_rate) : 8000;
+      }
+      continue;
+    } else {
+      codec.set_name(map->rm_encoding);
+      codec.set_payload_type(map->rm_pt);
+      codec.set_clock_rate(static_cast<uint32_t>(map->rm_rate));
+      unsigned channels = 1;
+      if (map->rm_params != nullptr && !absl::SimpleAtoi(map->rm_params, &channels)) channels = 1;
+      codec.set_channels(channels);
+      if (map->rm_fmtp != nullptr) codec.set_fmtp(map->rm_fmtp);
+    }
+    codecs.push_back(std::move(codec));
+  }
+  for (const sdp_list_t* format = media.m_format; audio && format != nullptr;
+       format = format->l_next) {
+    unsigned pt = 0;
+    v1::Codec codec;
+    if (format->l_text != nullptr && absl::SimpleAtoi(format->l_text, &pt) &&
+        StaticCodec(pt, &codec)) {
+      codecs.push_back(std::move(codec));
+    }
+  }
+  for (v1::Codec& codec : codecs) {
+    if (codec.name().size() > 32 || codec.fmtp().size() > 512 || codec.clock_rate() > 192000 ||
+        codec.channels() > 8 || stream->codecs_size() >= 32) {
+      continue;
+    }
+    *stream->add_codecs() = std::move(codec);
+  }
+  if (stream->codecs().empty()) {
+    return absl::FailedPreconditionError(audio ? "no audio codec offered"
+                                               : "no video codec Chorus takes offered");
+  }
+  bool keyed = false;
+  uint32_t rtcp_port = static_cast<uint32_t>(media.m_port) + 1;  // RFC 3550, unless a=rtcp
+  for (const sdp_attribute_t* a = media.m_attributes; a != nullptr; a = a->a_next) {
+    if (a->a_name == nullptr) continue;
+    if (absl::EqualsIgnoreCase(a->a_name, "rtcp-mux")) *rtcp_mux = true;
+    uint32_t port = 0;
+    if (absl::EqualsIgnoreCase(a->a_name, "rtcp") && a->a_value != nullptr &&
+        absl::SimpleAtoi(
+            absl::string_view(a->a_value).substr(0, absl::string_view(a->a_value).find(' ')),
+            &port) &&
+        port > 0 && port <= 65535) {
+      rtcp_port = port;  // RFC 3605 (its address, when another, is not taken)
+    }
+    if (secure && !keyed && absl::EqualsIgnoreCase(a->a_name, "crypto") && a->a_value != nullptr) {
+      keyed = ParseCrypto(absl::string_view(a->a_value), tag, stream->mutable_key());
+    }
+  }
+  if (secure && !keyed) {
+    return absl::FailedPreconditionError(
+        "no SDES key with a suite Chorus speaks (AES_CM_128_HMAC_SHA1_80 or _32, "
+        "AEAD_AES_128_GCM)");
+  }
+  // Keyframe requests and reports go where the endpoint takes RTCP.
+  if (!*rtcp_mux && rtcp_port <= 65535) stream->set_rtcp_port(rtcp_port);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<CallerOffer> ParseCallerOffer(std::string_view sdp, bool allow_plain_rtp) {
@@ -189,63 +291,64 @@ absl::StatusOr<CallerOffer> ParseCallerOffer(std::string_view sdp, bool allow_pl
   offer.mode = static_cast<int>(audio->m_mode) & 3;
   offer.rtp.set_transport(secure ? v1::TRANSPORT_SRTP : v1::TRANSPORT_RTP_INSECURE);
   v1::StreamOffer* stream = offer.rtp.add_streams();
-  stream->set_kind(v1::MEDIA_KIND_AUDIO);
-  stream->set_address(connection->c_address);
-  stream->set_port(static_cast<uint32_t>(audio->m_port));
-  // Room systems and phones behind an SBC or NAT: answer where their packets come from.
-  stream->set_learn_address(true);
-  // RTP formats come as rtpmaps in the m= line's order (static payload types without an
-  // a=rtpmap line too, named from the parser's table); anything else as plain formats.
-  std::vector<v1::Codec> codecs;
-  for (const sdp_rtpmap_t* map = audio->m_rtpmaps; map != nullptr; map = map->rm_next) {
-    v1::Codec codec;
-    if (map->rm_encoding == nullptr || map->rm_encoding[0] == '\0') {
-      if (!StaticCodec(map->rm_pt, &codec)) continue;
-    } else if (absl::EqualsIgnoreCase(map->rm_encoding, "telephone-event")) {
-      if (offer.telephone_event_pt < 0) {
-        offer.telephone_event_pt = static_cast<int>(map->rm_pt);
-        offer.telephone_event_rate = map->rm_rate > 0 ? static_cast<int>(map->rm_rate) : 8000;
+  absl::Status taken =
+      TakeStream(*audio, *connection, secure, &offer, stream, &offer.crypto_tag, &offer.rtcp_mux);
+  if (!taken.ok()) return taken;
+  // A room system's camera: the first video stream that is not content (RFC 4796: "main", or no
+  // a=content), of the audio's transport, with a codec and key Chorus can take. Anything else
+  // offered is declined in the answer (port 0), and the call goes on.
+  const sdp_media_t* camera = nullptr;
+  for (const sdp_media_t* media = session->sdp_media; media != nullptr; media = media->m_next) {
+    if (media->m_type != sdp_media_video || media->m_port == 0 || media->m_rejected ||
+        media->m_proto != audio->m_proto || media->m_port > 65535) {
+      continue;
+    }
+    bool content = false;
+    for (const sdp_attribute_t* a = media->m_attributes; a != nullptr; a = a->a_next) {
+      if (a->a_name != nullptr && absl::EqualsIgnoreCase(a->a_name, "content") &&
+          (a->a_value == nullptr || !absl::EqualsIgnoreCase(a->a_value, "main"))) {
+        content = true;
       }
-      continue;
-    } else {
-      codec.set_name(map->rm_encoding);
-      codec.set_payload_type(map->rm_pt);
-      codec.set_clock_rate(static_cast<uint32_t>(map->rm_rate));
-      unsigned channels = 1;
-      if (map->rm_params != nullptr && !absl::SimpleAtoi(map->rm_params, &channels)) channels = 1;
-      codec.set_channels(channels);
-      if (map->rm_fmtp != nullptr) codec.set_fmtp(map->rm_fmtp);
     }
-    codecs.push_back(std::move(codec));
-  }
-  for (const sdp_list_t* format = audio->m_format; format != nullptr; format = format->l_next) {
-    unsigned pt = 0;
-    v1::Codec codec;
-    if (format->l_text != nullptr && absl::SimpleAtoi(format->l_text, &pt) &&
-        StaticCodec(pt, &codec)) {
-      codecs.push_back(std::move(codec));
-    }
-  }
-  for (v1::Codec& codec : codecs) {
-    if (codec.name().size() > 32 || codec.fmtp().size() > 512 || codec.clock_rate() > 192000 ||
-        codec.channels() > 8 || stream->codecs_size() >= 32) {
+    if (content) continue;
+    const sdp_connection_t* video_connection =
+        media->m_connections != nullptr ? media->m_connections : session->sdp_connection;
+    if (video_connection == nullptr || video_connection->c_address == nullptr ||
+        absl::string_view(video_connection->c_address).size() > 64) {
       continue;
     }
-    *stream->add_codecs() = std::move(codec);
-  }
-  if (stream->codecs().empty()) return absl::FailedPreconditionError("no audio codec offered");
-  bool keyed = false;
-  for (const sdp_attribute_t* a = audio->m_attributes; a != nullptr; a = a->a_next) {
-    if (a->a_name == nullptr) continue;
-    if (absl::EqualsIgnoreCase(a->a_name, "rtcp-mux")) offer.rtcp_mux = true;
-    if (secure && !keyed && absl::EqualsIgnoreCase(a->a_name, "crypto") && a->a_value != nullptr) {
-      keyed = ParseCrypto(absl::string_view(a->a_value), &offer.crypto_tag, stream->mutable_key());
+    v1::StreamOffer video;
+    CallerOffer scratch;
+    if (TakeStream(*media, *video_connection, secure, &scratch, &video, &offer.video_crypto_tag,
+                   &offer.video_rtcp_mux)
+            .ok()) {
+      // Room systems show 720p: the view they get, and its bitrate tier.
+      video.set_width(1280);
+      video.set_height(720);
+      *offer.rtp.add_streams() = std::move(video);
+      offer.video_mode = static_cast<int>(media->m_mode) & 3;
+      camera = media;
+      break;
     }
   }
-  if (secure && !keyed) {
-    return absl::FailedPreconditionError(
-        "no SDES key with a suite Chorus speaks (AES_CM_128_HMAC_SHA1_80 or _32, "
-        "AEAD_AES_128_GCM)");
+  // Every m= line in its order, for the answer (RFC 3264: the same lines, declined ones with port
+  // 0).
+  for (const sdp_media_t* media = session->sdp_media; media != nullptr; media = media->m_next) {
+    CallerOffer::Line line;
+    line.media = media->m_type_name != nullptr ? media->m_type_name : "application";
+    line.proto = media->m_proto_name != nullptr ? media->m_proto_name : "RTP/AVP";
+    for (const sdp_rtpmap_t* map = media->m_rtpmaps; map != nullptr; map = map->rm_next) {
+      absl::StrAppend(&line.formats, line.formats.empty() ? "" : " ", map->rm_pt);
+    }
+    for (const sdp_list_t* format = media->m_format; format != nullptr; format = format->l_next) {
+      if (format->l_text != nullptr && !absl::StrContains(line.formats, format->l_text)) {
+        absl::StrAppend(&line.formats, line.formats.empty() ? "" : " ", format->l_text);
+      }
+    }
+    if (line.formats.empty()) line.formats = "0";
+    if (media == audio) line.taken = v1::MEDIA_KIND_AUDIO;
+    if (media == camera) line.taken = v1::MEDIA_KIND_VIDEO;
+    offer.lines.push_back(std::move(line));
   }
   return offer;
 }
@@ -253,42 +356,69 @@ absl::StatusOr<CallerOffer> ParseCallerOffer(std::string_view sdp, bool allow_pl
 std::string AnswerSdp(const v1::RtpAnswer& answer, const CallerOffer& offer, uint64_t session_id,
                       uint64_t version) {
   const v1::StreamAnswer* audio = nullptr;
+  const v1::StreamAnswer* video = nullptr;
   for (const v1::StreamAnswer& stream : answer.streams()) {
     if (stream.kind() == v1::MEDIA_KIND_AUDIO) audio = &stream;
+    if (stream.kind() == v1::MEDIA_KIND_VIDEO) video = &stream;
   }
   if (audio == nullptr) return {};
   const bool secure = answer.transport() != v1::TRANSPORT_RTP_INSECURE;
   const std::string family = absl::StrContains(audio->address(), ':') ? "IP6" : "IP4";
-  const v1::Codec& codec = audio->codec();
   std::string sdp = absl::StrCat("v=0\r\no=chorus ", session_id, " ", version, " IN ", family, " ",
                                  audio->address(), "\r\ns=Chorus\r\nc=IN ", family, " ",
-                                 audio->address(), "\r\nt=0 0\r\nm=audio ", audio->port(),
-                                 secure ? " RTP/SAVP " : " RTP/AVP ", codec.payload_type());
-  if (offer.telephone_event_pt >= 0) absl::StrAppend(&sdp, " ", offer.telephone_event_pt);
-  absl::StrAppend(&sdp, "\r\na=rtpmap:", codec.payload_type(), " ", codec.name(), "/",
-                  codec.clock_rate());
-  if (codec.channels() > 1) absl::StrAppend(&sdp, "/", codec.channels());
-  absl::StrAppend(&sdp, "\r\n");
-  if (!codec.fmtp().empty()) {
-    absl::StrAppend(&sdp, "a=fmtp:", codec.payload_type(), " ", codec.fmtp(), "\r\n");
-  }
-  if (offer.telephone_event_pt >= 0) {
-    absl::StrAppend(&sdp, "a=rtpmap:", offer.telephone_event_pt, " telephone-event/",
-                    offer.telephone_event_rate, "\r\na=fmtp:", offer.telephone_event_pt,
-                    " 0-15\r\n");
-  }
-  if (secure) {
-    absl::StrAppend(&sdp, "a=crypto:", offer.crypto_tag, " ", SuiteName(audio->key().suite()),
-                    " inline:", audio->key().key_base64(), "\r\n");
-  }
+                                 audio->address(), "\r\nt=0 0\r\n");
   // Chorus takes RTCP on the RTP port; it says so to callers that do not multiplex (RFC 3605).
-  // What the caller sends Chorus receives, and the other way round.
-  // By what Chorus does: sends (1), receives (2).
-  static constexpr const char* kDirection[] = {"a=inactive\r\n", "a=sendonly\r\n", "a=recvonly\r\n",
-                                               "a=sendrecv\r\n"};
-  const int mode = ((offer.mode & 1) != 0 ? 2 : 0) | ((offer.mode & 2) != 0 ? 1 : 0);
-  absl::StrAppend(&sdp, offer.rtcp_mux ? "a=rtcp-mux\r\n" : "",
-                  absl::StrCat("a=rtcp:", audio->port(), "\r\n"), kDirection[mode]);
+  // The direction mirrors the offer's: by what Chorus does, sends (1), receives (2).
+  auto direction = [](int offered) {
+    static constexpr const char* kDirection[] = {"a=inactive\r\n", "a=sendonly\r\n",
+                                                 "a=recvonly\r\n", "a=sendrecv\r\n"};
+    return kDirection[((offered & 1) != 0 ? 2 : 0) | ((offered & 2) != 0 ? 1 : 0)];
+  };
+  auto stream_lines = [&](const v1::StreamAnswer& stream, const char* media, int extra_pt) {
+    const v1::Codec& codec = stream.codec();
+    absl::StrAppend(&sdp, "m=", media, " ", stream.port(), secure ? " RTP/SAVP " : " RTP/AVP ",
+                    codec.payload_type());
+    if (extra_pt >= 0) absl::StrAppend(&sdp, " ", extra_pt);
+    absl::StrAppend(&sdp, "\r\na=rtpmap:", codec.payload_type(), " ", codec.name(), "/",
+                    codec.clock_rate());
+    if (codec.channels() > 1) absl::StrAppend(&sdp, "/", codec.channels());
+    absl::StrAppend(&sdp, "\r\n");
+    if (!codec.fmtp().empty()) {
+      absl::StrAppend(&sdp, "a=fmtp:", codec.payload_type(), " ", codec.fmtp(), "\r\n");
+    }
+  };
+  auto crypto = [&](const v1::StreamAnswer& stream, unsigned tag) {
+    if (!secure) return;
+    absl::StrAppend(&sdp, "a=crypto:", tag, " ", SuiteName(stream.key().suite()),
+                    " inline:", stream.key().key_base64(), "\r\n");
+  };
+  std::vector<CallerOffer::Line> lines = offer.lines;
+  if (lines.empty()) lines.push_back({"audio", "", "", v1::MEDIA_KIND_AUDIO});
+  for (const CallerOffer::Line& line : lines) {
+    if (line.taken == v1::MEDIA_KIND_AUDIO) {
+      stream_lines(*audio, "audio", offer.telephone_event_pt);
+      if (offer.telephone_event_pt >= 0) {
+        absl::StrAppend(&sdp, "a=rtpmap:", offer.telephone_event_pt, " telephone-event/",
+                        offer.telephone_event_rate, "\r\na=fmtp:", offer.telephone_event_pt,
+                        " 0-15\r\n");
+      }
+      crypto(*audio, offer.crypto_tag);
+      absl::StrAppend(&sdp, offer.rtcp_mux ? "a=rtcp-mux\r\n" : "",
+                      absl::StrCat("a=rtcp:", audio->port(), "\r\n"), direction(offer.mode));
+    } else if (line.taken == v1::MEDIA_KIND_VIDEO && video != nullptr) {
+      // The room system's camera: Chorus asks for keyframes by RTCP (PLI, FIR) and NACKs.
+      stream_lines(*video, "video", -1);
+      const uint32_t pt = video->codec().payload_type();
+      absl::StrAppend(&sdp, "a=rtcp-fb:", pt, " nack\r\na=rtcp-fb:", pt,
+                      " nack pli\r\na=rtcp-fb:", pt, " ccm fir\r\n");
+      crypto(*video, offer.video_crypto_tag);
+      absl::StrAppend(&sdp, offer.video_rtcp_mux ? "a=rtcp-mux\r\n" : "",
+                      absl::StrCat("a=rtcp:", video->port(), "\r\n"), direction(offer.video_mode));
+    } else {
+      // Declined: content, BFCP, far-end camera control, a second camera (RFC 3264: port 0).
+      absl::StrAppend(&sdp, "m=", line.media, " 0 ", line.proto, " ", line.formats, "\r\n");
+    }
+  }
   return sdp;
 }
 

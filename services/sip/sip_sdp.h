@@ -3,13 +3,15 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "chorus/v1/rooms.pb.h"
 
 // A SIP caller's session description and Chorus's answer to it. The caller's SDP is parsed by
 // sofia-sip's SDP parser (a well-kept implementation, as the rest of the SIP stack); only the
-// answer is written here. Audio only: a room system's video and content come later.
+// answer is written here. Audio, and a room system's camera (VP8, H.264); content and other
+// streams are declined (port 0).
 namespace chorus::sip {
 
 // What a caller's offer asks for, in the public API's terms.
@@ -27,6 +29,20 @@ struct CallerOffer {
   // What the caller does with the audio: sends (1) and receives (2); 0 inactive, 1 sendonly (a
   // call on hold), 3 sendrecv. The answer mirrors it.
   int mode = 3;
+  // A room system's camera (rtp's second stream, when taken): its crypto tag, RTCP multiplexing
+  // and direction, as for the audio.
+  unsigned video_crypto_tag = 0;
+  bool video_rtcp_mux = false;
+  int video_mode = 3;
+  // Every m= line of the offer in its order, and what Chorus took of it (UNSPECIFIED: declined
+  // in the answer with port 0: content, BFCP, a second camera, a codec Chorus does not speak).
+  struct Line {
+    std::string media;
+    std::string proto;
+    std::string formats;
+    chorus::v1::MediaKind taken = chorus::v1::MEDIA_KIND_UNSPECIFIED;
+  };
+  std::vector<Line> lines;
 };
 
 // The offer of an INVITE. INVALID_ARGUMENT when it does not parse or has no usable audio stream;

@@ -30,14 +30,6 @@ start_sip_role --sip_listen="sip:127.0.0.1:$SIP_PORT" --sip_controller=127.0.0.1
 ctl --json watch dialout >"$E2E_WORK/events.txt" 2>"$E2E_WORK/watch.err" &
 E2E_PIDS+=($!)
 
-# wait_for FILE PATTERN SECONDS WHAT
-wait_for() {
-  for _ in $(seq $(($3 * 10))); do
-    grep -q -- "$2" "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  fail "$4"
-}
 # state_count STATE: dial_out_progress events of that state so far.
 state_count() { grep -c "\"state\": *\"DIAL_OUT_STATE_$1\"" "$E2E_WORK/events.txt" || true; }
 
@@ -52,7 +44,7 @@ busy=$!
 E2E_PIDS+=("$busy")
 sleep 0.5
 dial "sip:busy@127.0.0.1:48380" >/dev/null || fail "dial-out to the busy callee refused"
-wait_for "$E2E_WORK/events.txt" DIAL_OUT_STATE_BUSY 15 "no BUSY event for a callee answering 486"
+wait_log "$E2E_WORK/events.txt" DIAL_OUT_STATE_BUSY 15 "no BUSY event for a callee answering 486"
 wait "$busy" || fail "SIPp's busy callee saw something else ($(grep -i -m3 -e fail -e unexpected "$E2E_WORK/sipp-busy.txt" | tr '\n' ' '))"
 (($(state_count CALLING) == 1)) || fail "expected one CALLING event before BUSY"
 pass "a busy callee (486): CALLING then BUSY"
@@ -66,11 +58,11 @@ sleep 0.5
 pending=$(dial "sip:ring@127.0.0.1:48382" | awk '{ print $1 }') ||
   fail "dial-out with the invite after BUSY refused (the invite should be usable again)"
 pass "the invite is usable again after BUSY"
-wait_for "$E2E_WORK/events.txt" DIAL_OUT_STATE_RINGING 15 "no RINGING event for a callee sending 180"
+wait_log "$E2E_WORK/events.txt" DIAL_OUT_STATE_RINGING 15 "no RINGING event for a callee sending 180"
 [[ $(ctl participants dialout | grep -c participants/ || true) == 0 ]] ||
   fail "a callee not yet answered is in the roster"
 ctl remove "$pending" >/dev/null || fail "removing the pending callee"
-wait_for "$E2E_WORK/events.txt" DIAL_OUT_STATE_CANCELLED 10 "no CANCELLED event after removal"
+wait_log "$E2E_WORK/events.txt" DIAL_OUT_STATE_CANCELLED 10 "no CANCELLED event after removal"
 wait "$ring" || fail "SIPp's ringing callee got no CANCEL ($(grep -i -m3 -e fail -e unexpected "$E2E_WORK/sipp-ring.txt" | tr '\n' ' '))"
 pass "a ringing callee: RINGING, not in the roster; removed: CANCELLED, and its INVITE cancelled"
 
@@ -80,7 +72,7 @@ ring=$!
 E2E_PIDS+=("$ring")
 sleep 0.5
 dial "sip:late@127.0.0.1:48384" >/dev/null || fail "dial-out to the unanswered callee refused"
-wait_for "$E2E_WORK/events.txt" DIAL_OUT_STATE_NO_ANSWER 20 \
+wait_log "$E2E_WORK/events.txt" DIAL_OUT_STATE_NO_ANSWER 20 \
   "no NO_ANSWER event for a callee ringing past the ring timeout"
 wait "$ring" || fail "SIPp's unanswered callee got no CANCEL ($(grep -i -m3 -e fail -e unexpected "$E2E_WORK/sipp-noanswer.txt" | tr '\n' ' '))"
 pass "a callee ringing past the ring timeout: NO_ANSWER, cancelled by Chorus"
@@ -96,14 +88,11 @@ echo "<sip:interpreter@127.0.0.1:48360>;regint=0;answermode=auto;audio_codecs=PC
 timeout 60 baresip -f "$dir" -n 127.0.0.1 -t 45 >"$E2E_WORK/baresip.log" 2>&1 &
 baresip_pid=$!
 E2E_PIDS+=("$baresip_pid")
-for _ in $(seq 100); do
-  grep -q "interpreter@127.0.0.1" "$E2E_WORK/baresip.log" && break
-  sleep 0.1
-done
+wait_log "$E2E_WORK/baresip.log" "interpreter@127.0.0.1" 10 "baresip did not start"
 calling_before=$(state_count CALLING)
 interpreter=$(dial "sip:interpreter@127.0.0.1:48360" | awk '{ print $1 }') ||
   fail "dial-out to the interpreter refused"
-wait_for "$E2E_WORK/all.log" '"event":"participant_joined".*"via":"dial_out"' 20 \
+wait_log "$E2E_WORK/all.log" '"event":"participant_joined".*"via":"dial_out"' 20 \
   "the interpreter's call was not answered and joined ($(tail -3 "$E2E_WORK/baresip.log" | tr '\n' ' '))"
 (($(state_count CALLING) == calling_before + 1 && $(state_count ANSWERED) == 1)) ||
   fail "expected CALLING then ANSWERED for the interpreter"
@@ -127,7 +116,7 @@ pass "the Arabic listener hears the interpreter ($(tone_db arabic 880) dB at 880
 
 # 4. Removed: its call ends with BYE.
 ctl remove "$interpreter" >/dev/null || fail "removing the interpreter"
-wait_for "$E2E_WORK/baresip.log" "session closed" 15 "the interpreter's call did not end on removal"
+wait_log "$E2E_WORK/baresip.log" "session closed" 15 "the interpreter's call did not end on removal"
 dump=$(ls "$dir"/dump/*dec*.wav 2>/dev/null | head -1)
 [[ -n $dump ]] || fail "baresip kept nothing of what it heard"
 ffmpeg -hide_banner -loglevel error -nostdin -y -i "$dump" -ac 1 -ar 48000 -f s16le \

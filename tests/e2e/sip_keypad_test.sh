@@ -52,14 +52,6 @@ type_keys() {
     sleep 0.3
   done
 }
-# wait_log FILE PATTERN SECONDS WHAT
-wait_log() {
-  for _ in $(seq $(($3 * 10))); do
-    grep -q -- "$2" "$1" && return 0
-    sleep 0.1
-  done
-  fail "$4"
-}
 
 # The room: an ffmpeg participant (440 Hz) joined through the API.
 key=$(new_key)

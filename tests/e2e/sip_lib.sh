@@ -50,3 +50,13 @@ start_sip_role() {
   grep -q '"event":"listening"' "$E2E_WORK/sip.log" || fail "chorusd sip did not listen in 15 s"
   SIP_HTTP=$(sed -nE 's/.*"http":"port ([0-9]+)".*/127.0.0.1:\1/p' "$E2E_WORK/sip.log" | head -1)
 }
+
+# wait_log FILE PATTERN SECONDS WHAT: waits until FILE has a line matching PATTERN (grep), at most
+# SECONDS; fails saying WHAT did not happen.
+wait_log() {
+  for _ in $(seq $(($3 * 10))); do
+    grep -q -- "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  fail "$4"
+}

@@ -101,6 +101,11 @@ class FakeMedia final : public MediaClient {
     calls_.push_back("RemoveEndpointNamed " + name);
     return absl::OkStatus();
   }
+  absl::Status RequestKeyframe(size_t, const std::string& room_id,
+                               const std::string& participant) override {
+    calls_.push_back("RequestKeyframe " + room_id + "/" + participant);
+    return absl::OkStatus();
+  }
   absl::Status UpdateRouting(size_t, const std::string& room_id, const std::string& participant,
                              const internal::Routing&, const std::vector<std::string>&) override {
     calls_.push_back("UpdateRouting " + room_id + "/" + participant);

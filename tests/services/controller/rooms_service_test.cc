@@ -836,6 +836,45 @@ struct FakeTime {
   }
 };
 
+// A room system asks for a keyframe of its view by SIP INFO (RFC 5168): the SIP role passes it
+// on with RequestKeyframe, which reaches the participant's video on the node (as a PLI would).
+// A participant without video, or none, is NOT_FOUND. (sip_video_test has SIPp ask for real.)
+TEST_F(RoomsServiceTest, AKeyframeRequestReachesTheParticipantsVideo) {
+  Start();
+  v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
+  std::string token;
+  ASSERT_TRUE(Invite(room, v1::ROLE_GUEST, &token).ok());
+  v1::JoinRoomRequest join;
+  join.set_room(room.name());
+  join.set_invite_token(token);
+  *join.mutable_offer() = Offer(50020);
+  v1::StreamOffer* video = join.mutable_offer()->mutable_rtp()->add_streams();
+  video->set_kind(v1::MEDIA_KIND_VIDEO);
+  v1::Codec* vp8 = video->add_codecs();
+  vp8->set_name("VP8");
+  vp8->set_payload_type(96);
+  video->set_address("127.0.0.1");
+  video->set_port(50022);
+  video->set_rtcp_port(50023);
+  video->mutable_key()->set_key_base64("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNk");
+  v1::JoinRoomResponse with_video;
+  grpc::Status status = stub_->JoinRoom(Context().get(), join, &with_video);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  v1::Participant audio_only = JoinAs(room, v1::ROLE_GUEST);
+
+  v1::RequestKeyframeRequest request;
+  request.set_name(with_video.participant().name());
+  v1::RequestKeyframeResponse response;
+  status = stub_->RequestKeyframe(Context().get(), request, &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  request.set_name(audio_only.name());
+  EXPECT_EQ(stub_->RequestKeyframe(Context().get(), request, &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  request.set_name(room.name() + "/participants/nobody");
+  EXPECT_EQ(stub_->RequestKeyframe(Context().get(), request, &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
 // A call Chorus places (DialOut): the callee is pending and in no roster; a SIP role claims the
 // call once (the address, then never again; Chorus's side reserved on the node, SRTP); the
 // callee rings, then answers: it joins as the invite's interpreter, in the channel asked for.

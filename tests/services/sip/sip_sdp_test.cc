@@ -130,6 +130,101 @@ TEST(CallerOfferTest, TheAnswerCarriesTheNodesAddressCodecAndKeyUnderTheCallersT
 
 // The offer of a call Chorus places: every codec Chorus offers with its payload type, its key,
 // RTCP on the RTP port; read back by the independent SDP parser as the callee's answer is.
+// A room system's offer (as Cisco and Poly systems make it): audio, a main camera in H.264
+// (packetization modes 0 and 1), a content stream (RFC 4796) and BFCP, RTCP not multiplexed.
+constexpr char kRoomSystemOffer[] =
+    "v=0\r\n"
+    "o=roomsystem 1 1 IN IP4 192.0.2.20\r\n"
+    "s=-\r\n"
+    "c=IN IP4 192.0.2.20\r\n"
+    "t=0 0\r\n"
+    "m=audio 2326 RTP/SAVP 9 0 101\r\n"
+    "a=rtpmap:101 telephone-event/8000\r\n"
+    "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n"
+    "a=sendrecv\r\n"
+    "m=video 2328 RTP/SAVP 97 126\r\n"
+    "b=TIAS:1920000\r\n"
+    "a=rtpmap:97 H264/90000\r\n"
+    "a=fmtp:97 profile-level-id=42801f;packetization-mode=0\r\n"
+    "a=rtpmap:126 H264/90000\r\n"
+    "a=fmtp:126 profile-level-id=42801f;packetization-mode=1\r\n"
+    "a=rtcp:2339\r\n"
+    "a=rtcp-fb:* nack pli\r\n"
+    "a=content:main\r\n"
+    "a=crypto:5 AES_CM_128_HMAC_SHA1_80 inline:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk\r\n"
+    "a=sendrecv\r\n"
+    "m=video 2330 RTP/SAVP 126\r\n"
+    "a=rtpmap:126 H264/90000\r\n"
+    "a=fmtp:126 profile-level-id=42801f;packetization-mode=1\r\n"
+    "a=content:slides\r\n"
+    "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk\r\n"
+    "m=application 5070 TCP/BFCP *\r\n"
+    "a=floorctrl:c-s\r\n";
+
+TEST(CallerOfferTest, ARoomSystemsCameraIsTakenAndItsContentAndBfcpDeclined) {
+  absl::StatusOr<CallerOffer> offer = ParseCallerOffer(kRoomSystemOffer, false);
+  ASSERT_TRUE(offer.ok()) << offer.status();
+  ASSERT_EQ(offer->rtp.streams_size(), 2);
+  const v1::StreamOffer& audio = offer->rtp.streams(0);
+  EXPECT_EQ(audio.rtcp_port(), 2327u);  // RTP port + 1: no a=rtcp, no rtcp-mux
+  const v1::StreamOffer& video = offer->rtp.streams(1);
+  EXPECT_EQ(video.kind(), v1::MEDIA_KIND_VIDEO);
+  EXPECT_EQ(video.port(), 2328u);
+  EXPECT_EQ(video.rtcp_port(), 2339u);  // RFC 3605
+  ASSERT_EQ(video.codecs_size(), 1);    // packetization mode 1 only
+  EXPECT_EQ(video.codecs(0).payload_type(), 126u);
+  EXPECT_EQ(video.key().key_base64(), "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk");
+  EXPECT_EQ(video.width(), 1280u);
+  EXPECT_EQ(offer->video_crypto_tag, 5u);
+  ASSERT_EQ(offer->lines.size(), 4u);
+
+  v1::RtpAnswer answer;
+  answer.set_transport(v1::TRANSPORT_SRTP);
+  v1::StreamAnswer* a = answer.add_streams();
+  a->set_kind(v1::MEDIA_KIND_AUDIO);
+  a->set_address("198.51.100.7");
+  a->set_port(40002);
+  a->mutable_codec()->set_name("G722");
+  a->mutable_codec()->set_payload_type(9);
+  a->mutable_codec()->set_clock_rate(8000);
+  a->mutable_key()->set_key_base64("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNk");
+  v1::StreamAnswer* v = answer.add_streams();
+  v->set_kind(v1::MEDIA_KIND_VIDEO);
+  v->set_address("198.51.100.7");
+  v->set_port(40004);
+  v->mutable_codec()->set_name("H264");
+  v->mutable_codec()->set_payload_type(126);
+  v->mutable_codec()->set_clock_rate(90000);
+  v->mutable_codec()->set_fmtp("packetization-mode=1;profile-level-id=42e01f");
+  v->mutable_key()->set_key_base64("ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMy");
+  const std::string sdp = AnswerSdp(answer, *offer, 9);
+  // The same four lines in the offer's order: audio, the camera, content and BFCP declined.
+  const size_t audio_at = sdp.find("m=audio 40002 RTP/SAVP 9 101\r\n");
+  const size_t video_at = sdp.find("m=video 40004 RTP/SAVP 126\r\n");
+  const size_t content_at = sdp.find("m=video 0 RTP/SAVP 126\r\n");
+  const size_t bfcp_at = sdp.find("m=application 0 TCP/BFCP *\r\n");
+  ASSERT_NE(audio_at, std::string::npos) << sdp;
+  ASSERT_NE(video_at, std::string::npos) << sdp;
+  ASSERT_NE(content_at, std::string::npos) << sdp;
+  ASSERT_NE(bfcp_at, std::string::npos) << sdp;
+  EXPECT_TRUE(audio_at < video_at && video_at < content_at && content_at < bfcp_at);
+  EXPECT_TRUE(absl::StrContains(sdp, "a=rtcp-fb:126 nack pli\r\n"));
+  EXPECT_TRUE(absl::StrContains(sdp, "a=rtcp-fb:126 ccm fir\r\n"));
+  EXPECT_TRUE(absl::StrContains(sdp, "a=crypto:5 AES_CM_128_HMAC_SHA1_80 inline:ZmVkY2"));
+  // The answer reads back (the independent parser) with both streams.
+  absl::StatusOr<CallerOffer> back = ParseCallerOffer(sdp, false);
+  ASSERT_TRUE(back.ok()) << back.status() << "\n" << sdp;
+  EXPECT_EQ(back->rtp.streams_size(), 2);
+  // A video stream with no codec Chorus takes is declined, the call goes on with audio.
+  std::string no_camera = kRoomSystemOffer;
+  for (size_t at; (at = no_camera.find("H264")) != std::string::npos;) {
+    no_camera.replace(at, 4, "H265");
+  }
+  absl::StatusOr<CallerOffer> audio_only = ParseCallerOffer(no_camera, false);
+  ASSERT_TRUE(audio_only.ok());
+  EXPECT_EQ(audio_only->rtp.streams_size(), 1);
+}
+
 TEST(DialOutOfferTest, TheOfferCarriesEveryCodecChorusSpeaksAndItsKey) {
   v1::ClaimDialOutResponse claim;
   claim.set_transport(v1::TRANSPORT_SRTP);
