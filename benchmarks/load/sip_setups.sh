@@ -44,7 +44,7 @@ sip_before=$(cpu "$sip_pid")
 controller_before=$(cpu "$controller_pid")
 start=$(date +%s.%N)
 sipp -nostdin -i 127.0.0.1 -p 49969 -mp 49972 127.0.0.1:49971 -s "$dial*24680" \
-  -sf "$here/sip_call.xml" -r "$rate" -m "$calls" -l 1000 -timeout 300s \
+  -sf "$here/sip_call.xml" -d 1000 -r "$rate" -m "$calls" -l 1000 -timeout 300s \
   -trace_stat -stf "$E2E_WORK/stat.csv" -trace_screen -screen_file "$E2E_WORK/screen.txt" \
   >/dev/null 2>&1 || true
 end=$(date +%s.%N)
