@@ -155,6 +155,9 @@ ABSL_FLAG(std::string, sip_from, "",
           "sip role: the From URI of calls Chorus places (default sip:chorus@<listener>)");
 ABSL_FLAG(int32_t, sip_ring_timeout, 60,
           "sip role: seconds a call Chorus places may ring before it is cancelled (no answer)");
+ABSL_FLAG(std::string, sip_trunk_credentials_file, "",
+          "sip role: a file holding 'user:password', answered to a trunk or SBC that asks calls "
+          "Chorus places for digest authentication");
 ABSL_FLAG(int32_t, sip_max_calls, 200, "sip role: calls at once (more get 503)");
 ABSL_FLAG(int32_t, sip_calls_per_second, 20, "sip role: new calls per second (more get 503)");
 
@@ -364,6 +367,22 @@ int RunSip(const sigset_t& signals) {
   options.outbound_proxy = absl::GetFlag(FLAGS_sip_outbound_proxy);
   options.from_uri = absl::GetFlag(FLAGS_sip_from);
   options.ring_timeout_seconds = std::clamp(absl::GetFlag(FLAGS_sip_ring_timeout), 5, 300);
+  if (const std::string file = absl::GetFlag(FLAGS_sip_trunk_credentials_file); !file.empty()) {
+    auto read = common::ReadFileForFlag("--sip_trunk_credentials_file", file);
+    if (!read.ok()) return UsageError(std::string(read.status().message()));
+    const std::string line(absl::StripAsciiWhitespace(*read));
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == line.size() || line.size() > 512 ||
+        line.find_first_of("\r\n") != std::string::npos) {
+      return UsageError("--sip_trunk_credentials_file: one line, user:password");
+    }
+    if (line.find(':', colon + 1) != std::string::npos) {
+      // sofia-sip takes credentials as "scheme:realm:user:password".
+      return UsageError("--sip_trunk_credentials_file: the password may not contain ':'");
+    }
+    options.trunk_user = line.substr(0, colon);
+    options.trunk_password = line.substr(colon + 1);
+  }
   for (const std::string* uri : {&options.outbound_proxy, &options.from_uri}) {
     if (!uri->empty() && !absl::StartsWith(*uri, "sip:") && !absl::StartsWith(*uri, "sips:")) {
       return UsageError("--sip_outbound_proxy and --sip_from are sip: or sips: URIs");

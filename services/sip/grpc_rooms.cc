@@ -23,13 +23,23 @@ class GrpcRooms final : public Rooms {
 
   ~GrpcRooms() override { StopWatching(); }
 
-  void WatchDepartures(
-      std::function<void(const std::string&)> left,
-      std::function<void(const std::string&, v1::DialOutState)> dial_out) override {
+  void WatchDepartures(std::function<void(const std::string&)> left,
+                       std::function<void(const std::string&, v1::DialOutState)> dial_out,
+                       std::function<void()> lost) override {
     StopWatching();
     stopping_ = false;
-    watcher_ = std::thread(
-        [this, left = std::move(left), dial_out = std::move(dial_out)] { Watch(left, dial_out); });
+    watcher_ = std::thread([this, left = std::move(left), dial_out = std::move(dial_out),
+                            lost = std::move(lost)] { Watch(left, dial_out, lost); });
+  }
+
+  bool InRoom(const std::string& participant) override {
+    grpc::ClientContext context;
+    Prepare(&context);
+    v1::GetParticipantRequest request;
+    request.set_name(participant);
+    v1::Participant response;
+    return stub_->GetParticipant(&context, request, &response).error_code() !=
+           grpc::StatusCode::NOT_FOUND;
   }
 
   void StopWatching() override {
@@ -107,7 +117,8 @@ class GrpcRooms final : public Rooms {
  private:
   // One WatchRooms stream after another (from where the last one ended) until stopped.
   void Watch(const std::function<void(const std::string&)>& left,
-             const std::function<void(const std::string&, v1::DialOutState)>& dial_out) {
+             const std::function<void(const std::string&, v1::DialOutState)>& dial_out,
+             const std::function<void()>& lost) {
     int64_t after = 0;
     while (!stopping_) {
       grpc::ClientContext context;
@@ -138,10 +149,12 @@ class GrpcRooms final : public Rooms {
         std::lock_guard<std::mutex> lock(context_mutex_);
         context_ = nullptr;
       }
-      // A resume point the controller no longer has: from now on.
+      // A resume point the controller no longer has: from now on, and what happened meanwhile
+      // is found out another way.
       if (status.error_code() == grpc::StatusCode::OUT_OF_RANGE ||
           status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
         after = 0;
+        lost();
       }
       for (int i = 0; i < 10 && !stopping_; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -70,6 +70,8 @@ struct Call {
   bool ringing = false;
   absl::Time ring_deadline = absl::InfiniteFuture();
   bool timed_out = false;
+  // Answered the trunk's digest challenge once (a second challenge fails the call).
+  bool authenticated = false;
   // Its video was taken (a room system's camera): keyframes are asked for by SIP INFO too (once
   // when the call is established).
   bool has_video = false;
@@ -155,7 +157,8 @@ class Gateway final : public SipGateway {
         },
         [this](const std::string& participant, v1::DialOutState state) {
           Post([this, participant, state] { OnDialOutProgress(participant, state); });
-        });
+        },
+        [this] { Post([this] { OnEventsLost(); }); });
     return absl::OkStatus();
   }
 
@@ -568,6 +571,11 @@ class Gateway final : public SipGateway {
       }
       return;
     }
+    if ((status == 401 || status == 407) && !call.authenticated && !call.timed_out &&
+        Authenticate(call,
+                     status == 401 ? sip->sip_www_authenticate : sip->sip_proxy_authenticate)) {
+      return;  // the INVITE goes again with the credentials
+    }
     if (status >= 300) {
       call.ended = true;
       const v1::DialOutState state = DialOutFailure(status, call.timed_out);
@@ -621,6 +629,25 @@ class Gateway final : public SipGateway {
     });
   }
 
+  // The trunk asks for digest authentication (RFC 3261 22.2, 22.3): answered once with the
+  // configured user and password under the challenge's realm. False when there is nothing to
+  // answer with.
+  bool Authenticate(Call& call, const msg_auth_t* challenge) {
+    if (options_.trunk_user.empty() || challenge == nullptr || challenge->au_scheme == nullptr ||
+        !absl::EqualsIgnoreCase(challenge->au_scheme, "Digest")) {
+      return false;
+    }
+    const char* realm = msg_params_find(challenge->au_params, "realm=");
+    if (realm == nullptr || std::string_view(realm).size() > 256) return false;
+    const std::string credentials =
+        absl::StrCat("Digest:", realm, ":", options_.trunk_user, ":", options_.trunk_password);
+    call.authenticated = true;
+    nua_authenticate(call.handle, NUTAG_AUTH(credentials.c_str()), TAG_END());
+    base::Log(base::LogLevel::kInfo, "sip_dial_out_authenticating",
+              {{"call", static_cast<int64_t>(call.id)}});
+    return true;
+  }
+
   // Tells the controller how a call placed goes (its end is counted here).
   void ReportDialOut(const std::string& participant, v1::DialOutState state) {
     if (state != v1::DIAL_OUT_STATE_RINGING) Count(state);
@@ -633,6 +660,22 @@ class Gateway final : public SipGateway {
     if (auto it = dial_out_results_.find(state); it != dial_out_results_.end()) {
       it->second->Increment();
     }
+  }
+
+  // The room's events since some moment are lost (the controller restarted with a store that
+  // keeps none, or lost the resume point): each call's participant is looked for again, and a
+  // call whose participant is gone ends with BYE. A caller still typing its PIN is not in the
+  // room yet either: it is hung up on too (it may call again), since such a restart does not keep
+  // what it typed into.
+  void OnEventsLost() {
+    for (auto& [handle, call] : calls_) {
+      if (call->ended || !call->answered || call->participant.empty()) continue;
+      Enqueue([this, participant = call->participant] {
+        if (!rooms_->InRoom(participant)) Post([this, participant] { OnDeparture(participant); });
+      });
+    }
+    base::Log(base::LogLevel::kInfo, "sip_room_events_lost",
+              {{"calls", static_cast<int64_t>(calls_.size())}});
   }
 
   // The participant of a call left the room without its caller hanging up (a host removed it,

@@ -36,14 +36,19 @@ class Rooms {
   // How a call this role places goes: RINGING, ANSWERED (with the callee's media), or its end.
   virtual absl::Status ReportDialOut(const std::string& participant, chorus::v1::DialOutState state,
                                      const chorus::v1::RtpOffer& answer) = 0;
+  // Whether the participant is in its room (joined or waiting); false when the controller says
+  // NOT_FOUND, true otherwise (an error is no proof it left).
+  virtual bool InRoom(const std::string& participant) = 0;
   // Calls `left` with the name of every participant that leaves any room (removed by a host,
   // denied, the room closed, its media node failed...), and `dial_out` with every dial-out's
   // progress (CALLING: one to place), from now on, until StopWatching(); reconnects and resumes
-  // where it was when the stream breaks. Both run on a thread of the watch.
+  // where it was when the stream breaks. When it cannot resume (the controller restarted with a
+  // store that keeps no events, or lost the resume point), events may have been missed: it calls
+  // `lost` and goes on from then. All run on a thread of the watch.
   virtual void WatchDepartures(
       std::function<void(const std::string& participant)> left,
-      std::function<void(const std::string& participant, chorus::v1::DialOutState state)>
-          dial_out) = 0;
+      std::function<void(const std::string& participant, chorus::v1::DialOutState state)> dial_out,
+      std::function<void()> lost) = 0;
   virtual void StopWatching() = 0;
 };
 
@@ -71,6 +76,11 @@ struct GatewayOptions {
   std::string from_uri;
   // A call placed that is not answered within this many seconds is cancelled (NO_ANSWER).
   int ring_timeout_seconds = 60;
+  // What Chorus answers a trunk or SBC that asks calls placed for digest authentication (401,
+  // 407): the user name and password it gave Chorus (empty: none; such a call then fails).
+  // Never logged.
+  std::string trunk_user;
+  std::string trunk_password;
   // Where the gateway's metrics go (chorus_sip_calls, chorus_sip_calls_total{result}); may be
   // null.
   std::shared_ptr<prometheus::Registry> registry;

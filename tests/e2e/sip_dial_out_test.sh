@@ -25,8 +25,9 @@ start_chorusd all all --dev --grpc_listen=127.0.0.1:48300 --http_listen=127.0.0.
   --media_port_min=48310 --media_port_max=48349
 ctl room create meeting --room_id=dialout --languages=ar --lobby=false >/dev/null ||
   fail "room create"
+printf 'chorus-trunk:s3cret-Trunk\n' >"$E2E_WORK/trunk-credentials"
 start_sip_role --sip_listen="sip:127.0.0.1:$SIP_PORT" --sip_controller=127.0.0.1:48300 \
-  --sip_ring_timeout=6
+  --sip_ring_timeout=6 --sip_trunk_credentials_file="$E2E_WORK/trunk-credentials"
 ctl --json watch dialout >"$E2E_WORK/events.txt" 2>"$E2E_WORK/watch.err" &
 E2E_PIDS+=($!)
 
@@ -76,6 +77,25 @@ wait_log "$E2E_WORK/events.txt" DIAL_OUT_STATE_NO_ANSWER 20 \
   "no NO_ANSWER event for a callee ringing past the ring timeout"
 wait "$ring" || fail "SIPp's unanswered callee got no CANCEL ($(grep -i -m3 -e fail -e unexpected "$E2E_WORK/sipp-noanswer.txt" | tr '\n' ' '))"
 pass "a callee ringing past the ring timeout: NO_ANSWER, cancelled by Chorus"
+
+# 2b. A trunk that asks for digest authentication: Chorus answers the challenge with the
+# configured credentials (SIPp verifies them; the callee is then busy, else it would be refused).
+timeout 40 sipp -nostdin -i 127.0.0.1 -p 48386 -sf "$(dirname "$0")/sip/callee_auth.xml" -m 1 \
+  -timeout 30s >"$E2E_WORK/sipp-auth.txt" 2>&1 &
+auth=$!
+E2E_PIDS+=("$auth")
+sleep 0.5
+busy_before=$(state_count BUSY)
+dial "sip:auth@127.0.0.1:48386" >/dev/null || fail "dial-out through the authenticating trunk refused"
+for _ in $(seq 150); do
+  (($(state_count BUSY) > busy_before || $(state_count REJECTED) > 0)) && break
+  sleep 0.1
+done
+(($(state_count BUSY) > busy_before)) ||
+  fail "the trunk's digest challenge was not answered with the right credentials ($(state_count REJECTED) REJECTED)"
+wait "$auth" || fail "SIPp's authenticating trunk saw something else ($(grep -i -m3 -e fail -e unexpected "$E2E_WORK/sipp-auth.txt" | tr '\n' ' '))"
+! grep -q "s3cret" "$E2E_WORK/sip.log" || fail "the trunk's password reached the SIP role's log"
+pass "a trunk asking for digest authentication: answered with the credentials (verified), then BUSY"
 
 # 3. The interpreter answers. The floor (440 Hz) and an Arabic listener, both ffmpeg.
 room_join dialout speaker host 48350

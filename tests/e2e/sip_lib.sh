@@ -60,3 +60,24 @@ wait_log() {
   done
   fail "$4"
 }
+
+# baresip_caller NAME SIP_PORT RTP_PORT TARGET: a baresip caller (G.711, SRTP; its files in
+# $E2E_WORK/NAME, its log in $E2E_WORK/baresip-NAME.log) dialling sip:TARGET, for 60 s at most.
+baresip_caller() {
+  local dir="$E2E_WORK/$1"
+  baresip_config "$dir" "$1" "$2" "$3"
+  echo "<sip:$1@127.0.0.1;transport=udp>;regint=0;audio_codecs=PCMU;mediaenc=srtp-mand" \
+    >"$dir/accounts"
+  timeout 70 baresip -f "$dir" -n 127.0.0.1 -t 60 -e "/dial sip:$4" \
+    >"$E2E_WORK/baresip-$1.log" 2>&1 &
+  E2E_PIDS+=($!)
+}
+
+# wait_answered COUNT SECONDS: until the SIP role has answered COUNT calls, at most SECONDS.
+wait_answered() {
+  for _ in $(seq $(($2 * 10))); do
+    (($(grep -c '"event":"sip_call_answered"' "$E2E_WORK/sip.log") >= $1)) && return 0
+    sleep 0.1
+  done
+  fail "the SIP role answered $(grep -c '"event":"sip_call_answered"' "$E2E_WORK/sip.log") of $1 calls"
+}

@@ -23,24 +23,9 @@ ROOM=$(awk '{ print $1 }' <<<"$room_line")
 DIAL=$(grep -o 'dial_in_id=[0-9]*' <<<"$room_line" | cut -d= -f2)
 start_sip_role --sip_listen="sip:127.0.0.1:48202" --sip_controller=127.0.0.1:48201
 
-# caller NAME SIP_PORT RTP_PORT USER: a baresip caller dialling USER at the SIP role, for 60 s.
-caller() {
-  local dir="$E2E_WORK/$1"
-  baresip_config "$dir" "$1" "$2" "$3"
-  echo "<sip:caller@127.0.0.1;transport=udp>;regint=0;audio_codecs=PCMU;mediaenc=srtp-mand" \
-    >"$dir/accounts"
-  timeout 70 baresip -f "$dir" -n 127.0.0.1 -t 60 -e "/dial sip:$4@127.0.0.1:48202" \
-    >"$E2E_WORK/baresip-$1.log" 2>&1 &
-  E2E_PIDS+=($!)
-}
-caller inside 48260 48270 "$DIAL*$PIN"
-caller typing 48262 48272 "$DIAL"
-for _ in $(seq 200); do
-  (($(grep -c '"event":"sip_call_answered"' "$E2E_WORK/sip.log") >= 2)) && break
-  sleep 0.1
-done
-(($(grep -c '"event":"sip_call_answered"' "$E2E_WORK/sip.log") >= 2)) ||
-  fail "the two calls were not answered"
+baresip_caller inside 48260 48270 "$DIAL*$PIN@127.0.0.1:48202"
+baresip_caller typing 48262 48272 "$DIAL@127.0.0.1:48202"
+wait_answered 2 20
 for _ in $(seq 100); do
   [[ $(ctl participants "$ROOM" | grep -c participants/) == 1 ]] && break
   sleep 0.1
