@@ -108,7 +108,8 @@ sipp_run() {
   SIPP_PIDS+=($!)
 }
 SIPP_PIDS=()
-sipp_run invites 47890 -sn uac -r 200 -m 1000
+sipp_run invites 47890 -sn uac -r 200 -m 1000 -trace_msg \
+  -message_file "$E2E_WORK/sipp-invites-messages.txt"
 sipp_run options 47892 -sf "$(dirname "$0")/sip/options_flood.xml" -r 200 -m 1000
 sipp_run malformed 47894 -sf "$(dirname "$0")/sip/malformed.xml" -r 50 -m 200
 wait_all "$RECEIVER_PID" "$caller_pid" "${SIPP_PIDS[@]}"
@@ -126,9 +127,13 @@ analyze caller 440 880
 expect_db_above caller 440 -40
 expect_db_below caller 880 -50
 pass "the SIP caller hears the ffmpeg participant ($(tone_db caller 440) dB at 440 Hz), not itself"
-busy=$(curl -sf "http://$SIP_HTTP/metrics" | sed -n 's/^chorus_sip_calls_total{result="busy"} //p')
-[[ ${busy%.*} -gt 0 ]] || fail "the INVITE flood was not rate-limited (busy: ${busy:-none})"
-pass "floods of INVITEs ($busy refused as busy), OPTIONS and malformed requests left the call alone"
+# What the flooding client itself received: 503 (with Retry-After) for the calls over the limit.
+busy=$(grep -c '^SIP/2.0 503 ' "$E2E_WORK/sipp-invites-messages.txt" || true)
+((busy > 0)) || fail "the INVITE flood was not rate-limited: SIPp received no 503"
+first_503=$(grep -m1 -A12 '^SIP/2.0 503 ' "$E2E_WORK/sipp-invites-messages.txt")
+grep -qi '^Retry-After: 5' <<<"$first_503" ||
+  fail "the 503 answers to the INVITE flood carry no Retry-After"
+pass "floods of INVITEs ($busy answered 503 with Retry-After, as SIPp received them), OPTIONS and malformed requests left the call alone"
 
 # 3b. Hold and resume (re-INVITEs, SIPp): the answers mirror the offers' directions; moving the
 # media elsewhere is refused (488) and the call goes on to its BYE.
