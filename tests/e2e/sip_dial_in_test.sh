@@ -133,7 +133,7 @@ busy=$(grep -c '^SIP/2.0 503 ' "$E2E_WORK/sipp-invites-messages.txt" || true)
 first_503=$(grep -m1 -A12 '^SIP/2.0 503 ' "$E2E_WORK/sipp-invites-messages.txt")
 grep -qi '^Retry-After: 5' <<<"$first_503" ||
   fail "the 503 answers to the INVITE flood carry no Retry-After"
-pass "floods of INVITEs ($busy answered 503 with Retry-After, as SIPp received them), OPTIONS and malformed requests left the call alone"
+pass "floods of INVITEs (SIPp received $busy responses 503 with Retry-After, retransmissions included), OPTIONS and malformed requests left the call alone"
 
 # 3b. Hold and resume (re-INVITEs, SIPp): the answers mirror the offers' directions; moving the
 # media elsewhere is refused (488) and the call goes on to its BYE.
