@@ -481,10 +481,7 @@ class Gateway final : public SipGateway {
     CallerOffer offer = call.offer;  // an INVITE without an offer keeps the call as it is
     if (!sdp.empty()) {
       absl::StatusOr<CallerOffer> parsed = ParseCallerOffer(sdp, options_.allow_plain_rtp);
-      const v1::StreamOffer& before = call.offer.rtp.streams(0);
-      if (!parsed.ok() || parsed->rtp.streams(0).address() != before.address() ||
-          parsed->rtp.streams(0).port() != before.port() ||
-          parsed->rtp.streams(0).key().SerializeAsString() != before.key().SerializeAsString()) {
+      if (!parsed.ok() || !SameMedia(call.offer.rtp, parsed->rtp)) {
         nua_respond(call.handle, 488, "Not Acceptable Here", TAG_END());
         base::Log(base::LogLevel::kInfo, "sip_reinvite_refused",
                   {{"call", static_cast<int64_t>(call.id)}});
@@ -676,6 +673,20 @@ class Gateway final : public SipGateway {
     }
     base::Log(base::LogLevel::kInfo, "sip_room_events_lost",
               {{"calls", static_cast<int64_t>(calls_.size())}});
+  }
+
+  // Whether `now` keeps every stream of `before` (the audio, and the camera when the call has
+  // one) where it was: the same address, port and key. Streams it adds are declined.
+  static bool SameMedia(const v1::RtpOffer& before, const v1::RtpOffer& now) {
+    for (const v1::StreamOffer& stream : before.streams()) {
+      const auto same = [&stream](const v1::StreamOffer& other) {
+        return other.kind() == stream.kind() && other.address() == stream.address() &&
+               other.port() == stream.port() &&
+               other.key().SerializeAsString() == stream.key().SerializeAsString();
+      };
+      if (std::none_of(now.streams().begin(), now.streams().end(), same)) return false;
+    }
+    return true;
   }
 
   // The participant of a call left the room without its caller hanging up (a host removed it,

@@ -87,8 +87,9 @@ pass "Chorus's RTCP reached the room system's RTCP port"
 # 6. Keyframes by SIP INFO (RFC 5168), with SIPp as a room system (H.264 camera and content):
 # Chorus's answer takes the camera and declines the content, asks the room system for a keyframe
 # by INFO once the call is up, and answers the room system's own keyframe request 200 (passed on
-# to the node as a PLI would be).
+# to the node as a PLI would be); a re-INVITE holding the camera gets it mirrored, one moving the
+# camera elsewhere gets 488.
 timeout 30 sipp -nostdin -i 127.0.0.1 -p 48498 "127.0.0.1:$SIP_PORT" -s "$DIAL*$PIN" \
   -sf "$(dirname "$0")/sip/video_keyframes.xml" -m 1 -timeout 25s >"$E2E_WORK/sipp-video.txt" 2>&1 ||
   fail "the SIP INFO keyframe exchange failed ($(tail -c 600 "$E2E_WORK/sipp-video.txt" | tr "\n" " "))"
-pass "keyframes by SIP INFO both ways; the camera taken, the content declined"
+pass "keyframes by SIP INFO both ways; the camera taken, the content declined; the camera held and mirrored by re-INVITE, moved: 488"
