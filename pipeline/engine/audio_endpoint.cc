@@ -41,17 +41,13 @@ absl::StatusOr<std::unique_ptr<AudioEndpoint>> AudioEndpoint::Create(
     if (!remote_key.ok()) return remote_key.status();
     auto inbound = srtp::SrtpSession::Create(*remote_key, srtp::Direction::kInbound);
     if (!inbound.ok()) return inbound.status();
-    srtp::SrtpKeyMaterial local_key = srtp::SrtpKeyMaterial::Generate(config.suite);
-    if (!config.local_key_base64.empty()) {
-      auto reserved = srtp::SrtpKeyMaterial::FromBase64(config.suite, config.local_key_base64);
-      if (!reserved.ok()) return reserved.status();
-      local_key = *reserved;
-    }
-    auto outbound = srtp::SrtpSession::Create(local_key, srtp::Direction::kOutbound);
+    auto local_key = detail::LocalKey(config.suite, config.local_key_base64);
+    if (!local_key.ok()) return local_key.status();
+    auto outbound = srtp::SrtpSession::Create(*local_key, srtp::Direction::kOutbound);
     if (!outbound.ok()) return outbound.status();
     endpoint->inbound_ = *std::move(inbound);
     endpoint->outbound_ = *std::move(outbound);
-    endpoint->answer_.local_key_base64 = local_key.ToBase64();
+    endpoint->answer_.local_key_base64 = local_key->ToBase64();
     endpoint->answer_.suite = config.suite;
   }
   auto decoder = codec::AudioDecoder::Create(config.codec.codec);

@@ -5,8 +5,11 @@
 #include <cstdint>
 #include <random>
 #include <span>
+#include <string>
 
+#include "absl/status/statusor.h"
 #include "pipeline/engine/engine_stats.h"
+#include "pipeline/srtp/srtp_key.h"
 #include "pipeline/srtp/srtp_session.h"
 
 // Small helpers shared by the audio and video endpoints and sessions (engine internals).
@@ -26,6 +29,14 @@ inline uint32_t RandomSsrc() {
   uint32_t ssrc = 0;
   while (ssrc == 0) ssrc = random();
   return ssrc;
+}
+
+// The key the node protects what it sends with: the one reserved when Chorus offered first
+// (`reserved`, base64), else a new one.
+inline absl::StatusOr<srtp::SrtpKeyMaterial> LocalKey(srtp::SrtpSuite suite,
+                                                      const std::string& reserved) {
+  if (reserved.empty()) return srtp::SrtpKeyMaterial::Generate(suite);
+  return srtp::SrtpKeyMaterial::FromBase64(suite, reserved);
 }
 
 // The drop reason of an SRTP failure.

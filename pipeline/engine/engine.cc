@@ -189,6 +189,7 @@ absl::StatusOr<EndpointAnswer> MediaEngine::AddEndpoint(const std::string& sessi
   SessionEntry* entry = *found;
   absl::StatusOr<std::unique_ptr<net::UdpSocket>> socket =
       absl::InternalError("no socket allocated");
+  std::unique_ptr<net::UdpSocket> video_socket;
   EndpointConfig reserved_config;
   const EndpointConfig* used = &config;
   if (auto reservation = reservations_.find(session_id + "/" + config.id);
@@ -203,13 +204,17 @@ absl::StatusOr<EndpointAnswer> MediaEngine::AddEndpoint(const std::string& sessi
     reserved_config.local_ssrc = reservation->second.ssrc;
     used = &reserved_config;
     socket = std::move(reservation->second.socket);
-    reservations_.erase(reservation);
+    if (config.video.enabled && reservation->second.video_socket != nullptr) {
+      reserved_config.video.local_key_base64 = reservation->second.video_key_base64;
+      reserved_config.video.local_ssrc = reservation->second.video_ssrc;
+      video_socket = std::move(reservation->second.video_socket);
+    }
+    reservations_.erase(reservation);  // a video stream not answered is released
   } else {
     socket = ports_.Allocate();
   }
   if (!socket.ok()) return socket.status();
-  std::unique_ptr<net::UdpSocket> video_socket;
-  if (config.video.enabled) {
+  if (config.video.enabled && video_socket == nullptr) {
     auto allocated = ports_.Allocate();
     if (!allocated.ok()) return allocated.status();
     video_socket = *std::move(allocated);
@@ -228,7 +233,7 @@ absl::StatusOr<EndpointAnswer> MediaEngine::AddEndpoint(const std::string& sessi
   if (config.video.enabled) {
     absl::StatusOr<VideoAnswer> video = absl::InternalError("not run");
     posted = entry->video_worker->Call([&] {
-      video = entry->video->AddEndpoint(config.id, config.secure, config.suite, config.video,
+      video = entry->video->AddEndpoint(config.id, config.secure, config.suite, used->video,
                                         std::move(video_socket));
       if (video.ok()) entry->video->ApplyRouting(config.id, config.routing);
     });
@@ -260,7 +265,8 @@ absl::StatusOr<EndpointAnswer> MediaEngine::AddEndpoint(const std::string& sessi
 
 absl::StatusOr<EndpointAnswer> MediaEngine::ReserveEndpoint(const std::string& session_id,
                                                             const std::string& endpoint_id,
-                                                            bool secure, srtp::SrtpSuite suite) {
+                                                            bool secure, srtp::SrtpSuite suite,
+                                                            bool video) {
   if (!ValidId(endpoint_id)) {
     return absl::InvalidArgumentError("endpoint_id must be 1 to 63 characters of [a-z0-9-_]");
   }
@@ -287,6 +293,17 @@ absl::StatusOr<EndpointAnswer> MediaEngine::ReserveEndpoint(const std::string& s
   answer.ssrc = detail::RandomSsrc();
   answer.suite = suite;
   if (secure) answer.local_key_base64 = srtp::SrtpKeyMaterial::Generate(suite).ToBase64();
+  if (video) {
+    auto video_socket = ports_.Allocate();
+    if (!video_socket.ok()) return video_socket.status();
+    answer.video.enabled = true;
+    answer.video.local = (*video_socket)->local_address();
+    answer.video.ssrc = detail::RandomSsrc();
+    if (secure) answer.video.local_key_base64 = srtp::SrtpKeyMaterial::Generate(suite).ToBase64();
+    reservation.video_socket = *std::move(video_socket);
+    reservation.video_key_base64 = answer.video.local_key_base64;
+    reservation.video_ssrc = answer.video.ssrc;
+  }
   reservation.socket = *std::move(socket);
   reservation.secure = secure;
   reservation.suite = suite;

@@ -77,9 +77,11 @@ class MediaEngine {
   // Nothing is sent or received until AddEndpoint of the same id takes the reservation (its
   // config must have the same `secure` and `suite`); RemoveEndpoint and DeleteSession release
   // it. INVALID_ARGUMENT, NOT_FOUND (session), ALREADY_EXISTS, RESOURCE_EXHAUSTED (no port).
+  // With `video`, a video stream's socket, SSRC and key are reserved too (answer.video); an
+  // answer without video releases them.
   absl::StatusOr<EndpointAnswer> ReserveEndpoint(const std::string& session_id,
                                                  const std::string& endpoint_id, bool secure,
-                                                 srtp::SrtpSuite suite);
+                                                 srtp::SrtpSuite suite, bool video = false);
   // A WebRTC endpoint's new offer in the same call (config from it, same id): a screen share
   // starts or stops, the announced SSRCs change, or the browser restarts ICE (new remote
   // credentials: new local ones are answered). DTLS and SRTP go on; the participant stays.
@@ -150,6 +152,9 @@ class MediaEngine {
     srtp::SrtpSuite suite = srtp::SrtpSuite::kAesCm128HmacSha1_80;
     std::string local_key_base64;
     uint32_t ssrc = 0;
+    std::unique_ptr<net::UdpSocket> video_socket;  // null: no video reserved
+    std::string video_key_base64;
+    uint32_t video_ssrc = 0;
   };
   absl::flat_hash_map<std::string, Reservation> reservations_ ABSL_GUARDED_BY(mutex_);
 

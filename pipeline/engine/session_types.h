@@ -66,7 +66,11 @@ struct VideoConfig {
   std::string remote_key_base64;   // the key its video is protected with
   net::SocketAddress remote;       // where it receives video
   net::SocketAddress rtcp_remote;  // where it receives RTCP, when not at `remote` (else empty)
-  int width = 640;                 // the view it receives (even, 16 to 1920 x 16 to 1080)
+  // The node's side decided before the endpoint's (MediaEngine::ReserveEndpoint): its key
+  // (base64; empty: a new one) and SSRC (0: a new one).
+  std::string local_key_base64;
+  uint32_t local_ssrc = 0;
+  int width = 640;  // the view it receives (even, 16 to 1920 x 16 to 1080)
   int height = 360;
   int bitrate_bps = 800'000;
 };

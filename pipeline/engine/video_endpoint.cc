@@ -48,19 +48,20 @@ absl::StatusOr<std::unique_ptr<VideoEndpoint>> VideoEndpoint::Create(
     if (!remote_key.ok()) return remote_key.status();
     auto inbound = srtp::SrtpSession::Create(*remote_key, srtp::Direction::kInbound);
     if (!inbound.ok()) return inbound.status();
-    srtp::SrtpKeyMaterial local_key = srtp::SrtpKeyMaterial::Generate(suite);
-    auto outbound = srtp::SrtpSession::Create(local_key, srtp::Direction::kOutbound);
+    auto local_key = detail::LocalKey(suite, config.local_key_base64);
+    if (!local_key.ok()) return local_key.status();
+    auto outbound = srtp::SrtpSession::Create(*local_key, srtp::Direction::kOutbound);
     if (!outbound.ok()) return outbound.status();
     endpoint->inbound_ = *std::move(inbound);
     endpoint->outbound_ = *std::move(outbound);
-    endpoint->answer_.local_key_base64 = local_key.ToBase64();
+    endpoint->answer_.local_key_base64 = local_key->ToBase64();
   }
   auto decoder = video::VideoDecoder::Create(config.codec);
   if (!decoder.ok()) return decoder.status();
   endpoint->decoder_ = *std::move(decoder);
   endpoint->answer_.enabled = true;
   endpoint->answer_.local = endpoint->socket_->local_address();
-  endpoint->answer_.ssrc = RandomSsrc();
+  endpoint->answer_.ssrc = config.local_ssrc != 0 ? config.local_ssrc : RandomSsrc();
   endpoint->sequence_ = static_cast<uint16_t>(RandomSsrc() & 0x7fff);
   return endpoint;
 }

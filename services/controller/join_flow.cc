@@ -221,6 +221,7 @@ absl::StatusOr<Joined> JoinFlow::Join(JoinAttempt attempt, v1::RejectReason* rej
           member.dial_out = v1::DIAL_OUT_STATE_CALLING;
           member.dial_out_uri = attempt.dial_out_uri;
           member.dial_out_speak_language = attempt.dial_out_speak_language;
+          member.dial_out_video = attempt.dial_out_video;
           keypad_participant = member.participant;
         }
         *attempt.endpoint.mutable_routing() = member.routing;
@@ -448,6 +449,7 @@ absl::StatusOr<JoinFlow::DialOutClaim> JoinFlow::ClaimDialOut(const std::string&
   DialOutClaim claim;
   std::string room_id;
   int node = -1;
+  bool video = false;
   absl::Status claimed = NoDialOut();
   (void)rooms_->Update(room_name, [&](RoomRecord* room, const absl::Status&, rules::Events*) {
     RoomRecord::Member* member = PlacedDialOut(room, participant_id);
@@ -458,6 +460,7 @@ absl::StatusOr<JoinFlow::DialOutClaim> JoinFlow::ClaimDialOut(const std::string&
     claim.sip_uri = std::move(member->dial_out_uri);
     member->dial_out_uri.clear();
     claim.display_name = member->participant.display_name();
+    video = member->dial_out_video;
     room_id = room->id;
     node = room->node;
     return claimed = absl::OkStatus();
@@ -466,6 +469,7 @@ absl::StatusOr<JoinFlow::DialOutClaim> JoinFlow::ClaimDialOut(const std::string&
   internal::Endpoint offer;
   offer.set_transport(transport);
   offer.set_offer_first(true);
+  offer.set_offer_video(video);
   absl::StatusOr<internal::Endpoint> reserved =
       media_->AddEndpoint(static_cast<size_t>(node), room_id, participant_id, offer);
   if (!reserved.ok()) {

@@ -73,6 +73,7 @@ struct JoinAttempt {
   bool dial_out = false;
   std::string dial_out_uri;
   std::string dial_out_speak_language;
+  bool dial_out_video = false;
   // The offer as the media node takes it (the routing is filled in by the flow).
   chorus::internal::v1::Endpoint endpoint;
   // A fresh id for the participant, and the SHA-256 of its new session token.

@@ -267,6 +267,7 @@ std::string Serialize(const RoomRecord& room) {
     member.set_dial_out_state(it->second.dial_out);
     member.set_dial_out_speak_language(it->second.dial_out_speak_language);
     member.set_dial_out_uri(it->second.dial_out_uri);
+    member.set_dial_out_video(it->second.dial_out_video);
   }
   live.set_node(room.node);
   live.set_session_ready(room.session_ready);
@@ -320,6 +321,7 @@ absl::StatusOr<std::unique_ptr<RoomRecord>> Parse(const std::string& id, const s
                           : v1::DIAL_OUT_STATE_UNSPECIFIED;
     member.dial_out_speak_language = stored.dial_out_speak_language();
     member.dial_out_uri = stored.dial_out_uri();
+    member.dial_out_video = stored.dial_out_video();
     if (room.participants.emplace(stored.id(), std::move(member)).second) {
       room.participant_order.push_back(stored.id());
     }

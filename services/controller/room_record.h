@@ -48,6 +48,7 @@ struct RoomRecord {
     chorus::v1::DialOutState dial_out = chorus::v1::DIAL_OUT_STATE_UNSPECIFIED;
     std::string dial_out_speak_language;
     std::string dial_out_uri;
+    bool dial_out_video = false;  // video offered too
   };
   std::map<std::string, Member> participants;  // by participant id
   std::vector<std::string> participant_order;

@@ -910,6 +910,7 @@ grpc::Status RoomsService::DialOut(grpc::ServerContext* context, const v1::DialO
   attempt.dial_out = true;
   attempt.dial_out_uri = request->sip_uri();
   attempt.dial_out_speak_language = language;
+  attempt.dial_out_video = request->video();
   attempt.participant_id = RandomId(6);
   // Nobody holds a session token for a callee: it leaves by hanging up (or being removed).
   attempt.session_token_hash = HashToken(NewSecret());
@@ -951,9 +952,24 @@ grpc::Status RoomsService::ClaimDialOut(grpc::ServerContext* context,
                                                                 : v1::TRANSPORT_RTP_INSECURE);
   v1::MediaAnswer answer;
   EndpointToAnswer(claim->offer, &answer);
-  if (answer.rtp().streams_size() > 0) *response->mutable_audio() = answer.rtp().streams(0);
+  for (const v1::StreamAnswer& stream : answer.rtp().streams()) {
+    if (stream.kind() == v1::MEDIA_KIND_AUDIO) *response->mutable_audio() = stream;
+    if (stream.kind() == v1::MEDIA_KIND_VIDEO) *response->mutable_video() = stream;
+  }
   response->mutable_audio()->clear_codec();
   AddOfferedCodecs(response->mutable_codecs());
+  if (response->has_video()) {
+    response->mutable_video()->clear_codec();
+    v1::Codec* vp8 = response->add_video_codecs();
+    vp8->set_name("VP8");
+    vp8->set_payload_type(96);
+    vp8->set_clock_rate(90000);
+    v1::Codec* h264 = response->add_video_codecs();
+    h264->set_name("H264");
+    h264->set_payload_type(126);
+    h264->set_clock_rate(90000);
+    h264->set_fmtp("packetization-mode=1;profile-level-id=42e01f");
+  }
   return grpc::Status::OK;
 }
 

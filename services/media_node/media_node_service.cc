@@ -604,7 +604,8 @@ grpc::Status MediaNodeService::ReserveEndpoint(const std::string& session,
       return Invalid("endpoint.transport: unknown value");
   }
   const srtp::SrtpSuite suite = srtp::SrtpSuite::kAesCm128HmacSha1_80;
-  auto reserved = engine_->ReserveEndpoint(session, request.endpoint_id(), secure, suite);
+  auto reserved = engine_->ReserveEndpoint(session, request.endpoint_id(), secure, suite,
+                                           endpoint.offer_video());
   if (!reserved.ok()) return common::ToGrpcStatus(reserved.status());
   *response = endpoint;
   response->set_name(absl::StrCat(kSessionPrefix, session, "/endpoints/", request.endpoint_id()));
@@ -617,6 +618,17 @@ grpc::Status MediaNodeService::ReserveEndpoint(const std::string& session,
   if (secure) {
     local->mutable_key()->set_suite(SuiteToProto(suite));
     local->mutable_key()->set_key_base64(reserved->local_key_base64);
+  }
+  if (reserved->video.enabled) {
+    v1::LocalStream* video = response->add_local_streams();
+    video->set_kind(v1::MEDIA_KIND_VIDEO);
+    video->set_address(options_.media_address);
+    video->set_port(reserved->video.local.port());
+    video->set_ssrc(reserved->video.ssrc);
+    if (secure) {
+      video->mutable_key()->set_suite(SuiteToProto(suite));
+      video->mutable_key()->set_key_base64(reserved->video.local_key_base64);
+    }
   }
   return grpc::Status::OK;
 }

@@ -428,24 +428,37 @@ std::string OfferSdp(const v1::ClaimDialOutResponse& claim, uint64_t session_id)
   const std::string family = absl::StrContains(audio.address(), ':') ? "IP6" : "IP4";
   std::string sdp =
       absl::StrCat("v=0\r\no=chorus ", session_id, " 1 IN ", family, " ", audio.address(),
-                   "\r\ns=Chorus\r\nc=IN ", family, " ", audio.address(), "\r\nt=0 0\r\nm=audio ",
-                   audio.port(), secure ? " RTP/SAVP" : " RTP/AVP");
-  for (const v1::Codec& codec : claim.codecs()) absl::StrAppend(&sdp, " ", codec.payload_type());
-  absl::StrAppend(&sdp, "\r\n");
-  for (const v1::Codec& codec : claim.codecs()) {
-    absl::StrAppend(&sdp, "a=rtpmap:", codec.payload_type(), " ", codec.name(), "/",
-                    codec.clock_rate());
-    if (codec.channels() > 1) absl::StrAppend(&sdp, "/", codec.channels());
+                   "\r\ns=Chorus\r\nc=IN ", family, " ", audio.address(), "\r\nt=0 0\r\n");
+  // One m= line: its codecs, key, RTCP on the RTP port, sendrecv.
+  auto media = [&](const char* kind, const v1::StreamAnswer& stream,
+                   const google::protobuf::RepeatedPtrField<v1::Codec>& codecs, bool video) {
+    absl::StrAppend(&sdp, "m=", kind, " ", stream.port(), secure ? " RTP/SAVP" : " RTP/AVP");
+    for (const v1::Codec& codec : codecs) absl::StrAppend(&sdp, " ", codec.payload_type());
     absl::StrAppend(&sdp, "\r\n");
-    if (!codec.fmtp().empty()) {
-      absl::StrAppend(&sdp, "a=fmtp:", codec.payload_type(), " ", codec.fmtp(), "\r\n");
+    for (const v1::Codec& codec : codecs) {
+      absl::StrAppend(&sdp, "a=rtpmap:", codec.payload_type(), " ", codec.name(), "/",
+                      codec.clock_rate());
+      if (codec.channels() > 1) absl::StrAppend(&sdp, "/", codec.channels());
+      absl::StrAppend(&sdp, "\r\n");
+      if (!codec.fmtp().empty()) {
+        absl::StrAppend(&sdp, "a=fmtp:", codec.payload_type(), " ", codec.fmtp(), "\r\n");
+      }
+      if (video) {
+        absl::StrAppend(&sdp, "a=rtcp-fb:", codec.payload_type(),
+                        " nack\r\na=rtcp-fb:", codec.payload_type(),
+                        " nack pli\r\na=rtcp-fb:", codec.payload_type(), " ccm fir\r\n");
+      }
     }
+    if (secure) {
+      absl::StrAppend(&sdp, "a=crypto:1 ", SuiteName(stream.key().suite()),
+                      " inline:", stream.key().key_base64(), "\r\n");
+    }
+    absl::StrAppend(&sdp, "a=rtcp-mux\r\na=rtcp:", stream.port(), "\r\na=sendrecv\r\n");
+  };
+  media("audio", audio, claim.codecs(), false);
+  if (claim.has_video() && claim.video_codecs_size() > 0) {
+    media("video", claim.video(), claim.video_codecs(), true);
   }
-  if (secure) {
-    absl::StrAppend(&sdp, "a=crypto:1 ", SuiteName(audio.key().suite()),
-                    " inline:", audio.key().key_base64(), "\r\n");
-  }
-  absl::StrAppend(&sdp, "a=rtcp-mux\r\na=rtcp:", audio.port(), "\r\na=sendrecv\r\n");
   return sdp;
 }
 

@@ -59,8 +59,10 @@ std::string AnswerSdp(const chorus::v1::RtpAnswer& answer, const CallerOffer& of
                       uint64_t session_id, uint64_t version = 1);
 
 // The SDP offer of a call Chorus places (DialOut): Chorus's audio stream as the node reserved it
-// (`claim.audio`: address, port, SDES key) with every codec of `claim.codecs`, RTCP on the same
-// port, sendrecv. The callee's answer is read with ParseCallerOffer (it has the same form).
+// (`claim.audio`: address, port, SDES key) with every codec of `claim.codecs`, and its video
+// stream when it has one (`claim.video`, `claim.video_codecs`, with RTCP feedback), each with
+// RTCP on the same port, sendrecv. The callee's answer is read with ParseCallerOffer (it has the
+// same form).
 std::string OfferSdp(const chorus::v1::ClaimDialOutResponse& claim, uint64_t session_id);
 
 }  // namespace chorus::sip

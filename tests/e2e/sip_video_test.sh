@@ -36,15 +36,31 @@ viewer=$RECEIVER_PID
 start_video_sender clinician-camera blue 640x360 VP8 "$VIDEO_PORT_clinician" 48460 \
   "$SEND_KEY_clinician" 25
 
+# video_system DIR NAME SIP_PORT RTP_PORT CONSOLE_PORT URI_TAIL [PARAMS]: a baresip room system's
+# configuration: its VP8 camera (a test pattern) and display, snapshots of what it decodes, its
+# console on CONSOLE_PORT, RTP_PORT to RTP_PORT + 3 (audio and video each take a pair); its
+# account sip:NAME@127.0.0.1URI_TAIL with PARAMS.
+video_system() {
+  baresip_config "$1" "$2" "$3" "$4" "module			fakevideo.so" "module			vp8.so" \
+    "module			snapshot.so" "module			cons.so" "cons_listen		127.0.0.1:$5" \
+    "video_source		fakevideo,nil" "video_display		fakevideo,nil" "video_size		640x360" \
+    "video_fps		15"
+  sed -i "s/^rtp_ports.*/rtp_ports\t\t$4-$(($4 + 3))/" "$1/config"
+  echo "<sip:$2@127.0.0.1$6>;regint=0${7:-};audio_codecs=PCMU;mediaenc=srtp-mand" >"$1/accounts"
+}
+# expect_blue DIR LOG CONSOLE_PORT WHO: the room system's snapshot of the next frame it decodes is
+# the clinician's blue; sets RGB (its average).
+expect_blue() {
+  printf '/snapshot_recv %s\n' "$1/received.png" >"/dev/udp/127.0.0.1/$3"
+  wait_log "$2" "png: wrote" 10 "$4 decoded no picture"
+  RGB=$(ffmpeg -hide_banner -loglevel error -nostdin -i "$1/received.png" -vf scale=1:1 \
+    -f rawvideo -pix_fmt rgb24 - | od -An -tu1 | xargs)
+  awk -v c="$RGB" 'BEGIN { split(c, v, " "); exit !(v[1] < 60 && v[2] < 60 && v[3] > 180) }' ||
+    fail "$4's picture should be the clinician's blue, its average is RGB $RGB"
+}
+
 dir="$E2E_WORK/roomsystem"
-baresip_config "$dir" roomsystem 48470 48480 "module			fakevideo.so" "module			vp8.so" \
-  "module			snapshot.so" "module			cons.so" "cons_listen		127.0.0.1:48490" \
-  "video_source		fakevideo,nil" "video_display		fakevideo,nil" "video_size		640x360" \
-  "video_fps		15"
-# Audio and video each take a pair of ports.
-sed -i 's/^rtp_ports.*/rtp_ports\t\t48480-48483/' "$dir/config"
-echo "<sip:roomsystem@127.0.0.1;transport=udp>;regint=0;audio_codecs=PCMU;mediaenc=srtp-mand" \
-  >"$dir/accounts"
+video_system "$dir" roomsystem 48470 48480 48490 ";transport=udp"
 (cd "$dir" && timeout 40 baresip -f "$dir" -n 127.0.0.1 -t 25 \
   -e "/dial sip:$DIAL*$PIN@127.0.0.1:$SIP_PORT" >"$E2E_WORK/baresip.log" 2>&1) &
 baresip_pid=$!
@@ -61,13 +77,8 @@ some_frame clinician-view "320,180;100,100" "$green;$red" ||
 pass "the clinician's view shows the room system's camera"
 
 # 3. What the room system decoded: the clinician's blue (a snapshot of a frame it received).
-printf '/snapshot_recv %s\n' "$dir/received.png" >/dev/udp/127.0.0.1/48490
-wait_log "$E2E_WORK/baresip.log" "png: wrote" 10 "the room system decoded no picture"
-rgb=$(ffmpeg -hide_banner -loglevel error -nostdin -i "$dir/received.png" -vf scale=1:1 \
-  -f rawvideo -pix_fmt rgb24 - | od -An -tu1 | xargs)
-awk -v c="$rgb" 'BEGIN { split(c, v, " "); exit !(v[1] < 60 && v[2] < 60 && v[3] > 180) }' ||
-  fail "the room system's picture should be the clinician's blue, its average is RGB $rgb"
-pass "the room system receives and decodes the clinician's blue camera (average RGB $rgb)"
+expect_blue "$dir" "$E2E_WORK/baresip.log" 48490 "the room system"
+pass "the room system receives and decodes the clinician's blue camera (average RGB $RGB)"
 
 # 4. It hangs up: it leaves the room.
 printf '/hangup\n' >/dev/udp/127.0.0.1/48490
@@ -93,3 +104,24 @@ timeout 30 sipp -nostdin -i 127.0.0.1 -p 48498 "127.0.0.1:$SIP_PORT" -s "$DIAL*$
   -sf "$(dirname "$0")/sip/video_keyframes.xml" -m 1 -timeout 25s >"$E2E_WORK/sipp-video.txt" 2>&1 ||
   fail "the SIP INFO keyframe exchange failed ($(tail -c 600 "$E2E_WORK/sipp-video.txt" | tr "\n" " "))"
 pass "keyframes by SIP INFO both ways; the camera taken, the content declined; the camera held and mirrored by re-INVITE, moved: 488"
+
+# 7. Chorus calls a room system with video (DialOut --video): baresip answers automatically with
+# its camera; the clinician sees its picture, and it decodes the clinician's blue.
+called="$E2E_WORK/called"
+video_system "$called" called 48474 48484 48491 ":48474" ";answermode=auto"
+(cd "$called" && timeout 50 baresip -f "$called" -n 127.0.0.1 -t 40 >"$E2E_WORK/baresip-called.log" 2>&1) &
+E2E_PIDS+=($!)
+wait_log "$E2E_WORK/baresip-called.log" "called@127.0.0.1" 10 "the called room system did not start"
+token=$(ctl invite create "$ROOM" guest | sed -E 's/.*token=//') || fail "invite the room system"
+start_video_sender clinician-camera-2 blue 640x360 VP8 "$VIDEO_PORT_clinician" 48464 \
+  "$SEND_KEY_clinician" 25
+ctl dial-out "$ROOM" "sip:called@127.0.0.1:48474" --invite_token="$token" --video >/dev/null ||
+  fail "dial-out with video refused"
+wait_log "$E2E_WORK/all.log" '"event":"participant_joined".*"via":"dial_out"' 20 \
+  "the called room system did not answer and join"
+start_video_receiver clinician-view-2 48454 VP8 "$VIEW_KEY_clinician" 10
+wait_all "$RECEIVER_PID"
+some_frame clinician-view-2 "320,180;100,100" "$green;$red" ||
+  fail "the clinician never saw the called room system's picture (last frame: $(probe_frame clinician-view-2 -1 "320,180;100,100" | awk '$1 == "point" { printf "%s %s %s; ", $4, $5, $6 }'))"
+expect_blue "$called" "$E2E_WORK/baresip-called.log" 48491 "the called room system"
+pass "Chorus called a room system with video: the clinician sees its camera, it sees the clinician's blue (RGB $RGB)"

@@ -65,6 +65,7 @@ ABSL_FLAG(std::string, client_address, "",
           "address)");
 ABSL_FLAG(int64_t, resume_after, 0,
           "watch: first the room's kept events after this sequence number (0: only new ones)");
+ABSL_FLAG(bool, video, false, "dial-out: offer video too (a room system)");
 ABSL_FLAG(std::string, speak_language, "",
           "dial-out: the channel the interpreter called speaks into once answered");
 ABSL_FLAG(std::string, codec, "opus/111", "join: codec/payload type the endpoint receives");
@@ -98,9 +99,9 @@ constexpr char kUsage[] =
     "                     --ttl]; prints the invitation link (when the server has a web\n"
     "                     client) and the token (shown once)\n"
     "  invite revoke rooms/<room>/invites/<invite>   the link is refused from then on\n"
-    "  dial-out <room> <sip:uri> --invite_token=T [--speak_language=L]   calls the address\n"
-    "                     through the SIP role; the callee joins as the invite's participant\n"
-    "                     once it answers (progress in the room's events)\n"
+    "  dial-out <room> <sip:uri> --invite_token=T [--speak_language=L --video]   calls the\n"
+    "                     address through the SIP role; the callee joins as the invite's\n"
+    "                     participant once it answers (progress in the room's events)\n"
     "  join <room> --invite_token=T | --pin=P   --receive=ip:port --key=BASE64 [--codec]\n"
     "                     [--video_receive=ip:port --video_key=B64 --video_codec=VP8/96\n"
     "                      --video_size=1280x720]\n"
@@ -451,6 +452,7 @@ int DialOut(const Client& client, const std::vector<std::string>& args) {
   request.set_sip_uri(args[1]);
   request.set_invite_token(absl::GetFlag(FLAGS_invite_token));
   request.set_speak_language(absl::GetFlag(FLAGS_speak_language));
+  request.set_video(absl::GetFlag(FLAGS_video));
   return RoomsCall<chorus::v1::DialOutRequest, chorus::v1::DialOutResponse>(
       client, "dial-out", request, &chorus::v1::Rooms::Stub::DialOut,
       [](const chorus::v1::DialOutResponse& r) {

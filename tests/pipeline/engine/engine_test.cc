@@ -707,6 +707,42 @@ TEST(EngineTest, AnEndpointChorusOfferedFirstKeepsItsReservedPortKeyAndSsrc) {
   EXPECT_TRUE(engine->ReserveEndpoint("room", "again", true, suite).ok());
 }
 
+// Chorus offers video too (a room system called): the video stream is reserved beside the audio
+// and the answered endpoint keeps it; an answer without video gives its port back.
+TEST(EngineTest, AVideoStreamChorusOfferedFirstIsKeptWhenAnsweredAndReleasedWhenNot) {
+  EngineOptions options;
+  options.workers = 1;
+  options.port_min = 42962;
+  options.port_max = 42965;  // four ports: two endpoints' audio and video
+  auto engine = *MediaEngine::Create(options);
+  ASSERT_TRUE(engine->CreateSession("room", {}).ok());
+  const srtp::SrtpSuite suite = srtp::SrtpSuite::kAesCm128HmacSha1_80;
+  absl::StatusOr<EndpointAnswer> reserved =
+      engine->ReserveEndpoint("room", "system", true, suite, /*video=*/true);
+  ASSERT_TRUE(reserved.ok()) << reserved.status();
+  ASSERT_TRUE(reserved->video.enabled);
+  EXPECT_NE(reserved->video.local.port(), reserved->local.port());
+  EXPECT_FALSE(reserved->video.local_key_base64.empty());
+  EndpointConfig config;
+  config.id = "system";
+  config.remote = *net::SocketAddress::FromIp("127.0.0.1", 9);
+  config.remote_key_base64 = srtp::SrtpKeyMaterial::Generate(suite).ToBase64();
+  config.video.enabled = true;
+  config.video.remote = *net::SocketAddress::FromIp("127.0.0.1", 11);
+  config.video.remote_key_base64 = srtp::SrtpKeyMaterial::Generate(suite).ToBase64();
+  absl::StatusOr<EndpointAnswer> added = engine->AddEndpoint("room", config);
+  ASSERT_TRUE(added.ok()) << added.status();
+  EXPECT_EQ(added->video.local.port(), reserved->video.local.port());
+  EXPECT_EQ(added->video.local_key_base64, reserved->video.local_key_base64);
+  EXPECT_EQ(added->video.ssrc, reserved->video.ssrc);
+  // The second reserves both remaining ports; answered with audio only, its video port is free.
+  ASSERT_TRUE(engine->ReserveEndpoint("room", "phone", true, suite, true).ok());
+  config.id = "phone";
+  config.video = VideoConfig();
+  ASSERT_TRUE(engine->AddEndpoint("room", config).ok());
+  EXPECT_TRUE(engine->ReserveEndpoint("room", "third", true, suite).ok());
+}
+
 // A worker's load is its thread's CPU time over wall time: a session that spends about half of
 // every 20 ms tick working makes it climb (smoothed over about 5 s), and it falls to zero with the
 // last session.

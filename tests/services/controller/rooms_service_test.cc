@@ -981,6 +981,23 @@ TEST_P(RoomsServiceStoreTest, ADialOutJoinsTheAnsweredCalleeAndItsFailuresGiveTh
   EXPECT_EQ(stub_->ReportDialOut(Context().get(), report, &reported).error_code(),
             grpc::StatusCode::NOT_FOUND);  // answered once
 
+  // With video: Chorus's offer has a video stream and its codecs.
+  ASSERT_TRUE(stub_->CreateInvite(Context().get(), invite, &invited).ok());
+  dial.set_invite_token(invited.token());
+  dial.clear_speak_language();
+  dial.set_video(true);
+  ASSERT_TRUE(stub_->DialOut(Context().get(), dial, &calling).ok());
+  claim.set_name(calling.participant().name());
+  ASSERT_TRUE(stub_->ClaimDialOut(Context().get(), claim, &claimed).ok());
+  EXPECT_NE(claimed.video().port(), 0u);
+  EXPECT_NE(claimed.video().port(), claimed.audio().port());
+  ASSERT_EQ(claimed.video_codecs_size(), 2);
+  EXPECT_EQ(claimed.video_codecs(0).name(), "VP8");
+  report.set_name(calling.participant().name());
+  report.set_state(v1::DIAL_OUT_STATE_REJECTED);
+  ASSERT_TRUE(stub_->ReportDialOut(Context().get(), report, &reported).ok());
+  dial.set_video(false);
+
   // Busy: the dial-out ends and its invite works again.
   ASSERT_TRUE(stub_->CreateInvite(Context().get(), invite, &invited).ok());
   dial.set_invite_token(invited.token());

@@ -254,6 +254,21 @@ TEST(DialOutOfferTest, TheOfferCarriesEveryCodecChorusSpeaksAndItsKey) {
   EXPECT_EQ(back->rtp.streams(0).port(), 40004u);
   EXPECT_EQ(back->telephone_event_pt, 101);
   EXPECT_TRUE(back->rtcp_mux);
+  // With video (a room system called): a second line with VP8 and H.264 and RTCP feedback.
+  claim.mutable_video()->set_port(40006);
+  claim.mutable_video()->mutable_key()->set_suite(v1::SRTP_SUITE_AES_CM_128_HMAC_SHA1_80);
+  claim.mutable_video()->mutable_key()->set_key_base64("ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMy");
+  v1::Codec* vp8 = claim.add_video_codecs();
+  vp8->set_name("VP8");
+  vp8->set_payload_type(96);
+  vp8->set_clock_rate(90000);
+  const std::string with_video = OfferSdp(claim, 12);
+  EXPECT_TRUE(absl::StrContains(with_video, "m=video 40006 RTP/SAVP 96\r\n")) << with_video;
+  EXPECT_TRUE(absl::StrContains(with_video, "a=rtcp-fb:96 nack pli\r\n"));
+  absl::StatusOr<CallerOffer> both = ParseCallerOffer(with_video, false);
+  ASSERT_TRUE(both.ok()) << both.status();
+  ASSERT_EQ(both->rtp.streams_size(), 2);
+  EXPECT_EQ(both->rtp.streams(1).key().key_base64(), "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMy");
   // Plain RTP (development): no key, RTP/AVP.
   claim.set_transport(v1::TRANSPORT_RTP_INSECURE);
   const std::string plain = OfferSdp(claim, 12);
