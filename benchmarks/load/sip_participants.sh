@@ -23,6 +23,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 source "$root/tests/e2e/lib.sh"
 source "$root/tests/e2e/media_lib.sh"
+source "$root/tests/e2e/sip_lib.sh"
 command -v sipp >/dev/null || fail "sipp is not installed (scripts/install-deps.sh installs it)"
 ((count >= 1 && count <= 400)) || fail "COUNT must be 1 to 400"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -68,15 +69,9 @@ api=$(measure "$chorusd_pid")
 for name in "${joined[@]}"; do ctl remove "$name" >/dev/null; done
 
 # 2. The same number of SIP callers.
-"$CHORUSD" sip --dev --sip_listen=sip:127.0.0.1:49951 --sip_controller="$GRPC_ADDR" \
-  --sip_calls_per_second=10000 --sip_max_calls=10000 --http_listen=127.0.0.1:0 \
-  >"$E2E_WORK/sip.out" 2>"$E2E_WORK/sip.log" &
-sip_pid=$!
-E2E_PIDS+=("$sip_pid")
-for _ in $(seq 150); do
-  grep -qs '"event":"listening"' "$E2E_WORK/sip.log" && break
-  sleep 0.1
-done
+start_sip_role --sip_listen=sip:127.0.0.1:49951 --sip_controller="$GRPC_ADDR" \
+  --sip_calls_per_second=10000 --sip_max_calls=10000
+sip_pid=$SIP_PID
 sip_idle=$(measure "$sip_pid")
 hold_ms=$(((count / 20 + 2 * window + 15) * 1000))
 sipp -nostdin -i 127.0.0.1 -p 49952 -mp 49960 127.0.0.1:49951 -s "$dial*24680" \
@@ -84,12 +79,7 @@ sipp -nostdin -i 127.0.0.1 -p 49952 -mp 49960 127.0.0.1:49951 -s "$dial*24680" \
   >"$E2E_WORK/sipp.txt" 2>&1 &
 sipp_pid=$!
 E2E_PIDS+=("$sipp_pid")
-for _ in $(seq 600); do
-  (($(grep -c '"event":"sip_call_answered"' "$E2E_WORK/sip.log") >= count)) && break
-  sleep 0.1
-done
-(($(grep -c '"event":"sip_call_answered"' "$E2E_WORK/sip.log") >= count)) ||
-  fail "only $(grep -c '"event":"sip_call_answered"' "$E2E_WORK/sip.log") of $count SIP calls were answered"
+wait_answered "$count" 60
 sleep 2
 [[ $(in_room) == $((count + 1)) ]] || fail "expected $((count + 1)) in the room, found $(in_room)"
 read -r sip_chorusd sip_role <<<"$(measure "$chorusd_pid" "$sip_pid")"

@@ -18,6 +18,7 @@ export CHORUSCTL=${CHORUSCTL:-$build_dir/tools/chorusctl/chorusctl}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 source "$root/tests/e2e/lib.sh"
+source "$root/tests/e2e/sip_lib.sh"
 command -v sipp >/dev/null || fail "sipp is not installed (scripts/install-deps.sh installs it)"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
@@ -29,15 +30,9 @@ ctl() { "$CHORUSCTL" --insecure --address="$GRPC_ADDR" "$@"; }
 room=$(ctl room create meeting --access=shared-pin --guest_pin=24680 --lobby=false \
   --max_participants=500) || fail "room create"
 dial=$(grep -o 'dial_in_id=[0-9]*' <<<"$room" | cut -d= -f2)
-"$CHORUSD" sip --dev --sip_listen=sip:127.0.0.1:49971 --sip_controller="$GRPC_ADDR" \
-  --sip_calls_per_second=10000 --sip_max_calls=10000 --http_listen=127.0.0.1:0 \
-  >"$E2E_WORK/sip.out" 2>"$E2E_WORK/sip.log" &
-sip_pid=$!
-E2E_PIDS+=("$sip_pid")
-for _ in $(seq 150); do
-  grep -qs '"event":"listening"' "$E2E_WORK/sip.log" && break
-  sleep 0.1
-done
+start_sip_role --sip_listen=sip:127.0.0.1:49971 --sip_controller="$GRPC_ADDR" \
+  --sip_calls_per_second=10000 --sip_max_calls=10000
+sip_pid=$SIP_PID
 # CPU seconds (user + system) of a process so far.
 cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$1/stat"; }
 sip_before=$(cpu "$sip_pid")

@@ -94,6 +94,15 @@ bool SplitParticipantName(const std::string& name, std::string* room_name,
   return true;
 }
 
+grpc::Status ParseParticipantName(const std::string& name, std::string* room_name,
+                                  std::string* participant_id) {
+  if (name.size() > 256 || !SplitParticipantName(name, room_name, participant_id) ||
+      participant_id->empty()) {
+    return Invalid("name: rooms/{room}/participants/{participant}");
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status CheckRoomField(std::string_view field, const v1::Room& in,
                             int max_participants_limit) {
   if (field == "lobby_enabled") return grpc::Status::OK;

@@ -27,6 +27,10 @@ bool ValidRoomId(const std::string& id);
 // when the name ends there); false when it is not of that shape.
 bool SplitParticipantName(const std::string& name, std::string* room_name,
                           std::string* participant_id);
+// The same for a request's `name` field: at most 256 characters and a participant id, else
+// INVALID_ARGUMENT (the name not quoted).
+grpc::Status ParseParticipantName(const std::string& name, std::string* room_name,
+                                  std::string* participant_id);
 // A PIN: 4 to 12 digits.
 bool ValidPin(const std::string& pin);
 // No control characters (C0, DEL); the text is otherwise free (UTF-8 is checked by protobuf).

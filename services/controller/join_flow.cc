@@ -206,6 +206,15 @@ absl::StatusOr<Joined> JoinFlow::Join(JoinAttempt attempt, v1::RejectReason* rej
           return decided = Refused(decision.reason);
         }
         invite_id = decision.invite_id;
+        // A callee's channel is checked before anything is reserved (the invite stays usable).
+        if (attempt.dial_out && !attempt.dial_out_speak_language.empty()) {
+          const v1::LanguagePair pair =
+              invite_id.empty() ? v1::LanguagePair()
+                                : room->invites.at(invite_id).invite.interpreter_languages();
+          absl::Status allowed =
+              rules::MaySpeakInto(*room, decision.role, pair, attempt.dial_out_speak_language);
+          if (!allowed.ok()) return decided = allowed;
+        }
         bool offers_content = false;
         for (const internal::RemoteStream& stream : attempt.endpoint.remote_streams()) {
           offers_content |= stream.kind() == internal::MEDIA_KIND_CONTENT;
@@ -412,14 +421,11 @@ void JoinFlow::Announce(RoomRecord& room, const std::string& participant_id, con
                         std::vector<std::pair<std::string, internal::Routing>>* admitted) {
   const RoomRecord::Member& member = room.participants.at(participant_id);
   if (metrics_ != nullptr) metrics_->CountJoin(member.participant.role());
-  for (const auto& [invite_id, invite] : room.invites) {
-    if (invite.invite.participant() != member.participant.name() ||
-        invite.invite.consent_reference().empty()) {
-      continue;
-    }
+  if (auto invite = room.invites.find(rules::InviteOf(room, participant_id));
+      invite != room.invites.end() && !invite->second.invite.consent_reference().empty()) {
     v1::RoomEvent consent;
     consent.mutable_consent_recorded()->set_participant(member.participant.name());
-    consent.mutable_consent_recorded()->set_invite(invite.invite.name());
+    consent.mutable_consent_recorded()->set_invite(invite->second.invite.name());
     events->push_back(std::move(consent));
   }
   const bool waiting = member.participant.state() == v1::PARTICIPANT_STATE_WAITING;
@@ -557,10 +563,7 @@ bool JoinFlow::EndDialOut(const std::string& room_name, const std::string& parti
                        [&](RoomRecord* room, const absl::Status&, rules::Events* events) {
                          if (PlacedDialOut(room, participant_id) == nullptr)
                            return absl::OkStatus();
-                         for (const auto& [id, invite] : room->invites) {
-                           if (invite.invite.participant() == room->ParticipantName(participant_id))
-                             invite_id = id;
-                         }
+                         invite_id = rules::InviteOf(*room, participant_id);
                          events->push_back(rules::DialOutProgress(*room, participant_id, state));
                          base::Log(base::LogLevel::kInfo, "dial_out_ended",
                                    {{"room", room->id}, {"state", v1::DialOutState_Name(state)}});

@@ -503,10 +503,7 @@ std::vector<std::string> DropStaleReservations(RoomRecord& room, absl::Time cuto
     }
   }
   for (const std::string& id : stale) {
-    const std::string name = room.ParticipantName(id);
-    for (auto& [invite_id, invite] : room.invites) {
-      if (invite.invite.participant() == name) ReopenInvite(room, invite_id);
-    }
+    ReopenInvite(room, InviteOf(room, id));
     RemoveParticipant(room, id, now);
   }
   return stale;
@@ -606,18 +603,33 @@ absl::Status SetListenLanguage(const RoomRecord& room, v1::Participant& particip
   return absl::OkStatus();
 }
 
-absl::Status SetSpeakLanguage(RoomRecord& room, v1::Participant& participant,
-                              const std::string& language, Events* events) {
-  if (participant.role() != v1::ROLE_INTERPRETER) {
+absl::Status MaySpeakInto(const RoomRecord& room, v1::Role role, const v1::LanguagePair& pair,
+                          const std::string& language) {
+  if (role != v1::ROLE_INTERPRETER) {
     return absl::FailedPreconditionError("only interpreters choose the channel they speak into");
   }
-  const auto& pair = participant.interpreter_languages();
   if (!language.empty() && language != pair.first() && language != pair.second()) {
     return absl::InvalidArgumentError("language: not one of the interpreter's pair");
   }
   if (!language.empty() && !Offers(room.room, language)) {
     return absl::InvalidArgumentError("language: the room has no such channel");
   }
+  return absl::OkStatus();
+}
+
+std::string InviteOf(const RoomRecord& room, const std::string& participant_id) {
+  const std::string name = room.ParticipantName(participant_id);
+  for (const auto& [invite_id, invite] : room.invites) {
+    if (invite.invite.participant() == name) return invite_id;
+  }
+  return {};
+}
+
+absl::Status SetSpeakLanguage(RoomRecord& room, v1::Participant& participant,
+                              const std::string& language, Events* events) {
+  absl::Status allowed =
+      MaySpeakInto(room, participant.role(), participant.interpreter_languages(), language);
+  if (!allowed.ok()) return allowed;
   const std::string previous = participant.speak_language();
   const bool was_on_air = participant.on_air();
   participant.set_speak_language(language);

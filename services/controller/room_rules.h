@@ -312,6 +312,14 @@ absl::Status SetListenLanguage(const RoomRecord& room, chorus::v1::Participant& 
 // The channel an interpreter speaks into ("" = the floor), one of its pair and of the room's.
 // The first interpreter of a channel is on air; a second joins the booth on standby. Leaving a
 // booth while on air puts the partner on air.
+// Whether a participant of `role` with the interpreter languages `pair` may speak into `language`
+// ("" = the floor): interpreters only, into one of their pair that the room offers.
+absl::Status MaySpeakInto(const RoomRecord& room, chorus::v1::Role role,
+                          const chorus::v1::LanguagePair& pair, const std::string& language);
+
+// The id of the invite the participant joined with ("" when none: a PIN join).
+std::string InviteOf(const RoomRecord& room, const std::string& participant_id);
+
 absl::Status SetSpeakLanguage(RoomRecord& room, chorus::v1::Participant& participant,
                               const std::string& language, Events* events);
 

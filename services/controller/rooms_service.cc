@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <utility>
 
@@ -32,6 +33,7 @@ using api::Invalid;
 using api::NoControlCharacters;
 using api::NotFound;
 using api::OfferToEndpoint;
+using api::ParseParticipantName;
 using api::Pager;
 using api::Precondition;
 using api::SplitParticipantName;
@@ -819,10 +821,8 @@ grpc::Status RoomsService::SubmitKeypadPin(grpc::ServerContext* context,
   }
   std::string room_name;
   std::string id;
-  if (request->name().size() > 256 || !SplitParticipantName(request->name(), &room_name, &id) ||
-      id.empty()) {
-    return Invalid("name: rooms/{room}/participants/{participant}");
-  }
+  status = ParseParticipantName(request->name(), &room_name, &id);
+  if (!status.ok()) return status;
   switch (join_flow_->EnterKeypadPin(room_name, id, pin)) {
     case JoinFlow::KeypadOutcome::kJoined:
       response->set_outcome(v1::SubmitKeypadPinResponse::OUTCOME_JOINED);
@@ -850,22 +850,27 @@ bool ValidSipUri(const std::string& uri) {
   });
 }
 
-// The audio codecs Chorus offers when it calls, best first (RFC 3551 static types for G.711 and
-// G.722; RFC 4733 key presses beside them).
-void AddOfferedCodecs(google::protobuf::RepeatedPtrField<v1::Codec>* codecs) {
-  struct Offered {
-    const char* name;
-    uint32_t payload_type;
-    uint32_t clock_rate;
-    uint32_t channels;
-    const char* fmtp;
-  };
-  static constexpr Offered kOffered[] = {{"opus", 111, 48000, 2, "useinbandfec=1"},
-                                         {"G722", 9, 8000, 1, ""},
-                                         {"PCMU", 0, 8000, 1, ""},
-                                         {"PCMA", 8, 8000, 1, ""},
-                                         {"telephone-event", 101, 8000, 1, "0-15"}};
-  for (const Offered& offered : kOffered) {
+// The codecs Chorus offers when it calls, best first: audio (RFC 3551 static types for G.711 and
+// G.722; RFC 4733 key presses beside them) and video.
+struct Offered {
+  const char* name;
+  uint32_t payload_type;
+  uint32_t clock_rate;
+  uint32_t channels;
+  const char* fmtp;
+};
+constexpr Offered kOfferedAudio[] = {{"opus", 111, 48000, 2, "useinbandfec=1"},
+                                     {"G722", 9, 8000, 1, ""},
+                                     {"PCMU", 0, 8000, 1, ""},
+                                     {"PCMA", 8, 8000, 1, ""},
+                                     {"telephone-event", 101, 8000, 1, "0-15"}};
+constexpr Offered kOfferedVideo[] = {
+    {"VP8", 96, 90000, 0, ""},
+    {"H264", 126, 90000, 0, "packetization-mode=1;profile-level-id=42e01f"}};
+
+void AddOfferedCodecs(std::span<const Offered> offered_codecs,
+                      google::protobuf::RepeatedPtrField<v1::Codec>* codecs) {
+  for (const Offered& offered : offered_codecs) {
     v1::Codec* codec = codecs->Add();
     codec->set_name(offered.name);
     codec->set_payload_type(offered.payload_type);
@@ -894,15 +899,8 @@ grpc::Status RoomsService::DialOut(grpc::ServerContext* context, const v1::DialO
     return Invalid("sip_uri: a sip: or sips: URI of at most 256 printable characters");
   }
   const std::string& language = request->speak_language();
-  if (!language.empty()) {
-    if (!rules::ValidLanguage(language)) return Invalid("speak_language: a BCP-47 tag");
-    Locked lock(this);
-    Room* room = FindRoom(request->room());
-    if (room == nullptr) return NoRoom();
-    if (std::find(room->room.languages().begin(), room->room.languages().end(), language) ==
-        room->room.languages().end()) {
-      return Invalid("speak_language: not a language of the room");
-    }
+  if (!language.empty() && !rules::ValidLanguage(language)) {
+    return Invalid("speak_language: a BCP-47 tag");
   }
   JoinAttempt attempt;
   attempt.room_name = request->room();
@@ -933,10 +931,8 @@ grpc::Status RoomsService::ClaimDialOut(grpc::ServerContext* context,
   if (!status.ok()) return status;
   std::string room_name;
   std::string id;
-  if (request->name().size() > 256 || !SplitParticipantName(request->name(), &room_name, &id) ||
-      id.empty()) {
-    return Invalid("name: rooms/{room}/participants/{participant}");
-  }
+  status = ParseParticipantName(request->name(), &room_name, &id);
+  if (!status.ok()) return status;
   internal::Transport transport = internal::TRANSPORT_SRTP;
   if (request->transport() == v1::TRANSPORT_RTP_INSECURE) {
     transport = internal::TRANSPORT_RTP_INSECURE;
@@ -957,18 +953,10 @@ grpc::Status RoomsService::ClaimDialOut(grpc::ServerContext* context,
     if (stream.kind() == v1::MEDIA_KIND_VIDEO) *response->mutable_video() = stream;
   }
   response->mutable_audio()->clear_codec();
-  AddOfferedCodecs(response->mutable_codecs());
+  AddOfferedCodecs(kOfferedAudio, response->mutable_codecs());
   if (response->has_video()) {
     response->mutable_video()->clear_codec();
-    v1::Codec* vp8 = response->add_video_codecs();
-    vp8->set_name("VP8");
-    vp8->set_payload_type(96);
-    vp8->set_clock_rate(90000);
-    v1::Codec* h264 = response->add_video_codecs();
-    h264->set_name("H264");
-    h264->set_payload_type(126);
-    h264->set_clock_rate(90000);
-    h264->set_fmtp("packetization-mode=1;profile-level-id=42e01f");
+    AddOfferedCodecs(kOfferedVideo, response->mutable_video_codecs());
   }
   return grpc::Status::OK;
 }
@@ -980,10 +968,8 @@ grpc::Status RoomsService::ReportDialOut(grpc::ServerContext* context,
   if (!status.ok()) return status;
   std::string room_name;
   std::string id;
-  if (request->name().size() > 256 || !SplitParticipantName(request->name(), &room_name, &id) ||
-      id.empty()) {
-    return Invalid("name: rooms/{room}/participants/{participant}");
-  }
+  status = ParseParticipantName(request->name(), &room_name, &id);
+  if (!status.ok()) return status;
   const grpc::Status none(grpc::StatusCode::NOT_FOUND, "no dial-out of that name in progress");
   switch (request->state()) {
     case v1::DIAL_OUT_STATE_RINGING:
@@ -1320,8 +1306,7 @@ grpc::Status RoomsService::RemoveParticipant(grpc::ServerContext* context,
   // A callee not yet answered: its call is cancelled.
   std::string room_name;
   std::string id;
-  if (auth_.Check(*context).ok() && request->name().size() <= 256 &&
-      SplitParticipantName(request->name(), &room_name, &id) && !id.empty() &&
+  if (auth_.Check(*context).ok() && ParseParticipantName(request->name(), &room_name, &id).ok() &&
       join_flow_->EndDialOut(room_name, id, v1::DIAL_OUT_STATE_CANCELLED)) {
     return grpc::Status::OK;
   }

@@ -34,16 +34,27 @@ E2E_PIDS+=($!)
 # state_count STATE: dial_out_progress events of that state so far.
 state_count() { grep -c "\"state\": *\"DIAL_OUT_STATE_$1\"" "$E2E_WORK/events.txt" || true; }
 
+# sipp_callee NAME PORT SCENARIO: a SIPp callee (a scenario of tests/e2e/sip) for one call on
+# UDP 127.0.0.1:PORT, its output in $E2E_WORK/sipp-NAME.txt; waits until it listens. Sets SIPP_PID.
+sipp_callee() {
+  timeout 40 sipp -nostdin -i 127.0.0.1 -p "$2" -sf "$(dirname "$0")/sip/$3" -m 1 -timeout 30s \
+    >"$E2E_WORK/sipp-$1.txt" 2>&1 &
+  SIPP_PID=$!
+  E2E_PIDS+=("$SIPP_PID")
+  for _ in $(seq 50); do
+    [[ -n $(ss -Hlun "sport = :$2") ]] && return 0
+    sleep 0.1
+  done
+  fail "SIPp ($1) did not listen on port $2"
+}
+
 token=$(ctl invite create dialout interpreter --language_pair=de,ar | sed -E 's/.*token=//') ||
   fail "invite the interpreter"
 dial() { ctl dial-out dialout "$1" --invite_token="$token" --speak_language=ar; }
 
 # 1. Busy.
-timeout 40 sipp -nostdin -i 127.0.0.1 -p 48380 -sf "$(dirname "$0")/sip/callee_busy.xml" -m 1 \
-  -timeout 30s >"$E2E_WORK/sipp-busy.txt" 2>&1 &
-busy=$!
-E2E_PIDS+=("$busy")
-sleep 0.5
+sipp_callee busy 48380 callee_busy.xml
+busy=$SIPP_PID
 dial "sip:busy@127.0.0.1:48380" >/dev/null || fail "dial-out to the busy callee refused"
 wait_log "$E2E_WORK/events.txt" DIAL_OUT_STATE_BUSY 15 "no BUSY event for a callee answering 486"
 wait "$busy" || fail "SIPp's busy callee saw something else ($(grep -i -m3 -e fail -e unexpected "$E2E_WORK/sipp-busy.txt" | tr '\n' ' '))"
@@ -51,11 +62,8 @@ wait "$busy" || fail "SIPp's busy callee saw something else ($(grep -i -m3 -e fa
 pass "a busy callee (486): CALLING then BUSY"
 
 # 2. Ringing: cancelled by the platform, then unanswered past the ring timeout.
-timeout 40 sipp -nostdin -i 127.0.0.1 -p 48382 -sf "$(dirname "$0")/sip/callee_rings.xml" -m 1 \
-  -timeout 30s >"$E2E_WORK/sipp-ring.txt" 2>&1 &
-ring=$!
-E2E_PIDS+=("$ring")
-sleep 0.5
+sipp_callee ring 48382 callee_rings.xml
+ring=$SIPP_PID
 pending=$(dial "sip:ring@127.0.0.1:48382" | awk '{ print $1 }') ||
   fail "dial-out with the invite after BUSY refused (the invite should be usable again)"
 pass "the invite is usable again after BUSY"
@@ -67,11 +75,8 @@ wait_log "$E2E_WORK/events.txt" DIAL_OUT_STATE_CANCELLED 10 "no CANCELLED event 
 wait "$ring" || fail "SIPp's ringing callee got no CANCEL ($(grep -i -m3 -e fail -e unexpected "$E2E_WORK/sipp-ring.txt" | tr '\n' ' '))"
 pass "a ringing callee: RINGING, not in the roster; removed: CANCELLED, and its INVITE cancelled"
 
-timeout 40 sipp -nostdin -i 127.0.0.1 -p 48384 -sf "$(dirname "$0")/sip/callee_rings.xml" -m 1 \
-  -timeout 30s >"$E2E_WORK/sipp-noanswer.txt" 2>&1 &
-ring=$!
-E2E_PIDS+=("$ring")
-sleep 0.5
+sipp_callee noanswer 48384 callee_rings.xml
+ring=$SIPP_PID
 dial "sip:late@127.0.0.1:48384" >/dev/null || fail "dial-out to the unanswered callee refused"
 wait_log "$E2E_WORK/events.txt" DIAL_OUT_STATE_NO_ANSWER 20 \
   "no NO_ANSWER event for a callee ringing past the ring timeout"
@@ -80,11 +85,8 @@ pass "a callee ringing past the ring timeout: NO_ANSWER, cancelled by Chorus"
 
 # 2b. A trunk that asks for digest authentication: Chorus answers the challenge with the
 # configured credentials (SIPp verifies them; the callee is then busy, else it would be refused).
-timeout 40 sipp -nostdin -i 127.0.0.1 -p 48386 -sf "$(dirname "$0")/sip/callee_auth.xml" -m 1 \
-  -timeout 30s >"$E2E_WORK/sipp-auth.txt" 2>&1 &
-auth=$!
-E2E_PIDS+=("$auth")
-sleep 0.5
+sipp_callee auth 48386 callee_auth.xml
+auth=$SIPP_PID
 busy_before=$(state_count BUSY)
 dial "sip:auth@127.0.0.1:48386" >/dev/null || fail "dial-out through the authenticating trunk refused"
 for _ in $(seq 150); do
