@@ -559,6 +559,59 @@ absl::StatusOr<EndpointAnswer> MediaEngine::RenegotiateWebRtc(const std::string&
   return answer;
 }
 
+absl::StatusOr<EndpointAnswer> MediaEngine::RenegotiateRtp(const std::string& session_id,
+                                                           const EndpointConfig& config) {
+  absl::MutexLock lock(&mutex_);
+  auto found = Find(session_id);
+  if (!found.ok()) return found.status();
+  SessionEntry* entry = *found;
+  WebRtcPort* port = webrtc_ports_[static_cast<size_t>(entry->worker->index())].get();
+  const std::string key = session_id + "/" + config.id;
+  EndpointAnswer answer;
+  bool exists = false;
+  absl::Status posted = entry->worker->Call([&] {
+    const AudioEndpoint* audio = entry->session->Find(config.id);
+    exists = audio != nullptr && (port == nullptr || port->Find(key) == nullptr);
+    if (exists) answer = audio->answer();
+  });
+  if (!posted.ok()) return posted;
+  if (!exists) return absl::NotFoundError("no such RTP endpoint");
+  const std::string content_id = config.id + "~content";
+  bool had_video = false;
+  bool had_content = false;
+  posted = entry->video_worker->Call([&] {
+    const VideoEndpoint* camera = entry->video->endpoint(config.id);
+    const VideoEndpoint* content = entry->video->endpoint(content_id);
+    had_video = camera != nullptr;
+    had_content = content != nullptr;
+    if (camera != nullptr) answer.video = camera->answer();
+    if (content != nullptr) answer.content = content->answer();
+  });
+  if (!posted.ok()) return posted;
+  if (had_video != config.video.enabled) {
+    return absl::InvalidArgumentError(
+        "a camera added or removed: not taken in a renegotiation (join again)");
+  }
+  if (config.content.enabled && !had_content) {
+    auto socket = ports_.Allocate();
+    if (!socket.ok()) return socket.status();
+    absl::StatusOr<VideoAnswer> added = absl::InternalError("not run");
+    posted = entry->video_worker->Call([&] {
+      added = entry->video->AddContent(config.id, config.secure, config.suite, config.content,
+                                       *std::move(socket));
+      if (added.ok()) entry->video->ApplyRouting(config.id, config.routing);
+    });
+    if (!posted.ok()) return posted;
+    if (!added.ok()) return added.status();
+    answer.content = *added;
+  } else if (!config.content.enabled && had_content) {
+    posted = entry->video_worker->Call([&] { entry->video->RemoveContent(config.id); });
+    if (!posted.ok()) return posted;
+    answer.content = VideoAnswer{};
+  }
+  return answer;
+}
+
 std::vector<net::SocketAddress> MediaEngine::webrtc_ports() const {
   std::vector<net::SocketAddress> ports;
   absl::MutexLock lock(&mutex_);

@@ -89,6 +89,12 @@ class MediaEngine {
   // in a renegotiation yet).
   absl::StatusOr<EndpointAnswer> RenegotiateWebRtc(const std::string& session_id,
                                                    const EndpointConfig& config);
+  // An RTP endpoint's new offer in the same call (a room system's re-INVITE): its content stream
+  // starts (a socket, SSRC and key of its own, answered in answer.content) or stops; one that
+  // goes on keeps its answer. Audio and camera go on as they were. NOT_FOUND (no such RTP
+  // endpoint), INVALID_ARGUMENT (a camera added or removed), RESOURCE_EXHAUSTED (no port).
+  absl::StatusOr<EndpointAnswer> RenegotiateRtp(const std::string& session_id,
+                                                const EndpointConfig& config);
   absl::Status UpdateRouting(const std::string& session_id, const std::string& endpoint_id,
                              const Routing& routing);
   absl::Status RemoveEndpoint(const std::string& session_id, const std::string& endpoint_id);

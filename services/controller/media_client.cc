@@ -160,13 +160,15 @@ absl::Status MediaClientImpl::UpdateRouting(size_t node, const std::string& room
       stubs_->For(node, *nodes_).UpdateEndpoint(context.get(), request, &response));
 }
 
-absl::StatusOr<internal::Endpoint> MediaClientImpl::RenegotiateWebRtc(
-    size_t node, const std::string& room_id, const std::string& participant,
-    const std::string& offer_sdp) {
+absl::StatusOr<internal::Endpoint> MediaClientImpl::Renegotiate(size_t node,
+                                                                const std::string& room_id,
+                                                                const std::string& participant,
+                                                                const internal::Endpoint& offer) {
   auto context = nodes_->NewContext(node);
   internal::RenegotiateEndpointRequest request;
   request.set_name(EndpointName(room_id, participant));
-  request.set_webrtc_offer_sdp(offer_sdp);
+  request.set_webrtc_offer_sdp(offer.webrtc_offer_sdp());
+  *request.mutable_remote_streams() = offer.remote_streams();
   internal::Endpoint renegotiated;
   grpc::Status status =
       stubs_->For(node, *nodes_).RenegotiateEndpoint(context.get(), request, &renegotiated);

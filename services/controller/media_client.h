@@ -75,10 +75,12 @@ class MediaClient {
                                      const std::string& participant,
                                      const chorus::internal::v1::Routing& routing,
                                      const std::vector<std::string>& paths) = 0;
-  // Renegotiates a WebRTC participant's media with the browser's new offer; the node's answer.
-  virtual absl::StatusOr<chorus::internal::v1::Endpoint> RenegotiateWebRtc(
+  // Renegotiates a participant's media in the same call: a WebRTC participant's new offer
+  // (`offer.webrtc_offer_sdp`), or an RTP participant's streams now (`offer.remote_streams`: a
+  // content stream starts or stops); the node's answer.
+  virtual absl::StatusOr<chorus::internal::v1::Endpoint> Renegotiate(
       size_t node, const std::string& room_id, const std::string& participant,
-      const std::string& offer_sdp) = 0;
+      const chorus::internal::v1::Endpoint& offer) = 0;
 };
 
 // The media client over the nodes of a MediaNodes (not owned; it must outlive the client).
@@ -111,9 +113,9 @@ class MediaClientImpl final : public MediaClient {
                              const std::string& participant,
                              const chorus::internal::v1::Routing& routing,
                              const std::vector<std::string>& paths) override;
-  absl::StatusOr<chorus::internal::v1::Endpoint> RenegotiateWebRtc(
+  absl::StatusOr<chorus::internal::v1::Endpoint> Renegotiate(
       size_t node, const std::string& room_id, const std::string& participant,
-      const std::string& offer_sdp) override;
+      const chorus::internal::v1::Endpoint& offer) override;
 
  private:
   // One stub per node over the node's channel, made at its first call (media_client.cc).

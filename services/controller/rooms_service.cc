@@ -1362,9 +1362,8 @@ grpc::Status RoomsService::UpdateMedia(grpc::ServerContext* context,
                                        v1::UpdateMediaResponse* response) {
   grpc::Status status = auth_.Check(*context);
   if (!status.ok()) return status;
-  if (!request->offer().has_webrtc()) {
-    return Invalid(
-        "offer.webrtc: UpdateMedia renegotiates WebRTC media (RTP endpoints join again)");
+  if (!request->offer().has_webrtc() && !request->offer().has_rtp()) {
+    return Invalid("offer: the participant's new offer (offer.webrtc, or offer.rtp)");
   }
   internal::Endpoint endpoint;
   status = OfferToEndpoint(request->offer(), &endpoint);
@@ -1372,16 +1371,18 @@ grpc::Status RoomsService::UpdateMedia(grpc::ServerContext* context,
   std::string room_id;
   std::string id;
   int node = -1;
+  const bool webrtc = request->offer().has_webrtc();
   status = FindMedia(
       request->name(),
-      [](const Room::Member& member) {
-        return member.webrtc ? grpc::Status::OK
-                             : Precondition("the participant did not join over WebRTC");
+      [webrtc](const Room::Member& member) {
+        if (member.webrtc == webrtc) return grpc::Status::OK;
+        return Precondition(webrtc ? "the participant did not join over WebRTC"
+                                   : "the participant joined over WebRTC (offer.webrtc)");
       },
       &room_id, &id, &node);
   if (!status.ok()) return status;
-  absl::StatusOr<internal::Endpoint> renegotiated = client_->RenegotiateWebRtc(
-      static_cast<size_t>(node), room_id, id, endpoint.webrtc_offer_sdp());
+  absl::StatusOr<internal::Endpoint> renegotiated =
+      client_->Renegotiate(static_cast<size_t>(node), room_id, id, endpoint);
   if (!renegotiated.ok()) return common::ToGrpcStatus(renegotiated.status());
   std::vector<std::pair<std::string, internal::Routing>> updates;
   {

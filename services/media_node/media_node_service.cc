@@ -517,6 +517,15 @@ grpc::Status MediaNodeService::AddEndpoint(grpc::ServerContext* context,
   *response = request->endpoint();
   // The endpoint's key is not echoed back: it travels once, in the request.
   for (v1::RemoteStream& stream : *response->mutable_remote_streams()) stream.clear_key();
+  return AnswerRtp(session, *config, *answer, response);
+}
+
+grpc::Status MediaNodeService::AnswerRtp(const std::string& session,
+                                         const engine::EndpointConfig& endpoint,
+                                         const engine::EndpointAnswer& answered,
+                                         v1::Endpoint* response) {
+  const engine::EndpointConfig* config = &endpoint;
+  const engine::EndpointAnswer* answer = &answered;
   response->set_name(absl::StrCat(kSessionPrefix, session, "/endpoints/", config->id));
   response->clear_local_streams();
   v1::LocalStream* local = response->add_local_streams();
@@ -568,6 +577,9 @@ grpc::Status MediaNodeService::AddEndpoint(grpc::ServerContext* context,
     content_codec->set_name(config->content.codec == video::VideoCodec::kVp8 ? "VP8" : "H264");
     content_codec->set_payload_type(config->content.payload_type);
     content_codec->set_clock_rate(90000);
+    if (config->content.codec == video::VideoCodec::kH264) {
+      content_codec->set_fmtp("packetization-mode=1;profile-level-id=42e01f");
+    }
     content->set_address(options_.media_address);
     content->set_port(answer->content.local.port());
     content->set_ssrc(answer->content.ssrc);
@@ -906,8 +918,13 @@ grpc::Status MediaNodeService::RenegotiateEndpoint(grpc::ServerContext* context,
   std::string endpoint;
   grpc::Status status = AuthenticateEndpoint(*context, request->name(), &session, &endpoint);
   if (!status.ok()) return status;
+  if (request->webrtc_offer_sdp().empty() && !request->remote_streams().empty()) {
+    return RenegotiateRtp(session, endpoint, *request, response);
+  }
   if (request->webrtc_offer_sdp().empty() || request->webrtc_offer_sdp().size() > 64 * 1024) {
-    return Invalid("webrtc_offer_sdp: the browser's SDP offer, at most 64 KiB");
+    return Invalid(
+        "webrtc_offer_sdp: the browser's SDP offer, at most 64 KiB (or an RTP endpoint's "
+        "remote_streams)");
   }
   std::vector<std::string> languages;
   v1::Routing routing;
@@ -930,6 +947,39 @@ grpc::Status MediaNodeService::RenegotiateEndpoint(grpc::ServerContext* context,
   auto answer = engine_->RenegotiateWebRtc(session, offer->config);
   if (!answer.ok()) return common::ToGrpcStatus(answer.status());
   return AnswerWebRtc(session, *offer, *answer, routing, response);
+}
+
+grpc::Status MediaNodeService::RenegotiateRtp(const std::string& session,
+                                              const std::string& endpoint,
+                                              const v1::RenegotiateEndpointRequest& request,
+                                              v1::Endpoint* response) {
+  std::vector<std::string> languages;
+  v1::Endpoint remembered;
+  {
+    absl::MutexLock lock(&mutex_);
+    auto it = sessions_.find(session);
+    if (it == sessions_.end()) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such session");
+    auto found = it->second.endpoints.find(endpoint);
+    if (found == it->second.endpoints.end() || found->second.remote_streams().empty()) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such RTP endpoint");
+    }
+    languages = it->second.languages;
+    remembered = found->second;
+  }
+  v1::Endpoint offered;
+  offered.set_transport(remembered.transport());
+  *offered.mutable_remote_streams() = request.remote_streams();
+  auto config = EndpointFromProto(endpoint, offered, languages);
+  if (!config.ok()) return common::ToGrpcStatus(config.status());
+  auto routing = RoutingFromProto(remembered.routing(), languages);
+  if (!routing.ok()) return common::ToGrpcStatus(routing.status());
+  config->routing = *routing;
+  auto answer = engine_->RenegotiateRtp(session, *config);
+  if (!answer.ok()) return common::ToGrpcStatus(answer.status());
+  *response = std::move(remembered);
+  *response->mutable_remote_streams() = request.remote_streams();
+  for (v1::RemoteStream& stream : *response->mutable_remote_streams()) stream.clear_key();
+  return AnswerRtp(session, *config, *answer, response);
 }
 
 }  // namespace chorus::media_node

@@ -107,6 +107,15 @@ class MediaNodeService final : public chorus::internal::v1::MediaNode::Service {
   grpc::Status ReserveEndpoint(const std::string& session,
                                const chorus::internal::v1::AddEndpointRequest& request,
                                chorus::internal::v1::Endpoint* response);
+  // RenegotiateEndpoint of an RTP endpoint: its content stream starts or stops.
+  grpc::Status RenegotiateRtp(const std::string& session, const std::string& endpoint,
+                              const chorus::internal::v1::RenegotiateEndpointRequest& request,
+                              chorus::internal::v1::Endpoint* response);
+  // The local streams of an RTP endpoint's `response` from the engine's answer (keys included),
+  // and the copy the service remembers (without keys).
+  grpc::Status AnswerRtp(const std::string& session, const engine::EndpointConfig& config,
+                         const engine::EndpointAnswer& answer,
+                         chorus::internal::v1::Endpoint* response);
   // The answer part of AddWebRtcEndpoint and RenegotiateEndpoint.
   grpc::Status AnswerWebRtc(const std::string& session, const WebRtcOffer& offer,
                             const engine::EndpointAnswer& answer,

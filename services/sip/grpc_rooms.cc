@@ -104,6 +104,29 @@ class GrpcRooms final : public Rooms {
     return common::FromGrpcStatus(stub_->RequestKeyframe(&context, request, &response));
   }
 
+  absl::StatusOr<v1::RtpAnswer> UpdateMedia(const std::string& participant,
+                                            const v1::RtpOffer& offer) override {
+    grpc::ClientContext context;
+    Prepare(&context);
+    v1::UpdateMediaRequest request;
+    request.set_name(participant);
+    *request.mutable_offer()->mutable_rtp() = offer;
+    v1::UpdateMediaResponse response;
+    grpc::Status status = stub_->UpdateMedia(&context, request, &response);
+    if (!status.ok()) return common::FromGrpcStatus(status);
+    return response.answer().rtp();
+  }
+
+  absl::Status SetContentSharing(const std::string& participant, bool enabled) override {
+    grpc::ClientContext context;
+    Prepare(&context);
+    v1::SetContentSharingRequest request;
+    request.set_name(participant);
+    request.set_enabled(enabled);
+    v1::Participant response;
+    return common::FromGrpcStatus(stub_->SetContentSharing(&context, request, &response));
+  }
+
   absl::Status SubmitKeypadPin(const std::string& participant, const std::string& pin) override {
     grpc::ClientContext context;
     Prepare(&context);

@@ -76,6 +76,10 @@ struct Call {
   // when the call is established).
   bool has_video = false;
   bool asked_keyframe = false;
+  // It presents (a content stream taken by re-INVITE), and a re-INVITE starting or stopping it
+  // is on its way to the controller (another one meanwhile gets 491).
+  bool presenting = false;
+  bool updating = false;
 };
 
 // How a call Chorus placed ended, by the final response to its INVITE.
@@ -468,9 +472,11 @@ class Gateway final : public SipGateway {
   // A new offer in an answered call: a session refresh (RFC 4028) or hold and resume (sendonly,
   // inactive, sendrecv) with the same media gets the same answer, its direction mirrored; new
   // media (another address, port or key: an SBC re-anchoring) is not taken yet (488, and the call
-  // goes on as it was).
+  // goes on as it was). A content stream the room system starts sending is taken (it presents:
+  // UpdateMedia, then SetContentSharing), and one it stops (port 0, no longer sent, left out)
+  // ends its presentation; the answer waits for the controller.
   void ReInvite(Call& call, const sip_t* sip) {
-    if (!call.answered || call.ended) {
+    if (!call.answered || call.ended || call.updating) {
       nua_respond(call.handle, 491, "Request Pending", TAG_END());
       return;
     }
@@ -488,6 +494,19 @@ class Gateway final : public SipGateway {
         return;
       }
       offer = *std::move(parsed);
+      const bool presents = offer.content.kind() == v1::MEDIA_KIND_CONTENT;
+      if (presents && call.presenting && !SameStream(call.offer.content, offer.content)) {
+        nua_respond(call.handle, 488, "Not Acceptable Here", TAG_END());
+        base::Log(base::LogLevel::kInfo, "sip_reinvite_refused",
+                  {{"call", static_cast<int64_t>(call.id)}});
+        return;
+      }
+      if (presents != call.presenting) {
+        UpdateContent(call, std::move(offer));
+        return;
+      }
+      if (presents)
+        offer.lines[static_cast<size_t>(offer.content_line)].taken = v1::MEDIA_KIND_CONTENT;
     }
     const std::string answer = AnswerSdp(call.answer, offer, call.id, ++call.sdp_version);
     nua_respond(call.handle, 200, "OK", SIPTAG_CONTENT_TYPE_STR("application/sdp"),
@@ -495,6 +514,57 @@ class Gateway final : public SipGateway {
                 TAG_IF(call.tls_by_sip_uri, SIPTAG_CONTACT_STR(tls_contact_.c_str())), TAG_END());
     base::Log(base::LogLevel::kInfo, "sip_reinvite_answered",
               {{"call", static_cast<int64_t>(call.id)}, {"on_hold", (offer.mode & 2) == 0}});
+  }
+
+  // The room system starts presenting (`offer` has its content stream) or stops: the controller
+  // gets its streams as they are now (UpdateMedia), then shows the content large or not
+  // (SetContentSharing; refused while another participant presents: the stream is taken, not
+  // shown); the re-INVITE is answered once it has answered (488 when it refused the streams).
+  void UpdateContent(Call& call, CallerOffer offer) {
+    call.updating = true;
+    const bool presents = offer.content.kind() == v1::MEDIA_KIND_CONTENT;
+    v1::RtpOffer streams = offer.rtp;
+    if (presents) *streams.add_streams() = offer.content;
+    nua_handle_t* handle = call.handle;
+    nua_handle_ref(handle);  // held until the answer
+    Enqueue([this, handle, id = call.id, participant = call.participant, presents,
+             streams = std::move(streams), offer = std::move(offer)]() mutable {
+      absl::StatusOr<v1::RtpAnswer> answer = rooms_->UpdateMedia(participant, streams);
+      absl::Status shown = absl::OkStatus();
+      if (answer.ok() && presents) shown = rooms_->SetContentSharing(participant, true);
+      Post([this, handle, id, presents, offer = std::move(offer), answer = std::move(answer),
+            shown]() mutable {
+        ContentUpdated(handle, id, presents, std::move(offer), answer, shown);
+        nua_handle_unref(handle);
+      });
+    });
+  }
+
+  void ContentUpdated(nua_handle_t* handle, uint64_t id, bool presents, CallerOffer offer,
+                      const absl::StatusOr<v1::RtpAnswer>& answer, const absl::Status& shown) {
+    auto it = calls_.find(handle);
+    if (it == calls_.end() || it->second->id != id) return;
+    Call& call = *it->second;
+    call.updating = false;
+    if (call.ended) return;
+    if (!answer.ok()) {
+      nua_respond(handle, 488, "Not Acceptable Here", TAG_END());
+      base::Log(base::LogLevel::kInfo, "sip_content_refused",
+                {{"call", static_cast<int64_t>(call.id)},
+                 {"code", absl::StatusCodeToString(answer.status().code())}});
+      return;
+    }
+    if (presents)
+      offer.lines[static_cast<size_t>(offer.content_line)].taken = v1::MEDIA_KIND_CONTENT;
+    call.offer = std::move(offer);
+    call.answer = *answer;
+    call.presenting = presents;
+    const std::string sdp = AnswerSdp(call.answer, call.offer, call.id, ++call.sdp_version);
+    nua_respond(handle, 200, "OK", SIPTAG_CONTENT_TYPE_STR("application/sdp"),
+                SIPTAG_PAYLOAD_STR(sdp.c_str()),
+                TAG_IF(call.tls_by_sip_uri, SIPTAG_CONTACT_STR(tls_contact_.c_str())), TAG_END());
+    base::Log(base::LogLevel::kInfo, presents ? "sip_content_started" : "sip_content_stopped",
+              {{"call", static_cast<int64_t>(call.id)}, {"shown", presents && shown.ok()}});
   }
 
   // ----- Calls Chorus places (DialOut) -----
@@ -680,13 +750,15 @@ class Gateway final : public SipGateway {
   static bool SameMedia(const v1::RtpOffer& before, const v1::RtpOffer& now) {
     for (const v1::StreamOffer& stream : before.streams()) {
       const auto same = [&stream](const v1::StreamOffer& other) {
-        return other.kind() == stream.kind() && other.address() == stream.address() &&
-               other.port() == stream.port() &&
-               other.key().SerializeAsString() == stream.key().SerializeAsString();
+        return SameStream(stream, other);
       };
       if (std::none_of(now.streams().begin(), now.streams().end(), same)) return false;
     }
     return true;
+  }
+  static bool SameStream(const v1::StreamOffer& a, const v1::StreamOffer& b) {
+    return a.kind() == b.kind() && a.address() == b.address() && a.port() == b.port() &&
+           a.key().SerializeAsString() == b.key().SerializeAsString();
   }
 
   // The participant of a call left the room without its caller hanging up (a host removed it,

@@ -28,6 +28,12 @@ class Rooms {
   virtual absl::Status Leave(const std::string& participant) = 0;
   // A room system asked for a keyframe of the video it receives (SIP INFO, RFC 5168).
   virtual absl::Status RequestKeyframe(const std::string& participant) = 0;
+  // A room system's streams as they are now (a re-INVITE): its content stream starts or stops;
+  // every stream's answer.
+  virtual absl::StatusOr<chorus::v1::RtpAnswer> UpdateMedia(const std::string& participant,
+                                                            const chorus::v1::RtpOffer& offer) = 0;
+  // Shows the participant's content large (it presents) or stops.
+  virtual absl::Status SetContentSharing(const std::string& participant, bool enabled) = 0;
   // A keypad caller's PIN, typed as SIP INFO key presses up to '#'.
   virtual absl::Status SubmitKeypadPin(const std::string& participant, const std::string& pin) = 0;
   // A call to place (DialOut), taken once: the SIP address and Chorus's side of the call.

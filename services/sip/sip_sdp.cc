@@ -331,6 +331,38 @@ absl::StatusOr<CallerOffer> ParseCallerOffer(std::string_view sdp, bool allow_pl
       break;
     }
   }
+  // A room system presenting: its first content stream that it only sends (a sendrecv content
+  // line is the capability a room system offers in every INVITE, not a presentation) and that
+  // Chorus can take.
+  const sdp_media_t* content = nullptr;
+  for (const sdp_media_t* media = session->sdp_media; media != nullptr; media = media->m_next) {
+    if (media->m_type != sdp_media_video || media == camera || media->m_port == 0 ||
+        media->m_rejected || media->m_proto != audio->m_proto || media->m_port > 65535 ||
+        static_cast<int>(media->m_mode) != 1) {
+      continue;
+    }
+    bool slides = false;
+    for (const sdp_attribute_t* a = media->m_attributes; a != nullptr; a = a->a_next) {
+      slides |= a->a_name != nullptr && absl::EqualsIgnoreCase(a->a_name, "content") &&
+                a->a_value != nullptr && !absl::EqualsIgnoreCase(a->a_value, "main");
+    }
+    const sdp_connection_t* content_connection =
+        media->m_connections != nullptr ? media->m_connections : session->sdp_connection;
+    if (!slides || content_connection == nullptr || content_connection->c_address == nullptr ||
+        absl::string_view(content_connection->c_address).size() > 64) {
+      continue;
+    }
+    v1::StreamOffer shared;
+    CallerOffer scratch;
+    if (TakeStream(*media, *content_connection, secure, &scratch, &shared,
+                   &offer.content_crypto_tag, &offer.content_rtcp_mux)
+            .ok()) {
+      shared.set_kind(v1::MEDIA_KIND_CONTENT);
+      offer.content = std::move(shared);
+      content = media;
+      break;
+    }
+  }
   // Every m= line in its order, for the answer (RFC 3264: the same lines, declined ones with port
   // 0).
   for (const sdp_media_t* media = session->sdp_media; media != nullptr; media = media->m_next) {
@@ -348,6 +380,7 @@ absl::StatusOr<CallerOffer> ParseCallerOffer(std::string_view sdp, bool allow_pl
     if (line.formats.empty()) line.formats = "0";
     if (media == audio) line.taken = v1::MEDIA_KIND_AUDIO;
     if (media == camera) line.taken = v1::MEDIA_KIND_VIDEO;
+    if (media == content) offer.content_line = static_cast<int>(offer.lines.size());
     offer.lines.push_back(std::move(line));
   }
   return offer;
@@ -357,9 +390,11 @@ std::string AnswerSdp(const v1::RtpAnswer& answer, const CallerOffer& offer, uin
                       uint64_t version) {
   const v1::StreamAnswer* audio = nullptr;
   const v1::StreamAnswer* video = nullptr;
+  const v1::StreamAnswer* content = nullptr;
   for (const v1::StreamAnswer& stream : answer.streams()) {
     if (stream.kind() == v1::MEDIA_KIND_AUDIO) audio = &stream;
     if (stream.kind() == v1::MEDIA_KIND_VIDEO) video = &stream;
+    if (stream.kind() == v1::MEDIA_KIND_CONTENT) content = &stream;
   }
   if (audio == nullptr) return {};
   const bool secure = answer.transport() != v1::TRANSPORT_RTP_INSECURE;
@@ -387,6 +422,12 @@ std::string AnswerSdp(const v1::RtpAnswer& answer, const CallerOffer& offer, uin
       absl::StrAppend(&sdp, "a=fmtp:", codec.payload_type(), " ", codec.fmtp(), "\r\n");
     }
   };
+  auto video_lines = [&](const v1::StreamAnswer& stream) {
+    stream_lines(stream, "video", -1);
+    const uint32_t pt = stream.codec().payload_type();
+    absl::StrAppend(&sdp, "a=rtcp-fb:", pt, " nack\r\na=rtcp-fb:", pt,
+                    " nack pli\r\na=rtcp-fb:", pt, " ccm fir\r\n");
+  };
   auto crypto = [&](const v1::StreamAnswer& stream, unsigned tag) {
     if (!secure) return;
     absl::StrAppend(&sdp, "a=crypto:", tag, " ", SuiteName(stream.key().suite()),
@@ -407,13 +448,17 @@ std::string AnswerSdp(const v1::RtpAnswer& answer, const CallerOffer& offer, uin
                       absl::StrCat("a=rtcp:", audio->port(), "\r\n"), direction(offer.mode));
     } else if (line.taken == v1::MEDIA_KIND_VIDEO && video != nullptr) {
       // The room system's camera: Chorus asks for keyframes by RTCP (PLI, FIR) and NACKs.
-      stream_lines(*video, "video", -1);
-      const uint32_t pt = video->codec().payload_type();
-      absl::StrAppend(&sdp, "a=rtcp-fb:", pt, " nack\r\na=rtcp-fb:", pt,
-                      " nack pli\r\na=rtcp-fb:", pt, " ccm fir\r\n");
+      video_lines(*video);
       crypto(*video, offer.video_crypto_tag);
       absl::StrAppend(&sdp, offer.video_rtcp_mux ? "a=rtcp-mux\r\n" : "",
                       absl::StrCat("a=rtcp:", video->port(), "\r\n"), direction(offer.video_mode));
+    } else if (line.taken == v1::MEDIA_KIND_CONTENT && content != nullptr) {
+      // The room system's presentation: received only (RFC 4796 slides).
+      video_lines(*content);
+      absl::StrAppend(&sdp, "a=content:slides\r\n");
+      crypto(*content, offer.content_crypto_tag);
+      absl::StrAppend(&sdp, offer.content_rtcp_mux ? "a=rtcp-mux\r\n" : "",
+                      absl::StrCat("a=rtcp:", content->port(), "\r\n"), "a=recvonly\r\n");
     } else {
       // Declined: content, BFCP, far-end camera control, a second camera (RFC 3264: port 0).
       absl::StrAppend(&sdp, "m=", line.media, " 0 ", line.proto, " ", line.formats, "\r\n");

@@ -10,8 +10,8 @@
 
 // A SIP caller's session description and Chorus's answer to it. The caller's SDP is parsed by
 // sofia-sip's SDP parser (a well-kept implementation, as the rest of the SIP stack); only the
-// answer is written here. Audio, and a room system's camera (VP8, H.264); content and other
-// streams are declined (port 0).
+// answer is written here. Audio, a room system's camera (VP8, H.264) and, once it presents, its
+// content stream (received only); other streams are declined (port 0).
 namespace chorus::sip {
 
 // What a caller's offer asks for, in the public API's terms.
@@ -34,6 +34,17 @@ struct CallerOffer {
   unsigned video_crypto_tag = 0;
   bool video_rtcp_mux = false;
   int video_mode = 3;
+  // A room system presenting: the first content stream (RFC 4796 a=content other than "main")
+  // it only sends (sendonly: a sendrecv content line is a capability, offered in every INVITE),
+  // of the audio's transport, with a codec and key Chorus takes;
+  // kind MEDIA_KIND_CONTENT, or UNSPECIFIED when there is none. It is not in `rtp`: Chorus takes
+  // it in a re-INVITE (the call goes on, its content starts: the line is then marked taken), and
+  // declines it in the INVITE that starts the call. Its index in `lines`, its crypto tag and
+  // RTCP multiplexing.
+  chorus::v1::StreamOffer content;
+  int content_line = -1;
+  unsigned content_crypto_tag = 0;
+  bool content_rtcp_mux = false;
   // Every m= line of the offer in its order, and what Chorus took of it (UNSPECIFIED: declined
   // in the answer with port 0: content, BFCP, a second camera, a codec Chorus does not speak).
   struct Line {
@@ -53,8 +64,9 @@ absl::StatusOr<CallerOffer> ParseCallerOffer(std::string_view sdp, bool allow_pl
 
 // The SDP answer for the node's `answer` to `offer`: Chorus's address, port, codec and key, the
 // caller's crypto tag, telephone events when offered, RTCP on the same port, the direction that
-// mirrors the offer's. `session_id`: the o= line's id (unique per call); `version`: its version
-// (one more for each new answer in the call).
+// mirrors the offer's; the content line, when taken (and answered), received only. `session_id`:
+// the o= line's id (unique per call); `version`: its version (one more for each new answer in the
+// call).
 std::string AnswerSdp(const chorus::v1::RtpAnswer& answer, const CallerOffer& offer,
                       uint64_t session_id, uint64_t version = 1);
 

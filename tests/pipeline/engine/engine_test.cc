@@ -743,6 +743,62 @@ TEST(EngineTest, AVideoStreamChorusOfferedFirstIsKeptWhenAnsweredAndReleasedWhen
   EXPECT_TRUE(engine->ReserveEndpoint("room", "third", true, suite).ok());
 }
 
+// A room system that starts presenting in the same call (a re-INVITE): its running RTP endpoint
+// gets a content stream of its own (a port, SSRC and key), keeps it while it goes on, and gives
+// its port back when it stops; audio goes on throughout. A camera cannot be added this way.
+TEST(EngineTest, AnRtpEndpointsContentStartsAndStopsInTheSameCall) {
+  EngineOptions options;
+  options.workers = 1;
+  options.port_min = 42966;
+  options.port_max = 42967;  // two ports: audio and content
+  auto engine = *MediaEngine::Create(options);
+  ASSERT_TRUE(engine->CreateSession("room", {}).ok());
+  const srtp::SrtpSuite suite = srtp::SrtpSuite::kAesCm128HmacSha1_80;
+  EndpointConfig config;
+  config.id = "system";
+  config.remote = *net::SocketAddress::FromIp("127.0.0.1", 9);
+  config.remote_key_base64 = srtp::SrtpKeyMaterial::Generate(suite).ToBase64();
+  absl::StatusOr<EndpointAnswer> joined = engine->AddEndpoint("room", config);
+  ASSERT_TRUE(joined.ok()) << joined.status();
+  EXPECT_FALSE(joined->content.enabled);
+
+  config.content.enabled = true;
+  config.content.remote = *net::SocketAddress::FromIp("127.0.0.1", 13);
+  config.content.remote_key_base64 = srtp::SrtpKeyMaterial::Generate(suite).ToBase64();
+  absl::StatusOr<EndpointAnswer> started = engine->RenegotiateRtp("room", config);
+  ASSERT_TRUE(started.ok()) << started.status();
+  ASSERT_TRUE(started->content.enabled);
+  EXPECT_NE(started->content.local.port(), joined->local.port());
+  EXPECT_FALSE(started->content.local_key_base64.empty());
+  EXPECT_EQ(started->local.port(), joined->local.port());  // audio as it was
+  EXPECT_EQ(started->local_key_base64, joined->local_key_base64);
+  // The same offer again (a session refresh): the same content stream.
+  absl::StatusOr<EndpointAnswer> again = engine->RenegotiateRtp("room", config);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->content.local.port(), started->content.local.port());
+  EXPECT_EQ(again->content.ssrc, started->content.ssrc);
+  // Both ports are in use; the content stops and its port is free again.
+  EndpointConfig other = config;
+  other.id = "other";
+  other.content = VideoConfig();
+  EXPECT_EQ(engine->AddEndpoint("room", other).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  config.content = VideoConfig();
+  absl::StatusOr<EndpointAnswer> stopped = engine->RenegotiateRtp("room", config);
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_FALSE(stopped->content.enabled);
+  // A camera added in a renegotiation is refused; unknown endpoints and sessions are not found.
+  config.video.enabled = true;
+  config.video.remote = *net::SocketAddress::FromIp("127.0.0.1", 11);
+  config.video.remote_key_base64 = srtp::SrtpKeyMaterial::Generate(suite).ToBase64();
+  EXPECT_EQ(engine->RenegotiateRtp("room", config).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  config.id = "nobody";
+  EXPECT_EQ(engine->RenegotiateRtp("room", config).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(engine->RenegotiateRtp("nowhere", config).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(engine->AddEndpoint("room", other).ok());
+}
+
 // A worker's load is its thread's CPU time over wall time: a session that spends about half of
 // every 20 ms tick working makes it climb (smoothed over about 5 s), and it falls to zero with the
 // last session.

@@ -111,9 +111,8 @@ class FakeMedia final : public MediaClient {
     calls_.push_back("UpdateRouting " + room_id + "/" + participant);
     return absl::OkStatus();
   }
-  absl::StatusOr<internal::Endpoint> RenegotiateWebRtc(size_t, const std::string&,
-                                                       const std::string&,
-                                                       const std::string&) override {
+  absl::StatusOr<internal::Endpoint> Renegotiate(size_t, const std::string&, const std::string&,
+                                                 const internal::Endpoint&) override {
     return absl::UnimplementedError("not in these tests");
   }
 

@@ -152,8 +152,9 @@ TEST_F(MediaClientTest, ARoomsSessionAndAParticipantsEndpointAreNamedAfterThem) 
   internal::Routing routing;
   routing.set_admitted(true);
   ASSERT_TRUE(client_.UpdateRouting(0, "r1", "p1", routing, {"routing.admitted"}).ok());
-  absl::StatusOr<internal::Endpoint> renegotiated =
-      client_.RenegotiateWebRtc(0, "r1", "p1", "v=0 again");
+  internal::Endpoint again;
+  again.set_webrtc_offer_sdp("v=0 again");
+  absl::StatusOr<internal::Endpoint> renegotiated = client_.Renegotiate(0, "r1", "p1", again);
   ASSERT_TRUE(renegotiated.ok());
   EXPECT_EQ(renegotiated->webrtc_answer_sdp(), "v=0 renegotiated");
   v1::LayoutPolicy policy;

@@ -875,6 +875,70 @@ TEST_F(RoomsServiceTest, AKeyframeRequestReachesTheParticipantsVideo) {
             grpc::StatusCode::NOT_FOUND);
 }
 
+// A room system presents in the same call (its re-INVITE, through UpdateMedia with its RTP
+// streams): the content stream starts with Chorus's port and key, SetContentSharing shows it,
+// and an offer without it stops it and the sharing. A WebRTC offer for it is refused.
+TEST_F(RoomsServiceTest, AnRtpParticipantsContentStartsAndStopsWithItsOffer) {
+  Start();
+  v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
+  std::string token;
+  ASSERT_TRUE(Invite(room, v1::ROLE_GUEST, &token).ok());
+  v1::JoinRoomRequest join;
+  join.set_room(room.name());
+  join.set_invite_token(token);
+  *join.mutable_offer() = Offer(50024);
+  v1::JoinRoomResponse joined;
+  grpc::Status status = stub_->JoinRoom(Context().get(), join, &joined);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  v1::UpdateMediaRequest update;
+  update.set_name(joined.participant().name());
+  *update.mutable_offer() = join.offer();
+  v1::StreamOffer* content = update.mutable_offer()->mutable_rtp()->add_streams();
+  content->set_kind(v1::MEDIA_KIND_CONTENT);
+  v1::Codec* h264 = content->add_codecs();
+  h264->set_name("H264");
+  h264->set_payload_type(126);
+  h264->set_fmtp("packetization-mode=1");
+  content->set_address("127.0.0.1");
+  content->set_port(50026);
+  content->mutable_key()->set_key_base64("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNk");
+  v1::UpdateMediaResponse started;
+  status = stub_->UpdateMedia(Context().get(), update, &started);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  const v1::StreamAnswer* answered = nullptr;
+  for (const v1::StreamAnswer& stream : started.answer().rtp().streams()) {
+    if (stream.kind() == v1::MEDIA_KIND_CONTENT) answered = &stream;
+  }
+  ASSERT_NE(answered, nullptr) << started.DebugString();
+  EXPECT_NE(answered->port(), 0u);
+  EXPECT_FALSE(answered->key().key_base64().empty());
+  EXPECT_EQ(answered->codec().name(), "H264");
+  EXPECT_EQ(started.answer().rtp().streams(0).port(), joined.answer().rtp().streams(0).port());
+
+  v1::SetContentSharingRequest share;
+  share.set_name(joined.participant().name());
+  share.set_enabled(true);
+  v1::Participant sharing;
+  status = stub_->SetContentSharing(Context().get(), share, &sharing);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(sharing.content_sharing());
+
+  *update.mutable_offer() = join.offer();  // the content stopped
+  v1::UpdateMediaResponse stopped;
+  status = stub_->UpdateMedia(Context().get(), update, &stopped);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  for (const v1::StreamAnswer& stream : stopped.answer().rtp().streams()) {
+    EXPECT_NE(stream.kind(), v1::MEDIA_KIND_CONTENT);
+  }
+  EXPECT_FALSE(stopped.participant().content_sharing());
+
+  update.mutable_offer()->mutable_webrtc()->set_sdp("v=0\r\n");
+  v1::UpdateMediaResponse refused;
+  EXPECT_EQ(stub_->UpdateMedia(Context().get(), update, &refused).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+}
+
 // A call Chorus places (DialOut): the callee is pending and in no roster; a SIP role claims the
 // call once (the address, then never again; Chorus's side reserved on the node, SRTP); the
 // callee rings, then answers: it joins as the invite's interpreter, in the channel asked for.

@@ -161,6 +161,23 @@ constexpr char kRoomSystemOffer[] =
     "m=application 5070 TCP/BFCP *\r\n"
     "a=floorctrl:c-s\r\n";
 
+// One stream of the node's answer, on Chorus's address 198.51.100.7.
+void AddAnswer(v1::RtpAnswer* answer, v1::MediaKind kind, uint32_t port, const char* codec,
+               uint32_t payload_type, uint32_t clock_rate, const char* fmtp, const char* key) {
+  v1::StreamAnswer* stream = answer->add_streams();
+  stream->set_kind(kind);
+  stream->set_address("198.51.100.7");
+  stream->set_port(port);
+  stream->mutable_codec()->set_name(codec);
+  stream->mutable_codec()->set_payload_type(payload_type);
+  stream->mutable_codec()->set_clock_rate(clock_rate);
+  stream->mutable_codec()->set_fmtp(fmtp);
+  stream->mutable_key()->set_key_base64(key);
+}
+constexpr char kAudioKey[] = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNk";
+constexpr char kVideoKey[] = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMy";
+constexpr char kH264[] = "packetization-mode=1;profile-level-id=42e01f";
+
 TEST(CallerOfferTest, ARoomSystemsCameraIsTakenAndItsContentAndBfcpDeclined) {
   absl::StatusOr<CallerOffer> offer = ParseCallerOffer(kRoomSystemOffer, false);
   ASSERT_TRUE(offer.ok()) << offer.status();
@@ -180,23 +197,8 @@ TEST(CallerOfferTest, ARoomSystemsCameraIsTakenAndItsContentAndBfcpDeclined) {
 
   v1::RtpAnswer answer;
   answer.set_transport(v1::TRANSPORT_SRTP);
-  v1::StreamAnswer* a = answer.add_streams();
-  a->set_kind(v1::MEDIA_KIND_AUDIO);
-  a->set_address("198.51.100.7");
-  a->set_port(40002);
-  a->mutable_codec()->set_name("G722");
-  a->mutable_codec()->set_payload_type(9);
-  a->mutable_codec()->set_clock_rate(8000);
-  a->mutable_key()->set_key_base64("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNk");
-  v1::StreamAnswer* v = answer.add_streams();
-  v->set_kind(v1::MEDIA_KIND_VIDEO);
-  v->set_address("198.51.100.7");
-  v->set_port(40004);
-  v->mutable_codec()->set_name("H264");
-  v->mutable_codec()->set_payload_type(126);
-  v->mutable_codec()->set_clock_rate(90000);
-  v->mutable_codec()->set_fmtp("packetization-mode=1;profile-level-id=42e01f");
-  v->mutable_key()->set_key_base64("ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMy");
+  AddAnswer(&answer, v1::MEDIA_KIND_AUDIO, 40002, "G722", 9, 8000, "", kAudioKey);
+  AddAnswer(&answer, v1::MEDIA_KIND_VIDEO, 40004, "H264", 126, 90000, kH264, kVideoKey);
   const std::string sdp = AnswerSdp(answer, *offer, 9);
   // The same four lines in the offer's order: audio, the camera, content and BFCP declined.
   const size_t audio_at = sdp.find("m=audio 40002 RTP/SAVP 9 101\r\n");
@@ -223,6 +225,61 @@ TEST(CallerOfferTest, ARoomSystemsCameraIsTakenAndItsContentAndBfcpDeclined) {
   absl::StatusOr<CallerOffer> audio_only = ParseCallerOffer(no_camera, false);
   ASSERT_TRUE(audio_only.ok());
   EXPECT_EQ(audio_only->rtp.streams_size(), 1);
+}
+
+TEST(CallerOfferTest, ARoomSystemsContentIsFoundAndAnsweredReceivedOnlyOnceTaken) {
+  // The content line of the room system's offer (a=content:slides) sent only: the room system
+  // presents; found apart from the streams joined with.
+  std::string presenting = kRoomSystemOffer;
+  presenting.insert(presenting.find("m=application"), "a=sendonly\r\n");
+  absl::StatusOr<CallerOffer> offer = ParseCallerOffer(presenting, false);
+  ASSERT_TRUE(offer.ok()) << offer.status();
+  EXPECT_EQ(offer->content.kind(), v1::MEDIA_KIND_CONTENT);
+  EXPECT_EQ(offer->content.port(), 2330u);
+  EXPECT_EQ(offer->content.address(), "192.0.2.20");
+  ASSERT_EQ(offer->content.codecs_size(), 1);
+  EXPECT_EQ(offer->content.codecs(0).name(), "H264");
+  EXPECT_EQ(offer->content.key().key_base64(), "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk");
+  EXPECT_EQ(offer->content_line, 2);
+  EXPECT_EQ(offer->rtp.streams_size(), 2);  // audio and camera: content is not joined with
+
+  // Taken (a re-INVITE): the answer's third line is Chorus's content port, received only.
+  offer->lines[2].taken = v1::MEDIA_KIND_CONTENT;
+  v1::RtpAnswer answer;
+  answer.set_transport(v1::TRANSPORT_SRTP);
+  AddAnswer(&answer, v1::MEDIA_KIND_AUDIO, 40002, "G722", 9, 8000, "", kAudioKey);
+  AddAnswer(&answer, v1::MEDIA_KIND_CONTENT, 40006, "H264", 126, 90000, kH264, kVideoKey);
+  const std::string sdp = AnswerSdp(answer, *offer, 9, 3);
+  const size_t content_at = sdp.find("m=video 40006 RTP/SAVP 126\r\n");
+  ASSERT_NE(content_at, std::string::npos) << sdp;
+  const std::string content = sdp.substr(content_at, sdp.find("m=", content_at + 1) - content_at);
+  EXPECT_TRUE(absl::StrContains(content, "a=content:slides\r\n")) << content;
+  EXPECT_TRUE(absl::StrContains(content, "a=recvonly\r\n")) << content;
+  EXPECT_TRUE(absl::StrContains(content, "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:ZmVkY2"))
+      << content;
+  EXPECT_TRUE(absl::StrContains(content, "a=rtcp-fb:126 nack pli\r\n")) << content;
+  EXPECT_TRUE(absl::StrContains(sdp, "m=application 0 TCP/BFCP *\r\n")) << sdp;
+  // The answer reads back with the independent parser: audio, and content Chorus only receives
+  // (so, from the answer's side, not a content stream it sends).
+  absl::StatusOr<CallerOffer> back = ParseCallerOffer(sdp, false);
+  ASSERT_TRUE(back.ok()) << back.status() << "\n" << sdp;
+  EXPECT_EQ(back->content.kind(), v1::MEDIA_KIND_UNSPECIFIED);
+
+  // A content line that is a capability (sendrecv), not sent (recvonly, inactive) or declined
+  // (port 0) is no presentation.
+  for (const char* direction : {"", "a=sendrecv\r\n", "a=recvonly\r\n", "a=inactive\r\n"}) {
+    std::string stopped = kRoomSystemOffer;
+    stopped.insert(stopped.find("m=application"), direction);
+    absl::StatusOr<CallerOffer> not_sent = ParseCallerOffer(stopped, false);
+    ASSERT_TRUE(not_sent.ok());
+    EXPECT_EQ(not_sent->content.kind(), v1::MEDIA_KIND_UNSPECIFIED) << direction;
+    EXPECT_EQ(not_sent->content_line, -1);
+  }
+  std::string declined = presenting;
+  declined.replace(declined.find("m=video 2330"), 12, "m=video 0");
+  absl::StatusOr<CallerOffer> closed = ParseCallerOffer(declined, false);
+  ASSERT_TRUE(closed.ok());
+  EXPECT_EQ(closed->content.kind(), v1::MEDIA_KIND_UNSPECIFIED);
 }
 
 TEST(DialOutOfferTest, TheOfferCarriesEveryCodecChorusSpeaksAndItsKey) {
