@@ -283,6 +283,25 @@ const AudioEndpoint* Session::SoleVoice(const AudioEndpoint& listener, bool* ski
              : nullptr;
 }
 
+bool Session::OnlyForwarded(const AudioEndpoint& voice) const {
+  if (endpoints_.size() != 2) return false;
+  const AudioEndpoint& listener = endpoints_[0].get() == &voice ? *endpoints_[1] : *endpoints_[0];
+  const std::span<const uint8_t> held = voice.held();
+  return !held.empty() && voice.IsForwardable(held) &&
+         mixer_->HearsAtUnity(listener.mixer_slot, voice.mixer_slot) &&
+         listener.TakesForwarded(held) && listener.ContinuesWith(held);
+}
+
+std::span<const int16_t> Session::HeardBefore(const AudioEndpoint& listener, int slot) const {
+  const int from = listener.forwarded_from();
+  if (listener.forwarded_last() && from >= 0 && static_cast<size_t>(from) < by_slot_.size() &&
+      by_slot_[static_cast<size_t>(from)] != nullptr &&
+      !by_slot_[static_cast<size_t>(from)]->rejoined().empty()) {
+    return by_slot_[static_cast<size_t>(from)]->rejoined();
+  }
+  return mixer_->previous_output(slot);
+}
+
 void Session::FollowLoss(SharedEncoder& shared, const AudioEndpoint& listener) {
   if (shared.loss_tick != tick_count_) {
     // The loss its listeners of the previous tick report (one tick late: cheap, and reports
@@ -312,7 +331,8 @@ void Session::OnTick(int64_t now_us) {
   if (held) {
     mixer_->SelectSpeakers();
     for (auto& endpoint : endpoints_) {
-      if (mixer_->is_speaker(endpoint->mixer_slot)) {
+      // A voice heard only through forwarding (two-party rooms) is not decoded either.
+      if (mixer_->is_speaker(endpoint->mixer_slot) && !OnlyForwarded(*endpoint)) {
         endpoint->DecodeHeld();
       } else {
         endpoint->SkipHeld();
@@ -348,7 +368,7 @@ void Session::OnTick(int64_t now_us) {
             endpoint_encoders_[i] != nullptr) {
           FollowLoss(*endpoint_encoders_[i], *endpoint);
         }
-        endpoint->Forward(voice->forwardable(), voice->level(), now_us);
+        endpoint->Forward(voice->forwardable(), voice->level(), now_us, voice->mixer_slot);
         endpoint->MaybeSendRtcp(now_us);
         continue;
       }
@@ -363,7 +383,7 @@ void Session::OnTick(int64_t now_us) {
         }
         continue;
       case audio::AudioMixer::OutputKind::kPersonal:
-        endpoint->EncodeAndSend(mixer_->output(slot), now_us, mixer_->previous_output(slot));
+        endpoint->EncodeAndSend(mixer_->output(slot), now_us, HeardBefore(*endpoint, slot));
         break;
       case audio::AudioMixer::OutputKind::kShared: {
         SharedEncoder* shared = endpoint_encoders_[i];
@@ -373,7 +393,7 @@ void Session::OnTick(int64_t now_us) {
           // Idle last tick (its listeners were forwarded a voice): their decoders hold another
           // encoder's state and played the output's previous frame. Take that in first.
           if (shared->encoded_tick != tick_count_ - 1) {
-            const std::span<const int16_t> previous = mixer_->previous_output(slot);
+            const std::span<const int16_t> previous = HeardBefore(*endpoint, slot);
             if (!previous.empty()) (void)shared->encoder->Encode(previous, shared->payload);
             shared->encoder->EncodeNextIndependently();
           }

@@ -94,6 +94,15 @@ class Session final : public TickListener {
   // that the listener, forwarded that voice until now, is sent nothing this tick (the voice's
   // packet is missing).
   const AudioEndpoint* SoleVoice(const AudioEndpoint& listener, bool* skip) const;
+  // Whether `voice`'s held packet goes only to be forwarded this tick: a two-party room whose
+  // other participant hears it alone at unity gain and takes it as it came (what SoleVoice will
+  // find after the mix). Its decode is skipped then; the decoder rejoins with the last skipped
+  // packet when the voice is next mixed.
+  bool OnlyForwarded(const AudioEndpoint& voice) const;
+  // What `listener` heard the tick before, to prime an encoder taking over from forwarding: the
+  // forwarded voice's packet as its decoder rejoined with it this tick when that packet was not
+  // decoded then (OnlyForwarded), else the output's previous frame.
+  std::span<const int16_t> HeardBefore(const AudioEndpoint& listener, int slot) const;
 
   // Once per tick: gives the shared encoder the loss its listeners reported last tick, and
   // counts `listener` for the next (also while it forwards, so FEC is planned right when it

@@ -471,6 +471,86 @@ TEST(SessionTest, OneVoiceHeardAloneIsForwardedAndTwoAreMixed) {
   EXPECT_TRUE(again.continuous);
 }
 
+// A two-party room whose talker puts its RFC 6464 level on its packets: the talker's voice is
+// forwarded to the other and not decoded at all (its frames are skipped). A third participant
+// joins: the listener gets a mix from then on, and the switch is not heard as a click: the
+// decoder rejoins with the last skipped packet, and the encoder taking over is primed with what
+// that packet decoded to (what the listener had just played), not with a stale frame.
+TEST(SessionTest, ATwoPartyRoomForwardsWithoutDecodingAndMixesAgainWithoutAClick) {
+  EngineStats stats;
+  auto worker = *MediaWorker::Create(0, &stats, /*start_thread=*/false);
+  net::PortAllocator ports("127.0.0.1", 42610, 42619);
+  auto session = *Session::Create({}, worker.get(), &stats, 4);
+  auto sink = *net::UdpSocket::Bind(*net::SocketAddress::FromIp("127.0.0.1", 0));
+  auto join = [&](Participant& p, const char* id, double hz, uint32_t ssrc) {
+    p.outbound = *srtp::SrtpSession::Create(p.key, srtp::Direction::kOutbound);
+    p.opus = EncodeTone(hz, 6000);
+    p.socket = *net::UdpSocket::Bind(*net::SocketAddress::FromIp("127.0.0.1", 0));
+    p.ssrc = ssrc;
+    p.level_id = 1;
+    p.level = 12;
+    EndpointConfig config;
+    config.id = id;
+    config.remote_key_base64 = p.key.ToBase64();
+    config.remote = *net::SocketAddress::FromIp("127.0.0.1", 9);
+    config.audio_level_extension_id = 1;
+    p.target = session->AddEndpoint(config, *ports.Allocate())->local;
+  };
+  Participant talker;
+  join(talker, "talker", 500, 0x1234);
+  auto [answer, inbound] = AddListener(*session, ports, *sink);
+  Participant third;
+  auto decoder = *codec::AudioDecoder::Create(codec::AudioCodec::kOpus);
+  std::vector<int16_t> heard;  // everything the listener decoded
+  int forwarded = 0;
+  auto tick = [&](int ticks, bool both) {
+    for (int t = 0; t < ticks; ++t) {
+      talker.Send();
+      if (both) third.Send();
+      for (int i = 0; i < session->endpoint_count(); ++i) {
+        session->endpoint(static_cast<size_t>(i)).OnReadable();
+      }
+      session->OnTick(NowUs());
+      ASSERT_NO_FATAL_FAILURE(ForEachPacket(*sink, *inbound, [&](const rtp::RtpPacketView& p) {
+        forwarded +=
+            std::equal(p.payload.begin(), p.payload.end(), talker.opus.begin(), talker.opus.end());
+        std::array<int16_t, 960> pcm{};
+        ASSERT_EQ(decoder->Decode(p.payload, pcm), codec::DecodeResult::kOk);
+        heard.insert(heard.end(), pcm.begin(), pcm.end());
+      }));
+    }
+  };
+  tick(40, false);  // the jitter buffer starts; the talker is selected
+  const uint64_t skipped_before = stats.decodes_skipped.load();
+  const int forwarded_before = forwarded;
+  tick(50, false);
+  EXPECT_EQ(forwarded - forwarded_before, 50);
+  // Not decoded: every one of the talker's 50 frames skipped.
+  EXPECT_GE(stats.decodes_skipped.load() - skipped_before, 49u);
+  const size_t switch_at = heard.size();
+
+  join(third, "third", 700, 0x5678);
+  tick(60, true);  // the third voice is buffered and selected: a mix from then on
+  EXPECT_LE(forwarded - forwarded_before, 50 + 20);
+  ASSERT_GT(heard.size(), switch_at + 40 * 960);
+  // The largest step between two samples the listener played, across the switch to mixing,
+  // against the largest step of the forwarded tone alone: no click.
+  auto largest_step = [&](size_t from, size_t to) {
+    int largest = 0;
+    for (size_t i = from + 1; i < to; ++i) {
+      largest = std::max(largest, std::abs(heard[i] - heard[i - 1]));
+    }
+    return largest;
+  };
+  const int tone_step = largest_step(switch_at - 20 * 960, switch_at);
+  const int mixed_step = largest_step(heard.size() - 20 * 960, heard.size());
+  const int across = largest_step(switch_at - 960, heard.size() - 20 * 960);
+  EXPECT_GT(tone_step, 200);
+  EXPECT_LT(across, std::max(tone_step, mixed_step) * 5 / 4)
+      << "the tone alone " << tone_step << ", the mix " << mixed_step;
+  EXPECT_GT(ToneDbfs(std::span<const int16_t>(heard).last(20 * 960), 700), -30);
+}
+
 // With RFC 6464 levels on the packets, only the speakers the mixer hears are decoded: four talk,
 // three are heard (K = 3) and the fourth's frames are skipped. When a heard speaker stops, the
 // fourth takes its place and is heard at once, at full level.
