@@ -16,33 +16,6 @@ source "$(dirname "$0")/media_lib.sh"
 start_chorusd forward all --dev --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
   --media_port_min=47500 --media_port_max=47549 --media_workers=1
 ctl room create meeting --room_id=pair --lobby=false >/dev/null || fail "room create"
-counter() { curl -sf "http://$HTTP_ADDR/metrics" | awk -v m="$1" '$1 == m { print $2 + 0 }'; }
-# wait_counter NAME AT_LEAST SECONDS: until the counter reaches AT_LEAST.
-wait_counter() {
-  local value
-  for _ in $(seq $(($3 * 10))); do
-    value=$(counter "$1")
-    awk -v v="${value:-0}" -v t="$2" 'BEGIN { exit !(v >= t) }' && return 0
-    sleep 0.1
-  done
-  fail "$1 is ${value:-absent}, not $2, after $3 s"
-}
-seconds_since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
-
-# talker NAME HZ TARGET_PORT LOCAL_PORT KEY SECONDS [once]: an ffmpeg SRTP sender of a tone at
-# -18 dBFS with a 200 ms pause every 3 s (from 2.65 s), ramped over 50 ms each way; with "once",
-# one utterance without pauses, ramped in and out.
-talker() {
-  local envelope="min(1\\,max(0\\,(abs(mod(t\\,3)-2.75)-0.1)*20))"
-  [[ ${7:-} == once ]] && envelope="max(0\\,min(1\\,min(t\\,$6-t)*20))"
-  # shellcheck disable=SC2086
-  timeout 40 ffmpeg -hide_banner -loglevel error -nostdin -re \
-    -f lavfi -i "aevalsrc=exprs='0.125*sin(2*PI*$2*t)*$envelope':s=48000:d=$6" \
-    $OPUS_ENCODER -f rtp -srtp_out_suite AES_CM_128_HMAC_SHA1_80 -srtp_out_params "$5" \
-    "srtp://127.0.0.1:$3?rtcpport=$3&localrtpport=$4&localrtcpport=$(($4 + 1))" \
-    >/dev/null 2>"$E2E_WORK/$1.ffmpeg.txt" &
-  E2E_PIDS+=($!)
-}
 room_join pair a guest 47560
 room_join pair b guest 47564
 start_receiver a 47560 "$answer_key_a" opus 111 48000 2 30

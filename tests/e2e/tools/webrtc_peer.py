@@ -139,7 +139,7 @@ async def run(args, pb, pb_grpc):
         rtcdtlstransport.RTCDtlsTransport._send_rtp = lossy_send
         rtcdtlstransport.RTCDtlsTransport._handle_rtp_data = lossy_handle
     pc = RTCPeerConnection()
-    pc.addTrack(ToneTrack(args.tone))
+    pc.addTrack(ToneTrack(args.tone, args.amplitude))
     if args.video:
         rgb = [int(args.video[i:i + 2], 16) for i in (0, 2, 4)]
         pc.addTrack(ColourTrack(rgb))
@@ -202,6 +202,8 @@ async def run(args, pb, pb_grpc):
               "first_audio_s": None if first_audio is None else round(first_audio, 3)}
     # Judge the last seconds (after a slow start).
     audio = numpy.concatenate(heard) if heard else numpy.zeros(0, dtype=numpy.int16)
+    if args.record:
+        audio.astype("<i2").tofile(args.record)
     tail = audio[-SAMPLE_RATE * args.judge_seconds:]
     result["heard_seconds"] = round(len(audio) / SAMPLE_RATE, 2)
     levels = {}
@@ -262,6 +264,10 @@ def main():
     parser.add_argument("--invite_token", required=True)
     parser.add_argument("--token", default=os.environ.get("CHORUS_TOKEN", ""))
     parser.add_argument("--tone", type=float, default=440)
+    parser.add_argument("--amplitude", type=float, default=0.25,
+                        help="the tone's amplitude (0.125: -18 dBFS)")
+    parser.add_argument("--record", default="",
+                        help="write what it heard there (s16le, mono, 48 kHz)")
     parser.add_argument("--video", default="")
     parser.add_argument("--see", default="")
     parser.add_argument("--seconds", type=int, default=8)
