@@ -206,7 +206,6 @@ AudioEndpoint::Pulled AudioEndpoint::PullFrame(int64_t now_us) {
   frame_arrival_us_ = 0;
   held_ = {};
   forwardable_ = {};
-  rejoined_ = false;
   if (!config_.routing.admitted) return Pulled::kNothing;
   rtp::JitterFrame pulled;
   const rtp::JitterBuffer::PullResult kind = jitter_buffer_->Pull(&pulled);
@@ -296,12 +295,10 @@ bool AudioEndpoint::ContinuesWith(std::span<const uint8_t> payload) const {
          OpusModeBandwidthChannels(payload[0]);
 }
 
-void AudioEndpoint::Forward(std::span<const uint8_t> payload, uint8_t level, int64_t now_us,
-                            int from_slot) {
+void AudioEndpoint::Forward(std::span<const uint8_t> payload, uint8_t level, int64_t now_us) {
   Bump(stats_->audio_forwarded);
   SendPayload(payload, level, now_us);
   forwarded_last_ = true;
-  forwarded_from_ = from_slot;
 }
 
 void AudioEndpoint::DecodeHeld() {
@@ -309,8 +306,7 @@ void AudioEndpoint::DecodeHeld() {
   if (skipped_size_ > 0) {
     // Frames were skipped: the last of them first (its output is overwritten), so the codec's
     // overlap and prediction state match the audio before the frame that is heard.
-    rejoined_ = decoder_->Decode(std::span<const uint8_t>(skipped_payload_.data(), skipped_size_),
-                                 rejoin_frame_) == codec::DecodeResult::kOk;
+    decoder_->Decode(std::span<const uint8_t>(skipped_payload_.data(), skipped_size_), frame_);
     skipped_size_ = 0;
   }
   Decode(held_, held_arrival_us_);

@@ -62,12 +62,6 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   void SkipHeld();
   // The packet held this tick (kHeld), before DecodeHeld() or SkipHeld(); empty otherwise.
   std::span<const uint8_t> held() const { return held_; }
-  // What the last skipped packet decoded to, when DecodeHeld() took it in this tick before the
-  // held one (the decoder rejoining after frames it skipped); empty otherwise. A listener that
-  // was forwarded that packet heard this (near enough): an encoder taking over is primed with it.
-  std::span<const int16_t> rejoined() const {
-    return rejoined_ ? std::span<const int16_t>(rejoin_frame_) : std::span<const int16_t>();
-  }
   std::span<const int16_t> frame() const { return frame_; }
   // Level of the last frame as RFC 6464 -dBov (0 loudest, 127 silence), from the packet's
   // audio-level extension when present, else measured.
@@ -96,11 +90,8 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   // A frame at or below -50 dBov (RFC 6464 level 50): a decoder reset there is not heard.
   static constexpr uint8_t kQuietLevel = 50;
   // Sends `payload` as this endpoint's next packet (its own SSRC, sequence numbers and
-  // timestamps, its SRTP context): the one voice it hears (the participant in mixer slot
-  // `from_slot`), forwarded instead of encoded.
-  void Forward(std::span<const uint8_t> payload, uint8_t level, int64_t now_us, int from_slot);
-  // The mixer slot of the voice last forwarded to it (-1: none yet).
-  int forwarded_from() const { return forwarded_from_; }
+  // timestamps, its SRTP context): the one voice it hears, forwarded instead of encoded.
+  void Forward(std::span<const uint8_t> payload, uint8_t level, int64_t now_us);
 
   // Encodes `mix` with the personal encoder and sends it. After forwarded packets the encoder is
   // first primed with `previous` (what the endpoint heard the tick before, if known), so that
@@ -209,7 +200,6 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   int64_t frame_arrival_us_ = 0;
   std::span<const uint8_t> forwardable_;  // a view into the jitter buffer, for this tick
   bool forwarded_last_ = false;           // the last packet sent was forwarded
-  int forwarded_from_ = -1;               // the mixer slot of the voice last forwarded
   int last_toc_ = -1;                     // the TOC byte of the last Opus packet sent
   uint8_t last_level_ = 127;              // the level of the last packet sent (-dBov)
   // The packet held this tick (a view into the jitter buffer, valid until the tick ends).
@@ -219,9 +209,6 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   // packet that is heard, so the decoder (Opus, G.722: stateful) rejoins with fresh state.
   std::array<uint8_t, 1500> skipped_payload_{};
   size_t skipped_size_ = 0;
-  // What that packet decoded to when the decoder rejoined this tick (rejoined()).
-  std::array<int16_t, kFrameSamples> rejoin_frame_{};
-  bool rejoined_ = false;
   alignas(16) std::array<uint8_t, 2048> receive_buffer_{};
   alignas(16) std::array<uint8_t, 1600> send_buffer_{};
   std::array<uint8_t, 1500> payload_buffer_{};

@@ -292,16 +292,6 @@ bool Session::OnlyForwarded(const AudioEndpoint& voice) const {
          listener.TakesForwarded(held) && listener.ContinuesWith(held);
 }
 
-std::span<const int16_t> Session::HeardBefore(const AudioEndpoint& listener, int slot) const {
-  const int from = listener.forwarded_from();
-  if (listener.forwarded_last() && from >= 0 && static_cast<size_t>(from) < by_slot_.size() &&
-      by_slot_[static_cast<size_t>(from)] != nullptr &&
-      !by_slot_[static_cast<size_t>(from)]->rejoined().empty()) {
-    return by_slot_[static_cast<size_t>(from)]->rejoined();
-  }
-  return mixer_->previous_output(slot);
-}
-
 void Session::FollowLoss(SharedEncoder& shared, const AudioEndpoint& listener) {
   if (shared.loss_tick != tick_count_) {
     // The loss its listeners of the previous tick report (one tick late: cheap, and reports
@@ -368,7 +358,7 @@ void Session::OnTick(int64_t now_us) {
             endpoint_encoders_[i] != nullptr) {
           FollowLoss(*endpoint_encoders_[i], *endpoint);
         }
-        endpoint->Forward(voice->forwardable(), voice->level(), now_us, voice->mixer_slot);
+        endpoint->Forward(voice->forwardable(), voice->level(), now_us);
         endpoint->MaybeSendRtcp(now_us);
         continue;
       }
@@ -383,7 +373,7 @@ void Session::OnTick(int64_t now_us) {
         }
         continue;
       case audio::AudioMixer::OutputKind::kPersonal:
-        endpoint->EncodeAndSend(mixer_->output(slot), now_us, HeardBefore(*endpoint, slot));
+        endpoint->EncodeAndSend(mixer_->output(slot), now_us, mixer_->previous_output(slot));
         break;
       case audio::AudioMixer::OutputKind::kShared: {
         SharedEncoder* shared = endpoint_encoders_[i];
@@ -393,7 +383,7 @@ void Session::OnTick(int64_t now_us) {
           // Idle last tick (its listeners were forwarded a voice): their decoders hold another
           // encoder's state and played the output's previous frame. Take that in first.
           if (shared->encoded_tick != tick_count_ - 1) {
-            const std::span<const int16_t> previous = HeardBefore(*endpoint, slot);
+            const std::span<const int16_t> previous = mixer_->previous_output(slot);
             if (!previous.empty()) (void)shared->encoder->Encode(previous, shared->payload);
             shared->encoder->EncodeNextIndependently();
           }

@@ -99,10 +99,6 @@ class Session final : public TickListener {
   // find after the mix). Its decode is skipped then; the decoder rejoins with the last skipped
   // packet when the voice is next mixed.
   bool OnlyForwarded(const AudioEndpoint& voice) const;
-  // What `listener` heard the tick before, to prime an encoder taking over from forwarding: the
-  // forwarded voice's packet as its decoder rejoined with it this tick when that packet was not
-  // decoded then (OnlyForwarded), else the output's previous frame.
-  std::span<const int16_t> HeardBefore(const AudioEndpoint& listener, int slot) const;
 
   // Once per tick: gives the shared encoder the loss its listeners reported last tick, and
   // counts `listener` for the next (also while it forwards, so FEC is planned right when it

@@ -474,8 +474,9 @@ TEST(SessionTest, OneVoiceHeardAloneIsForwardedAndTwoAreMixed) {
 // A two-party room whose talker puts its RFC 6464 level on its packets: the talker's voice is
 // forwarded to the other and not decoded at all (its frames are skipped). A third participant
 // joins: the listener gets a mix from then on, and the switch is not heard as a click: the
-// decoder rejoins with the last skipped packet, and the encoder taking over is primed with what
-// that packet decoded to (what the listener had just played), not with a stale frame.
+// decoder rejoins with the last skipped packet, and the encoder taking over is primed (as after
+// any forwarding; without the priming the step is about 4,000). The talker was decoded in a
+// three-party phase first, with another tone, so the node's last decoded frame of it is stale.
 TEST(SessionTest, ATwoPartyRoomForwardsWithoutDecodingAndMixesAgainWithoutAClick) {
   EngineStats stats;
   auto worker = *MediaWorker::Create(0, &stats, /*start_thread=*/false);
@@ -520,7 +521,14 @@ TEST(SessionTest, ATwoPartyRoomForwardsWithoutDecodingAndMixesAgainWithoutAClick
       }));
     }
   };
-  tick(40, false);  // the jitter buffer starts; the talker is selected
+  // Three first: the talker is decoded for the mix (its decoder's last frame: 500 Hz).
+  join(third, "third", 700, 0x5678);
+  tick(60, true);
+  ASSERT_TRUE(session->RemoveEndpoint("third").ok());
+  // Two parties, and the talker's voice changes (900 Hz): forwarded, never decoded, so the frame
+  // the node last decoded for it is not what the listener hears.
+  talker.opus = EncodeTone(900, 6000);
+  tick(40, false);
   const uint64_t skipped_before = stats.decodes_skipped.load();
   const int forwarded_before = forwarded;
   tick(50, false);
@@ -529,7 +537,9 @@ TEST(SessionTest, ATwoPartyRoomForwardsWithoutDecodingAndMixesAgainWithoutAClick
   EXPECT_GE(stats.decodes_skipped.load() - skipped_before, 49u);
   const size_t switch_at = heard.size();
 
-  join(third, "third", 700, 0x5678);
+  Participant again;
+  join(again, "again", 700, 0x9abc);
+  third = std::move(again);
   tick(60, true);  // the third voice is buffered and selected: a mix from then on
   EXPECT_LE(forwarded - forwarded_before, 50 + 20);
   ASSERT_GT(heard.size(), switch_at + 40 * 960);
