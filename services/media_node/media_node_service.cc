@@ -927,18 +927,10 @@ grpc::Status MediaNodeService::RenegotiateEndpoint(grpc::ServerContext* context,
         "remote_streams)");
   }
   std::vector<std::string> languages;
-  v1::Routing routing;
-  {
-    absl::MutexLock lock(&mutex_);
-    auto it = sessions_.find(session);
-    if (it == sessions_.end()) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such session");
-    auto found = it->second.endpoints.find(endpoint);
-    if (found == it->second.endpoints.end()) {
-      return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such endpoint");
-    }
-    languages = it->second.languages;
-    routing = found->second.routing();
-  }
+  v1::Endpoint remembered;
+  status = Remembered(session, endpoint, &languages, &remembered);
+  if (!status.ok()) return status;
+  const v1::Routing routing = remembered.routing();
   auto offer = WebRtcOfferToEndpoint(endpoint, request->webrtc_offer_sdp());
   if (!offer.ok()) return common::ToGrpcStatus(offer.status());
   auto converted = RoutingFromProto(routing, languages);
@@ -949,22 +941,31 @@ grpc::Status MediaNodeService::RenegotiateEndpoint(grpc::ServerContext* context,
   return AnswerWebRtc(session, *offer, *answer, routing, response);
 }
 
+grpc::Status MediaNodeService::Remembered(const std::string& session, const std::string& endpoint,
+                                          std::vector<std::string>* languages,
+                                          v1::Endpoint* remembered) {
+  absl::MutexLock lock(&mutex_);
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such session");
+  auto found = it->second.endpoints.find(endpoint);
+  if (found == it->second.endpoints.end()) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such endpoint");
+  }
+  *languages = it->second.languages;
+  *remembered = found->second;
+  return grpc::Status::OK;
+}
+
 grpc::Status MediaNodeService::RenegotiateRtp(const std::string& session,
                                               const std::string& endpoint,
                                               const v1::RenegotiateEndpointRequest& request,
                                               v1::Endpoint* response) {
   std::vector<std::string> languages;
   v1::Endpoint remembered;
-  {
-    absl::MutexLock lock(&mutex_);
-    auto it = sessions_.find(session);
-    if (it == sessions_.end()) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such session");
-    auto found = it->second.endpoints.find(endpoint);
-    if (found == it->second.endpoints.end() || found->second.remote_streams().empty()) {
-      return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such RTP endpoint");
-    }
-    languages = it->second.languages;
-    remembered = found->second;
+  grpc::Status status = Remembered(session, endpoint, &languages, &remembered);
+  if (!status.ok()) return status;
+  if (remembered.remote_streams().empty()) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such RTP endpoint");
   }
   v1::Endpoint offered;
   offered.set_transport(remembered.transport());

@@ -107,6 +107,11 @@ class MediaNodeService final : public chorus::internal::v1::MediaNode::Service {
   grpc::Status ReserveEndpoint(const std::string& session,
                                const chorus::internal::v1::AddEndpointRequest& request,
                                chorus::internal::v1::Endpoint* response);
+  // What the service remembers of an endpoint (its routing, streams without keys) and its
+  // session's bus languages. NOT_FOUND.
+  grpc::Status Remembered(const std::string& session, const std::string& endpoint,
+                          std::vector<std::string>* languages,
+                          chorus::internal::v1::Endpoint* remembered);
   // RenegotiateEndpoint of an RTP endpoint: its content stream starts or stops.
   grpc::Status RenegotiateRtp(const std::string& session, const std::string& endpoint,
                               const chorus::internal::v1::RenegotiateEndpointRequest& request,

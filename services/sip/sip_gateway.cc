@@ -505,8 +505,7 @@ class Gateway final : public SipGateway {
         UpdateContent(call, std::move(offer));
         return;
       }
-      if (presents)
-        offer.lines[static_cast<size_t>(offer.content_line)].taken = v1::MEDIA_KIND_CONTENT;
+      if (presents) TakeContent(offer);
     }
     const std::string answer = AnswerSdp(call.answer, offer, call.id, ++call.sdp_version);
     nua_respond(call.handle, 200, "OK", SIPTAG_CONTENT_TYPE_STR("application/sdp"),
@@ -540,6 +539,11 @@ class Gateway final : public SipGateway {
     });
   }
 
+  // The answer takes the room system's content line (received only).
+  static void TakeContent(CallerOffer& offer) {
+    offer.lines[static_cast<size_t>(offer.content_line)].taken = v1::MEDIA_KIND_CONTENT;
+  }
+
   void ContentUpdated(nua_handle_t* handle, uint64_t id, bool presents, CallerOffer offer,
                       const absl::StatusOr<v1::RtpAnswer>& answer, const absl::Status& shown) {
     auto it = calls_.find(handle);
@@ -554,8 +558,7 @@ class Gateway final : public SipGateway {
                  {"code", absl::StatusCodeToString(answer.status().code())}});
       return;
     }
-    if (presents)
-      offer.lines[static_cast<size_t>(offer.content_line)].taken = v1::MEDIA_KIND_CONTENT;
+    if (presents) TakeContent(offer);
     call.offer = std::move(offer);
     call.answer = *answer;
     call.presenting = presents;

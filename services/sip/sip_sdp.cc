@@ -162,6 +162,29 @@ bool VideoCodec(const sdp_rtpmap_t& map) {
          absl::StrContains(absl::AsciiStrToLower(map.rm_fmtp), "packetization-mode=1");
 }
 
+// Where `media` receives: its own c= line, else the session's; nullptr when neither has an
+// address Chorus can use.
+const sdp_connection_t* ConnectionOf(const sdp_media_t& media, const sdp_session_t& session) {
+  const sdp_connection_t* connection =
+      media.m_connections != nullptr ? media.m_connections : session.sdp_connection;
+  if (connection == nullptr || connection->c_address == nullptr ||
+      absl::string_view(connection->c_address).size() > 64) {
+    return nullptr;
+  }
+  return connection;
+}
+
+// RFC 4796: a stream marked a=content other than "main" (slides, speaker, sl, alt).
+bool IsContent(const sdp_media_t& media) {
+  for (const sdp_attribute_t* a = media.m_attributes; a != nullptr; a = a->a_next) {
+    if (a->a_name != nullptr && absl::EqualsIgnoreCase(a->a_name, "content") &&
+        (a->a_value == nullptr || !absl::EqualsIgnoreCase(a->a_value, "main"))) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // One offered stream (`media`, audio or video) as Chorus takes it: where it receives, its codecs
 // (audio: telephone events apart, in `offer`), its SDES key (`tag`: the crypto line's), RTCP on
 // the RTP port. FAILED_PRECONDITION when nothing in it can be used.
@@ -280,10 +303,8 @@ absl::StatusOr<CallerOffer> ParseCallerOffer(std::string_view sdp, bool allow_pl
   if (!secure && !allow_plain_rtp) {
     return absl::FailedPreconditionError("SRTP with SDES keys (RTP/SAVP) is required");
   }
-  const sdp_connection_t* connection =
-      audio->m_connections != nullptr ? audio->m_connections : session->sdp_connection;
-  if (connection == nullptr || connection->c_address == nullptr ||
-      absl::string_view(connection->c_address).size() > 64 || audio->m_port > 65535) {
+  const sdp_connection_t* connection = ConnectionOf(*audio, *session);
+  if (connection == nullptr || audio->m_port > 65535) {
     return absl::InvalidArgumentError("the audio has no address to send to");
   }
 
@@ -294,75 +315,45 @@ absl::StatusOr<CallerOffer> ParseCallerOffer(std::string_view sdp, bool allow_pl
   absl::Status taken =
       TakeStream(*audio, *connection, secure, &offer, stream, &offer.crypto_tag, &offer.rtcp_mux);
   if (!taken.ok()) return taken;
-  // A room system's camera: the first video stream that is not content (RFC 4796: "main", or no
-  // a=content), of the audio's transport, with a codec and key Chorus can take. Anything else
-  // offered is declined in the answer (port 0), and the call goes on.
-  const sdp_media_t* camera = nullptr;
-  for (const sdp_media_t* media = session->sdp_media; media != nullptr; media = media->m_next) {
-    if (media->m_type != sdp_media_video || media->m_port == 0 || media->m_rejected ||
-        media->m_proto != audio->m_proto || media->m_port > 65535) {
-      continue;
-    }
-    bool content = false;
-    for (const sdp_attribute_t* a = media->m_attributes; a != nullptr; a = a->a_next) {
-      if (a->a_name != nullptr && absl::EqualsIgnoreCase(a->a_name, "content") &&
-          (a->a_value == nullptr || !absl::EqualsIgnoreCase(a->a_value, "main"))) {
-        content = true;
+  // The first video stream of the audio's transport that is content or not (`content`), that
+  // Chorus can take (a codec, a key), and that `usable` accepts; nullptr when none.
+  auto take_video = [&](bool content, auto usable, v1::StreamOffer* out, unsigned* tag,
+                        bool* rtcp_mux) -> const sdp_media_t* {
+    for (const sdp_media_t* media = session->sdp_media; media != nullptr; media = media->m_next) {
+      if (media->m_type != sdp_media_video || media->m_port == 0 || media->m_rejected ||
+          media->m_proto != audio->m_proto || media->m_port > 65535 ||
+          IsContent(*media) != content || !usable(*media)) {
+        continue;
       }
+      const sdp_connection_t* where = ConnectionOf(*media, *session);
+      CallerOffer scratch;
+      if (where != nullptr &&
+          TakeStream(*media, *where, secure, &scratch, out, tag, rtcp_mux).ok()) {
+        return media;
+      }
+      out->Clear();
     }
-    if (content) continue;
-    const sdp_connection_t* video_connection =
-        media->m_connections != nullptr ? media->m_connections : session->sdp_connection;
-    if (video_connection == nullptr || video_connection->c_address == nullptr ||
-        absl::string_view(video_connection->c_address).size() > 64) {
-      continue;
-    }
-    v1::StreamOffer video;
-    CallerOffer scratch;
-    if (TakeStream(*media, *video_connection, secure, &scratch, &video, &offer.video_crypto_tag,
-                   &offer.video_rtcp_mux)
-            .ok()) {
-      // Room systems show 720p: the view they get, and its bitrate tier.
-      video.set_width(1280);
-      video.set_height(720);
-      *offer.rtp.add_streams() = std::move(video);
-      offer.video_mode = static_cast<int>(media->m_mode) & 3;
-      camera = media;
-      break;
-    }
+    return nullptr;
+  };
+  // A room system's camera: not content (RFC 4796: "main", or no a=content). Anything else
+  // offered is declined in the answer (port 0), and the call goes on.
+  v1::StreamOffer video;
+  const sdp_media_t* camera = take_video(
+      false, [](const sdp_media_t&) { return true; }, &video, &offer.video_crypto_tag,
+      &offer.video_rtcp_mux);
+  if (camera != nullptr) {
+    // Room systems show 720p: the view they get, and its bitrate tier.
+    video.set_width(1280);
+    video.set_height(720);
+    *offer.rtp.add_streams() = std::move(video);
+    offer.video_mode = static_cast<int>(camera->m_mode) & 3;
   }
-  // A room system presenting: its first content stream that it only sends (a sendrecv content
-  // line is the capability a room system offers in every INVITE, not a presentation) and that
-  // Chorus can take.
-  const sdp_media_t* content = nullptr;
-  for (const sdp_media_t* media = session->sdp_media; media != nullptr; media = media->m_next) {
-    if (media->m_type != sdp_media_video || media == camera || media->m_port == 0 ||
-        media->m_rejected || media->m_proto != audio->m_proto || media->m_port > 65535 ||
-        static_cast<int>(media->m_mode) != 1) {
-      continue;
-    }
-    bool slides = false;
-    for (const sdp_attribute_t* a = media->m_attributes; a != nullptr; a = a->a_next) {
-      slides |= a->a_name != nullptr && absl::EqualsIgnoreCase(a->a_name, "content") &&
-                a->a_value != nullptr && !absl::EqualsIgnoreCase(a->a_value, "main");
-    }
-    const sdp_connection_t* content_connection =
-        media->m_connections != nullptr ? media->m_connections : session->sdp_connection;
-    if (!slides || content_connection == nullptr || content_connection->c_address == nullptr ||
-        absl::string_view(content_connection->c_address).size() > 64) {
-      continue;
-    }
-    v1::StreamOffer shared;
-    CallerOffer scratch;
-    if (TakeStream(*media, *content_connection, secure, &scratch, &shared,
-                   &offer.content_crypto_tag, &offer.content_rtcp_mux)
-            .ok()) {
-      shared.set_kind(v1::MEDIA_KIND_CONTENT);
-      offer.content = std::move(shared);
-      content = media;
-      break;
-    }
-  }
+  // A room system presenting: a content stream it only sends (a sendrecv content line is the
+  // capability a room system offers in every INVITE, not a presentation).
+  const sdp_media_t* content = take_video(
+      true, [](const sdp_media_t& media) { return static_cast<int>(media.m_mode) == 1; },
+      &offer.content, &offer.content_crypto_tag, &offer.content_rtcp_mux);
+  if (content != nullptr) offer.content.set_kind(v1::MEDIA_KIND_CONTENT);
   // Every m= line in its order, for the answer (RFC 3264: the same lines, declined ones with port
   // 0).
   for (const sdp_media_t* media = session->sdp_media; media != nullptr; media = media->m_next) {

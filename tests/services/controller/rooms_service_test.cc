@@ -883,17 +883,14 @@ TEST_F(RoomsServiceTest, AnRtpParticipantsContentStartsAndStopsWithItsOffer) {
   v1::Room room = CreateRoom(v1::ROOM_KIND_MEETING);
   std::string token;
   ASSERT_TRUE(Invite(room, v1::ROLE_GUEST, &token).ok());
-  v1::JoinRoomRequest join;
-  join.set_room(room.name());
-  join.set_invite_token(token);
-  *join.mutable_offer() = Offer(50024);
   v1::JoinRoomResponse joined;
-  grpc::Status status = stub_->JoinRoom(Context().get(), join, &joined);
+  grpc::Status status = Join(room, token, &joined);
   ASSERT_TRUE(status.ok()) << status.error_message();
+  const v1::MediaOffer joined_with = Offer(50000);  // what Join offers
 
   v1::UpdateMediaRequest update;
   update.set_name(joined.participant().name());
-  *update.mutable_offer() = join.offer();
+  *update.mutable_offer() = joined_with;
   v1::StreamOffer* content = update.mutable_offer()->mutable_rtp()->add_streams();
   content->set_kind(v1::MEDIA_KIND_CONTENT);
   v1::Codec* h264 = content->add_codecs();
@@ -924,7 +921,7 @@ TEST_F(RoomsServiceTest, AnRtpParticipantsContentStartsAndStopsWithItsOffer) {
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_TRUE(sharing.content_sharing());
 
-  *update.mutable_offer() = join.offer();  // the content stopped
+  *update.mutable_offer() = joined_with;  // the content stopped
   v1::UpdateMediaResponse stopped;
   status = stub_->UpdateMedia(Context().get(), update, &stopped);
   ASSERT_TRUE(status.ok()) << status.error_message();
