@@ -23,13 +23,16 @@ machine_line() {
   echo "machine: $(uname -m), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), load average $(cut -d' ' -f1-3 /proc/loadavg), commit $(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 }
 
-# start_bench_chorusd NAME ARGS...: chorusd all --dev on the benchmark addresses (ARGS added).
+# start_bench_chorusd NAME ARGS...: chorusd all --dev on the benchmark addresses (ARGS added,
+# then the words of $BENCH_CHORUSD_ARGS, for comparing a setting: --drop_silence_in_kernel=false).
 start_bench_chorusd() {
   local name=$1
   shift
+  local extra=()
+  read -r -a extra <<<"${BENCH_CHORUSD_ARGS:-}"
   start_chorusd "$name" all --dev --grpc_listen="$BENCH_GRPC" --http_listen="$BENCH_HTTP" \
     --media_address="$BENCH_MEDIA_IP" --media_port_min="${BENCH_MEDIA_PORTS%-*}" \
-    --media_port_max="${BENCH_MEDIA_PORTS#*-}" "$@"
+    --media_port_max="${BENCH_MEDIA_PORTS#*-}" "$@" "${extra[@]}"
 }
 
 # stop_server PID: SIGTERM, then wait (at most 10 s) for it to drain and exit.

@@ -16,6 +16,7 @@
 #include "pipeline/rtp/audio_level.h"
 #include "pipeline/rtp/rtcp.h"
 #include "pipeline/rtp/rtp_packet.h"
+#include "pipeline/rtp/silence_filter.h"
 #include "pipeline/rtp/telephone_event.h"
 
 namespace chorus::engine {
@@ -138,11 +139,20 @@ void AudioEndpoint::HandleDatagram(size_t length, const net::SocketAddress& from
   if (config_.learn_address) config_.remote = from;
   Bump(stats_->rtp_packets_in);
   ++packets_received_;
-  receive_stats_.OnPacket(packet.sequence_number, packet.timestamp, now_us);
   std::optional<rtp::AudioLevel> level;
   if (config_.audio_level_extension_id != 0) {
     level = rtp::ParseAudioLevel(packet.FindExtension(config_.audio_level_extension_id));
   }
+  // A gap next to a packet of silence, shorter than the filter's sample, was most likely
+  // silence the kernel dropped (a real loss there goes unreported: it was silence anyway).
+  const bool silence = level.has_value() && level->level == rtp::kSilentLevel;
+  if (silence_filtered_ && (silence || last_was_silence_)) {
+    const uint16_t gap = static_cast<uint16_t>(packet.sequence_number - last_sequence_ - 1);
+    if (gap > 0 && gap < kSilenceSample) receive_stats_.CountFiltered(gap);
+  }
+  last_was_silence_ = silence;
+  last_sequence_ = packet.sequence_number;
+  receive_stats_.OnPacket(packet.sequence_number, packet.timestamp, now_us);
   using Insert = rtp::JitterBuffer::InsertResult;
   switch (jitter_buffer_->Insert(packet, now_us, level)) {
     case Insert::kInserted:
@@ -168,6 +178,20 @@ void AudioEndpoint::HandleDatagram(size_t length, const net::SocketAddress& from
       ++drops_;
       break;
   }
+}
+
+bool AudioEndpoint::FilterSilence(bool on) {
+  if (on == silence_filtered_) return on;
+  if (!on) {
+    silence_filtered_ = false;
+    last_was_silence_ = false;
+    (void)socket_->SetReceiveFilter({});
+    return false;
+  }
+  const std::vector<sock_filter> program = rtp::DigitalSilenceFilter(
+      config_.audio_level_extension_id, config_.codec.payload_type, kSilenceSample);
+  silence_filtered_ = !program.empty() && socket_->SetReceiveFilter(program);
+  return silence_filtered_;
 }
 
 void AudioEndpoint::HandleRtcp(size_t length) {

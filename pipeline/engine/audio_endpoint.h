@@ -138,6 +138,15 @@ class AudioEndpoint final : public net::EventLoop::Handler {
 
   EndpointStatsSnapshot Stats() const;
 
+  // Whether the kernel drops this participant's packets of digital silence before they reach the
+  // worker (rtp::DigitalSilenceFilter; one in kSilenceSample still comes). The session turns it
+  // on in rooms of three or more, where a voice of silence is never heard differently from none;
+  // in a two-party room the other's silence is forwarded as it came. Only an endpoint with its
+  // own socket and the RFC 6464 extension can have it; returns whether it is on.
+  bool FilterSilence(bool on);
+  static constexpr uint16_t kSilenceSample = 64;  // 1.28 s of 20 ms packets
+  bool silence_filtered() const { return silence_filtered_; }
+
  private:
   AudioEndpoint(const EndpointConfig& config, std::unique_ptr<net::DatagramIo> socket,
                 EngineStats* stats);
@@ -191,6 +200,12 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   int default_loss_percent_ = 0;      // the encoder's until the endpoint reports
   int personal_loss_percent_ = 0;     // what the personal encoder was last given
   bool have_remote_ssrc_ = false;
+  // The kernel filters its digital silence (FilterSilence); whether the last packet that came
+  // was silence, and its sequence number: a gap next to silence of less than kSilenceSample
+  // packets was most likely filtered, not lost (what the receive statistics report back).
+  bool silence_filtered_ = false;
+  bool last_was_silence_ = false;
+  uint16_t last_sequence_ = 0;
 
   std::array<uint32_t, 15> csrcs_{};
   std::array<uint8_t, 15> csrc_levels_{};

@@ -121,7 +121,8 @@ absl::Status MediaEngine::CreateSession(const std::string& session_id,
   entry->video->set_speaker_board(board);
   absl::Status created;
   absl::Status posted = worker->Call([&] {
-    auto session = Session::Create(config, worker, &stats_, options_.max_endpoints_per_session);
+    auto session = Session::Create(config, worker, &stats_, options_.max_endpoints_per_session,
+                                   options_.drop_silence_in_kernel);
     if (!session.ok()) {
       created = session.status();
       return;

@@ -50,6 +50,9 @@ struct EngineOptions {
   // WebRTC: each media worker's shared UDP port is webrtc_port + its index; 0 takes one port per
   // worker from the media range.
   uint16_t webrtc_port = 0;
+  // Rooms of three or more have the kernel drop their participants' digital silence
+  // (AudioEndpoint::FilterSilence).
+  bool drop_silence_in_kernel = true;
 };
 
 // A media node's engine (DESIGN.md, The media engine): media workers, the sessions placed on

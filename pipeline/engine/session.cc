@@ -14,7 +14,7 @@ using detail::MonotonicUs;
 
 absl::StatusOr<std::unique_ptr<Session>> Session::Create(const SessionConfig& config,
                                                          MediaWorker* worker, EngineStats* stats,
-                                                         int max_endpoints) {
+                                                         int max_endpoints, bool filter_silence) {
   audio::MixerConfig mixer_config;
   mixer_config.max_participants = static_cast<size_t>(max_endpoints);
   mixer_config.bus_count = 1 + static_cast<int>(config.languages.size());
@@ -23,6 +23,7 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Create(const SessionConfig& co
   if (!mixer.ok()) return mixer.status();
   std::unique_ptr<Session> session(
       new Session(config, worker, stats, max_endpoints, *std::move(mixer)));
+  session->filter_silence_ = filter_silence;
   worker->AddTickListener(session.get());
   return session;
 }
@@ -158,7 +159,18 @@ absl::StatusOr<EndpointAnswer> Session::AddEndpoint(const EndpointConfig& config
     endpoint_encoders_.pop_back();
     return attached.ok() ? absl::InternalError("cannot watch the endpoint's socket") : attached;
   }
+  FilterSilence(raw);
   return raw->answer();
+}
+
+void Session::FilterSilence(AudioEndpoint* added) {
+  const bool on = filter_silence_ && endpoints_.size() >= kSilenceFilteredFrom;
+  if (on == silence_filtered_) {
+    if (added != nullptr) added->FilterSilence(on);
+    return;
+  }
+  silence_filtered_ = on;
+  for (auto& endpoint : endpoints_) endpoint->FilterSilence(on);
 }
 
 absl::Status Session::UpdateRouting(const std::string& endpoint_id, const Routing& routing) {
@@ -192,6 +204,7 @@ absl::Status Session::RemoveEndpoint(const std::string& endpoint_id) {
       break;
     }
   }
+  FilterSilence(nullptr);
   return absl::OkStatus();
 }
 

@@ -30,7 +30,8 @@ class Session final : public TickListener {
  public:
   static absl::StatusOr<std::unique_ptr<Session>> Create(const SessionConfig& config,
                                                          MediaWorker* worker, EngineStats* stats,
-                                                         int max_endpoints);
+                                                         int max_endpoints,
+                                                         bool filter_silence = true);
   ~Session() override;
   // Where the floor's loudest speaker is published for the video layouts (optional).
   void set_speaker_board(std::shared_ptr<SpeakerBoard> board) { board_ = std::move(board); }
@@ -53,6 +54,14 @@ class Session final : public TickListener {
   void OnTick(int64_t now_us) override;
 
  private:
+  // From this many endpoints on, the kernel drops each one's digital silence
+  // (AudioEndpoint::FilterSilence): none of it is heard or forwarded there. Two-party rooms
+  // forward the other's silence as it came, so their listeners' streams never pause.
+  static constexpr size_t kSilenceFilteredFrom = 3;
+  void FilterSilence(AudioEndpoint* added);
+  bool filter_silence_ = true;  // EngineOptions::drop_silence_in_kernel
+  bool silence_filtered_ = false;
+
   // An encoder shared by every non-speaking listener with the same mix and codec.
   struct SharedEncoder {
     int mixer_key = -1;  // the mixer's shared output

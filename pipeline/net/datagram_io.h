@@ -1,5 +1,7 @@
 #pragma once
 
+#include <linux/filter.h>
+
 #include <cstdint>
 #include <span>
 
@@ -24,6 +26,13 @@ class DatagramIo {
   // Sends one datagram to `to` (a transport that knows its peer's address ignores `to`); false
   // when it was not sent.
   virtual bool Send(std::span<const uint8_t> data, const SocketAddress& to) = 0;
+  // Has the kernel run `program` (classic BPF) on each datagram before it is queued, dropping
+  // those it returns 0 for; an empty program removes it. False when this transport cannot (a
+  // shared socket) or the kernel refused it.
+  virtual bool SetReceiveFilter(std::span<const sock_filter> program) {
+    (void)program;
+    return false;
+  }
 };
 
 }  // namespace chorus::net

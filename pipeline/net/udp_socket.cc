@@ -55,4 +55,17 @@ bool UdpSocket::Send(std::span<const uint8_t> data, const SocketAddress& to) {
   return n == static_cast<ssize_t>(data.size());
 }
 
+bool UdpSocket::SetReceiveFilter(std::span<const sock_filter> program) {
+  if (program.empty()) {
+    int unused = 0;
+    return setsockopt(fd_, SOL_SOCKET, SO_DETACH_FILTER, &unused, sizeof(unused)) == 0 ||
+           errno == ENOENT;
+  }
+  if (program.size() > BPF_MAXINSNS) return false;
+  sock_fprog fprog{};
+  fprog.len = static_cast<unsigned short>(program.size());
+  fprog.filter = const_cast<sock_filter*>(program.data());
+  return setsockopt(fd_, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof(fprog)) == 0;
+}
+
 }  // namespace chorus::net

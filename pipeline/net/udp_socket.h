@@ -33,6 +33,9 @@ class UdpSocket final : public DatagramIo {
   int Receive(std::span<uint8_t> buffer, SocketAddress* from) override;
   // Sends one datagram; false when the kernel refused it (full buffer, unreachable).
   bool Send(std::span<const uint8_t> data, const SocketAddress& to) override;
+  // SO_ATTACH_FILTER / SO_DETACH_FILTER. What the program drops counts in the kernel's UDP
+  // InErrors (and the socket's drops), not here.
+  bool SetReceiveFilter(std::span<const sock_filter> program) override;
 
  private:
   UdpSocket(int fd, SocketAddress local) : fd_(fd), local_(local) {}

@@ -33,6 +33,11 @@ class ReceiveStatistics {
 
   // Each received packet (after SRTP and parsing), with its arrival time in microseconds.
   SequenceUpdate OnPacket(uint16_t sequence, uint32_t rtp_timestamp, int64_t arrival_us);
+  // `packets` more that reached this host but were dropped there on purpose (a filter of
+  // silence): received, not lost. Counted only once the source is valid.
+  void CountFiltered(uint32_t packets) {
+    if (valid()) received_ += packets;
+  }
   // Each sender report of the source (its NTP timestamp), for the LSR/DLSR of our reports.
   void OnSenderReport(uint64_t ntp_timestamp, int64_t arrival_us);
   // A reception report block about the source (`ssrc`) at `now_us`; starts a new interval for

@@ -44,6 +44,7 @@ struct ServerConfig {
   uint32_t media_workers = 0;
   // First media worker's shared WebRTC UDP port (worker i: + i); 0 = from the media range.
   uint32_t webrtc_port = 0;
+  bool drop_silence_in_kernel = true;
   // Video worker threads (composition and encoding); 0 = one per core.
   uint32_t video_workers = 0;
   // Load (0 to 1) from which the node takes no new sessions and the controller places no rooms.

@@ -471,6 +471,23 @@ TEST(SessionTest, OneVoiceHeardAloneIsForwardedAndTwoAreMixed) {
   EXPECT_TRUE(again.continuous);
 }
 
+// Joins `p` as `id`: a tone at `hz`, its RFC 6464 level (12, id 1) on every packet.
+void JoinWithLevel(Session& session, net::PortAllocator& ports, Participant& p, const char* id,
+                   double hz, uint32_t ssrc) {
+  p.outbound = *srtp::SrtpSession::Create(p.key, srtp::Direction::kOutbound);
+  p.opus = EncodeTone(hz, 6000);
+  p.socket = *net::UdpSocket::Bind(*net::SocketAddress::FromIp("127.0.0.1", 0));
+  p.ssrc = ssrc;
+  p.level_id = 1;
+  p.level = 12;
+  EndpointConfig config;
+  config.id = id;
+  config.remote_key_base64 = p.key.ToBase64();
+  config.remote = *net::SocketAddress::FromIp("127.0.0.1", 9);
+  config.audio_level_extension_id = 1;
+  p.target = session.AddEndpoint(config, *ports.Allocate())->local;
+}
+
 // A two-party room whose talker puts its RFC 6464 level on its packets: the talker's voice is
 // forwarded to the other and not decoded at all (its frames are skipped). A third participant
 // joins: the listener gets a mix from then on, and the switch is not heard as a click: the
@@ -484,18 +501,7 @@ TEST(SessionTest, ATwoPartyRoomForwardsWithoutDecodingAndMixesAgainWithoutAClick
   auto session = *Session::Create({}, worker.get(), &stats, 4);
   auto sink = *net::UdpSocket::Bind(*net::SocketAddress::FromIp("127.0.0.1", 0));
   auto join = [&](Participant& p, const char* id, double hz, uint32_t ssrc) {
-    p.outbound = *srtp::SrtpSession::Create(p.key, srtp::Direction::kOutbound);
-    p.opus = EncodeTone(hz, 6000);
-    p.socket = *net::UdpSocket::Bind(*net::SocketAddress::FromIp("127.0.0.1", 0));
-    p.ssrc = ssrc;
-    p.level_id = 1;
-    p.level = 12;
-    EndpointConfig config;
-    config.id = id;
-    config.remote_key_base64 = p.key.ToBase64();
-    config.remote = *net::SocketAddress::FromIp("127.0.0.1", 9);
-    config.audio_level_extension_id = 1;
-    p.target = session->AddEndpoint(config, *ports.Allocate())->local;
+    JoinWithLevel(*session, ports, p, id, hz, ssrc);
   };
   Participant talker;
   join(talker, "talker", 500, 0x1234);
@@ -559,6 +565,59 @@ TEST(SessionTest, ATwoPartyRoomForwardsWithoutDecodingAndMixesAgainWithoutAClick
   EXPECT_LT(across, std::max(tone_step, mixed_step) * 5 / 4)
       << "the tone alone " << tone_step << ", the mix " << mixed_step;
   EXPECT_GT(ToneDbfs(std::span<const int16_t>(heard).last(20 * 960), 700), -30);
+}
+
+// In a room of three or more, a participant's digital silence (RFC 6464 level 127) is dropped by
+// the kernel before it reaches the worker: one packet in 64 still comes, the gaps are not
+// reported as loss, and what the participant says again comes through at once. Back in a
+// two-party room, every packet comes again (the other's silence is forwarded as it came).
+TEST(SessionTest, ARoomOfThreeHasTheKernelDropItsDigitalSilence) {
+  EngineStats stats;
+  auto worker = *MediaWorker::Create(0, &stats, /*start_thread=*/false);
+  net::PortAllocator ports("127.0.0.1", 42968, 42975);
+  auto session = *Session::Create({}, worker.get(), &stats, 4);
+  auto sink = *net::UdpSocket::Bind(*net::SocketAddress::FromIp("127.0.0.1", 0));
+  auto join = [&](Participant& p, const char* id, double hz, uint32_t ssrc) {
+    JoinWithLevel(*session, ports, p, id, hz, ssrc);
+  };
+  Participant talker;
+  Participant muted;
+  join(talker, "talker", 500, 0x1234);
+  join(muted, "muted", 700, 0x5678);
+  EXPECT_FALSE(session->Find("muted")->silence_filtered());  // two parties: forwarded as it came
+  auto [answer, inbound] = AddListener(*session, ports, *sink);
+  EXPECT_TRUE(session->Find("muted")->silence_filtered());
+  EXPECT_TRUE(session->Find("talker")->silence_filtered());
+  EXPECT_FALSE(session->Find("listener")->silence_filtered());  // no level on its packets
+  auto tick = [&](int ticks) {
+    for (int t = 0; t < ticks; ++t) {
+      talker.Send();
+      muted.Send();
+      for (int i = 0; i < session->endpoint_count(); ++i) {
+        session->endpoint(static_cast<size_t>(i)).OnReadable();
+      }
+      session->OnTick(NowUs());
+      ASSERT_NO_FATAL_FAILURE(ForEachPacket(*sink, *inbound, [](const rtp::RtpPacketView&) {}));
+    }
+  };
+  auto received = [&](const char* id) { return session->Find(id)->Stats().packets_received; };
+  tick(10);  // both speak (sequence numbers 100 to 109): their streams are validated
+  EXPECT_EQ(received("muted"), 10u);
+  muted.level = rtp::kSilentLevel;
+  tick(256);  // 110 to 365: 128, 192, 256 and 320 are the sampled ones
+  EXPECT_EQ(received("muted"), 14u);
+  EXPECT_EQ(received("talker"), 266u);
+  EXPECT_EQ(session->Find("muted")->Stats().packets_lost, 0u);
+  muted.level = 30;  // speaks again: through at once
+  tick(5);
+  EXPECT_EQ(received("muted"), 19u);
+  EXPECT_EQ(session->Find("muted")->Stats().packets_lost, 0u);
+
+  ASSERT_TRUE(session->RemoveEndpoint("listener").ok());
+  EXPECT_FALSE(session->Find("muted")->silence_filtered());
+  muted.level = rtp::kSilentLevel;
+  tick(100);
+  EXPECT_EQ(received("muted"), 119u);
 }
 
 // With RFC 6464 levels on the packets, only the speakers the mixer hears are decoded: four talk,
