@@ -43,8 +43,11 @@ inline constexpr std::string_view kTransportCcUri =
     "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
 inline constexpr std::string_view kMidUri = "urn:ietf:params:rtp-hdrext:sdes:mid";
 
-// The a=fmtp Chorus answers Opus with (RFC 7587): 10 ms packets allowed, in-band FEC wanted.
-inline constexpr std::string_view kOpusAnswerParameters = "minptime=10;useinbandfec=1";
+// The a=fmtp Chorus answers Opus with (RFC 7587): 10 ms packets allowed, in-band FEC wanted,
+// discontinuous transmission preferred (a browser that falls silent sends a packet every 400 ms
+// or so instead of every 20 ms: its silence costs the node and the participant's link next to
+// nothing, and the jitter buffer takes the gaps as silence, not loss).
+inline constexpr std::string_view kOpusAnswerParameters = "minptime=10;useinbandfec=1;usedtx=1";
 
 enum class Codec { kOpus, kVp8, kH264 };
 std::string_view CodecName(Codec codec);  // "opus", "VP8", "H264"

@@ -18,16 +18,7 @@ source "$(dirname "$0")/media_lib.sh"
 source "$(dirname "$0")/webrtc_lib.sh"
 command -v chromium >/dev/null || fail "chromium is not installed (scripts/install-deps.sh installs it)"
 
-start_chorusd browser all --dev --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
-  --media_port_min=46500 --media_port_max=46549 --webrtc_port=46550 --media_workers=1 \
-  --video_workers=1
-webrtc_start_backend 46560
-
-ctl room create meeting --room_id=ward >/dev/null || fail "room create"
-ffmpeg_key=$(new_key)
-ffmpeg=$(ctl --json join ward --invite_token="$(token ward guest)" --receive=127.0.0.1:46562 \
-  --key="$ffmpeg_key") || fail "ffmpeg join"
-start_sender ffmpeg-talk 660 "$(field "$ffmpeg" port)" 46564 "$ffmpeg_key" "$OPUS_ENCODER" 30
+webrtc_meeting_with_talker browser 46500 660 30
 browser alice ward 440 ff0000 440,660,880 14 "&linger=15"
 browser bob ward 880 0000ff 440,660,880 14 "&linger=15"
 wait_result alice 60

@@ -19,6 +19,24 @@ webrtc_start_backend() {
 
 token() { ctl invite create "$1" "$2" | sed -E 's/.*token=//'; }
 
+# webrtc_meeting_with_talker NAME BASE HZ SECONDS: chorusd NAME (media ports BASE to BASE+49,
+# the WebRTC port BASE+50, one media and one video worker), the backend on BASE+60, the meeting
+# "ward", and an ffmpeg SRTP guest in it (receiving on BASE+62) sending HZ for SECONDS.
+webrtc_meeting_with_talker() {
+  local name=$1 base=$2 hz=$3 seconds=$4
+  start_chorusd "$name" all --dev --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
+    --media_port_min="$base" --media_port_max=$((base + 49)) --webrtc_port=$((base + 50)) \
+    --media_workers=1 --video_workers=1
+  webrtc_start_backend $((base + 60))
+  ctl room create meeting --room_id=ward >/dev/null || fail "room create"
+  local key joined
+  key=$(new_key)
+  joined=$(ctl --json join ward --invite_token="$(token ward guest)" \
+    --receive=127.0.0.1:$((base + 62)) --key="$key") || fail "ffmpeg join"
+  start_sender ffmpeg-talk "$hz" "$(field "$joined" port)" $((base + 64)) "$key" \
+    "$OPUS_ENCODER" "$seconds"
+}
+
 # browser NAME ROOM TONE COLOUR LISTEN SECONDS [EXTRA_QUERY]: a headless Chromium on the page.
 browser() {
   local name=$1 room=$2 tone=$3 colour=$4 listen=$5 seconds=$6 extra=${7:-}

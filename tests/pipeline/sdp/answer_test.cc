@@ -71,7 +71,7 @@ TEST(WriteAnswerTest, AnswerToTheMinimalOffer) {
       "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level",
       "a=extmap:2 urn:ietf:params:rtp-hdrext:sdes:mid",
       "a=rtpmap:111 opus/48000/2",
-      "a=fmtp:111 minptime=10;useinbandfec=1",
+      "a=fmtp:111 minptime=10;useinbandfec=1;usedtx=1",
       "a=msid:chorus audio",
       "a=ssrc:1001 cname:chorus-mix",
       "a=ssrc:1001 msid:chorus audio",

@@ -60,7 +60,7 @@ TEST(NegotiateTest, ChromiumCamera) {
   ASSERT_TRUE(audio.codec.has_value());
   EXPECT_EQ(audio.codec->codec, Codec::kOpus);
   EXPECT_EQ(audio.codec->payload_type, 111);
-  EXPECT_EQ(audio.codec->parameters, "minptime=10;useinbandfec=1");
+  EXPECT_EQ(audio.codec->parameters, "minptime=10;useinbandfec=1;usedtx=1");
   EXPECT_TRUE(audio.codec->feedback.transport_cc);
   EXPECT_FALSE(audio.codec->feedback.nack);
   EXPECT_FALSE(audio.codec->rtx_payload_type.has_value());
