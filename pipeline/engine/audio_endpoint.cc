@@ -138,7 +138,7 @@ void AudioEndpoint::HandleDatagram(size_t length, const net::SocketAddress& from
   }
   if (config_.learn_address) config_.remote = from;
   Bump(stats_->rtp_packets_in);
-  ++packets_received_;
+  if (++packets_received_ == 1 && silence_filter_wanted_) FilterSilence(true);
   std::optional<rtp::AudioLevel> level;
   if (config_.audio_level_extension_id != 0) {
     level = rtp::ParseAudioLevel(packet.FindExtension(config_.audio_level_extension_id));
@@ -181,6 +181,10 @@ void AudioEndpoint::HandleDatagram(size_t length, const net::SocketAddress& from
 }
 
 bool AudioEndpoint::FilterSilence(bool on) {
+  silence_filter_wanted_ = on;
+  // Not before its first packet: an endpoint that learns its peer's address from what it
+  // receives (behind NAT) would otherwise learn it only from the first sampled packet.
+  if (on && packets_received_ == 0) return false;
   if (on == silence_filtered_) return on;
   if (!on) {
     silence_filtered_ = false;

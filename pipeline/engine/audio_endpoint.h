@@ -142,7 +142,8 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   // worker (rtp::DigitalSilenceFilter; one in kSilenceSample still comes). The session turns it
   // on in rooms of three or more, where a voice of silence is never heard differently from none;
   // in a two-party room the other's silence is forwarded as it came. Only an endpoint with its
-  // own socket and the RFC 6464 extension can have it; returns whether it is on.
+  // own socket and the RFC 6464 extension can have it, and only from its first packet on (until
+  // then the wish is kept); returns whether it is on.
   bool FilterSilence(bool on);
   static constexpr uint16_t kSilenceSample = 64;  // 1.28 s of 20 ms packets
   bool silence_filtered() const { return silence_filtered_; }
@@ -204,6 +205,7 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   // was silence, and its sequence number: a gap next to silence of less than kSilenceSample
   // packets was most likely filtered, not lost (what the receive statistics report back).
   bool silence_filtered_ = false;
+  bool silence_filter_wanted_ = false;
   bool last_was_silence_ = false;
   uint16_t last_sequence_ = 0;
 
