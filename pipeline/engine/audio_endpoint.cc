@@ -182,6 +182,11 @@ void AudioEndpoint::HandleDatagram(size_t length, const net::SocketAddress& from
 
 bool AudioEndpoint::FilterSilence(bool on) {
   silence_filter_wanted_ = on;
+  if (on && silence_program_.empty()) {
+    // Built here, on the control path; the receive path only attaches it.
+    silence_program_ = rtp::DigitalSilenceFilter(config_.audio_level_extension_id,
+                                                 config_.codec.payload_type, kSilenceSample);
+  }
   // Not before its first packet: an endpoint that learns its peer's address from what it
   // receives (behind NAT) would otherwise learn it only from the first sampled packet.
   if (on && packets_received_ == 0) return false;
@@ -192,9 +197,7 @@ bool AudioEndpoint::FilterSilence(bool on) {
     (void)socket_->SetReceiveFilter({});
     return false;
   }
-  const std::vector<sock_filter> program = rtp::DigitalSilenceFilter(
-      config_.audio_level_extension_id, config_.codec.payload_type, kSilenceSample);
-  silence_filtered_ = !program.empty() && socket_->SetReceiveFilter(program);
+  silence_filtered_ = !silence_program_.empty() && socket_->SetReceiveFilter(silence_program_);
   return silence_filtered_;
 }
 

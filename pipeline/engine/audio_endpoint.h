@@ -5,6 +5,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "pipeline/codec/audio_decoder.h"
@@ -206,6 +207,7 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   // packets was most likely filtered, not lost (what the receive statistics report back).
   bool silence_filtered_ = false;
   bool silence_filter_wanted_ = false;
+  std::vector<sock_filter> silence_program_;  // empty: cannot be filtered (or not yet wanted)
   bool last_was_silence_ = false;
   uint16_t last_sequence_ = 0;
 
