@@ -118,16 +118,16 @@ pass "a watcher on the first replica saw the join made through the second (event
 watched=$(field "$joined" name || true)
 first_token=$(field "$joined" session_token || true)
 [[ -n $watched && ${#first_token} -eq 43 ]] || fail "no participant or session token: $joined"
-out=$(ctl1 resume "$watched" "$first_token") || fail "resume through the first replica: $out"
+out=$(ctl1 resume -- "$watched" "$first_token") || fail "resume through the first replica: $out"
 second_token=$(sed -nE 's/.* session_token=([^ ]+)$/\1/p' <<<"$out")
 [[ ${#second_token} -eq 43 && $second_token != "$first_token" ]] || fail "no new token: $out"
 for ctl in ctl1 ctl2; do
-  if $ctl resume "$watched" "$first_token" >"$E2E_WORK/spent.txt" 2>&1; then
+  if $ctl resume -- "$watched" "$first_token" >"$E2E_WORK/spent.txt" 2>&1; then
     fail "$ctl took a spent session token"
   fi
   grep -q PERMISSION_DENIED "$E2E_WORK/spent.txt" || fail "$ctl: $(cat "$E2E_WORK/spent.txt")"
 done
-ctl2 resume "$watched" "$second_token" >/dev/null || fail "the new token on the second replica"
+ctl2 resume -- "$watched" "$second_token" >/dev/null || fail "the new token on the second replica"
 for secret in "$first_token" "$second_token"; do
   if grep -qF -- "$secret" "$E2E_WORK"/*.log; then fail "a session token reached a server log"; fi
 done

@@ -88,6 +88,8 @@ constexpr char kUsage[] =
     "Command-line client of the Chorus public API.\n"
     "\n"
     "Usage: chorusctl [flags] <command>\n"
+    "Put -- before the command's arguments when one may begin with '-' (a session token, a\n"
+    "name): chorusctl [flags] resume -- <participant> <session token>\n"
     "Commands:\n"
     "  health [service]   gRPC health check of the server (or of one service); exit 0 when "
     "SERVING\n"
