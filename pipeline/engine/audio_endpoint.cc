@@ -236,6 +236,8 @@ AudioEndpoint::Pulled AudioEndpoint::PullFrame(int64_t now_us) {
   (void)now_us;
   frame_arrival_us_ = 0;
   held_ = {};
+  held_lost_ = false;
+  lost_next_ = {};
   forwardable_ = {};
   if (!config_.routing.admitted) return Pulled::kNothing;
   rtp::JitterFrame pulled;
@@ -248,24 +250,25 @@ AudioEndpoint::Pulled AudioEndpoint::PullFrame(int64_t now_us) {
       level_ = 127;
       return Pulled::kNothing;
     case rtp::JitterBuffer::PullResult::kFrame:
+      levels_ = pulled.has_level;
       if (pulled.has_level && !pulled.payload.empty()) {
         held_ = pulled.payload;
         held_arrival_us_ = pulled.arrival_us;
         level_ = pulled.level;
+        packet_level_ = pulled.level;
         return Pulled::kHeld;
       }
       Decode(pulled.payload, pulled.arrival_us);
       level_ = audio::MeasureLevel(frame_);
       return Pulled::kFrame;
     case rtp::JitterBuffer::PullResult::kLost:
-      if (!pulled.next_payload.empty() && decoder_->DecodeFec(pulled.next_payload, frame_)) {
-        Bump(stats_->fec_frames);
-      } else {
-        decoder_->Conceal(frame_);
+      if (levels_) {
+        held_lost_ = true;
+        lost_next_ = pulled.next_payload;
+        level_ = packet_level_;
+        return Pulled::kHeld;
       }
-      skipped_size_ = 0;  // the decoder has moved on
-      Bump(stats_->concealed_frames);
-      ++concealed_;
+      ConcealLost(pulled.next_payload);
       level_ = audio::MeasureLevel(frame_);
       return Pulled::kFrame;
   }
@@ -332,7 +335,27 @@ void AudioEndpoint::Forward(std::span<const uint8_t> payload, uint8_t level, int
   forwarded_last_ = true;
 }
 
+void AudioEndpoint::ConcealLost(std::span<const uint8_t> next_payload) {
+  if (skipped_size_ > 0) {
+    decoder_->Decode(std::span<const uint8_t>(skipped_payload_.data(), skipped_size_), frame_);
+  }
+  if (!next_payload.empty() && decoder_->DecodeFec(next_payload, frame_)) {
+    Bump(stats_->fec_frames);
+  } else {
+    decoder_->Conceal(frame_);
+  }
+  skipped_size_ = 0;  // the decoder has moved on
+  Bump(stats_->concealed_frames);
+  ++concealed_;
+}
+
 void AudioEndpoint::DecodeHeld() {
+  if (held_lost_) {
+    held_lost_ = false;
+    ConcealLost(lost_next_);
+    lost_next_ = {};
+    return;
+  }
   if (held_.empty()) return;
   if (skipped_size_ > 0) {
     // Frames were skipped: the last of them first (its output is overwritten), so the codec's
@@ -345,6 +368,13 @@ void AudioEndpoint::DecodeHeld() {
 }
 
 void AudioEndpoint::SkipHeld() {
+  if (held_lost_) {
+    // Not heard: nothing to conceal (the decoder rejoins with the last packet it skipped).
+    held_lost_ = false;
+    lost_next_ = {};
+    Bump(stats_->decodes_skipped);
+    return;
+  }
   if (held_.empty()) return;
   if (IsForwardable(held_))
     forwardable_ = held_;  // not heard in a mix; a two-party room forwards it

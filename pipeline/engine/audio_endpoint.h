@@ -157,6 +157,9 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   void Send(size_t length, bool rtcp);
   // Decodes one packet into frame_ (concealing what does not decode).
   void Decode(std::span<const uint8_t> payload, int64_t arrival_us);
+  // A lost frame into frame_: from the next packet's in-band FEC when it has some, else
+  // concealed; after skipped frames, the last of them is decoded first (as in DecodeHeld).
+  void ConcealLost(std::span<const uint8_t> next_payload);
 
  public:
   // An Opus packet of one 20 ms frame, from this endpoint.
@@ -224,6 +227,15 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   // The packet held this tick (a view into the jitter buffer, valid until the tick ends).
   std::span<const uint8_t> held_;
   int64_t held_arrival_us_ = 0;
+  // A frame lost this tick of a stream that carries its levels, held like a packet: concealed
+  // (or recovered from the next packet's FEC, `lost_next_`) only if the mixer hears it. The
+  // level of the last packet that came stands for it. In a large room under loss this spares a
+  // concealment (as costly as a decode) per silent listener and tick, which would otherwise
+  // slow the tick, let the sockets overflow and so cause more loss.
+  bool held_lost_ = false;
+  std::span<const uint8_t> lost_next_;
+  bool levels_ = false;         // the last packet played came with its level
+  uint8_t packet_level_ = 127;  // and this was it
   // The last packet skipped, while the decoder has not seen it: decoded before the next held
   // packet that is heard, so the decoder (Opus, G.722: stateful) rejoins with fresh state.
   std::array<uint8_t, 1500> skipped_payload_{};

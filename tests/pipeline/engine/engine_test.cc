@@ -621,6 +621,61 @@ TEST(SessionTest, ARoomOfThreeHasTheKernelDropItsDigitalSilence) {
   EXPECT_EQ(received("muted"), 119u);
 }
 
+// A lost frame of a stream that carries its levels is concealed only when the mixer hears it: a
+// quiet participant who loses every other packet costs no concealment (in a large room under
+// loss that would be one decode per silent listener and tick), while the talker's losses are
+// concealed and its voice goes on for the listener.
+TEST(SessionTest, OnlyTheHeardVoicesLostFramesAreConcealed) {
+  EngineStats stats;
+  auto worker = *MediaWorker::Create(0, &stats, /*start_thread=*/false);
+  net::PortAllocator ports("127.0.0.1", 42976, 42983);
+  auto session = *Session::Create({}, worker.get(), &stats, 4);
+  auto sink = *net::UdpSocket::Bind(*net::SocketAddress::FromIp("127.0.0.1", 0));
+  Participant talker;
+  Participant quiet;
+  JoinWithLevel(*session, ports, talker, "talker", 500, 0x1234);
+  JoinWithLevel(*session, ports, quiet, "quiet", 700, 0x5678);
+  quiet.level = 100;  // -100 dBov: never a candidate (and not digital silence: not filtered)
+  auto [answer, inbound] = AddListener(*session, ports, *sink);
+  auto decoder = *codec::AudioDecoder::Create(codec::AudioCodec::kOpus);
+  std::vector<int16_t> heard;  // the listener's last 25 frames
+  auto tick = [&](int ticks, bool talker_loses, bool quiet_loses) {
+    for (int t = 0; t < ticks; ++t) {
+      // Every other packet lost: its sequence number and timestamp pass without a send.
+      auto send = [&](Participant& p, bool loses) {
+        if (loses && t % 2 == 1) {
+          ++p.sequence;
+          p.timestamp += 960;
+        } else {
+          p.Send();
+        }
+      };
+      send(talker, talker_loses);
+      send(quiet, quiet_loses);
+      for (int i = 0; i < session->endpoint_count(); ++i) {
+        session->endpoint(static_cast<size_t>(i)).OnReadable();
+      }
+      session->OnTick(NowUs());
+      ASSERT_NO_FATAL_FAILURE(ForEachPacket(*sink, *inbound, [&](const rtp::RtpPacketView& p) {
+        std::array<int16_t, 960> pcm{};
+        ASSERT_EQ(decoder->Decode(p.payload, pcm), codec::DecodeResult::kOk);
+        heard.insert(heard.end(), pcm.begin(), pcm.end());
+        if (heard.size() > 25u * 960) heard.erase(heard.begin(), heard.end() - 25 * 960);
+      }));
+    }
+  };
+  tick(40, false, false);
+  const uint64_t concealed_before = stats.concealed_frames.load();
+  tick(100, false, true);
+  EXPECT_EQ(stats.concealed_frames.load() - concealed_before, 0u);
+  const uint64_t talker_before = stats.concealed_frames.load();
+  tick(100, true, true);
+  // The talker's 50 lost frames are concealed (the jitter buffer may hold a frame or two back).
+  EXPECT_GE(stats.concealed_frames.load() - talker_before, 45u);
+  EXPECT_LE(stats.concealed_frames.load() - talker_before, 55u);
+  EXPECT_GT(ToneDbfs(heard, 500), -30);
+}
+
 // With RFC 6464 levels on the packets, only the speakers the mixer hears are decoded: four talk,
 // three are heard (K = 3) and the fourth's frames are skipped. When a heard speaker stops, the
 // fourth takes its place and is heard at once, at full level.
