@@ -303,7 +303,8 @@ bool AudioEndpoint::TakesForwarded(std::span<const uint8_t> payload) const {
   if (wanted_loss_percent() > default_loss_percent_) return false;
   // 50 packets a second; a quarter above the asked-for bitrate is still within it on average.
   const int64_t bits_per_second = static_cast<int64_t>(payload.size()) * 8 * 50;
-  return config_.codec.bitrate_bps <= 0 || bits_per_second * 4 <= config_.codec.bitrate_bps * 5;
+  return (config_.codec.bitrate_bps <= 0 || bits_per_second * 4 <= config_.codec.bitrate_bps * 5) &&
+         ContinuesWith(payload);
 }
 
 namespace {

@@ -77,7 +77,7 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   // Whether this endpoint may be sent `payload` (another's forwardable()) instead of an encoded
   // mix: it takes Opus, its link reports no more loss than the encoder's default plans for (a
   // lossy link gets the mix with in-band FEC planned for it), and the payload's rate is within
-  // the bitrate it asked for.
+  // the bitrate it asked for, and its decoder goes on with it (ContinuesWith).
   bool TakesForwarded(std::span<const uint8_t> payload) const;
   // Whether the receiver's decoder goes from what it was last sent to `payload` without a heard
   // reset: after a forwarded packet, before any packet, after a quiet one (kQuietLevel), or when

@@ -290,10 +290,7 @@ const AudioEndpoint* Session::SoleVoice(const AudioEndpoint& listener, bool* ski
   }
   // Into forwarding only where the receiver's decoder goes on without a heard reset (after a
   // quiet packet: a pause in the talk, when the Opus modes differ).
-  return listener.TakesForwarded(voice->forwardable()) &&
-                 listener.ContinuesWith(voice->forwardable())
-             ? voice
-             : nullptr;
+  return listener.TakesForwarded(voice->forwardable()) ? voice : nullptr;
 }
 
 bool Session::OnlyForwarded(const AudioEndpoint& voice) const {
@@ -302,7 +299,7 @@ bool Session::OnlyForwarded(const AudioEndpoint& voice) const {
   const std::span<const uint8_t> held = voice.held();
   return !held.empty() && voice.IsForwardable(held) &&
          mixer_->HearsAtUnity(listener.mixer_slot, voice.mixer_slot) &&
-         listener.TakesForwarded(held) && listener.ContinuesWith(held);
+         listener.TakesForwarded(held);
 }
 
 void Session::FollowLoss(SharedEncoder& shared, const AudioEndpoint& listener) {

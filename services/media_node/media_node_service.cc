@@ -500,9 +500,7 @@ grpc::Status MediaNodeService::AddEndpoint(grpc::ServerContext* context,
   {
     absl::MutexLock lock(&mutex_);
     auto it = sessions_.find(session);
-    if (it == sessions_.end()) {
-      return grpc::Status(grpc::StatusCode::NOT_FOUND, "no session '" + session + "'");
-    }
+    if (it == sessions_.end()) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such session");
     languages = it->second.languages;
   }
   if (!request->endpoint().webrtc_offer_sdp().empty()) {
@@ -664,21 +662,11 @@ grpc::Status MediaNodeService::UpdateEndpoint(grpc::ServerContext* context,
   grpc::Status status =
       AuthenticateEndpoint(*context, request->endpoint().name(), &session, &endpoint);
   if (!status.ok()) return status;
-  v1::Routing routing;
   std::vector<std::string> languages;
-  {
-    absl::MutexLock lock(&mutex_);
-    auto it = sessions_.find(session);
-    if (it == sessions_.end()) {
-      return grpc::Status(grpc::StatusCode::NOT_FOUND, "no session '" + session + "'");
-    }
-    auto found = it->second.endpoints.find(endpoint);
-    if (found == it->second.endpoints.end()) {
-      return grpc::Status(grpc::StatusCode::NOT_FOUND, "no endpoint '" + endpoint + "'");
-    }
-    languages = it->second.languages;
-    routing = found->second.routing();
-  }
+  v1::Endpoint remembered;
+  status = Remembered(session, endpoint, &languages, &remembered);
+  if (!status.ok()) return status;
+  v1::Routing routing = remembered.routing();
   const v1::Routing& update = request->endpoint().routing();
   if (request->update_paths().empty()) return Invalid("update_paths: name at least one field");
   for (const std::string& path : request->update_paths()) {

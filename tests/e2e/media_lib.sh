@@ -315,3 +315,11 @@ talker() {
     >/dev/null 2>"$E2E_WORK/$1.ffmpeg.txt" &
   E2E_PIDS+=($!)
 }
+
+# require_aiortc: sets PEER to the aiortc WebRTC peer (tools/webrtc_peer.py), or fails when
+# Debian's python3-aiortc is missing.
+require_aiortc() {
+  PEER="/usr/bin/python3 $(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/tools/webrtc_peer.py"
+  /usr/bin/python3 -c 'import aiortc' 2>/dev/null ||
+    fail "python3-aiortc is not installed (scripts/install-deps.sh installs it)"
+}

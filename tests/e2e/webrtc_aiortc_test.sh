@@ -13,9 +13,7 @@ fi
 ip link set lo up
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/media_lib.sh"
-PEER="/usr/bin/python3 $(dirname "$0")/tools/webrtc_peer.py"
-/usr/bin/python3 -c 'import aiortc' 2>/dev/null ||
-  fail "python3-aiortc is not installed (scripts/install-deps.sh installs it)"
+require_aiortc
 
 start_chorusd webrtc all --dev --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
   --media_port_min=46400 --media_port_max=46449 --webrtc_port=46450 --media_workers=1 \
