@@ -30,6 +30,7 @@ echo
 echo "== load scenarios (benchmarks/load)"
 BENCH_OUT=$out/load benchmarks/load/consultations.sh "$build_dir"
 BENCH_OUT=$out/load benchmarks/load/lecture.sh "$build_dir"
+BENCH_OUT=$out/load benchmarks/load/send_floor.sh "$build_dir"
 BENCH_OUT=$out/load benchmarks/load/ramp.sh "$build_dir"
 BENCH_OUT=$out/load benchmarks/load/video.sh "$build_dir"
 BENCH_OUT=$out/load benchmarks/load/webrtc.sh "$build_dir"
