@@ -20,6 +20,8 @@ pkg_check_modules(FFMPEG REQUIRED IMPORTED_TARGET
   libavcodec libavformat libavutil libswresample libswscale)
 pkg_check_modules(SRTP2 REQUIRED IMPORTED_TARGET libsrtp2)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+# SRTP's AES counter mode and HMAC-SHA1 (pipeline/srtp/srtp_crypto.cc).
+pkg_check_modules(NETTLE REQUIRED IMPORTED_TARGET nettle)
 # The controller's state file (services/controller/sqlite_room_store.cc).
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
 # The store of controller replicas (services/controller/postgres_room_store.cc): libpq, the C

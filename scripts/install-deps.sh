@@ -13,8 +13,8 @@ packages=(
   # API and observability
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc prometheus-cpp-dev
   libcivetweb-dev
-  # crypto and base; zlib for STUN FINGERPRINT (CRC-32)
-  libssl-dev libsodium-dev libabsl-dev zlib1g-dev
+  # crypto and base (Nettle: SRTP's AES-CM and HMAC-SHA1); zlib for STUN FINGERPRINT (CRC-32)
+  libssl-dev libsodium-dev nettle-dev libabsl-dev zlib1g-dev
   # the controller's state file (rooms and invites survive a restart); the sqlite3 program backs
   # it up (docs/operations.md) and the end-to-end tests read it
   libsqlite3-dev sqlite3

@@ -32,6 +32,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "pipeline/srtp/srtp_crypto.h"
 #include "pipeline/srtp/srtp_key.h"
 #include "pipeline/srtp/srtp_session.h"
 #include "pipeline/srtp/srtp_suite.h"
@@ -232,8 +233,14 @@ int main(int argc, char** argv) {
   int status = 0;
   waitpid(child, &status, 0);
   const double packets = static_cast<double>(measured_ticks) * static_cast<double>(listeners);
+  const std::string primitives =
+      protect
+          ? ", SRTP-protected (" +
+                std::string(chorus::srtp::CryptoBackendName(chorus::srtp::ActiveCryptoBackend())) +
+                ")"
+          : "";
   std::printf("send floor: %d listeners x 50 datagrams/s, %s%s: %.3f cores (%.2f us a datagram)\n",
               listeners, one_socket ? "one socket, sendmmsg" : "a socket each, sendto",
-              protect ? ", SRTP-protected" : "", cpu / wall, cpu / packets * 1e6);
+              primitives.c_str(), cpu / wall, cpu / packets * 1e6);
   return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : Fail("the listeners' process failed");
 }

@@ -1,5 +1,8 @@
 #include "pipeline/srtp/srtp_crypto.h"
 
+#include <nettle/aes.h>
+#include <nettle/ctr.h>
+#include <nettle/hmac.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -418,23 +421,216 @@ const srtp_auth_type_t kHmacType = {
     SRTP_HMAC_SHA1,
 };
 
+// ----- The same two primitives from Nettle (libnettle: AES-NI and SHA extensions) -----
+//
+// OpenSSL 3's EVP layer costs more than the arithmetic at SRTP's packet sizes: every HMAC
+// duplicates its digest context (an allocation and a free) and looks its parameters up by name,
+// and each object a packet touches is one more cache miss when a thousand listeners' contexts
+// take turns. Nettle's contexts are plain structures (the AES key schedule; the HMAC's inner and
+// outer SHA-1 states), used in place with no allocation.
+
+struct NettleAesCmState {
+  aes128_ctx key{};
+  uint8_t salt[16] = {};
+  uint8_t counter[16] = {};
+  // Keystream left over from a call that ended inside a block (counter mode continues there).
+  uint8_t keystream[16] = {};
+  unsigned used = 16;
+};
+
+extern const srtp_cipher_type_t kNettleAesCmType;
+
+void Aes128Encrypt(const void* key, size_t length, uint8_t* out, const uint8_t* in) {
+  aes128_encrypt(static_cast<const aes128_ctx*>(key), length, out, in);
+}
+
+srtp_err_status_t NettleAesCmAlloc(srtp_cipher_pointer_t* out, int key_length, int /*tag_length*/) {
+  if (key_length != SRTP_AES_ICM_128_KEY_LEN_WSALT) return srtp_err_status_bad_param;
+  auto* cipher = static_cast<srtp_cipher_t*>(std::calloc(1, sizeof(srtp_cipher_t)));
+  void* memory = std::calloc(1, sizeof(NettleAesCmState));
+  if (cipher == nullptr || memory == nullptr) {
+    std::free(cipher);
+    std::free(memory);
+    return srtp_err_status_alloc_fail;
+  }
+  cipher->type = &kNettleAesCmType;
+  cipher->state = new (memory) NettleAesCmState;
+  cipher->key_len = key_length;
+  cipher->algorithm = SRTP_AES_ICM_128;
+  *out = cipher;
+  return srtp_err_status_ok;
+}
+
+srtp_err_status_t NettleAesCmDealloc(srtp_cipher_pointer_t cipher) {
+  if (cipher == nullptr) return srtp_err_status_bad_param;
+  if (cipher->state != nullptr) {
+    OPENSSL_cleanse(cipher->state, sizeof(NettleAesCmState));  // the key schedule
+    std::free(cipher->state);
+  }
+  OPENSSL_cleanse(cipher, sizeof(*cipher));
+  std::free(cipher);
+  return srtp_err_status_ok;
+}
+
+// `key` is the 16-byte key followed by the 14-byte salt.
+srtp_err_status_t NettleAesCmInit(void* opaque, const uint8_t* key) {
+  auto* state = static_cast<NettleAesCmState*>(opaque);
+  aes128_set_encrypt_key(&state->key, key);
+  std::memset(state->salt, 0, sizeof(state->salt));
+  std::memcpy(state->salt, key + kAesKeyLength, SRTP_SALT_LEN);
+  state->used = 16;
+  return srtp_err_status_ok;
+}
+
+srtp_err_status_t NettleAesCmSetIv(void* opaque, uint8_t* iv,
+                                   srtp_cipher_direction_t /*direction*/) {
+  auto* state = static_cast<NettleAesCmState*>(opaque);
+  for (int i = 0; i < 16; ++i) state->counter[i] = static_cast<uint8_t>(state->salt[i] ^ iv[i]);
+  state->used = 16;
+  return srtp_err_status_ok;
+}
+
+// Counter mode, in place, both ways; a call may end inside a block and the next go on from there.
+srtp_err_status_t NettleAesCmCrypt(void* opaque, uint8_t* buffer, unsigned int* length) {
+  auto* state = static_cast<NettleAesCmState*>(opaque);
+  const size_t total = *length;
+  size_t done = 0;
+  while (state->used < 16 && done < total) buffer[done++] ^= state->keystream[state->used++];
+  const size_t whole = (total - done) & ~size_t{15};
+  if (whole > 0) {
+    ctr_crypt(&state->key, Aes128Encrypt, AES_BLOCK_SIZE, state->counter, whole, buffer + done,
+              buffer + done);
+    done += whole;
+  }
+  if (done < total) {
+    std::memset(state->keystream, 0, sizeof(state->keystream));
+    ctr_crypt(&state->key, Aes128Encrypt, AES_BLOCK_SIZE, state->counter, AES_BLOCK_SIZE,
+              state->keystream, state->keystream);
+    state->used = 0;
+    while (done < total) buffer[done++] ^= state->keystream[state->used++];
+  }
+  return srtp_err_status_ok;
+}
+
+const srtp_cipher_type_t kNettleAesCmType = {
+    NettleAesCmAlloc,
+    NettleAesCmDealloc,
+    NettleAesCmInit,
+    nullptr,  // no additional data in counter mode
+    NettleAesCmCrypt,
+    NettleAesCmCrypt,
+    NettleAesCmSetIv,
+    nullptr,  // no tag
+    "AES-128 counter mode (Nettle)",
+    &kAesCmTest,
+    SRTP_AES_ICM_128,
+};
+
+struct NettleHmacState {
+  hmac_sha1_ctx context{};
+  uint8_t key[kSha1Length] = {};
+  size_t key_length = 0;
+  bool inside_message = false;  // updated since the last tag: start() must begin afresh
+};
+
+extern const srtp_auth_type_t kNettleHmacType;
+
+srtp_err_status_t NettleHmacAlloc(srtp_auth_pointer_t* out, int key_length, int tag_length) {
+  if (key_length < 0 || key_length > kSha1Length || tag_length < 0 || tag_length > kSha1Length) {
+    return srtp_err_status_bad_param;
+  }
+  auto* auth = static_cast<srtp_auth_t*>(std::calloc(1, sizeof(srtp_auth_t)));
+  void* memory = std::calloc(1, sizeof(NettleHmacState));
+  if (auth == nullptr || memory == nullptr) {
+    std::free(auth);
+    std::free(memory);
+    return srtp_err_status_alloc_fail;
+  }
+  auth->type = &kNettleHmacType;
+  auth->state = new (memory) NettleHmacState;
+  auth->out_len = tag_length;
+  auth->key_len = key_length;
+  auth->prefix_len = 0;
+  *out = auth;
+  return srtp_err_status_ok;
+}
+
+srtp_err_status_t NettleHmacDealloc(srtp_auth_pointer_t auth) {
+  if (auth == nullptr) return srtp_err_status_bad_param;
+  if (auth->state != nullptr) {
+    OPENSSL_cleanse(auth->state, sizeof(NettleHmacState));  // the key and its pads' states
+    std::free(auth->state);
+  }
+  OPENSSL_cleanse(auth, sizeof(*auth));
+  std::free(auth);
+  return srtp_err_status_ok;
+}
+
+srtp_err_status_t NettleHmacInit(void* opaque, const uint8_t* key, int key_length) {
+  if (key_length < 0 || key_length > kSha1Length) return srtp_err_status_bad_param;
+  auto* state = static_cast<NettleHmacState*>(opaque);
+  state->key_length = static_cast<size_t>(key_length);
+  std::memcpy(state->key, key, state->key_length);
+  hmac_sha1_set_key(&state->context, state->key_length, state->key);
+  state->inside_message = false;
+  return srtp_err_status_ok;
+}
+
+// A new message under the same key. Nettle's digest leaves the context ready for the next
+// message; only a message abandoned halfway needs the key set again.
+srtp_err_status_t NettleHmacStart(void* opaque) {
+  auto* state = static_cast<NettleHmacState*>(opaque);
+  if (state->inside_message) {
+    hmac_sha1_set_key(&state->context, state->key_length, state->key);
+    state->inside_message = false;
+  }
+  return srtp_err_status_ok;
+}
+
+srtp_err_status_t NettleHmacUpdate(void* opaque, const uint8_t* message, int length) {
+  if (length < 0) return srtp_err_status_bad_param;
+  auto* state = static_cast<NettleHmacState*>(opaque);
+  hmac_sha1_update(&state->context, static_cast<size_t>(length), message);
+  state->inside_message = true;
+  return srtp_err_status_ok;
+}
+
+srtp_err_status_t NettleHmacCompute(void* opaque, const uint8_t* message, int length,
+                                    int tag_length, uint8_t* tag) {
+  if (length < 0 || tag_length < 0 || tag_length > kSha1Length) {
+    return srtp_err_status_bad_param;
+  }
+  auto* state = static_cast<NettleHmacState*>(opaque);
+  hmac_sha1_update(&state->context, static_cast<size_t>(length), message);
+  hmac_sha1_digest(&state->context, static_cast<size_t>(tag_length), tag);
+  state->inside_message = false;
+  return srtp_err_status_ok;
+}
+
+const srtp_auth_type_t kNettleHmacType = {
+    NettleHmacAlloc, NettleHmacDealloc,    NettleHmacInit, NettleHmacCompute, NettleHmacUpdate,
+    NettleHmacStart, "HMAC-SHA1 (Nettle)", &kHmacTest,     SRTP_HMAC_SHA1,
+};
+
 }  // namespace
 
 absl::Status InstallCryptoBackend() {
   const char* choice = std::getenv("CHORUS_SRTP_CRYPTO");
-  if (choice != nullptr && std::string_view(choice) == "libsrtp") {
+  const std::string_view name = choice != nullptr ? choice : "";
+  if (name == "libsrtp") {
     g_backend = CryptoBackend::kLibsrtp;
     return absl::OkStatus();
   }
-  if (choice != nullptr && *choice != '\0' && std::string_view(choice) != "openssl") {
-    return absl::InvalidArgumentError(std::string("CHORUS_SRTP_CRYPTO must be 'openssl' or "
-                                                  "'libsrtp', not '") +
-                                      choice + "'");
+  if (!name.empty() && name != "nettle" && name != "openssl") {
+    return absl::InvalidArgumentError(
+        "CHORUS_SRTP_CRYPTO must be 'nettle', 'openssl' or 'libsrtp'");
   }
+  const bool openssl = name == "openssl";
   // Each replacement passes its own known-answer test and that of the type it replaces.
-  if (srtp_err_status_t status = srtp_replace_cipher_type(&kAesCmType, SRTP_AES_ICM_128);
+  if (srtp_err_status_t status =
+          srtp_replace_cipher_type(openssl ? &kAesCmType : &kNettleAesCmType, SRTP_AES_ICM_128);
       status != srtp_err_status_ok) {
-    return absl::InternalError("libsrtp2 refused the OpenSSL AES-CM cipher (error " +
+    return absl::InternalError("libsrtp2 refused the AES-CM cipher (error " +
                                std::to_string(static_cast<int>(status)) + ")");
   }
   if (srtp_err_status_t status = srtp_replace_cipher_type(&kAesGcmType, SRTP_AES_GCM_128);
@@ -442,19 +638,28 @@ absl::Status InstallCryptoBackend() {
     return absl::InternalError("libsrtp2 refused the OpenSSL AES-GCM cipher (error " +
                                std::to_string(static_cast<int>(status)) + ")");
   }
-  if (srtp_err_status_t status = srtp_replace_auth_type(&kHmacType, SRTP_HMAC_SHA1);
+  if (srtp_err_status_t status =
+          srtp_replace_auth_type(openssl ? &kHmacType : &kNettleHmacType, SRTP_HMAC_SHA1);
       status != srtp_err_status_ok) {
-    return absl::InternalError("libsrtp2 refused the OpenSSL HMAC-SHA1 (error " +
+    return absl::InternalError("libsrtp2 refused the HMAC-SHA1 (error " +
                                std::to_string(static_cast<int>(status)) + ")");
   }
-  g_backend = CryptoBackend::kOpenSsl;
+  g_backend = openssl ? CryptoBackend::kOpenSsl : CryptoBackend::kNettle;
   return absl::OkStatus();
 }
 
 CryptoBackend ActiveCryptoBackend() { return g_backend.load(); }
 
 std::string_view CryptoBackendName(CryptoBackend backend) {
-  return backend == CryptoBackend::kOpenSsl ? "openssl" : "libsrtp";
+  switch (backend) {
+    case CryptoBackend::kNettle:
+      return "nettle";
+    case CryptoBackend::kOpenSsl:
+      return "openssl";
+    case CryptoBackend::kLibsrtp:
+      break;
+  }
+  return "libsrtp";
 }
 
 }  // namespace chorus::srtp

@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -224,15 +225,26 @@ INSTANTIATE_TEST_SUITE_P(AesCmSuites, SrtpFfmpegSuiteTest,
                            return std::string(SuiteName(info.param));
                          });
 
+// A port P with P + 1 free too (ffmpeg binds RTCP one above RTP), both released: 0 if none found.
+uint16_t FreePortPair() {
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    LoopbackSocket rtp;
+    if (rtp.port() == 0 || rtp.port() == 65535) continue;
+    const int rtcp = socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<uint16_t>(rtp.port() + 1));
+    const bool free =
+        rtcp >= 0 && bind(rtcp, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+    if (rtcp >= 0) close(rtcp);
+    if (free) return rtp.port();
+  }
+  return 0;
+}
+
 TEST(SrtpFfmpegInteropTest, FfmpegUnprotectsWhatChorusSends) {
   if (!HaveFfmpeg()) GTEST_SKIP() << kFfmpeg << " is not installed";
-  // ffmpeg binds the SDP's port itself: take one the kernel hands out, then free it.
-  uint16_t port = 0;
-  {
-    LoopbackSocket probe;
-    port = probe.port();
-  }
-  ASSERT_GT(port, 0);
   const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) /
                                     ("chorus_srtp_interop_" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
@@ -245,43 +257,52 @@ TEST(SrtpFfmpegInteropTest, FfmpegUnprotectsWhatChorusSends) {
   } remove_dir{dir};
   const std::filesystem::path sdp = dir / "chorus.sdp";
   const std::filesystem::path out = dir / "received.ulaw";
-  {
-    std::ofstream file(sdp);
-    file << "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=Chorus\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-         << "m=audio " << port << " RTP/SAVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
-         << "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" << kKeyFromChorus << "\r\n";
-  }
-  // -t 1: ffmpeg stops by itself after one second of audio; the copy keeps the bytes exact.
-  ChildProcess ffmpeg({kFfmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
-                       "-protocol_whitelist", "file,udp,rtp", "-i", sdp.string(), "-t", "1", "-c:a",
-                       "copy", "-f", "mulaw", "-y", out.string()});
-  ASSERT_TRUE(ffmpeg.started());
-
   const SrtpKeyMaterial key =
       *SrtpKeyMaterial::FromBase64(SrtpSuite::kAesCm128HmacSha1_80, kKeyFromChorus);
-  auto outbound = *SrtpSession::Create(key, Direction::kOutbound);
   LoopbackSocket sender;
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  to.sin_port = htons(port);
-  // Each packet's 160 samples are one value, n + 1 mod 128, so the received bytes show order.
-  std::array<uint8_t, 256> buffer;
+  std::unique_ptr<ChildProcess> ffmpeg;
   int sent = 0;
-  for (uint16_t n = 0; n < 400 && !ffmpeg.Exited(); ++n) {
-    size_t length = testing::WriteRtp(buffer, 0, n, n * 160u, 0x5eed5eed, 160,
-                                      static_cast<uint8_t>(1 + n % 127));
-    ASSERT_EQ(outbound->ProtectRtp(buffer, length, &length), SrtpResult::kOk);
-    sendto(sender.fd(), buffer.data(), length, 0, reinterpret_cast<sockaddr*>(&to), sizeof(to));
-    ++sent;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // ffmpeg binds the SDP's ports itself, so they are free ones released just before; another
+  // process may take one in between (ffmpeg then exits at once): try again with another pair.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    const uint16_t port = FreePortPair();
+    ASSERT_GT(port, 0);
+    {
+      std::ofstream file(sdp);
+      file << "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=Chorus\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+           << "m=audio " << port << " RTP/SAVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+           << "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" << kKeyFromChorus << "\r\n";
+    }
+    // -t 1: ffmpeg stops by itself after one second of audio; the copy keeps the bytes exact.
+    ffmpeg = std::make_unique<ChildProcess>(
+        std::vector<std::string>{kFfmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
+                                 "-protocol_whitelist", "file,udp,rtp", "-i", sdp.string(), "-t",
+                                 "1", "-c:a", "copy", "-f", "mulaw", "-y", out.string()});
+    ASSERT_TRUE(ffmpeg->started());
+    auto outbound = *SrtpSession::Create(key, Direction::kOutbound);  // from index 0 again
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    to.sin_port = htons(port);
+    // Each packet's 160 samples are one value, n + 1 mod 128, so the received bytes show order.
+    std::array<uint8_t, 256> buffer;
+    sent = 0;
+    for (uint16_t n = 0; n < 400 && !ffmpeg->Exited(); ++n) {
+      size_t length = testing::WriteRtp(buffer, 0, n, n * 160u, 0x5eed5eed, 160,
+                                        static_cast<uint8_t>(1 + n % 127));
+      ASSERT_EQ(outbound->ProtectRtp(buffer, length, &length), SrtpResult::kOk);
+      sendto(sender.fd(), buffer.data(), length, 0, reinterpret_cast<sockaddr*>(&to), sizeof(to));
+      ++sent;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (!ffmpeg->Exited() || ffmpeg->exit_code() == 0 || sent > 25) break;
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (!ffmpeg.Exited() && std::chrono::steady_clock::now() < deadline) {
+  while (!ffmpeg->Exited() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  ASSERT_TRUE(ffmpeg.Exited()) << "ffmpeg received nothing usable from " << sent << " packets";
-  EXPECT_EQ(ffmpeg.exit_code(), 0);
+  ASSERT_TRUE(ffmpeg->Exited()) << "ffmpeg received nothing usable from " << sent << " packets";
+  EXPECT_EQ(ffmpeg->exit_code(), 0);
 
   std::ifstream file(out, std::ios::binary);
   const std::vector<uint8_t> received((std::istreambuf_iterator<char>(file)),
