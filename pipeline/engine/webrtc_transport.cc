@@ -283,7 +283,9 @@ void WebRtcTransport::HandleRtcp(std::span<uint8_t> buffer, size_t length) {
 }
 
 void WebRtcTransport::OnTick(int64_t now_us) {
-  if (dtls_ != nullptr) {
+  // Timers run only during the handshake: a connected transport leaves its DTLS state untouched
+  // (one cache miss less per participant and tick in a large room).
+  if (dtls_ != nullptr && !connected_) {
     const std::optional<int64_t> due = dtls_->NextTimeoutUs();
     if (due.has_value() && *due <= now_us) dtls_->OnTimer(now_us);
   }
