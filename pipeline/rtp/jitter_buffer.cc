@@ -252,6 +252,13 @@ void JitterBuffer::FillFrame(const Slot& slot, JitterFrame* frame) {
 
 JitterBuffer::PullResult JitterBuffer::Pull(JitterFrame* frame) {
   *frame = JitterFrame();
+  if (!playing_ && buffered_ == 0) {
+    // Idle (not started, or paused on an empty buffer: a listener in silence): nothing to play,
+    // and the target is needed only once a packet is buffered, so the window is left alone.
+    stats_.current_delay_ms = 0;
+    stats_.depth_ms = 0;
+    return PullResult::kBuffering;
+  }
   const int64_t now_us = clock_.NowUs();
   int64_t reference_us = 0;
   int64_t peak_us = 0;

@@ -50,12 +50,12 @@ struct JitterStats {
   uint64_t overflow = 0;  // dropped: buffer full (kFull)
   uint64_t too_old = 0;   // dropped: far outside the window (kTooOld, kTooFarAhead)
   uint64_t too_large = 0;
-  uint64_t restarts = 0;   // sequence restarts and SSRC changes
-  uint64_t skipped = 0;    // frames dropped unplayed to shrink the delay
-  uint64_t held = 0;       // ticks held (concealed without consuming a packet) to grow the delay
-  uint64_t dtx = 0;        // kDtx ticks
-  uint64_t underruns = 0;  // play-out stopped on an empty buffer
-  int target_delay_ms = 0;
+  uint64_t restarts = 0;     // sequence restarts and SSRC changes
+  uint64_t skipped = 0;      // frames dropped unplayed to shrink the delay
+  uint64_t held = 0;         // ticks held (concealed without consuming a packet) to grow the delay
+  uint64_t dtx = 0;          // kDtx ticks
+  uint64_t underruns = 0;    // play-out stopped on an empty buffer
+  int target_delay_ms = 0;   // as of the last Pull with a packet buffered or playing
   int current_delay_ms = 0;  // play-out delay over the fastest packet of the window
   int depth_ms = 0;          // buffered packets x frame
 };
