@@ -150,6 +150,8 @@ struct WebRtcTransportConfig {
 class WebRtcTransport final : public dtls::DtlsTransport::Listener {
  public:
   static constexpr int64_t kFeedbackIntervalUs = 50'000;
+  // How often the selected pair's consent (RFC 7675, 30 s) is looked at.
+  static constexpr int64_t kConsentCheckIntervalUs = 500'000;
 
   // Streams not wanted are null.
   static absl::StatusOr<std::unique_ptr<WebRtcTransport>> Create(
@@ -228,6 +230,7 @@ class WebRtcTransport final : public dtls::DtlsTransport::Listener {
   net::SocketAddress dtls_peer_;  // where DTLS goes before a pair is selected
   bool connected_ = false;
   bool consent_lost_ = false;
+  int64_t next_consent_check_us_ = 0;
   // Transport-wide congestion control (null when not negotiated).
   std::unique_ptr<rtp::TransportFeedbackRecorder> feedback_;
   std::unique_ptr<srtp::SrtpSession> feedback_outbound_;  // from the DTLS keys, own SSRC
