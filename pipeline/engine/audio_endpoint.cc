@@ -154,7 +154,9 @@ void AudioEndpoint::HandleDatagram(size_t length, const net::SocketAddress& from
   last_sequence_ = packet.sequence_number;
   receive_stats_.OnPacket(packet.sequence_number, packet.timestamp, now_us);
   using Insert = rtp::JitterBuffer::InsertResult;
-  switch (jitter_buffer_->Insert(packet, now_us, level)) {
+  const rtp::JitterBuffer::InsertResult inserted = jitter_buffer_->Insert(packet, now_us, level);
+  jitter_idle_ = jitter_buffer_->idle();
+  switch (inserted) {
     case Insert::kInserted:
     case Insert::kRestarted:
     case Insert::kSsrcChanged:
@@ -240,8 +242,15 @@ AudioEndpoint::Pulled AudioEndpoint::PullFrame(int64_t now_us) {
   lost_next_ = {};
   forwardable_ = {};
   if (!config_.routing.admitted) return Pulled::kNothing;
+  if (jitter_idle_) {
+    // What an idle buffer's Pull answers (kBuffering), without touching it: most listeners of a
+    // large room are silent, and their buffers stay out of the cache.
+    level_ = 127;
+    return Pulled::kNothing;
+  }
   rtp::JitterFrame pulled;
   const rtp::JitterBuffer::PullResult kind = jitter_buffer_->Pull(&pulled);
+  jitter_idle_ = jitter_buffer_->idle();
   switch (kind) {
     case rtp::JitterBuffer::PullResult::kBuffering:
     case rtp::JitterBuffer::PullResult::kDtx:

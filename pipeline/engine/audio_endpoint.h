@@ -178,6 +178,7 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   std::unique_ptr<srtp::SrtpSession> inbound_;   // null for plain RTP
   std::unique_ptr<srtp::SrtpSession> outbound_;  // null for plain RTP
   std::unique_ptr<rtp::JitterBuffer> jitter_buffer_;
+  bool jitter_idle_ = true;  // jitter_buffer_->idle(), as of its last Insert or Pull
   rtp::ReceiveStatistics receive_stats_;
   std::unique_ptr<codec::AudioDecoder> decoder_;
   std::unique_ptr<codec::AudioEncoder> encoder_;

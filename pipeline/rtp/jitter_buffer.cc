@@ -252,7 +252,7 @@ void JitterBuffer::FillFrame(const Slot& slot, JitterFrame* frame) {
 
 JitterBuffer::PullResult JitterBuffer::Pull(JitterFrame* frame) {
   *frame = JitterFrame();
-  if (!playing_ && buffered_ == 0) {
+  if (idle()) {
     // Idle (not started, or paused on an empty buffer: a listener in silence): nothing to play,
     // and the target is needed only once a packet is buffered, so the window is left alone.
     stats_.current_delay_ms = 0;

@@ -148,6 +148,8 @@ class JitterBuffer {
 
   const JitterStats& stats() const { return stats_; }
   int target_delay_ms() const { return static_cast<int>(target_delay_us_ / 1000); }
+  // Not started, or paused on an empty buffer: Pull answers kBuffering until a packet comes.
+  bool idle() const { return !playing_ && buffered_ == 0; }
   int target_frames() const { return static_cast<int>(target_delay_us_ / frame_us_); }
   const JitterBufferConfig& config() const { return config_; }
 
