@@ -192,6 +192,33 @@ TEST_F(JitterBufferTest, SilenceBeforeAnEmptyBufferIsDtxThenPause) {
   EXPECT_EQ(buffer_.stats().concealed, 0u);
 }
 
+// Idle (nothing buffered, not playing): what a silent listener's buffer is most of the time.
+// Its endpoint skips the pull then; the buffer says so exactly when a pull would answer "B" with
+// nothing to do, and not while a packet waits for the target delay or play-out goes on.
+TEST_F(JitterBufferTest, IsIdleOnlyWhenAPullCouldDoNothing) {
+  EXPECT_TRUE(buffer_.idle());
+  EXPECT_EQ(PullAt(0), "B");
+  const AudioLevel quiet{.voice_activity = false, .level = 90};
+  Send(0, 0, 0, 1, quiet);
+  EXPECT_FALSE(buffer_.idle());  // buffered, waiting for the target delay
+  EXPECT_EQ(PullAt(0), "B");
+  EXPECT_FALSE(buffer_.idle());
+  EXPECT_EQ(PullAt(20), "F0");
+  std::vector<std::string> out;
+  for (int t = 40; t <= 120; t += 20) {
+    const bool was_idle = buffer_.idle();
+    out.push_back(PullAt(t));
+    if (was_idle) {
+      EXPECT_EQ(out.back(), "B") << "a pull while idle did something at " << t;
+    }
+  }
+  // Playing on an empty buffer (DTX ticks) is not idle; the pause after them is.
+  EXPECT_THAT(out, ElementsAre("D", "D", "D", "B", "B"));
+  EXPECT_TRUE(buffer_.idle());
+  Send(1, 10 * kFrameTs, 200);
+  EXPECT_FALSE(buffer_.idle());
+}
+
 TEST_F(JitterBufferTest, LateSingletonWithAnEmptyBufferStillPlays) {
   SendNth(0, 0);
   EXPECT_EQ(PullAt(0), "B");
