@@ -345,16 +345,21 @@ void AudioEndpoint::Forward(std::span<const uint8_t> payload, uint8_t level, int
   forwarded_last_ = true;
 }
 
+void AudioEndpoint::CatchUpSkipped() {
+  if (skipped_size_ == 0) return;
+  // Frames were skipped: the last of them first (its output is overwritten), so the codec's
+  // overlap and prediction state match the audio before the frame that is heard.
+  decoder_->Decode(std::span<const uint8_t>(skipped_payload_.data(), skipped_size_), frame_);
+  skipped_size_ = 0;
+}
+
 void AudioEndpoint::ConcealLost(std::span<const uint8_t> next_payload) {
-  if (skipped_size_ > 0) {
-    decoder_->Decode(std::span<const uint8_t>(skipped_payload_.data(), skipped_size_), frame_);
-  }
+  CatchUpSkipped();
   if (!next_payload.empty() && decoder_->DecodeFec(next_payload, frame_)) {
     Bump(stats_->fec_frames);
   } else {
     decoder_->Conceal(frame_);
   }
-  skipped_size_ = 0;  // the decoder has moved on
   Bump(stats_->concealed_frames);
   ++concealed_;
 }
@@ -367,12 +372,7 @@ void AudioEndpoint::DecodeHeld() {
     return;
   }
   if (held_.empty()) return;
-  if (skipped_size_ > 0) {
-    // Frames were skipped: the last of them first (its output is overwritten), so the codec's
-    // overlap and prediction state match the audio before the frame that is heard.
-    decoder_->Decode(std::span<const uint8_t>(skipped_payload_.data(), skipped_size_), frame_);
-    skipped_size_ = 0;
-  }
+  CatchUpSkipped();
   Decode(held_, held_arrival_us_);
   held_ = {};
 }

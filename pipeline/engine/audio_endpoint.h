@@ -157,8 +157,11 @@ class AudioEndpoint final : public net::EventLoop::Handler {
   void Send(size_t length, bool rtcp);
   // Decodes one packet into frame_ (concealing what does not decode).
   void Decode(std::span<const uint8_t> payload, int64_t arrival_us);
+  // After skipped frames, decodes the last of them (into frame_, to be overwritten) so that the
+  // decoder rejoins with fresh state; nothing when none was skipped.
+  void CatchUpSkipped();
   // A lost frame into frame_: from the next packet's in-band FEC when it has some, else
-  // concealed; after skipped frames, the last of them is decoded first (as in DecodeHeld).
+  // concealed; skipped frames caught up first.
   void ConcealLost(std::span<const uint8_t> next_payload);
 
  public:
