@@ -3,7 +3,6 @@
 #include <nettle/aes.h>
 #include <nettle/ctr.h>
 #include <nettle/hmac.h>
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <srtp2/auth.h>
@@ -22,91 +21,16 @@ namespace {
 
 std::atomic<CryptoBackend> g_backend{CryptoBackend::kLibsrtp};
 
-// ----- AES-128 in counter mode (RFC 3711 section 4.1.1) -----
+// ----- AES-128 in counter mode (RFC 3711 section 4.1.1), from Nettle -----
+//
+// Nettle (libnettle: AES-NI and SHA extensions) rather than OpenSSL 3's EVP layer, which costs
+// more than the arithmetic at SRTP's packet sizes: every HMAC duplicates its digest context (an
+// allocation and a free) and looks its parameters up by name, and each object a packet touches is
+// one more cache miss when a thousand listeners' contexts take turns. Nettle's contexts are plain
+// structures (the AES key schedule; the HMAC's inner and outer SHA-1 states), used in place with
+// no allocation.
 
 constexpr int kAesKeyLength = 16;
-
-struct AesCmState {
-  EVP_CIPHER_CTX* context = nullptr;
-  // The session salt, zero-padded to a block: the counter block is salt XOR the packet's IV.
-  uint8_t salt[16] = {};
-};
-
-const EVP_CIPHER* Aes128Ctr() {
-  static const EVP_CIPHER* const cipher = EVP_CIPHER_fetch(nullptr, "AES-128-CTR", nullptr);
-  return cipher;
-}
-
-extern const srtp_cipher_type_t kAesCmType;
-
-srtp_err_status_t AesCmAlloc(srtp_cipher_pointer_t* out, int key_length, int /*tag_length*/) {
-  if (key_length != SRTP_AES_ICM_128_KEY_LEN_WSALT) return srtp_err_status_bad_param;
-  if (Aes128Ctr() == nullptr) return srtp_err_status_cipher_fail;
-  auto* cipher = static_cast<srtp_cipher_t*>(std::calloc(1, sizeof(srtp_cipher_t)));
-  // Plain C allocations on both sides: libsrtp2 hands these back to AesCmDealloc only.
-  void* memory = std::calloc(1, sizeof(AesCmState));
-  AesCmState* state = memory != nullptr ? new (memory) AesCmState : nullptr;
-  EVP_CIPHER_CTX* context = EVP_CIPHER_CTX_new();
-  if (cipher == nullptr || state == nullptr || context == nullptr) {
-    std::free(cipher);
-    std::free(state);
-    EVP_CIPHER_CTX_free(context);
-    return srtp_err_status_alloc_fail;
-  }
-  state->context = context;
-  cipher->type = &kAesCmType;
-  cipher->state = state;
-  cipher->key_len = key_length;
-  cipher->algorithm = SRTP_AES_ICM_128;
-  *out = cipher;
-  return srtp_err_status_ok;
-}
-
-srtp_err_status_t AesCmDealloc(srtp_cipher_pointer_t cipher) {
-  if (cipher == nullptr) return srtp_err_status_bad_param;
-  auto* state = static_cast<AesCmState*>(cipher->state);
-  if (state != nullptr) {
-    EVP_CIPHER_CTX_free(state->context);  // wipes the expanded key
-    OPENSSL_cleanse(state->salt, sizeof(state->salt));
-    std::free(state);
-  }
-  OPENSSL_cleanse(cipher, sizeof(*cipher));
-  std::free(cipher);
-  return srtp_err_status_ok;
-}
-
-// `key` is the 16-byte key followed by the 14-byte salt.
-srtp_err_status_t AesCmInit(void* opaque, const uint8_t* key) {
-  auto* state = static_cast<AesCmState*>(opaque);
-  std::memset(state->salt, 0, sizeof(state->salt));
-  std::memcpy(state->salt, key + kAesKeyLength, SRTP_SALT_LEN);
-  if (EVP_EncryptInit_ex(state->context, Aes128Ctr(), nullptr, key, nullptr) != 1) {
-    return srtp_err_status_init_fail;
-  }
-  return srtp_err_status_ok;
-}
-
-srtp_err_status_t AesCmSetIv(void* opaque, uint8_t* iv, srtp_cipher_direction_t /*direction*/) {
-  auto* state = static_cast<AesCmState*>(opaque);
-  uint8_t counter[16];
-  for (int i = 0; i < 16; ++i) counter[i] = static_cast<uint8_t>(state->salt[i] ^ iv[i]);
-  if (EVP_EncryptInit_ex(state->context, nullptr, nullptr, nullptr, counter) != 1) {
-    return srtp_err_status_cipher_fail;
-  }
-  return srtp_err_status_ok;
-}
-
-// Counter mode: the same keystream XOR both ways, in place.
-srtp_err_status_t AesCmCrypt(void* opaque, uint8_t* buffer, unsigned int* length) {
-  auto* state = static_cast<AesCmState*>(opaque);
-  if (*length > 0x7fffffffu) return srtp_err_status_bad_param;
-  int written = 0;
-  if (EVP_EncryptUpdate(state->context, buffer, &written, buffer, static_cast<int>(*length)) != 1 ||
-      written != static_cast<int>(*length)) {
-    return srtp_err_status_cipher_fail;
-  }
-  return srtp_err_status_ok;
-}
 
 // RFC 3711 appendix B.2: the first two keystream blocks for this key and salt at index zero.
 constexpr uint8_t kAesCmTestKey[SRTP_AES_ICM_128_KEY_LEN_WSALT] = {
@@ -129,16 +53,99 @@ const srtp_cipher_test_case_t kAesCmTest = {SRTP_AES_ICM_128_KEY_LEN_WSALT,
                                             0,
                                             nullptr};
 
-const srtp_cipher_type_t kAesCmType = {
-    AesCmAlloc,
-    AesCmDealloc,
-    AesCmInit,
+struct NettleAesCmState {
+  aes128_ctx key{};
+  uint8_t salt[16] = {};
+  uint8_t counter[16] = {};
+  // Keystream left over from a call that ended inside a block (counter mode continues there).
+  uint8_t keystream[16] = {};
+  unsigned used = 16;
+};
+
+extern const srtp_cipher_type_t kNettleAesCmType;
+
+void Aes128Encrypt(const void* key, size_t length, uint8_t* out, const uint8_t* in) {
+  aes128_encrypt(static_cast<const aes128_ctx*>(key), length, out, in);
+}
+
+srtp_err_status_t NettleAesCmAlloc(srtp_cipher_pointer_t* out, int key_length, int /*tag_length*/) {
+  if (key_length != SRTP_AES_ICM_128_KEY_LEN_WSALT) return srtp_err_status_bad_param;
+  auto* cipher = static_cast<srtp_cipher_t*>(std::calloc(1, sizeof(srtp_cipher_t)));
+  void* memory = std::calloc(1, sizeof(NettleAesCmState));
+  if (cipher == nullptr || memory == nullptr) {
+    std::free(cipher);
+    std::free(memory);
+    return srtp_err_status_alloc_fail;
+  }
+  cipher->type = &kNettleAesCmType;
+  cipher->state = new (memory) NettleAesCmState;
+  cipher->key_len = key_length;
+  cipher->algorithm = SRTP_AES_ICM_128;
+  *out = cipher;
+  return srtp_err_status_ok;
+}
+
+srtp_err_status_t NettleAesCmDealloc(srtp_cipher_pointer_t cipher) {
+  if (cipher == nullptr) return srtp_err_status_bad_param;
+  if (cipher->state != nullptr) {
+    OPENSSL_cleanse(cipher->state, sizeof(NettleAesCmState));  // the key schedule
+    std::free(cipher->state);
+  }
+  OPENSSL_cleanse(cipher, sizeof(*cipher));
+  std::free(cipher);
+  return srtp_err_status_ok;
+}
+
+// `key` is the 16-byte key followed by the 14-byte salt.
+srtp_err_status_t NettleAesCmInit(void* opaque, const uint8_t* key) {
+  auto* state = static_cast<NettleAesCmState*>(opaque);
+  aes128_set_encrypt_key(&state->key, key);
+  std::memset(state->salt, 0, sizeof(state->salt));
+  std::memcpy(state->salt, key + kAesKeyLength, SRTP_SALT_LEN);
+  state->used = 16;
+  return srtp_err_status_ok;
+}
+
+srtp_err_status_t NettleAesCmSetIv(void* opaque, uint8_t* iv,
+                                   srtp_cipher_direction_t /*direction*/) {
+  auto* state = static_cast<NettleAesCmState*>(opaque);
+  for (int i = 0; i < 16; ++i) state->counter[i] = static_cast<uint8_t>(state->salt[i] ^ iv[i]);
+  state->used = 16;
+  return srtp_err_status_ok;
+}
+
+// Counter mode, in place, both ways; a call may end inside a block and the next go on from there.
+srtp_err_status_t NettleAesCmCrypt(void* opaque, uint8_t* buffer, unsigned int* length) {
+  auto* state = static_cast<NettleAesCmState*>(opaque);
+  const size_t total = *length;
+  size_t done = 0;
+  while (state->used < 16 && done < total) buffer[done++] ^= state->keystream[state->used++];
+  const size_t whole = (total - done) & ~size_t{15};
+  if (whole > 0) {
+    ctr_crypt(&state->key, Aes128Encrypt, AES_BLOCK_SIZE, state->counter, whole, buffer + done,
+              buffer + done);
+    done += whole;
+  }
+  if (done < total) {
+    std::memset(state->keystream, 0, sizeof(state->keystream));
+    ctr_crypt(&state->key, Aes128Encrypt, AES_BLOCK_SIZE, state->counter, AES_BLOCK_SIZE,
+              state->keystream, state->keystream);
+    state->used = 0;
+    while (done < total) buffer[done++] ^= state->keystream[state->used++];
+  }
+  return srtp_err_status_ok;
+}
+
+const srtp_cipher_type_t kNettleAesCmType = {
+    NettleAesCmAlloc,
+    NettleAesCmDealloc,
+    NettleAesCmInit,
     nullptr,  // no additional data in counter mode
-    AesCmCrypt,
-    AesCmCrypt,
-    AesCmSetIv,
+    NettleAesCmCrypt,
+    NettleAesCmCrypt,
+    NettleAesCmSetIv,
     nullptr,  // no tag
-    "AES-128 counter mode (OpenSSL libcrypto)",
+    "AES-128 counter mode (Nettle)",
     &kAesCmTest,
     SRTP_AES_ICM_128,
 };
@@ -316,88 +323,6 @@ const srtp_cipher_type_t kAesGcmType = {
 
 constexpr int kSha1Length = 20;
 
-EVP_MAC* HmacAlgorithm() {
-  static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-  return mac;
-}
-
-extern const srtp_auth_type_t kHmacType;
-
-srtp_err_status_t HmacAlloc(srtp_auth_pointer_t* out, int key_length, int tag_length) {
-  if (key_length < 0 || key_length > kSha1Length || tag_length < 0 || tag_length > kSha1Length) {
-    return srtp_err_status_bad_param;
-  }
-  if (HmacAlgorithm() == nullptr) return srtp_err_status_auth_fail;
-  auto* auth = static_cast<srtp_auth_t*>(std::calloc(1, sizeof(srtp_auth_t)));
-  EVP_MAC_CTX* context = EVP_MAC_CTX_new(HmacAlgorithm());
-  if (auth == nullptr || context == nullptr) {
-    std::free(auth);
-    EVP_MAC_CTX_free(context);
-    return srtp_err_status_alloc_fail;
-  }
-  auth->type = &kHmacType;
-  auth->state = context;
-  auth->out_len = tag_length;
-  auth->key_len = key_length;
-  auth->prefix_len = 0;
-  *out = auth;
-  return srtp_err_status_ok;
-}
-
-srtp_err_status_t HmacDealloc(srtp_auth_pointer_t auth) {
-  if (auth == nullptr) return srtp_err_status_bad_param;
-  EVP_MAC_CTX_free(static_cast<EVP_MAC_CTX*>(auth->state));  // wipes the key pads
-  OPENSSL_cleanse(auth, sizeof(*auth));
-  std::free(auth);
-  return srtp_err_status_ok;
-}
-
-srtp_err_status_t HmacInit(void* opaque, const uint8_t* key, int key_length) {
-  char digest[] = "SHA1";
-  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-                               OSSL_PARAM_construct_end()};
-  if (EVP_MAC_init(static_cast<EVP_MAC_CTX*>(opaque), key, static_cast<size_t>(key_length),
-                   params) != 1) {
-    return srtp_err_status_auth_fail;
-  }
-  return srtp_err_status_ok;
-}
-
-// A new message under the same key.
-srtp_err_status_t HmacStart(void* opaque) {
-  if (EVP_MAC_init(static_cast<EVP_MAC_CTX*>(opaque), nullptr, 0, nullptr) != 1) {
-    return srtp_err_status_auth_fail;
-  }
-  return srtp_err_status_ok;
-}
-
-srtp_err_status_t HmacUpdate(void* opaque, const uint8_t* message, int length) {
-  if (length < 0) return srtp_err_status_bad_param;
-  if (EVP_MAC_update(static_cast<EVP_MAC_CTX*>(opaque), message, static_cast<size_t>(length)) !=
-      1) {
-    return srtp_err_status_auth_fail;
-  }
-  return srtp_err_status_ok;
-}
-
-srtp_err_status_t HmacCompute(void* opaque, const uint8_t* message, int length, int tag_length,
-                              uint8_t* tag) {
-  if (tag_length < 0 || tag_length > kSha1Length) return srtp_err_status_bad_param;
-  if (srtp_err_status_t status = HmacUpdate(opaque, message, length);
-      status != srtp_err_status_ok) {
-    return status;
-  }
-  uint8_t full[EVP_MAX_MD_SIZE];
-  size_t written = 0;
-  if (EVP_MAC_final(static_cast<EVP_MAC_CTX*>(opaque), full, &written, sizeof(full)) != 1 ||
-      written != kSha1Length) {
-    return srtp_err_status_auth_fail;
-  }
-  std::memcpy(tag, full, static_cast<size_t>(tag_length));
-  OPENSSL_cleanse(full, sizeof(full));
-  return srtp_err_status_ok;
-}
-
 // RFC 2202 section 3, test case 2 ("what do ya want for nothing?" under the key "Jefe").
 constexpr uint8_t kHmacTestKey[4] = {'J', 'e', 'f', 'e'};
 constexpr uint8_t kHmacTestData[28] = {'w', 'h', 'a', 't', ' ', 'd', 'o', ' ', 'y', 'a',
@@ -408,123 +333,6 @@ constexpr uint8_t kHmacTestTag[kSha1Length] = {0xef, 0xfc, 0xdf, 0x6a, 0xe5, 0xe
                                                0xdf, 0x9c, 0x25, 0x9a, 0x7c, 0x79};
 const srtp_auth_test_case_t kHmacTest = {4,           kHmacTestKey, 28,     kHmacTestData,
                                          kSha1Length, kHmacTestTag, nullptr};
-
-const srtp_auth_type_t kHmacType = {
-    HmacAlloc,
-    HmacDealloc,
-    HmacInit,
-    HmacCompute,
-    HmacUpdate,
-    HmacStart,
-    "HMAC-SHA1 (OpenSSL libcrypto)",
-    &kHmacTest,
-    SRTP_HMAC_SHA1,
-};
-
-// ----- The same two primitives from Nettle (libnettle: AES-NI and SHA extensions) -----
-//
-// OpenSSL 3's EVP layer costs more than the arithmetic at SRTP's packet sizes: every HMAC
-// duplicates its digest context (an allocation and a free) and looks its parameters up by name,
-// and each object a packet touches is one more cache miss when a thousand listeners' contexts
-// take turns. Nettle's contexts are plain structures (the AES key schedule; the HMAC's inner and
-// outer SHA-1 states), used in place with no allocation.
-
-struct NettleAesCmState {
-  aes128_ctx key{};
-  uint8_t salt[16] = {};
-  uint8_t counter[16] = {};
-  // Keystream left over from a call that ended inside a block (counter mode continues there).
-  uint8_t keystream[16] = {};
-  unsigned used = 16;
-};
-
-extern const srtp_cipher_type_t kNettleAesCmType;
-
-void Aes128Encrypt(const void* key, size_t length, uint8_t* out, const uint8_t* in) {
-  aes128_encrypt(static_cast<const aes128_ctx*>(key), length, out, in);
-}
-
-srtp_err_status_t NettleAesCmAlloc(srtp_cipher_pointer_t* out, int key_length, int /*tag_length*/) {
-  if (key_length != SRTP_AES_ICM_128_KEY_LEN_WSALT) return srtp_err_status_bad_param;
-  auto* cipher = static_cast<srtp_cipher_t*>(std::calloc(1, sizeof(srtp_cipher_t)));
-  void* memory = std::calloc(1, sizeof(NettleAesCmState));
-  if (cipher == nullptr || memory == nullptr) {
-    std::free(cipher);
-    std::free(memory);
-    return srtp_err_status_alloc_fail;
-  }
-  cipher->type = &kNettleAesCmType;
-  cipher->state = new (memory) NettleAesCmState;
-  cipher->key_len = key_length;
-  cipher->algorithm = SRTP_AES_ICM_128;
-  *out = cipher;
-  return srtp_err_status_ok;
-}
-
-srtp_err_status_t NettleAesCmDealloc(srtp_cipher_pointer_t cipher) {
-  if (cipher == nullptr) return srtp_err_status_bad_param;
-  if (cipher->state != nullptr) {
-    OPENSSL_cleanse(cipher->state, sizeof(NettleAesCmState));  // the key schedule
-    std::free(cipher->state);
-  }
-  OPENSSL_cleanse(cipher, sizeof(*cipher));
-  std::free(cipher);
-  return srtp_err_status_ok;
-}
-
-// `key` is the 16-byte key followed by the 14-byte salt.
-srtp_err_status_t NettleAesCmInit(void* opaque, const uint8_t* key) {
-  auto* state = static_cast<NettleAesCmState*>(opaque);
-  aes128_set_encrypt_key(&state->key, key);
-  std::memset(state->salt, 0, sizeof(state->salt));
-  std::memcpy(state->salt, key + kAesKeyLength, SRTP_SALT_LEN);
-  state->used = 16;
-  return srtp_err_status_ok;
-}
-
-srtp_err_status_t NettleAesCmSetIv(void* opaque, uint8_t* iv,
-                                   srtp_cipher_direction_t /*direction*/) {
-  auto* state = static_cast<NettleAesCmState*>(opaque);
-  for (int i = 0; i < 16; ++i) state->counter[i] = static_cast<uint8_t>(state->salt[i] ^ iv[i]);
-  state->used = 16;
-  return srtp_err_status_ok;
-}
-
-// Counter mode, in place, both ways; a call may end inside a block and the next go on from there.
-srtp_err_status_t NettleAesCmCrypt(void* opaque, uint8_t* buffer, unsigned int* length) {
-  auto* state = static_cast<NettleAesCmState*>(opaque);
-  const size_t total = *length;
-  size_t done = 0;
-  while (state->used < 16 && done < total) buffer[done++] ^= state->keystream[state->used++];
-  const size_t whole = (total - done) & ~size_t{15};
-  if (whole > 0) {
-    ctr_crypt(&state->key, Aes128Encrypt, AES_BLOCK_SIZE, state->counter, whole, buffer + done,
-              buffer + done);
-    done += whole;
-  }
-  if (done < total) {
-    std::memset(state->keystream, 0, sizeof(state->keystream));
-    ctr_crypt(&state->key, Aes128Encrypt, AES_BLOCK_SIZE, state->counter, AES_BLOCK_SIZE,
-              state->keystream, state->keystream);
-    state->used = 0;
-    while (done < total) buffer[done++] ^= state->keystream[state->used++];
-  }
-  return srtp_err_status_ok;
-}
-
-const srtp_cipher_type_t kNettleAesCmType = {
-    NettleAesCmAlloc,
-    NettleAesCmDealloc,
-    NettleAesCmInit,
-    nullptr,  // no additional data in counter mode
-    NettleAesCmCrypt,
-    NettleAesCmCrypt,
-    NettleAesCmSetIv,
-    nullptr,  // no tag
-    "AES-128 counter mode (Nettle)",
-    &kAesCmTest,
-    SRTP_AES_ICM_128,
-};
 
 struct NettleHmacState {
   hmac_sha1_ctx context{};
@@ -621,16 +429,13 @@ absl::Status InstallCryptoBackend() {
     g_backend = CryptoBackend::kLibsrtp;
     return absl::OkStatus();
   }
-  if (!name.empty() && name != "nettle" && name != "openssl") {
-    return absl::InvalidArgumentError(
-        "CHORUS_SRTP_CRYPTO must be 'nettle', 'openssl' or 'libsrtp'");
+  if (!name.empty() && name != "nettle") {
+    return absl::InvalidArgumentError("CHORUS_SRTP_CRYPTO must be 'nettle' or 'libsrtp'");
   }
-  const bool openssl = name == "openssl";
   // Each replacement passes its own known-answer test and that of the type it replaces.
-  if (srtp_err_status_t status =
-          srtp_replace_cipher_type(openssl ? &kAesCmType : &kNettleAesCmType, SRTP_AES_ICM_128);
+  if (srtp_err_status_t status = srtp_replace_cipher_type(&kNettleAesCmType, SRTP_AES_ICM_128);
       status != srtp_err_status_ok) {
-    return absl::InternalError("libsrtp2 refused the AES-CM cipher (error " +
+    return absl::InternalError("libsrtp2 refused the Nettle AES-CM cipher (error " +
                                std::to_string(static_cast<int>(status)) + ")");
   }
   if (srtp_err_status_t status = srtp_replace_cipher_type(&kAesGcmType, SRTP_AES_GCM_128);
@@ -638,28 +443,19 @@ absl::Status InstallCryptoBackend() {
     return absl::InternalError("libsrtp2 refused the OpenSSL AES-GCM cipher (error " +
                                std::to_string(static_cast<int>(status)) + ")");
   }
-  if (srtp_err_status_t status =
-          srtp_replace_auth_type(openssl ? &kHmacType : &kNettleHmacType, SRTP_HMAC_SHA1);
+  if (srtp_err_status_t status = srtp_replace_auth_type(&kNettleHmacType, SRTP_HMAC_SHA1);
       status != srtp_err_status_ok) {
-    return absl::InternalError("libsrtp2 refused the HMAC-SHA1 (error " +
+    return absl::InternalError("libsrtp2 refused the Nettle HMAC-SHA1 (error " +
                                std::to_string(static_cast<int>(status)) + ")");
   }
-  g_backend = openssl ? CryptoBackend::kOpenSsl : CryptoBackend::kNettle;
+  g_backend = CryptoBackend::kNettle;
   return absl::OkStatus();
 }
 
 CryptoBackend ActiveCryptoBackend() { return g_backend.load(); }
 
 std::string_view CryptoBackendName(CryptoBackend backend) {
-  switch (backend) {
-    case CryptoBackend::kNettle:
-      return "nettle";
-    case CryptoBackend::kOpenSsl:
-      return "openssl";
-    case CryptoBackend::kLibsrtp:
-      break;
-  }
-  return "libsrtp";
+  return backend == CryptoBackend::kNettle ? "nettle" : "libsrtp";
 }
 
 }  // namespace chorus::srtp

@@ -10,20 +10,18 @@ namespace chorus::srtp {
 // protection); the block cipher and the MAC are plug-ins of its crypto kernel. Debian builds it on
 // NSS, whose AES counter mode sets up a new PKCS #11 context for every packet (a lock and several
 // allocations each): at a thousand listeners that is most of a tick. Chorus therefore installs
-// AES-128 counter mode and HMAC-SHA1 of its own choosing through libsrtp2's public
-// srtp_replace_cipher_type / srtp_replace_auth_type: Nettle's (plain structures used in place,
-// AES-NI and SHA extensions), or OpenSSL's libcrypto (whose EVP layer allocates in every HMAC).
-// libsrtp2 checks each replacement against its own known-answer tests and those of the type it
-// replaces before taking it. AEAD_AES_128_GCM comes from libcrypto either way.
+// AES-128 counter mode and HMAC-SHA1 from Nettle (plain structures used in place, AES-NI and SHA
+// extensions; OpenSSL's EVP layer, the first choice, allocated in every HMAC) and
+// AEAD_AES_128_GCM from OpenSSL's libcrypto, through libsrtp2's public srtp_replace_cipher_type /
+// srtp_replace_auth_type. libsrtp2 checks each replacement against its own known-answer tests and
+// those of the type it replaces before taking it.
 enum class CryptoBackend {
   kLibsrtp,  // libsrtp2's built-in primitives (NSS on Debian)
-  kOpenSsl,  // AES-CM and HMAC-SHA1 from libcrypto
-  kNettle,   // AES-CM and HMAC-SHA1 from Nettle (the default)
+  kNettle,   // AES-CM and HMAC-SHA1 from Nettle, AES-GCM from libcrypto (the default)
 };
 
-// Installs the primitives into libsrtp2's crypto kernel. Called once, right after srtp_init():
-// Nettle's unless CHORUS_SRTP_CRYPTO=openssl or CHORUS_SRTP_CRYPTO=libsrtp asks for libcrypto's
-// or libsrtp2's own (for comparison).
+// Installs the primitives into libsrtp2's crypto kernel. Called once, right after srtp_init(),
+// unless CHORUS_SRTP_CRYPTO=libsrtp asks to keep libsrtp2's own (for comparison).
 absl::Status InstallCryptoBackend();
 
 // What the sessions of this process use (decided by the first session created).
