@@ -1,37 +1,42 @@
 // chorus-send-floor: what the machine's kernel charges a sender for the packets a lecture sends,
-// with nothing of Chorus around them. N listeners each get one datagram every 20 ms, as each
-// listener of a forwarded lecture does; the listeners are receiving sockets in a second process
-// that drains them with epoll, as the load generator does. Prints the sender's CPU over the
+// with nothing of a Chorus session around them. N listeners each get one datagram every 20 ms, as
+// each listener of a forwarded lecture does; the listeners are receiving sockets in a second
+// process that drains them with epoll, as the load generator does. Prints the sender's CPU over the
 // window, in cores, so that a lecture's CPU (benchmarks/load/lecture.sh) can be read against
 // the least any server would pay for the same packets on the same machine.
 //
-//   --mode=per_socket  each listener its own socket, one sendto(2) per packet (what an SDES
-//                      endpoint, with its own port, costs)
-//   --mode=one_socket  one socket, the tick's packets in sendmmsg(2) calls (what the shared
-//                      WebRTC port costs)
+// The packets are built, protected and sent with the project's own pieces (rtp::RtpPacketBuilder,
+// srtp::SrtpSession, net::UdpSocket, engine::SendBatch), as Chorus sends them, with no mixing,
+// no endpoint and no tick around them:
+//   --mode=per_socket  each listener its own socket, one sendto(2) per packet (an SDES endpoint,
+//                      with its own port: net::UdpSocket::Send)
+//   --mode=one_socket  one socket, the tick's packets in sendmmsg(2) calls of 64 (the shared
+//                      WebRTC port: engine::SendBatch)
 //   --protect          each packet also SRTP-protected with its listener's own context
 //                      (AES_CM_128_HMAC_SHA1_80), as each listener has its own key
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "pipeline/engine/webrtc_transport.h"
+#include "pipeline/net/socket_address.h"
+#include "pipeline/net/udp_socket.h"
+#include "pipeline/rtp/rtp_packet.h"
 #include "pipeline/srtp/srtp_crypto.h"
 #include "pipeline/srtp/srtp_key.h"
 #include "pipeline/srtp/srtp_session.h"
@@ -47,7 +52,6 @@ namespace {
 
 constexpr int64_t kTickNs = 20'000'000;
 constexpr size_t kBufferBytes = 1500;
-constexpr size_t kBatch = 256;  // datagrams per sendmmsg(2) call
 
 int64_t MonotonicNs() {
   timespec t{};
@@ -66,25 +70,16 @@ int Fail(const char* what) {
   return 1;
 }
 
-// A UDP socket on 127.0.0.1 with a kernel-chosen port; -1 on failure.
-int BoundSocket(sockaddr_in* address) {
-  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in local{};
-  local.sin_family = AF_INET;
-  local.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(local);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) != 0) {
-    close(fd);
-    return -1;
-  }
-  if (address != nullptr) *address = local;
-  return fd;
+// A UDP socket on 127.0.0.1 with a kernel-chosen port, bound as a media endpoint's is; null on
+// failure.
+std::unique_ptr<chorus::net::UdpSocket> BoundSocket() {
+  auto socket = chorus::net::UdpSocket::Bind(*chorus::net::SocketAddress::FromIp("127.0.0.1", 0));
+  return socket.ok() ? *std::move(socket) : nullptr;
 }
 
 // The listeners' side: drains every socket until the parent closes `stop_fd`.
-[[noreturn]] void Receive(const std::vector<int>& sockets, int stop_fd) {
+[[noreturn]] void Receive(const std::vector<std::unique_ptr<chorus::net::UdpSocket>>& sockets,
+                          int stop_fd) {
   const int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
   epoll_event stop{};
   stop.events = EPOLLIN;
@@ -94,7 +89,7 @@ int BoundSocket(sockaddr_in* address) {
     epoll_event event{};
     event.events = EPOLLIN;
     event.data.u64 = i;
-    if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, sockets[i], &event) != 0) _exit(1);
+    if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, sockets[i]->fd(), &event) != 0) _exit(1);
   }
   std::array<epoll_event, 256> events{};
   std::array<uint8_t, kBufferBytes> buffer{};
@@ -103,7 +98,7 @@ int BoundSocket(sockaddr_in* address) {
     if (n < 0 && errno != EINTR) _exit(1);
     for (int k = 0; k < n; ++k) {
       if (events[k].data.u64 == ~uint64_t{0}) _exit(0);
-      const int fd = sockets[events[k].data.u64];
+      const int fd = sockets[events[k].data.u64]->fd();
       while (recv(fd, buffer.data(), buffer.size(), 0) >= 0) {
       }
     }
@@ -128,11 +123,13 @@ int main(int argc, char** argv) {
   const bool one_socket = mode == "one_socket";
   if (!one_socket && mode != "per_socket") return Fail("--mode: per_socket or one_socket");
 
-  std::vector<int> receivers(static_cast<size_t>(listeners));
-  std::vector<sockaddr_in> destinations(receivers.size());
+  std::vector<std::unique_ptr<chorus::net::UdpSocket>> receivers(static_cast<size_t>(listeners));
+  std::vector<chorus::net::SocketAddress> destinations(receivers.size());
   for (size_t i = 0; i < receivers.size(); ++i) {
-    receivers[i] = BoundSocket(&destinations[i]);
-    if (receivers[i] < 0) return Fail("cannot open the listeners' sockets (raise ulimit -n?)");
+    receivers[i] = BoundSocket();
+    if (receivers[i] == nullptr)
+      return Fail("cannot open the listeners' sockets (raise ulimit -n?)");
+    destinations[i] = receivers[i]->local_address();
   }
   int stop_pipe[2];
   if (pipe2(stop_pipe, O_CLOEXEC) != 0) return Fail("pipe failed");
@@ -143,16 +140,18 @@ int main(int argc, char** argv) {
     Receive(receivers, stop_pipe[0]);
   }
   close(stop_pipe[0]);
-  for (const int fd : receivers) close(fd);
+  receivers.clear();  // the listeners' process has them
 
-  std::vector<int> senders(one_socket ? 1 : receivers.size());
-  for (int& fd : senders) {
-    fd = BoundSocket(nullptr);
-    if (fd < 0) return Fail("cannot open the sending sockets (raise ulimit -n?)");
+  std::vector<std::unique_ptr<chorus::net::UdpSocket>> senders(one_socket ? 1
+                                                                          : destinations.size());
+  for (auto& socket : senders) {
+    socket = BoundSocket();
+    if (socket == nullptr) return Fail("cannot open the sending sockets (raise ulimit -n?)");
   }
+  chorus::engine::SendBatch batch(senders.front()->fd());
   std::vector<std::unique_ptr<chorus::srtp::SrtpSession>> contexts;
   if (protect) {
-    for (size_t i = 0; i < receivers.size(); ++i) {
+    for (size_t i = 0; i < destinations.size(); ++i) {
       auto session = chorus::srtp::SrtpSession::Create(
           chorus::srtp::SrtpKeyMaterial::Generate(chorus::srtp::SrtpSuite::kAesCm128HmacSha1_80),
           chorus::srtp::Direction::kOutbound);
@@ -162,52 +161,32 @@ int main(int argc, char** argv) {
   }
 
   // One buffer per listener, as each listener's packet is its own after protection.
-  std::vector<std::array<uint8_t, kBufferBytes>> buffers(receivers.size());
-  std::vector<size_t> lengths(receivers.size());
-  std::vector<mmsghdr> messages(receivers.size());
-  std::vector<iovec> vectors(receivers.size());
+  std::vector<std::array<uint8_t, kBufferBytes>> buffers(destinations.size());
+  const std::vector<uint8_t> payload(static_cast<size_t>(datagram_bytes) - 12, 0x5a);
   uint16_t sequence = 0;
   auto send_tick = [&] {
     ++sequence;
-    for (size_t i = 0; i < receivers.size(); ++i) {
-      uint8_t* packet = buffers[i].data();
-      packet[0] = 0x80;
-      packet[1] = 111;
-      packet[2] = static_cast<uint8_t>(sequence >> 8);
-      packet[3] = static_cast<uint8_t>(sequence);
-      std::memset(packet + 4, 0, 4);
-      const auto ssrc = static_cast<uint32_t>(0x10000 + i);
-      packet[8] = static_cast<uint8_t>(ssrc >> 24);
-      packet[9] = static_cast<uint8_t>(ssrc >> 16);
-      packet[10] = static_cast<uint8_t>(ssrc >> 8);
-      packet[11] = static_cast<uint8_t>(ssrc);
-      std::memset(packet + 12, 0x5a, static_cast<size_t>(datagram_bytes) - 12);
-      lengths[i] = static_cast<size_t>(datagram_bytes);
+    for (size_t i = 0; i < destinations.size(); ++i) {
+      chorus::rtp::RtpPacketBuilder builder;
+      builder.set_payload_type(111);
+      builder.set_sequence_number(sequence);
+      builder.set_timestamp(static_cast<uint32_t>(sequence) * 960);
+      builder.set_ssrc(static_cast<uint32_t>(0x10000 + i));
+      size_t length = builder.Build(payload, buffers[i]);
       if (protect) {
         size_t out = 0;
-        if (contexts[i]->ProtectRtp(buffers[i], lengths[i], &out) ==
-            chorus::srtp::SrtpResult::kOk) {
-          lengths[i] = out;
+        if (contexts[i]->ProtectRtp(buffers[i], length, &out) == chorus::srtp::SrtpResult::kOk) {
+          length = out;
         }
       }
-      if (!one_socket) {
-        (void)sendto(senders[i], packet, lengths[i], 0,
-                     reinterpret_cast<const sockaddr*>(&destinations[i]), sizeof(sockaddr_in));
-        continue;
+      const std::span<const uint8_t> datagram(buffers[i].data(), length);
+      if (one_socket) {
+        batch.Add(datagram, destinations[i]);
+      } else {
+        (void)senders[i]->Send(datagram, destinations[i]);
       }
-      vectors[i] = iovec{packet, lengths[i]};
-      messages[i] = mmsghdr{};
-      messages[i].msg_hdr.msg_name = &destinations[i];
-      messages[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
-      messages[i].msg_hdr.msg_iov = &vectors[i];
-      messages[i].msg_hdr.msg_iovlen = 1;
     }
-    for (size_t sent = 0; one_socket && sent < messages.size();) {
-      const auto batch = static_cast<unsigned>(std::min(kBatch, messages.size() - sent));
-      const int n = sendmmsg(senders[0], messages.data() + sent, batch, 0);
-      if (n <= 0) break;  // a full buffer: the rest of the tick is lost, as for a server
-      sent += static_cast<size_t>(n);
-    }
+    batch.Flush();  // a full socket buffer loses the rest, as for a server
   };
 
   const int64_t warmup_ticks = 50;
